@@ -1,0 +1,155 @@
+//! Who may do what. Fail closed: anything not granted here is denied.
+use serde::{Deserialize, Serialize};
+
+use crate::error::DomainError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrgKind {
+    Authority,
+    Operator,
+    Other,
+}
+
+impl OrgKind {
+    pub fn key(self) -> &'static str {
+        match self {
+            OrgKind::Authority => "authority",
+            OrgKind::Operator => "operator",
+            OrgKind::Other => "other",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Result<Self, DomainError> {
+        [OrgKind::Authority, OrgKind::Operator, OrgKind::Other]
+            .into_iter()
+            .find(|k| k.key() == key)
+            .ok_or_else(|| DomainError::validation("kind", format!("unknown organisation kind '{key}'; expected authority, operator or other")))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Manages every organisation, user and site.
+    Admin,
+    /// Reads the sites of the organisations it oversees, writes its own.
+    Authority,
+    /// Assesses and edits its own organisation's sites.
+    Assessor,
+    /// Runs its own organisation's sites.
+    Operator,
+    /// Reads its own organisation's sites.
+    Viewer,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [Role::Admin, Role::Authority, Role::Assessor, Role::Operator, Role::Viewer];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Authority => "authority",
+            Role::Assessor => "assessor",
+            Role::Operator => "operator",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Result<Self, DomainError> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.key() == key)
+            .ok_or_else(|| DomainError::validation("role", format!("unknown role '{key}'; expected admin, authority, assessor, operator or viewer")))
+    }
+}
+
+/// The authenticated caller, as the shells resolve it from a session or a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: String,
+    pub email: String,
+    pub org_id: String,
+    pub role: Role,
+    /// Organisations whose sites this principal's organisation oversees (authorities only).
+    pub overseen_orgs: Vec<String>,
+}
+
+impl Principal {
+    /// May this principal see objects owned by `owner_org`? A `false` must surface as
+    /// "not found", so that a denial does not reveal that the object exists.
+    pub fn can_read_org(&self, owner_org: &str) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::Authority => owner_org == self.org_id || self.overseen_orgs.iter().any(|o| o == owner_org),
+            Role::Assessor | Role::Operator | Role::Viewer => owner_org == self.org_id,
+        }
+    }
+
+    /// May this principal create, change or delete objects owned by `owner_org`?
+    pub fn can_write_org(&self, owner_org: &str) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::Authority | Role::Assessor | Role::Operator => owner_org == self.org_id,
+            Role::Viewer => false,
+        }
+    }
+
+    /// Organisations whose objects a listing may include; `None` means every organisation.
+    pub fn readable_orgs(&self) -> Option<Vec<String>> {
+        match self.role {
+            Role::Admin => None,
+            Role::Authority => Some(std::iter::once(self.org_id.clone()).chain(self.overseen_orgs.iter().cloned()).collect()),
+            Role::Assessor | Role::Operator | Role::Viewer => Some(vec![self.org_id.clone()]),
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(role: Role) -> Principal {
+        Principal { user_id: "u".into(), email: "u@example.org".into(), org_id: "own".into(), role, overseen_orgs: vec!["child".into()] }
+    }
+
+    #[test]
+    fn read_and_write_matrix() {
+        let cases = [
+            (Role::Admin, [true, true, true], [true, true, true]),
+            (Role::Authority, [true, true, false], [true, false, false]),
+            (Role::Assessor, [true, false, false], [true, false, false]),
+            (Role::Operator, [true, false, false], [true, false, false]),
+            (Role::Viewer, [true, false, false], [false, false, false]),
+        ];
+        for (role, reads, writes) in cases {
+            let p = principal(role);
+            for (i, org) in ["own", "child", "stranger"].into_iter().enumerate() {
+                assert_eq!(p.can_read_org(org), reads[i], "{role:?} read {org}");
+                assert_eq!(p.can_write_org(org), writes[i], "{role:?} write {org}");
+            }
+        }
+    }
+
+    #[test]
+    fn only_authorities_see_overseen_organisations() {
+        let mut p = principal(Role::Operator);
+        assert_eq!(p.readable_orgs(), Some(vec!["own".to_owned()]));
+        p.role = Role::Authority;
+        assert_eq!(p.readable_orgs(), Some(vec!["own".to_owned(), "child".to_owned()]));
+        p.role = Role::Admin;
+        assert_eq!(p.readable_orgs(), None);
+    }
+
+    #[test]
+    fn role_keys_round_trip() {
+        for role in Role::ALL {
+            assert_eq!(Role::from_key(role.key()), Ok(role));
+        }
+        assert!(Role::from_key("root").is_err());
+    }
+}

@@ -1,0 +1,31 @@
+use serde_json::Value;
+
+/// The domain's one error enum. Each variant has a stable machine-readable code (see
+/// [`DomainError::code`]); the HTTP layer maps codes to statuses in one place.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DomainError {
+    #[error("the site geometry is invalid: {reason}")]
+    GeometryInvalid { reason: String },
+    #[error("{field}: {message}")]
+    Validation { field: String, message: String },
+}
+
+impl DomainError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            DomainError::GeometryInvalid { .. } => "site_geometry_invalid",
+            DomainError::Validation { .. } => "validation_failed",
+        }
+    }
+
+    pub fn details(&self) -> Value {
+        match self {
+            DomainError::GeometryInvalid { reason } => serde_json::json!({ "reason": reason }),
+            DomainError::Validation { field, .. } => serde_json::json!({ "field": field }),
+        }
+    }
+
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        DomainError::Validation { field: field.to_owned(), message: message.into() }
+    }
+}

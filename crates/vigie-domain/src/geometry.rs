@@ -1,0 +1,230 @@
+//! Site geometry: GeoJSON Polygon or MultiPolygon in WGS84, checked before it is stored.
+use geo::{BoundingRect, Coord, GeodesicArea, LineString, MultiPolygon, Polygon, Validation};
+use serde_json::Value;
+
+use crate::error::DomainError;
+
+/// A site smaller than this is a drawing slip, not a public space.
+pub const MIN_AREA_M2: f64 = 1.0;
+/// Larger than a city centre: a site must be a place people can protect as one.
+pub const MAX_AREA_M2: f64 = 50_000_000.0;
+/// Rings with more vertices than this are refused to keep requests bounded.
+pub const MAX_VERTICES: usize = 100_000;
+
+/// A checked site geometry and the figures derived from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiteGeometry {
+    shape: MultiPolygon<f64>,
+    area_m2: f64,
+}
+
+/// West, south, east, north in degrees.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BoundingBox {
+    pub west: f64,
+    pub south: f64,
+    pub east: f64,
+    pub north: f64,
+}
+
+impl BoundingBox {
+    /// Parses `west,south,east,north`, as in the `bbox` query parameter.
+    pub fn parse(text: &str) -> Result<Self, DomainError> {
+        let invalid = |why: &str| DomainError::validation("bbox", format!("expected west,south,east,north in degrees: {why}"));
+        let parts: Vec<f64> = text
+            .split(',')
+            .map(|p| p.trim().parse::<f64>().map_err(|_| invalid(&format!("'{}' is not a number", p.trim()))))
+            .collect::<Result<_, _>>()?;
+        let [west, south, east, north] = parts[..] else {
+            return Err(invalid(&format!("{} numbers given", parts.len())));
+        };
+        let bbox = BoundingBox { west, south, east, north };
+        if !(-180.0..=180.0).contains(&west) || !(-180.0..=180.0).contains(&east) {
+            return Err(invalid("longitudes lie between -180 and 180"));
+        }
+        if !(-90.0..=90.0).contains(&south) || !(-90.0..=90.0).contains(&north) {
+            return Err(invalid("latitudes lie between -90 and 90"));
+        }
+        if west > east || south > north {
+            return Err(invalid("west must not exceed east, nor south north"));
+        }
+        Ok(bbox)
+    }
+
+    pub fn intersects(&self, other: &BoundingBox) -> bool {
+        self.west <= other.east && other.west <= self.east && self.south <= other.north && other.south <= self.north
+    }
+}
+
+fn invalid(reason: impl Into<String>) -> DomainError {
+    DomainError::GeometryInvalid { reason: reason.into() }
+}
+
+impl SiteGeometry {
+    /// Reads and checks a GeoJSON geometry object (`{"type": "Polygon", "coordinates": …}`).
+    pub fn from_geojson(value: &Value) -> Result<Self, DomainError> {
+        let object = value.as_object().ok_or_else(|| invalid("expected a GeoJSON geometry object"))?;
+        let kind = object.get("type").and_then(Value::as_str).ok_or_else(|| invalid("missing \"type\""))?;
+        let coordinates = object.get("coordinates").ok_or_else(|| invalid("missing \"coordinates\""))?;
+        let polygons = match kind {
+            "Polygon" => vec![read_polygon(coordinates, None)?],
+            "MultiPolygon" => {
+                let parts = coordinates.as_array().ok_or_else(|| invalid("MultiPolygon coordinates must be an array of polygons"))?;
+                if parts.is_empty() {
+                    return Err(invalid("MultiPolygon has no polygon"));
+                }
+                parts.iter().enumerate().map(|(i, p)| read_polygon(p, Some(i))).collect::<Result<_, _>>()?
+            }
+            other => return Err(invalid(format!("type {other} is not accepted; a site is a Polygon or a MultiPolygon"))),
+        };
+        Self::from_polygons(polygons)
+    }
+
+    /// Checks polygons built elsewhere (for example from OpenStreetMap ways).
+    pub fn from_polygons(polygons: Vec<Polygon<f64>>) -> Result<Self, DomainError> {
+        let shape = MultiPolygon::new(polygons);
+        if let Err(problem) = shape.check_validation() {
+            return Err(invalid(problem.to_string()));
+        }
+        let area_m2 = shape.geodesic_area_unsigned();
+        if !area_m2.is_finite() || area_m2 < MIN_AREA_M2 {
+            return Err(invalid(format!("area {area_m2:.1} m² is smaller than {MIN_AREA_M2} m²")));
+        }
+        if area_m2 > MAX_AREA_M2 {
+            return Err(invalid(format!("area {:.1} km² is larger than {} km²", area_m2 / 1e6, MAX_AREA_M2 / 1e6)));
+        }
+        Ok(SiteGeometry { shape, area_m2 })
+    }
+
+    pub fn area_m2(&self) -> f64 {
+        self.area_m2
+    }
+
+    pub fn shape(&self) -> &MultiPolygon<f64> {
+        &self.shape
+    }
+
+    pub fn bounding_box(&self) -> Option<BoundingBox> {
+        self.shape.bounding_rect().map(|r| BoundingBox { west: r.min().x, south: r.min().y, east: r.max().x, north: r.max().y })
+    }
+
+    /// The geometry as GeoJSON: a Polygon when there is one part, else a MultiPolygon.
+    pub fn to_geojson(&self) -> Value {
+        let polygon_coords = |p: &Polygon<f64>| -> Value {
+            std::iter::once(p.exterior()).chain(p.interiors()).map(|ring| ring.coords().map(|c| vec![c.x, c.y]).collect::<Vec<_>>()).collect::<Vec<_>>().into()
+        };
+        match &self.shape.0[..] {
+            [single] => serde_json::json!({"type": "Polygon", "coordinates": polygon_coords(single)}),
+            parts => serde_json::json!({"type": "MultiPolygon", "coordinates": parts.iter().map(polygon_coords).collect::<Vec<_>>()}),
+        }
+    }
+}
+
+fn read_polygon(value: &Value, part: Option<usize>) -> Result<Polygon<f64>, DomainError> {
+    let at = |ring: usize| match part {
+        Some(p) => format!("polygon {p}, ring {ring}"),
+        None => format!("ring {ring}"),
+    };
+    let rings = value.as_array().ok_or_else(|| invalid("Polygon coordinates must be an array of rings"))?;
+    if rings.is_empty() {
+        return Err(invalid("a polygon needs an outer ring"));
+    }
+    let mut lines = Vec::with_capacity(rings.len());
+    let mut vertices = 0usize;
+    for (r, ring) in rings.iter().enumerate() {
+        let positions = ring.as_array().ok_or_else(|| invalid(format!("{}: expected an array of positions", at(r))))?;
+        vertices += positions.len();
+        if vertices > MAX_VERTICES {
+            return Err(invalid(format!("more than {MAX_VERTICES} vertices")));
+        }
+        let coords = positions.iter().enumerate().map(|(i, p)| read_position(p).map_err(|why| invalid(format!("{}, position {i}: {why}", at(r))))).collect::<Result<Vec<_>, _>>()?;
+        if coords.len() < 4 {
+            return Err(invalid(format!("{}: a ring needs at least 4 positions, {} given", at(r), coords.len())));
+        }
+        if coords.first() != coords.last() {
+            return Err(invalid(format!("{}: ring is not closed (first and last positions differ)", at(r))));
+        }
+        lines.push(LineString::new(coords));
+    }
+    let mut lines = lines.into_iter();
+    let exterior = lines.next().ok_or_else(|| invalid("a polygon needs an outer ring"))?;
+    Ok(Polygon::new(exterior, lines.collect()))
+}
+
+fn read_position(value: &Value) -> Result<Coord<f64>, String> {
+    let numbers = value.as_array().ok_or("expected [longitude, latitude]")?;
+    if !(2..=3).contains(&numbers.len()) {
+        return Err(format!("expected [longitude, latitude], got {} numbers", numbers.len()));
+    }
+    let lon = numbers[0].as_f64().ok_or("longitude is not a number")?;
+    let lat = numbers[1].as_f64().ok_or("latitude is not a number")?;
+    if !(-180.0..=180.0).contains(&lon) {
+        return Err(format!("longitude {lon} is outside -180..180 (coordinates must be WGS84 degrees)"));
+    }
+    if !(-90.0..=90.0).contains(&lat) {
+        return Err(format!("latitude {lat} is outside -90..90 (coordinates must be WGS84 degrees)"));
+    }
+    Ok(Coord { x: lon, y: lat })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// About 111 m × 55 m around Senate Square, Helsinki.
+    fn square() -> Value {
+        json!({"type": "Polygon", "coordinates": [[[24.951, 60.169], [24.953, 60.169], [24.953, 60.170], [24.951, 60.170], [24.951, 60.169]]]})
+    }
+
+    fn reason(value: Value) -> String {
+        match SiteGeometry::from_geojson(&value) {
+            Err(DomainError::GeometryInvalid { reason }) => reason,
+            other => format!("unexpected: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_valid_polygon_has_a_geodesic_area() {
+        let geometry = SiteGeometry::from_geojson(&square()).unwrap_or_else(|e| unreachable!("{e}"));
+        // 0.002° of longitude at 60.17° N ≈ 111 m, 0.001° of latitude ≈ 111 m.
+        assert!((geometry.area_m2() - 12_390.0).abs() < 100.0, "{}", geometry.area_m2());
+        assert_eq!(geometry.to_geojson(), square());
+    }
+
+    #[test]
+    fn open_rings_are_refused() {
+        let open = json!({"type": "Polygon", "coordinates": [[[24.951, 60.169], [24.953, 60.169], [24.953, 60.170], [24.951, 60.170]]]});
+        assert!(reason(open).contains("not closed"));
+    }
+
+    #[test]
+    fn self_intersecting_rings_are_refused() {
+        let bowtie = json!({"type": "Polygon", "coordinates": [[[24.951, 60.169], [24.953, 60.170], [24.953, 60.169], [24.951, 60.170], [24.951, 60.169]]]});
+        let why = reason(bowtie);
+        assert!(why.contains("intersect"), "{why}");
+    }
+
+    #[test]
+    fn projected_coordinates_are_refused_with_a_hint() {
+        let projected = json!({"type": "Polygon", "coordinates": [[[385000.0, 6672000.0], [385100.0, 6672000.0], [385100.0, 6672100.0], [385000.0, 6672000.0]]]});
+        assert!(reason(projected).contains("WGS84"));
+    }
+
+    #[test]
+    fn points_and_huge_or_tiny_areas_are_refused() {
+        assert!(reason(json!({"type": "Point", "coordinates": [24.9, 60.1]})).contains("not accepted"));
+        let tiny = json!({"type": "Polygon", "coordinates": [[[24.951, 60.169], [24.951001, 60.169], [24.951001, 60.169001], [24.951, 60.169]]]});
+        assert!(reason(tiny).contains("smaller"));
+        let huge = json!({"type": "Polygon", "coordinates": [[[20.0, 55.0], [30.0, 55.0], [30.0, 65.0], [20.0, 55.0]]]});
+        assert!(reason(huge).contains("larger"));
+    }
+
+    #[test]
+    fn bbox_parsing_explains_mistakes() {
+        assert!(BoundingBox::parse("24.9,60.1,25.0,60.2").is_ok());
+        assert!(BoundingBox::parse("24.9,60.1,25.0").is_err());
+        assert!(BoundingBox::parse("25.0,60.1,24.9,60.2").is_err());
+        assert!(BoundingBox::parse("a,b,c,d").is_err());
+    }
+}

@@ -1,0 +1,11 @@
+//! Vigie's pure core: the vocabulary and the rules. No I/O, no clock (time is a parameter),
+//! no panics: every fallible operation returns a [`DomainError`].
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod access;
+pub mod audit;
+pub mod error;
+pub mod geometry;
+pub mod site;
+
+pub use error::DomainError;
