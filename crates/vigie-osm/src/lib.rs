@@ -1,1 +1,91 @@
+//! OpenStreetMap PBF reading for Vigie. INTERFACE DRAFT: bodies to be written (vigie-osm helper).
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::HashMap;
+use std::path::Path;
+
+/// OSM tags of one element, as key/value pairs.
+pub type Tags = Vec<(String, String)>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OsmError {
+    /// code `osm_file_unreadable`: missing file, permission, I/O error.
+    #[error("cannot read {path}: {source}")]
+    Unreadable { path: String, source: std::io::Error },
+    /// code `osm_not_pbf`: the bytes are not an OSM PBF file.
+    #[error("{path} is not an OpenStreetMap PBF file: {reason}")]
+    NotPbf { path: String, reason: String },
+    /// code `osm_truncated`: the file ends or breaks in the middle of a block.
+    #[error("{path} is truncated or corrupt: {reason}")]
+    Corrupt { path: String, reason: String },
+}
+
+impl OsmError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            OsmError::Unreadable { .. } => "osm_file_unreadable",
+            OsmError::NotPbf { .. } => "osm_not_pbf",
+            OsmError::Corrupt { .. } => "osm_truncated",
+        }
+    }
+}
+
+/// What to keep while reading: the reader keeps coordinates of every node the kept ways use,
+/// plus the tags of nodes accepted by `keep_node`.
+pub struct ExtractFilter<'a> {
+    pub keep_way: &'a (dyn Fn(&Tags) -> bool + Sync),
+    pub keep_node: &'a (dyn Fn(&Tags) -> bool + Sync),
+    pub keep_relation: &'a (dyn Fn(&Tags) -> bool + Sync),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OsmNode {
+    pub lon: f64,
+    pub lat: f64,
+    /// Present only for nodes accepted by `keep_node`.
+    pub tags: Option<Tags>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OsmWay {
+    pub id: i64,
+    pub refs: Vec<i64>,
+    pub tags: Tags,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OsmMember {
+    /// "node", "way" or "relation".
+    pub kind: &'static str,
+    pub id: i64,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OsmRelation {
+    pub id: i64,
+    pub members: Vec<OsmMember>,
+    pub tags: Tags,
+}
+
+/// The kept part of an extract. Ways referenced by kept relations are kept too.
+#[derive(Debug, Default)]
+pub struct OsmExtract {
+    pub nodes: HashMap<i64, OsmNode>,
+    pub ways: Vec<OsmWay>,
+    pub relations: Vec<OsmRelation>,
+    /// Elements read in the whole file, for throughput figures.
+    pub nodes_read: u64,
+    pub ways_read: u64,
+    pub relations_read: u64,
+}
+
+/// Reports progress as bytes of the file processed out of its size.
+pub trait Progress: Sync {
+    fn advance(&self, bytes_done: u64, bytes_total: u64);
+}
+
+/// Reads `path` keeping what `filter` accepts.
+pub fn read_extract(_path: &Path, _filter: &ExtractFilter<'_>, _progress: &dyn Progress) -> Result<OsmExtract, OsmError> {
+    unimplemented!("vigie-osm helper")
+}
