@@ -1,0 +1,9 @@
+//! `vigie hvm`: owned by the hvm work; placeholder until it lands.
+use clap::Subcommand;
+
+#[derive(Debug, Subcommand)]
+pub enum Command {}
+
+pub fn run(command: Command) -> Result<(), crate::error::CliError> {
+    match command {}
+}
