@@ -1,1 +1,130 @@
+//! Vigie's storage. One [`Store`] trait; a SQLite and a PostgreSQL implementation, each with
+//! its own append-only migrations embedded in the binary and applied by [`open`].
+//!
+//! Every write method takes a [`WriteContext`] and appends its audit entry in the same
+//! transaction as the write: a write cannot land without its audit row, nor the reverse.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod model;
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use vigie_domain::access::Principal;
+use vigie_domain::audit::{AuditRecord, StoredAuditEntry};
+
+pub use model::*;
+pub use postgres::PgStore;
+pub use sqlite::{database_path, restore as restore_sqlite, SqliteStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("unsupported database URL '{0}': use sqlite://PATH or postgres://…")]
+    UrlInvalid(String),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Backup(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Conflict(_) => "conflict",
+            StoreError::NotFound(_) => "not_found",
+            StoreError::UrlInvalid(_) => "database_url_invalid",
+            StoreError::Corrupt(_) => "storage_corrupt",
+            StoreError::Backup(_) => "backup_failed",
+            StoreError::Database(_) | StoreError::Migration(_) => "storage_failed",
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Which backend this is: `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    async fn create_org(&self, ctx: &WriteContext, name: &str, kind: vigie_domain::access::OrgKind) -> Result<Org>;
+    async fn org_by_name(&self, name: &str) -> Result<Option<Org>>;
+    async fn org_by_id(&self, id: &str) -> Result<Option<Org>>;
+    async fn list_orgs(&self) -> Result<Vec<Org>>;
+    /// Lets `authority_org` read the sites of `overseen_org`.
+    async fn add_oversight(&self, ctx: &WriteContext, authority_org: &str, overseen_org: &str) -> Result<()>;
+
+    async fn create_user(&self, ctx: &WriteContext, user: NewUser) -> Result<User>;
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserWithSecret>>;
+
+    async fn create_session(&self, ctx: &WriteContext, token_hash: &str, user_id: &str, expires_at_ms: i64) -> Result<()>;
+    async fn principal_for_session(&self, token_hash: &str, now_ms: i64) -> Result<Option<Principal>>;
+    async fn delete_session(&self, ctx: &WriteContext, token_hash: &str) -> Result<()>;
+
+    async fn create_token(&self, ctx: &WriteContext, user_id: &str, name: &str, token_hash: &str) -> Result<ApiToken>;
+    async fn principal_for_token(&self, token_hash: &str) -> Result<Option<Principal>>;
+    async fn list_tokens(&self, user_id: &str) -> Result<Vec<ApiToken>>;
+    /// Revokes one of `user_id`'s tokens; `NotFound` when it has no such live token.
+    async fn revoke_token(&self, ctx: &WriteContext, user_id: &str, token_id: &str) -> Result<()>;
+
+    async fn create_site(&self, ctx: &WriteContext, org_id: &str, site: &NewSite) -> Result<Site>;
+    async fn get_site(&self, id: &str) -> Result<Option<Site>>;
+    /// Replaces a site's fields; with `expected_version`, refuses (Conflict) when the stored
+    /// version differs, so that a concurrent edit is never silently overwritten.
+    async fn update_site(&self, ctx: &WriteContext, id: &str, site: &NewSite, expected_version: Option<i64>) -> Result<Site>;
+    async fn delete_site(&self, ctx: &WriteContext, id: &str) -> Result<()>;
+    async fn list_sites(&self, filter: &SiteFilter) -> Result<SitePage>;
+    /// Imports sites in one transaction: all or nothing. Sites whose `source_ref` the
+    /// organisation already holds are updated when they changed, else skipped.
+    async fn import_sites(&self, ctx: &WriteContext, org_id: &str, sites: &[NewSite]) -> Result<ImportOutcome>;
+
+    /// Appends an audit entry on its own (reads of sensitive objects, failed logins).
+    async fn append_audit(&self, record: &AuditRecord) -> Result<()>;
+    /// The whole audit log in sequence order.
+    async fn audit_entries(&self) -> Result<Vec<StoredAuditEntry>>;
+}
+
+/// Opens (creating it if needed) and migrates the database at `url`.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgStore::open(url).await?))
+    } else {
+        Err(StoreError::UrlInvalid(redact_url(url)))
+    }
+}
+
+/// Hides the password of a database URL before it is shown or logged.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(super::redact_url("postgres://vigie:s3cret@localhost/vigie"), "postgres://vigie:***@localhost/vigie");
+        assert_eq!(super::redact_url("sqlite://./vigie-data/vigie.db"), "sqlite://./vigie-data/vigie.db");
+    }
+}

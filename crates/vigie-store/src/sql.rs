@@ -1,0 +1,556 @@
+//! The SQL both backends share. Both accept `$N` placeholders and the same column types
+//! (TEXT, 64-bit integers, doubles), so one body serves SQLite and PostgreSQL; only opening a
+//! connection, starting a write transaction and the migrations differ (see `sqlite.rs`,
+//! `postgres.rs`). A macro instantiates it per backend because sqlx's generic bounds over
+//! `Database` would cost more than they save.
+
+use std::collections::BTreeMap;
+
+use vigie_domain::access::{OrgKind, Principal, Role};
+use vigie_domain::site::SiteCategory;
+
+use crate::{Org, StoreError};
+
+pub(crate) const SITE_COLUMNS: &str = "id, org_id, name, category, geometry, area_m2, address, peak_occupancy, tags, source_ref, version, created_at, updated_at";
+
+pub(crate) fn corrupt(what: &str, err: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {err}"))
+}
+
+pub(crate) fn parse_org_kind(kind: &str) -> Result<OrgKind, StoreError> {
+    OrgKind::from_key(kind).map_err(|e| corrupt("organisation kind", e))
+}
+
+pub(crate) fn parse_role(role: &str) -> Result<Role, StoreError> {
+    Role::from_key(role).map_err(|e| corrupt("role", e))
+}
+
+pub(crate) fn parse_category(category: &str) -> Result<SiteCategory, StoreError> {
+    SiteCategory::from_key(category).map_err(|e| corrupt("site category", e))
+}
+
+pub(crate) fn parse_tags(tags: &str) -> Result<BTreeMap<String, String>, StoreError> {
+    serde_json::from_str(tags).map_err(|e| corrupt("site tags", e))
+}
+
+pub(crate) fn org(id: String, name: String, kind: &str, created_at_ms: i64) -> Result<Org, StoreError> {
+    Ok(Org { id, name, kind: parse_org_kind(kind)?, created_at_ms })
+}
+
+pub(crate) fn principal(user_id: String, email: String, org_id: String, role: &str, overseen_orgs: Vec<String>) -> Result<Principal, StoreError> {
+    Ok(Principal { user_id, email, org_id, role: parse_role(role)?, overseen_orgs })
+}
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Turns a unique-constraint violation into a readable conflict.
+pub(crate) fn conflict_or(err: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(message()),
+        _ => StoreError::Database(err),
+    }
+}
+
+/// Implements `Store` for `$store`, whose `pool` is a `sqlx::Pool<$db>` and whose
+/// `begin_write()` opens a transaction that serialises writers (the audit chain needs it).
+macro_rules! impl_store {
+    ($store:ty, $db:ty, $backend:literal) => {
+        use async_trait::async_trait;
+        use sqlx::{QueryBuilder, Row, Transaction};
+        use vigie_domain::access::{OrgKind, Principal};
+        use vigie_domain::audit::{chain_hash, AuditRecord, StoredAuditEntry, GENESIS_HASH};
+        use $crate::sql::{conflict_or, corrupt, new_id, parse_category, parse_role, parse_tags, SITE_COLUMNS};
+        use $crate::{ApiToken, ImportOutcome, NewSite, NewUser, Org, Result, Site, SiteFilter, SitePage, StoreError, User, UserWithSecret, WriteContext};
+
+        type Row = <$db as sqlx::Database>::Row;
+
+        fn site_from_row(row: &Row) -> Result<Site> {
+            let geometry: String = row.try_get("geometry")?;
+            let occupancy: Option<i64> = row.try_get("peak_occupancy")?;
+            Ok(Site {
+                id: row.try_get("id")?,
+                org_id: row.try_get("org_id")?,
+                name: row.try_get("name")?,
+                category: parse_category(&row.try_get::<String, _>("category")?)?,
+                geometry: serde_json::from_str(&geometry).map_err(|e| corrupt("site geometry", e))?,
+                area_m2: row.try_get("area_m2")?,
+                address: row.try_get("address")?,
+                peak_occupancy: occupancy.map(u32::try_from).transpose().map_err(|e| corrupt("peak occupancy", e))?,
+                tags: parse_tags(&row.try_get::<String, _>("tags")?)?,
+                source_ref: row.try_get("source_ref")?,
+                version: row.try_get("version")?,
+                created_at_ms: row.try_get("created_at")?,
+                updated_at_ms: row.try_get("updated_at")?,
+            })
+        }
+
+        fn user_from_row(row: &Row) -> Result<User> {
+            Ok(User {
+                id: row.try_get("id")?,
+                email: row.try_get("email")?,
+                org_id: row.try_get("org_id")?,
+                role: parse_role(&row.try_get::<String, _>("role")?)?,
+                created_at_ms: row.try_get("created_at")?,
+            })
+        }
+
+        fn token_from_row(row: &Row) -> Result<ApiToken> {
+            Ok(ApiToken {
+                id: row.try_get("id")?,
+                user_id: row.try_get("user_id")?,
+                name: row.try_get("name")?,
+                created_at_ms: row.try_get("created_at")?,
+                revoked_at_ms: row.try_get("revoked_at")?,
+            })
+        }
+
+        fn org_from_row(row: &Row) -> Result<Org> {
+            $crate::sql::org(row.try_get("id")?, row.try_get("name")?, &row.try_get::<String, _>("kind")?, row.try_get("created_at")?)
+        }
+
+        /// The site's stored representation: geometry and tags as JSON text.
+        struct SiteColumns {
+            geometry: String,
+            bbox: vigie_domain::geometry::BoundingBox,
+            tags: String,
+        }
+
+        fn site_columns(new: &NewSite) -> Result<SiteColumns> {
+            let bbox = new.site.geometry.bounding_box().ok_or_else(|| StoreError::Corrupt("site geometry has no extent".into()))?;
+            let tags = serde_json::to_string(&new.site.tags).map_err(|e| corrupt("site tags", e))?;
+            Ok(SiteColumns { geometry: new.site.geometry.to_geojson().to_string(), bbox, tags })
+        }
+
+        async fn append_audit_in(tx: &mut Transaction<'_, $db>, record: &AuditRecord) -> Result<()> {
+            let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut **tx).await?;
+            let (seq, prev_hash) = match last {
+                Some(row) => (row.try_get::<i64, _>("seq")? + 1, row.try_get::<String, _>("hash")?),
+                None => (1, GENESIS_HASH.to_owned()),
+            };
+            let hash = chain_hash(&prev_hash, seq, record);
+            sqlx::query("INSERT INTO audit_log (seq, at, actor, actor_org, action, object_type, object_id, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+                .bind(seq)
+                .bind(record.at_ms)
+                .bind(&record.actor)
+                .bind(&record.actor_org)
+                .bind(&record.action)
+                .bind(&record.object_type)
+                .bind(&record.object_id)
+                .bind(record.details.to_string())
+                .bind(&prev_hash)
+                .bind(&hash)
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        }
+
+        async fn audit(tx: &mut Transaction<'_, $db>, ctx: &WriteContext, action: &str, object_type: &str, object_id: Option<&str>, details: serde_json::Value) -> Result<()> {
+            let record = AuditRecord {
+                at_ms: ctx.at_ms,
+                actor: ctx.actor.clone(),
+                actor_org: ctx.actor_org.clone(),
+                action: action.to_owned(),
+                object_type: object_type.to_owned(),
+                object_id: object_id.map(str::to_owned),
+                details,
+            };
+            append_audit_in(tx, &record).await
+        }
+
+        async fn insert_site(tx: &mut Transaction<'_, $db>, ctx: &WriteContext, org_id: &str, new: &NewSite) -> Result<String> {
+            let id = new_id();
+            let columns = site_columns(new)?;
+            sqlx::query("INSERT INTO sites (id, org_id, name, category, geometry, area_m2, min_lon, min_lat, max_lon, max_lat, address, peak_occupancy, tags, source_ref, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15)")
+                .bind(&id)
+                .bind(org_id)
+                .bind(&new.site.name)
+                .bind(new.site.category.key())
+                .bind(&columns.geometry)
+                .bind(new.site.geometry.area_m2())
+                .bind(columns.bbox.west)
+                .bind(columns.bbox.south)
+                .bind(columns.bbox.east)
+                .bind(columns.bbox.north)
+                .bind(&new.site.address)
+                .bind(new.site.peak_occupancy.map(i64::from))
+                .bind(&columns.tags)
+                .bind(&new.source_ref)
+                .bind(ctx.at_ms)
+                .execute(&mut **tx)
+                .await
+                .map_err(|e| conflict_or(e, || format!("the organisation already has a site from {}", new.source_ref.as_deref().unwrap_or("this source"))))?;
+            Ok(id)
+        }
+
+        /// Overwrites a site's content and bumps its version; `false` when nothing changed.
+        async fn rewrite_site(tx: &mut Transaction<'_, $db>, ctx: &WriteContext, current: &Site, new: &NewSite) -> Result<bool> {
+            let columns = site_columns(new)?;
+            let unchanged = current.name == new.site.name
+                && current.category == new.site.category
+                && current.geometry.to_string() == columns.geometry
+                && current.address == new.site.address
+                && current.peak_occupancy == new.site.peak_occupancy
+                && current.tags == new.site.tags;
+            if unchanged {
+                return Ok(false);
+            }
+            sqlx::query("UPDATE sites SET name = $1, category = $2, geometry = $3, area_m2 = $4, min_lon = $5, min_lat = $6, max_lon = $7, max_lat = $8, address = $9, peak_occupancy = $10, tags = $11, version = version + 1, updated_at = $12 WHERE id = $13")
+                .bind(&new.site.name)
+                .bind(new.site.category.key())
+                .bind(&columns.geometry)
+                .bind(new.site.geometry.area_m2())
+                .bind(columns.bbox.west)
+                .bind(columns.bbox.south)
+                .bind(columns.bbox.east)
+                .bind(columns.bbox.north)
+                .bind(&new.site.address)
+                .bind(new.site.peak_occupancy.map(i64::from))
+                .bind(&columns.tags)
+                .bind(ctx.at_ms)
+                .bind(&current.id)
+                .execute(&mut **tx)
+                .await?;
+            Ok(true)
+        }
+
+        async fn site_in(tx: &mut Transaction<'_, $db>, id: &str) -> Result<Option<Site>> {
+            let row = sqlx::query(&format!("SELECT {SITE_COLUMNS} FROM sites WHERE id = $1")).bind(id).fetch_optional(&mut **tx).await?;
+            row.as_ref().map(site_from_row).transpose()
+        }
+
+        fn push_site_filters<'a>(qb: &mut QueryBuilder<'a, $db>, filter: &'a SiteFilter) {
+            qb.push(" WHERE 1 = 1");
+            if let Some(orgs) = &filter.orgs {
+                qb.push(" AND org_id IN (");
+                let mut list = qb.separated(", ");
+                for org in orgs {
+                    list.push_bind(org.as_str());
+                }
+                list.push_unseparated(")");
+            }
+            if let Some(category) = filter.category {
+                qb.push(" AND category = ").push_bind(category.key());
+            }
+            if let Some(bbox) = filter.bbox {
+                qb.push(" AND min_lon <= ").push_bind(bbox.east);
+                qb.push(" AND max_lon >= ").push_bind(bbox.west);
+                qb.push(" AND min_lat <= ").push_bind(bbox.north);
+                qb.push(" AND max_lat >= ").push_bind(bbox.south);
+            }
+        }
+
+        impl $store {
+            async fn principal_from_row(&self, row: Option<Row>) -> Result<Option<Principal>> {
+                let Some(row) = row else { return Ok(None) };
+                let org_id: String = row.try_get("org_id")?;
+                let overseen: Vec<String> = sqlx::query_scalar("SELECT overseen_org FROM oversight WHERE authority_org = $1 ORDER BY overseen_org")
+                    .bind(&org_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let role: String = row.try_get("role")?;
+                Ok(Some($crate::sql::principal(row.try_get("id")?, row.try_get("email")?, org_id, &role, overseen)?))
+            }
+        }
+
+        #[async_trait]
+        impl $crate::Store for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn create_org(&self, ctx: &WriteContext, name: &str, kind: OrgKind) -> Result<Org> {
+                let org = Org { id: new_id(), name: name.trim().to_owned(), kind, created_at_ms: ctx.at_ms };
+                let mut tx = self.begin_write().await?;
+                sqlx::query("INSERT INTO orgs (id, name, kind, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&org.id)
+                    .bind(&org.name)
+                    .bind(kind.key())
+                    .bind(org.created_at_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| conflict_or(e, || format!("an organisation named '{}' already exists", org.name)))?;
+                audit(&mut tx, ctx, "org.create", "org", Some(&org.id), serde_json::json!({"name": org.name, "kind": kind.key()})).await?;
+                tx.commit().await?;
+                Ok(org)
+            }
+
+            async fn org_by_name(&self, name: &str) -> Result<Option<Org>> {
+                let row = sqlx::query("SELECT id, name, kind, created_at FROM orgs WHERE name = $1").bind(name.trim()).fetch_optional(&self.pool).await?;
+                row.as_ref().map(org_from_row).transpose()
+            }
+
+            async fn org_by_id(&self, id: &str) -> Result<Option<Org>> {
+                let row = sqlx::query("SELECT id, name, kind, created_at FROM orgs WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+                row.as_ref().map(org_from_row).transpose()
+            }
+
+            async fn list_orgs(&self) -> Result<Vec<Org>> {
+                let rows = sqlx::query("SELECT id, name, kind, created_at FROM orgs ORDER BY name").fetch_all(&self.pool).await?;
+                rows.iter().map(org_from_row).collect()
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn add_oversight(&self, ctx: &WriteContext, authority_org: &str, overseen_org: &str) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query("INSERT INTO oversight (authority_org, overseen_org) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(authority_org)
+                    .bind(overseen_org)
+                    .execute(&mut *tx)
+                    .await?;
+                audit(&mut tx, ctx, "org.oversight_add", "org", Some(overseen_org), serde_json::json!({"authority_org": authority_org})).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn create_user(&self, ctx: &WriteContext, new: NewUser) -> Result<User> {
+                let user = User { id: new_id(), email: new.email.trim().to_lowercase(), org_id: new.org_id, role: new.role, created_at_ms: ctx.at_ms };
+                let mut tx = self.begin_write().await?;
+                sqlx::query("INSERT INTO users (id, email, org_id, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(&user.id)
+                    .bind(&user.email)
+                    .bind(&user.org_id)
+                    .bind(user.role.key())
+                    .bind(&new.password_hash)
+                    .bind(user.created_at_ms)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| conflict_or(e, || format!("a user with email {} already exists", user.email)))?;
+                audit(&mut tx, ctx, "user.create", "user", Some(&user.id), serde_json::json!({"email": user.email, "org_id": user.org_id, "role": user.role.key()})).await?;
+                tx.commit().await?;
+                Ok(user)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn user_by_email(&self, email: &str) -> Result<Option<UserWithSecret>> {
+                let row = sqlx::query("SELECT id, email, org_id, role, password_hash, created_at FROM users WHERE email = $1")
+                    .bind(email.trim().to_lowercase())
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|row| Ok(UserWithSecret { user: user_from_row(&row)?, password_hash: row.try_get("password_hash")? })).transpose()
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn create_session(&self, ctx: &WriteContext, token_hash: &str, user_id: &str, expires_at_ms: i64) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+                    .bind(token_hash)
+                    .bind(user_id)
+                    .bind(ctx.at_ms)
+                    .bind(expires_at_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                // Expired sessions are dead weight; clearing them here keeps the table small.
+                sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(ctx.at_ms).execute(&mut *tx).await?;
+                audit(&mut tx, ctx, "user.login", "user", Some(user_id), serde_json::json!({})).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn principal_for_session(&self, token_hash: &str, now_ms: i64) -> Result<Option<Principal>> {
+                let row = sqlx::query("SELECT u.id, u.email, u.org_id, u.role FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2")
+                    .bind(token_hash)
+                    .bind(now_ms)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                self.principal_from_row(row).await
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn delete_session(&self, ctx: &WriteContext, token_hash: &str) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let deleted = sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&mut *tx).await?;
+                if deleted.rows_affected() > 0 {
+                    audit(&mut tx, ctx, "user.logout", "user", Some(&ctx.actor), serde_json::json!({})).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn create_token(&self, ctx: &WriteContext, user_id: &str, name: &str, token_hash: &str) -> Result<ApiToken> {
+                let token = ApiToken { id: new_id(), user_id: user_id.to_owned(), name: name.to_owned(), created_at_ms: ctx.at_ms, revoked_at_ms: None };
+                let mut tx = self.begin_write().await?;
+                sqlx::query("INSERT INTO api_tokens (id, token_hash, user_id, name, created_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(&token.id)
+                    .bind(token_hash)
+                    .bind(user_id)
+                    .bind(name)
+                    .bind(ctx.at_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                audit(&mut tx, ctx, "token.create", "token", Some(&token.id), serde_json::json!({"user_id": user_id, "name": name})).await?;
+                tx.commit().await?;
+                Ok(token)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn principal_for_token(&self, token_hash: &str) -> Result<Option<Principal>> {
+                let row = sqlx::query("SELECT u.id, u.email, u.org_id, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.revoked_at IS NULL")
+                    .bind(token_hash)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                self.principal_from_row(row).await
+            }
+
+            async fn list_tokens(&self, user_id: &str) -> Result<Vec<ApiToken>> {
+                let rows = sqlx::query("SELECT id, user_id, name, created_at, revoked_at FROM api_tokens WHERE user_id = $1 ORDER BY created_at, id")
+                    .bind(user_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(token_from_row).collect()
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn revoke_token(&self, ctx: &WriteContext, user_id: &str, token_id: &str) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let revoked = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
+                    .bind(ctx.at_ms)
+                    .bind(token_id)
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if revoked.rows_affected() == 0 {
+                    return Err(StoreError::NotFound("token".into()));
+                }
+                audit(&mut tx, ctx, "token.revoke", "token", Some(token_id), serde_json::json!({"user_id": user_id})).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn create_site(&self, ctx: &WriteContext, org_id: &str, new: &NewSite) -> Result<Site> {
+                let mut tx = self.begin_write().await?;
+                let id = insert_site(&mut tx, ctx, org_id, new).await?;
+                audit(&mut tx, ctx, "site.create", "site", Some(&id), serde_json::json!({"org_id": org_id, "name": new.site.name})).await?;
+                let site = site_in(&mut tx, &id).await?.ok_or_else(|| StoreError::NotFound("site".into()))?;
+                tx.commit().await?;
+                Ok(site)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn get_site(&self, id: &str) -> Result<Option<Site>> {
+                let row = sqlx::query(&format!("SELECT {SITE_COLUMNS} FROM sites WHERE id = $1")).bind(id).fetch_optional(&self.pool).await?;
+                row.as_ref().map(site_from_row).transpose()
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn update_site(&self, ctx: &WriteContext, id: &str, new: &NewSite, expected_version: Option<i64>) -> Result<Site> {
+                let mut tx = self.begin_write().await?;
+                let current = site_in(&mut tx, id).await?.ok_or_else(|| StoreError::NotFound("site".into()))?;
+                if let Some(expected) = expected_version
+                    && expected != current.version
+                {
+                    return Err(StoreError::Conflict(format!("the site was changed by someone else (version {} now, {expected} expected); reload it and apply your change again", current.version)));
+                }
+                if rewrite_site(&mut tx, ctx, &current, new).await? {
+                    audit(&mut tx, ctx, "site.update", "site", Some(id), serde_json::json!({"org_id": current.org_id, "version": current.version + 1})).await?;
+                }
+                let site = site_in(&mut tx, id).await?.ok_or_else(|| StoreError::NotFound("site".into()))?;
+                tx.commit().await?;
+                Ok(site)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn delete_site(&self, ctx: &WriteContext, id: &str) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                let current = site_in(&mut tx, id).await?.ok_or_else(|| StoreError::NotFound("site".into()))?;
+                sqlx::query("DELETE FROM sites WHERE id = $1").bind(id).execute(&mut *tx).await?;
+                audit(&mut tx, ctx, "site.delete", "site", Some(id), serde_json::json!({"org_id": current.org_id, "name": current.name})).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn list_sites(&self, filter: &SiteFilter) -> Result<SitePage> {
+                let limit = filter.limit.clamp(1, $crate::MAX_PAGE);
+                let empty = SitePage { items: Vec::new(), total: 0, limit, offset: filter.offset };
+                if filter.orgs.as_ref().is_some_and(Vec::is_empty) {
+                    return Ok(empty);
+                }
+                let mut count = QueryBuilder::<$db>::new("SELECT COUNT(*) FROM sites");
+                push_site_filters(&mut count, filter);
+                let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+                let mut select = QueryBuilder::<$db>::new(format!("SELECT {SITE_COLUMNS} FROM sites"));
+                push_site_filters(&mut select, filter);
+                select.push(" ORDER BY name, id LIMIT ").push_bind(i64::from(limit));
+                select.push(" OFFSET ").push_bind(i64::try_from(filter.offset).unwrap_or(i64::MAX));
+                let rows = select.build().fetch_all(&self.pool).await?;
+                let items = rows.iter().map(site_from_row).collect::<Result<Vec<_>>>()?;
+                Ok(SitePage { items, total: u64::try_from(total).unwrap_or(0), ..empty })
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn import_sites(&self, ctx: &WriteContext, org_id: &str, sites: &[NewSite]) -> Result<ImportOutcome> {
+                let mut outcome = ImportOutcome::default();
+                let mut tx = self.begin_write().await?;
+                for new in sites {
+                    let existing = match &new.source_ref {
+                        Some(source) => sqlx::query("SELECT id FROM sites WHERE org_id = $1 AND source_ref = $2")
+                            .bind(org_id)
+                            .bind(source)
+                            .fetch_optional(&mut *tx)
+                            .await?
+                            .map(|row| row.try_get::<String, _>("id"))
+                            .transpose()?,
+                        None => None,
+                    };
+                    match existing {
+                        None => {
+                            insert_site(&mut tx, ctx, org_id, new).await?;
+                            outcome.imported += 1;
+                        }
+                        Some(id) => {
+                            let current = site_in(&mut tx, &id).await?.ok_or_else(|| StoreError::NotFound("site".into()))?;
+                            if rewrite_site(&mut tx, ctx, &current, new).await? {
+                                outcome.updated += 1;
+                            } else {
+                                outcome.unchanged += 1;
+                            }
+                        }
+                    }
+                }
+                audit(&mut tx, ctx, "site.import", "org", Some(org_id), serde_json::to_value(&outcome).map_err(|e| corrupt("import summary", e))?).await?;
+                tx.commit().await?;
+                Ok(outcome)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn append_audit(&self, record: &AuditRecord) -> Result<()> {
+                let mut tx = self.begin_write().await?;
+                append_audit_in(&mut tx, record).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn audit_entries(&self) -> Result<Vec<StoredAuditEntry>> {
+                let rows = sqlx::query("SELECT seq, at, actor, actor_org, action, object_type, object_id, details, prev_hash, hash FROM audit_log ORDER BY seq").fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|row| {
+                        let details: String = row.try_get("details")?;
+                        Ok(StoredAuditEntry {
+                            seq: row.try_get("seq")?,
+                            record: AuditRecord {
+                                at_ms: row.try_get("at")?,
+                                actor: row.try_get("actor")?,
+                                actor_org: row.try_get("actor_org")?,
+                                action: row.try_get("action")?,
+                                object_type: row.try_get("object_type")?,
+                                object_id: row.try_get("object_id")?,
+                                details: serde_json::from_str(&details).map_err(|e| corrupt("audit details", e))?,
+                            },
+                            prev_hash: row.try_get("prev_hash")?,
+                            hash: row.try_get("hash")?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;

@@ -1,0 +1,115 @@
+//! SQLite: the embedded default. WAL journal, foreign keys on, `synchronous=FULL` so that a
+//! committed write survives a crash, `BEGIN IMMEDIATE` for writes so that writers queue on the
+//! busy timeout instead of failing half-way.
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool};
+
+use crate::sql::impl_store;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+fn options(path: &Path) -> SqliteConnectOptions {
+    SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10))
+}
+
+impl SqliteStore {
+    /// Opens `sqlite://PATH` (or `sqlite:PATH`), creating the file and its folder if needed.
+    pub async fn open(url: &str) -> crate::Result<Self> {
+        let path = database_path(url)?;
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| crate::StoreError::Backup(format!("cannot create {}: {e}", parent.display())))?;
+        }
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options(&path)).await?;
+        MIGRATIONS.run(&pool).await?;
+        Ok(SqliteStore { pool, path })
+    }
+
+    async fn begin_write(&self) -> crate::Result<sqlx::Transaction<'_, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Writes a consistent copy of the live database to `out` (SQLite's `VACUUM INTO`).
+    pub async fn backup(&self, out: &Path) -> crate::Result<()> {
+        if out.exists() {
+            return Err(crate::StoreError::Backup(format!("{} already exists; choose a new file name", out.display())));
+        }
+        let target = out.to_str().ok_or_else(|| crate::StoreError::Backup("the backup path is not valid UTF-8".into()))?;
+        sqlx::query("VACUUM INTO $1").bind(target).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+}
+
+/// Replaces the database at `url` with the backup `from`, after checking that the backup is
+/// a Vigie database this binary can migrate. The old file is kept as `PATH.before-restore`.
+/// The server must not be running.
+pub async fn restore(url: &str, from: &Path) -> crate::Result<()> {
+    let target = database_path(url)?;
+    let staging = target.with_extension("restoring");
+    let _ = std::fs::remove_file(&staging);
+    std::fs::copy(from, &staging).map_err(|e| crate::StoreError::Backup(format!("cannot read the backup {}: {e}", from.display())))?;
+    let check = async {
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options(&staging).create_if_missing(false)).await?;
+        let integrity: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&pool).await?;
+        let has_schema: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('_sqlx_migrations', 'sites', 'audit_log')").fetch_one(&pool).await?;
+        if integrity != "ok" || has_schema != 3 {
+            pool.close().await;
+            return Err(crate::StoreError::Backup(format!("{} is not a readable Vigie database backup", from.display())));
+        }
+        MIGRATIONS.run(&pool).await?;
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await?;
+        pool.close().await;
+        Ok(())
+    };
+    if let Err(err) = check.await {
+        let _ = std::fs::remove_file(&staging);
+        return Err(match err {
+            crate::StoreError::Database(_) => crate::StoreError::Backup(format!("{} is not a readable Vigie database backup", from.display())),
+            other => other,
+        });
+    }
+    if target.exists() {
+        std::fs::rename(&target, target.with_extension("db.before-restore")).map_err(|e| crate::StoreError::Backup(format!("cannot move the current database aside: {e}")))?;
+    }
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", target.display()));
+    }
+    std::fs::rename(&staging, &target).map_err(|e| crate::StoreError::Backup(format!("cannot put the backup in place: {e}")))?;
+    Ok(())
+}
+
+/// The file path in a `sqlite://PATH` or `sqlite:PATH` URL (query string ignored).
+pub fn database_path(url: &str) -> crate::Result<PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).ok_or_else(|| crate::StoreError::UrlInvalid(url.to_owned()))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Err(crate::StoreError::UrlInvalid(format!("{url} (Vigie needs a file so that data survives a restart)")));
+    }
+    // Validate it the way sqlx would, for the same error on both paths.
+    SqliteConnectOptions::from_str(&format!("sqlite://{path}")).map_err(|_| crate::StoreError::UrlInvalid(url.to_owned()))?;
+    Ok(PathBuf::from(path))
+}
+
+impl_store!(SqliteStore, Sqlite, "sqlite");
