@@ -5,8 +5,8 @@ use std::fmt::Write;
 use serde_json::{Value, json};
 use vigie_domain::geometry::SiteGeometry;
 
-use crate::dynamics::{DynamicsParams, KMH_PER_MS, VehicleClass, corner_radius};
-use crate::graph::{EARTH_RADIUS_M, StreetGraph, deflection};
+use crate::dynamics::{DynamicsParams, VehicleClass};
+use crate::graph::{EARTH_RADIUS_M, StreetGraph};
 use crate::vda::VdaResult;
 
 /// The VDA result as a GeoJSON FeatureCollection: the site, one point per access point, one
@@ -24,30 +24,6 @@ pub fn to_geojson(site: &SiteGeometry, result: &VdaResult) -> Value {
         features.push(json!({"type": "Feature", "geometry": {"type": "Point", "coordinates": [b.lon, b.lat]}, "properties": {"kind": "assumed_barrier", "osm_node": b.osm_node, "barrier": b.barrier, "bollard": b.bollard}}));
     }
     json!({"type": "FeatureCollection", "features": features, "model": result.model})
-}
-
-/// Speed (m/s) at each vertex of a path driven from rest, with the model's bend limits: the
-/// profile drawn along a critical path.
-pub fn speed_profile(path: &[[f64; 2]], class: &VehicleClass, params: &DynamicsParams) -> Vec<f64> {
-    let ky = EARTH_RADIUS_M.to_radians();
-    let seg = |a: [f64; 2], b: [f64; 2]| {
-        let kx = ky * ((a[1] + b[1]) / 2.0).to_radians().cos();
-        let (dx, dy) = ((b[0] - a[0]) * kx, (b[1] - a[1]) * ky);
-        ((dx * dx + dy * dy).sqrt(), dy.atan2(dx))
-    };
-    let mut speeds = Vec::with_capacity(path.len());
-    let mut v = 0.0;
-    speeds.push(v);
-    for i in 1..path.len() {
-        let (l, h) = seg(path[i - 1], path[i]);
-        v = class.speed_after(v, l);
-        if let Some(next) = path.get(i + 1) {
-            let (l2, h2) = seg(path[i], *next);
-            v = v.min(params.corner_speed(corner_radius(l, l2, deflection(h, h2))));
-        }
-        speeds.push(v);
-    }
-    speeds
 }
 
 /// Speed bands (km/h) of the map, on the test speeds of the standards.
@@ -118,9 +94,8 @@ pub fn to_svg(graph: &StreetGraph, site: &SiteGeometry, result: &VdaResult, clas
     // Critical paths, each segment coloured by the speed reached on it.
     for ap in &result.access_points {
         let Some(impact) = ap.vehicles.get(&class.key) else { continue };
-        let speeds = speed_profile(&impact.path, class, params);
         for (i, pair) in impact.path.windows(2).enumerate() {
-            let kmh = speeds[i].max(speeds[i + 1]) * KMH_PER_MS;
+            let kmh = impact.path_speeds_kmh[i].max(impact.path_speeds_kmh[i + 1]);
             let ((x1, y1), (x2, y2)) = (px(pair[0][0], pair[0][1]), px(pair[1][0], pair[1][1]));
             let _ = writeln!(svg, r#"<line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="{}" stroke-width="5" stroke-linecap="round"/>"#, band_colour(kmh));
         }

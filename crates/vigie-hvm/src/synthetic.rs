@@ -22,8 +22,9 @@ impl Mix {
 }
 
 /// A grid of `n`×`n` intersections `block_m` apart, each block side cut into `split` segments,
-/// around (lon0, lat0). Directed edges ≈ 4·n²·split.
-pub fn city(n: usize, block_m: f64, split: usize, lon0: f64, lat0: f64, seed: u64) -> StreetGraph {
+/// around (lon0, lat0), with a bollard on a share `bollards` of the streets. Directed edges ≈
+/// 4·n²·split.
+pub fn city(n: usize, block_m: f64, split: usize, lon0: f64, lat0: f64, bollards: f64, seed: u64) -> StreetGraph {
     let mut rng = Mix(seed);
     let kx = M_PER_DEG * lat0.to_radians().cos();
     let node_id = |i: usize, j: usize, k: usize, dir: usize| -> i64 { (((i * n + j) * split + k) * 2 + dir) as i64 + 1 };
@@ -57,7 +58,7 @@ pub fn city(n: usize, block_m: f64, split: usize, lon0: f64, lat0: f64, seed: u6
                     nodes.push((node_id(i, j, k, dir), a.0 + f * (b.0 - a.0) + px / kx, a.1 + f * (b.1 - a.1) + py / M_PER_DEG));
                 }
                 nodes.push((-((i2 * n + j2) as i64) - 1, b.0, b.1));
-                if rng.next() < 0.03 && nodes.len() > 2 {
+                if rng.next() < bollards && nodes.len() > 2 {
                     barriers.push((nodes[1].0, vec![("barrier".into(), "bollard".into())]));
                 }
                 let highway = if rng.next() < 0.1 { "pedestrian" } else { "residential" };

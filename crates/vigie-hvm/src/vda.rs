@@ -109,6 +109,8 @@ pub struct Impact {
     pub angle_deg: f64,
     /// [lon, lat] from where the vehicle starts from rest to the access point.
     pub path: Vec<[f64; 2]>,
+    /// Speed (km/h) at each point of `path`, after the bend there.
+    pub path_speeds_kmh: Vec<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -216,11 +218,12 @@ impl<'g> Analyser<'g> {
                     let v_free = class.speed_after(free[*i].speed, c.t * g.length[e]);
                     if v_free > v + self.params.improvement_threshold_ms {
                         let nodes = self.path_nodes(e, free, &slot, field);
-                        relied.extend(nodes.into_iter().filter(|n| g.barrier_of[*n as usize] != 0));
+                        relied.extend(nodes.into_iter().map(|(n, _)| n).filter(|n| g.barrier_of[*n as usize] != 0));
                     }
                 }
-                let mut path: Vec<[f64; 2]> = self.path_nodes(e, &labels, &slot, field).into_iter().map(|n| lon_lat(g, n)).collect();
+                let (mut path, mut path_speeds_kmh): (Vec<[f64; 2]>, Vec<f64>) = self.path_nodes(e, &labels, &slot, field).into_iter().map(|(n, v)| (lon_lat(g, n), round(v * KMH_PER_MS, 1))).unzip();
                 path.push([round(c.lon, 7), round(c.lat, 7)]);
+                path_speeds_kmh.push(round(v * KMH_PER_MS, 1));
                 point.vehicles.insert(
                     class.key.clone(),
                     Impact {
@@ -229,6 +232,7 @@ impl<'g> Analyser<'g> {
                         run_up_m: round(label.run_up + c.t * g.length[e], 1),
                         angle_deg: round(c.angle_deg, 1),
                         path,
+                        path_speeds_kmh,
                     },
                 );
             }
@@ -346,18 +350,20 @@ impl<'g> Analyser<'g> {
         labels
     }
 
-    /// Nodes of the best path ending with edge `last`, from its start (rest) onwards.
-    fn path_nodes(&self, last: usize, local: &[Label], slot: &impl Fn(u32) -> Option<usize>, field: &Field) -> Vec<u32> {
+    /// Nodes of the best path ending with edge `last`, from its start (rest) onwards, with the
+    /// speed (m/s) leaving each.
+    fn path_nodes(&self, last: usize, local: &[Label], slot: &impl Fn(u32) -> Option<usize>, field: &Field) -> Vec<(u32, f64)> {
         let g = self.graph;
         let mut nodes = Vec::new();
         let mut seen = HashSet::new();
         let mut e = last as u32;
         while e != NONE && nodes.len() < MAX_PATH_EDGES && seen.insert(e) {
-            nodes.push(g.from[e as usize]);
-            e = match slot(e) {
-                Some(i) => local[i].pred,
-                None => field.labels[e as usize].pred,
+            let label = match slot(e) {
+                Some(i) => local[i],
+                None => field.labels[e as usize],
             };
+            nodes.push((g.from[e as usize], label.speed));
+            e = label.pred;
         }
         nodes.reverse();
         nodes
