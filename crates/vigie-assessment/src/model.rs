@@ -157,6 +157,8 @@ pub struct Parameters {
     pub people_exposed_thresholds: [u32; 4],
     pub crowd_density_thresholds: [f64; 4],
     pub vulnerability_thresholds: [u8; 4],
+    /// Floor on a scenario's vulnerability set by its weakest critical measure, by grade.
+    pub weakest_link_floor: [u8; 5],
     pub default_visibility: u8,
 }
 
@@ -405,6 +407,12 @@ impl Methodology {
                 p.crowd_density_thresholds.windows(2).all(|w| w[0] < w[1])
                     && p.crowd_density_thresholds.iter().all(|t| t.is_finite() && *t > 0.0),
                 "crowd density thresholds must be positive and rise",
+            ),
+            (
+                p.weakest_link_floor[0] == 0
+                    && p.weakest_link_floor.windows(2).all(|w| w[0] <= w[1])
+                    && p.weakest_link_floor[4] <= 100,
+                "weakest link floors must start at 0 and rise within 0–100",
             ),
             (
                 p.vulnerability_thresholds.windows(2).all(|w| w[0] < w[1]) && p.vulnerability_thresholds[3] <= 100,

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::error::AssessmentError;
 use crate::input::{AssessmentInput, Resolved, Slot};
-use crate::model::{CostBand, Methodology, OpennessImpact, WORST_GRADE};
+use crate::model::{CostBand, MAX_WEIGHT, Methodology, OpennessImpact, WORST_GRADE};
 
 /// The number a contribution adds to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -55,6 +55,9 @@ pub enum Source<'m> {
     Factor { factor: Factor, value: u8, weight: u32 },
     /// A domain's share of the site's protective measures index.
     Domain { domain: &'m str },
+    /// The points a critical measure (weight 3) adds by setting the scenario's floor: a chain
+    /// is only as strong as its weakest link.
+    WeakestLink { question: &'m str, grade: u8 },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -231,6 +234,8 @@ fn vulnerability<'m>(
     scratch.chains.clear();
     scratch.chains.resize(m.index.chain_count, None);
     let mut possible = 0u64;
+    // The weakest critical link: (grade, contribution index) of the worst unit of weight 3.
+    let mut weakest: Option<(u8, usize)> = None;
     for &(qi, weight) in &m.index.scenario_questions[scenario] {
         let slot = r.slots[qi];
         let Some(grade) = slot.grade() else { continue };
@@ -256,6 +261,9 @@ fn vulnerability<'m>(
             None => {
                 scratch.units.push((at, u64::from(grade) * u64::from(weight)));
                 possible += u64::from(WORST_GRADE) * u64::from(weight);
+                if weight == MAX_WEIGHT {
+                    weakest = weakest_of(weakest, grade, at);
+                }
             }
             Some(ci) => {
                 let link = &mut scratch.chains[ci];
@@ -273,12 +281,34 @@ fn vulnerability<'m>(
         }
         scratch.units.push((*holder, u64::from(*grade) * u64::from(*weight)));
         possible += u64::from(WORST_GRADE) * u64::from(*weight);
+        if *weight == MAX_WEIGHT {
+            weakest = weakest_of(weakest, *grade, *holder);
+        }
     }
     let raw: u64 = scratch.units.iter().map(|(_, points)| points).sum();
     // Every question N/A: the scenario has nothing to exploit here.
-    let value = if possible == 0 { 0 } else { round_div(100 * raw, possible) };
-    scratch.distribute(value, contributions);
-    value as u8
+    let mean = if possible == 0 { 0 } else { round_div(100 * raw, possible) };
+    scratch.distribute(mean, contributions);
+    let Some((grade, at)) = weakest else { return mean as u8 };
+    let floor = u64::from(m.parameters.weakest_link_floor[usize::from(grade)]);
+    if floor <= mean {
+        return mean as u8;
+    }
+    let Source::Answer { question, .. } = contributions[at].source else { return mean as u8 };
+    contributions.push(Contribution {
+        to: Target::Vulnerability,
+        source: Source::WeakestLink { question, grade },
+        points: (floor - mean) as u32,
+    });
+    floor as u8
+}
+
+/// Keeps the higher grade; on a tie the earlier link stays.
+fn weakest_of(current: Option<(u8, usize)>, grade: u8, at: usize) -> Option<(u8, usize)> {
+    match current {
+        Some((g, _)) if g >= grade => current,
+        _ => Some((grade, at)),
+    }
 }
 
 /// A weighted mean of factors 1–5 (weights in percent), rounded, with its contributions.
