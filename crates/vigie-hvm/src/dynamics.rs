@@ -111,7 +111,7 @@ impl VehicleSet {
             if c.key.trim().is_empty() {
                 return Err(bad("empty key"));
             }
-            if !(c.mass_kg > 0.0 && c.a0_ms2 > 0.0 && c.vmax_kmh > 0.0) || !(c.mass_kg + c.a0_ms2 + c.vmax_kmh).is_finite() {
+            if !(c.mass_kg > 0.0 && c.a0_ms2 > 0.0 && c.vmax_kmh > 0.0 && (c.mass_kg + c.a0_ms2 + c.vmax_kmh).is_finite()) {
                 return Err(bad("mass_kg, a0_ms2 and vmax_kmh must be positive numbers"));
             }
             if file.class[..i].iter().any(|o| o.key == c.key) {

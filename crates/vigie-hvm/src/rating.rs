@@ -276,7 +276,7 @@ fn parse_vehicle_test(input: &str, s: &str, hint: Option<Standard>, warnings: &m
     if !(angle > 0.0 && angle <= 90.0) {
         return Err(fail(&format!("impact angle {angle}° must lie between 0 and 90")));
     }
-    if !(mass >= 500.0 && mass <= 60_000.0) {
+    if !(500.0..=60_000.0).contains(&mass) {
         return Err(fail(&format!("test mass {mass} kg is not plausible")));
     }
     let iso = ISO_CLASSES.iter().find(|(k, ..)| *k == class);

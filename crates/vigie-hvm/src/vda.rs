@@ -35,10 +35,19 @@ struct Field {
     labels: Vec<Label>,
 }
 
+/// One class on one graph, with or without the barriers.
+struct Dynamics<'a> {
+    graph: &'a StreetGraph,
+    class: &'a VehicleClass,
+    params: &'a DynamicsParams,
+    passable_barriers: bool,
+}
+
 /// Label-correcting over directed edges, FIFO order, until no label improves by more than the
 /// threshold. `slot(e)` maps a graph edge to its index in `labels` (None: outside the set);
-/// `open[i]` says whether a vehicle can go on past the end of edge `i`.
-fn propagate(graph: &StreetGraph, class: &VehicleClass, params: &DynamicsParams, edges: &[u32], slot: &impl Fn(u32) -> Option<usize>, open: &impl Fn(usize) -> bool, labels: &mut [Label], passable_barriers: bool) {
+/// `open(i)` says whether a vehicle can go on past the end of edge `i`.
+fn propagate(d: &Dynamics<'_>, edges: &[u32], slot: &impl Fn(u32) -> Option<usize>, open: &impl Fn(usize) -> bool, labels: &mut [Label]) {
+    let Dynamics { graph, class, params, passable_barriers } = *d;
     let mut queue: VecDeque<usize> = (0..edges.len()).collect();
     let mut queued = vec![true; edges.len()];
     let fg = params.friction * params.gravity_ms2;
@@ -165,7 +174,7 @@ impl<'g> Analyser<'g> {
         let all: Vec<u32> = (0..graph.edge_count() as u32).collect();
         let compute = |class: &VehicleClass| {
             let mut labels = vec![REST; all.len()];
-            propagate(graph, class, params, &all, &|e| Some(e as usize), &|_| true, &mut labels, false);
+            propagate(&Dynamics { graph, class, params, passable_barriers: false }, &all, &|e| Some(e as usize), &|_| true, &mut labels);
             Field { labels }
         };
         let fields = parallel_map(classes, compute);
@@ -203,7 +212,7 @@ impl<'g> Analyser<'g> {
         for (class, field) in self.classes.iter().zip(&self.fields) {
             let solve = |passable: bool| {
                 let mut labels = self.seed(&hood, field, class, passable);
-                propagate(g, class, &self.params, &hood.edges, &slot, &open, &mut labels, passable);
+                propagate(&Dynamics { graph: g, class, params: &self.params, passable_barriers: passable }, &hood.edges, &slot, &open, &mut labels);
                 labels
             };
             let labels = solve(false);
