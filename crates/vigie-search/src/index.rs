@@ -25,6 +25,8 @@ const KIND_DOCUMENT: &str = "document";
 const SNIPPET_CHARS: usize = 240;
 /// Words shorter than this are not matched with a typo: too many neighbours one edit away.
 const FUZZY_MIN_CHARS: usize = 4;
+/// A typo match counts for less than any exact word.
+const FUZZY_BOOST: f32 = 0.3;
 const WRITER_MEMORY: usize = 50_000_000;
 
 #[derive(Clone, Copy)]
@@ -181,14 +183,10 @@ impl LibraryIndex {
             let heading = p.heading();
             d.add_text(f.heading, &heading);
             d.add_text(f.text, &p.text);
-            // The nearest heading is searchable with the text: "Conclusions" finds the
-            // conclusions. It is not stored there, so snippets show the text only.
-            let searchable = match p.heading_path.last() {
-                Some(h) => format!("{h}\n{}", p.text),
-                None => p.text.clone(),
-            };
-            d.add_text(f.text_of(doc.language), &searchable);
-            d.add_text(f.plain, &searchable);
+            // Headings are shown, not searched: every passage of a section would otherwise
+            // match its title's words, drowning the one passage that is about them.
+            d.add_text(f.text_of(doc.language), &p.text);
+            d.add_text(f.plain, &p.text);
             self.writer.add_document(d)?;
         }
         self.signatures.insert(doc.id.clone(), version.signature.clone());
@@ -239,7 +237,7 @@ impl LibraryIndex {
     pub fn search(&self, q: &SearchQuery, access: &Access) -> Result<SearchResults, SearchError> {
         let parts = validate(q)?;
         let searcher = self.reader.searcher();
-        let plan = self.plan(&parts, &searcher)?;
+        let plan = self.plan(&parts)?;
         let query = BooleanQuery::new(vec![
             (Occur::Must, plan.query),
             (Occur::Must, Box::new(ConstScoreQuery::new(self.filter(q, access), 0.0))),
@@ -336,7 +334,7 @@ impl LibraryIndex {
     }
 
     /// The scoring part of the query and what to highlight.
-    fn plan(&self, parts: &[Part], searcher: &Searcher) -> Result<Plan, SearchError> {
+    fn plan(&self, parts: &[Part]) -> Result<Plan, SearchError> {
         let f = self.fields;
         let mut marks: HashMap<Lang, Marks> = HashMap::new();
         let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
@@ -387,13 +385,15 @@ impl LibraryIndex {
                 must.push((Occur::Must, Box::new(BooleanQuery::new(per_lang))));
             }
         }
-        // Typos: a word absent from the library is matched one edit away.
+        // Typos: every word also matches one edit away, at a low constant score. Deciding
+        // per word from the index's statistics would let hidden documents change what (and
+        // how many) visible passages match.
         for part in parts {
             let (Part::Words(text) | Part::Phrase(text)) = part;
             for t in tokens(&mut plain, text) {
-                let term = Term::from_field_text(f.plain, &t.text);
-                if t.text.chars().count() >= FUZZY_MIN_CHARS && searcher.doc_freq(&term)? == 0 {
-                    should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(FuzzyTermQuery::new(term, 1, true)), 0.8))));
+                if t.text.chars().count() >= FUZZY_MIN_CHARS {
+                    let term = Term::from_field_text(f.plain, &t.text);
+                    should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(FuzzyTermQuery::new(term, 1, true)), FUZZY_BOOST))));
                     for m in marks.values_mut() {
                         m.fuzzy.push(t.text.clone());
                     }

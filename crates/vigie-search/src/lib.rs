@@ -8,6 +8,7 @@
 
 pub mod analysis;
 pub mod dedup;
+pub mod demo;
 pub mod error;
 pub mod glossary;
 pub mod highlight;

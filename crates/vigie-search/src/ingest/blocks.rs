@@ -16,6 +16,11 @@ pub enum Block {
 /// `I. INTRODUCTION`, `A. Contexte général`, `1.2 Objectifs`, `CONCLUSIONS`.
 /// Returns the heading level.
 pub fn heading_level(line: &str) -> Option<usize> {
+    heading(line).map(|(level, _)| level)
+}
+
+/// The heading level and whether the line is numbered.
+pub fn heading(line: &str) -> Option<(usize, bool)> {
     let line = line.trim();
     let words = line.split_whitespace().count();
     if line.len() > 140 || words > 16 || words == 0 || line.ends_with([',', ';', ':', '.']) {
@@ -31,15 +36,17 @@ pub fn heading_level(line: &str) -> Option<usize> {
     let decimal = !number.is_empty()
         && number.split('.').all(|p| !p.is_empty() && p.len() <= 2 && p.chars().all(|c| c.is_ascii_digit()));
     if starts_upper && punctuated && roman {
-        Some(1)
+        Some((1, true))
     } else if starts_upper && punctuated && letter {
-        Some(2)
+        Some((2, true))
     } else if starts_upper && decimal && (punctuated || number.contains('.')) {
-        Some(2 + number.matches('.').count())
+        Some((2 + number.matches('.').count(), true))
     } else {
         let letters: Vec<char> = line.chars().filter(|c| c.is_alphabetic()).collect();
         let upper = letters.iter().filter(|c| c.is_uppercase()).count();
-        (letters.len() >= 6 && upper * 10 >= letters.len() * 9 && words <= 12).then_some(1)
+        // One capitalised word is more often an acronym in the flow (EMPACT) than a title.
+        let long_enough = words >= 2 || letters.len() >= 10;
+        (letters.len() >= 6 && long_enough && upper * 10 >= letters.len() * 9 && words <= 12).then_some((1, false))
     }
 }
 
@@ -188,6 +195,7 @@ mod tests {
         assert_eq!(heading_level("CONCLUSIONS"), Some(1));
         assert_eq!(heading_level("Les cibles sont souvent choisies dans l'intention de faire un grand nombre de victimes."), None);
         assert_eq!(heading_level("2018."), None);
+        assert_eq!(heading_level("EMPACT"), None);
         assert_eq!(heading_level("35 000 pharmacies illégales actives en ligne"), None);
     }
 

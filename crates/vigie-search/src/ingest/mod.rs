@@ -164,7 +164,7 @@ fn leading_heading(blocks: &[Block]) -> Option<String> {
 
 fn file_stem(filename: &str) -> String {
     let base = filename.rsplit(['/', '\\']).next().unwrap_or(filename);
-    base.split_once('.').map_or(base, |(stem, _)| stem).to_owned()
+    base.rsplit_once('.').map_or(base, |(stem, _)| stem).to_owned()
 }
 
 /// `Plan d'action (2017).md` → `plan-d-action-2017`.
@@ -195,6 +195,7 @@ mod tests {
         opts.tags = vec!["chiens".into(), "chiens".into()];
         let a = parse(md.as_bytes(), "Guide chiens.md", opts.clone()).unwrap();
         assert_eq!(a.document.id, "guide-chiens");
+        assert_eq!(slug("dir/Plan d'action.pdf-extraction.txt"), "plan-d-action-pdf-extraction");
         assert_eq!(a.document.title, "Guide des chiens détecteurs");
         assert_eq!(a.document.language, Lang::Fr);
         assert_eq!(a.document.marking, Marking::Clear);

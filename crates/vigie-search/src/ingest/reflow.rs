@@ -4,7 +4,7 @@
 //! lines are reflowed.
 use std::collections::{HashMap, HashSet};
 
-use super::blocks::{Block, heading_level};
+use super::blocks::{Block, heading};
 use super::inline;
 
 /// `pages` are the page texts (a single element when page breaks are unknown).
@@ -20,6 +20,8 @@ pub fn reflow(pages: &[String]) -> Vec<Block> {
     let mut notes: Vec<String> = Vec::new();
     let mut para = Paragraph::default();
     let mut in_notes = false;
+    let mut last_was_heading = false;
+    let mut prev_tight = false;
     for line in &lines {
         let trimmed = line.trim();
         if trimmed.is_empty() {
@@ -54,11 +56,30 @@ pub fn reflow(pages: &[String]) -> Vec<Block> {
             para.glue = true;
             continue;
         }
-        if let Some(level) = heading_level(trimmed).filter(|_| para.ended()) {
+        // Body lines end with a space in this extraction style; a line ending tight against
+        // a word was followed by a superscript: `dollars` / `40. Alors`.
+        let trimmed = match leading_call(trimmed).filter(|_| prev_tight) {
+            Some(rest) => {
+                para.glue = true;
+                rest
+            }
+            None => trimmed,
+        };
+        prev_tight = !line.ends_with(char::is_whitespace);
+        if let Some((level, numbered)) = heading(trimmed).filter(|_| para.ended()) {
             para.flush(&mut blocks);
-            blocks.push(Block::Heading { level, text: inline::clean(trimmed) });
+            match blocks.last_mut() {
+                // A long title wraps: its capitalised second line continues it.
+                Some(Block::Heading { text, .. }) if !numbered && last_was_heading => {
+                    text.push(' ');
+                    text.push_str(&inline::clean(trimmed));
+                }
+                _ => blocks.push(Block::Heading { level, text: inline::clean(trimmed) }),
+            }
+            last_was_heading = true;
             continue;
         }
+        last_was_heading = false;
         if para.breaks_before(trimmed, typical) {
             para.flush(&mut blocks);
         }
@@ -165,6 +186,13 @@ fn is_url(line: &str) -> bool {
     !line.contains(' ') && (line.starts_with("http://") || line.starts_with("https://") || line.starts_with("www."))
 }
 
+/// `40. Alors` → `. Alors`: a footnote call at the start of a line, before punctuation.
+fn leading_call(line: &str) -> Option<&str> {
+    let digits = line.chars().take_while(|c| c.is_ascii_digit()).count();
+    let rest = &line[digits..];
+    ((1..=3).contains(&digits) && rest.starts_with(['.', ',', ';', ':', ')'])).then_some(rest)
+}
+
 fn footnote_start(line: &str) -> Option<&str> {
     let digits = line.chars().take_while(|c| c.is_ascii_digit()).count();
     (1..=3).contains(&digits).then(|| &line[digits..]).filter(|rest| rest.starts_with(' ') || rest.is_empty())
@@ -203,16 +231,17 @@ mod tests {
 
     #[test]
     fn broken_lines_hyphens_and_footnote_calls_are_repaired() {
-        let text = "I. INTRODUCTION\n\nLes espaces publics sont régulièrement visés par des attaques terroristes qui exploitent\n\n\
+        let text = "I. INTRODUCTION DES ESPACES\n\nPUBLICS ET PRIVÉS\n\nLes espaces publics sont régulièrement visés par des attaques terroristes qui exploitent\n\n\
                     leur vulnérabilité. Une approche inter-\n\nnationale est utile, comme la lettre d’intention\n\n2\n\n adressée au Parlement\n\n\
-                    européen\n4\n, du Conseil. Les attaques à la voiture-\n\nbélier et à la voiture-bélier sont citées.\n\n";
+                    européen\n4\n, du Conseil, soit 100 dollars\n40. Puis en 2017 \n\n2018. Les attaques à la voiture-\n\nbélier et à la voiture-bélier sont citées.\n\n";
         let blocks = paragraphs(&[text]);
-        assert_eq!(blocks[0], Block::Heading { level: 1, text: "I. INTRODUCTION".into() });
+        assert_eq!(blocks[0], Block::Heading { level: 1, text: "I. INTRODUCTION DES ESPACES PUBLICS ET PRIVÉS".into() });
         let Block::Paragraph(p) = &blocks[1] else { panic!("{blocks:?}") };
         assert!(p.contains("qui exploitent leur vulnérabilité"), "{p}");
         assert!(p.contains("internationale"), "{p}");
         assert!(p.contains("d’intention adressée au Parlement européen, du Conseil"), "{p}");
         assert!(p.contains("voiture-bélier et"), "{p}");
+        assert!(!p.contains("40") && p.contains("dollars. Puis en 2017 2018."), "{p}");
     }
 
     #[test]
