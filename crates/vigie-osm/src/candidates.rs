@@ -237,7 +237,8 @@ mod tests {
 
     #[test]
     fn the_table_maps_tags_to_categories_first_rule_first() {
-        let cases: [(&[(&str, &str)], Option<SiteCategory>); 9] = [
+        type Case = (&'static [(&'static str, &'static str)], Option<SiteCategory>);
+        let cases: [Case; 9] = [
             (&[("amenity", "place_of_worship"), ("tourism", "attraction")], Some(SiteCategory::PlaceOfWorship)),
             (&[("amenity", "marketplace"), ("place", "square")], Some(SiteCategory::OpenAirMarket)),
             (&[("shop", "department_store")], Some(SiteCategory::ShoppingCentre)),

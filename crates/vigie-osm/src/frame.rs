@@ -4,7 +4,7 @@
 //! seek) and tells, before any decompression, whether the bytes are a PBF file at all and whether
 //! it was cut short. The decoding workers then fetch frames by offset, in parallel.
 use std::fs::File;
-use std::io::{BufReader, ErrorKind, Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Seek, SeekFrom};
 
 use crate::OsmError;
 
@@ -32,6 +32,8 @@ pub(crate) struct Frame {
 /// and that it is whole.
 pub(crate) fn index_frames(path: &str, file: File, file_len: u64) -> Result<Vec<Frame>, OsmError> {
     let mut reader = BufReader::with_capacity(64 * 1024, file);
+    // The first bytes, to say what the file is when it is not PBF.
+    let head: Vec<u8> = reader.fill_buf().map_err(|e| unreadable(path, e))?.iter().take(64).copied().collect();
     let mut frames = Vec::new();
     let mut offset = 0u64;
     let mut header = Vec::new();
@@ -42,7 +44,7 @@ pub(crate) fn index_frames(path: &str, file: File, file_len: u64) -> Result<Vec<
         let got = read_up_to(&mut reader, &mut prefix).map_err(|e| unreadable(path, e))?;
         if got < 4 {
             return Err(if first {
-                not_pbf(path, &prefix[..got], file_len)
+                not_pbf(path, &head, file_len)
             } else {
                 truncated(format!("the file ends {got} byte(s) into block {} (at byte {offset}); the download or copy was probably interrupted", frames.len() + 1))
             });
@@ -50,7 +52,7 @@ pub(crate) fn index_frames(path: &str, file: File, file_len: u64) -> Result<Vec<
         let header_len = u32::from_be_bytes(prefix);
         if header_len == 0 || header_len >= MAX_HEADER_LEN {
             return Err(if first {
-                not_pbf(path, &prefix, file_len)
+                not_pbf(path, &head, file_len)
             } else {
                 truncated(format!("block {} at byte {offset} has an impossible header size ({header_len} bytes)", frames.len() + 1))
             });
@@ -59,9 +61,7 @@ pub(crate) fn index_frames(path: &str, file: File, file_len: u64) -> Result<Vec<
         let got = read_up_to(&mut reader, &mut header).map_err(|e| unreadable(path, e))?;
         let parsed = parse_blob_header(&header[..got]);
         if first && !looks_like_osm_header(&header[..got]) {
-            let mut start = prefix.to_vec();
-            start.extend_from_slice(&header[..got.min(16)]);
-            return Err(not_pbf(path, &start, file_len));
+            return Err(not_pbf(path, &head, file_len));
         }
         if got < header.len() {
             return Err(truncated(format!("the file ends inside the header of block {} (at byte {offset}); the download or copy was probably interrupted", frames.len() + 1)));
@@ -87,8 +87,8 @@ pub(crate) fn index_frames(path: &str, file: File, file_len: u64) -> Result<Vec<
         offset += len;
     }
     match frames.first() {
-        None => Err(not_pbf(path, &[], file_len)),
-        Some(frame) if frame.kind != FrameKind::Header => Err(not_pbf(path, &[], file_len)),
+        None => Err(not_pbf(path, &head, file_len)),
+        Some(frame) if frame.kind != FrameKind::Header => Err(not_pbf(path, &head, file_len)),
         Some(_) => Ok(frames),
     }
 }
