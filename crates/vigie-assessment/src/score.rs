@@ -168,8 +168,14 @@ fn apportion_into(total: u64, parts: &[u64], out: &mut Vec<u64>, scratch: &mut V
             scratch.push((exact % sum, i));
         }
     }
+    // The `left` largest remainders get one more unit; a partial selection is enough.
     let left = (total - given) as usize;
-    scratch.sort_unstable_by_key(|(remainder, i)| (Reverse(*remainder), *i));
+    if left == 0 {
+        return;
+    }
+    if left < scratch.len() {
+        scratch.select_nth_unstable_by_key(left - 1, |(remainder, i)| (Reverse(*remainder), *i));
+    }
     for (_, i) in scratch.iter().take(left) {
         out[*i] += 1;
     }
