@@ -13,7 +13,7 @@
 //!
 //! An unsorted file (ways before nodes) is detected in pass 3 and read again in one pass 1
 //! over every block.
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::File;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Mutex, RwLock};
@@ -74,8 +74,9 @@ fn contents(block: &PrimitiveBlock) -> Contents {
 
 /// State the threads of pass 1 share.
 struct Pass1Shared {
-    /// Member way ids of the relations kept so far.
-    wanted: RwLock<HashSet<i64>>,
+    /// Member way ids of the relations kept so far, each with its rank of arrival (so a way
+    /// block seen when the set had `n` entries saw exactly the ids ranked below `n`).
+    wanted: RwLock<HashMap<i64, usize>>,
     /// Highest index of a block found to hold only nodes: the blocks below it are node blocks.
     node_blocks_below: AtomicUsize,
     early_stop: bool,
@@ -113,7 +114,7 @@ impl Source<'_> {
     /// node blocks and returns `None` if pass 3 then finds ways or relations among them.
     fn read_blocks(&self, filter: &ExtractFilter<'_>, data: &[usize], early_stop: bool) -> Result<Option<OsmExtract>, OsmError> {
         // Pass 1, from the last block backwards.
-        let shared = Pass1Shared { wanted: RwLock::new(HashSet::new()), node_blocks_below: AtomicUsize::new(0), early_stop };
+        let shared = Pass1Shared { wanted: RwLock::new(HashMap::new()), node_blocks_below: AtomicUsize::new(0), early_stop };
         let backwards: Vec<usize> = data.iter().rev().copied().collect();
         let skip = |index: usize| early_stop && index < shared.node_blocks_below.load(Ordering::Relaxed);
         let parts = self.run(&backwards, true, &skip, |state: &mut Pass1, index, block| state.visit(index, block, filter, &shared))?;
@@ -121,6 +122,7 @@ impl Source<'_> {
         for part in parts {
             pass1.merge(part);
         }
+        let wanted = shared.wanted.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
 
         // Pass 2: member ways that a thread passed before their relation was kept.
         let mut ways = pass1.ways;
@@ -130,8 +132,12 @@ impl Source<'_> {
         missing.sort_unstable();
         missing.dedup();
         missing.retain(|id| ways.binary_search_by_key(id, |w| w.id).is_err());
-        let may_hold = |&(_, low, high): &(usize, i64, i64)| missing.get(missing.partition_point(|&id| id < low)).is_some_and(|&id| id <= high);
-        let way_blocks: Vec<usize> = pass1.way_ranges.iter().filter(|r| may_hold(r)).map(|&(index, _, _)| index).collect();
+        // A block needs a second look if its id range holds a missing way that became wanted
+        // after the block was read. (Ways missing from a clipped extract are in no block.)
+        let missed = |&(_, low, high, seen): &(usize, i64, i64, usize)| {
+            missing[missing.partition_point(|&id| id < low)..].iter().take_while(|&&id| id <= high).any(|id| wanted.get(id).is_some_and(|&rank| rank >= seen))
+        };
+        let way_blocks: Vec<usize> = pass1.way_ranges.iter().filter(|r| missed(r)).map(|&(index, ..)| index).collect();
         if !way_blocks.is_empty() {
             let parts = self.run(&way_blocks, false, &|_| false, |found: &mut Vec<OsmWay>, _, block| {
                 collect_member_ways(block, &missing, found);
@@ -317,8 +323,9 @@ struct Pass1 {
     relations_read: u64,
     /// Indices of the decoded blocks.
     decoded: Vec<usize>,
-    /// For each decoded block holding ways: its index and the lowest and highest way id.
-    way_ranges: Vec<(usize, i64, i64)>,
+    /// For each decoded block holding ways: its index, its lowest and highest way id, and how
+    /// many wanted member ways were known when it was read.
+    way_ranges: Vec<(usize, i64, i64, usize)>,
     tags: Tags,
 }
 
@@ -345,7 +352,11 @@ impl Pass1 {
             }
         }
         if !member_ways.is_empty() {
-            shared.wanted.write().unwrap_or_else(|poisoned| poisoned.into_inner()).extend(member_ways);
+            let mut wanted = shared.wanted.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            for id in member_ways {
+                let rank = wanted.len();
+                wanted.entry(id).or_insert(rank);
+            }
         }
         if c.ways {
             let wanted = shared.wanted.read().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -356,12 +367,12 @@ impl Pass1 {
                     let id = way.id();
                     (low, high) = (low.min(id), high.max(id));
                     fill_tags(&mut self.tags, way.raw_tags().map(|(k, v)| strings.pair(k, v)));
-                    if (filter.keep_way)(&self.tags) || wanted.contains(&id) {
+                    if (filter.keep_way)(&self.tags) || wanted.contains_key(&id) {
                         self.ways.push(OsmWay { id, refs: way.refs().collect(), tags: self.tags.clone() });
                     }
                 }
             }
-            self.way_ranges.push((index, low, high));
+            self.way_ranges.push((index, low, high, wanted.len()));
         }
         for group in block.groups() {
             for node in group.dense_nodes() {
