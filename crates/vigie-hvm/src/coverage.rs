@@ -52,7 +52,7 @@ pub fn check(rating: &Rating, threat: &VehicleClass, speed_kmh: f64, angle_deg: 
         "vehicle_mass",
         Some(mass_ok),
         format!("test vehicle {} kg {} the {} kg of class {}", rating.mass_kg, if mass_ok { "is at least" } else { "is lighter than" }, threat.mass_kg, threat.key),
-        format!("véhicule d'essai de {} kg {} les {} kg de la classe {}", rating.mass_kg, if mass_ok { "au moins égal à" } else { "plus léger que" }, threat.mass_kg, threat.key),
+        format!("véhicule d'essai de {} kg {} {} kg de la classe {}", rating.mass_kg, if mass_ok { "au moins aussi lourd que les" } else { "plus léger que les" }, threat.mass_kg, threat.key),
     ));
     let speed_ok = rating.speed_kmh >= speed_kmh;
     reasons.push(reason(

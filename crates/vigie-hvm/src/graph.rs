@@ -150,6 +150,10 @@ impl StreetGraph {
         self.from.len()
     }
 
+    pub fn barrier_count(&self) -> usize {
+        self.barriers.len()
+    }
+
     pub fn out_edges(&self, node: u32) -> std::ops::Range<usize> {
         self.out_start[node as usize] as usize..self.out_start[node as usize + 1] as usize
     }

@@ -299,8 +299,8 @@ fn parse_vehicle_test(input: &str, s: &str, hint: Option<Standard>, warnings: &m
     };
     let (_, lo, hi) = *expected;
     if mass < lo || mass > hi {
-        let want = if lo == hi { format!("{lo}") } else { format!("{lo} or {hi}") };
-        warnings.push(Note::new("mass_differs", format!("test mass {mass} kg differs from the {want} kg of class {class}; kept as written"), format!("la masse d'essai {mass} kg diffère des {want} kg de la classe {class} ; valeur conservée telle quelle")));
+        let (en, fr) = if lo == hi { (format!("{lo}"), format!("{lo}")) } else { (format!("{lo} or {hi}"), format!("{lo} ou {hi}")) };
+        warnings.push(Note::new("mass_differs", format!("test mass {mass} kg differs from the {en} kg of class {class}; kept as written"), format!("la masse d'essai {mass} kg diffère des {fr} kg de la classe {class} ; valeur conservée telle quelle")));
     }
     if standard == Standard::Pas68 && figures.len() == 1 {
         warnings.push(Note::new("debris_not_stated", format!("one figure after the angle: read as penetration; class {class} is a PAS 68 class and no debris distance is given"), format!("un seul nombre après l'angle : lu comme la pénétration ; la classe {class} est une classe PAS 68 et aucune distance de dispersion n'est donnée")));

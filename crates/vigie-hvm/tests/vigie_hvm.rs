@@ -263,3 +263,39 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn senate_square_on_the_helsinki_extract() {
+    let pbf = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/demo/helsinki-centre.osm.pbf"));
+    if !pbf.exists() {
+        eprintln!("skipped: {} is absent", pbf.display());
+        return;
+    }
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/senaatintori.geojson")).unwrap();
+    let site = vigie_hvm::site_from_geojson(&serde_json::from_str(&text).unwrap()).unwrap();
+    let graph = vigie_hvm::osm::load_graph(pbf, &vigie_hvm::GraphOptions::default(), &vigie_osm::NoProgress).unwrap();
+    assert!(graph.edge_count() > 10_000, "{}", graph.edge_count());
+    let classes = VehicleSet::default_set().unwrap().classes;
+    let r = analyse_site(&graph, &site, &classes, &DynamicsParams::default());
+    assert!(!r.access_points.is_empty());
+    for ap in &r.access_points {
+        assert_eq!(ap.vehicles.len(), classes.len());
+        let (car, truck) = (ap.vehicles["M1"].speed_kmh, ap.vehicles["N3F"].speed_kmh);
+        assert!(car >= truck && truck > 5.0 && car < 180.0, "{} {car} {truck}", ap.id);
+    }
+}
+
+#[test]
+fn site_files_in_every_geojson_wrapper() {
+    let polygon = site(0.0, 0.0, 40.0, 40.0).to_geojson();
+    let feature = serde_json::json!({"type": "Feature", "properties": {}, "geometry": polygon});
+    let collection = serde_json::json!({"type": "FeatureCollection", "features": [feature]});
+    for v in [&polygon, &feature, &collection] {
+        assert!(vigie_hvm::site_from_geojson(v).is_ok());
+    }
+    let two = serde_json::json!({"type": "FeatureCollection", "features": [feature, feature]});
+    let e = vigie_hvm::site_from_geojson(&two).unwrap_err();
+    assert_eq!(e.code(), "site_geometry_invalid");
+    assert!(e.to_string().contains("exactly one"));
+    assert!(vigie_hvm::site_from_geojson(&serde_json::json!({"type": "Point", "coordinates": [0, 0]})).is_err());
+}
