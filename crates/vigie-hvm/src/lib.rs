@@ -1,1 +1,78 @@
+//! Hostile vehicle mitigation (HVM) for Vigie: the street graph a hostile driver can use, the
+//! vehicle dynamics on it, the speeds at a site's access points, crash-rating strings and the
+//! check that a rated barrier covers a threat. Pure computation; the only I/O is in [`osm`].
+//! The model and every parameter are described in `docs/hvm.md`.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod coverage;
+pub mod dynamics;
+pub mod graph;
+pub mod osm;
+pub mod rating;
+pub mod render;
+pub mod synthetic;
+pub mod vda;
+
+
+pub use dynamics::{DynamicsParams, VehicleClass, VehicleSet};
+pub use coverage::{Catalogue, Coverage, Product, RecommendParams, Recommendation, check, recommend};
+pub use graph::{GraphOptions, StreetGraph};
+
+pub use rating::{Rating, Standard};
+pub use vda::{Analyser, VdaResult, analyse_site};
+
+/// A message a person reads, in English and French, with a stable code for programs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Note {
+    pub code: &'static str,
+    pub en: String,
+    pub fr: String,
+}
+
+impl Note {
+    pub fn new(code: &'static str, en: impl Into<String>, fr: impl Into<String>) -> Self {
+        Note { code, en: en.into(), fr: fr.into() }
+    }
+}
+
+/// The crate's one error enum; each variant has a stable code (see [`HvmError::code`]).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum HvmError {
+    #[error("cannot read the rating \"{input}\": {reason}")]
+    RatingUnreadable { input: String, reason: String },
+    #[error("the vehicle classes are invalid: {reason}")]
+    VehiclesInvalid { reason: String },
+    #[error("unknown vehicle class \"{key}\"; known classes: {known}")]
+    VehicleUnknown { key: String, known: String },
+    #[error("the barrier catalogue is invalid at line {line}: {reason}")]
+    CatalogueInvalid { line: usize, reason: String },
+    #[error("{name}: {reason}")]
+    ParameterInvalid { name: String, reason: String },
+}
+
+impl HvmError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            HvmError::RatingUnreadable { .. } => "hvm_rating_unreadable",
+            HvmError::VehiclesInvalid { .. } => "hvm_vehicles_invalid",
+            HvmError::VehicleUnknown { .. } => "hvm_vehicle_unknown",
+            HvmError::CatalogueInvalid { .. } => "hvm_catalogue_invalid",
+            HvmError::ParameterInvalid { .. } => "hvm_parameter_invalid",
+        }
+    }
+
+    pub fn details(&self) -> serde_json::Value {
+        match self {
+            HvmError::RatingUnreadable { input, .. } => serde_json::json!({ "input": input }),
+            HvmError::VehicleUnknown { key, known } => serde_json::json!({ "vehicle": key, "known": known }),
+            HvmError::CatalogueInvalid { line, .. } => serde_json::json!({ "line": line }),
+            HvmError::ParameterInvalid { name, .. } => serde_json::json!({ "parameter": name }),
+            HvmError::VehiclesInvalid { .. } => serde_json::Value::Null,
+        }
+    }
+
+    pub(crate) fn parameter(name: &str, reason: impl Into<String>) -> Self {
+        HvmError::ParameterInvalid { name: name.to_owned(), reason: reason.into() }
+    }
+}

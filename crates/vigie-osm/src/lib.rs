@@ -1,8 +1,18 @@
-//! OpenStreetMap PBF reading for Vigie. INTERFACE DRAFT: bodies to be written (vigie-osm helper).
+//! OpenStreetMap PBF reading for Vigie: the raw data of an extract ([`read_extract`], used for
+//! the street graph) and the public spaces it maps ([`find_public_spaces`]).
+//!
+//! Bad input is an [`OsmError`] with a stable code, never a panic.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
 use std::path::Path;
+
+mod candidates;
+mod frame;
+mod reader;
+pub mod rings;
+
+pub use candidates::{CATEGORY_RULES, CandidateReport, CategoryRule, SiteCandidate, category_of, find_public_spaces, site_name};
 
 /// OSM tags of one element, as key/value pairs.
 pub type Tags = Vec<(String, String)>;
@@ -85,7 +95,18 @@ pub trait Progress: Sync {
     fn advance(&self, bytes_done: u64, bytes_total: u64);
 }
 
+/// A [`Progress`] that reports nowhere.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn advance(&self, _bytes_done: u64, _bytes_total: u64) {}
+}
+
 /// Reads `path` keeping what `filter` accepts.
-pub fn read_extract(_path: &Path, _filter: &ExtractFilter<'_>, _progress: &dyn Progress) -> Result<OsmExtract, OsmError> {
-    unimplemented!("vigie-osm helper")
+///
+/// Decodes blocks on all cores; node blocks, the bulk of a file, are decoded once. Ways and
+/// relations come sorted by id. `progress` hears bytes done out of the file size, never going
+/// backwards, and last `(size, size)` on success.
+pub fn read_extract(path: &Path, filter: &ExtractFilter<'_>, progress: &dyn Progress) -> Result<OsmExtract, OsmError> {
+    reader::read(path, filter, progress)
 }

@@ -1,0 +1,16 @@
+//! Vigie's on-site vulnerability assessment: the methodology (scenarios, domains, questions,
+//! graded answers, options for consideration) as bilingual data embedded in the binary, and a
+//! pure, explainable scoring engine: vulnerability, likelihood, consequence and risk per threat
+//! scenario, protective measures index, proposed actions, what-if and peer comparison.
+//! Formulas and sources: docs/methodology.md. No I/O, no clock, no panics.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod error;
+pub mod input;
+pub mod model;
+pub mod score;
+
+pub use error::AssessmentError;
+pub use input::{AssessmentInput, NOT_APPLICABLE, SiteContext};
+pub use model::{CostBand, Methodology, MethodologyView, OpennessImpact};
+pub use score::{ScoreReport, WhatIf, apportion, percentile, score, what_if};

@@ -1,0 +1,696 @@
+//! Scoring: vulnerability, likelihood, consequence and risk per scenario, the protective
+//! measures index, proposed actions, what-if and peer comparison. Integer arithmetic only, so
+//! the same input gives the same bytes everywhere, and every number is split into integer
+//! contributions that add up to it exactly (largest-remainder apportionment).
+//! Formulas: docs/methodology.md.
+use std::cmp::Reverse;
+
+use serde::Serialize;
+
+use crate::error::AssessmentError;
+use crate::input::{AssessmentInput, Resolved, Slot};
+use crate::model::{CostBand, MAX_WEIGHT, Methodology, OpennessImpact, WORST_GRADE};
+
+/// The number a contribution adds to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    Vulnerability,
+    Likelihood,
+    Consequence,
+    Risk,
+    ProtectiveMeasuresIndex,
+}
+
+/// The site and scenario factors of likelihood and consequence, each 1–5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Factor {
+    ThreatLevel,
+    Attractiveness,
+    Prevalence,
+    Vulnerability,
+    Reconnaissance,
+    Severity,
+    PeopleExposed,
+    CrowdDensity,
+}
+
+/// Where a contribution comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Source<'m> {
+    /// An answer (`answer: null` when unanswered, counted as grade 4). In a weakest-point
+    /// chain only the weakest link is `counted`; the others are listed with 0 points.
+    Answer {
+        question: &'m str,
+        answer: Option<&'m str>,
+        grade: u8,
+        weight: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        chain: Option<&'m str>,
+        counted: bool,
+    },
+    /// A factor 1–5 with its weight in percent.
+    Factor { factor: Factor, value: u8, weight: u32 },
+    /// A domain's share of the site's protective measures index.
+    Domain { domain: &'m str },
+    /// The points a critical measure (weight 3) adds by setting the scenario's floor: a chain
+    /// is only as strong as its weakest link.
+    WeakestLink { question: &'m str, grade: u8 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Contribution<'m> {
+    pub to: Target,
+    #[serde(flatten)]
+    pub source: Source<'m>,
+    pub points: u32,
+}
+
+/// The site's factors, derived from its context.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SiteFactors {
+    pub threat_level: u8,
+    pub visibility: u8,
+    pub attractiveness: u8,
+    pub people_exposed: u8,
+    pub crowd_density: u8,
+    pub density_per_m2: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScenarioScore<'m> {
+    pub id: &'m str,
+    pub precursor: bool,
+    /// 0 (nothing to exploit) … 100 (nothing in place).
+    pub vulnerability: u8,
+    /// 1–5; absent for a precursor.
+    pub likelihood: Option<u8>,
+    pub consequence: Option<u8>,
+    /// likelihood × consequence, 1–25.
+    pub risk: Option<u8>,
+    pub risk_band: Option<&'m str>,
+    pub contributions: Vec<Contribution<'m>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DomainScore<'m> {
+    pub id: &'m str,
+    /// 0 (nothing in place) … 100 (best practice everywhere); absent when every question of
+    /// the domain is not applicable.
+    pub protective_measures_index: Option<u8>,
+    pub counted: u32,
+    pub not_applicable: u32,
+    pub unanswered: u32,
+    pub contributions: Vec<Contribution<'m>>,
+}
+
+/// An option for consideration proposed by a low grade.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProposedAction<'m> {
+    pub measure: &'m str,
+    pub question: &'m str,
+    pub domain: &'m str,
+    pub grade: u8,
+    pub target_grade: u8,
+    pub cost: CostBand,
+    pub openness: OpennessImpact,
+    /// Σ over scenarios of weight × grades gained × the scenario's risk: higher first.
+    pub priority: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoreReport<'m> {
+    pub methodology_version: &'m str,
+    pub factors: SiteFactors,
+    pub scenarios: Vec<ScenarioScore<'m>>,
+    pub protective_measures_index: Option<u8>,
+    pub protective_measures_contributions: Vec<Contribution<'m>>,
+    pub domains: Vec<DomainScore<'m>>,
+    pub actions: Vec<ProposedAction<'m>>,
+    pub unanswered: Vec<&'m str>,
+}
+
+/// Scores an assessment against the methodology it was made with.
+pub fn score<'m>(m: &'m Methodology, input: &AssessmentInput) -> Result<ScoreReport<'m>, AssessmentError> {
+    let resolved = m.resolve(input)?;
+    Ok(score_resolved(m, &resolved))
+}
+
+/// Integer division rounded half up.
+fn round_div(num: u64, den: u64) -> u64 {
+    (2 * num + den) / (2 * den)
+}
+
+/// Splits `total` into integer shares proportional to `parts`, adding up exactly to `total`
+/// (largest remainder; ties go to the earlier part). All zeros when the parts are all zero.
+pub fn apportion(total: u64, parts: &[u64]) -> Vec<u64> {
+    let mut out = Vec::with_capacity(parts.len());
+    apportion_into(total, parts, &mut out, &mut Vec::new());
+    out
+}
+
+fn apportion_into(total: u64, parts: &[u64], out: &mut Vec<u64>, scratch: &mut Vec<(u64, usize)>) {
+    out.clear();
+    let sum: u64 = parts.iter().sum();
+    if sum == 0 {
+        out.resize(parts.len(), 0);
+        return;
+    }
+    scratch.clear();
+    let mut given = 0;
+    for (i, part) in parts.iter().enumerate() {
+        let exact = total * part;
+        out.push(exact / sum);
+        given += exact / sum;
+        if exact % sum > 0 {
+            scratch.push((exact % sum, i));
+        }
+    }
+    let left = (total - given) as usize;
+    scratch.sort_unstable_by_key(|(remainder, i)| (Reverse(*remainder), *i));
+    for (_, i) in scratch.iter().take(left) {
+        out[*i] += 1;
+    }
+}
+
+/// 1 plus the number of thresholds reached.
+fn band<T: PartialOrd>(value: T, thresholds: &[T; 4]) -> u8 {
+    1 + thresholds.iter().filter(|t| value >= **t).count() as u8
+}
+
+/// Reusable buffers for one scoring run.
+#[derive(Default)]
+struct Scratch {
+    units: Vec<(usize, u64)>,
+    parts: Vec<u64>,
+    shares: Vec<u64>,
+    order: Vec<(u64, usize)>,
+    /// Per chain: (grade, weight, index of the weakest link's contribution).
+    chains: Vec<Option<(u8, u8, usize)>>,
+}
+
+impl Scratch {
+    /// Apportions `total` over the units and writes the points into the contributions.
+    fn distribute(&mut self, total: u64, contributions: &mut [Contribution<'_>]) {
+        self.parts.clear();
+        self.parts.extend(self.units.iter().map(|(_, raw)| *raw));
+        apportion_into(total, &self.parts, &mut self.shares, &mut self.order);
+        for ((at, _), share) in self.units.iter().zip(&self.shares) {
+            contributions[*at].points = *share as u32;
+        }
+    }
+}
+
+fn site_factors(m: &Methodology, r: &Resolved) -> SiteFactors {
+    let p = &m.parameters;
+    let people_exposed = band(r.occupancy, &p.people_exposed_thresholds);
+    let density_per_m2 = f64::from(r.occupancy) / r.area_m2;
+    let crowd_density = band(density_per_m2, &p.crowd_density_thresholds);
+    let category = m.index.attractiveness[crate::model::category_position(r.category)];
+    let attractiveness =
+        round_div(u64::from(category) + u64::from(r.visibility) + u64::from(people_exposed), 3) as u8;
+    SiteFactors {
+        threat_level: r.threat_level,
+        visibility: r.visibility,
+        attractiveness,
+        people_exposed,
+        crowd_density,
+        density_per_m2,
+    }
+}
+
+/// Vulnerability of one scenario: grade points over possible points, N/A left out, chains at
+/// their weakest link. Pushes the answer contributions and returns the value.
+fn vulnerability<'m>(
+    m: &'m Methodology,
+    r: &Resolved,
+    scenario: usize,
+    contributions: &mut Vec<Contribution<'m>>,
+    scratch: &mut Scratch,
+) -> u8 {
+    scratch.units.clear();
+    scratch.chains.clear();
+    scratch.chains.resize(m.index.chain_count, None);
+    let mut possible = 0u64;
+    // The weakest critical link: (grade, contribution index) of the worst unit of weight 3.
+    let mut weakest: Option<(u8, usize)> = None;
+    for &(qi, weight) in &m.index.scenario_questions[scenario] {
+        let slot = r.slots[qi];
+        let Some(grade) = slot.grade() else { continue };
+        let question = &m.questions[qi];
+        let at = contributions.len();
+        let chain = m.index.question_chain[qi];
+        contributions.push(Contribution {
+            to: Target::Vulnerability,
+            source: Source::Answer {
+                question: &question.id,
+                answer: match slot {
+                    Slot::Answered { answer, .. } => Some(question.answers[usize::from(answer)].id.as_str()),
+                    _ => None,
+                },
+                grade,
+                weight: u32::from(weight),
+                chain: question.chain.as_deref(),
+                counted: chain.is_none(),
+            },
+            points: 0,
+        });
+        match chain {
+            None => {
+                scratch.units.push((at, u64::from(grade) * u64::from(weight)));
+                possible += u64::from(WORST_GRADE) * u64::from(weight);
+                if weight == MAX_WEIGHT {
+                    weakest = weakest_of(weakest, grade, at);
+                }
+            }
+            Some(ci) => {
+                let link = &mut scratch.chains[ci];
+                *link = Some(match *link {
+                    Some((g, w, holder)) if g >= grade => (g, w.max(weight), holder),
+                    Some((_, w, _)) => (grade, w.max(weight), at),
+                    None => (grade, weight, at),
+                });
+            }
+        }
+    }
+    for (grade, weight, holder) in scratch.chains.iter().flatten() {
+        if let Source::Answer { counted, .. } = &mut contributions[*holder].source {
+            *counted = true;
+        }
+        scratch.units.push((*holder, u64::from(*grade) * u64::from(*weight)));
+        possible += u64::from(WORST_GRADE) * u64::from(*weight);
+        if *weight == MAX_WEIGHT {
+            weakest = weakest_of(weakest, *grade, *holder);
+        }
+    }
+    let raw: u64 = scratch.units.iter().map(|(_, points)| points).sum();
+    // Every question N/A: the scenario has nothing to exploit here.
+    let mean = if possible == 0 { 0 } else { round_div(100 * raw, possible) };
+    scratch.distribute(mean, contributions);
+    let Some((grade, at)) = weakest else { return mean as u8 };
+    let floor = u64::from(m.parameters.weakest_link_floor[usize::from(grade)]);
+    if floor <= mean {
+        return mean as u8;
+    }
+    let Source::Answer { question, .. } = contributions[at].source else { return mean as u8 };
+    contributions.push(Contribution {
+        to: Target::Vulnerability,
+        source: Source::WeakestLink { question, grade },
+        points: (floor - mean) as u32,
+    });
+    floor as u8
+}
+
+/// Keeps the higher grade; on a tie the earlier link stays.
+fn weakest_of(current: Option<(u8, usize)>, grade: u8, at: usize) -> Option<(u8, usize)> {
+    match current {
+        Some((g, _)) if g >= grade => current,
+        _ => Some((grade, at)),
+    }
+}
+
+/// A weighted mean of factors 1–5 (weights in percent), rounded, with its contributions.
+fn weighted_factor<'m>(
+    target: Target,
+    factors: &[(Factor, u8, u32)],
+    contributions: &mut Vec<Contribution<'m>>,
+    scratch: &mut Scratch,
+) -> u8 {
+    scratch.units.clear();
+    let mut sum = 0u64;
+    for &(factor, value, weight) in factors {
+        scratch.units.push((contributions.len(), u64::from(value) * u64::from(weight)));
+        sum += u64::from(value) * u64::from(weight);
+        contributions.push(Contribution { to: target, source: Source::Factor { factor, value, weight }, points: 0 });
+    }
+    let value = round_div(sum, 100).clamp(1, 5);
+    scratch.distribute(value, contributions);
+    value as u8
+}
+
+pub(crate) fn score_resolved<'m>(m: &'m Methodology, r: &Resolved) -> ScoreReport<'m> {
+    let p = &m.parameters;
+    let factors = site_factors(m, r);
+    let mut scratch = Scratch::default();
+    let mut scenarios: Vec<ScenarioScore<'m>> = m
+        .scenarios
+        .iter()
+        .enumerate()
+        .map(|(si, s)| {
+            let mut contributions = Vec::with_capacity(m.index.scenario_questions[si].len() + 16);
+            let vulnerability = vulnerability(m, r, si, &mut contributions, &mut scratch);
+            ScenarioScore {
+                id: &s.id,
+                precursor: s.precursor,
+                vulnerability,
+                likelihood: None,
+                consequence: None,
+                risk: None,
+                risk_band: None,
+                contributions,
+            }
+        })
+        .collect();
+    let reconnaissance = scenarios
+        .iter()
+        .filter(|s| s.precursor)
+        .map(|s| band(s.vulnerability, &p.vulnerability_thresholds))
+        .max()
+        .unwrap_or(1);
+    let lw = &p.likelihood_weights;
+    let cw = &p.consequence_weights;
+    for (score, scenario) in scenarios.iter_mut().zip(&m.scenarios) {
+        if scenario.precursor {
+            continue;
+        }
+        let contributions = &mut score.contributions;
+        let likelihood_start = contributions.len();
+        let likelihood = weighted_factor(
+            Target::Likelihood,
+            &[
+                (Factor::ThreatLevel, factors.threat_level, lw.threat_level),
+                (Factor::Attractiveness, factors.attractiveness, lw.attractiveness),
+                (Factor::Prevalence, scenario.prevalence, lw.prevalence),
+                (Factor::Vulnerability, band(score.vulnerability, &p.vulnerability_thresholds), lw.vulnerability),
+                (Factor::Reconnaissance, reconnaissance, lw.reconnaissance),
+            ],
+            contributions,
+            &mut scratch,
+        );
+        let likelihood_end = contributions.len();
+        let consequence = weighted_factor(
+            Target::Consequence,
+            &[
+                (Factor::Severity, scenario.severity, cw.severity),
+                (Factor::PeopleExposed, factors.people_exposed, cw.people_exposed),
+                (Factor::CrowdDensity, factors.crowd_density, cw.crowd_density),
+            ],
+            contributions,
+            &mut scratch,
+        );
+        // risk = likelihood × consequence = Σ (likelihood contribution × consequence).
+        for i in likelihood_start..likelihood_end {
+            let c = &contributions[i];
+            let risk = Contribution { to: Target::Risk, source: c.source.clone(), points: c.points * u32::from(consequence) };
+            contributions.push(risk);
+        }
+        let risk = likelihood * consequence;
+        score.likelihood = Some(likelihood);
+        score.consequence = Some(consequence);
+        score.risk = Some(risk);
+        score.risk_band = m.risk_bands.iter().rev().find(|b| b.min <= risk).map(|b| b.id.as_str());
+    }
+    let (domains, site_index, site_contributions) = protective_measures(m, r, &mut scratch);
+    let actions = proposed_actions(m, r, &scenarios);
+    let unanswered = m
+        .questions
+        .iter()
+        .zip(&r.slots)
+        .filter(|(_, slot)| **slot == Slot::Unanswered)
+        .map(|(q, _)| q.id.as_str())
+        .collect();
+    ScoreReport {
+        methodology_version: &m.version,
+        factors,
+        scenarios,
+        protective_measures_index: site_index,
+        protective_measures_contributions: site_contributions,
+        domains,
+        actions,
+        unanswered,
+    }
+}
+
+/// Protective measures index per domain and for the site: protection points (4 − grade) ×
+/// weight over possible points, where a question weighs the sum of its scenario weights.
+fn protective_measures<'m>(
+    m: &'m Methodology,
+    r: &Resolved,
+    scratch: &mut Scratch,
+) -> (Vec<DomainScore<'m>>, Option<u8>, Vec<Contribution<'m>>) {
+    let mut domains: Vec<DomainScore<'m>> = m
+        .domains
+        .iter()
+        .map(|d| DomainScore {
+            id: &d.id,
+            protective_measures_index: None,
+            counted: 0,
+            not_applicable: 0,
+            unanswered: 0,
+            contributions: Vec::new(),
+        })
+        .collect();
+    let mut raw: Vec<Vec<u64>> = vec![Vec::new(); domains.len()];
+    let mut totals = vec![(0u64, 0u64); domains.len()];
+    for (qi, question) in m.questions.iter().enumerate() {
+        let slot = r.slots[qi];
+        let di = m.index.question_domain[qi];
+        let domain = &mut domains[di];
+        match slot {
+            Slot::Excluded => continue,
+            Slot::NotApplicable => {
+                domain.not_applicable += 1;
+                continue;
+            }
+            Slot::Unanswered => domain.unanswered += 1,
+            Slot::Answered { .. } => {}
+        }
+        let Some(grade) = slot.grade() else { continue };
+        let weight = u64::from(m.index.question_pmi_weight[qi]);
+        let protection = u64::from(WORST_GRADE - grade) * weight;
+        domain.counted += 1;
+        domain.contributions.push(Contribution {
+            to: Target::ProtectiveMeasuresIndex,
+            source: Source::Answer {
+                question: &question.id,
+                answer: match slot {
+                    Slot::Answered { answer, .. } => Some(question.answers[usize::from(answer)].id.as_str()),
+                    _ => None,
+                },
+                grade,
+                weight: weight as u32,
+                chain: None,
+                counted: true,
+            },
+            points: 0,
+        });
+        raw[di].push(protection);
+        totals[di].0 += protection;
+        totals[di].1 += u64::from(WORST_GRADE) * weight;
+    }
+    for ((domain, parts), (protection, possible)) in domains.iter_mut().zip(&raw).zip(&totals) {
+        if *possible == 0 {
+            continue;
+        }
+        let value = round_div(100 * protection, *possible);
+        apportion_into(value, parts, &mut scratch.shares, &mut scratch.order);
+        for (c, share) in domain.contributions.iter_mut().zip(&scratch.shares) {
+            c.points = *share as u32;
+        }
+        domain.protective_measures_index = Some(value as u8);
+    }
+    let (protection, possible) = totals.iter().fold((0, 0), |(a, b), (p, q)| (a + p, b + q));
+    if possible == 0 {
+        return (domains, None, Vec::new());
+    }
+    let value = round_div(100 * protection, possible);
+    let parts: Vec<u64> = totals.iter().map(|(p, _)| *p).collect();
+    let shares = apportion(value, &parts);
+    let site = domains
+        .iter()
+        .zip(shares)
+        .map(|(d, share)| Contribution {
+            to: Target::ProtectiveMeasuresIndex,
+            source: Source::Domain { domain: d.id },
+            points: share as u32,
+        })
+        .collect();
+    (domains, Some(value as u8), site)
+}
+
+/// Options for consideration of every answer at or above the action threshold, most
+/// risk-reducing first, then cheapest, then least intrusive.
+fn proposed_actions<'m>(m: &'m Methodology, r: &Resolved, scenarios: &[ScenarioScore<'m>]) -> Vec<ProposedAction<'m>> {
+    let max_risk = scenarios.iter().filter_map(|s| s.risk).max().unwrap_or(1);
+    let risk: Vec<u32> = scenarios.iter().map(|s| u32::from(s.risk.unwrap_or(max_risk))).collect();
+    let mut actions = Vec::new();
+    for (qi, question) in m.questions.iter().enumerate() {
+        let Slot::Answered { grade, .. } = r.slots[qi] else { continue };
+        if grade < m.parameters.action_threshold_grade {
+            continue;
+        }
+        for measure in question.measures.iter().filter(|me| me.target < grade) {
+            let gained = u32::from(grade - measure.target);
+            let priority = m
+                .index
+                .question_scenarios
+                .get(qi)
+                .map(|ws| ws.iter().map(|(si, w)| u32::from(*w) * gained * risk[*si]).sum())
+                .unwrap_or(0);
+            actions.push(ProposedAction {
+                measure: &measure.id,
+                question: &question.id,
+                domain: &question.domain,
+                grade,
+                target_grade: measure.target,
+                cost: measure.cost,
+                openness: measure.openness,
+                priority,
+            });
+        }
+    }
+    actions.sort_by(|a, b| {
+        (Reverse(a.priority), a.cost, a.openness, a.measure).cmp(&(Reverse(b.priority), b.cost, b.openness, b.measure))
+    });
+    actions
+}
+
+/// Scores before and after a set of measures is in place, and the differences.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WhatIf<'m> {
+    pub measures: Vec<&'m str>,
+    pub before: ScoreReport<'m>,
+    pub after: ScoreReport<'m>,
+    pub deltas: Deltas<'m>,
+}
+
+/// after − before: negative risk and vulnerability, positive index mean progress.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Deltas<'m> {
+    pub scenarios: Vec<ScenarioDelta<'m>>,
+    pub protective_measures_index: Option<i16>,
+    pub domains: Vec<DomainDelta<'m>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScenarioDelta<'m> {
+    pub id: &'m str,
+    pub vulnerability: i16,
+    pub likelihood: Option<i16>,
+    pub consequence: Option<i16>,
+    pub risk: Option<i16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DomainDelta<'m> {
+    pub id: &'m str,
+    pub protective_measures_index: Option<i16>,
+}
+
+fn diff(before: Option<u8>, after: Option<u8>) -> Option<i16> {
+    Some(i16::from(after?) - i16::from(before?))
+}
+
+/// What-if: every listed measure in place (its question raised to the measure's target grade;
+/// a question answered N/A stays N/A). The expected risk once a plan's open actions are done
+/// is the what-if of their measures.
+pub fn what_if<'m>(
+    m: &'m Methodology,
+    input: &AssessmentInput,
+    measures: &[String],
+) -> Result<WhatIf<'m>, AssessmentError> {
+    let before_input = m.resolve(input)?;
+    let mut after_input = before_input.clone();
+    let mut applied = Vec::with_capacity(measures.len());
+    for id in measures {
+        let (qi, mi) = *m
+            .index
+            .measure_by_id
+            .get(id)
+            .ok_or_else(|| AssessmentError::UnknownMeasure { measure: id.clone() })?;
+        let question = &m.questions[qi];
+        let measure = &question.measures[mi];
+        applied.push(measure.id.as_str());
+        let slot = &mut after_input.slots[qi];
+        let raise = match *slot {
+            Slot::Excluded => {
+                return Err(AssessmentError::QuestionNotForCategory {
+                    question: question.id.clone(),
+                    category: input.site.category.key().to_owned(),
+                });
+            }
+            Slot::NotApplicable => false,
+            Slot::Unanswered => true,
+            Slot::Answered { grade, .. } => grade > measure.target,
+        };
+        if raise && let Some(ai) = question.answers.iter().position(|a| a.grade == measure.target) {
+            *slot = Slot::Answered { answer: ai as u8, grade: measure.target };
+        }
+    }
+    let before = score_resolved(m, &before_input);
+    let after = score_resolved(m, &after_input);
+    let deltas = Deltas {
+        scenarios: before
+            .scenarios
+            .iter()
+            .zip(&after.scenarios)
+            .map(|(b, a)| ScenarioDelta {
+                id: b.id,
+                vulnerability: i16::from(a.vulnerability) - i16::from(b.vulnerability),
+                likelihood: diff(b.likelihood, a.likelihood),
+                consequence: diff(b.consequence, a.consequence),
+                risk: diff(b.risk, a.risk),
+            })
+            .collect(),
+        protective_measures_index: diff(before.protective_measures_index, after.protective_measures_index),
+        domains: before
+            .domains
+            .iter()
+            .zip(&after.domains)
+            .map(|(b, a)| DomainDelta {
+                id: b.id,
+                protective_measures_index: diff(b.protective_measures_index, a.protective_measures_index),
+            })
+            .collect(),
+    };
+    Ok(WhatIf { measures: applied, before, after, deltas })
+}
+
+/// Percentile rank of `value` among peer values (e.g. the protective measures index of the
+/// validated assessments of the same category): the share of peers below it, ties counting
+/// half, 0–100 rounded half up. `None` without peers.
+pub fn percentile(value: u8, peers: &[u8]) -> Option<u8> {
+    if peers.is_empty() {
+        return None;
+    }
+    let below = peers.iter().filter(|p| **p < value).count() as u64;
+    let equal = peers.iter().filter(|p| **p == value).count() as u64;
+    Some(round_div(100 * (2 * below + equal), 2 * peers.len() as u64) as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apportion_adds_up_and_breaks_ties_in_order() {
+        assert_eq!(apportion(10, &[1, 1, 1]), vec![4, 3, 3]);
+        assert_eq!(apportion(0, &[5, 7]), vec![0, 0]);
+        assert_eq!(apportion(3, &[0, 0]), vec![0, 0]);
+        assert_eq!(apportion(7, &[2, 0, 5]), vec![2, 0, 5]);
+    }
+
+    #[test]
+    fn round_div_rounds_half_up() {
+        assert_eq!(round_div(5, 10), 1);
+        assert_eq!(round_div(4, 10), 0);
+        assert_eq!(round_div(250, 100), 3);
+    }
+
+    #[test]
+    fn bands_count_thresholds_reached() {
+        assert_eq!(band(0u8, &[20, 40, 60, 80]), 1);
+        assert_eq!(band(20u8, &[20, 40, 60, 80]), 2);
+        assert_eq!(band(100u8, &[20, 40, 60, 80]), 5);
+    }
+
+    #[test]
+    fn percentile_counts_ties_half() {
+        assert_eq!(percentile(50, &[]), None);
+        assert_eq!(percentile(50, &[10, 20, 50, 90]), Some(63));
+        assert_eq!(percentile(0, &[10, 20]), Some(0));
+        assert_eq!(percentile(100, &[10, 20]), Some(100));
+    }
+}

@@ -1,0 +1,394 @@
+//! Integration tests of the methodology and the scoring engine (one test binary per crate).
+use std::collections::{BTreeMap, BTreeSet};
+
+use proptest::prelude::*;
+use vigie_assessment::score::{Source, Target};
+use vigie_assessment::{AssessmentInput, Methodology, SiteContext, apportion, percentile, score, what_if};
+use vigie_domain::site::{Lang, SiteCategory};
+
+fn methodology() -> &'static Methodology {
+    match Methodology::embedded() {
+        Ok(m) => m,
+        Err(err) => panic!("the embedded methodology must load: {err}"),
+    }
+}
+
+fn input(category: SiteCategory, answers: BTreeMap<String, String>) -> AssessmentInput {
+    AssessmentInput {
+        methodology_version: methodology().version.clone(),
+        site: SiteContext { category, occupancy: 3000, area_m2: 6000.0, visibility: None },
+        threat_level: 4,
+        answers,
+    }
+}
+
+const WORKED_EXAMPLE: &str = include_str!("../../../methodology/examples/christmas-market.json");
+
+// ── The methodology as data ──────────────────────────────────────────────────────────────
+
+#[test]
+fn the_methodology_covers_the_required_scenarios_domains_and_questions() {
+    let m = methodology();
+    let ids: BTreeSet<&str> = m.scenarios.iter().map(|s| s.id.as_str()).collect();
+    for required in [
+        "vehicle_as_weapon",
+        "bladed_weapon",
+        "marauding_firearms",
+        "person_borne_ied",
+        "vehicle_borne_ied",
+        "placed_ied",
+        "fire_as_weapon",
+        "cbrn",
+        "hostile_drone",
+        "insider",
+        "hostile_reconnaissance",
+    ] {
+        assert!(ids.contains(required), "missing scenario {required}");
+    }
+    assert!(m.scenarios.iter().filter(|s| !s.precursor).count() >= 10);
+    assert!(m.scenarios.iter().any(|s| s.id == "hostile_reconnaissance" && s.precursor));
+    assert!(m.domains.len() >= 10);
+    assert!(m.questions.len() >= 100, "{} questions", m.questions.len());
+    assert!(m.questions.iter().all(|q| (2..=5).contains(&q.answers.len())));
+    assert!(m.questions.iter().any(|q| q.allows_na));
+}
+
+/// The key check: every text of the methodology exists in English and in French, and the
+/// two differ wherever a sentence is translated (a copy left untranslated is caught).
+#[test]
+fn every_text_exists_in_both_languages() {
+    let m = methodology();
+    let mut pairs: Vec<(String, &str, &str)> = Vec::new();
+    for s in &m.scenarios {
+        pairs.push((format!("scenario {}", s.id), &s.name.en, &s.name.fr));
+        pairs.push((format!("scenario {} description", s.id), &s.description.en, &s.description.fr));
+    }
+    for d in &m.domains {
+        pairs.push((format!("domain {}", d.id), &d.name.en, &d.name.fr));
+        pairs.push((format!("domain {} description", d.id), &d.description.en, &d.description.fr));
+    }
+    for b in &m.risk_bands {
+        pairs.push((format!("risk band {}", b.id), &b.name.en, &b.name.fr));
+    }
+    for q in &m.questions {
+        pairs.push((q.id.clone(), &q.en, &q.fr));
+        for a in &q.answers {
+            pairs.push((format!("{} answer {}", q.id, a.id), &a.en, &a.fr));
+        }
+        for me in &q.measures {
+            pairs.push((me.id.clone(), &me.en, &me.fr));
+        }
+    }
+    for (what, en, fr) in pairs {
+        assert!(!en.trim().is_empty() && !fr.trim().is_empty(), "{what}: a language is missing");
+        if en.split_whitespace().count() > 2 {
+            assert_ne!(en, fr, "{what}: the French text is a copy of the English one");
+        }
+    }
+}
+
+#[test]
+fn a_methodology_missing_a_french_text_is_refused_with_its_culprit() {
+    let header = include_str!("../../../methodology/methodology.toml");
+    let broken = header.replacen(
+        "name = { en = \"Low\", fr = \"Faible\" }",
+        "name = { en = \"Low\" }",
+        1,
+    );
+    let err = Methodology::from_sources(("methodology.toml", &broken), &[]).unwrap_err();
+    assert_eq!(err.code(), "methodology_parse_failed");
+    assert!(err.to_string().contains("fr"), "{err}");
+
+    let empty = header.replacen("fr = \"Faible\"", "fr = \"\"", 1);
+    let question = include_str!("../../../methodology/questions/management.toml");
+    let err = Methodology::from_sources(("methodology.toml", &empty), &[("q.toml", question)]).unwrap_err();
+    assert_eq!(err.code(), "methodology_invalid");
+    assert!(err.to_string().contains("risk band low"), "{err}");
+}
+
+#[test]
+fn a_question_naming_an_unknown_scenario_or_grade_is_refused() {
+    let header = include_str!("../../../methodology/methodology.toml");
+    let file = include_str!("../../../methodology/questions/management.toml");
+    for (from, to, expected) in [
+        ("scenarios = { all = 1 }", "scenarios = { asteroid = 1 }", "unknown scenario 'asteroid'"),
+        ("{ grade = 4, en = \"Never.\"", "{ grade = 5, en = \"Never.\"", "grade 0"),
+        ("target = 0, en = \"Make a written", "target = 3, en = \"Make a written", "targets grade 3"),
+    ] {
+        let broken = file.replacen(from, to, 1);
+        assert_ne!(broken, file, "the replacement of {from} must apply");
+        let err = Methodology::from_sources(("methodology.toml", header), &[("management.toml", &broken)]).unwrap_err();
+        assert!(err.to_string().contains(expected), "{err}");
+    }
+}
+
+#[test]
+fn the_methodology_view_has_the_documented_fields_in_each_language() {
+    let m = methodology();
+    for lang in [Lang::En, Lang::Fr] {
+        let view = serde_json::to_value(m.view(lang)).unwrap_or_default();
+        assert_eq!(view["version"], m.version.as_str());
+        let q = &view["questions"][0];
+        for field in ["id", "domain", "applies_to", "allows_na", "answers", "scenarios", "measures", "text"] {
+            assert!(!q[field].is_null(), "question field {field}");
+        }
+        for field in ["id", "grade", "label"] {
+            assert!(!q["answers"][0][field].is_null(), "answer field {field}");
+        }
+        assert!(!q["scenarios"][0]["weight"].is_null());
+        assert_eq!(view["scenarios"].as_array().map(Vec::len), Some(m.scenarios.len()));
+    }
+    let fr = serde_json::to_value(m.view(Lang::Fr)).unwrap_or_default();
+    assert_eq!(fr["domains"][2]["name"], "Contrôle d'accès et fouille");
+}
+
+// ── Input errors name their culprit ───────────────────────────────────────────────────────
+
+#[test]
+fn input_errors_name_the_culprit_with_a_stable_code() {
+    let m = methodology();
+    let answer = |q: &str, a: &str| BTreeMap::from([(q.to_owned(), a.to_owned())]);
+    let cases = [
+        (input(SiteCategory::Stadium, answer("management.nonsense", "g0")), "unknown_question", "management.nonsense"),
+        (input(SiteCategory::Stadium, answer("management.security_lead", "g2")), "unknown_answer", "g2"),
+        (input(SiteCategory::Stadium, answer("management.security_lead", "na")), "not_applicable_refused", "security_lead"),
+        (input(SiteCategory::ShoppingCentre, answer("crowd.market_layout", "g0")), "question_not_for_category", "market_layout"),
+    ];
+    for (input, code, culprit) in cases {
+        let err = score(m, &input).unwrap_err();
+        assert_eq!(err.code(), code);
+        assert!(err.to_string().contains(culprit), "{err}");
+    }
+    let mut old = input(SiteCategory::Stadium, BTreeMap::new());
+    old.methodology_version = "1999.1".into();
+    let err = score(m, &old).unwrap_err();
+    assert_eq!(err.code(), "methodology_version_mismatch");
+    assert_eq!(err.details()["found"], "1999.1");
+
+    let mut bad = input(SiteCategory::Stadium, BTreeMap::new());
+    bad.threat_level = 9;
+    assert_eq!(score(m, &bad).unwrap_err().details()["field"], "threat_level");
+
+    let missing = r#"{"methodology_version": "2026.1", "site": {"category": "stadium", "occupancy": 10, "area_m2": 100}, "answers": {}}"#;
+    let err = AssessmentInput::from_json(missing).unwrap_err();
+    assert_eq!(err.code(), "assessment_input_malformed");
+    assert!(err.to_string().contains("threat_level"), "{err}");
+
+    let err = what_if(m, &input(SiteCategory::Stadium, BTreeMap::new()), &["no.such.measure".into()]).unwrap_err();
+    assert_eq!(err.code(), "unknown_measure");
+}
+
+// ── The worked example of docs/methodology.md ─────────────────────────────────────────────
+
+#[test]
+fn the_worked_example_of_the_documentation_is_reproduced() {
+    let m = methodology();
+    let input = AssessmentInput::from_json(WORKED_EXAMPLE).unwrap_or_else(|e| panic!("{e}"));
+    let report = score(m, &input).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.factors.attractiveness, 3);
+    assert_eq!(report.factors.people_exposed, 3);
+    assert_eq!(report.factors.crowd_density, 2);
+    let vehicle = report.scenarios.iter().find(|s| s.id == "vehicle_as_weapon").unwrap_or_else(|| panic!("scenario"));
+    assert_eq!(vehicle.vulnerability, 60);
+    assert_eq!(vehicle.likelihood, Some(4));
+    assert_eq!(vehicle.consequence, Some(4));
+    assert_eq!(vehicle.risk, Some(16));
+    assert_eq!(vehicle.risk_band, Some("very_high"));
+    let points = |target: Target| -> Vec<(String, u32)> {
+        vehicle
+            .contributions
+            .iter()
+            .filter(|c| c.to == target && c.points > 0)
+            .map(|c| match &c.source {
+                Source::Answer { question, .. } => (question.to_string(), c.points),
+                Source::WeakestLink { question, .. } => (format!("weakest link {question}"), c.points),
+                Source::Factor { factor, .. } => (format!("{factor:?}"), c.points),
+                Source::Domain { domain } => (domain.to_string(), c.points),
+            })
+            .collect()
+    };
+    let owned = |pairs: &[(&str, u32)]| pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect::<Vec<_>>();
+    assert_eq!(
+        points(Target::Vulnerability),
+        owned(&[
+            ("perimeter.hvm_event_closures", 3),
+            ("perimeter.delivery_vehicles", 2),
+            ("training.vehicle_attack_reflexes", 1),
+            ("crowd.market_layout", 1),
+            ("weakest link perimeter.hvm_event_closures", 53),
+        ])
+    );
+    assert_eq!(
+        points(Target::Likelihood),
+        owned(&[("ThreatLevel", 1), ("Attractiveness", 1), ("Prevalence", 1), ("Vulnerability", 1)])
+    );
+    assert_eq!(points(Target::Consequence), owned(&[("Severity", 3), ("PeopleExposed", 1)]));
+    assert_eq!(report.protective_measures_index, Some(99));
+    assert_eq!(report.domains[1].protective_measures_index, Some(75));
+    let first = &report.actions[0];
+    assert_eq!(first.measure, "perimeter.hvm_event_closures.temporary_hvm");
+
+    let after = what_if(m, &input, &["perimeter.hvm_event_closures.temporary_hvm".into()]).unwrap_or_else(|e| panic!("{e}"));
+    let delta = after.deltas.scenarios.iter().find(|d| d.id == "vehicle_as_weapon").unwrap_or_else(|| panic!("delta"));
+    assert_eq!(delta.vulnerability, -40);
+    assert_eq!(delta.likelihood, Some(-1));
+    assert_eq!(delta.risk, Some(-4));
+}
+
+// ── Properties ─────────────────────────────────────────────────────────────────────────────
+
+/// A random assessment: a category, a threat level, a context and, per question, a choice
+/// among its answers, `na` (when allowed) or no answer.
+fn arbitrary_input() -> impl Strategy<Value = AssessmentInput> {
+    let m = methodology();
+    (
+        0..SiteCategory::ALL.len(),
+        1u8..=5,
+        0u32..60_000,
+        1.0f64..200_000.0,
+        proptest::option::of(1u8..=5),
+        proptest::collection::vec(0usize..8, m.questions.len()),
+    )
+        .prop_map(move |(category, threat_level, occupancy, area_m2, visibility, choices)| {
+            let category = SiteCategory::ALL[category];
+            let mut answers = BTreeMap::new();
+            for (q, choice) in m.questions.iter().zip(choices) {
+                if !q.applies_to.contains(&category) {
+                    continue;
+                }
+                if choice < q.answers.len() {
+                    answers.insert(q.id.clone(), q.answers[choice].id.clone());
+                } else if choice == q.answers.len() && q.allows_na {
+                    answers.insert(q.id.clone(), "na".to_owned());
+                }
+            }
+            AssessmentInput {
+                methodology_version: m.version.clone(),
+                site: SiteContext { category, occupancy, area_m2, visibility },
+                threat_level,
+                answers,
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn scoring_is_deterministic(input in arbitrary_input()) {
+        let m = methodology();
+        let a = score(m, &input).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let b = score(m, &input).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(serde_json::to_string(&a).ok(), serde_json::to_string(&b).ok());
+    }
+
+    #[test]
+    fn scores_stay_in_bounds_and_explanations_add_up_exactly(input in arbitrary_input()) {
+        let m = methodology();
+        let report = score(m, &input).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        for s in &report.scenarios {
+            prop_assert!(s.vulnerability <= 100);
+            let sum = |t: Target| s.contributions.iter().filter(|c| c.to == t).map(|c| c.points).sum::<u32>();
+            prop_assert_eq!(sum(Target::Vulnerability), u32::from(s.vulnerability));
+            match (s.likelihood, s.consequence, s.risk) {
+                (Some(l), Some(c), Some(r)) => {
+                    prop_assert!((1..=5).contains(&l) && (1..=5).contains(&c));
+                    prop_assert_eq!(r, l * c);
+                    prop_assert_eq!(sum(Target::Likelihood), u32::from(l));
+                    prop_assert_eq!(sum(Target::Consequence), u32::from(c));
+                    prop_assert_eq!(sum(Target::Risk), u32::from(r));
+                    prop_assert!(s.risk_band.is_some());
+                }
+                (None, None, None) => prop_assert!(s.precursor),
+                _ => prop_assert!(false, "likelihood, consequence and risk come together"),
+            }
+            // Every counted question bearing on the scenario is explained exactly once.
+            let si = m.scenarios.iter().position(|x| x.id == s.id).unwrap_or(0);
+            let expected: Vec<&str> = m.questions.iter()
+                .filter(|q| q.scenarios.contains_key(&m.scenarios[si].id)
+                    && q.applies_to.contains(&input.site.category)
+                    && input.answers.get(&q.id).map(String::as_str) != Some("na"))
+                .map(|q| q.id.as_str())
+                .collect();
+            let explained: Vec<&str> = s.contributions.iter()
+                .filter(|c| c.to == Target::Vulnerability)
+                .filter_map(|c| match &c.source { Source::Answer { question, .. } => Some(*question), _ => None })
+                .collect();
+            prop_assert_eq!(explained, expected);
+        }
+        if let Some(pmi) = report.protective_measures_index {
+            prop_assert!(pmi <= 100);
+            prop_assert_eq!(report.protective_measures_contributions.iter().map(|c| c.points).sum::<u32>(), u32::from(pmi));
+        }
+        for d in &report.domains {
+            let sum: u32 = d.contributions.iter().map(|c| c.points).sum();
+            prop_assert_eq!(sum, d.protective_measures_index.map_or(0, u32::from));
+        }
+    }
+
+    #[test]
+    fn a_better_answer_never_raises_a_vulnerability_or_a_risk(input in arbitrary_input(), pick in any::<prop::sample::Index>()) {
+        let m = methodology();
+        let before = score(m, &input).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        // Take one applicable question that is not N/A and give it a strictly better answer.
+        let candidates: Vec<_> = m.questions.iter()
+            .filter(|q| q.applies_to.contains(&input.site.category))
+            .filter(|q| input.answers.get(&q.id).map(String::as_str) != Some("na"))
+            .collect();
+        let q = candidates[pick.index(candidates.len())];
+        let grade = input.answers.get(&q.id)
+            .and_then(|a| q.answers.iter().find(|x| &x.id == a))
+            .map_or(4, |a| a.grade);
+        let better: Vec<_> = q.answers.iter().filter(|a| a.grade < grade).collect();
+        prop_assume!(!better.is_empty());
+        let mut improved = input.clone();
+        improved.answers.insert(q.id.clone(), better[pick.index(better.len())].id.clone());
+        let after = score(m, &improved).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        for (b, a) in before.scenarios.iter().zip(&after.scenarios) {
+            prop_assert!(a.vulnerability <= b.vulnerability, "{} vulnerability rose", b.id);
+            prop_assert!(a.likelihood <= b.likelihood, "{} likelihood rose", b.id);
+            prop_assert!(a.risk <= b.risk, "{} risk rose", b.id);
+        }
+        prop_assert!(after.protective_measures_index >= before.protective_measures_index);
+        for (b, a) in before.domains.iter().zip(&after.domains) {
+            prop_assert!(a.protective_measures_index >= b.protective_measures_index);
+        }
+    }
+
+    #[test]
+    fn completing_proposed_actions_never_raises_risk(input in arbitrary_input(), take in 0usize..20) {
+        let m = methodology();
+        let report = score(m, &input).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let measures: Vec<String> = report.actions.iter().take(take).map(|a| a.measure.to_owned()).collect();
+        let plan = what_if(m, &input, &measures).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&plan.before, &report);
+        for (d, (b, a)) in plan.deltas.scenarios.iter().zip(plan.before.scenarios.iter().zip(&plan.after.scenarios)) {
+            prop_assert!(d.vulnerability <= 0 && d.risk.unwrap_or(0) <= 0);
+            prop_assert_eq!(i16::from(a.vulnerability) - i16::from(b.vulnerability), d.vulnerability);
+        }
+        prop_assert!(plan.deltas.protective_measures_index.unwrap_or(0) >= 0);
+    }
+
+    #[test]
+    fn apportion_adds_up_and_stays_within_one_of_the_exact_share(total in 0u64..10_000, parts in proptest::collection::vec(0u64..1_000, 0..60)) {
+        let shares = apportion(total, &parts);
+        let sum: u64 = parts.iter().sum();
+        prop_assert_eq!(shares.len(), parts.len());
+        if sum > 0 {
+            prop_assert_eq!(shares.iter().sum::<u64>(), total);
+            for (share, part) in shares.iter().zip(&parts) {
+                let floor = total * part / sum;
+                prop_assert!(*share == floor || *share == floor + 1);
+            }
+        }
+    }
+
+    #[test]
+    fn percentile_is_bounded_and_rises_with_the_value(value in 0u8..=100, peers in proptest::collection::vec(0u8..=100, 1..50)) {
+        let p = percentile(value, &peers).unwrap_or(255);
+        prop_assert!(p <= 100);
+        if value < 100 {
+            prop_assert!(percentile(value + 1, &peers).unwrap_or(0) >= p);
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! The crate's one error enum. Codes are stable: shells map them to HTTP and JSON.
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum SearchError {
+    /// The bytes could not be read as a document of the announced kind.
+    #[error("the document '{name}' could not be read: {reason} / le document « {name} » est illisible : {reason}")]
+    DocumentUnreadable { name: String, reason: String },
+    /// The file is not text, Markdown, HTML or PDF.
+    #[error("the format of '{name}' is not supported; use text, Markdown, HTML or PDF / le format de « {name} » n'est pas pris en charge ; utilisez texte, Markdown, HTML ou PDF")]
+    DocumentFormatUnsupported { name: String },
+    /// A TLP marking outside TLP 2.0.
+    #[error("unknown marking '{given}'; expected TLP:CLEAR, TLP:GREEN, TLP:AMBER, TLP:AMBER+STRICT or TLP:RED / marquage inconnu « {given} »")]
+    MarkingInvalid { given: String },
+    /// A language other than those the library analyses.
+    #[error("unknown language '{given}'; expected fr or en / langue inconnue « {given} » ; attendu fr ou en")]
+    LanguageInvalid { given: String },
+    /// The search request cannot be run (empty, unbalanced quotes, bad range, limit).
+    #[error("the search cannot be run: {reason} / la recherche ne peut pas être lancée : {reason}")]
+    QueryInvalid { reason: String },
+    /// The shipped glossary is malformed (a build-time data error).
+    #[error("the glossary is malformed: {reason} / le glossaire est mal formé : {reason}")]
+    GlossaryInvalid { reason: String },
+    /// The index on disk or in memory failed.
+    #[error("the search index failed: {reason} / l'index de recherche a échoué : {reason}")]
+    IndexFailed { reason: String },
+}
+
+impl SearchError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            SearchError::DocumentUnreadable { .. } => "document_unreadable",
+            SearchError::DocumentFormatUnsupported { .. } => "document_format_unsupported",
+            SearchError::MarkingInvalid { .. } => "marking_invalid",
+            SearchError::LanguageInvalid { .. } => "language_invalid",
+            SearchError::QueryInvalid { .. } => "query_invalid",
+            SearchError::GlossaryInvalid { .. } => "glossary_invalid",
+            SearchError::IndexFailed { .. } => "search_index_failed",
+        }
+    }
+
+    pub(crate) fn query(reason: impl Into<String>) -> Self {
+        SearchError::QueryInvalid { reason: reason.into() }
+    }
+}
+
+impl From<tantivy::TantivyError> for SearchError {
+    fn from(e: tantivy::TantivyError) -> Self {
+        SearchError::IndexFailed { reason: e.to_string() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_stable_snake_case() {
+        let all = [
+            SearchError::DocumentUnreadable { name: "a".into(), reason: "b".into() },
+            SearchError::DocumentFormatUnsupported { name: "a".into() },
+            SearchError::MarkingInvalid { given: "x".into() },
+            SearchError::LanguageInvalid { given: "x".into() },
+            SearchError::query("x"),
+            SearchError::GlossaryInvalid { reason: "x".into() },
+            SearchError::IndexFailed { reason: "x".into() },
+        ];
+        for e in all {
+            assert!(e.code().chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{}", e.code());
+            assert!(!e.to_string().is_empty());
+        }
+    }
+}

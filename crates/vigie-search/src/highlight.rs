@@ -1,0 +1,148 @@
+//! Snippets: the passage's densest window of query hits, HTML-escaped, hits wrapped in
+//! `<mark>…</mark>`. Hits are found with the same analysers as the search, so `securite`
+//! marks `sécurité`; typo-tolerant matches mark words one edit away.
+use std::collections::HashSet;
+
+use crate::analysis::{Tok, analyzer, plain_analyzer, tokens};
+use crate::model::Lang;
+
+/// What to mark in a passage.
+#[derive(Debug, Default, Clone)]
+pub struct Marks {
+    /// Analysed (stemmed) words of the passage's language.
+    pub stems: HashSet<String>,
+    /// Folded words a hit may be one edit away from.
+    pub fuzzy: Vec<String>,
+}
+
+pub fn snippet(text: &str, lang: Lang, marks: &Marks, max_chars: usize) -> String {
+    let mut spans: Vec<(usize, usize)> =
+        tokens(&mut analyzer(lang), text).into_iter().filter(|t| marks.stems.contains(&t.text)).map(|t| (t.from, t.to)).collect();
+    if !marks.fuzzy.is_empty() {
+        let plain: Vec<Tok> = tokens(&mut plain_analyzer(), text);
+        spans.extend(plain.iter().filter(|t| marks.fuzzy.iter().any(|f| within_one_edit(f, &t.text))).map(|t| (t.from, t.to)));
+    }
+    spans.sort_unstable();
+    spans.dedup_by(|b, a| b.0 < a.1);
+    let (start, end) = window(text, &spans, max_chars);
+    let mut out = String::new();
+    if start > 0 {
+        out.push('…');
+    }
+    let mut at = start;
+    for &(from, to) in spans.iter().filter(|(f, t)| *f >= start && *t <= end) {
+        escape_into(&mut out, &text[at..from]);
+        out.push_str("<mark>");
+        escape_into(&mut out, &text[from..to]);
+        out.push_str("</mark>");
+        at = to;
+    }
+    escape_into(&mut out, &text[at..end]);
+    if end < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// The byte range of at most `max_chars` characters holding the most hits, snapped to word
+/// boundaries.
+fn window(text: &str, spans: &[(usize, usize)], max_chars: usize) -> (usize, usize) {
+    let bounds: Vec<usize> = text.char_indices().map(|(i, _)| i).chain(std::iter::once(text.len())).collect();
+    if bounds.len() <= max_chars + 1 {
+        return (0, text.len());
+    }
+    let width = |from: usize| bounds.get(bounds.partition_point(|&b| b < from) + max_chars).copied().unwrap_or(text.len());
+    let best_start = spans
+        .iter()
+        .map(|&(from, _)| {
+            // Start a little before the first hit so it reads in context.
+            let lead = bounds[bounds.partition_point(|&b| b < from).saturating_sub(max_chars / 5)];
+            let end = width(lead);
+            (spans.iter().filter(|(f, t)| *f >= lead && *t <= end).count(), std::cmp::Reverse(lead))
+        })
+        .max()
+        .map_or(0, |(_, std::cmp::Reverse(lead))| lead);
+    let start = if best_start == 0 { 0 } else { text[best_start..].find(' ').map_or(best_start, |s| best_start + s + 1) };
+    let end = width(start);
+    let end = if end >= text.len() { text.len() } else { text[..end].rfind(' ').filter(|&e| e > start).unwrap_or(end) };
+    (start, end)
+}
+
+fn escape_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+}
+
+/// Damerau–Levenshtein distance ≤ 1 (one insertion, deletion, substitution or swap).
+pub fn within_one_edit(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let (ra, rb) = (&a[prefix..], &b[prefix..]);
+    match (ra.len(), rb.len()) {
+        (0, 0) => true,
+        (la, lb) if la == lb => ra[1..] == rb[1..] || (la >= 2 && ra[0] == rb[1] && ra[1] == rb[0] && ra[2..] == rb[2..]),
+        (la, lb) if la > lb => ra[1..] == *rb,
+        _ => *ra == rb[1..],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn marks(stems: &[&str], fuzzy: &[&str]) -> Marks {
+        Marks { stems: stems.iter().map(|s| (*s).to_owned()).collect(), fuzzy: fuzzy.iter().map(|s| (*s).to_owned()).collect() }
+    }
+
+    #[test]
+    fn marks_hits_and_escapes_the_rest() {
+        let stem = tokens(&mut analyzer(Lang::Fr), "sécurité").remove(0).text;
+        let s = snippet("La <sécurité> & la Sécurité", Lang::Fr, &marks(&[&stem], &[]), 200);
+        assert_eq!(s, "La &lt;<mark>sécurité</mark>&gt; &amp; la <mark>Sécurité</mark>");
+    }
+
+    #[test]
+    fn long_passages_are_cut_around_the_hits() {
+        let text = format!("{} les chiens détecteurs {}", "début du texte ".repeat(40), "fin du texte ".repeat(40));
+        let stem = tokens(&mut analyzer(Lang::Fr), "chiens").remove(0).text;
+        let s = snippet(&text, Lang::Fr, &marks(&[&stem], &[]), 120);
+        assert!(s.starts_with('…') && s.ends_with('…') && s.contains("<mark>chiens</mark>"), "{s}");
+        assert!(s.chars().count() <= 120 + 2 + "<mark></mark>".len());
+    }
+
+    #[test]
+    fn typo_marks() {
+        let s = snippet("Les chiens détecteurs", Lang::Fr, &marks(&[], &["detecteur"]), 200);
+        assert_eq!(s, "Les chiens <mark>détecteurs</mark>");
+    }
+
+    #[test]
+    fn one_edit() {
+        assert!(within_one_edit("securite", "securte"));
+        assert!(within_one_edit("chiens", "chinse") == false);
+        assert!(within_one_edit("chiens", "cihens"));
+        assert!(within_one_edit("arme", "armes"));
+        assert!(!within_one_edit("arme", "armees"));
+    }
+
+    proptest! {
+        #[test]
+        fn snippets_never_leak_markup(text in "[a-zé<>&\"' ]{0,400}") {
+            let s = snippet(&text, Lang::Fr, &marks(&["a"], &["ab"]), 100);
+            let stripped = s.replace("<mark>", "").replace("</mark>", "");
+            prop_assert!(!stripped.contains('<') && !stripped.contains('>') && !stripped.contains('"'));
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Plain, serialisable records the store persists: documents, their versions, their passages.
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+use crate::error::SearchError;
+
+/// TLP 2.0 marking, ordered from the most to the least shareable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Marking {
+    #[default]
+    Clear,
+    Green,
+    Amber,
+    AmberStrict,
+    Red,
+}
+
+impl Marking {
+    pub const ALL: [Marking; 5] = [Marking::Clear, Marking::Green, Marking::Amber, Marking::AmberStrict, Marking::Red];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Marking::Clear => "TLP:CLEAR",
+            Marking::Green => "TLP:GREEN",
+            Marking::Amber => "TLP:AMBER",
+            Marking::AmberStrict => "TLP:AMBER+STRICT",
+            Marking::Red => "TLP:RED",
+        }
+    }
+
+    /// Accepts the TLP 2.0 labels, case-insensitively, with or without the `TLP:` prefix.
+    /// TLP 1.0's WHITE is refused on purpose: silently mapping markings is how leaks start.
+    pub fn parse(given: &str) -> Result<Self, SearchError> {
+        let upper = given.trim().to_ascii_uppercase();
+        let bare = upper.strip_prefix("TLP:").unwrap_or(&upper);
+        Self::ALL
+            .into_iter()
+            .find(|m| &m.label()[4..] == bare)
+            .ok_or_else(|| SearchError::MarkingInvalid { given: given.to_owned() })
+    }
+
+    pub(crate) fn rank(self) -> u64 {
+        self as u64
+    }
+}
+
+impl TryFrom<String> for Marking {
+    type Error = SearchError;
+    fn try_from(s: String) -> Result<Self, SearchError> {
+        Marking::parse(&s)
+    }
+}
+
+impl From<Marking> for String {
+    fn from(m: Marking) -> String {
+        m.label().to_owned()
+    }
+}
+
+/// Languages the library analyses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lang {
+    Fr,
+    En,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::Fr, Lang::En];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Fr => "fr",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn parse(given: &str) -> Result<Self, SearchError> {
+        let lower = given.trim().to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|l| l.code() == lower)
+            .ok_or_else(|| SearchError::LanguageInvalid { given: given.to_owned() })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Text,
+    Markdown,
+    Html,
+    Pdf,
+}
+
+/// A document's current metadata. The id is chosen by the caller (the store) and stays
+/// the same across versions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Document {
+    pub id: String,
+    pub org_id: String,
+    pub title: String,
+    pub language: Lang,
+    pub source: Option<String>,
+    #[serde(with = "date_serde")]
+    pub date: Option<Date>,
+    pub tags: Vec<String>,
+    pub marking: Marking,
+}
+
+/// One ingested content of a document. Same `content_hash` = same content: nothing to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentVersion {
+    pub document_id: String,
+    /// SHA-256 of the raw bytes, hex.
+    pub content_hash: String,
+    pub format: Format,
+    pub filename: String,
+    /// Characters of cleaned text; pages are counted as 3,000 characters.
+    pub char_count: usize,
+    /// MinHash signature of the cleaned text, for near-duplicate detection.
+    pub signature: Vec<u32>,
+}
+
+impl DocumentVersion {
+    pub fn pages(&self) -> f64 {
+        self.char_count as f64 / crate::PAGE_CHARS as f64
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PassageKind {
+    Paragraph,
+    List,
+    Table,
+}
+
+/// A searchable unit of a document, under its heading path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Passage {
+    /// Derived from the document id and the passage's text, so that an unchanged passage keeps
+    /// its id across versions and references from the methodology stay valid.
+    pub id: String,
+    pub document_id: String,
+    pub ordinal: u32,
+    pub heading_path: Vec<String>,
+    pub kind: PassageKind,
+    pub text: String,
+}
+
+impl Passage {
+    /// The heading path as one line, e.g. `III. RÉSEAUX … › Objectifs`.
+    pub fn heading(&self) -> String {
+        self.heading_path.join(" › ")
+    }
+}
+
+/// Dates travel as `YYYY-MM-DD`.
+mod date_serde {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::Date;
+
+    pub fn serialize<S: Serializer>(date: &Option<Date>, s: S) -> Result<S::Ok, S::Error> {
+        match date {
+            Some(d) => s.serialize_some(&crate::format_date(*d)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Date>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|s| crate::parse_date(&s).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markings_parse_tlp2_labels_only() {
+        assert_eq!(Marking::parse("TLP:AMBER+STRICT"), Ok(Marking::AmberStrict));
+        assert_eq!(Marking::parse("tlp:green"), Ok(Marking::Green));
+        assert_eq!(Marking::parse("red"), Ok(Marking::Red));
+        for bad in ["TLP:WHITE", "", "TLP:AMBER STRICT", "secret"] {
+            assert_eq!(Marking::parse(bad).map_err(|e| e.code()), Err("marking_invalid"), "{bad}");
+        }
+        assert!(Marking::Clear < Marking::Green && Marking::AmberStrict < Marking::Red);
+    }
+
+    #[test]
+    fn document_round_trips_through_json() {
+        let doc = Document {
+            id: "d".into(),
+            org_id: "o".into(),
+            title: "t".into(),
+            language: Lang::Fr,
+            source: None,
+            date: Some(Date::from_calendar_date(2017, time::Month::October, 18).unwrap()),
+            tags: vec!["eu".into()],
+            marking: Marking::Amber,
+        };
+        let json = serde_json::to_string(&doc).unwrap();
+        assert!(json.contains("\"2017-10-18\"") && json.contains("\"TLP:AMBER\""), "{json}");
+        assert_eq!(serde_json::from_str::<Document>(&json).unwrap(), doc);
+    }
+}
