@@ -89,8 +89,9 @@ pub trait Store: Send + Sync {
     /// organisation already holds are updated when they changed, else skipped.
     async fn import_sites(&self, ctx: &WriteContext, org_id: &str, sites: &[NewSite]) -> Result<ImportOutcome>;
 
-    /// Appends an audit entry on its own (reads of sensitive objects, failed logins).
-    async fn append_audit(&self, record: &AuditRecord) -> Result<()>;
+    /// Appends audit entries on their own (reads of sensitive objects, failed logins), all
+    /// in one transaction.
+    async fn append_audit(&self, records: &[AuditRecord]) -> Result<()>;
     /// The whole audit log in sequence order.
     async fn audit_entries(&self) -> Result<Vec<StoredAuditEntry>>;
 }

@@ -58,7 +58,7 @@ pub(crate) fn conflict_or(err: sqlx::Error, message: impl FnOnce() -> String) ->
 macro_rules! impl_store {
     ($store:ty, $db:ty, $backend:literal) => {
         use async_trait::async_trait;
-        use sqlx::{QueryBuilder, Row, Transaction};
+        use sqlx::{QueryBuilder, Row as _, Transaction};
         use vigie_domain::access::{OrgKind, Principal};
         use vigie_domain::audit::{chain_hash, AuditRecord, StoredAuditEntry, GENESIS_HASH};
         use $crate::sql::{conflict_or, corrupt, new_id, parse_category, parse_role, parse_tags, SITE_COLUMNS};
@@ -520,9 +520,11 @@ macro_rules! impl_store {
             }
 
             #[tracing::instrument(skip_all)]
-            async fn append_audit(&self, record: &AuditRecord) -> Result<()> {
+            async fn append_audit(&self, records: &[AuditRecord]) -> Result<()> {
                 let mut tx = self.begin_write().await?;
-                append_audit_in(&mut tx, record).await?;
+                for record in records {
+                    append_audit_in(&mut tx, record).await?;
+                }
                 tx.commit().await?;
                 Ok(())
             }

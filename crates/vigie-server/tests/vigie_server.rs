@@ -1,0 +1,343 @@
+//! The API as a client sees it: authentication, organisation boundaries, error bodies
+//! (snapshots), sessions and the audit of reads. Runs on SQLite, and on PostgreSQL too when
+//! `VIGIE_TEST_POSTGRES_URL` is set.
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+use vigie_domain::access::{OrgKind, Role};
+use vigie_server::auth::{hash_password, new_secret, secret_hash};
+use vigie_server::{AppState, ServerConfig};
+use vigie_store::{NewUser, Store, WriteContext};
+
+struct World {
+    app: Router,
+    store: Arc<dyn Store>,
+    /// Bearer tokens by role name.
+    admin: String,
+    officer: String,
+    operator: String,
+    stranger: String,
+    viewer: String,
+    operator_site: String,
+    _dir: tempfile::TempDir,
+}
+
+fn ctx() -> WriteContext {
+    WriteContext { at_ms: 1, actor: "test".into(), actor_org: None }
+}
+
+async fn stores() -> Vec<(Arc<dyn Store>, tempfile::TempDir)> {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("server.db").display());
+    let mut all: Vec<(Arc<dyn Store>, tempfile::TempDir)> = vec![(vigie_store::open(&url).await.unwrap(), dir)];
+    if let Ok(url) = std::env::var("VIGIE_TEST_POSTGRES_URL") {
+        use sqlx::Connection;
+        let schema = format!("server_{}_{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+        let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut admin).await.unwrap();
+        let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+        let store = vigie_store::PgStore::open_with(options.options([("search_path", schema.as_str())])).await.unwrap();
+        all.push((Arc::new(store), tempfile::tempdir().unwrap()));
+    }
+    all
+}
+
+async fn user(store: &dyn Store, email: &str, org: &str, role: Role) -> String {
+    let user = store.create_user(&ctx(), NewUser { email: email.into(), org_id: org.into(), role, password_hash: hash_password("a long enough password").unwrap() }).await.unwrap();
+    let secret = new_secret("vg_");
+    store.create_token(&ctx(), &user.id, "test", &secret_hash(&secret)).await.unwrap();
+    secret
+}
+
+async fn worlds() -> Vec<World> {
+    let mut worlds = Vec::new();
+    for (store, dir) in stores().await {
+        let city = store.create_org(&ctx(), "City", OrgKind::Authority).await.unwrap();
+        let market = store.create_org(&ctx(), "Market Operator", OrgKind::Operator).await.unwrap();
+        let other = store.create_org(&ctx(), "Other Operator", OrgKind::Operator).await.unwrap();
+        store.add_oversight(&ctx(), &city.id, &market.id).await.unwrap();
+        let admin = user(store.as_ref(), "admin@example.org", &city.id, Role::Admin).await;
+        let officer = user(store.as_ref(), "officer@example.org", &city.id, Role::Authority).await;
+        let viewer = user(store.as_ref(), "viewer@example.org", &city.id, Role::Viewer).await;
+        let operator = user(store.as_ref(), "operator@example.org", &market.id, Role::Operator).await;
+        let stranger = user(store.as_ref(), "stranger@example.org", &other.id, Role::Operator).await;
+        let app = vigie_server::router(AppState::new(store.clone(), ServerConfig { body_limit: 64 * 1024, ..ServerConfig::default() }));
+        let mut world = World { app, store, admin, officer, operator, stranger, viewer, operator_site: String::new(), _dir: dir };
+        let (status, body) = world.call("POST", "/api/v1/sites", Some(&world.operator.clone()), Some(site_body("Market Square"))).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        world.operator_site = body["id"].as_str().unwrap().to_owned();
+        worlds.push(world);
+    }
+    worlds
+}
+
+fn site_body(name: &str) -> Value {
+    json!({
+        "name": name,
+        "category": "open_air_market",
+        "geometry": {"type": "Polygon", "coordinates": [[[24.952, 60.167], [24.954, 60.167], [24.954, 60.168], [24.952, 60.168], [24.952, 60.167]]]},
+        "address": "Eteläranta",
+        "peak_occupancy": 3000,
+        "tags": {"market_days": "Mon-Sat"}
+    })
+}
+
+impl World {
+    async fn send(&self, request: Request<Body>) -> (StatusCode, Value, axum::http::HeaderMap) {
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned())) };
+        (status, body, headers)
+    }
+
+    async fn call(&self, method: &str, uri: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => request.header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())).unwrap(),
+            None => request.body(Body::empty()).unwrap(),
+        };
+        let (status, body, _) = self.send(request).await;
+        (status, body)
+    }
+
+    async fn raw(&self, method: &str, uri: &str, token: &str, content_type: Option<&str>, body: impl Into<Body>) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(uri).header(header::AUTHORIZATION, format!("Bearer {token}"));
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        let (status, body, _) = self.send(request.body(body.into()).unwrap()).await;
+        (status, body)
+    }
+}
+
+#[tokio::test]
+async fn every_api_call_needs_authentication() {
+    for world in worlds().await {
+        for (method, path) in vigie_server::api::ROUTES {
+            let path = path.replace("{id}", "some-id");
+            let (status, body) = world.call(&method.to_uppercase(), &path, None, None).await;
+            if path == "/healthz" || path == "/api/v1/openapi.json" {
+                assert_eq!(status, StatusCode::OK, "{path} is public");
+            } else if path == "/api/v1/auth/login" {
+                assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{path}: {body}");
+            } else {
+                assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthenticated")), "{method} {path}");
+            }
+        }
+        let (status, body) = world.call("GET", "/api/v1/sites", Some("vg_not-a-real-token"), None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        insta::assert_json_snapshot!("unauthenticated", body);
+    }
+}
+
+#[tokio::test]
+async fn organisations_only_see_what_they_may() {
+    for world in worlds().await {
+        let site = format!("/api/v1/sites/{}", world.operator_site);
+        // The owner and the overseeing authority read it; the admin too.
+        for token in [&world.operator, &world.officer, &world.admin] {
+            let (status, body) = world.call("GET", &site, Some(token), None).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            assert_eq!(body["name"], "Market Square");
+        }
+        // A stranger and a viewer of the city (which does not oversee through a viewer role
+        // of another org) get exactly what a missing site gives: nothing to learn.
+        let (status, denied) = world.call("GET", &site, Some(&world.stranger), None).await;
+        let (missing_status, missing) = world.call("GET", "/api/v1/sites/00000000-0000-0000-0000-000000000000", Some(&world.stranger), None).await;
+        assert_eq!((status, &denied), (missing_status, &missing));
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        insta::assert_json_snapshot!("not_found", denied);
+        let (_, viewer_view) = world.call("GET", &site, Some(&world.viewer), None).await;
+        assert_eq!(viewer_view, missing, "a viewer reads only its own organisation");
+
+        // Lists and counts leave hidden sites out.
+        let (_, page) = world.call("GET", "/api/v1/sites", Some(&world.stranger), None).await;
+        assert_eq!(page["total"], 0);
+        let (_, page) = world.call("GET", "/api/v1/sites", Some(&world.officer), None).await;
+        assert_eq!(page["total"], 1);
+        let (_, page) = world.call("GET", &format!("/api/v1/sites?org_id={}", "someone-else"), Some(&world.officer), None).await;
+        assert_eq!(page["total"], 0);
+
+        // The authority reads but may not change another organisation's site.
+        let (status, body) = world.call("PUT", &site, Some(&world.officer), Some(site_body("Renamed"))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        insta::assert_json_snapshot!("forbidden", body);
+        let (status, _) = world.call("DELETE", &site, Some(&world.stranger), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = world.call("POST", "/api/v1/sites", Some(&world.viewer), Some(site_body("Viewer's"))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _) = world.call("POST", "/api/v1/orgs", Some(&world.officer), Some(json!({"name": "New", "kind": "other"}))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _) = world.call("POST", "/api/v1/orgs", Some(&world.admin), Some(json!({"name": "New", "kind": "other"}))).await;
+        assert_eq!(status, StatusCode::CREATED);
+
+        // The owner edits with the version it read; a stale version is a conflict.
+        let mut edit = site_body("Kauppatori");
+        edit["version"] = json!(1);
+        let (status, body) = world.call("PUT", &site, Some(&world.operator), Some(edit.clone())).await;
+        assert_eq!((status, body["version"].as_i64()), (StatusCode::OK, Some(2)), "{body}");
+        let (status, body) = world.call("PUT", &site, Some(&world.operator), Some(edit)).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        let (status, _) = world.call("DELETE", &site, Some(&world.operator), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+    }
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_error() {
+    for world in worlds().await {
+        let token = world.operator.clone();
+        let (status, body) = world.raw("POST", "/api/v1/sites", &token, Some("application/json"), "{\"name\": ").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        insta::assert_json_snapshot!("json_malformed", body);
+
+        let (status, body) = world.raw("POST", "/api/v1/sites", &token, Some("application/json"), json!({"name": 12, "category": "public_square", "geometry": {}}).to_string()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        insta::assert_json_snapshot!("json_invalid", body);
+
+        let (status, body) = world.raw("POST", "/api/v1/sites", &token, None, site_body("x").to_string()).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        insta::assert_json_snapshot!("unsupported_media_type", body);
+
+        let huge = json!({"name": "x".repeat(100_000), "category": "other", "geometry": {}}).to_string();
+        let (status, body) = world.raw("POST", "/api/v1/sites", &token, Some("application/json"), huge).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        insta::assert_json_snapshot!("payload_too_large", body);
+
+        let mut open_ring = site_body("Open ring");
+        open_ring["geometry"]["coordinates"][0].as_array_mut().unwrap().pop();
+        let (status, body) = world.call("POST", "/api/v1/sites", Some(&token), Some(open_ring)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        insta::assert_json_snapshot!("site_geometry_invalid", body);
+
+        let mut unknown = site_body("Castle");
+        unknown["category"] = json!("castle");
+        let (status, body) = world.call("POST", "/api/v1/sites", Some(&token), Some(unknown)).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("json_invalid")), "{body}");
+
+        let (status, body) = world.call("GET", "/api/v1/sites?bbox=24.9,60.1,25.0", Some(&token), None).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        insta::assert_json_snapshot!("validation_failed", body);
+
+        let (status, body) = world.call("GET", "/api/v1/sites?limit=lots", Some(&token), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        insta::assert_json_snapshot!("query_invalid", body);
+
+        let (status, body) = world.call("GET", "/api/v1/nothing-here", Some(&token), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        insta::assert_json_snapshot!("route_not_found", body);
+
+        let (status, body) = world.call("PATCH", "/api/v1/sites", Some(&token), None).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        insta::assert_json_snapshot!("method_not_allowed", body);
+
+        // Nothing of it was written.
+        let (_, page) = world.call("GET", "/api/v1/sites", Some(&token), None).await;
+        assert_eq!(page["total"], 1);
+    }
+}
+
+#[tokio::test]
+async fn a_browser_session_signs_in_and_out() {
+    for world in worlds().await {
+        let login = |password: &str| {
+            Request::builder()
+                .method("POST")
+                .uri("/api/v1/auth/login")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(json!({"email": "operator@example.org", "password": password}).to_string()))
+                .unwrap()
+        };
+        let (status, body, _) = world.send(login("wrong password!")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        insta::assert_json_snapshot!("login_failed", body);
+
+        let (status, body, headers) = world.send(login("a long enough password")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["role"], "operator");
+        let set_cookie = headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_owned();
+        assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"), "{set_cookie}");
+        let cookie = set_cookie.split(';').next().unwrap().to_owned();
+
+        let with_cookie = |method: &str, uri: &str| Request::builder().method(method).uri(uri).header(header::COOKIE, &cookie).body(Body::empty()).unwrap();
+        let (status, body, _) = world.send(with_cookie("GET", "/api/v1/me")).await;
+        assert_eq!((status, body["email"].as_str()), (StatusCode::OK, Some("operator@example.org")));
+        let (status, _, _) = world.send(with_cookie("POST", "/api/v1/auth/logout")).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, _, _) = world.send(with_cookie("GET", "/api/v1/me")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "the session ends at logout");
+
+        let actions: Vec<String> = world.store.audit_entries().await.unwrap().into_iter().map(|e| e.record.action).collect();
+        assert!(actions.contains(&"user.login_failed".to_owned()) && actions.contains(&"user.logout".to_owned()), "{actions:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_web_pages_sign_in_list_sites_and_sign_out() {
+    for world in worlds().await {
+        let (status, _, headers) = world.send(Request::builder().uri("/").body(Body::empty()).unwrap()).await;
+        assert_eq!((status, headers.get(header::LOCATION).unwrap().to_str().unwrap()), (StatusCode::SEE_OTHER, "/login"));
+        let (status, page, _) = world.send(Request::builder().uri("/login").header(header::ACCEPT_LANGUAGE, "fr-FR,fr;q=0.9").body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.as_str().unwrap().contains("Mot de passe"));
+        let form = |password: &str| {
+            Request::builder()
+                .method("POST")
+                .uri("/login")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(format!("email=operator%40example.org&password={password}")))
+                .unwrap()
+        };
+        let (status, page, _) = world.send(form("nope")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(page.as_str().unwrap().contains("Wrong email or password"));
+        let (status, _, headers) = world.send(form("a+long+enough+password")).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+        let cookie = headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+        let (status, page, _) = world.send(Request::builder().uri("/?lang=en").header(header::COOKIE, &cookie).body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::OK);
+        let page = page.as_str().unwrap().to_owned();
+        assert!(page.contains("Market Square") && page.contains("Open-air market") && page.contains("operator@example.org"), "{page}");
+        let (status, _, headers) = world.send(Request::builder().method("POST").uri("/logout").header(header::COOKIE, &cookie).body(Body::empty()).unwrap()).await;
+        assert_eq!((status, headers.get(header::LOCATION).unwrap().to_str().unwrap()), (StatusCode::SEE_OTHER, "/login"));
+        let (status, _, _) = world.send(Request::builder().uri("/").header(header::COOKIE, &cookie).body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+    }
+}
+
+#[tokio::test]
+async fn reads_and_writes_are_audited_in_an_intact_chain() {
+    for world in worlds().await {
+        let site = format!("/api/v1/sites/{}", world.operator_site);
+        let reads = (0..10).map(|_| world.call("GET", &site, Some(&world.officer), None));
+        // Concurrent, so that their audit entries share group commits.
+        for (status, _) in futures::future::join_all(reads).await {
+            assert_eq!(status, StatusCode::OK);
+        }
+        let entries = world.store.audit_entries().await.unwrap();
+        let site_reads = entries.iter().filter(|e| e.record.action == "site.read" && e.record.object_id.as_deref() == Some(world.operator_site.as_str())).count();
+        assert_eq!(site_reads, 10);
+        assert!(entries.iter().any(|e| e.record.action == "site.create"));
+        assert!(vigie_domain::audit::verify_chain(&entries).is_ok());
+        let (status, tokens) = world.call("POST", "/api/v1/tokens", Some(&world.viewer), Some(json!({"name": "phone"}))).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let secret = tokens["token"].as_str().unwrap().to_owned();
+        let (status, _) = world.call("GET", "/api/v1/me", Some(&secret), None).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = world.call("DELETE", &format!("/api/v1/tokens/{}", tokens["id"].as_str().unwrap()), Some(&world.viewer), None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, _) = world.call("GET", "/api/v1/me", Some(&secret), None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "a revoked token stops working");
+        let (_, list) = world.call("GET", "/api/v1/tokens", Some(&world.viewer), None).await;
+        assert!(list.to_string().contains("revoked_at_ms") && !list.to_string().contains(&secret));
+    }
+}

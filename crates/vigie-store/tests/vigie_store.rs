@@ -1,0 +1,186 @@
+//! Story tests: the same stories on every backend. SQLite always; PostgreSQL whenever
+//! `VIGIE_TEST_POSTGRES_URL` is set (each test then works in a schema of its own).
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::json;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::Connection;
+use vigie_domain::access::{OrgKind, Role};
+use vigie_domain::audit::verify_chain;
+use vigie_domain::geometry::BoundingBox;
+use vigie_domain::site::{SiteCategory, SiteInput};
+use vigie_store::{NewSite, NewUser, PgStore, SiteFilter, SqliteStore, Store, StoreError, WriteContext};
+
+struct Backend {
+    store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn backends() -> Vec<Backend> {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("story.db").display());
+    let mut all = vec![Backend { store: Arc::new(SqliteStore::open(&url).await.unwrap()), _dir: Some(dir) }];
+    if let Ok(url) = std::env::var("VIGIE_TEST_POSTGRES_URL") {
+        let schema = format!("story_{}", unique_suffix());
+        let mut admin = sqlx::PgConnection::connect(&url).await.expect("VIGIE_TEST_POSTGRES_URL is set but PostgreSQL is unreachable");
+        sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut admin).await.unwrap();
+        let options: PgConnectOptions = url.parse().unwrap();
+        let options = options.options([("search_path", schema.as_str())]);
+        all.push(Backend { store: Arc::new(PgStore::open_with(options).await.unwrap()), _dir: None });
+    }
+    all
+}
+
+fn unique_suffix() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{nanos:x}_{:x}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+fn ctx(at_ms: i64) -> WriteContext {
+    WriteContext { at_ms, actor: "cli".into(), actor_org: None }
+}
+
+fn square(lon: f64, lat: f64) -> serde_json::Value {
+    let d = 0.001;
+    json!({"type": "Polygon", "coordinates": [[[lon, lat], [lon + d, lat], [lon + d, lat + d], [lon, lat + d], [lon, lat]]]})
+}
+
+fn site(name: &str, category: SiteCategory, lon: f64, lat: f64, source_ref: Option<&str>) -> NewSite {
+    let input = SiteInput { name: name.into(), category, geometry: square(lon, lat), address: None, peak_occupancy: Some(500), tags: BTreeMap::new() };
+    NewSite { site: input.validate().unwrap(), source_ref: source_ref.map(str::to_owned) }
+}
+
+#[tokio::test]
+async fn organisations_users_and_tokens() {
+    for backend in backends().await {
+        let store = &backend.store;
+        let name = store.backend();
+        let org = store.create_org(&ctx(1), "Helsinki City", OrgKind::Authority).await.unwrap();
+        assert!(matches!(store.create_org(&ctx(2), "Helsinki City", OrgKind::Other).await, Err(StoreError::Conflict(_))), "{name}");
+        assert_eq!(store.org_by_name("Helsinki City").await.unwrap().map(|o| o.id), Some(org.id.clone()));
+
+        let user = store.create_user(&ctx(3), NewUser { email: "Officer@Example.org ".into(), org_id: org.id.clone(), role: Role::Authority, password_hash: "$argon2id$x".into() }).await.unwrap();
+        assert_eq!(user.email, "officer@example.org");
+        let dup = store.create_user(&ctx(4), NewUser { email: "officer@example.org".into(), org_id: org.id.clone(), role: Role::Viewer, password_hash: "h".into() }).await;
+        assert!(matches!(dup, Err(StoreError::Conflict(_))), "{name}");
+        assert_eq!(store.user_by_email("OFFICER@example.org").await.unwrap().map(|u| u.password_hash), Some("$argon2id$x".to_owned()));
+
+        let token = store.create_token(&ctx(5), &user.id, "laptop", "hash-1").await.unwrap();
+        let principal = store.principal_for_token("hash-1").await.unwrap().unwrap();
+        assert_eq!((principal.user_id.as_str(), principal.role), (user.id.as_str(), Role::Authority));
+        assert!(store.principal_for_token("hash-2").await.unwrap().is_none());
+        store.revoke_token(&ctx(6), &user.id, &token.id).await.unwrap();
+        assert!(store.principal_for_token("hash-1").await.unwrap().is_none(), "{name}: revoked tokens stop working");
+        assert!(matches!(store.revoke_token(&ctx(7), &user.id, &token.id).await, Err(StoreError::NotFound(_))));
+
+        store.create_session(&ctx(10), "session-1", &user.id, 1_000).await.unwrap();
+        assert!(store.principal_for_session("session-1", 999).await.unwrap().is_some());
+        assert!(store.principal_for_session("session-1", 1_000).await.unwrap().is_none(), "{name}: expired sessions stop working");
+
+        let operator = store.create_org(&ctx(11), "Market Hall Ltd", OrgKind::Operator).await.unwrap();
+        store.add_oversight(&ctx(12), &org.id, &operator.id).await.unwrap();
+        store.add_oversight(&ctx(13), &org.id, &operator.id).await.unwrap();
+        store.create_session(&ctx(14), "session-2", &user.id, 10_000).await.unwrap();
+        let principal = store.principal_for_session("session-2", 20).await.unwrap().unwrap();
+        assert_eq!(principal.overseen_orgs, vec![operator.id.clone()]);
+    }
+}
+
+#[tokio::test]
+async fn sites_are_created_read_updated_listed_and_deleted() {
+    for backend in backends().await {
+        let store = &backend.store;
+        let name = store.backend();
+        let a = store.create_org(&ctx(1), "A", OrgKind::Operator).await.unwrap();
+        let b = store.create_org(&ctx(1), "B", OrgKind::Operator).await.unwrap();
+        let square_site = store.create_site(&ctx(2), &a.id, &site("Senate Square", SiteCategory::PublicSquare, 24.951, 60.169, None)).await.unwrap();
+        assert_eq!(square_site.version, 1);
+        assert!((square_site.area_m2 - 6_195.0).abs() < 100.0, "{}", square_site.area_m2);
+        store.create_site(&ctx(2), &a.id, &site("Market Square", SiteCategory::OpenAirMarket, 24.953, 60.167, None)).await.unwrap();
+        store.create_site(&ctx(2), &b.id, &site("Tampere Hall", SiteCategory::Venue, 23.77, 61.49, None)).await.unwrap();
+
+        let got = store.get_site(&square_site.id).await.unwrap().unwrap();
+        assert_eq!(got, square_site, "{name}: a site reads back as written");
+
+        let updated = store.update_site(&ctx(3), &square_site.id, &site("Senaatintori", SiteCategory::PublicSquare, 24.951, 60.169, None), Some(1)).await.unwrap();
+        assert_eq!((updated.name.as_str(), updated.version, updated.updated_at_ms), ("Senaatintori", 2, 3));
+        let stale = store.update_site(&ctx(4), &square_site.id, &site("Stale edit", SiteCategory::PublicSquare, 24.951, 60.169, None), Some(1)).await;
+        assert!(matches!(stale, Err(StoreError::Conflict(_))), "{name}: a stale version is refused");
+
+        let all = store.list_sites(&SiteFilter { limit: 50, ..Default::default() }).await.unwrap();
+        assert_eq!(all.total, 3);
+        let only_a = store.list_sites(&SiteFilter { orgs: Some(vec![a.id.clone()]), limit: 1, ..Default::default() }).await.unwrap();
+        assert_eq!((only_a.total, only_a.items.len()), (2, 1), "{name}: total counts every match, the page holds the limit");
+        let second = store.list_sites(&SiteFilter { orgs: Some(vec![a.id.clone()]), limit: 1, offset: 1, ..Default::default() }).await.unwrap();
+        assert_ne!(second.items[0].id, only_a.items[0].id);
+        let markets = store.list_sites(&SiteFilter { category: Some(SiteCategory::OpenAirMarket), limit: 50, ..Default::default() }).await.unwrap();
+        assert_eq!(markets.items.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), vec!["Market Square"]);
+        let helsinki = BoundingBox { west: 24.9, south: 60.1, east: 25.0, north: 60.2 };
+        let in_box = store.list_sites(&SiteFilter { bbox: Some(helsinki), limit: 50, ..Default::default() }).await.unwrap();
+        assert_eq!(in_box.total, 2, "{name}: the bounding box keeps Helsinki only");
+        let nobody = store.list_sites(&SiteFilter { orgs: Some(vec![]), limit: 50, ..Default::default() }).await.unwrap();
+        assert_eq!(nobody.total, 0);
+
+        store.delete_site(&ctx(5), &square_site.id).await.unwrap();
+        assert!(store.get_site(&square_site.id).await.unwrap().is_none());
+        assert!(matches!(store.delete_site(&ctx(6), &square_site.id).await, Err(StoreError::NotFound(_))));
+    }
+}
+
+#[tokio::test]
+async fn reimporting_the_same_sources_changes_nothing() {
+    for backend in backends().await {
+        let store = &backend.store;
+        let org = store.create_org(&ctx(1), "City", OrgKind::Authority).await.unwrap();
+        let batch = vec![
+            site("Cathedral", SiteCategory::PlaceOfWorship, 24.952, 60.170, Some("osm:way/1")),
+            site("Station", SiteCategory::TransportHub, 24.941, 60.171, Some("osm:way/2")),
+        ];
+        let first = store.import_sites(&ctx(2), &org.id, &batch).await.unwrap();
+        assert_eq!((first.imported, first.updated, first.unchanged), (2, 0, 0));
+        let again = store.import_sites(&ctx(3), &org.id, &batch).await.unwrap();
+        assert_eq!((again.imported, again.updated, again.unchanged), (0, 0, 2));
+        let changed = vec![site("Helsinki Cathedral", SiteCategory::PlaceOfWorship, 24.952, 60.170, Some("osm:way/1"))];
+        let third = store.import_sites(&ctx(4), &org.id, &changed).await.unwrap();
+        assert_eq!((third.imported, third.updated, third.unchanged), (0, 1, 0));
+        assert_eq!(store.list_sites(&SiteFilter { limit: 50, ..Default::default() }).await.unwrap().total, 2);
+    }
+}
+
+#[tokio::test]
+async fn every_write_is_in_the_audit_chain() {
+    for backend in backends().await {
+        let store = &backend.store;
+        let org = store.create_org(&ctx(1), "City", OrgKind::Authority).await.unwrap();
+        let created = store.create_site(&ctx(2), &org.id, &site("Square", SiteCategory::PublicSquare, 24.95, 60.17, None)).await.unwrap();
+        store.delete_site(&ctx(3), &created.id).await.unwrap();
+        let entries = store.audit_entries().await.unwrap();
+        let actions: Vec<&str> = entries.iter().map(|e| e.record.action.as_str()).collect();
+        assert_eq!(actions, vec!["org.create", "site.create", "site.delete"]);
+        assert_eq!(verify_chain(&entries), Ok(3));
+    }
+}
+
+#[tokio::test]
+async fn concurrent_writers_keep_the_audit_chain_whole() {
+    for backend in backends().await {
+        let store = backend.store.clone();
+        let org = store.create_org(&ctx(1), "City", OrgKind::Authority).await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let store = store.clone();
+            let org_id = org.id.clone();
+            tasks.push(tokio::spawn(async move {
+                store.create_site(&ctx(10 + i), &org_id, &site(&format!("Site {i}"), SiteCategory::Other, 24.9 + i as f64 * 0.002, 60.17, None)).await.map(|_| ())
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        let entries = store.audit_entries().await.unwrap();
+        assert_eq!(verify_chain(&entries), Ok(21), "{}", store.backend());
+    }
+}

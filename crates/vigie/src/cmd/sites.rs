@@ -1,0 +1,215 @@
+//! `vigie sites`: import from GeoJSON and OpenStreetMap, list.
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{json, Value};
+use vigie_domain::site::{SiteCategory, SiteInput, ValidSite, MAX_PEAK_OCCUPANCY, MAX_TAGS};
+use vigie_store::{NewSite, SiteFilter, Store};
+
+use super::{cli_context, open_store, print_json};
+use crate::config::GlobalArgs;
+use crate::error::CliError;
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import a GeoJSON FeatureCollection. Each feature needs `properties.name` and
+    /// `properties.category`; optional: address, peak_occupancy, tags, id (for re-imports).
+    ImportGeojson {
+        file: PathBuf,
+        /// The owning organisation's name.
+        #[arg(long)]
+        org: String,
+    },
+    /// Find public spaces in an OpenStreetMap extract (.osm.pbf) and import them.
+    ImportOsm {
+        file: PathBuf,
+        /// The owning organisation's name.
+        #[arg(long)]
+        org: String,
+    },
+    /// List sites as JSON.
+    List {
+        /// Only this organisation's sites.
+        #[arg(long)]
+        org: Option<String>,
+        /// Only this category (e.g. public_square).
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+/// GeoJSON files larger than this are refused before parsing.
+const MAX_GEOJSON_BYTES: u64 = 200 * 1024 * 1024;
+
+pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> {
+    match command {
+        Command::ImportGeojson { file, org } => {
+            let features = read_feature_collection(&file)?;
+            let (store, _) = open_store(global).await?;
+            let org = org_id(store.as_ref(), &org).await?;
+            let (good, rejected) = sites_from_features(&features);
+            for r in &rejected {
+                eprintln!("feature {}: {} [{}]", r["index"], r["reason"], r["code"]);
+            }
+            let outcome = store.import_sites(&cli_context(), &org, &good).await?;
+            print_json(&json!({"imported": outcome.imported, "updated": outcome.updated, "unchanged": outcome.unchanged, "rejected": rejected}));
+            Ok(())
+        }
+        Command::ImportOsm { file, org } => {
+            let (store, _) = open_store(global).await?;
+            let org = org_id(store.as_ref(), &org).await?;
+            let summary = import_osm(store.as_ref(), &org, &file).await?;
+            print_json(&summary);
+            Ok(())
+        }
+        Command::List { org, category, limit } => {
+            let (store, _) = open_store(global).await?;
+            let orgs = match org {
+                Some(name) => Some(vec![org_id(store.as_ref(), &name).await?]),
+                None => None,
+            };
+            let category = category.as_deref().map(SiteCategory::from_key).transpose()?;
+            let page = store.list_sites(&SiteFilter { orgs, category, limit, ..Default::default() }).await?;
+            print_json(&json!(page));
+            Ok(())
+        }
+    }
+}
+
+async fn org_id(store: &dyn Store, name: &str) -> Result<String, CliError> {
+    Ok(store.org_by_name(name).await?.ok_or_else(|| CliError::new("not_found", format!("no organisation named '{name}' (see `vigie orgs list`)")))?.id)
+}
+
+fn read_feature_collection(path: &Path) -> Result<Vec<Value>, CliError> {
+    let unreadable = |e: std::io::Error| CliError::new("file_unreadable", format!("cannot read {}: {e}", path.display()));
+    let size = std::fs::metadata(path).map_err(unreadable)?.len();
+    if size > MAX_GEOJSON_BYTES {
+        return Err(CliError::new("file_too_large", format!("{} is {} MB; the limit is {} MB", path.display(), size / 1_000_000, MAX_GEOJSON_BYTES / 1_000_000)));
+    }
+    let text = std::fs::read(path).map_err(unreadable)?;
+    let value: Value = serde_json::from_slice(&text).map_err(|e| CliError::new("geojson_invalid", format!("{} is not valid JSON: {e}", path.display())))?;
+    if value.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
+        return Err(CliError::new("geojson_invalid", format!("{} is not a GeoJSON FeatureCollection", path.display())));
+    }
+    value
+        .get("features")
+        .and_then(Value::as_array)
+        .cloned()
+        .ok_or_else(|| CliError::new("geojson_invalid", format!("{} has no \"features\" array", path.display())))
+}
+
+/// Validates every feature; returns the good sites and, for each bad one, its index, code
+/// and reason. Nothing is written here: the caller imports the good ones in one transaction.
+pub fn sites_from_features(features: &[Value]) -> (Vec<NewSite>, Vec<Value>) {
+    let mut good = Vec::new();
+    let mut rejected = Vec::new();
+    for (index, feature) in features.iter().enumerate() {
+        match site_from_feature(feature) {
+            Ok(site) => good.push(site),
+            Err(err) => rejected.push(json!({"index": index, "code": err.code, "reason": err.message})),
+        }
+    }
+    (good, rejected)
+}
+
+fn site_from_feature(feature: &Value) -> Result<NewSite, CliError> {
+    if feature.get("type").and_then(Value::as_str) != Some("Feature") {
+        return Err(CliError::new("geojson_invalid", "not a GeoJSON Feature"));
+    }
+    let properties = feature.get("properties").and_then(Value::as_object).ok_or_else(|| CliError::new("validation_failed", "the feature has no properties"))?;
+    let text = |key: &str| properties.get(key).and_then(Value::as_str).map(str::to_owned);
+    let name = text("name").ok_or_else(|| CliError::new("validation_failed", "properties.name is missing"))?;
+    let category = text("category").ok_or_else(|| CliError::new("validation_failed", "properties.category is missing"))?;
+    let peak_occupancy = match properties.get("peak_occupancy") {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(value.as_u64().and_then(|v| u32::try_from(v).ok()).ok_or_else(|| CliError::new("validation_failed", "properties.peak_occupancy must be a whole number of people"))?),
+    };
+    let tags: BTreeMap<String, String> = match properties.get("tags") {
+        None | Some(Value::Null) => BTreeMap::new(),
+        Some(value) => serde_json::from_value(value.clone()).map_err(|_| CliError::new("validation_failed", "properties.tags must map names to text"))?,
+    };
+    let geometry = feature.get("geometry").cloned().ok_or_else(|| CliError::new("site_geometry_invalid", "the feature has no geometry"))?;
+    let input = SiteInput { name, category: SiteCategory::from_key(&category)?, geometry, address: text("address"), peak_occupancy, tags };
+    let source_ref = feature.get("id").or_else(|| properties.get("id")).and_then(|id| match id {
+        Value::String(s) => Some(format!("geojson:{s}")),
+        Value::Number(n) => Some(format!("geojson:{n}")),
+        _ => None,
+    });
+    Ok(NewSite { site: input.validate()?, source_ref })
+}
+
+struct Bar(Option<ProgressBar>);
+
+impl vigie_osm::Progress for Bar {
+    fn advance(&self, done: u64, total: u64) {
+        if let Some(bar) = &self.0 {
+            bar.set_length(total);
+            bar.set_position(done);
+        }
+    }
+}
+
+/// OSM tags worth keeping on a site; the rest stay in OpenStreetMap.
+const KEPT_TAG_PREFIXES: &[&str] = &["name", "amenity", "shop", "leisure", "tourism", "railway", "public_transport", "place", "highway", "religion", "denomination", "building", "operator", "website", "wheelchair", "opening_hours", "capacity", "addr:", "area"];
+
+fn site_from_candidate(candidate: vigie_osm::SiteCandidate) -> NewSite {
+    let tag = |key: &str| candidate.tags.get(key).map(String::as_str);
+    let address = match (tag("addr:street"), tag("addr:housenumber")) {
+        (Some(street), Some(number)) => Some(format!("{street} {number}")),
+        (Some(street), None) => Some(street.to_owned()),
+        _ => None,
+    };
+    let peak_occupancy = tag("capacity").and_then(|c| c.trim().parse::<u32>().ok()).filter(|c| *c <= MAX_PEAK_OCCUPANCY);
+    let mut tags: BTreeMap<String, String> =
+        candidate.tags.iter().filter(|(k, _)| KEPT_TAG_PREFIXES.iter().any(|p| k.starts_with(p))).take(MAX_TAGS - 1).map(|(k, v)| (k.clone(), v.clone())).collect();
+    tags.insert("osm".into(), candidate.osm_ref.clone());
+    NewSite {
+        site: ValidSite { name: candidate.name, category: candidate.category, geometry: candidate.geometry, address, peak_occupancy, tags },
+        source_ref: Some(format!("osm:{}", candidate.osm_ref)),
+    }
+}
+
+/// Finds the public spaces in `file`, imports them for `org` in one transaction, and returns
+/// the summary printed by `vigie sites import-osm`.
+pub async fn import_osm(store: &dyn Store, org: &str, file: &Path) -> Result<Value, CliError> {
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::new(0);
+        bar.set_style(ProgressStyle::with_template("reading {msg} [{bar:40}] {bytes}/{total_bytes} ({eta})").unwrap_or_else(|_| ProgressStyle::default_bar()));
+        bar.set_message(file.display().to_string());
+        bar
+    });
+    let progress = Bar(bar);
+    let path = file.to_path_buf();
+    // Reading the PBF is CPU work: keep it off the async workers.
+    let report = tokio::task::spawn_blocking(move || {
+        let report = vigie_osm::find_public_spaces(&path, &progress);
+        if let Some(bar) = &progress.0 {
+            bar.finish_and_clear();
+        }
+        report
+    })
+    .await
+    .map_err(|e| CliError::new("internal", format!("the OSM reader stopped: {e}")))?
+    .map_err(|e| CliError::new(e.code(), e.to_string()))?;
+    let by_category: BTreeMap<&str, u64> = report.count_by_category().into_iter().map(|(c, n)| (c.key(), n)).collect();
+    let found = report.candidates.len();
+    let skipped = report.skipped.clone();
+    let sites: Vec<NewSite> = report.candidates.into_iter().map(site_from_candidate).collect();
+    let outcome = store.import_sites(&cli_context(), org, &sites).await?;
+    let mut skipped_json: BTreeMap<String, u64> = skipped;
+    skipped_json.insert("unchanged".into(), outcome.unchanged);
+    Ok(json!({
+        "file": file.display().to_string(),
+        "candidates": found,
+        "imported": outcome.imported,
+        "updated": outcome.updated,
+        "skipped": skipped_json,
+        "by_category": by_category,
+        "nodes_read": report.nodes_read,
+    }))
+}

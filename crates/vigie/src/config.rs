@@ -1,0 +1,174 @@
+//! Settings: defaults < TOML file (`--config`) < `VIGIE_*` environment < command-line flags.
+//! clap reads flags and the environment (a flag beats its variable); the file fills what
+//! neither gave; defaults fill the rest. Then everything is checked once, here.
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::CliError;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./vigie-data/vigie.db";
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
+/// The file, as written by a person: every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub database_url: Option<String>,
+    #[serde(default)]
+    pub server: FileServerConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileServerConfig {
+    pub bind: Option<String>,
+    pub body_limit_bytes: Option<usize>,
+    pub session_hours: Option<u32>,
+    pub cookie_secure: Option<bool>,
+}
+
+/// What flags and the environment gave (clap merges those two).
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// TOML configuration file (see `vigie default-config`).
+    #[arg(long, global = true, env = "VIGIE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB.
+    #[arg(long, global = true, env = "VIGIE_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "VIGIE_BIND", value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "VIGIE_BODY_LIMIT_BYTES")]
+    pub body_limit_bytes: Option<usize>,
+    /// Length of a browser session, in hours.
+    #[arg(long, env = "VIGIE_SESSION_HOURS")]
+    pub session_hours: Option<u32>,
+    /// Mark the session cookie Secure (when served over HTTPS).
+    #[arg(long, env = "VIGIE_COOKIE_SECURE")]
+    pub cookie_secure: Option<bool>,
+    /// Load the demo: organisations, accounts and the Helsinki registry.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// Checked settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub bind: SocketAddr,
+    pub server: vigie_server::ServerConfig,
+}
+
+fn read_file(path: Option<&Path>) -> Result<FileConfig, CliError> {
+    let Some(path) = path else { return Ok(FileConfig::default()) };
+    let text = std::fs::read_to_string(path).map_err(|e| CliError::new("config_unreadable", format!("cannot read the configuration file {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| CliError::new("config_invalid", format!("the configuration file {} is invalid: {e}", path.display())))
+}
+
+impl Settings {
+    pub fn resolve(global: &GlobalArgs, serve: &ServeArgs) -> Result<Settings, CliError> {
+        let file = read_file(global.config.as_deref())?;
+        let defaults = vigie_server::ServerConfig::default();
+        let database_url = global.database_url.clone().or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let bind_text = serve.bind.clone().or(file.server.bind).unwrap_or_else(|| DEFAULT_BIND.to_owned());
+        let bind = bind_text.parse().map_err(|_| CliError::new("config_invalid", format!("bind address '{bind_text}' is not of the form IP:PORT, e.g. 127.0.0.1:8080")))?;
+        let server = vigie_server::ServerConfig {
+            body_limit: serve.body_limit_bytes.or(file.server.body_limit_bytes).unwrap_or(defaults.body_limit),
+            session_hours: serve.session_hours.or(file.server.session_hours).unwrap_or(defaults.session_hours),
+            cookie_secure: serve.cookie_secure.or(file.server.cookie_secure).unwrap_or(defaults.cookie_secure),
+        };
+        if server.body_limit < 1024 {
+            return Err(CliError::new("config_invalid", "body_limit_bytes must be at least 1024"));
+        }
+        if !(1..=720).contains(&server.session_hours) {
+            return Err(CliError::new("config_invalid", "session_hours must be between 1 and 720"));
+        }
+        Ok(Settings { database_url, bind, server })
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "database_url": vigie_store::redact_url(&self.database_url),
+            "server": {
+                "bind": self.bind.to_string(),
+                "body_limit_bytes": self.server.body_limit,
+                "session_hours": self.server.session_hours,
+                "cookie_secure": self.server.cookie_secure,
+            }
+        })
+    }
+}
+
+/// The commented file `vigie default-config` prints: every setting at its default.
+pub fn default_config_text() -> String {
+    let defaults = vigie_server::ServerConfig::default();
+    format!(
+        r#"# Vigie configuration. Pass it with `vigie --config FILE …` (or VIGIE_CONFIG=FILE).
+# Precedence: built-in defaults < this file < VIGIE_* environment variables < command-line flags.
+
+# Where Vigie keeps its data. SQLite (embedded, the default) or PostgreSQL (multi-user):
+#   sqlite://./vigie-data/vigie.db
+#   postgres://vigie:PASSWORD@localhost/vigie
+# Environment: VIGIE_DATABASE_URL. Flag: --database-url.
+database_url = "{DEFAULT_DATABASE_URL}"
+
+[server]
+# Address and port `vigie serve` listens on. Environment: VIGIE_BIND. Flag: --bind.
+bind = "{DEFAULT_BIND}"
+# Largest request body accepted, in bytes (site geometries, imports). VIGIE_BODY_LIMIT_BYTES.
+body_limit_bytes = {body_limit}
+# How long a browser session lasts, in hours (1 to 720). VIGIE_SESSION_HOURS.
+session_hours = {session_hours}
+# Send the session cookie only over HTTPS. Turn on when Vigie is behind TLS. VIGIE_COOKIE_SECURE.
+cookie_secure = {cookie_secure}
+"#,
+        body_limit = defaults.body_limit,
+        session_hours = defaults.session_hours,
+        cookie_secure = defaults.cookie_secure,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_file_parses_to_the_defaults() {
+        let file: FileConfig = toml::from_str(&default_config_text()).unwrap();
+        assert_eq!(file.database_url.as_deref(), Some(DEFAULT_DATABASE_URL));
+        assert_eq!(file.server.bind.as_deref(), Some(DEFAULT_BIND));
+    }
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vigie.toml");
+        std::fs::write(&path, "database_url = \"sqlite://file.db\"\n[server]\nbind = \"127.0.0.1:9000\"\nsession_hours = 2\n").unwrap();
+        let global = GlobalArgs { config: Some(path), database_url: None };
+        let serve = ServeArgs { bind: Some("127.0.0.1:9100".into()), ..Default::default() };
+        let settings = Settings::resolve(&global, &serve).unwrap();
+        assert_eq!(settings.database_url, "sqlite://file.db");
+        assert_eq!(settings.bind.to_string(), "127.0.0.1:9100");
+        assert_eq!(settings.server.session_hours, 2);
+        assert_eq!(settings.server.body_limit, vigie_server::ServerConfig::default().body_limit);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_addresses_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vigie.toml");
+        std::fs::write(&path, "databse_url = \"x\"\n").unwrap();
+        let err = Settings::resolve(&GlobalArgs { config: Some(path), database_url: None }, &ServeArgs::default()).unwrap_err();
+        assert_eq!(err.code, "config_invalid");
+        let err = Settings::resolve(&GlobalArgs::default(), &ServeArgs { bind: Some("localhost".into()), ..Default::default() }).unwrap_err();
+        assert_eq!(err.code, "config_invalid");
+    }
+}

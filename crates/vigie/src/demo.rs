@@ -1,0 +1,57 @@
+//! `vigie serve --demo`: organisations, accounts and a registry of real public spaces of
+//! central Helsinki, from the OpenStreetMap extract shipped in `data/demo/`
+//! (© OpenStreetMap contributors, ODbL 1.0). Loading twice changes nothing.
+use std::io::Write;
+
+use vigie_domain::access::{OrgKind, Role};
+use vigie_store::{NewUser, Store};
+
+use crate::cmd::cli_context;
+use crate::error::CliError;
+
+const HELSINKI_PBF: &[u8] = include_bytes!("../../../data/demo/helsinki-centre.osm.pbf");
+
+pub const DEMO_PASSWORD: &str = "vigie-demo-2026";
+pub const CITY: &str = "City of Helsinki (demo)";
+pub const OPERATOR: &str = "Helsinki Markets and Malls (demo)";
+
+/// (email, organisation, role)
+pub const ACCOUNTS: &[(&str, &str, Role)] = &[
+    ("admin@vigie.demo", CITY, Role::Admin),
+    ("officer@vigie.demo", CITY, Role::Authority),
+    ("assessor@vigie.demo", CITY, Role::Assessor),
+    ("viewer@vigie.demo", CITY, Role::Viewer),
+    ("operator@vigie.demo", OPERATOR, Role::Operator),
+];
+
+async fn ensure_org(store: &dyn Store, name: &str, kind: OrgKind) -> Result<String, CliError> {
+    match store.org_by_name(name).await? {
+        Some(org) => Ok(org.id),
+        None => Ok(store.create_org(&cli_context(), name, kind).await?.id),
+    }
+}
+
+pub async fn load(store: &dyn Store) -> Result<(), CliError> {
+    let city = ensure_org(store, CITY, OrgKind::Authority).await?;
+    let operator = ensure_org(store, OPERATOR, OrgKind::Operator).await?;
+    store.add_oversight(&cli_context(), &city, &operator).await?;
+    for (email, org, role) in ACCOUNTS {
+        if store.user_by_email(email).await?.is_none() {
+            let org_id = if *org == CITY { city.clone() } else { operator.clone() };
+            let password_hash = vigie_server::auth::hash_password(DEMO_PASSWORD).map_err(|e| CliError::new(e.code, e.message))?;
+            store.create_user(&cli_context(), NewUser { email: (*email).to_owned(), org_id, role: *role, password_hash }).await?;
+        }
+    }
+    let pbf = std::env::temp_dir().join(format!("vigie-demo-{}.osm.pbf", std::process::id()));
+    std::fs::write(&pbf, HELSINKI_PBF).map_err(|e| CliError::new("demo_failed", format!("cannot write {}: {e}", pbf.display())))?;
+    let city_summary = crate::cmd::sites::import_osm(store, &city, &pbf).await;
+    let _ = std::fs::remove_file(&pbf);
+    let summary = city_summary?;
+    println!("Demo loaded: {} public spaces of central Helsinki from OpenStreetMap (© OpenStreetMap contributors, ODbL).", summary["candidates"]);
+    println!("Demo accounts (password for all: {DEMO_PASSWORD}):");
+    for (email, org, role) in ACCOUNTS {
+        println!("  {email:<22} {:<10} {org}", role.key());
+    }
+    let _ = std::io::stdout().flush();
+    Ok(())
+}
