@@ -14,7 +14,7 @@ use vigie_domain::geometry::BoundingBox;
 use vigie_domain::site::{Lang, SiteCategory, SiteInput};
 use vigie_store::{NewSite, Site, SiteFilter, WriteContext};
 
-use crate::auth::{hash_password, new_secret, secret_hash, verify_password, Caller, SESSION_COOKIE};
+use crate::auth::{new_secret, secret_hash, verify_password, Caller, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::{now_ms, AppState};

@@ -1,0 +1,299 @@
+//! The `vigie` binary as a user runs it: commands, settings, imports, audit, backup, and a
+//! server killed with SIGKILL that must keep every acknowledged write.
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vigie");
+
+struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Self {
+        Sandbox { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn url(&self) -> String {
+        format!("sqlite://{}", self.dir.path().join("vigie.db").display())
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command.args(args).env("VIGIE_DATABASE_URL", self.url()).env_remove("VIGIE_CONFIG").env_remove("VIGIE_BIND").current_dir(self.dir.path());
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "vigie {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(args)).unwrap()
+    }
+
+    /// An organisation, a user with `role` and a token for it.
+    fn account(&self, org: &str, kind: &str, email: &str, role: &str) -> String {
+        if !self.ok(&["orgs", "list"]).contains(&format!("\"{org}\"")) {
+            self.ok(&["orgs", "add", "--name", org, "--kind", kind]);
+        }
+        let out = self.command(&["users", "add", "--email", email, "--org", org, "--role", role]).env("VIGIE_PASSWORD", "a long enough password").output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let tokens = self.ok(&["tokens", "create", "--email", email]);
+        tokens.lines().last().unwrap().trim().to_owned()
+    }
+
+    fn serve(&self) -> Server {
+        let mut child = self.command(&["serve", "--bind", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+        let address = line.split("http://").nth(1).and_then(|rest| rest.split_whitespace().next()).unwrap_or_else(|| panic!("no address in {line:?}")).to_owned();
+        Server { child, base: format!("http://{address}") }
+    }
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn feature(name: &str, category: &str, lon: f64, lat: f64) -> Value {
+    let d = 0.001;
+    json!({"type": "Feature", "id": name, "properties": {"name": name, "category": category, "peak_occupancy": 800},
+           "geometry": {"type": "Polygon", "coordinates": [[[lon, lat], [lon + d, lat], [lon + d, lat + d], [lon, lat + d], [lon, lat]]]}})
+}
+
+fn write_json(path: &Path, value: &Value) {
+    std::fs::write(path, value.to_string()).unwrap();
+}
+
+#[test]
+fn help_lists_the_commands_and_default_config_is_a_commented_file() {
+    let sandbox = Sandbox::new();
+    let help = sandbox.ok(&["--help"]);
+    for command in ["serve", "default-config", "orgs", "users", "tokens", "sites", "audit", "backup", "restore", "hvm", "assess", "methodology"] {
+        assert!(help.contains(command), "{command} missing from --help:\n{help}");
+    }
+    let config = sandbox.ok(&["default-config"]);
+    assert!(config.lines().filter(|l| l.starts_with('#')).count() > 5);
+    assert!(config.contains("database_url = \"sqlite://./vigie-data/vigie.db\"") && config.contains("bind = \"127.0.0.1:8080\""));
+}
+
+#[test]
+fn settings_come_from_defaults_then_file_then_environment_then_flags() {
+    let sandbox = Sandbox::new();
+    let file = sandbox.path("vigie.toml");
+    std::fs::write(&file, "database_url = \"sqlite://from-file.db\"\n[server]\nbind = \"127.0.0.1:7001\"\nsession_hours = 3\n").unwrap();
+    let show = |envs: &[(&str, &str)], flags: &[&str]| -> Value {
+        let mut command = Command::new(BIN);
+        command.arg("--config").arg(&file).arg("config").args(flags).env_remove("VIGIE_DATABASE_URL").env_remove("VIGIE_BIND");
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let from_file = show(&[], &[]);
+    assert_eq!((from_file["database_url"].as_str(), from_file["server"]["bind"].as_str()), (Some("sqlite://from-file.db"), Some("127.0.0.1:7001")));
+    assert_eq!(from_file["server"]["body_limit_bytes"], 2 * 1024 * 1024, "unset keys keep their default");
+    let from_env = show(&[("VIGIE_BIND", "127.0.0.1:7002"), ("VIGIE_DATABASE_URL", "postgres://u:secret@db/vigie")], &[]);
+    assert_eq!(from_env["server"]["bind"], "127.0.0.1:7002");
+    assert_eq!(from_env["database_url"], "postgres://u:***@db/vigie", "passwords are never printed");
+    let from_flag = show(&[("VIGIE_BIND", "127.0.0.1:7002")], &["--bind", "127.0.0.1:7003"]);
+    assert_eq!(from_flag["server"]["bind"], "127.0.0.1:7003");
+    assert_eq!(from_flag["server"]["session_hours"], 3);
+}
+
+#[test]
+fn accounts_are_created_from_the_command_line() {
+    let sandbox = Sandbox::new();
+    let token = sandbox.account("City", "authority", "officer@example.org", "authority");
+    assert!(token.starts_with("vg_") && token.len() > 40, "{token}");
+    let out = sandbox.run(&["orgs", "add", "--name", "X", "--kind", "castle"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown organisation kind 'castle'"));
+    let out = sandbox.command(&["users", "add", "--email", "a@example.org", "--org", "City", "--role", "viewer"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().and_then(|mut child| {
+        child.stdin.take().unwrap().write_all(b"password from standard input\n")?;
+        child.wait_with_output()
+    });
+    assert!(out.unwrap().status.success(), "the password may come on standard input");
+    let out = sandbox.command(&["users", "add", "--email", "b@example.org", "--org", "City", "--role", "viewer"]).env("VIGIE_PASSWORD", "short").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 10 characters"));
+    let out = sandbox.command(&["users", "add", "--email", "c@example.org", "--org", "Nowhere", "--role", "viewer"]).env("VIGIE_PASSWORD", "a long enough password").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no organisation named 'Nowhere'"));
+}
+
+#[test]
+fn geojson_import_reports_each_bad_feature_and_imports_the_good_ones() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["orgs", "add", "--name", "City", "--kind", "authority"]);
+    let mut open = feature("Open ring", "public_square", 24.95, 60.17);
+    open["geometry"]["coordinates"][0].as_array_mut().unwrap().pop();
+    let collection = json!({"type": "FeatureCollection", "features": [
+        feature("Senate Square", "public_square", 24.951, 60.169),
+        open,
+        feature("Castle", "castle", 24.96, 60.17),
+        json!({"type": "Feature", "properties": {"category": "other"}, "geometry": null}),
+        feature("Market Square", "open_air_market", 24.953, 60.167),
+    ]});
+    let file = sandbox.path("sites.geojson");
+    write_json(&file, &collection);
+    let summary = sandbox.json(&["sites", "import-geojson", file.to_str().unwrap(), "--org", "City"]);
+    assert_eq!(summary["imported"], 2);
+    let rejected: Vec<(u64, &str)> = summary["rejected"].as_array().unwrap().iter().map(|r| (r["index"].as_u64().unwrap(), r["code"].as_str().unwrap())).collect();
+    assert_eq!(rejected, vec![(1, "site_geometry_invalid"), (2, "validation_failed"), (3, "validation_failed")]);
+    let again = sandbox.json(&["sites", "import-geojson", file.to_str().unwrap(), "--org", "City"]);
+    assert_eq!((again["imported"].as_u64(), again["unchanged"].as_u64()), (Some(0), Some(2)), "re-import by feature id changes nothing");
+
+    for (content, code) in [("{not json", "geojson_invalid"), ("{\"type\": \"Feature\"}", "geojson_invalid")] {
+        std::fs::write(&file, content).unwrap();
+        let out = sandbox.run(&["sites", "import-geojson", file.to_str().unwrap(), "--org", "City"]);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains(code));
+    }
+    assert_eq!(sandbox.json(&["sites", "list"])["total"], 2, "failed imports wrote nothing");
+}
+
+#[test]
+fn osm_import_finds_dozens_of_real_helsinki_sites_and_reimports_nothing() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["orgs", "add", "--name", "City", "--kind", "authority"]);
+    let pbf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/demo/helsinki-centre.osm.pbf");
+    let summary = sandbox.json(&["sites", "import-osm", pbf.to_str().unwrap(), "--org", "City"]);
+    let imported = summary["imported"].as_u64().unwrap();
+    assert!(imported >= 24, "dozens of sites expected: {summary}");
+    assert!(summary["by_category"].as_object().unwrap().len() >= 5, "{summary}");
+    let again = sandbox.json(&["sites", "import-osm", pbf.to_str().unwrap(), "--org", "City"]);
+    assert_eq!((again["imported"].as_u64(), again["skipped"]["unchanged"].as_u64()), (Some(0), Some(imported)));
+
+    let not_pbf = sandbox.path("not.osm.pbf");
+    std::fs::write(&not_pbf, "{\"type\": \"FeatureCollection\"}").unwrap();
+    let truncated = sandbox.path("truncated.osm.pbf");
+    let bytes = std::fs::read(&pbf).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    for (file, code) in [(not_pbf, "osm_not_pbf"), (truncated, "osm_truncated"), (sandbox.path("missing.pbf"), "osm_file_unreadable")] {
+        let out = sandbox.run(&["sites", "import-osm", file.to_str().unwrap(), "--org", "City"]);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains(code), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert_eq!(sandbox.json(&["sites", "list"])["total"].as_u64(), Some(imported), "bad files wrote nothing");
+}
+
+#[test]
+fn audit_verify_detects_tampering() {
+    let sandbox = Sandbox::new();
+    sandbox.account("City", "authority", "officer@example.org", "authority");
+    assert!(sandbox.ok(&["audit", "verify"]).contains("intact"));
+    let db = sandbox.path("vigie.db");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+        let refused = sqlx::query("UPDATE audit_log SET actor = 'someone else' WHERE seq = 2").execute(&mut conn).await;
+        assert!(refused.is_err(), "the database refuses changes to the audit log");
+        // Someone with file access can drop the guard; the chain still tells.
+        sqlx::query("DROP TRIGGER audit_log_no_update").execute(&mut conn).await.unwrap();
+        sqlx::query("UPDATE audit_log SET actor = 'someone else' WHERE seq = 2").execute(&mut conn).await.unwrap();
+    });
+    let out = sandbox.run(&["audit", "verify"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tampered with at entry 2"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn backup_and_restore_round_trip() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["orgs", "add", "--name", "City", "--kind", "authority"]);
+    let file = sandbox.path("sites.geojson");
+    write_json(&file, &json!({"type": "FeatureCollection", "features": [feature("Senate Square", "public_square", 24.951, 60.169)]}));
+    sandbox.ok(&["sites", "import-geojson", file.to_str().unwrap(), "--org", "City"]);
+    let backup = sandbox.path("backup.db");
+    sandbox.ok(&["backup", "--out", backup.to_str().unwrap()]);
+    assert!(!sandbox.run(&["backup", "--out", backup.to_str().unwrap()]).status.success(), "never overwrites a backup");
+    let before = sandbox.json(&["sites", "list"]);
+
+    write_json(&file, &json!({"type": "FeatureCollection", "features": [feature("Later site", "other", 24.96, 60.17)]}));
+    sandbox.ok(&["sites", "import-geojson", file.to_str().unwrap(), "--org", "City"]);
+    assert_eq!(sandbox.json(&["sites", "list"])["total"], 2);
+
+    assert!(sandbox.ok(&["restore", backup.to_str().unwrap()]).contains("audit entries verified"));
+    assert_eq!(sandbox.json(&["sites", "list"]), before);
+
+    let garbage = sandbox.path("garbage.db");
+    std::fs::write(&garbage, "not a database at all").unwrap();
+    let out = sandbox.run(&["restore", garbage.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a readable Vigie database backup"));
+    assert_eq!(sandbox.json(&["sites", "list"]), before, "a bad backup leaves the database alone");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledged_writes_survive_sigkill() {
+    let sandbox = Sandbox::new();
+    let token = sandbox.account("City", "authority", "officer@example.org", "authority");
+    let client = reqwest::Client::new();
+    let mut server = sandbox.serve();
+    let mut acknowledged = Vec::new();
+    for i in 0..40 {
+        let body = feature(&format!("Site {i}"), "public_square", 24.90 + f64::from(i) * 0.002, 60.17);
+        let site = json!({"name": body["properties"]["name"], "category": "public_square", "geometry": body["geometry"]});
+        let response = client.post(format!("{}/api/v1/sites", server.base)).bearer_auth(&token).json(&site).send().await.unwrap();
+        assert_eq!(response.status(), 201);
+        let created: Value = response.json().await.unwrap();
+        acknowledged.push(created["id"].as_str().unwrap().to_owned());
+    }
+    // SIGKILL: no shutdown handler runs, nothing is flushed on the way out.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    let server = sandbox.serve();
+    for id in &acknowledged {
+        let response = client.get(format!("{}/api/v1/sites/{id}", server.base)).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(response.status(), 200, "acknowledged site {id} was lost");
+    }
+    assert!(sandbox.ok(&["audit", "verify"]).contains("intact"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_serves_helsinki_to_its_accounts() {
+    let sandbox = Sandbox::new();
+    let mut child = sandbox.command(&["serve", "--demo", "--bind", "127.0.0.1:0"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut printed = String::new();
+    let base = loop {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "the demo stopped early:\n{printed}");
+        printed.push_str(&line);
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break format!("http://{}", rest.split_whitespace().next().unwrap());
+        }
+    };
+    let server = Server { child, base };
+    assert!(printed.contains("operator@vigie.demo") && printed.contains("vigie-demo-2026"), "{printed}");
+    let client = reqwest::Client::new();
+    let login = client.post(format!("{}/api/v1/auth/login", server.base)).json(&json!({"email": "officer@vigie.demo", "password": "vigie-demo-2026"})).send().await.unwrap();
+    assert_eq!(login.status(), 200);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let page: Value = client.get(format!("{}/api/v1/sites?bbox=24.93,60.16,24.96,60.18", server.base)).header("cookie", cookie).send().await.unwrap().json().await.unwrap();
+    assert!(page["total"].as_u64().unwrap() >= 10, "{page}");
+}
