@@ -9,6 +9,8 @@ use tantivy::tokenizer::{
     TokenStream,
 };
 
+use std::sync::OnceLock;
+
 use crate::model::Lang;
 
 /// Tokenizer names registered in the index.
@@ -48,8 +50,18 @@ fn stop_words(lang: Lang) -> StopWordFilter {
     StopWordFilter::remove(list)
 }
 
-/// The analyser of one language's text field.
+/// The analyser of one language's text field. Built once: a clone shares the stop-word set.
 pub fn analyzer(lang: Lang) -> TextAnalyzer {
+    static FR: OnceLock<TextAnalyzer> = OnceLock::new();
+    static EN: OnceLock<TextAnalyzer> = OnceLock::new();
+    let cell = match lang {
+        Lang::Fr => &FR,
+        Lang::En => &EN,
+    };
+    cell.get_or_init(|| build_analyzer(lang)).clone()
+}
+
+fn build_analyzer(lang: Lang) -> TextAnalyzer {
     let stem = match lang {
         Lang::Fr => Language::French,
         Lang::En => Language::English,

@@ -125,6 +125,7 @@ impl LibraryIndex {
             index.add(doc, version, passages)?;
         }
         index.commit()?;
+        index.merge_segments()?;
         Ok(index)
     }
 
@@ -203,6 +204,16 @@ impl LibraryIndex {
         self.writer.commit()?;
         self.reader.reload()?;
         self.regroup();
+        Ok(())
+    }
+
+    /// Merges every segment into one: searches then walk one term dictionary, not many.
+    fn merge_segments(&mut self) -> Result<(), SearchError> {
+        let ids = self.reader.searcher().segment_readers().iter().map(|r| r.segment_id()).collect::<Vec<_>>();
+        if ids.len() > 1 {
+            self.writer.merge(&ids).wait()?;
+            self.reader.reload()?;
+        }
         Ok(())
     }
 
