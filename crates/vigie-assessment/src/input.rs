@@ -113,11 +113,12 @@ impl Methodology {
             .iter()
             .map(|mask| if mask & bit == 0 { Slot::Excluded } else { Slot::Unanswered })
             .collect();
+        // Answers come sorted by question id (BTreeMap): merge them with the sorted questions.
+        let mut sorted = self.index.questions_sorted.iter().copied().peekable();
         for (question_id, answer_id) in &input.answers {
-            let qi = *self
-                .index
-                .question_by_id
-                .get(question_id)
+            while sorted.next_if(|qi| self.questions[*qi].id < *question_id).is_some() {}
+            let qi = sorted
+                .next_if(|qi| self.questions[*qi].id == *question_id)
                 .ok_or_else(|| AssessmentError::UnknownQuestion { question: question_id.clone() })?;
             let question = &self.questions[qi];
             if slots[qi] == Slot::Excluded {

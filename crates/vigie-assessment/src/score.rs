@@ -161,11 +161,17 @@ fn apportion_into(total: u64, parts: &[u64], out: &mut Vec<u64>, scratch: &mut V
     scratch.clear();
     let mut given = 0;
     for (i, part) in parts.iter().enumerate() {
+        // Zero parts are common (answers at grade 0) and need no division.
+        if *part == 0 || total == 0 {
+            out.push(0);
+            continue;
+        }
         let exact = total * part;
-        out.push(exact / sum);
-        given += exact / sum;
-        if exact % sum > 0 {
-            scratch.push((exact % sum, i));
+        let (share, remainder) = (exact / sum, exact % sum);
+        out.push(share);
+        given += share;
+        if remainder > 0 {
+            scratch.push((remainder, i));
         }
     }
     // The `left` largest remainders get one more unit; a partial selection is enough.

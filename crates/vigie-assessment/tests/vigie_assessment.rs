@@ -374,10 +374,10 @@ proptest! {
         let shares = apportion(total, &parts);
         let sum: u64 = parts.iter().sum();
         prop_assert_eq!(shares.len(), parts.len());
-        if sum > 0 {
+        if let Some(floor_of) = (sum > 0).then_some(|part: u64| total * part / sum) {
             prop_assert_eq!(shares.iter().sum::<u64>(), total);
             for (share, part) in shares.iter().zip(&parts) {
-                let floor = total * part / sum;
+                let floor = floor_of(*part);
                 prop_assert!(*share == floor || *share == floor + 1);
             }
         }
