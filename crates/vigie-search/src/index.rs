@@ -8,8 +8,8 @@ use std::path::Path;
 use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::directory::MmapDirectory;
 use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query,
-    RangeQuery, TermQuery, TermSetQuery,
+    BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, FuzzyTermQuery, Occur, PhraseQuery,
+    Query, RangeQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, STORED, STRING, Schema, TextFieldIndexing,
@@ -32,7 +32,7 @@ const KIND_PASSAGE: &str = "passage";
 const KIND_DOCUMENT: &str = "document";
 const SNIPPET_CHARS: usize = 240;
 /// Words shorter than this are not matched with a typo: too many neighbours one edit away.
-const FUZZY_MIN_CHARS: usize = 4;
+const FUZZY_MIN_CHARS: usize = 5;
 /// A typo match counts for less than any exact word.
 const FUZZY_BOOST: f32 = 0.3;
 const WRITER_MEMORY: usize = 50_000_000;
@@ -517,7 +517,8 @@ impl LibraryIndex {
                             should.push((Occur::Should, term_query(field, &t.text)));
                         }
                         if toks.len() >= 2 {
-                            // Words close together in the text score higher.
+                            // Words close together in the text score higher: without it
+                            // "l'arme blanche" ranks "armes … blanchiment" first (same stems).
                             should.push((
                                 Occur::Should,
                                 Box::new(BoostQuery::new(phrase(field, &toks, 2), 1.5)),
@@ -634,6 +635,7 @@ fn term_query(field: Field, text: &str) -> Box<dyn Query> {
 /// A phrase keeping the gaps left by dropped stop words; one word is a term query.
 fn phrase(field: Field, toks: &[Tok], slop: u32) -> Box<dyn Query> {
     match toks {
+        [] => Box::new(EmptyQuery),
         [one] => term_query(field, &one.text),
         _ => {
             let first = toks.first().map_or(0, |t| t.position);
