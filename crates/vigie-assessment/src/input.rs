@@ -61,6 +61,14 @@ pub(crate) enum Slot {
 
 impl Slot {
     /// The grade that counts in a score, if the question counts at all.
+    /// The index of the chosen answer, if any.
+    pub fn answer(self) -> Option<usize> {
+        match self {
+            Slot::Answered { answer, .. } => Some(usize::from(answer)),
+            _ => None,
+        }
+    }
+
     pub fn grade(self) -> Option<u8> {
         match self {
             Slot::Excluded | Slot::NotApplicable => None,

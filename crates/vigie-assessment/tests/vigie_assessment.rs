@@ -200,8 +200,8 @@ fn the_worked_example_of_the_documentation_is_reproduced() {
             .iter()
             .filter(|c| c.to == target && c.points > 0)
             .map(|c| match &c.source {
-                Source::Answer { question, .. } => (question.to_string(), c.points),
-                Source::WeakestLink { question, .. } => (format!("weakest link {question}"), c.points),
+                Source::Answer { question, .. } => (question.id.clone(), c.points),
+                Source::WeakestLink { question, .. } => (format!("weakest link {}", question.id), c.points),
                 Source::Factor { factor, .. } => (format!("{factor:?}"), c.points),
                 Source::Domain { domain } => (domain.to_string(), c.points),
             })
@@ -312,7 +312,7 @@ proptest! {
                 .collect();
             let explained: Vec<&str> = s.contributions.iter()
                 .filter(|c| c.to == Target::Vulnerability)
-                .filter_map(|c| match &c.source { Source::Answer { question, .. } => Some(*question), _ => None })
+                .filter_map(|c| match &c.source { Source::Answer { question, .. } => Some(question.id.as_str()), _ => None })
                 .collect();
             prop_assert_eq!(explained, expected);
         }
