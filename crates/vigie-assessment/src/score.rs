@@ -548,7 +548,7 @@ fn protective_measures<'m>(
 }
 
 /// Options for consideration of every answer at or above the action threshold, most
-/// risk-reducing first, then cheapest, then least intrusive.
+/// risk-reducing first, then cheapest, then least intrusive, then in methodology order.
 fn proposed_actions<'m>(m: &'m Methodology, r: &Resolved, scenarios: &[ScenarioScore<'m>]) -> Vec<ProposedAction<'m>> {
     let max_risk = scenarios.iter().filter_map(|s| s.risk).max().unwrap_or(1);
     let risk: Vec<u32> = scenarios.iter().map(|s| u32::from(s.risk.unwrap_or(max_risk))).collect();
@@ -578,9 +578,8 @@ fn proposed_actions<'m>(m: &'m Methodology, r: &Resolved, scenarios: &[ScenarioS
             });
         }
     }
-    actions.sort_by(|a, b| {
-        (Reverse(a.priority), a.cost, a.openness, a.measure).cmp(&(Reverse(b.priority), b.cost, b.openness, b.measure))
-    });
+    // Stable: ties stay in methodology order.
+    actions.sort_by_key(|a| (Reverse(a.priority), a.cost, a.openness));
     actions
 }
 
