@@ -48,6 +48,11 @@ fn thread_cpu_seconds() -> Option<f64> {
 }
 
 fn measure(label: &str, runs: usize, mut f: impl FnMut(usize)) {
+    // `cargo bench -p vigie-assessment -- WORD` runs only the measures whose label has WORD.
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    if !filter.is_empty() && !filter.iter().any(|w| label.contains(w.as_str())) {
+        return;
+    }
     // Warm-up, then the timed runs.
     for i in 0..runs / 10 {
         f(i);

@@ -61,6 +61,14 @@ pub(crate) enum Slot {
 
 impl Slot {
     /// The grade that counts in a score, if the question counts at all.
+    /// The index of the chosen answer, if any.
+    pub fn answer(self) -> Option<usize> {
+        match self {
+            Slot::Answered { answer, .. } => Some(usize::from(answer)),
+            _ => None,
+        }
+    }
+
     pub fn grade(self) -> Option<u8> {
         match self {
             Slot::Excluded | Slot::NotApplicable => None,
@@ -113,11 +121,12 @@ impl Methodology {
             .iter()
             .map(|mask| if mask & bit == 0 { Slot::Excluded } else { Slot::Unanswered })
             .collect();
+        // Answers come sorted by question id (BTreeMap): merge them with the sorted questions.
+        let mut sorted = self.index.questions_sorted.iter().copied().peekable();
         for (question_id, answer_id) in &input.answers {
-            let qi = *self
-                .index
-                .question_by_id
-                .get(question_id)
+            while sorted.next_if(|qi| self.questions[*qi].id < *question_id).is_some() {}
+            let qi = sorted
+                .next_if(|qi| self.questions[*qi].id == *question_id)
                 .ok_or_else(|| AssessmentError::UnknownQuestion { question: question_id.clone() })?;
             let question = &self.questions[qi];
             if slots[qi] == Slot::Excluded {

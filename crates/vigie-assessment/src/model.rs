@@ -247,6 +247,8 @@ struct QuestionFile {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(crate) struct Index {
     pub question_by_id: HashMap<String, usize>,
+    /// Question indexes in id order, to resolve the (sorted) answers in one merge pass.
+    pub questions_sorted: Vec<usize>,
     pub measure_by_id: HashMap<String, (usize, usize)>,
     /// Per question: its domain index, its chain index, the categories it applies to (bit
     /// set by `SiteCategory::ALL` position) and its weight in the protective measures index.
@@ -558,6 +560,8 @@ impl Methodology {
             }
             index.question_scenarios.push(weights);
         }
+        index.questions_sorted = (0..self.questions.len()).collect();
+        index.questions_sorted.sort_by(|a, b| self.questions[*a].id.cmp(&self.questions[*b].id));
         index.chain_count = chains.len();
         index.attractiveness = SiteCategory::ALL
             .iter()

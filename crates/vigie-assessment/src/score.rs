@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::error::AssessmentError;
 use crate::input::{AssessmentInput, Resolved, Slot};
-use crate::model::{CostBand, MAX_WEIGHT, Methodology, OpennessImpact, WORST_GRADE};
+use crate::model::{Answer, CostBand, MAX_WEIGHT, Methodology, OpennessImpact, Question, WORST_GRADE};
 
 /// The number a contribution adds to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -36,36 +36,69 @@ pub enum Factor {
     CrowdDensity,
 }
 
-/// Where a contribution comes from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+/// Where a contribution comes from. Borrowed from the methodology, so that a report of
+/// several hundred contributions stays small; serialised with ids (see `Contribution`).
+#[derive(Debug, Clone, PartialEq)]
 pub enum Source<'m> {
-    /// An answer (`answer: null` when unanswered, counted as grade 4). In a weakest-point
+    /// An answer (`answer: None` when unanswered, counted as grade 4). In a weakest-point
     /// chain only the weakest link is `counted`; the others are listed with 0 points.
-    Answer {
-        question: &'m str,
-        answer: Option<&'m str>,
-        grade: u8,
-        weight: u32,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        chain: Option<&'m str>,
-        counted: bool,
-    },
+    Answer { question: &'m Question, answer: Option<&'m Answer>, grade: u8, weight: u32, counted: bool },
     /// A factor 1–5 with its weight in percent.
     Factor { factor: Factor, value: u8, weight: u32 },
     /// A domain's share of the site's protective measures index.
     Domain { domain: &'m str },
     /// The points a critical measure (weight 3) adds by setting the scenario's floor: a chain
     /// is only as strong as its weakest link.
-    WeakestLink { question: &'m str, grade: u8 },
+    WeakestLink { question: &'m Question, grade: u8 },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One part of a number. JSON: `{"to", "kind", <the source's fields>, "points"}`, e.g.
+/// `{"to": "vulnerability", "kind": "answer", "question": "perimeter.hvm_main_approaches",
+/// "answer": "g1", "grade": 1, "weight": 3, "chain": "vehicle_approach", "counted": false,
+/// "points": 0}`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Contribution<'m> {
     pub to: Target,
-    #[serde(flatten)]
     pub source: Source<'m>,
     pub points: u32,
+}
+
+impl Serialize for Contribution<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("to", &self.to)?;
+        match &self.source {
+            Source::Answer { question, answer, grade, weight, counted } => {
+                map.serialize_entry("kind", "answer")?;
+                map.serialize_entry("question", &question.id)?;
+                map.serialize_entry("answer", &answer.map(|a| a.id.as_str()))?;
+                map.serialize_entry("grade", grade)?;
+                map.serialize_entry("weight", weight)?;
+                if let Some(chain) = &question.chain {
+                    map.serialize_entry("chain", chain)?;
+                }
+                map.serialize_entry("counted", counted)?;
+            }
+            Source::Factor { factor, value, weight } => {
+                map.serialize_entry("kind", "factor")?;
+                map.serialize_entry("factor", factor)?;
+                map.serialize_entry("value", value)?;
+                map.serialize_entry("weight", weight)?;
+            }
+            Source::Domain { domain } => {
+                map.serialize_entry("kind", "domain")?;
+                map.serialize_entry("domain", domain)?;
+            }
+            Source::WeakestLink { question, grade } => {
+                map.serialize_entry("kind", "weakest_link")?;
+                map.serialize_entry("question", &question.id)?;
+                map.serialize_entry("grade", grade)?;
+            }
+        }
+        map.serialize_entry("points", &self.points)?;
+        map.end()
+    }
 }
 
 /// The site's factors, derived from its context.
@@ -161,11 +194,17 @@ fn apportion_into(total: u64, parts: &[u64], out: &mut Vec<u64>, scratch: &mut V
     scratch.clear();
     let mut given = 0;
     for (i, part) in parts.iter().enumerate() {
+        // Zero parts are common (answers at grade 0) and need no division.
+        if *part == 0 || total == 0 {
+            out.push(0);
+            continue;
+        }
         let exact = total * part;
-        out.push(exact / sum);
-        given += exact / sum;
-        if exact % sum > 0 {
-            scratch.push((exact % sum, i));
+        let (share, remainder) = (exact / sum, exact % sum);
+        out.push(share);
+        given += share;
+        if remainder > 0 {
+            scratch.push((remainder, i));
         }
     }
     // The `left` largest remainders get one more unit; a partial selection is enough.
@@ -251,14 +290,10 @@ fn vulnerability<'m>(
         contributions.push(Contribution {
             to: Target::Vulnerability,
             source: Source::Answer {
-                question: &question.id,
-                answer: match slot {
-                    Slot::Answered { answer, .. } => Some(question.answers[usize::from(answer)].id.as_str()),
-                    _ => None,
-                },
+                question,
+                answer: slot.answer().map(|a| &question.answers[a]),
                 grade,
                 weight: u32::from(weight),
-                chain: question.chain.as_deref(),
                 counted: chain.is_none(),
             },
             points: 0,
@@ -470,14 +505,10 @@ fn protective_measures<'m>(
         domain.contributions.push(Contribution {
             to: Target::ProtectiveMeasuresIndex,
             source: Source::Answer {
-                question: &question.id,
-                answer: match slot {
-                    Slot::Answered { answer, .. } => Some(question.answers[usize::from(answer)].id.as_str()),
-                    _ => None,
-                },
+                question,
+                answer: slot.answer().map(|a| &question.answers[a]),
                 grade,
                 weight: weight as u32,
-                chain: None,
                 counted: true,
             },
             points: 0,
@@ -517,7 +548,7 @@ fn protective_measures<'m>(
 }
 
 /// Options for consideration of every answer at or above the action threshold, most
-/// risk-reducing first, then cheapest, then least intrusive.
+/// risk-reducing first, then cheapest, then least intrusive, then in methodology order.
 fn proposed_actions<'m>(m: &'m Methodology, r: &Resolved, scenarios: &[ScenarioScore<'m>]) -> Vec<ProposedAction<'m>> {
     let max_risk = scenarios.iter().filter_map(|s| s.risk).max().unwrap_or(1);
     let risk: Vec<u32> = scenarios.iter().map(|s| u32::from(s.risk.unwrap_or(max_risk))).collect();
@@ -547,9 +578,8 @@ fn proposed_actions<'m>(m: &'m Methodology, r: &Resolved, scenarios: &[ScenarioS
             });
         }
     }
-    actions.sort_by(|a, b| {
-        (Reverse(a.priority), a.cost, a.openness, a.measure).cmp(&(Reverse(b.priority), b.cost, b.openness, b.measure))
-    });
+    // Stable: ties stay in methodology order.
+    actions.sort_by_key(|a| (Reverse(a.priority), a.cost, a.openness));
     actions
 }
 

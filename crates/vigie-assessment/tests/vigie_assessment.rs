@@ -200,8 +200,8 @@ fn the_worked_example_of_the_documentation_is_reproduced() {
             .iter()
             .filter(|c| c.to == target && c.points > 0)
             .map(|c| match &c.source {
-                Source::Answer { question, .. } => (question.to_string(), c.points),
-                Source::WeakestLink { question, .. } => (format!("weakest link {question}"), c.points),
+                Source::Answer { question, .. } => (question.id.clone(), c.points),
+                Source::WeakestLink { question, .. } => (format!("weakest link {}", question.id), c.points),
                 Source::Factor { factor, .. } => (format!("{factor:?}"), c.points),
                 Source::Domain { domain } => (domain.to_string(), c.points),
             })
@@ -312,7 +312,7 @@ proptest! {
                 .collect();
             let explained: Vec<&str> = s.contributions.iter()
                 .filter(|c| c.to == Target::Vulnerability)
-                .filter_map(|c| match &c.source { Source::Answer { question, .. } => Some(*question), _ => None })
+                .filter_map(|c| match &c.source { Source::Answer { question, .. } => Some(question.id.as_str()), _ => None })
                 .collect();
             prop_assert_eq!(explained, expected);
         }
@@ -374,10 +374,10 @@ proptest! {
         let shares = apportion(total, &parts);
         let sum: u64 = parts.iter().sum();
         prop_assert_eq!(shares.len(), parts.len());
-        if sum > 0 {
+        if let Some(floor_of) = (sum > 0).then_some(|part: u64| total * part / sum) {
             prop_assert_eq!(shares.iter().sum::<u64>(), total);
             for (share, part) in shares.iter().zip(&parts) {
-                let floor = total * part / sum;
+                let floor = floor_of(*part);
                 prop_assert!(*share == floor || *share == floor + 1);
             }
         }

@@ -12,7 +12,7 @@
 //!    the accepted tagged nodes.
 //!
 //! An unsorted file (ways before nodes) is detected in pass 3 and read again in one pass 1
-//! over every block.
+//! over every block, which then holds every node of the file in memory until the end.
 use std::collections::HashMap;
 use std::fs::File;
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -88,6 +88,7 @@ pub fn ring_coords(ring: &[i64], coord: impl Fn(i64) -> Option<Coord<f64>>) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
 
     /// A 10 × 10 square with corners 1 (0,0), 2 (10,0), 3 (10,10), 4 (0,10); 5..8 a 2 × 2 hole.
     fn coord(id: i64) -> Option<Coord<f64>> {
@@ -135,5 +136,49 @@ mod tests {
         assert_eq!(assemble_polygons(vec![inner.clone()], vec![outer]), Err(RingError::StrayInner));
         assert_eq!(assemble_polygons(vec![], vec![inner]), Err(RingError::NoOuter));
         assert_eq!(ring_coords(&[1, 99, 1], coord), None);
+    }
+
+    /// The ring 1, 2, …, n, 1 cut at the vertices marked in `cuts`.
+    fn pieces(n: i64, cuts: &[bool]) -> Vec<Vec<i64>> {
+        let ring: Vec<i64> = (1..=n).chain([1]).collect();
+        let mut pieces = vec![vec![ring[0]]];
+        for (i, &id) in ring.iter().enumerate().skip(1) {
+            if let Some(last) = pieces.last_mut() {
+                last.push(id);
+            }
+            if i < ring.len() - 1 && cuts.get(i).copied().unwrap_or(false) {
+                pieces.push(vec![id]);
+            }
+        }
+        pieces
+    }
+
+    proptest::proptest! {
+        /// However a ring is cut, reversed and shuffled, stitching gives it back (up to its
+        /// starting point and direction).
+        #[test]
+        fn stitching_undoes_any_cutting(
+            n in 3i64..40,
+            cuts in proptest::collection::vec(proptest::bool::ANY, 40),
+            flips in proptest::collection::vec(proptest::bool::ANY, 40),
+            order in proptest::strategy::Just((0..40usize).collect::<Vec<_>>()).prop_shuffle(),
+        ) {
+            let mut parts = pieces(n, &cuts);
+            for (part, &flip) in parts.iter_mut().zip(&flips) {
+                if flip {
+                    part.reverse();
+                }
+            }
+            let shuffled: Vec<&[i64]> = order.iter().filter_map(|&i| parts.get(i)).map(Vec::as_slice).collect();
+            let rings = stitch_rings(&shuffled);
+            let rings = rings.as_deref().unwrap_or_default();
+            proptest::prop_assert_eq!(rings.len(), 1);
+            let ring = &rings[0];
+            proptest::prop_assert_eq!(ring.first(), ring.last());
+            proptest::prop_assert_eq!(ring.len() as i64, n + 1);
+            // Consecutive ids differ by one around the circle, in one direction throughout.
+            let steps: Vec<i64> = ring.windows(2).map(|w| (w[1] - w[0]).rem_euclid(n)).collect();
+            proptest::prop_assert!(steps.iter().all(|&s| s == 1) || steps.iter().all(|&s| s == n - 1), "{:?}", ring);
+        }
     }
 }

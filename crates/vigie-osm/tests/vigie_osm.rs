@@ -186,6 +186,21 @@ fn a_missing_file_is_unreadable() {
 }
 
 #[test]
+fn a_directory_is_unreadable_and_a_file_with_only_a_header_is_empty() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let error = find_public_spaces(dir.path(), &NoProgress).err().unwrap_or_else(|| panic!("a directory was read"));
+    assert_eq!(error.code(), "osm_file_unreadable", "{error}");
+
+    let bytes = demo_bytes();
+    let header = frames(&demo(), bytes.len())[0].clone();
+    let path = dir.path().join("header-only.osm.pbf");
+    std::fs::write(&path, &bytes[header]).unwrap_or_else(|e| panic!("{e}"));
+    let report = find_public_spaces(&path, &NoProgress).unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.candidates.is_empty() && report.skipped.is_empty());
+    assert_eq!(report.nodes_read, 0);
+}
+
+#[test]
 fn files_that_are_not_pbf_are_named_as_such() {
     let geojson = br#"{"type": "FeatureCollection", "features": []}"#;
     let xml = b"<?xml version='1.0' encoding='UTF-8'?>\n<osm version=\"0.6\"></osm>\n";

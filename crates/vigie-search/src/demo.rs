@@ -67,8 +67,15 @@ impl DemoEntry {
 mod tests {
     #[test]
     fn entries_have_valid_dates_and_distinct_ids() {
-        let ids: std::collections::HashSet<String> = super::DEMO_LIBRARY.iter().map(|e| e.options("o").document_id.unwrap_or_default()).collect();
+        let ids: std::collections::HashSet<String> = super::DEMO_LIBRARY
+            .iter()
+            .map(|e| e.options("o").document_id.unwrap_or_default())
+            .collect();
         assert_eq!(ids.len(), super::DEMO_LIBRARY.len());
-        assert!(super::DEMO_LIBRARY.iter().all(|e| e.options("o").date.is_some()));
+        assert!(
+            super::DEMO_LIBRARY
+                .iter()
+                .all(|e| e.options("o").date.is_some())
+        );
     }
 }

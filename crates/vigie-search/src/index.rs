@@ -7,9 +7,17 @@ use std::path::Path;
 
 use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::directory::MmapDirectory;
-use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery, TermSetQuery};
-use tantivy::schema::{Field, IndexRecordOption, NumericOptions, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value};
-use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
+use tantivy::query::{
+    BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, FuzzyTermQuery, Occur, PhraseQuery,
+    Query, RangeQuery, TermQuery, TermSetQuery,
+};
+use tantivy::schema::{
+    Field, IndexRecordOption, NumericOptions, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value,
+};
+use tantivy::{
+    DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term,
+};
 
 use crate::analysis::{PLAIN, Tok, analyzer, plain_analyzer, tokenizer_name, tokens};
 use crate::dedup::{self, DuplicatePair};
@@ -24,7 +32,7 @@ const KIND_PASSAGE: &str = "passage";
 const KIND_DOCUMENT: &str = "document";
 const SNIPPET_CHARS: usize = 240;
 /// Words shorter than this are not matched with a typo: too many neighbours one edit away.
-const FUZZY_MIN_CHARS: usize = 4;
+const FUZZY_MIN_CHARS: usize = 5;
 /// A typo match counts for less than any exact word.
 const FUZZY_BOOST: f32 = 0.3;
 const WRITER_MEMORY: usize = 50_000_000;
@@ -60,15 +68,26 @@ impl Fields {
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let analysed = |tokenizer: &str, positions: bool| {
-        let option = if positions { IndexRecordOption::WithFreqsAndPositions } else { IndexRecordOption::WithFreqs };
-        TextOptions::default().set_indexing_options(TextFieldIndexing::default().set_tokenizer(tokenizer).set_index_option(option))
+        let option = if positions {
+            IndexRecordOption::WithFreqsAndPositions
+        } else {
+            IndexRecordOption::WithFreqs
+        };
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(tokenizer)
+                .set_index_option(option),
+        )
     };
     let fields = Fields {
         kind: b.add_text_field("kind", STRING),
         doc_id: b.add_text_field("doc_id", STRING | STORED),
         passage_id: b.add_text_field("passage_id", STRING | STORED),
         org: b.add_text_field("org", STRING | STORED),
-        marking: b.add_u64_field("marking", NumericOptions::default().set_indexed().set_stored()),
+        marking: b.add_u64_field(
+            "marking",
+            NumericOptions::default().set_indexed().set_stored(),
+        ),
         lang: b.add_text_field("lang", STRING | STORED),
         tags: b.add_text_field("tags", STRING),
         date: b.add_i64_field("date", NumericOptions::default().set_indexed().set_fast()),
@@ -101,8 +120,12 @@ impl LibraryIndex {
 
     /// Opens the index in `dir`, creating it if absent.
     pub fn open(dir: &Path) -> Result<Self, SearchError> {
-        std::fs::create_dir_all(dir).map_err(|e| SearchError::IndexFailed { reason: format!("{}: {e}", dir.display()) })?;
-        let directory = MmapDirectory::open(dir).map_err(|e| SearchError::IndexFailed { reason: e.to_string() })?;
+        std::fs::create_dir_all(dir).map_err(|e| SearchError::IndexFailed {
+            reason: format!("{}: {e}", dir.display()),
+        })?;
+        let directory = MmapDirectory::open(dir).map_err(|e| SearchError::IndexFailed {
+            reason: e.to_string(),
+        })?;
         let (schema, fields) = schema();
         Self::with_index(Index::open_or_create(directory, schema)?, fields)
     }
@@ -115,7 +138,9 @@ impl LibraryIndex {
         let mut index = match dir {
             Some(d) => {
                 if d.exists() {
-                    std::fs::remove_dir_all(d).map_err(|e| SearchError::IndexFailed { reason: format!("{}: {e}", d.display()) })?;
+                    std::fs::remove_dir_all(d).map_err(|e| SearchError::IndexFailed {
+                        reason: format!("{}: {e}", d.display()),
+                    })?;
                 }
                 Self::open(d)?
             }
@@ -125,29 +150,55 @@ impl LibraryIndex {
             index.add(doc, version, passages)?;
         }
         index.commit()?;
+        index.merge_segments()?;
         Ok(index)
     }
 
     fn with_index(index: Index, fields: Fields) -> Result<Self, SearchError> {
         for lang in Lang::ALL {
-            index.tokenizers().register(tokenizer_name(lang), analyzer(lang));
+            index
+                .tokenizers()
+                .register(tokenizer_name(lang), analyzer(lang));
         }
         index.tokenizers().register(PLAIN, plain_analyzer());
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
         let writer = index.writer_with_num_threads(1, WRITER_MEMORY)?;
-        let mut me = LibraryIndex { reader, writer, fields, glossary: Glossary::shipped()?, signatures: BTreeMap::new(), groups: HashMap::new() };
+        let mut me = LibraryIndex {
+            reader,
+            writer,
+            fields,
+            glossary: Glossary::shipped()?,
+            signatures: BTreeMap::new(),
+            groups: HashMap::new(),
+        };
         me.load_signatures()?;
         Ok(me)
     }
 
     fn load_signatures(&mut self) -> Result<(), SearchError> {
         let searcher = self.reader.searcher();
-        let query = TermQuery::new(Term::from_field_text(self.fields.kind, KIND_DOCUMENT), IndexRecordOption::Basic);
+        let query = TermQuery::new(
+            Term::from_field_text(self.fields.kind, KIND_DOCUMENT),
+            IndexRecordOption::Basic,
+        );
         for addr in searcher.search(&query, &DocSetCollector)? {
             let doc: TantivyDocument = searcher.doc(addr)?;
-            let id = doc.get_first(self.fields.doc_id).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-            let bytes = doc.get_first(self.fields.signature).and_then(|v| v.as_bytes()).unwrap_or_default();
-            let sig = bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            let id = doc
+                .get_first(self.fields.doc_id)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            let bytes = doc
+                .get_first(self.fields.signature)
+                .and_then(|v| v.as_bytes())
+                .unwrap_or_default();
+            let sig = bytes
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
             self.signatures.insert(id, sig);
         }
         self.regroup();
@@ -156,13 +207,23 @@ impl LibraryIndex {
 
     /// Adds (or replaces: every earlier passage of the document goes) a document's passages.
     /// Visible to searches after [`commit`](Self::commit).
-    pub fn add(&mut self, doc: &Document, version: &DocumentVersion, passages: &[Passage]) -> Result<(), SearchError> {
+    pub fn add(
+        &mut self,
+        doc: &Document,
+        version: &DocumentVersion,
+        passages: &[Passage],
+    ) -> Result<(), SearchError> {
         let f = self.fields;
-        self.writer.delete_term(Term::from_field_text(f.doc_id, &doc.id));
+        self.writer
+            .delete_term(Term::from_field_text(f.doc_id, &doc.id));
         let mut record = TantivyDocument::default();
         record.add_text(f.kind, KIND_DOCUMENT);
         record.add_text(f.doc_id, &doc.id);
-        let sig: Vec<u8> = version.signature.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let sig: Vec<u8> = version
+            .signature
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
         record.add_bytes(f.signature, &sig);
         self.writer.add_document(record)?;
         for p in passages {
@@ -189,12 +250,14 @@ impl LibraryIndex {
             d.add_text(f.plain, &p.text);
             self.writer.add_document(d)?;
         }
-        self.signatures.insert(doc.id.clone(), version.signature.clone());
+        self.signatures
+            .insert(doc.id.clone(), version.signature.clone());
         Ok(())
     }
 
     pub fn remove(&mut self, document_id: &str) {
-        self.writer.delete_term(Term::from_field_text(self.fields.doc_id, document_id));
+        self.writer
+            .delete_term(Term::from_field_text(self.fields.doc_id, document_id));
         self.signatures.remove(document_id);
     }
 
@@ -206,14 +269,38 @@ impl LibraryIndex {
         Ok(())
     }
 
+    /// Merges every segment into one: searches then walk one term dictionary, not many.
+    fn merge_segments(&mut self) -> Result<(), SearchError> {
+        let ids = self
+            .reader
+            .searcher()
+            .segment_readers()
+            .iter()
+            .map(|r| r.segment_id())
+            .collect::<Vec<_>>();
+        if ids.len() > 1 {
+            self.writer.merge(&ids).wait()?;
+            self.reader.reload()?;
+        }
+        Ok(())
+    }
+
     /// Near-duplicate document pairs among the indexed documents.
     pub fn duplicates(&self) -> Vec<DuplicatePair> {
-        dedup::near_duplicates(self.signatures.iter().map(|(id, s)| (id.as_str(), s.as_slice())))
+        dedup::near_duplicates(
+            self.signatures
+                .iter()
+                .map(|(id, s)| (id.as_str(), s.as_slice())),
+        )
     }
 
     fn regroup(&mut self) {
         // Union-find by smallest id: a chain a~b~c forms one group.
-        let mut parent: HashMap<String, String> = self.signatures.keys().map(|k| (k.clone(), k.clone())).collect();
+        let mut parent: HashMap<String, String> = self
+            .signatures
+            .keys()
+            .map(|k| (k.clone(), k.clone()))
+            .collect();
         fn root(parent: &HashMap<String, String>, id: &str) -> String {
             let mut cur = id.to_owned();
             while let Some(p) = parent.get(&cur).filter(|p| **p != cur) {
@@ -226,11 +313,18 @@ impl LibraryIndex {
             let (keep, merge) = if ra <= rb { (ra, rb) } else { (rb, ra) };
             parent.insert(merge, keep);
         }
-        self.groups = parent.keys().map(|k| (k.clone(), root(&parent, k))).filter(|(k, r)| k != r).collect();
+        self.groups = parent
+            .keys()
+            .map(|k| (k.clone(), root(&parent, k)))
+            .filter(|(k, r)| k != r)
+            .collect();
     }
 
     pub fn passage_count(&self) -> Result<usize, SearchError> {
-        let q = TermQuery::new(Term::from_field_text(self.fields.kind, KIND_PASSAGE), IndexRecordOption::Basic);
+        let q = TermQuery::new(
+            Term::from_field_text(self.fields.kind, KIND_PASSAGE),
+            IndexRecordOption::Basic,
+        );
         Ok(self.reader.searcher().search(&q, &Count)?)
     }
 
@@ -240,11 +334,17 @@ impl LibraryIndex {
         let plan = self.plan(&parts)?;
         let query = BooleanQuery::new(vec![
             (Occur::Must, plan.query),
-            (Occur::Must, Box::new(ConstScoreQuery::new(self.filter(q, access), 0.0))),
+            (
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(self.filter(q, access), 0.0)),
+            ),
         ]);
         // Near-duplicate collapsing drops hits, so fetch more than asked.
         let fetch = q.limit * 3 + 20;
-        let (top, total) = searcher.search(&query, &(TopDocs::with_limit(fetch).order_by_score(), Count))?;
+        let (top, total) = searcher.search(
+            &query,
+            &(TopDocs::with_limit(fetch).order_by_score(), Count),
+        )?;
         let mut claimed: HashMap<String, String> = HashMap::new();
         let mut results = Vec::with_capacity(q.limit);
         for (score, addr) in top {
@@ -253,8 +353,14 @@ impl LibraryIndex {
             }
             if let Some(hit) = self.hit(&searcher, addr, score, &plan.marks)? {
                 // One document per near-duplicate group: the first (best) one seen.
-                let group = self.groups.get(&hit.document_id).cloned().unwrap_or_else(|| hit.document_id.clone());
-                let owner = claimed.entry(group).or_insert_with(|| hit.document_id.clone());
+                let group = self
+                    .groups
+                    .get(&hit.document_id)
+                    .cloned()
+                    .unwrap_or_else(|| hit.document_id.clone());
+                let owner = claimed
+                    .entry(group)
+                    .or_insert_with(|| hit.document_id.clone());
                 if *owner == hit.document_id {
                     results.push(hit);
                 }
@@ -263,13 +369,31 @@ impl LibraryIndex {
         Ok(SearchResults { results, total })
     }
 
-    fn hit(&self, searcher: &Searcher, addr: DocAddress, score: f32, marks: &HashMap<Lang, Marks>) -> Result<Option<SearchHit>, SearchError> {
+    fn hit(
+        &self,
+        searcher: &Searcher,
+        addr: DocAddress,
+        score: f32,
+        marks: &HashMap<Lang, Marks>,
+    ) -> Result<Option<SearchHit>, SearchError> {
         let f = self.fields;
         let doc: TantivyDocument = searcher.doc(addr)?;
-        let text_of = |field: Field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-        let Ok(language) = Lang::parse(&text_of(f.lang)) else { return Ok(None) };
-        let marking = doc.get_first(f.marking).and_then(|v| v.as_u64()).and_then(|r| Marking::ALL.get(usize::try_from(r).ok()?).copied());
-        let Some(marking) = marking else { return Ok(None) };
+        let text_of = |field: Field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let Ok(language) = Lang::parse(&text_of(f.lang)) else {
+            return Ok(None);
+        };
+        let marking = doc
+            .get_first(f.marking)
+            .and_then(|v| v.as_u64())
+            .and_then(|r| Marking::ALL.get(usize::try_from(r).ok()?).copied());
+        let Some(marking) = marking else {
+            return Ok(None);
+        };
         let text = text_of(f.text);
         let empty = Marks::default();
         Ok(Some(SearchHit {
@@ -277,7 +401,12 @@ impl LibraryIndex {
             document_title: text_of(f.title),
             passage_id: text_of(f.passage_id),
             heading: text_of(f.heading),
-            snippet: snippet(&text, language, marks.get(&language).unwrap_or(&empty), SNIPPET_CHARS),
+            snippet: snippet(
+                &text,
+                language,
+                marks.get(&language).unwrap_or(&empty),
+                SNIPPET_CHARS,
+            ),
             score,
             language,
             marking,
@@ -289,11 +418,16 @@ impl LibraryIndex {
     fn filter(&self, q: &SearchQuery, access: &Access) -> Box<dyn Query> {
         let f = self.fields;
         let ranks = |pred: &dyn Fn(Marking) -> bool| -> Vec<Term> {
-            Marking::ALL.into_iter().filter(|m| pred(*m) && *m <= access.max_marking).map(|m| Term::from_field_u64(f.marking, m.rank())).collect()
+            Marking::ALL
+                .into_iter()
+                .filter(|m| pred(*m) && *m <= access.max_marking)
+                .map(|m| Term::from_field_u64(f.marking, m.rank()))
+                .collect()
         };
         let community = ranks(&|m| m <= Marking::Green);
         let restricted = ranks(&|m| m > Marking::Green);
-        let mut readable: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, Box::new(TermSetQuery::new(community)))];
+        let mut readable: Vec<(Occur, Box<dyn Query>)> =
+            vec![(Occur::Should, Box::new(TermSetQuery::new(community)))];
         if !restricted.is_empty() {
             match &access.orgs {
                 None => readable.push((Occur::Should, Box::new(TermSetQuery::new(restricted)))),
@@ -311,24 +445,53 @@ impl LibraryIndex {
             }
         }
         let mut must: Vec<(Occur, Box<dyn Query>)> = vec![
-            (Occur::Must, Box::new(TermQuery::new(Term::from_field_text(f.kind, KIND_PASSAGE), IndexRecordOption::Basic))),
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.kind, KIND_PASSAGE),
+                    IndexRecordOption::Basic,
+                )),
+            ),
             (Occur::Must, Box::new(BooleanQuery::new(readable))),
         ];
         if !q.tags.is_empty() {
-            must.push((Occur::Must, Box::new(TermSetQuery::new(q.tags.iter().map(|t| Term::from_field_text(f.tags, t))))));
+            must.push((
+                Occur::Must,
+                Box::new(TermSetQuery::new(
+                    q.tags.iter().map(|t| Term::from_field_text(f.tags, t)),
+                )),
+            ));
         }
         if let Some(lang) = q.language {
-            must.push((Occur::Must, Box::new(TermQuery::new(Term::from_field_text(f.lang, lang.code()), IndexRecordOption::Basic))));
+            must.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_text(f.lang, lang.code()),
+                    IndexRecordOption::Basic,
+                )),
+            ));
         }
         if q.date_from.is_some() || q.date_to.is_some() {
             let bound = |d: Option<time::Date>| match d {
-                Some(d) => Bound::Included(Term::from_field_i64(f.date, i64::from(d.to_julian_day()))),
+                Some(d) => {
+                    Bound::Included(Term::from_field_i64(f.date, i64::from(d.to_julian_day())))
+                }
                 None => Bound::Unbounded,
             };
-            must.push((Occur::Must, Box::new(RangeQuery::new(bound(q.date_from), bound(q.date_to)))));
+            must.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(bound(q.date_from), bound(q.date_to))),
+            ));
         }
         if !q.markings.is_empty() {
-            must.push((Occur::Must, Box::new(TermSetQuery::new(q.markings.iter().map(|m| Term::from_field_u64(f.marking, m.rank()))))));
+            must.push((
+                Occur::Must,
+                Box::new(TermSetQuery::new(
+                    q.markings
+                        .iter()
+                        .map(|m| Term::from_field_u64(f.marking, m.rank())),
+                )),
+            ));
         }
         Box::new(BooleanQuery::new(must))
     }
@@ -354,8 +517,12 @@ impl LibraryIndex {
                             should.push((Occur::Should, term_query(field, &t.text)));
                         }
                         if toks.len() >= 2 {
-                            // Words close together in the text score higher.
-                            should.push((Occur::Should, Box::new(BoostQuery::new(phrase(field, &toks, 2), 1.5))));
+                            // Words close together in the text score higher: without it
+                            // "l'arme blanche" ranks "armes … blanchiment" first (same stems).
+                            should.push((
+                                Occur::Should,
+                                Box::new(BoostQuery::new(phrase(field, &toks, 2), 1.5)),
+                            ));
                         }
                         all_stems.extend(toks.iter().map(|t| t.text.clone()));
                         lang_marks.stems.extend(toks.into_iter().map(|t| t.text));
@@ -376,11 +543,14 @@ impl LibraryIndex {
                     .iter()
                     .filter_map(|&lang| {
                         let toks = tokens(&mut analyzer(lang), text);
-                        (!toks.is_empty()).then(|| (Occur::Should, phrase(f.text_of(lang), &toks, 0)))
+                        (!toks.is_empty())
+                            .then(|| (Occur::Should, phrase(f.text_of(lang), &toks, 0)))
                     })
                     .collect();
                 if per_lang.is_empty() {
-                    return Err(SearchError::query(format!("the phrase \"{text}\" has no searchable word")));
+                    return Err(SearchError::query(format!(
+                        "the phrase \"{text}\" has no searchable word"
+                    )));
                 }
                 must.push((Occur::Must, Box::new(BooleanQuery::new(per_lang))));
             }
@@ -393,7 +563,13 @@ impl LibraryIndex {
             for t in tokens(&mut plain, text) {
                 if t.text.chars().count() >= FUZZY_MIN_CHARS {
                     let term = Term::from_field_text(f.plain, &t.text);
-                    should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(FuzzyTermQuery::new(term, 1, true)), FUZZY_BOOST))));
+                    should.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(
+                            Box::new(FuzzyTermQuery::new(term, 1, true)),
+                            FUZZY_BOOST,
+                        )),
+                    ));
                     for m in marks.values_mut() {
                         m.fuzzy.push(t.text.clone());
                     }
@@ -404,24 +580,43 @@ impl LibraryIndex {
         for (lang, text) in self.glossary.expand(&query_stems) {
             let toks = tokens(&mut analyzer(lang), text);
             let field = f.text_of(lang);
-            let all: Vec<(Occur, Box<dyn Query>)> = toks.iter().map(|t| (Occur::Must, term_query(field, &t.text))).collect();
+            let all: Vec<(Occur, Box<dyn Query>)> = toks
+                .iter()
+                .map(|t| (Occur::Must, term_query(field, &t.text)))
+                .collect();
             if toks.len() >= 2 {
                 should.push((Occur::Should, Box::new(BooleanQuery::new(all))));
                 should.push((Occur::Should, phrase(field, &toks, 1)));
             } else {
                 should.extend(all.into_iter().map(|(_, q)| (Occur::Should, q)));
             }
-            marks.entry(lang).or_default().stems.extend(toks.into_iter().map(|t| t.text));
+            marks
+                .entry(lang)
+                .or_default()
+                .stems
+                .extend(toks.into_iter().map(|t| t.text));
         }
         if must.is_empty() && should.is_empty() {
-            return Err(SearchError::query("the query has no searchable word (only very common words)"));
+            return Err(SearchError::query(
+                "the query has no searchable word (only very common words)",
+            ));
         }
         if !should.is_empty() {
             let any = Box::new(BooleanQuery::new(should));
             // With a phrase required, free words only rank; without one, at least one must match.
-            must.push((if must.is_empty() { Occur::Must } else { Occur::Should }, any));
+            must.push((
+                if must.is_empty() {
+                    Occur::Must
+                } else {
+                    Occur::Should
+                },
+                any,
+            ));
         }
-        Ok(Plan { query: Box::new(BooleanQuery::new(must)), marks })
+        Ok(Plan {
+            query: Box::new(BooleanQuery::new(must)),
+            marks,
+        })
     }
 }
 
@@ -431,16 +626,23 @@ struct Plan {
 }
 
 fn term_query(field: Field, text: &str) -> Box<dyn Query> {
-    Box::new(TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::WithFreqs))
+    Box::new(TermQuery::new(
+        Term::from_field_text(field, text),
+        IndexRecordOption::WithFreqs,
+    ))
 }
 
 /// A phrase keeping the gaps left by dropped stop words; one word is a term query.
 fn phrase(field: Field, toks: &[Tok], slop: u32) -> Box<dyn Query> {
     match toks {
+        [] => Box::new(EmptyQuery),
         [one] => term_query(field, &one.text),
         _ => {
             let first = toks.first().map_or(0, |t| t.position);
-            let terms = toks.iter().map(|t| (t.position - first, Term::from_field_text(field, &t.text))).collect();
+            let terms = toks
+                .iter()
+                .map(|t| (t.position - first, Term::from_field_text(field, &t.text)))
+                .collect();
             Box::new(PhraseQuery::new_with_offset_and_slop(terms, slop))
         }
     }
@@ -462,14 +664,30 @@ mod tests {
 
     fn library() -> LibraryIndex {
         let mut index = LibraryIndex::open_in_ram().unwrap();
-        add(&mut index, "plan", "eu", Marking::Clear, "# Plan\n\nIntensifier le recours à des chiens détecteurs d'explosifs pour la sécurité.\n\nAutre paragraphe sur l'arme blanche et les attaques.");
-        add(&mut index, "secret", "org-b", Marking::Amber, "# Note\n\nLes chiens détecteurs d'explosifs de la gare centrale sont absents le dimanche.");
+        add(
+            &mut index,
+            "plan",
+            "eu",
+            Marking::Clear,
+            "# Plan\n\nIntensifier le recours à des chiens détecteurs d'explosifs pour la sécurité.\n\nAutre paragraphe sur l'arme blanche et les attaques.",
+        );
+        add(
+            &mut index,
+            "secret",
+            "org-b",
+            Marking::Amber,
+            "# Note\n\nLes chiens détecteurs d'explosifs de la gare centrale sont absents le dimanche.",
+        );
         index.commit().unwrap();
         index
     }
 
     fn documents_of(results: &SearchResults) -> std::collections::HashSet<String> {
-        results.results.iter().map(|h| h.document_id.clone()).collect()
+        results
+            .results
+            .iter()
+            .map(|h| h.document_id.clone())
+            .collect()
     }
 
     fn ids(r: &SearchResults) -> Vec<&str> {
@@ -480,22 +698,53 @@ mod tests {
     fn amber_passages_of_another_org_are_neither_returned_nor_counted() {
         let index = library();
         let q = SearchQuery::new("chiens détecteurs");
-        let a = index.search(&q, &Access { orgs: Some(vec!["org-a".into()]), max_marking: Marking::Red }).unwrap();
+        let a = index
+            .search(
+                &q,
+                &Access {
+                    orgs: Some(vec!["org-a".into()]),
+                    max_marking: Marking::Red,
+                },
+            )
+            .unwrap();
         assert_eq!((ids(&a), a.total), (vec!["plan"], 1));
-        let b = index.search(&q, &Access { orgs: Some(vec!["org-b".into()]), max_marking: Marking::Amber }).unwrap();
+        let b = index
+            .search(
+                &q,
+                &Access {
+                    orgs: Some(vec!["org-b".into()]),
+                    max_marking: Marking::Amber,
+                },
+            )
+            .unwrap();
         assert_eq!(b.total, 2);
-        let b_green = index.search(&q, &Access { orgs: Some(vec!["org-b".into()]), max_marking: Marking::Green }).unwrap();
+        let b_green = index
+            .search(
+                &q,
+                &Access {
+                    orgs: Some(vec!["org-b".into()]),
+                    max_marking: Marking::Green,
+                },
+            )
+            .unwrap();
         assert_eq!(b_green.total, 1);
     }
 
     #[test]
     fn filters_and_highlights() {
         let index = library();
-        let admin = Access { orgs: None, max_marking: Marking::Red };
+        let admin = Access {
+            orgs: None,
+            max_marking: Marking::Red,
+        };
         let mut q = SearchQuery::new("securite");
         let r = index.search(&q, &admin).unwrap();
         assert_eq!(ids(&r), vec!["plan"]);
-        assert!(r.results[0].snippet.contains("<mark>sécurité</mark>"), "{}", r.results[0].snippet);
+        assert!(
+            r.results[0].snippet.contains("<mark>sécurité</mark>"),
+            "{}",
+            r.results[0].snippet
+        );
         q.text = "\"chiens détecteurs\"".into();
         q.tags = vec!["tag-secret".into()];
         assert_eq!(ids(&index.search(&q, &admin).unwrap()), vec!["secret"]);
@@ -511,18 +760,48 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let mut index = LibraryIndex::open(dir.path()).unwrap();
-            add(&mut index, "plan", "eu", Marking::Clear, "# Plan\n\nPremière version sur les bornes.");
+            add(
+                &mut index,
+                "plan",
+                "eu",
+                Marking::Clear,
+                "# Plan\n\nPremière version sur les bornes.",
+            );
             index.commit().unwrap();
-            add(&mut index, "plan", "eu", Marking::Clear, "# Plan\n\nSeconde version sur les barrières.");
-            add(&mut index, "copie", "eu", Marking::Clear, "# Plan\n\nSeconde version sur les barrières.");
+            add(
+                &mut index,
+                "plan",
+                "eu",
+                Marking::Clear,
+                "# Plan\n\nSeconde version sur les barrières.",
+            );
+            add(
+                &mut index,
+                "copie",
+                "eu",
+                Marking::Clear,
+                "# Plan\n\nSeconde version sur les barrières.",
+            );
             index.commit().unwrap();
         }
         let index = LibraryIndex::open(dir.path()).unwrap();
         assert_eq!(index.passage_count().unwrap(), 2);
         let access = Access::public();
-        assert!(index.search(&SearchQuery::new("bornes"), &access).unwrap().results.is_empty());
-        let r = index.search(&SearchQuery::new("barrières"), &access).unwrap();
-        assert_eq!((r.results.len(), r.total), (1, 2), "near-duplicates collapse to one result");
+        assert!(
+            index
+                .search(&SearchQuery::new("bornes"), &access)
+                .unwrap()
+                .results
+                .is_empty()
+        );
+        let r = index
+            .search(&SearchQuery::new("barrières"), &access)
+            .unwrap();
+        assert_eq!(
+            (r.results.len(), r.total),
+            (1, 2),
+            "near-duplicates collapse to one result"
+        );
         assert_eq!(documents_of(&r).len(), 1);
         assert_eq!(index.duplicates().len(), 1);
     }

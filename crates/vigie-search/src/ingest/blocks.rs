@@ -4,7 +4,10 @@ use super::inline;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Block {
-    Heading { level: usize, text: String },
+    Heading {
+        level: usize,
+        text: String,
+    },
     Paragraph(String),
     /// Consecutive list items, kept together so a list reads as one passage.
     List(Vec<String>),
@@ -30,11 +33,15 @@ pub fn heading(line: &str) -> Option<(usize, bool)> {
     let rest = rest.trim_start();
     let starts_upper = rest.chars().next().is_some_and(|c| c.is_uppercase());
     let number = number.trim_end_matches(['.', ')']);
-    let punctuated = line.split_once(' ').is_some_and(|(n, _)| n.ends_with(['.', ')']));
+    let punctuated = line
+        .split_once(' ')
+        .is_some_and(|(n, _)| n.ends_with(['.', ')']));
     let roman = !number.is_empty() && number.chars().all(|c| matches!(c, 'I' | 'V' | 'X' | 'L'));
     let letter = number.len() == 1 && number.chars().all(|c| c.is_ascii_uppercase());
     let decimal = !number.is_empty()
-        && number.split('.').all(|p| !p.is_empty() && p.len() <= 2 && p.chars().all(|c| c.is_ascii_digit()));
+        && number
+            .split('.')
+            .all(|p| !p.is_empty() && p.len() <= 2 && p.chars().all(|c| c.is_ascii_digit()));
     if starts_upper && punctuated && roman {
         Some((1, true))
     } else if starts_upper && punctuated && letter {
@@ -46,7 +53,8 @@ pub fn heading(line: &str) -> Option<(usize, bool)> {
         let upper = letters.iter().filter(|c| c.is_uppercase()).count();
         // One capitalised word is more often an acronym in the flow (EMPACT) than a title.
         let long_enough = words >= 2 || letters.len() >= 10;
-        (letters.len() >= 6 && long_enough && upper * 10 >= letters.len() * 9 && words <= 12).then_some((1, false))
+        (letters.len() >= 6 && long_enough && upper * 10 >= letters.len() * 9 && words <= 12)
+            .then_some((1, false))
     }
 }
 
@@ -96,7 +104,10 @@ pub fn from_markdown(text: &str) -> Vec<Block> {
         }
         let joined = clean_md(&para.join(" "));
         match heading_level(&joined) {
-            Some(level) if para.len() == 1 => blocks.push(Block::Heading { level, text: joined }),
+            Some(level) if para.len() == 1 => blocks.push(Block::Heading {
+                level,
+                text: joined,
+            }),
             _ if !joined.is_empty() => blocks.push(Block::Paragraph(joined)),
             _ => {}
         }
@@ -106,7 +117,8 @@ pub fn from_markdown(text: &str) -> Vec<Block> {
         let trimmed = line.trim();
         if !table.is_empty() && !is_table_row(line) {
             // A blank line inside a table is tolerated when the table goes on after it.
-            let next_is_row = trimmed.is_empty() && lines.get(i + 1).is_some_and(|l| is_table_row(l));
+            let next_is_row =
+                trimmed.is_empty() && lines.get(i + 1).is_some_and(|l| is_table_row(l));
             if !next_is_row {
                 blocks.push(Block::Table(std::mem::take(&mut table)));
             }
@@ -121,18 +133,20 @@ pub fn from_markdown(text: &str) -> Vec<Block> {
             }
             continue;
         }
-        if let Some(hashes) = trimmed.strip_prefix('#').map(|_| trimmed.chars().take_while(|&c| c == '#').count()) {
-            if hashes <= 6 && trimmed[hashes..].starts_with(' ') {
-                flush_para(&mut para, &mut blocks);
-                if !list.is_empty() {
-                    blocks.push(Block::List(std::mem::take(&mut list)));
-                }
-                let text = clean_md(&trimmed[hashes..]);
-                if !text.is_empty() {
-                    blocks.push(Block::Heading { level: hashes, text });
-                }
-                continue;
+        let hashes = trimmed.chars().take_while(|&c| c == '#').count();
+        if (1..=6).contains(&hashes) && trimmed[hashes..].starts_with(' ') {
+            flush_para(&mut para, &mut blocks);
+            if !list.is_empty() {
+                blocks.push(Block::List(std::mem::take(&mut list)));
             }
+            let text = clean_md(&trimmed[hashes..]);
+            if !text.is_empty() {
+                blocks.push(Block::Heading {
+                    level: hashes,
+                    text,
+                });
+            }
+            continue;
         }
         if is_table_row(line) {
             flush_para(&mut para, &mut blocks);
@@ -141,11 +155,11 @@ pub fn from_markdown(text: &str) -> Vec<Block> {
                 match table.last_mut() {
                     Some(prev) if cells.first().is_some_and(|c| c.is_empty()) => {
                         for (k, cell) in cells.into_iter().enumerate().skip(1) {
-                            if let Some(target) = prev.get_mut(k) {
-                                if !cell.is_empty() {
-                                    target.push(' ');
-                                    target.push_str(&cell);
-                                }
+                            if let Some(target) = prev.get_mut(k)
+                                && !cell.is_empty()
+                            {
+                                target.push(' ');
+                                target.push_str(&cell);
                             }
                         }
                     }
@@ -188,15 +202,29 @@ mod tests {
     #[test]
     fn numbered_titles_are_headings_sentences_are_not() {
         assert_eq!(heading_level("I. INTRODUCTION"), Some(1));
-        assert_eq!(heading_level("IV. PARTICIPATION DES ACTEURS LOCAUX ET DU SECTEUR PRIVÉ"), Some(1));
+        assert_eq!(
+            heading_level("IV. PARTICIPATION DES ACTEURS LOCAUX ET DU SECTEUR PRIVÉ"),
+            Some(1)
+        );
         assert_eq!(heading_level("A. Contexte général"), Some(2));
-        assert_eq!(heading_level("1. Un environnement de sécurité à l’épreuve du temps"), Some(2));
+        assert_eq!(
+            heading_level("1. Un environnement de sécurité à l’épreuve du temps"),
+            Some(2)
+        );
         assert_eq!(heading_level("2.1 Objectifs"), Some(3));
         assert_eq!(heading_level("CONCLUSIONS"), Some(1));
-        assert_eq!(heading_level("Les cibles sont souvent choisies dans l'intention de faire un grand nombre de victimes."), None);
+        assert_eq!(
+            heading_level(
+                "Les cibles sont souvent choisies dans l'intention de faire un grand nombre de victimes."
+            ),
+            None
+        );
         assert_eq!(heading_level("2018."), None);
         assert_eq!(heading_level("EMPACT"), None);
-        assert_eq!(heading_level("35 000 pharmacies illégales actives en ligne"), None);
+        assert_eq!(
+            heading_level("35 000 pharmacies illégales actives en ligne"),
+            None
+        );
     }
 
     #[test]
@@ -206,11 +234,20 @@ mod tests {
         assert_eq!(
             blocks,
             vec![
-                Block::Heading { level: 1, text: "Titre".into() },
+                Block::Heading {
+                    level: 1,
+                    text: "Titre".into()
+                },
                 Block::Paragraph("Un paragraphe sur deux lignes.".into()),
                 Block::List(vec!["un".into(), "deux".into()]),
-                Block::Table(vec![vec!["Objectif".into(), "Action".into(), "Délai".into()], vec!["A".into(), "B".into(), "C".into()]]),
-                Block::Heading { level: 1, text: "II. SUITE".into() },
+                Block::Table(vec![
+                    vec!["Objectif".into(), "Action".into(), "Délai".into()],
+                    vec!["A".into(), "B".into(), "C".into()]
+                ]),
+                Block::Heading {
+                    level: 1,
+                    text: "II. SUITE".into()
+                },
                 Block::Paragraph("Fin.".into()),
             ]
         );
@@ -219,6 +256,12 @@ mod tests {
     #[test]
     fn pipe_tables_skip_the_separator_row() {
         let blocks = from_markdown("| a | b |\n|---|---|\n| 1 | 2 |");
-        assert_eq!(blocks, vec![Block::Table(vec![vec!["a".into(), "b".into()], vec!["1".into(), "2".into()]])]);
+        assert_eq!(
+            blocks,
+            vec![Block::Table(vec![
+                vec!["a".into(), "b".into()],
+                vec!["1".into(), "2".into()]
+            ])]
+        );
     }
 }

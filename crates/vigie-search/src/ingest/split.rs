@@ -16,7 +16,13 @@ const MAX_PROSE: usize = 1500;
 const MAX_TABLE: usize = 2500;
 
 pub fn passages(document_id: &str, blocks: Vec<Block>) -> Vec<Passage> {
-    let mut out = Splitter { document_id, headings: Vec::new(), pending: String::new(), passages: Vec::new(), seen: HashMap::new() };
+    let mut out = Splitter {
+        document_id,
+        headings: Vec::new(),
+        pending: String::new(),
+        passages: Vec::new(),
+        seen: HashMap::new(),
+    };
     for block in blocks {
         match block {
             Block::Heading { level, text } => {
@@ -38,15 +44,36 @@ pub fn passages(document_id: &str, blocks: Vec<Block>) -> Vec<Passage> {
             }
             Block::List(items) => {
                 // A short lead-in ("Les mesures sont :") belongs with its list.
-                let lead = if out.pending.trim_end().ends_with(':') { std::mem::take(&mut out.pending) } else { String::new() };
+                let lead = if out.pending.trim_end().ends_with(':') {
+                    std::mem::take(&mut out.pending)
+                } else {
+                    String::new()
+                };
                 out.flush();
-                let list = items.iter().map(|i| format!("- {i}")).collect::<Vec<_>>().join("\n");
-                let text = if lead.is_empty() { list } else { format!("{lead}\n{list}") };
+                let list = items
+                    .iter()
+                    .map(|i| format!("- {i}"))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                let text = if lead.is_empty() {
+                    list
+                } else {
+                    format!("{lead}\n{list}")
+                };
                 out.emit(PassageKind::List, text);
             }
             Block::Table(rows) => {
                 out.flush();
-                let lines: Vec<String> = rows.iter().map(|r| r.iter().filter(|c| !c.is_empty()).cloned().collect::<Vec<_>>().join(" | ")).collect();
+                let lines: Vec<String> = rows
+                    .iter()
+                    .map(|r| {
+                        r.iter()
+                            .filter(|c| !c.is_empty())
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(" | ")
+                    })
+                    .collect();
                 let total: usize = lines.iter().map(|l| l.len() + 1).sum();
                 if total <= MAX_TABLE || lines.len() < 3 {
                     out.emit(PassageKind::Table, lines.join("\n"));
@@ -55,7 +82,10 @@ pub fn passages(document_id: &str, blocks: Vec<Block>) -> Vec<Passage> {
                     let mut chunk = header.clone();
                     for line in &lines[1..] {
                         if chunk.len() + line.len() > MAX_TABLE && chunk.len() > header.len() {
-                            out.emit(PassageKind::Table, std::mem::replace(&mut chunk, header.clone()));
+                            out.emit(
+                                PassageKind::Table,
+                                std::mem::replace(&mut chunk, header.clone()),
+                            );
                         }
                         chunk.push('\n');
                         chunk.push_str(line);
@@ -136,7 +166,10 @@ fn sentences(text: &str) -> Vec<&str> {
         let (_, c) = chars[w];
         let (_, space) = chars[w + 1];
         let (next_at, next) = chars[w + 2];
-        if matches!(c, '.' | '?' | '!' | ';') && (space == ' ' || space == '\n') && (next.is_uppercase() || next == '«' || space == '\n') {
+        if matches!(c, '.' | '?' | '!' | ';')
+            && (space == ' ' || space == '\n')
+            && (next.is_uppercase() || next == '«' || space == '\n')
+        {
             out.push(&text[start..next_at]);
             start = next_at;
         }
@@ -150,7 +183,10 @@ mod tests {
     use super::*;
 
     fn heading(level: usize, text: &str) -> Block {
-        Block::Heading { level, text: text.into() }
+        Block::Heading {
+            level,
+            text: text.into(),
+        }
     }
 
     #[test]
@@ -162,7 +198,10 @@ mod tests {
             heading(2, "A. Détail"),
             Block::Paragraph("Sous-section.".into()),
             heading(1, "II. SUITE"),
-            Block::Table(vec![vec!["Objectif".into(), "Délai".into()], vec!["Chiens".into(), "2018".into()]]),
+            Block::Table(vec![
+                vec!["Objectif".into(), "Délai".into()],
+                vec!["Chiens".into(), "2018".into()],
+            ]),
         ];
         let ps = passages("doc", blocks);
         assert_eq!(ps.len(), 3);
@@ -170,7 +209,10 @@ mod tests {
         assert_eq!(ps[0].heading_path, vec!["I. INTRODUCTION"]);
         assert_eq!(ps[1].heading_path, vec!["I. INTRODUCTION", "A. Détail"]);
         assert_eq!(ps[2].heading(), "II. SUITE");
-        assert_eq!((ps[2].kind, ps[2].text.as_str()), (PassageKind::Table, "Objectif | Délai\nChiens | 2018"));
+        assert_eq!(
+            (ps[2].kind, ps[2].text.as_str()),
+            (PassageKind::Table, "Objectif | Délai\nChiens | 2018")
+        );
     }
 
     #[test]
@@ -179,13 +221,22 @@ mod tests {
         let ps = passages("doc", vec![Block::Paragraph(sentence.repeat(40))]);
         assert!(ps.len() > 1);
         for p in &ps {
-            assert!(p.text.len() <= MAX_PROSE && p.text.ends_with('.'), "{}", p.text);
+            assert!(
+                p.text.len() <= MAX_PROSE && p.text.ends_with('.'),
+                "{}",
+                p.text
+            );
         }
     }
 
     #[test]
     fn ids_are_stable_and_unique() {
-        let blocks = || vec![Block::Paragraph("Même texte assez long pour être seul. ".repeat(12)), Block::Paragraph("Même texte assez long pour être seul. ".repeat(12))];
+        let blocks = || {
+            vec![
+                Block::Paragraph("Même texte assez long pour être seul. ".repeat(12)),
+                Block::Paragraph("Même texte assez long pour être seul. ".repeat(12)),
+            ]
+        };
         let a = passages("doc", blocks());
         let b = passages("doc", blocks());
         assert_eq!(a, b);

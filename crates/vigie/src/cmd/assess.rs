@@ -50,11 +50,32 @@ pub(crate) fn cli_error(err: AssessmentError) -> CliError {
     CliError::new(err.code(), err.to_string()).with_details(err.details())
 }
 
+/// Appends one formatted line to a `String`.
+macro_rules! say {
+    ($out:expr, $($arg:tt)*) => {{
+        $out.push_str(&format!($($arg)*));
+        $out.push('\n');
+    }};
+}
+pub(crate) use say;
+
+/// Writes to stdout in one go; a closed pipe (`| head`) ends the output quietly.
+pub(crate) fn emit(text: &str) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CliError::new("output_failed", format!("cannot write the output: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 pub(crate) fn print_json(value: &impl Serialize) -> Result<(), CliError> {
-    let text = serde_json::to_string_pretty(value)
+    let mut text = serde_json::to_string_pretty(value)
         .map_err(|e| CliError::new("output_failed", format!("cannot write the JSON output: {e}")))?;
-    println!("{text}");
-    Ok(())
+    text.push('\n');
+    emit(&text)
 }
 
 pub fn run(command: Command) -> Result<(), CliError> {
@@ -62,7 +83,12 @@ pub fn run(command: Command) -> Result<(), CliError> {
         Command::Score(args) => {
             let (methodology, input, lang) = load(&args)?;
             let report = score(methodology, &input)?;
-            if args.json { print_json(&report) } else { print_report(methodology, &report, lang) }
+            if args.json {
+                return print_json(&report);
+            }
+            let mut out = String::new();
+            print_report(&mut out, methodology, &report, lang);
+            emit(&out)
         }
         Command::WhatIf(args) => {
             let (methodology, input, lang) = load(&args.score)?;
@@ -70,13 +96,17 @@ pub fn run(command: Command) -> Result<(), CliError> {
             if args.score.json {
                 return print_json(&plan);
             }
-            print_report(methodology, &plan.after, lang)?;
-            let heading = if lang == Lang::Fr { "Écarts (après − avant)" } else { "Changes (after − before)" };
-            println!("\n{heading}:");
+            let mut out = String::new();
+            print_report(&mut out, methodology, &plan.after, lang);
+            let (heading, vulnerability, risk) = match lang {
+                Lang::Fr => ("Écarts (après − avant)", "vulnérabilité", "risque"),
+                Lang::En => ("Changes (after − before)", "vulnerability", "risk"),
+            };
+            say!(out, "\n{heading}:");
             for d in &plan.deltas.scenarios {
-                println!("  {:<24} vulnerability {:+4}  risk {:+3}", d.id, d.vulnerability, d.risk.unwrap_or(0));
+                say!(out, "  {:<24} {vulnerability} {:+4}  {risk} {:+3}", d.id, d.vulnerability, d.risk.unwrap_or(0));
             }
-            Ok(())
+            emit(&out)
         }
     }
 }
@@ -96,24 +126,24 @@ fn load(args: &ScoreArgs) -> Result<(&'static Methodology, AssessmentInput, Lang
     Ok((methodology, input, lang))
 }
 
-fn print_report(m: &Methodology, report: &ScoreReport<'_>, lang: Lang) -> Result<(), CliError> {
+fn print_report(out: &mut String, m: &Methodology, report: &ScoreReport<'_>, lang: Lang) {
     let fr = lang == Lang::Fr;
     let name = |id: &str| m.scenarios.iter().find(|s| s.id == id).map_or(id.to_owned(), |s| s.name.get(lang).to_owned());
     let band = |id: Option<&str>| {
         m.risk_bands.iter().find(|b| Some(b.id.as_str()) == id).map_or("", |b| b.name.get(lang))
     };
-    println!(
-        "{:<46} {:>5} {:>3} {:>3} {:>4}",
+    say!(out, 
+        "{:<50} {:>5} {:>3} {:>3} {:>4}",
         if fr { "Scénario" } else { "Scenario" },
-        if fr { "Vuln." } else { "Vuln." },
+        "Vuln.",
         if fr { "V" } else { "L" },
         "C",
         if fr { "Risque" } else { "Risk" }
     );
     for s in &report.scenarios {
         let show = |v: Option<u8>| v.map_or("–".to_owned(), |v| v.to_string());
-        println!(
-            "{:<46} {:>5} {:>3} {:>3} {:>4}  {}",
+        say!(out, 
+            "{:<50} {:>5} {:>3} {:>3} {:>4}  {}",
             name(s.id),
             s.vulnerability,
             show(s.likelihood),
@@ -123,28 +153,27 @@ fn print_report(m: &Methodology, report: &ScoreReport<'_>, lang: Lang) -> Result
         );
     }
     let pmi = report.protective_measures_index.map_or("–".to_owned(), |v| v.to_string());
-    println!("\n{}: {pmi}/100", if fr { "Indice des mesures de protection" } else { "Protective measures index" });
+    say!(out, "\n{}: {pmi}/100", if fr { "Indice des mesures de protection" } else { "Protective measures index" });
     for d in &report.domains {
         let domain = m.domains.iter().find(|x| x.id == d.id).map_or(d.id, |x| x.name.get(lang));
         let value = d.protective_measures_index.map_or("–".to_owned(), |v| v.to_string());
-        println!("  {domain:<58} {value:>4}");
+        say!(out, "  {domain:<58} {value:>4}");
     }
     if !report.actions.is_empty() {
-        println!("\n{}:", if fr { "Actions proposées, par priorité" } else { "Proposed actions, by priority" });
+        say!(out, "\n{}:", if fr { "Actions proposées, par priorité" } else { "Proposed actions, by priority" });
         for a in report.actions.iter().take(15) {
             let label = m
                 .question(a.question)
                 .and_then(|q| q.measures.iter().find(|me| me.id == a.measure))
                 .map_or(a.measure, |me| if fr { me.fr.as_str() } else { me.en.as_str() });
-            println!("  {:>4}  {label} ({}, {})", a.priority, a.cost.label(lang), a.openness.label(lang));
+            say!(out, "  {:>4}  {label} ({}, {})", a.priority, a.cost.label(lang), a.openness.label(lang));
         }
     }
     if !report.unanswered.is_empty() {
-        println!(
+        say!(out, 
             "\n{} {}",
             report.unanswered.len(),
             if fr { "question(s) sans réponse, comptée(s) comme « rien en place »." } else { "question(s) unanswered, counted as \"nothing in place\"." }
         );
     }
-    Ok(())
 }

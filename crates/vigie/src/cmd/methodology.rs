@@ -3,6 +3,7 @@ use clap::{Args, Subcommand};
 use vigie_assessment::Methodology;
 use vigie_domain::site::Lang;
 
+use super::assess::say;
 use crate::error::CliError;
 
 #[derive(Debug, Subcommand)]
@@ -35,26 +36,27 @@ fn show(args: &ShowArgs) -> Result<(), CliError> {
     if args.json {
         return super::assess::print_json(&view);
     }
+    let mut out = String::new();
     let (title, scenarios, domains) = match lang {
         Lang::En => ("Vigie assessment methodology", "Threat scenarios", "Domains and questions"),
         Lang::Fr => ("Méthodologie d'évaluation Vigie", "Scénarios de menace", "Domaines et questions"),
     };
-    println!("{title} {}\n\n{scenarios}:", view.version);
+    say!(out, "{title} {}\n\n{scenarios}:", view.version);
     for s in &view.scenarios {
-        println!("  {:<24} {}", s.id, s.name);
+        say!(out, "  {:<24} {}", s.id, s.name);
     }
-    println!("\n{domains}:");
+    say!(out, "\n{domains}:");
     for d in &view.domains {
-        println!("\n■ {}", d.name);
+        say!(out, "\n■ {}", d.name);
         for q in view.questions.iter().filter(|q| q.domain == d.id) {
-            println!("  {} — {}", q.id, q.text);
+            say!(out, "  {} — {}", q.id, q.text);
             for a in &q.answers {
-                println!("      [{}] {}", a.id, a.label);
+                say!(out, "      [{}] {}", a.id, a.label);
             }
             if q.allows_na {
-                println!("      [na] {}", if lang == Lang::Fr { "Sans objet" } else { "Not applicable" });
+                say!(out, "      [na] {}", if lang == Lang::Fr { "Sans objet" } else { "Not applicable" });
             }
         }
     }
-    Ok(())
+    super::assess::emit(&out)
 }
