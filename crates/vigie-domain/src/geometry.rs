@@ -8,8 +8,11 @@ use crate::error::DomainError;
 pub const MIN_AREA_M2: f64 = 1.0;
 /// Larger than a city centre: a site must be a place people can protect as one.
 pub const MAX_AREA_M2: f64 = 50_000_000.0;
-/// Rings with more vertices than this are refused to keep requests bounded.
-pub const MAX_VERTICES: usize = 100_000;
+/// Vertices in a whole geometry at most. Validity checks cost up to the square of this, so it
+/// bounds the work one request can cause (a real site outline has tens to hundreds).
+pub const MAX_VERTICES: usize = 5_000;
+/// Parts of a MultiPolygon at most (their pairwise overlap check is quadratic too).
+pub const MAX_POLYGONS: usize = 200;
 
 /// A checked site geometry and the figures derived from it.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,13 +70,19 @@ impl SiteGeometry {
         let kind = object.get("type").and_then(Value::as_str).ok_or_else(|| invalid("missing \"type\""))?;
         let coordinates = object.get("coordinates").ok_or_else(|| invalid("missing \"coordinates\""))?;
         let polygons = match kind {
-            "Polygon" => vec![read_polygon(coordinates, None)?],
+            "Polygon" => vec![read_polygon(coordinates, None, &mut 0)?],
             "MultiPolygon" => {
                 let parts = coordinates.as_array().ok_or_else(|| invalid("MultiPolygon coordinates must be an array of polygons"))?;
                 if parts.is_empty() {
                     return Err(invalid("MultiPolygon has no polygon"));
                 }
-                parts.iter().enumerate().map(|(i, p)| read_polygon(p, Some(i))).collect::<Result<_, _>>()?
+                if parts.len() > MAX_POLYGONS {
+                    return Err(invalid(format!("more than {MAX_POLYGONS} polygons")));
+                }
+                {
+                    let mut vertices = 0;
+                    parts.iter().enumerate().map(|(i, p)| read_polygon(p, Some(i), &mut vertices)).collect::<Result<_, _>>()?
+                }
             }
             other => return Err(invalid(format!("type {other} is not accepted; a site is a Polygon or a MultiPolygon"))),
         };
@@ -82,6 +91,10 @@ impl SiteGeometry {
 
     /// Checks polygons built elsewhere (for example from OpenStreetMap ways).
     pub fn from_polygons(polygons: Vec<Polygon<f64>>) -> Result<Self, DomainError> {
+        let vertices: usize = polygons.iter().map(|p| p.exterior().0.len() + p.interiors().iter().map(|r| r.0.len()).sum::<usize>()).sum();
+        if vertices > MAX_VERTICES || polygons.len() > MAX_POLYGONS {
+            return Err(invalid(format!("more than {MAX_VERTICES} vertices or {MAX_POLYGONS} polygons")));
+        }
         let shape = MultiPolygon::new(polygons);
         if let Err(problem) = shape.check_validation() {
             return Err(invalid(problem.to_string()));
@@ -120,7 +133,8 @@ impl SiteGeometry {
     }
 }
 
-fn read_polygon(value: &Value, part: Option<usize>) -> Result<Polygon<f64>, DomainError> {
+/// Reads one polygon; `vertices` counts the positions read so far in the whole geometry.
+fn read_polygon(value: &Value, part: Option<usize>, vertices: &mut usize) -> Result<Polygon<f64>, DomainError> {
     let at = |ring: usize| match part {
         Some(p) => format!("polygon {p}, ring {ring}"),
         None => format!("ring {ring}"),
@@ -130,11 +144,10 @@ fn read_polygon(value: &Value, part: Option<usize>) -> Result<Polygon<f64>, Doma
         return Err(invalid("a polygon needs an outer ring"));
     }
     let mut lines = Vec::with_capacity(rings.len());
-    let mut vertices = 0usize;
     for (r, ring) in rings.iter().enumerate() {
         let positions = ring.as_array().ok_or_else(|| invalid(format!("{}: expected an array of positions", at(r))))?;
-        vertices += positions.len();
-        if vertices > MAX_VERTICES {
+        *vertices += positions.len();
+        if *vertices > MAX_VERTICES {
             return Err(invalid(format!("more than {MAX_VERTICES} vertices")));
         }
         let coords = positions.iter().enumerate().map(|(i, p)| read_position(p).map_err(|why| invalid(format!("{}, position {i}: {why}", at(r))))).collect::<Result<Vec<_>, _>>()?;
@@ -218,6 +231,14 @@ mod tests {
         assert!(reason(tiny).contains("smaller"));
         let huge = json!({"type": "Polygon", "coordinates": [[[20.0, 55.0], [30.0, 55.0], [30.0, 65.0], [20.0, 55.0]]]});
         assert!(reason(huge).contains("larger"));
+    }
+
+    #[test]
+    fn oversized_geometries_are_refused_before_the_quadratic_checks() {
+        let ring: Vec<Value> = (0..=MAX_VERTICES).map(|i| json!([24.9 + i as f64 * 1e-6, 60.1])).collect();
+        assert!(reason(json!({"type": "Polygon", "coordinates": [ring]})).contains("vertices"));
+        let many: Vec<Value> = (0..=MAX_POLYGONS).map(|_| square()["coordinates"].clone()).collect();
+        assert!(reason(json!({"type": "MultiPolygon", "coordinates": many})).contains("polygons"));
     }
 
     #[test]

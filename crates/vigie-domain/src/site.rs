@@ -153,8 +153,25 @@ pub const MAX_TAGS: usize = 64;
 /// More people than the largest stadiums hold is a typing error, not a site.
 pub const MAX_PEAK_OCCUPANCY: u32 = 500_000;
 
+/// Refuses control characters (NUL, escapes…): they are typing accidents or attacks, and
+/// some databases reject them outright.
+pub fn check_text(field: &str, text: &str) -> Result<(), DomainError> {
+    if text.chars().any(char::is_control) {
+        return Err(DomainError::validation(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
 impl SiteInput {
     pub fn validate(self) -> Result<ValidSite, DomainError> {
+        check_text("name", &self.name)?;
+        if let Some(address) = &self.address {
+            check_text("address", address)?;
+        }
+        for (key, value) in &self.tags {
+            check_text("tags", key)?;
+            check_text("tags", value)?;
+        }
         let name = self.name.trim().to_owned();
         if name.is_empty() {
             return Err(DomainError::validation("name", "a site needs a name"));
@@ -200,6 +217,12 @@ mod tests {
             let json = serde_json::to_value(category).unwrap_or_default();
             assert_eq!(json, serde_json::Value::String(category.key().to_owned()));
         }
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        let input = SiteInput { name: "Square\0".into(), category: SiteCategory::Other, geometry: serde_json::Value::Null, address: None, peak_occupancy: None, tags: BTreeMap::new() };
+        assert_eq!(input.validate().map_err(|e| e.to_string()), Err("name: must not contain control characters".into()));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use vigie_domain::geometry::BoundingBox;
 use vigie_domain::site::{Lang, SiteCategory, SiteInput};
 use vigie_store::{NewSite, Site, SiteFilter, WriteContext};
 
-use crate::auth::{new_secret, secret_hash, verify_password, Caller, SESSION_COOKIE};
+use crate::auth::{new_secret, secret_hash, Caller, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::{now_ms, AppState};
@@ -94,8 +94,17 @@ impl std::fmt::Debug for LoginBody {
 pub async fn open_session(state: &AppState, body: &LoginBody) -> Result<(Principal, String), ApiError> {
     let failed = || ApiError::new("login_failed", "wrong email or password");
     let now = now_ms();
-    let found = state.store.user_by_email(&body.email).await?;
-    let Some(found) = found.filter(|u| verify_password(&u.password_hash, &body.password)) else {
+    let email = body.email.trim().to_lowercase();
+    // An email is short and has no control characters; anything else cannot be an account, and
+    // is never written anywhere (it might be a password typed in the wrong box).
+    let plausible = email.len() <= 254 && email.contains('@') && !email.chars().any(|c| c.is_control() || c.is_whitespace());
+    let found = if plausible { state.store.user_by_email(&email).await? } else { None };
+    let (hash, found) = match found {
+        Some(found) => (Some(found.password_hash.clone()), Some(found)),
+        None => (None, None),
+    };
+    let verified = crate::auth::check_password(hash, body.password.clone()).await;
+    let Some(found) = found.filter(|_| verified) else {
         let record = vigie_domain::audit::AuditRecord {
             at_ms: now,
             actor: "anonymous".into(),
@@ -103,9 +112,9 @@ pub async fn open_session(state: &AppState, body: &LoginBody) -> Result<(Princip
             action: "user.login_failed".into(),
             object_type: "user".into(),
             object_id: None,
-            details: json!({"email": body.email.trim().to_lowercase()}),
+            details: json!({ "email": if plausible { email.as_str() } else { "(not an email address)" } }),
         };
-        state.store.append_audit(&[record]).await?;
+        state.audit.append(record).await?;
         return Err(failed());
     };
     let secret = new_secret("");
@@ -185,6 +194,10 @@ async fn list_tokens(State(state): State<AppState>, Caller(caller): Caller) -> R
 }
 
 async fn create_token(State(state): State<AppState>, Caller(caller): Caller, ApiJson(body): ApiJson<TokenBody>) -> Result<Response, ApiError> {
+    vigie_domain::site::check_text("name", &body.name)?;
+    if body.name.trim().is_empty() || body.name.chars().count() > 100 {
+        return Err(vigie_domain::DomainError::validation("name", "a token needs a name of 1 to 100 characters").into());
+    }
     let secret = new_secret("vg_");
     let token = state.store.create_token(&write_context(&caller), &caller.user_id, body.name.trim(), &secret_hash(&secret)).await?;
     // The secret is shown once, here; only its hash is kept.
@@ -287,14 +300,15 @@ async fn readable_site(state: &AppState, caller: &Principal, id: &str) -> Result
 }
 
 async fn create_site(State(state): State<AppState>, Caller(caller): Caller, ApiJson(body): ApiJson<SiteBody>) -> Result<Response, ApiError> {
-    let (new, org_id, _) = body.into_new_site()?;
-    let org_id = org_id.unwrap_or_else(|| caller.org_id.clone());
+    let org_id = body.org_id.clone().unwrap_or_else(|| caller.org_id.clone());
+    // Permission first: geometry checks cost CPU that a caller without rights must not spend.
     if !caller.can_write_org(&org_id) {
         return Err(ApiError::forbidden("you may not create sites for this organisation"));
     }
     if state.store.org_by_id(&org_id).await?.is_none() {
         return Err(vigie_domain::DomainError::validation("org_id", "no such organisation").into());
     }
+    let (new, _, _) = body.into_new_site()?;
     let site = state.store.create_site(&write_context(&caller), &org_id, &new).await?;
     let location = format!("/api/v1/sites/{}", site.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(SiteView::from(site))).into_response())
@@ -315,7 +329,14 @@ async fn update_site(State(state): State<AppState>, Caller(caller): Caller, Path
     if org_id.is_some_and(|o| o != current.org_id) {
         return Err(vigie_domain::DomainError::validation("org_id", "a site cannot move to another organisation").into());
     }
-    let site = state.store.update_site(&write_context(&caller), &id, &new, version).await?;
+    // Required, so that an edit made from a stale copy is refused instead of overwriting.
+    let Some(version) = version else {
+        return Err(vigie_domain::DomainError::validation("version", "send the version of the site you edited (field \"version\")").into());
+    };
+    let site = match state.store.update_site(&write_context(&caller), &id, &new, Some(version)).await {
+        Err(vigie_store::StoreError::Conflict(message)) => return Err(ApiError::new("version_conflict", message)),
+        other => other?,
+    };
     Ok(Json(SiteView::from(site)))
 }
 

@@ -42,6 +42,16 @@ impl AuditSink {
         AuditSink { queue }
     }
 
+    /// Appends an entry through the group commit; returns once it is committed.
+    pub async fn append(&self, record: AuditRecord) -> Result<(), ApiError> {
+        let (reply, committed) = oneshot::channel();
+        self.queue.send((record, reply)).await.map_err(|_| ApiError::internal())?;
+        match committed.await {
+            Ok(true) => Ok(()),
+            _ => Err(ApiError::internal()),
+        }
+    }
+
     /// Records that `caller` read an object; fails closed when the entry cannot be written.
     pub async fn read(&self, caller: &Principal, at_ms: i64, object_type: &str, object_id: Option<&str>, details: serde_json::Value) -> Result<(), ApiError> {
         let record = AuditRecord {
@@ -53,11 +63,6 @@ impl AuditSink {
             object_id: object_id.map(str::to_owned),
             details,
         };
-        let (reply, committed) = oneshot::channel();
-        self.queue.send((record, reply)).await.map_err(|_| ApiError::internal())?;
-        match committed.await {
-            Ok(true) => Ok(()),
-            _ => Err(ApiError::internal()),
-        }
+        self.append(record).await
     }
 }

@@ -28,6 +28,17 @@ pub fn verify_password(phc: &str, password: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
+/// Checks a password against a user's hash, or against a fixed hash when there is no such
+/// user, so that a wrong email takes as long as a wrong password and reveals nothing. Runs on
+/// a blocking thread: argon2 is deliberately slow and must not stall the async workers.
+pub async fn check_password(phc: Option<String>, password: String) -> bool {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let known = phc.is_some();
+    let phc = phc.unwrap_or_else(|| DUMMY.get_or_init(|| hash_password("no user has this password").unwrap_or_default()).clone());
+    let verified = tokio::task::spawn_blocking(move || verify_password(&phc, &password)).await.unwrap_or(false);
+    known && verified
+}
+
 /// A fresh random secret for a session or an API token (256 bits, URL-safe).
 pub fn new_secret(prefix: &str) -> String {
     let mut bytes = [0u8; 32];

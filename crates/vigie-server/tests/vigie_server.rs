@@ -187,6 +187,9 @@ async fn organisations_only_see_what_they_may() {
         assert_eq!((status, body["version"].as_i64()), (StatusCode::OK, Some(2)), "{body}");
         let (status, body) = world.call("PUT", &site, Some(&world.operator), Some(edit)).await;
         assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        insta::assert_json_snapshot!("version_conflict", body);
+        let (status, body) = world.call("PUT", &site, Some(&world.operator), Some(site_body("No version"))).await;
+        assert_eq!((status, body["error"]["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("version")), "an edit must say which version it started from");
         let (status, _) = world.call("DELETE", &site, Some(&world.operator), None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
     }

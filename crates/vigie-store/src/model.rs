@@ -110,4 +110,9 @@ pub struct ImportOutcome {
     pub imported: u64,
     pub updated: u64,
     pub unchanged: u64,
+    /// Sites edited by a person since they were imported: left as they are.
+    pub locally_edited: u64,
+    /// Ids of the sites created and changed, for the audit log.
+    pub created: Vec<String>,
+    pub changed: Vec<String>,
 }

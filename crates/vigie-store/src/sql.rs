@@ -162,7 +162,8 @@ macro_rules! impl_store {
         async fn insert_site(tx: &mut Transaction<'_, $db>, ctx: &WriteContext, org_id: &str, new: &NewSite) -> Result<String> {
             let id = new_id();
             let columns = site_columns(new)?;
-            sqlx::query("INSERT INTO sites (id, org_id, name, category, geometry, area_m2, min_lon, min_lat, max_lon, max_lat, address, peak_occupancy, tags, source_ref, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15)")
+            let imported_version = new.source_ref.as_ref().map(|_| 1i64);
+            sqlx::query("INSERT INTO sites (id, org_id, name, category, geometry, area_m2, min_lon, min_lat, max_lon, max_lat, address, peak_occupancy, tags, source_ref, version, created_at, updated_at, imported_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15, $16)")
                 .bind(&id)
                 .bind(org_id)
                 .bind(&new.site.name)
@@ -178,6 +179,7 @@ macro_rules! impl_store {
                 .bind(&columns.tags)
                 .bind(&new.source_ref)
                 .bind(ctx.at_ms)
+                .bind(imported_version)
                 .execute(&mut **tx)
                 .await
                 .map_err(|e| conflict_or(e, || format!("the organisation already has a site from {}", new.source_ref.as_deref().unwrap_or("this source"))))?;
@@ -185,7 +187,8 @@ macro_rules! impl_store {
         }
 
         /// Overwrites a site's content and bumps its version; `false` when nothing changed.
-        async fn rewrite_site(tx: &mut Transaction<'_, $db>, ctx: &WriteContext, current: &Site, new: &NewSite) -> Result<bool> {
+        /// `by_import` records the new version as the import's own.
+        async fn rewrite_site(tx: &mut Transaction<'_, $db>, ctx: &WriteContext, current: &Site, new: &NewSite, by_import: bool) -> Result<bool> {
             let columns = site_columns(new)?;
             let unchanged = current.name == new.site.name
                 && current.category == new.site.category
@@ -196,7 +199,7 @@ macro_rules! impl_store {
             if unchanged {
                 return Ok(false);
             }
-            sqlx::query("UPDATE sites SET name = $1, category = $2, geometry = $3, area_m2 = $4, min_lon = $5, min_lat = $6, max_lon = $7, max_lat = $8, address = $9, peak_occupancy = $10, tags = $11, version = version + 1, updated_at = $12 WHERE id = $13")
+            sqlx::query("UPDATE sites SET name = $1, category = $2, geometry = $3, area_m2 = $4, min_lon = $5, min_lat = $6, max_lon = $7, max_lat = $8, address = $9, peak_occupancy = $10, tags = $11, version = version + 1, updated_at = $12, imported_version = CASE WHEN $14 THEN version + 1 ELSE imported_version END WHERE id = $13")
                 .bind(&new.site.name)
                 .bind(new.site.category.key())
                 .bind(&columns.geometry)
@@ -210,6 +213,7 @@ macro_rules! impl_store {
                 .bind(&columns.tags)
                 .bind(ctx.at_ms)
                 .bind(&current.id)
+                .bind(by_import)
                 .execute(&mut **tx)
                 .await?;
             Ok(true)
@@ -447,7 +451,7 @@ macro_rules! impl_store {
                 {
                     return Err(StoreError::Conflict(format!("the site was changed by someone else (version {} now, {expected} expected); reload it and apply your change again", current.version)));
                 }
-                if rewrite_site(&mut tx, ctx, &current, new).await? {
+                if rewrite_site(&mut tx, ctx, &current, new, false).await? {
                     audit(&mut tx, ctx, "site.update", "site", Some(id), serde_json::json!({"org_id": current.org_id, "version": current.version + 1})).await?;
                 }
                 let site = site_in(&mut tx, id).await?.ok_or_else(|| StoreError::NotFound("site".into()))?;
@@ -490,24 +494,27 @@ macro_rules! impl_store {
                 let mut tx = self.begin_write().await?;
                 for new in sites {
                     let existing = match &new.source_ref {
-                        Some(source) => sqlx::query("SELECT id FROM sites WHERE org_id = $1 AND source_ref = $2")
+                        Some(source) => sqlx::query("SELECT id, version, imported_version FROM sites WHERE org_id = $1 AND source_ref = $2")
                             .bind(org_id)
                             .bind(source)
                             .fetch_optional(&mut *tx)
                             .await?
-                            .map(|row| row.try_get::<String, _>("id"))
+                            .map(|row| Ok::<_, StoreError>((row.try_get::<String, _>("id")?, row.try_get::<i64, _>("version")?, row.try_get::<Option<i64>, _>("imported_version")?)))
                             .transpose()?,
                         None => None,
                     };
                     match existing {
                         None => {
-                            insert_site(&mut tx, ctx, org_id, new).await?;
+                            outcome.created.push(insert_site(&mut tx, ctx, org_id, new).await?);
                             outcome.imported += 1;
                         }
-                        Some(id) => {
+                        // Someone edited it since the last import: their edit wins.
+                        Some((_, version, imported)) if imported != Some(version) => outcome.locally_edited += 1,
+                        Some((id, _, _)) => {
                             let current = site_in(&mut tx, &id).await?.ok_or_else(|| StoreError::NotFound("site".into()))?;
-                            if rewrite_site(&mut tx, ctx, &current, new).await? {
+                            if rewrite_site(&mut tx, ctx, &current, new, true).await? {
                                 outcome.updated += 1;
+                                outcome.changed.push(id);
                             } else {
                                 outcome.unchanged += 1;
                             }

@@ -63,7 +63,7 @@ impl SqliteStore {
 }
 
 /// Replaces the database at `url` with the backup `from`, after checking that the backup is
-/// a Vigie database this binary can migrate. The old file is kept as `PATH.before-restore`.
+/// a Vigie database this binary can migrate. The old file is kept as `PATH.before-restore.N`.
 /// The server must not be running.
 pub async fn restore(url: &str, from: &Path) -> crate::Result<()> {
     let target = database_path(url)?;
@@ -91,10 +91,16 @@ pub async fn restore(url: &str, from: &Path) -> crate::Result<()> {
         });
     }
     if target.exists() {
-        std::fs::rename(&target, target.with_extension("db.before-restore")).map_err(|e| crate::StoreError::Backup(format!("cannot move the current database aside: {e}")))?;
-    }
-    for suffix in ["-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", target.display()));
+        // Fold the WAL into the file first, so the copy kept aside holds every commit.
+        let current = SqlitePoolOptions::new().max_connections(1).connect_with(options(&target).create_if_missing(false)).await?;
+        let (busy,): (i64,) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&current).await?;
+        current.close().await;
+        if busy != 0 {
+            let _ = std::fs::remove_file(&staging);
+            return Err(crate::StoreError::Backup("the database is in use; stop `vigie serve` before restoring".into()));
+        }
+        let aside = (1..).map(|n| target.with_extension(format!("db.before-restore.{n}"))).find(|p| !p.exists()).unwrap_or_else(|| target.with_extension("db.before-restore"));
+        std::fs::rename(&target, &aside).map_err(|e| crate::StoreError::Backup(format!("cannot move the current database aside: {e}")))?;
     }
     std::fs::rename(&staging, &target).map_err(|e| crate::StoreError::Backup(format!("cannot put the backup in place: {e}")))?;
     Ok(())

@@ -147,6 +147,15 @@ async fn reimporting_the_same_sources_changes_nothing() {
         let third = store.import_sites(&ctx(4), &org.id, &changed).await.unwrap();
         assert_eq!((third.imported, third.updated, third.unchanged), (0, 1, 0));
         assert_eq!(store.list_sites(&SiteFilter { limit: 50, ..Default::default() }).await.unwrap().total, 2);
+
+        // A person corrects the station; the next import must not undo it.
+        let station = first.created[1].clone();
+        let mut edited = site("Central Railway Station", SiteCategory::TransportHub, 24.941, 60.171, None);
+        edited.site.peak_occupancy = Some(20_000);
+        store.update_site(&ctx(5), &station, &edited, None).await.unwrap();
+        let fourth = store.import_sites(&ctx(6), &org.id, &batch).await.unwrap();
+        assert_eq!((fourth.updated, fourth.locally_edited), (1, 1), "the cathedral reverts to the source, the edited station stays");
+        assert_eq!(store.get_site(&station).await.unwrap().unwrap().peak_occupancy, Some(20_000));
     }
 }
 

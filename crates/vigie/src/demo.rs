@@ -31,10 +31,26 @@ async fn ensure_org(store: &dyn Store, name: &str, kind: OrgKind) -> Result<Stri
     }
 }
 
+/// Refuses to put demo accounts, whose password is public, into a database that holds real
+/// organisations or on a server reachable from other machines.
+pub async fn check_safe(store: &dyn Store, bind: std::net::SocketAddr) -> Result<(), CliError> {
+    if !bind.ip().is_loopback() {
+        return Err(CliError::new("demo_refused", format!("--demo creates accounts whose password is public; it only listens on this machine (use --bind 127.0.0.1:PORT, not {bind})")));
+    }
+    let others: Vec<String> = store.list_orgs().await?.into_iter().map(|o| o.name).filter(|n| n != CITY && n != OPERATOR).collect();
+    if !others.is_empty() {
+        return Err(CliError::new("demo_refused", format!("this database holds real organisations ({}); --demo only runs on an empty database or its own", others.join(", "))));
+    }
+    Ok(())
+}
+
 pub async fn load(store: &dyn Store) -> Result<(), CliError> {
     let city = ensure_org(store, CITY, OrgKind::Authority).await?;
     let operator = ensure_org(store, OPERATOR, OrgKind::Operator).await?;
-    store.add_oversight(&cli_context(), &city, &operator).await?;
+    // Only on the first load: the audit log needs no row for a link that already exists.
+    if store.user_by_email(ACCOUNTS[0].0).await?.is_none() {
+        store.add_oversight(&cli_context(), &city, &operator).await?;
+    }
     for (email, org, role) in ACCOUNTS {
         if store.user_by_email(email).await?.is_none() {
             let org_id = if *org == CITY { city.clone() } else { operator.clone() };
@@ -42,11 +58,10 @@ pub async fn load(store: &dyn Store) -> Result<(), CliError> {
             store.create_user(&cli_context(), NewUser { email: (*email).to_owned(), org_id, role: *role, password_hash }).await?;
         }
     }
-    let pbf = std::env::temp_dir().join(format!("vigie-demo-{}.osm.pbf", std::process::id()));
-    std::fs::write(&pbf, HELSINKI_PBF).map_err(|e| CliError::new("demo_failed", format!("cannot write {}: {e}", pbf.display())))?;
-    let city_summary = crate::cmd::sites::import_osm(store, &city, &pbf).await;
-    let _ = std::fs::remove_file(&pbf);
-    let summary = city_summary?;
+    let failed = |e: std::io::Error| CliError::new("demo_failed", format!("cannot write the demo extract to a temporary file: {e}"));
+    let mut pbf = tempfile::Builder::new().suffix(".osm.pbf").tempfile().map_err(failed)?;
+    pbf.write_all(HELSINKI_PBF).map_err(failed)?;
+    let summary = crate::cmd::sites::import_osm(store, &city, pbf.path()).await?;
     println!("Demo loaded: {} public spaces of central Helsinki from OpenStreetMap (© OpenStreetMap contributors, ODbL).", summary["candidates"]);
     println!("Demo accounts (password for all: {DEMO_PASSWORD}):");
     for (email, org, role) in ACCOUNTS {

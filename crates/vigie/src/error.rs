@@ -18,14 +18,6 @@ impl CliError {
         self.details = details;
         self
     }
-
-    pub fn to_json(&self) -> Value {
-        let mut error = serde_json::json!({ "code": self.code, "message": self.message });
-        if !self.details.is_null() {
-            error["details"] = self.details.clone();
-        }
-        serde_json::json!({ "error": error })
-    }
 }
 
 impl std::fmt::Display for CliError {

@@ -297,3 +297,33 @@ async fn the_demo_serves_helsinki_to_its_accounts() {
     let page: Value = client.get(format!("{}/api/v1/sites?bbox=24.93,60.16,24.96,60.18", server.base)).header("cookie", cookie).send().await.unwrap().json().await.unwrap();
     assert!(page["total"].as_u64().unwrap() >= 10, "{page}");
 }
+
+#[test]
+fn the_demo_refuses_real_databases_and_public_addresses() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.run(&["serve", "--demo", "--bind", "0.0.0.0:0"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("demo_refused"));
+    sandbox.ok(&["orgs", "add", "--name", "Real City", "--kind", "authority"]);
+    let out = sandbox.run(&["serve", "--demo", "--bind", "127.0.0.1:0"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds real organisations (Real City)"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn geojson_files_with_the_same_feature_ids_do_not_replace_each_other() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["orgs", "add", "--name", "City", "--kind", "authority"]);
+    for (file, name, lon) in [("markets.geojson", "Market", 24.95), ("squares.geojson", "Square", 24.97)] {
+        let mut first = feature(name, "public_square", lon, 60.17);
+        first["id"] = json!(1);
+        let mut twin = feature(&format!("{name} twin"), "public_square", lon + 0.002, 60.17);
+        twin["id"] = json!(1);
+        let path = sandbox.path(file);
+        write_json(&path, &json!({"type": "FeatureCollection", "features": [first, twin]}));
+        let summary = sandbox.json(&["sites", "import-geojson", path.to_str().unwrap(), "--org", "City"]);
+        assert_eq!(summary["imported"], 1, "{summary}");
+        assert_eq!(summary["rejected"][0]["reason"], "another feature of this file has the same id");
+    }
+    assert_eq!(sandbox.json(&["sites", "list"])["total"], 2);
+}

@@ -22,8 +22,14 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
     let entries = store.audit_entries().await?;
     match command {
         Command::Verify => match vigie_domain::audit::verify_chain(&entries) {
+            // Every organisation's creation is audited: an empty log beside them was emptied.
+            Ok(0) if !store.list_orgs().await?.is_empty() => Err(CliError::new("audit_chain_broken", "the audit log is empty although the database holds organisations: it was emptied")),
             Ok(count) => {
                 println!("audit log intact: {count} entries verified");
+                if let Some(head) = entries.last() {
+                    // Recorded elsewhere, the head lets a later check notice removed last rows.
+                    println!("head: entry {} hash {}", head.seq, head.hash);
+                }
                 Ok(())
             }
             Err(broken) => Err(CliError::new("audit_chain_broken", format!("the audit log was tampered with at entry {}: {}", broken.seq, broken.reason)).with_details(json!(broken))),

@@ -8,6 +8,7 @@ pub async fn run(global: &GlobalArgs, serve: &ServeArgs) -> Result<(), CliError>
     let settings = Settings::resolve(global, serve)?;
     let store = vigie_store::open(&settings.database_url).await?;
     if serve.demo {
+        crate::demo::check_safe(store.as_ref(), settings.bind).await?;
         crate::demo::load(store.as_ref()).await?;
     }
     let listener = tokio::net::TcpListener::bind(settings.bind).await.map_err(|e| CliError::new("bind_failed", format!("cannot listen on {}: {e}", settings.bind)))?;

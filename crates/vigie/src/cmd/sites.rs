@@ -52,12 +52,13 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             let features = read_feature_collection(&file)?;
             let (store, _) = open_store(global).await?;
             let org = org_id(store.as_ref(), &org).await?;
-            let (good, rejected) = sites_from_features(&features);
+            let source = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let (good, rejected) = sites_from_features(&source, &features);
             for r in &rejected {
                 eprintln!("feature {}: {} [{}]", r["index"], r["reason"], r["code"]);
             }
             let outcome = store.import_sites(&cli_context(), &org, &good).await?;
-            print_json(&json!({"imported": outcome.imported, "updated": outcome.updated, "unchanged": outcome.unchanged, "rejected": rejected}));
+            print_json(&json!({"imported": outcome.imported, "updated": outcome.updated, "unchanged": outcome.unchanged, "locally_edited": outcome.locally_edited, "rejected": rejected}));
             Ok(())
         }
         Command::ImportOsm { file, org } => {
@@ -75,6 +76,10 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             };
             let category = category.as_deref().map(SiteCategory::from_key).transpose()?;
             let page = store.list_sites(&SiteFilter { orgs, category, limit, ..Default::default() }).await?;
+            let ids: Vec<&str> = page.items.iter().map(|s| s.id.as_str()).collect();
+            let ctx = cli_context();
+            let record = vigie_domain::audit::AuditRecord { at_ms: ctx.at_ms, actor: ctx.actor, actor_org: None, action: "site.read".into(), object_type: "site".into(), object_id: None, details: json!({"list": ids}) };
+            store.append_audit(&[record]).await?;
             print_json(&json!(page));
             Ok(())
         }
@@ -105,11 +110,16 @@ fn read_feature_collection(path: &Path) -> Result<Vec<Value>, CliError> {
 
 /// Validates every feature; returns the good sites and, for each bad one, its index, code
 /// and reason. Nothing is written here: the caller imports the good ones in one transaction.
-pub fn sites_from_features(features: &[Value]) -> (Vec<NewSite>, Vec<Value>) {
-    let mut good = Vec::new();
+/// Feature ids become `geojson:SOURCE:ID`, so files that both number features from 1 do not
+/// replace each other's sites on import.
+pub fn sites_from_features(source: &str, features: &[Value]) -> (Vec<NewSite>, Vec<Value>) {
+    let mut good: Vec<NewSite> = Vec::new();
     let mut rejected = Vec::new();
     for (index, feature) in features.iter().enumerate() {
-        match site_from_feature(feature) {
+        match site_from_feature(source, feature) {
+            Ok(site) if site.source_ref.is_some() && good.iter().any(|g| g.source_ref == site.source_ref) => {
+                rejected.push(json!({"index": index, "code": "validation_failed", "reason": "another feature of this file has the same id"}))
+            }
             Ok(site) => good.push(site),
             Err(err) => rejected.push(json!({"index": index, "code": err.code, "reason": err.message})),
         }
@@ -117,7 +127,7 @@ pub fn sites_from_features(features: &[Value]) -> (Vec<NewSite>, Vec<Value>) {
     (good, rejected)
 }
 
-fn site_from_feature(feature: &Value) -> Result<NewSite, CliError> {
+fn site_from_feature(source: &str, feature: &Value) -> Result<NewSite, CliError> {
     if feature.get("type").and_then(Value::as_str) != Some("Feature") {
         return Err(CliError::new("geojson_invalid", "not a GeoJSON Feature"));
     }
@@ -136,8 +146,8 @@ fn site_from_feature(feature: &Value) -> Result<NewSite, CliError> {
     let geometry = feature.get("geometry").cloned().ok_or_else(|| CliError::new("site_geometry_invalid", "the feature has no geometry"))?;
     let input = SiteInput { name, category: SiteCategory::from_key(&category)?, geometry, address: text("address"), peak_occupancy, tags };
     let source_ref = feature.get("id").or_else(|| properties.get("id")).and_then(|id| match id {
-        Value::String(s) => Some(format!("geojson:{s}")),
-        Value::Number(n) => Some(format!("geojson:{n}")),
+        Value::String(s) => Some(format!("geojson:{source}:{s}")),
+        Value::Number(n) => Some(format!("geojson:{source}:{n}")),
         _ => None,
     });
     Ok(NewSite { site: input.validate()?, source_ref })
@@ -203,6 +213,7 @@ pub async fn import_osm(store: &dyn Store, org: &str, file: &Path) -> Result<Val
     let outcome = store.import_sites(&cli_context(), org, &sites).await?;
     let mut skipped_json: BTreeMap<String, u64> = skipped;
     skipped_json.insert("unchanged".into(), outcome.unchanged);
+    skipped_json.insert("locally_edited".into(), outcome.locally_edited);
     Ok(json!({
         "file": file.display().to_string(),
         "candidates": found,
