@@ -368,13 +368,15 @@ impl<'g> Analyser<'g> {
     }
 
     /// Nodes of the best path ending with edge `last`, from its start (rest) onwards, with the
-    /// speed (m/s) leaving each; within the neighbourhood only when `field` is None. The length
-    /// cap guards against a cycle of predecessors, which label-correcting can leave behind.
+    /// speed (m/s) leaving each; within the neighbourhood only when `field` is None. When the
+    /// best path circles a loop (gaining speed round a block up to its bend limits), the
+    /// predecessors form a cycle: the path is then drawn from where it enters the loop.
     fn path_nodes(&self, last: usize, local: &[Label], slot: &impl Fn(u32) -> Option<usize>, field: Option<&Field>) -> Vec<(u32, f64)> {
         let g = self.graph;
         let mut nodes = Vec::new();
+        let mut seen = HashSet::new();
         let mut e = last as u32;
-        while e != NONE && nodes.len() < MAX_PATH_EDGES {
+        while e != NONE && nodes.len() < MAX_PATH_EDGES && seen.insert(e) {
             let label = match (slot(e), field) {
                 (Some(i), _) => local[i],
                 (None, Some(f)) => f.labels[e as usize],

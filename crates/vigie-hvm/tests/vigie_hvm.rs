@@ -282,6 +282,11 @@ fn senate_square_on_the_helsinki_extract() {
         assert_eq!(ap.vehicles.len(), classes.len());
         let (car, truck) = (ap.vehicles["M1"].speed_kmh, ap.vehicles["N3F"].speed_kmh);
         assert!(car >= truck && truck > 5.0 && car < 180.0, "{} {car} {truck}", ap.id);
+        // A loop in the predecessors is cut where the path enters it, never walked round again.
+        for impact in ap.vehicles.values() {
+            let distinct: std::collections::HashSet<String> = impact.path.iter().map(|p| format!("{p:?}")).collect();
+            assert!(impact.path.len() <= distinct.len() + 1, "{} {}", impact.path.len(), distinct.len());
+        }
     }
 }
 
