@@ -89,6 +89,11 @@ pub trait Store: Send + Sync {
     /// organisation already holds are updated when they changed, else skipped.
     async fn import_sites(&self, ctx: &WriteContext, org_id: &str, sites: &[NewSite]) -> Result<ImportOutcome>;
 
+    /// Stores a hostile-vehicle study of a site (the result JSON of `vigie_hvm::analyse_site`).
+    async fn create_hvm_study(&self, ctx: &WriteContext, study: &NewHvmStudy) -> Result<HvmStudy>;
+    /// The site's most recent study, if any.
+    async fn latest_hvm_study(&self, site_id: &str) -> Result<Option<HvmStudy>>;
+
     /// Appends audit entries on their own (reads of sensitive objects, failed logins), all
     /// in one transaction.
     async fn append_audit(&self, records: &[AuditRecord]) -> Result<()>;

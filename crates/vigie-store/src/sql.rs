@@ -62,7 +62,7 @@ macro_rules! impl_store {
         use vigie_domain::access::{OrgKind, Principal};
         use vigie_domain::audit::{chain_hash, AuditRecord, StoredAuditEntry, GENESIS_HASH};
         use $crate::sql::{conflict_or, corrupt, new_id, parse_category, parse_role, parse_tags, SITE_COLUMNS};
-        use $crate::{ApiToken, ImportOutcome, NewSite, NewUser, Org, Result, Site, SiteFilter, SitePage, StoreError, User, UserWithSecret, WriteContext};
+        use $crate::{ApiToken, HvmStudy, NewHvmStudy, ImportOutcome, NewSite, NewUser, Org, Result, Site, SiteFilter, SitePage, StoreError, User, UserWithSecret, WriteContext};
 
         type Row = <$db as sqlx::Database>::Row;
 
@@ -524,6 +524,57 @@ macro_rules! impl_store {
                 audit(&mut tx, ctx, "site.import", "org", Some(org_id), serde_json::to_value(&outcome).map_err(|e| corrupt("import summary", e))?).await?;
                 tx.commit().await?;
                 Ok(outcome)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn create_hvm_study(&self, ctx: &WriteContext, study: &NewHvmStudy) -> Result<HvmStudy> {
+                let stored = HvmStudy {
+                    id: new_id(),
+                    site_id: study.site_id.clone(),
+                    org_id: study.org_id.clone(),
+                    created_at_ms: ctx.at_ms,
+                    created_by: ctx.actor.clone(),
+                    vehicles_version: study.vehicles_version.clone(),
+                    network: study.network.clone(),
+                    result: study.result.clone(),
+                };
+                let mut tx = self.begin_write().await?;
+                sqlx::query("INSERT INTO hvm_studies (id, site_id, org_id, created_at, created_by, vehicles_version, network, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                    .bind(&stored.id)
+                    .bind(&stored.site_id)
+                    .bind(&stored.org_id)
+                    .bind(stored.created_at_ms)
+                    .bind(&stored.created_by)
+                    .bind(&stored.vehicles_version)
+                    .bind(&stored.network)
+                    .bind(stored.result.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                audit(&mut tx, ctx, "hvm_study.create", "site", Some(&stored.site_id), serde_json::json!({"study_id": stored.id, "org_id": stored.org_id})).await?;
+                tx.commit().await?;
+                Ok(stored)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn latest_hvm_study(&self, site_id: &str) -> Result<Option<HvmStudy>> {
+                let row = sqlx::query("SELECT id, site_id, org_id, created_at, created_by, vehicles_version, network, result FROM hvm_studies WHERE site_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1")
+                    .bind(site_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|row| {
+                    let result: String = row.try_get("result")?;
+                    Ok(HvmStudy {
+                        id: row.try_get("id")?,
+                        site_id: row.try_get("site_id")?,
+                        org_id: row.try_get("org_id")?,
+                        created_at_ms: row.try_get("created_at")?,
+                        created_by: row.try_get("created_by")?,
+                        vehicles_version: row.try_get("vehicles_version")?,
+                        network: row.try_get("network")?,
+                        result: serde_json::from_str(&result).map_err(|e| corrupt("hvm study", e))?,
+                    })
+                })
+                .transpose()
             }
 
             #[tracing::instrument(skip_all)]
