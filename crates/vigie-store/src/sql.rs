@@ -123,6 +123,26 @@ macro_rules! impl_store {
             Ok(SiteColumns { geometry: new.site.geometry.to_geojson().to_string(), bbox, tags })
         }
 
+        /// Binds a site's content columns as `$1`…`$11`, in the order both INSERT and UPDATE use.
+        fn bind_site<'q>(
+            query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
+            new: &'q NewSite,
+            columns: &'q SiteColumns,
+        ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
+            query
+                .bind(&new.site.name)
+                .bind(new.site.category.key())
+                .bind(&columns.geometry)
+                .bind(new.site.geometry.area_m2())
+                .bind(columns.bbox.west)
+                .bind(columns.bbox.south)
+                .bind(columns.bbox.east)
+                .bind(columns.bbox.north)
+                .bind(&new.site.address)
+                .bind(new.site.peak_occupancy.map(i64::from))
+                .bind(&columns.tags)
+        }
+
         async fn append_audit_in(tx: &mut Transaction<'_, $db>, record: &AuditRecord) -> Result<()> {
             let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut **tx).await?;
             let (seq, prev_hash) = match last {
@@ -163,20 +183,10 @@ macro_rules! impl_store {
             let id = new_id();
             let columns = site_columns(new)?;
             let imported_version = new.source_ref.as_ref().map(|_| 1i64);
-            sqlx::query("INSERT INTO sites (id, org_id, name, category, geometry, area_m2, min_lon, min_lat, max_lon, max_lat, address, peak_occupancy, tags, source_ref, version, created_at, updated_at, imported_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15, $16)")
+            let insert = sqlx::query("INSERT INTO sites (name, category, geometry, area_m2, min_lon, min_lat, max_lon, max_lat, address, peak_occupancy, tags, id, org_id, source_ref, version, created_at, updated_at, imported_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15, $16)");
+            bind_site(insert, new, &columns)
                 .bind(&id)
                 .bind(org_id)
-                .bind(&new.site.name)
-                .bind(new.site.category.key())
-                .bind(&columns.geometry)
-                .bind(new.site.geometry.area_m2())
-                .bind(columns.bbox.west)
-                .bind(columns.bbox.south)
-                .bind(columns.bbox.east)
-                .bind(columns.bbox.north)
-                .bind(&new.site.address)
-                .bind(new.site.peak_occupancy.map(i64::from))
-                .bind(&columns.tags)
                 .bind(&new.source_ref)
                 .bind(ctx.at_ms)
                 .bind(imported_version)
@@ -199,23 +209,8 @@ macro_rules! impl_store {
             if unchanged {
                 return Ok(false);
             }
-            sqlx::query("UPDATE sites SET name = $1, category = $2, geometry = $3, area_m2 = $4, min_lon = $5, min_lat = $6, max_lon = $7, max_lat = $8, address = $9, peak_occupancy = $10, tags = $11, version = version + 1, updated_at = $12, imported_version = CASE WHEN $14 THEN version + 1 ELSE imported_version END WHERE id = $13")
-                .bind(&new.site.name)
-                .bind(new.site.category.key())
-                .bind(&columns.geometry)
-                .bind(new.site.geometry.area_m2())
-                .bind(columns.bbox.west)
-                .bind(columns.bbox.south)
-                .bind(columns.bbox.east)
-                .bind(columns.bbox.north)
-                .bind(&new.site.address)
-                .bind(new.site.peak_occupancy.map(i64::from))
-                .bind(&columns.tags)
-                .bind(ctx.at_ms)
-                .bind(&current.id)
-                .bind(by_import)
-                .execute(&mut **tx)
-                .await?;
+            let update = sqlx::query("UPDATE sites SET name = $1, category = $2, geometry = $3, area_m2 = $4, min_lon = $5, min_lat = $6, max_lon = $7, max_lat = $8, address = $9, peak_occupancy = $10, tags = $11, version = version + 1, updated_at = $12, imported_version = CASE WHEN $14 THEN version + 1 ELSE imported_version END WHERE id = $13");
+            bind_site(update, new, &columns).bind(ctx.at_ms).bind(&current.id).bind(by_import).execute(&mut **tx).await?;
             Ok(true)
         }
 
