@@ -202,7 +202,7 @@ macro_rules! impl_store {
             let columns = site_columns(new)?;
             let unchanged = current.name == new.site.name
                 && current.category == new.site.category
-                && current.geometry.to_string() == columns.geometry
+                && current.geometry == new.site.geometry.to_geojson()
                 && current.address == new.site.address
                 && current.peak_occupancy == new.site.peak_occupancy
                 && current.tags == new.site.tags;
