@@ -103,7 +103,8 @@ impl BucketQueue {
 /// through sharp bends go first: they are where straight runs begin, so each street is swept
 /// from its head rather than again from every edge further up. The order changes the work, not
 /// the result. The speed at the end of an edge (a Newton solve) is only computed when some
-/// successor could improve by more than the threshold, checked first on the run-up S(v).
+/// successor could improve by more than the threshold, checked first on the run-up S(v), and
+/// the bend there does not limit it.
 fn propagate(d: &Dynamics<'_>, edges: &[u32], slot: &impl Fn(u32) -> Option<usize>, open: &impl Fn(usize) -> bool, labels: &mut [Label]) {
     let Dynamics { graph, class, params, passable_barriers } = *d;
     // Widest way in (radius, m): log2 tiers, straight-through last.
@@ -150,10 +151,10 @@ fn propagate(d: &Dynamics<'_>, edges: &[u32], slot: &impl Fn(u32) -> Option<usiz
             if limit <= wanted || s_end <= class.distance_from_rest(wanted) {
                 continue;
             }
-            let v_end = *v_end.get_or_insert_with(|| class.speed_after(0.0, s_end));
-            let v = v_end.min(limit);
+            // A bend that limits the speed sets it without solving for the speed at the end.
+            let s_limit = class.distance_from_rest(limit);
+            let (v, run_up, dist) = if s_end > s_limit { (limit, 0.0, s_limit) } else { (*v_end.get_or_insert_with(|| class.speed_after(0.0, s_end)), here.run_up + graph.length[e], s_end) };
             if v > wanted {
-                let (run_up, dist) = if v_end > limit { (0.0, class.distance_from_rest(limit)) } else { (here.run_up + graph.length[e], s_end) };
                 labels[j] = Label { speed: v, run_up, pred: e as u32, dist };
                 queue.push(j as u32, v);
             }
@@ -476,7 +477,7 @@ impl<'g> Analyser<'g> {
     fn path_nodes(&self, last: usize, local: &[Label], slot: &impl Fn(u32) -> Option<usize>, field: Option<&Field>) -> Vec<(u32, f64)> {
         let g = self.graph;
         let mut nodes = Vec::new();
-        let mut seen = HashSet::new();
+        let mut seen = EdgeSet::default();
         let mut e = last as u32;
         while e != NONE && nodes.len() < MAX_PATH_EDGES && seen.insert(e) {
             let label = match (slot(e), field) {
@@ -491,6 +492,28 @@ impl<'g> Analyser<'g> {
         nodes
     }
 }
+
+/// Hashes an edge index with one multiplication: SipHash dominated drawing the paths.
+#[derive(Default)]
+struct EdgeHasher(u64);
+
+impl std::hash::Hasher for EdgeHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.0 = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type EdgeSet = HashSet<u32, std::hash::BuildHasherDefault<EdgeHasher>>;
 
 /// For each edge of the neighbourhood: does its whole-graph best path stay clear of the site
 /// (no edge inside or crossing into it, within the neighbourhood)? Predecessor chains are
