@@ -95,7 +95,8 @@ impl BucketQueue {
 
 /// Label-correcting over directed edges until no label improves by more than the threshold.
 /// `slot(e)` maps a graph edge to its index in `labels` (None: outside the set); `open(i)` says
-/// whether a vehicle can go on past the end of edge `i`.
+/// whether a vehicle can go on past the end of edge `i`. `start` lists the only edges whose
+/// labels may spread (None: all of them).
 ///
 /// The fastest label is spread first, so a speed gained on a long straight run travels down
 /// the street in one sweep instead of one edge per round as in FIFO order (some 50 times
@@ -105,7 +106,7 @@ impl BucketQueue {
 /// the result. The speed at the end of an edge (a Newton solve) is only computed when some
 /// successor could improve by more than the threshold, checked first on the run-up S(v), and
 /// the bend there does not limit it.
-fn propagate(d: &Dynamics<'_>, edges: &[u32], slot: &impl Fn(u32) -> Option<usize>, open: &impl Fn(usize) -> bool, labels: &mut [Label]) {
+fn propagate(d: &Dynamics<'_>, edges: &[u32], slot: &impl Fn(u32) -> Option<usize>, open: &impl Fn(usize) -> bool, labels: &mut [Label], start: Option<&[usize]>) {
     let Dynamics { graph, class, params, passable_barriers } = *d;
     // Widest way in (radius, m): log2 tiers, straight-through last.
     let entry_tier = |e: u32| -> u8 {
@@ -117,11 +118,16 @@ fn propagate(d: &Dynamics<'_>, edges: &[u32], slot: &impl Fn(u32) -> Option<usiz
         let widest = graph.out_edges(a).map(|o| graph.turn_radius[graph.turn_start[graph.reverse[o] as usize] as usize + (e - first_out) as usize]).fold(0.0f32, f32::max);
         (widest.clamp(0.0, 65_535.0) as u32 + 1).ilog2() as u8
     };
-    let tiers: Vec<u8> = edges.iter().map(|&e| entry_tier(e)).collect();
     let mut queue = BucketQueue::new(edges.len(), class.vmax_ms());
-    for tier in (0..=16u8).rev() {
-        for (i, _) in tiers.iter().enumerate().filter(|&(i, &t)| t == tier && open(i)) {
-            queue.push(i as u32, labels[i].speed);
+    match start {
+        Some(start) => start.iter().filter(|&&i| open(i)).for_each(|&i| queue.push(i as u32, labels[i].speed)),
+        None => {
+            let tiers: Vec<u8> = edges.iter().map(|&e| entry_tier(e)).collect();
+            for tier in (0..=16u8).rev() {
+                for (i, _) in tiers.iter().enumerate().filter(|&(i, &t)| t == tier && open(i)) {
+                    queue.push(i as u32, labels[i].speed);
+                }
+            }
         }
     }
     let fg = params.friction * params.gravity_ms2;
@@ -289,7 +295,7 @@ impl<'g> Analyser<'g> {
         let all: Vec<u32> = (0..graph.edge_count() as u32).collect();
         let compute = |class: &VehicleClass| {
             let mut labels = vec![REST; all.len()];
-            propagate(&Dynamics { graph, class, params, passable_barriers: false }, &all, &|e| Some(e as usize), &|_| true, &mut labels);
+            propagate(&Dynamics { graph, class, params, passable_barriers: false }, &all, &|e| Some(e as usize), &|_| true, &mut labels, None);
             Field { labels }
         };
         let fields = parallel_map(classes, compute);
@@ -322,15 +328,23 @@ impl<'g> Analyser<'g> {
             .collect();
         let mut relied: HashSet<u32> = HashSet::new();
         for (class, field) in self.classes.iter().zip(&self.fields) {
-            let solve = |passable: bool| {
-                let mut labels = self.seed(&hood, field, class, passable);
-                propagate(&Dynamics { graph: g, class, params: &self.params, passable_barriers: passable }, &hood.edges, &slot, &open, &mut labels);
-                labels
-            };
-            let labels = solve(false);
+            let dynamics = |passable_barriers: bool| Dynamics { graph: g, class, params: &self.params, passable_barriers };
+            let clean = clean_paths(&hood, field);
+            let mut labels: Vec<Label> = hood.edges.iter().zip(&clean).map(|(&e, &ok)| if ok { field.labels[e as usize] } else { REST }).collect();
+            self.enter_from_outside(&hood, field, class, &mut labels, |a| g.barrier_of[a as usize] == 0);
+            propagate(&dynamics(false), &hood.edges, &slot, &open, &mut labels, None);
             // Barriers relied on: with every barrier passable, an access point would be reached
-            // faster by a path through them.
-            let free = if hood.barrier_nodes.is_empty() { None } else { Some(solve(true)) };
+            // faster by a path through them. The labels with barriers blocked are achievable with
+            // them passable too, so only what passes a barrier needs spreading.
+            let free = if hood.barrier_nodes.is_empty() {
+                None
+            } else {
+                let mut free = labels.clone();
+                let mut start = self.enter_from_outside(&hood, field, class, &mut free, |a| g.barrier_of[a as usize] != 0);
+                start.extend((0..hood.edges.len()).filter(|&i| g.barrier_of[g.to[hood.edges[i] as usize] as usize] != 0));
+                propagate(&dynamics(true), &hood.edges, &slot, &open, &mut free, Some(&start));
+                Some(free)
+            };
             for ((i, c), point) in hood.crossings.iter().zip(points.iter_mut()) {
                 let e = hood.edges[*i] as usize;
                 let label = labels[*i];
@@ -436,18 +450,17 @@ impl<'g> Analyser<'g> {
         Neighbourhood { table: Neighbourhood::table_for(&edges), edges, open, crossings, barrier_nodes }
     }
 
-    /// Initial labels of a neighbourhood: the whole-graph label of each edge whose best path
-    /// does not go through the site (an achievable speed, so a valid start for label-correcting),
-    /// rest for the others, improved by the whole-graph labels of the edges leading in from
-    /// outside the neighbourhood.
-    fn seed(&self, hood: &Neighbourhood, field: &Field, class: &VehicleClass, passable: bool) -> Vec<Label> {
+    /// Improves the labels of the neighbourhood by the whole-graph labels of the edges leading
+    /// in from outside it, at the start nodes where `through(node)`; returns the improved ones.
+    /// Together with the whole-graph labels of the edges whose best path stays clear of the site
+    /// (achievable speeds, so a valid start for label-correcting), this seeds the local pass.
+    fn enter_from_outside(&self, hood: &Neighbourhood, field: &Field, class: &VehicleClass, labels: &mut [Label], through: impl Fn(u32) -> bool) -> Vec<usize> {
         let g = self.graph;
         let fg = self.params.friction * self.params.gravity_ms2;
-        let clean = clean_paths(hood, field);
-        let mut labels: Vec<Label> = hood.edges.iter().zip(&clean).map(|(&e, &ok)| if ok { field.labels[e as usize] } else { REST }).collect();
+        let mut improved = Vec::new();
         for (j, &e2) in hood.edges.iter().enumerate() {
             let a = g.from[e2 as usize];
-            if !passable && g.barrier_of[a as usize] != 0 {
+            if !through(a) {
                 continue;
             }
             let first_out = g.out_start[a as usize];
@@ -464,10 +477,11 @@ impl<'g> Analyser<'g> {
                 if v > labels[j].speed {
                     let run_up = if v_end > limit { 0.0 } else { from_outside.run_up + g.length[e] };
                     labels[j] = Label { speed: v, run_up, pred: e as u32, dist: class.distance_from_rest(v) };
+                    improved.push(j);
                 }
             }
         }
-        labels
+        improved
     }
 
     /// Nodes of the best path ending with edge `last`, from its start (rest) onwards, with the
