@@ -1,5 +1,5 @@
 //! `cargo bench -p vigie-assessment`: assessments scored per second on one core with the full
-//! embedded methodology. Prints figures; no timing assertion (see docs/perf-assessment.md).
+//! embedded methodology. Prints figures; no timing assertion (see docs/performance.md).
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::Instant;

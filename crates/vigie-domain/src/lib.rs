@@ -1,6 +1,6 @@
 //! Vigie's pure core: the vocabulary and the rules. No I/O, no clock (time is a parameter),
 //! no panics: every fallible operation returns a [`DomainError`].
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod access;
 pub mod audit;

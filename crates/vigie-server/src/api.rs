@@ -38,6 +38,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/sites/{id}"),
     ("put", "/api/v1/sites/{id}"),
     ("delete", "/api/v1/sites/{id}"),
+    ("get", "/api/v1/sites/{id}/hvm"),
+    ("post", "/api/v1/sites/{id}/hvm"),
 ];
 
 pub fn routes() -> Router<AppState> {
@@ -53,6 +55,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/site-categories", get(site_categories))
         .route("/api/v1/sites", get(list_sites).post(create_site))
         .route("/api/v1/sites/{id}", get(get_site).put(update_site).delete(delete_site))
+        .route("/api/v1/sites/{id}/hvm", get(latest_hvm_study).post(run_hvm_study))
         .fallback(|| async { ApiError::new("route_not_found", "there is no such page or API route") })
         .method_not_allowed_fallback(|| async { ApiError::new("method_not_allowed", "this route does not accept that HTTP method") })
 }
@@ -347,4 +350,63 @@ async fn delete_site(State(state): State<AppState>, Caller(caller): Caller, Path
     }
     state.store.delete_site(&write_context(&caller), &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HvmBody {
+    /// Vehicle classes to analyse (keys such as `M1`, `N3C`); default: every class.
+    #[serde(default)]
+    vehicles: Option<Vec<String>>,
+    /// Side friction factor; default 0.6.
+    #[serde(default)]
+    friction: Option<f64>,
+}
+
+fn hvm_error(err: vigie_hvm::HvmError) -> ApiError {
+    let code = match err.code() {
+        "hvm_vehicle_unknown" => "hvm_vehicle_unknown",
+        _ => "hvm_parameter_invalid",
+    };
+    ApiError::new(code, err.to_string()).with_details(err.details())
+}
+
+/// Runs a vehicle dynamics assessment of the site on the server's street network and keeps
+/// it with the site.
+async fn run_hvm_study(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>, ApiJson(body): ApiJson<HvmBody>) -> Result<Response, ApiError> {
+    let site = readable_site(&state, &caller, &id).await?;
+    if !caller.can_write_org(&site.org_id) {
+        return Err(ApiError::forbidden("you may read this site but not add studies to it"));
+    }
+    let network = state.hvm.clone().ok_or_else(|| ApiError::new("hvm_network_missing", "this server has no street network loaded; start it with --osm FILE.osm.pbf"))?;
+    let classes = match &body.vehicles {
+        Some(keys) => keys.iter().map(|k| network.vehicles.get(k).cloned()).collect::<Result<Vec<_>, _>>().map_err(hvm_error)?,
+        None => network.vehicles.classes.clone(),
+    };
+    if classes.is_empty() {
+        return Err(ApiError::new("hvm_parameter_invalid", "name at least one vehicle class"));
+    }
+    let mut params = vigie_hvm::DynamicsParams::default();
+    if let Some(friction) = body.friction {
+        if !(0.1..=1.5).contains(&friction) {
+            return Err(ApiError::new("hvm_parameter_invalid", "friction must lie between 0.1 and 1.5 (0.6 on normal roads, 1.0 as the conservative bound)"));
+        }
+        params.friction = friction;
+    }
+    let geometry = vigie_domain::geometry::SiteGeometry::from_geojson(&site.geometry)?;
+    let worker = network.clone();
+    // The dynamics are CPU work: keep them off the async workers.
+    let result = tokio::task::spawn_blocking(move || vigie_hvm::analyse_site(&worker.graph, &geometry, &classes, &params)).await.map_err(|_| ApiError::internal())?;
+    let result = serde_json::to_value(&result).map_err(|_| ApiError::internal())?;
+    let study = vigie_store::NewHvmStudy { site_id: site.id.clone(), org_id: site.org_id.clone(), vehicles_version: network.vehicles.version.clone(), network: network.name.clone(), result };
+    let stored = state.store.create_hvm_study(&write_context(&caller), &study).await?;
+    Ok((StatusCode::CREATED, Json(stored)).into_response())
+}
+
+/// The site's latest study: where it is weak against vehicles, so every read is audited.
+async fn latest_hvm_study(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> Result<Json<vigie_store::HvmStudy>, ApiError> {
+    let site = readable_site(&state, &caller, &id).await?;
+    let study = state.store.latest_hvm_study(&site.id).await?.ok_or_else(|| ApiError::not_found("vehicle study for this site"))?;
+    state.audit.read(&caller, now_ms(), "hvm_study", Some(&study.id), json!({"site_id": site.id})).await?;
+    Ok(Json(study))
 }

@@ -1,6 +1,6 @@
 //! Vigie's HTTP shell. Handlers translate between HTTP and the store and domain; rules live
 //! in `vigie-domain`, data in `vigie-store`.
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod api;
 pub mod audit;
@@ -33,17 +33,31 @@ impl Default for ServerConfig {
     }
 }
 
+/// The street network hostile-vehicle studies run on, loaded once at start-up.
+pub struct HvmNetwork {
+    pub graph: vigie_hvm::StreetGraph,
+    pub vehicles: vigie_hvm::VehicleSet,
+    /// Shown with each study: which extract it was computed on.
+    pub name: String,
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub audit: audit::AuditSink,
     pub config: Arc<ServerConfig>,
+    pub hvm: Option<Arc<HvmNetwork>>,
 }
 
 impl AppState {
     /// Must be called inside a Tokio runtime: it starts the audit writer.
     pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
-        AppState { audit: audit::AuditSink::spawn(store.clone()), store, config: Arc::new(config) }
+        AppState { audit: audit::AuditSink::spawn(store.clone()), store, config: Arc::new(config), hvm: None }
+    }
+
+    pub fn with_hvm(mut self, network: HvmNetwork) -> Self {
+        self.hvm = Some(Arc::new(network));
+        self
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! Every write method takes a [`WriteContext`] and appends its audit entry in the same
 //! transaction as the write: a write cannot land without its audit row, nor the reverse.
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 mod model;
 mod postgres;
@@ -88,6 +88,11 @@ pub trait Store: Send + Sync {
     /// Imports sites in one transaction: all or nothing. Sites whose `source_ref` the
     /// organisation already holds are updated when they changed, else skipped.
     async fn import_sites(&self, ctx: &WriteContext, org_id: &str, sites: &[NewSite]) -> Result<ImportOutcome>;
+
+    /// Stores a hostile-vehicle study of a site (the result JSON of `vigie_hvm::analyse_site`).
+    async fn create_hvm_study(&self, ctx: &WriteContext, study: &NewHvmStudy) -> Result<HvmStudy>;
+    /// The site's most recent study, if any.
+    async fn latest_hvm_study(&self, site_id: &str) -> Result<Option<HvmStudy>>;
 
     /// Appends audit entries on their own (reads of sensitive objects, failed logins), all
     /// in one transaction.

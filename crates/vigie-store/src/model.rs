@@ -116,3 +116,25 @@ pub struct ImportOutcome {
     pub created: Vec<String>,
     pub changed: Vec<String>,
 }
+
+pub struct NewHvmStudy {
+    pub site_id: String,
+    pub org_id: String,
+    /// Version of the vehicle classes the study used.
+    pub vehicles_version: String,
+    /// Which street network it ran on (file name of the extract).
+    pub network: String,
+    pub result: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HvmStudy {
+    pub id: String,
+    pub site_id: String,
+    pub org_id: String,
+    pub created_at_ms: i64,
+    pub created_by: String,
+    pub vehicles_version: String,
+    pub network: String,
+    pub result: serde_json::Value,
+}

@@ -12,7 +12,7 @@ pub struct PgStore {
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 /// Any constant: it only has to be the same for every Vigie writer.
-const WRITE_LOCK_KEY: i64 = 0x5649_4749_45;
+const WRITE_LOCK_KEY: i64 = 0x0056_4947_4945;
 
 impl PgStore {
     pub async fn open(url: &str) -> crate::Result<Self> {

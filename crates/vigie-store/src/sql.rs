@@ -62,7 +62,7 @@ macro_rules! impl_store {
         use vigie_domain::access::{OrgKind, Principal};
         use vigie_domain::audit::{chain_hash, AuditRecord, StoredAuditEntry, GENESIS_HASH};
         use $crate::sql::{conflict_or, corrupt, new_id, parse_category, parse_role, parse_tags, SITE_COLUMNS};
-        use $crate::{ApiToken, ImportOutcome, NewSite, NewUser, Org, Result, Site, SiteFilter, SitePage, StoreError, User, UserWithSecret, WriteContext};
+        use $crate::{ApiToken, HvmStudy, NewHvmStudy, ImportOutcome, NewSite, NewUser, Org, Result, Site, SiteFilter, SitePage, StoreError, User, UserWithSecret, WriteContext};
 
         type Row = <$db as sqlx::Database>::Row;
 
@@ -123,6 +123,26 @@ macro_rules! impl_store {
             Ok(SiteColumns { geometry: new.site.geometry.to_geojson().to_string(), bbox, tags })
         }
 
+        /// Binds a site's content columns as `$1`…`$11`, in the order both INSERT and UPDATE use.
+        fn bind_site<'q>(
+            query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
+            new: &'q NewSite,
+            columns: &'q SiteColumns,
+        ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
+            query
+                .bind(&new.site.name)
+                .bind(new.site.category.key())
+                .bind(&columns.geometry)
+                .bind(new.site.geometry.area_m2())
+                .bind(columns.bbox.west)
+                .bind(columns.bbox.south)
+                .bind(columns.bbox.east)
+                .bind(columns.bbox.north)
+                .bind(&new.site.address)
+                .bind(new.site.peak_occupancy.map(i64::from))
+                .bind(&columns.tags)
+        }
+
         async fn append_audit_in(tx: &mut Transaction<'_, $db>, record: &AuditRecord) -> Result<()> {
             let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut **tx).await?;
             let (seq, prev_hash) = match last {
@@ -163,20 +183,10 @@ macro_rules! impl_store {
             let id = new_id();
             let columns = site_columns(new)?;
             let imported_version = new.source_ref.as_ref().map(|_| 1i64);
-            sqlx::query("INSERT INTO sites (id, org_id, name, category, geometry, area_m2, min_lon, min_lat, max_lon, max_lat, address, peak_occupancy, tags, source_ref, version, created_at, updated_at, imported_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15, $16)")
+            let insert = sqlx::query("INSERT INTO sites (name, category, geometry, area_m2, min_lon, min_lat, max_lon, max_lat, address, peak_occupancy, tags, id, org_id, source_ref, version, created_at, updated_at, imported_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15, $16)");
+            bind_site(insert, new, &columns)
                 .bind(&id)
                 .bind(org_id)
-                .bind(&new.site.name)
-                .bind(new.site.category.key())
-                .bind(&columns.geometry)
-                .bind(new.site.geometry.area_m2())
-                .bind(columns.bbox.west)
-                .bind(columns.bbox.south)
-                .bind(columns.bbox.east)
-                .bind(columns.bbox.north)
-                .bind(&new.site.address)
-                .bind(new.site.peak_occupancy.map(i64::from))
-                .bind(&columns.tags)
                 .bind(&new.source_ref)
                 .bind(ctx.at_ms)
                 .bind(imported_version)
@@ -192,30 +202,15 @@ macro_rules! impl_store {
             let columns = site_columns(new)?;
             let unchanged = current.name == new.site.name
                 && current.category == new.site.category
-                && current.geometry.to_string() == columns.geometry
+                && current.geometry == new.site.geometry.to_geojson()
                 && current.address == new.site.address
                 && current.peak_occupancy == new.site.peak_occupancy
                 && current.tags == new.site.tags;
             if unchanged {
                 return Ok(false);
             }
-            sqlx::query("UPDATE sites SET name = $1, category = $2, geometry = $3, area_m2 = $4, min_lon = $5, min_lat = $6, max_lon = $7, max_lat = $8, address = $9, peak_occupancy = $10, tags = $11, version = version + 1, updated_at = $12, imported_version = CASE WHEN $14 THEN version + 1 ELSE imported_version END WHERE id = $13")
-                .bind(&new.site.name)
-                .bind(new.site.category.key())
-                .bind(&columns.geometry)
-                .bind(new.site.geometry.area_m2())
-                .bind(columns.bbox.west)
-                .bind(columns.bbox.south)
-                .bind(columns.bbox.east)
-                .bind(columns.bbox.north)
-                .bind(&new.site.address)
-                .bind(new.site.peak_occupancy.map(i64::from))
-                .bind(&columns.tags)
-                .bind(ctx.at_ms)
-                .bind(&current.id)
-                .bind(by_import)
-                .execute(&mut **tx)
-                .await?;
+            let update = sqlx::query("UPDATE sites SET name = $1, category = $2, geometry = $3, area_m2 = $4, min_lon = $5, min_lat = $6, max_lon = $7, max_lat = $8, address = $9, peak_occupancy = $10, tags = $11, version = version + 1, updated_at = $12, imported_version = CASE WHEN $14 THEN version + 1 ELSE imported_version END WHERE id = $13");
+            bind_site(update, new, &columns).bind(ctx.at_ms).bind(&current.id).bind(by_import).execute(&mut **tx).await?;
             Ok(true)
         }
 
@@ -524,6 +519,57 @@ macro_rules! impl_store {
                 audit(&mut tx, ctx, "site.import", "org", Some(org_id), serde_json::to_value(&outcome).map_err(|e| corrupt("import summary", e))?).await?;
                 tx.commit().await?;
                 Ok(outcome)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn create_hvm_study(&self, ctx: &WriteContext, study: &NewHvmStudy) -> Result<HvmStudy> {
+                let stored = HvmStudy {
+                    id: new_id(),
+                    site_id: study.site_id.clone(),
+                    org_id: study.org_id.clone(),
+                    created_at_ms: ctx.at_ms,
+                    created_by: ctx.actor.clone(),
+                    vehicles_version: study.vehicles_version.clone(),
+                    network: study.network.clone(),
+                    result: study.result.clone(),
+                };
+                let mut tx = self.begin_write().await?;
+                sqlx::query("INSERT INTO hvm_studies (id, site_id, org_id, created_at, created_by, vehicles_version, network, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                    .bind(&stored.id)
+                    .bind(&stored.site_id)
+                    .bind(&stored.org_id)
+                    .bind(stored.created_at_ms)
+                    .bind(&stored.created_by)
+                    .bind(&stored.vehicles_version)
+                    .bind(&stored.network)
+                    .bind(stored.result.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                audit(&mut tx, ctx, "hvm_study.create", "site", Some(&stored.site_id), serde_json::json!({"study_id": stored.id, "org_id": stored.org_id})).await?;
+                tx.commit().await?;
+                Ok(stored)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn latest_hvm_study(&self, site_id: &str) -> Result<Option<HvmStudy>> {
+                let row = sqlx::query("SELECT id, site_id, org_id, created_at, created_by, vehicles_version, network, result FROM hvm_studies WHERE site_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1")
+                    .bind(site_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|row| {
+                    let result: String = row.try_get("result")?;
+                    Ok(HvmStudy {
+                        id: row.try_get("id")?,
+                        site_id: row.try_get("site_id")?,
+                        org_id: row.try_get("org_id")?,
+                        created_at_ms: row.try_get("created_at")?,
+                        created_by: row.try_get("created_by")?,
+                        vehicles_version: row.try_get("vehicles_version")?,
+                        network: row.try_get("network")?,
+                        result: serde_json::from_str(&result).map_err(|e| corrupt("hvm study", e))?,
+                    })
+                })
+                .transpose()
             }
 
             #[tracing::instrument(skip_all)]

@@ -1,5 +1,6 @@
 //! Story tests: the same stories on every backend. SQLite always; PostgreSQL whenever
 //! `VIGIE_TEST_POSTGRES_URL` is set (each test then works in a schema of its own).
+#![allow(clippy::disallowed_methods)] // tests may read the clock to name their schemas
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -191,5 +192,23 @@ async fn concurrent_writers_keep_the_audit_chain_whole() {
         }
         let entries = store.audit_entries().await.unwrap();
         assert_eq!(verify_chain(&entries), Ok(21), "{}", store.backend());
+    }
+}
+
+#[tokio::test]
+async fn hvm_studies_are_kept_with_their_site_and_go_with_it() {
+    for backend in backends().await {
+        let store = &backend.store;
+        let org = store.create_org(&ctx(1), "City", OrgKind::Authority).await.unwrap();
+        let square = store.create_site(&ctx(2), &org.id, &site("Square", SiteCategory::PublicSquare, 24.95, 60.17, None)).await.unwrap();
+        assert!(store.latest_hvm_study(&square.id).await.unwrap().is_none());
+        for (at, speed) in [(3, 40.0), (4, 52.5)] {
+            let study = vigie_store::NewHvmStudy { site_id: square.id.clone(), org_id: org.id.clone(), vehicles_version: "1".into(), network: "helsinki".into(), result: json!({"access_points": [{"speed_kmh": speed}]}) };
+            store.create_hvm_study(&ctx(at), &study).await.unwrap();
+        }
+        let latest = store.latest_hvm_study(&square.id).await.unwrap().unwrap();
+        assert_eq!(latest.result["access_points"][0]["speed_kmh"], 52.5, "{}", store.backend());
+        store.delete_site(&ctx(5), &square.id).await.unwrap();
+        assert!(store.latest_hvm_study(&square.id).await.unwrap().is_none(), "studies go with their site");
     }
 }

@@ -27,6 +27,7 @@ pub struct FileServerConfig {
     pub body_limit_bytes: Option<usize>,
     pub session_hours: Option<u32>,
     pub cookie_secure: Option<bool>,
+    pub osm: Option<PathBuf>,
 }
 
 /// What flags and the environment gave (clap merges those two).
@@ -54,6 +55,10 @@ pub struct ServeArgs {
     /// Mark the session cookie Secure (when served over HTTPS).
     #[arg(long, env = "VIGIE_COOKIE_SECURE")]
     pub cookie_secure: Option<bool>,
+    /// OpenStreetMap extract whose streets hostile-vehicle studies run on (with --demo: the
+    /// shipped Helsinki extract unless another is given).
+    #[arg(long, env = "VIGIE_OSM", value_name = "FILE.osm.pbf")]
+    pub osm: Option<PathBuf>,
     /// Load the demo: organisations, accounts and the Helsinki registry.
     #[arg(long)]
     pub demo: bool,
@@ -65,6 +70,7 @@ pub struct Settings {
     pub database_url: String,
     pub bind: SocketAddr,
     pub server: vigie_server::ServerConfig,
+    pub osm: Option<PathBuf>,
 }
 
 fn read_file(path: Option<&Path>) -> Result<FileConfig, CliError> {
@@ -91,7 +97,8 @@ impl Settings {
         if !(1..=720).contains(&server.session_hours) {
             return Err(CliError::new("config_invalid", "session_hours must be between 1 and 720"));
         }
-        Ok(Settings { database_url, bind, server })
+        let osm = serve.osm.clone().or(file.server.osm);
+        Ok(Settings { database_url, bind, server, osm })
     }
 
     pub fn to_json(&self) -> serde_json::Value {
@@ -102,6 +109,7 @@ impl Settings {
                 "body_limit_bytes": self.server.body_limit,
                 "session_hours": self.server.session_hours,
                 "cookie_secure": self.server.cookie_secure,
+                "osm": self.osm.as_ref().map(|p| p.display().to_string()),
             }
         })
     }
@@ -129,6 +137,9 @@ body_limit_bytes = {body_limit}
 session_hours = {session_hours}
 # Send the session cookie only over HTTPS. Turn on when Vigie is behind TLS. VIGIE_COOKIE_SECURE.
 cookie_secure = {cookie_secure}
+# OpenStreetMap extract (.osm.pbf) whose street network hostile-vehicle studies run on.
+# Without it, the API answers hvm_network_missing. VIGIE_OSM. Flag: --osm.
+# osm = "data/demo/helsinki-centre.osm.pbf"
 "#,
         body_limit = defaults.body_limit,
         session_hours = defaults.session_hours,

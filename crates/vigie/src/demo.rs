@@ -44,6 +44,14 @@ pub async fn check_safe(store: &dyn Store, bind: std::net::SocketAddr) -> Result
     Ok(())
 }
 
+/// The shipped Helsinki extract in a temporary file (removed when dropped).
+pub fn extract_file() -> Result<tempfile::NamedTempFile, CliError> {
+    let failed = |e: std::io::Error| CliError::new("demo_failed", format!("cannot write the demo extract to a temporary file: {e}"));
+    let mut pbf = tempfile::Builder::new().prefix("helsinki-centre").suffix(".osm.pbf").tempfile().map_err(failed)?;
+    pbf.write_all(HELSINKI_PBF).map_err(failed)?;
+    Ok(pbf)
+}
+
 pub async fn load(store: &dyn Store) -> Result<(), CliError> {
     let city = ensure_org(store, CITY, OrgKind::Authority).await?;
     let operator = ensure_org(store, OPERATOR, OrgKind::Operator).await?;
@@ -58,9 +66,7 @@ pub async fn load(store: &dyn Store) -> Result<(), CliError> {
             store.create_user(&cli_context(), NewUser { email: (*email).to_owned(), org_id, role: *role, password_hash }).await?;
         }
     }
-    let failed = |e: std::io::Error| CliError::new("demo_failed", format!("cannot write the demo extract to a temporary file: {e}"));
-    let mut pbf = tempfile::Builder::new().suffix(".osm.pbf").tempfile().map_err(failed)?;
-    pbf.write_all(HELSINKI_PBF).map_err(failed)?;
+    let pbf = extract_file()?;
     let summary = crate::cmd::sites::import_osm(store, &city, pbf.path()).await?;
     println!("Demo loaded: {} public spaces of central Helsinki from OpenStreetMap (© OpenStreetMap contributors, ODbL).", summary["candidates"]);
     println!("Demo accounts (password for all: {DEMO_PASSWORD}):");

@@ -294,8 +294,27 @@ async fn the_demo_serves_helsinki_to_its_accounts() {
     let login = client.post(format!("{}/api/v1/auth/login", server.base)).json(&json!({"email": "officer@vigie.demo", "password": "vigie-demo-2026"})).send().await.unwrap();
     assert_eq!(login.status(), 200);
     let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-    let page: Value = client.get(format!("{}/api/v1/sites?bbox=24.93,60.16,24.96,60.18", server.base)).header("cookie", cookie).send().await.unwrap().json().await.unwrap();
+    let page: Value = client.get(format!("{}/api/v1/sites?bbox=24.93,60.16,24.96,60.18&limit=200", server.base)).header("cookie", &cookie).send().await.unwrap().json().await.unwrap();
     assert!(page["total"].as_u64().unwrap() >= 10, "{page}");
+
+    // A hostile-vehicle study of Senate Square on the demo's street network, kept with the site.
+    let senate = page["items"].as_array().unwrap().iter().find(|s| s["name"] == "Senaatintori").expect("Senaatintori is in the demo registry");
+    let study_url = format!("{}/api/v1/sites/{}/hvm", server.base, senate["id"].as_str().unwrap());
+    let missing = client.get(&study_url).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(missing.status(), 404, "no study before one is run");
+    let created = client.post(&study_url).header("cookie", &cookie).json(&json!({"vehicles": ["M1", "N3C"]})).send().await.unwrap();
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    let points = created["result"]["access_points"].as_array().unwrap();
+    assert!(!points.is_empty(), "Senate Square has vehicle access points: {created}");
+    let speed = points[0]["vehicles"]["N3C"]["speed_kmh"].as_f64().unwrap();
+    assert!(speed > 5.0 && speed < 100.0, "{speed}");
+    let stored: Value = client.get(&study_url).header("cookie", &cookie).send().await.unwrap().json().await.unwrap();
+    assert_eq!(stored["id"], created["id"]);
+    let unknown = client.post(&study_url).header("cookie", &cookie).json(&json!({"vehicles": ["TANK"]})).send().await.unwrap();
+    assert_eq!(unknown.status(), 422);
+    let body: Value = unknown.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "hvm_vehicle_unknown");
 }
 
 #[test]

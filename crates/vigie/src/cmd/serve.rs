@@ -15,6 +15,27 @@ pub async fn run(global: &GlobalArgs, serve: &ServeArgs) -> Result<(), CliError>
     let address = listener.local_addr().map_err(|e| CliError::new("bind_failed", e.to_string()))?;
     println!("Vigie is listening on http://{address} (database: {}, {})", vigie_store::redact_url(&settings.database_url), store.backend());
     let _ = std::io::stdout().flush();
-    let state = vigie_server::AppState::new(store, settings.server);
+    let mut state = vigie_server::AppState::new(store, settings.server);
+    match (&settings.osm, serve.demo) {
+        (Some(path), _) => {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            state = state.with_hvm(load_network(path.clone(), name).await?);
+        }
+        (None, true) => {
+            let demo_extract = crate::demo::extract_file()?;
+            state = state.with_hvm(load_network(demo_extract.path().to_path_buf(), "helsinki-centre.osm.pbf (demo)".into()).await?);
+        }
+        (None, false) => {}
+    }
     vigie_server::serve(state, listener).await.map_err(|e| CliError::new("server_failed", e.to_string()))
+}
+
+/// Builds the street graph once, off the async workers.
+async fn load_network(path: std::path::PathBuf, name: String) -> Result<vigie_server::HvmNetwork, CliError> {
+    let graph = tokio::task::spawn_blocking(move || vigie_hvm::osm::load_graph(&path, &vigie_hvm::GraphOptions::default(), &vigie_osm::NoProgress))
+        .await
+        .map_err(|e| CliError::new("internal", format!("the street network loader stopped: {e}")))?
+        .map_err(|e| CliError::new(e.code(), e.to_string()))?;
+    let vehicles = vigie_hvm::VehicleSet::default_set().map_err(|e| CliError::new(e.code(), e.to_string()))?;
+    Ok(vigie_server::HvmNetwork { graph, vehicles, name })
 }
