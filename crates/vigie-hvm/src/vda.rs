@@ -119,9 +119,10 @@ fn propagate(d: &Dynamics<'_>, edges: &[u32], slot: &impl Fn(u32) -> Option<usiz
         (widest.clamp(0.0, 65_535.0) as u32 + 1).ilog2() as u8
     };
     let mut queue = BucketQueue::new(edges.len(), class.vmax_ms());
-    // Labels set by a limiting bend wait until no run along a street is left to spread: a
-    // street is then swept once from its far end rather than again from each side street
-    // turning in (half the work for trucks), and fewer labels stop just short of their value.
+    // Labels set by a limiting turn off the straightest way on wait until no run along a
+    // street is left to spread: a street is then swept once from its far end rather than again
+    // from each side street turning in (half the work for trucks), and fewer labels stop just
+    // short of their value.
     let mut after_bends = BucketQueue::new(edges.len(), class.vmax_ms());
     match start {
         Some(start) => start.iter().filter(|&&i| open(i)).for_each(|&i| queue.push(i as u32, labels[i].speed)),
@@ -149,6 +150,7 @@ fn propagate(d: &Dynamics<'_>, edges: &[u32], slot: &impl Fn(u32) -> Option<usiz
         let s_end = here.dist + graph.length[e];
         let mut v_end = None;
         let first_out = graph.out_start[b as usize] as usize;
+        let straightest = graph.turns(e).map(|t| graph.turn_radius[t]).fold(0.0f32, f32::max);
         for (k, t) in graph.turns(e).enumerate() {
             let next = (first_out + k) as u32;
             let Some(j) = slot(next) else { continue };
@@ -166,7 +168,7 @@ fn propagate(d: &Dynamics<'_>, edges: &[u32], slot: &impl Fn(u32) -> Option<usiz
             let (v, run_up, dist) = if s_end > s_limit { (limit, 0.0, s_limit) } else { (*v_end.get_or_insert_with(|| class.speed_after(0.0, s_end)), here.run_up + graph.length[e], s_end) };
             if v > wanted {
                 labels[j] = Label { speed: v, run_up, pred: e as u32, dist };
-                if run_up == 0.0 { after_bends.push(j as u32, v) } else { queue.push(j as u32, v) }
+                if run_up == 0.0 && graph.turn_radius[t] < straightest { after_bends.push(j as u32, v) } else { queue.push(j as u32, v) }
             }
         }
     }
