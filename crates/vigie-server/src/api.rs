@@ -101,6 +101,9 @@ pub async fn open_session(state: &AppState, body: &LoginBody) -> Result<(Princip
     // An email is short and has no control characters; anything else cannot be an account, and
     // is never written anywhere (it might be a password typed in the wrong box).
     let plausible = email.len() <= 254 && email.contains('@') && !email.chars().any(|c| c.is_control() || c.is_whitespace());
+    if state.login_throttle.is_blocked(&email, now) {
+        return Err(ApiError::new("too_many_requests", format!("too many failed sign-ins for this account; try again in {} minutes", crate::throttle::WINDOW_MS / 60_000)));
+    }
     let found = if plausible { state.store.user_by_email(&email).await? } else { None };
     let (hash, found) = match found {
         Some(found) => (Some(found.password_hash.clone()), Some(found)),
@@ -108,6 +111,7 @@ pub async fn open_session(state: &AppState, body: &LoginBody) -> Result<(Princip
     };
     let verified = crate::auth::check_password(hash, body.password.clone()).await;
     let Some(found) = found.filter(|_| verified) else {
+        state.login_throttle.record_failure(&email, now);
         let record = vigie_domain::audit::AuditRecord {
             at_ms: now,
             actor: "anonymous".into(),
@@ -120,6 +124,7 @@ pub async fn open_session(state: &AppState, body: &LoginBody) -> Result<(Princip
         state.audit.append(record).await?;
         return Err(failed());
     };
+    state.login_throttle.clear(&email);
     let secret = new_secret("");
     let ctx = WriteContext { at_ms: now, actor: found.user.id.clone(), actor_org: Some(found.user.org_id.clone()) };
     let expires = now + i64::from(state.config.session_hours) * 3_600_000;

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod throttle;
 pub mod ui;
 
 use std::net::SocketAddr;
@@ -47,12 +48,13 @@ pub struct AppState {
     pub audit: audit::AuditSink,
     pub config: Arc<ServerConfig>,
     pub hvm: Option<Arc<HvmNetwork>>,
+    pub login_throttle: Arc<throttle::LoginThrottle>,
 }
 
 impl AppState {
     /// Must be called inside a Tokio runtime: it starts the audit writer.
     pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
-        AppState { audit: audit::AuditSink::spawn(store.clone()), store, config: Arc::new(config), hvm: None }
+        AppState { audit: audit::AuditSink::spawn(store.clone()), store, config: Arc::new(config), hvm: None, login_throttle: Arc::default() }
     }
 
     pub fn with_hvm(mut self, network: HvmNetwork) -> Self {

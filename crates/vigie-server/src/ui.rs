@@ -154,6 +154,7 @@ async fn submit_login(State(state): State<AppState>, headers: HeaderMap, Form(fo
     match open_session(&state, &body).await {
         Ok((_, session_cookie)) => Ok((StatusCode::SEE_OTHER, [(SET_COOKIE, session_cookie), (LOCATION, "/".to_owned())]).into_response()),
         Err(err) if err.code == "login_failed" => Ok((StatusCode::UNAUTHORIZED, Html(login_page(lang, true, &body.email))).into_response()),
+        Err(err) if err.code == "too_many_requests" => Ok((StatusCode::TOO_MANY_REQUESTS, Html(login_page(lang, true, &body.email))).into_response()),
         Err(err) => Err(err),
     }
 }

@@ -280,6 +280,14 @@ async fn a_browser_session_signs_in_and_out() {
         let (status, _, _) = world.send(with_cookie("GET", "/api/v1/me")).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "the session ends at logout");
 
+        // Five failures lock the account for a while, even against the right password.
+        for _ in 0..5 {
+            let (status, _, _) = world.send(login("still wrong!!")).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+        let (status, body, _) = world.send(login("a long enough password")).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("too_many_requests")));
+
         let actions: Vec<String> = world.store.audit_entries().await.unwrap().into_iter().map(|e| e.record.action).collect();
         assert!(actions.contains(&"user.login_failed".to_owned()) && actions.contains(&"user.logout".to_owned()), "{actions:?}");
     }

@@ -20,6 +20,17 @@ impl CliError {
     }
 }
 
+impl CliError {
+    /// The same shape as the API's errors: `{"error": {"code", "message", "details"}}`.
+    pub fn to_json(&self) -> Value {
+        let mut error = serde_json::json!({ "code": self.code, "message": self.message });
+        if !self.details.is_null() {
+            error["details"] = self.details.clone();
+        }
+        serde_json::json!({ "error": error })
+    }
+}
+
 impl std::fmt::Display for CliError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} [{}]", self.message, self.code)

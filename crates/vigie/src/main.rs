@@ -64,6 +64,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Scripts that asked for JSON get errors as JSON on stdout too.
+    let wants_json = std::env::args().any(|arg| arg == "--json");
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VIGIE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,vigie=info")))
@@ -73,6 +75,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
+            if wants_json {
+                println!("{}", err.to_json());
+            }
             eprintln!("error: {}", err.message);
             eprintln!("       (code: {})", err.code);
             if !err.details.is_null() {

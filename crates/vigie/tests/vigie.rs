@@ -100,6 +100,15 @@ fn help_lists_the_commands_and_default_config_is_a_commented_file() {
 }
 
 #[test]
+fn json_commands_report_errors_as_json() {
+    let sandbox = Sandbox::new();
+    let out = sandbox.run(&["hvm", "rating", "parse", "not a rating", "--json"]);
+    assert!(!out.status.success());
+    let error: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(error["error"]["code"], "hvm_rating_unreadable", "{error}");
+}
+
+#[test]
 fn settings_come_from_defaults_then_file_then_environment_then_flags() {
     let sandbox = Sandbox::new();
     let file = sandbox.path("vigie.toml");
