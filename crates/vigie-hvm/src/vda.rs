@@ -337,8 +337,13 @@ impl<'g> Analyser<'g> {
             let dynamics = |passable_barriers: bool| Dynamics { graph: g, class, params: &self.params, passable_barriers };
             let clean = clean_paths(&hood, field);
             let mut labels: Vec<Label> = hood.edges.iter().zip(&clean).map(|(&e, &ok)| if ok { field.labels[e as usize] } else { REST }).collect();
-            self.enter_from_outside(&hood, field, class, &mut labels, |a| g.barrier_of[a as usize] == 0);
-            propagate(&dynamics(false), &hood.edges, &slot, &open, &mut labels, None);
+            let mut start = self.enter_from_outside(&hood, field, class, &mut labels, |a| g.barrier_of[a as usize] == 0);
+            // The clean labels are the whole-graph fixpoint: among themselves they improve
+            // nothing, so only the labels reset or raised, and the clean edges leading to a reset
+            // one, need spreading.
+            let leads_to_reset = |i: usize| g.out_edges(g.to[hood.edges[i] as usize]).any(|o| hood.slot(o as u32).is_some_and(|j| !clean[j]));
+            start.extend((0..hood.edges.len()).filter(|&i| !clean[i] || leads_to_reset(i)));
+            propagate(&dynamics(false), &hood.edges, &slot, &open, &mut labels, Some(&start));
             // Barriers relied on: with every barrier passable, an access point would be reached
             // faster by a path through them. The labels with barriers blocked are achievable with
             // them passable too, so only what passes a barrier needs spreading.
