@@ -60,29 +60,54 @@ pub struct ChainBreak {
     pub reason: String,
 }
 
-/// Recomputes the chain over entries in sequence order.
-pub fn verify_chain<'a>(entries: impl IntoIterator<Item = &'a StoredAuditEntry>) -> Result<u64, ChainBreak> {
-    let mut previous = GENESIS_HASH.to_owned();
-    let mut expected_seq: Option<i64> = None;
-    let mut count = 0u64;
-    for entry in entries {
-        if let Some(expected) = expected_seq
+/// Checks a chain entry by entry, so that a log of any length is verified in pages.
+#[derive(Debug, Clone)]
+pub struct ChainVerifier {
+    previous: String,
+    expected_seq: Option<i64>,
+    count: u64,
+}
+
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        ChainVerifier { previous: GENESIS_HASH.to_owned(), expected_seq: None, count: 0 }
+    }
+}
+
+impl ChainVerifier {
+    /// Checks the next entry against everything pushed before it.
+    pub fn push(&mut self, entry: &StoredAuditEntry) -> Result<(), ChainBreak> {
+        if let Some(expected) = self.expected_seq
             && entry.seq != expected
         {
             return Err(ChainBreak { seq: entry.seq, reason: format!("expected entry {expected}, found {}: rows were removed or reordered", entry.seq) });
         }
-        if entry.prev_hash != previous {
+        if entry.prev_hash != self.previous {
             return Err(ChainBreak { seq: entry.seq, reason: "previous-hash link does not match the entry before it".into() });
         }
-        let recomputed = chain_hash(&previous, entry.seq, &entry.record);
+        let recomputed = chain_hash(&self.previous, entry.seq, &entry.record);
         if recomputed != entry.hash {
             return Err(ChainBreak { seq: entry.seq, reason: "content does not match its hash: the row was changed".into() });
         }
-        previous = recomputed;
-        expected_seq = Some(entry.seq + 1);
-        count += 1;
+        self.previous = recomputed;
+        self.expected_seq = Some(entry.seq + 1);
+        self.count += 1;
+        Ok(())
     }
-    Ok(count)
+
+    /// Entries verified so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+}
+
+/// Recomputes the chain over entries in sequence order.
+pub fn verify_chain<'a>(entries: impl IntoIterator<Item = &'a StoredAuditEntry>) -> Result<u64, ChainBreak> {
+    let mut verifier = ChainVerifier::default();
+    for entry in entries {
+        verifier.push(entry)?;
+    }
+    Ok(verifier.count())
 }
 
 #[cfg(test)]

@@ -97,8 +97,22 @@ pub trait Store: Send + Sync {
     /// Appends audit entries on their own (reads of sensitive objects, failed logins), all
     /// in one transaction.
     async fn append_audit(&self, records: &[AuditRecord]) -> Result<()>;
-    /// The whole audit log in sequence order.
-    async fn audit_entries(&self) -> Result<Vec<StoredAuditEntry>>;
+    /// The whole audit log in sequence order (tests and small logs; see `audit_page`).
+    async fn audit_entries(&self) -> Result<Vec<StoredAuditEntry>> {
+        let mut all = Vec::new();
+        loop {
+            let page = self.audit_page(all.last().map_or(0, |e: &StoredAuditEntry| e.seq), 10_000).await?;
+            if page.is_empty() {
+                return Ok(all);
+            }
+            all.extend(page);
+        }
+    }
+    /// Up to `limit` entries after sequence number `after_seq`, in order: verification walks
+    /// the log page by page, in bounded memory.
+    async fn audit_page(&self, after_seq: i64, limit: u32) -> Result<Vec<StoredAuditEntry>>;
+    /// The last `count` entries, oldest first.
+    async fn audit_tail(&self, count: u32) -> Result<Vec<StoredAuditEntry>>;
 }
 
 /// Opens (creating it if needed) and migrates the database at `url`.

@@ -106,6 +106,24 @@ macro_rules! impl_store {
             })
         }
 
+        fn audit_from_row(row: &Row) -> Result<StoredAuditEntry> {
+            let details: String = row.try_get("details")?;
+            Ok(StoredAuditEntry {
+                seq: row.try_get("seq")?,
+                record: AuditRecord {
+                    at_ms: row.try_get("at")?,
+                    actor: row.try_get("actor")?,
+                    actor_org: row.try_get("actor_org")?,
+                    action: row.try_get("action")?,
+                    object_type: row.try_get("object_type")?,
+                    object_id: row.try_get("object_id")?,
+                    details: serde_json::from_str(&details).map_err(|e| corrupt("audit details", e))?,
+                },
+                prev_hash: row.try_get("prev_hash")?,
+                hash: row.try_get("hash")?,
+            })
+        }
+
         fn org_from_row(row: &Row) -> Result<Org> {
             $crate::sql::org(row.try_get("id")?, row.try_get("name")?, &row.try_get::<String, _>("kind")?, row.try_get("created_at")?)
         }
@@ -582,27 +600,23 @@ macro_rules! impl_store {
                 Ok(())
             }
 
-            async fn audit_entries(&self) -> Result<Vec<StoredAuditEntry>> {
-                let rows = sqlx::query("SELECT seq, at, actor, actor_org, action, object_type, object_id, details, prev_hash, hash FROM audit_log ORDER BY seq").fetch_all(&self.pool).await?;
-                rows.iter()
-                    .map(|row| {
-                        let details: String = row.try_get("details")?;
-                        Ok(StoredAuditEntry {
-                            seq: row.try_get("seq")?,
-                            record: AuditRecord {
-                                at_ms: row.try_get("at")?,
-                                actor: row.try_get("actor")?,
-                                actor_org: row.try_get("actor_org")?,
-                                action: row.try_get("action")?,
-                                object_type: row.try_get("object_type")?,
-                                object_id: row.try_get("object_id")?,
-                                details: serde_json::from_str(&details).map_err(|e| corrupt("audit details", e))?,
-                            },
-                            prev_hash: row.try_get("prev_hash")?,
-                            hash: row.try_get("hash")?,
-                        })
-                    })
-                    .collect()
+            async fn audit_page(&self, after_seq: i64, limit: u32) -> Result<Vec<StoredAuditEntry>> {
+                let rows = sqlx::query("SELECT seq, at, actor, actor_org, action, object_type, object_id, details, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2")
+                    .bind(after_seq)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(audit_from_row).collect()
+            }
+
+            async fn audit_tail(&self, count: u32) -> Result<Vec<StoredAuditEntry>> {
+                let rows = sqlx::query("SELECT seq, at, actor, actor_org, action, object_type, object_id, details, prev_hash, hash FROM audit_log ORDER BY seq DESC LIMIT $1")
+                    .bind(i64::from(count))
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut entries = rows.iter().map(audit_from_row).collect::<Result<Vec<_>>>()?;
+                entries.reverse();
+                Ok(entries)
             }
         }
     };

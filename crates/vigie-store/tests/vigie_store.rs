@@ -171,6 +171,10 @@ async fn every_write_is_in_the_audit_chain() {
         let actions: Vec<&str> = entries.iter().map(|e| e.record.action.as_str()).collect();
         assert_eq!(actions, vec!["org.create", "site.create", "site.delete"]);
         assert_eq!(verify_chain(&entries), Ok(3));
+        let pages: Vec<i64> = store.audit_page(1, 1).await.unwrap().iter().chain(&store.audit_page(2, 5).await.unwrap()).map(|e| e.seq).collect();
+        assert_eq!(pages, vec![2, 3], "pages follow the sequence");
+        let tail: Vec<i64> = store.audit_tail(2).await.unwrap().iter().map(|e| e.seq).collect();
+        assert_eq!(tail, vec![2, 3], "the tail is oldest first");
     }
 }
 

@@ -42,8 +42,7 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<(), CliEr
     vigie_store::restore_sqlite(&settings.database_url, &args.file).await?;
     // Opening migrates and proves the restored database is usable.
     let (store, _) = open_store(global).await?;
-    let entries = store.audit_entries().await?;
-    vigie_domain::audit::verify_chain(&entries).map_err(|b| CliError::new("audit_chain_broken", format!("restored, but its audit log breaks at entry {}: {}", b.seq, b.reason)))?;
-    println!("restored {} ({} audit entries verified)", args.file.display(), entries.len());
+    let (count, _) = super::audit::verify(store.as_ref()).await.map_err(|e| CliError::new(e.code, format!("restored, but: {}", e.message)))?;
+    println!("restored {} ({count} audit entries verified)", args.file.display());
     Ok(())
 }
