@@ -13,6 +13,17 @@ fn peak_rss_mib() -> f64 {
     status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()).map(|kb| kb / 1024.0).unwrap_or(f64::NAN)
 }
 
+/// CPU seconds used by the process so far (user + system, all threads): less distorted than
+/// wall time when other jobs share the cores.
+fn cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses: utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn secs(t: Instant) -> f64 {
     t.elapsed().as_secs_f64()
 }
@@ -65,6 +76,8 @@ struct Scale {
     build_s: f64,
     field_s: f64,
     sites_s: f64,
+    field_cpu: f64,
+    sites_cpu: f64,
     aps: usize,
 }
 
@@ -74,17 +87,17 @@ fn scale(n: usize, sites: usize, classes: &[VehicleClass]) -> Scale {
     let graph = synthetic::city(n, block, split, lon0, lat0, 0.03, 42);
     let build_s = secs(t);
     let sites = synthetic::sites(sites, n, block, 80.0, lon0, lat0, 42);
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), cpu_s());
     let analyser = Analyser::new(&graph, classes, &DynamicsParams::default());
-    let field_s = secs(t);
-    let t = Instant::now();
+    let (field_s, field_cpu) = (secs(t), cpu_s() - c);
+    let (t, c) = (Instant::now(), cpu_s());
     let results = analyser.analyse_sites(&sites);
-    let sites_s = secs(t);
-    Scale { edges: graph.edge_count(), sites: sites.len(), classes: classes.len(), build_s, field_s, sites_s, aps: results.iter().map(|r| r.access_points.len()).sum() }
+    let (sites_s, sites_cpu) = (secs(t), cpu_s() - c);
+    Scale { edges: graph.edge_count(), sites: sites.len(), classes: classes.len(), build_s, field_s, sites_s, field_cpu, sites_cpu, aps: results.iter().map(|r| r.access_points.len()).sum() }
 }
 
 fn print_row(s: &Scale) {
-    println!("| {} | {} | {} | {:.2} | {:.3} | {:.3} | {:.3} | {} |", s.edges, s.sites, s.classes, s.build_s, s.field_s, s.sites_s, s.field_s + s.sites_s, s.aps);
+    println!("| {} | {} | {} | {:.2} | {:.3} | {:.3} | {:.3} | {:.2} + {:.2} = {:.2} | {} |", s.edges, s.sites, s.classes, s.build_s, s.field_s, s.sites_s, s.field_s + s.sites_s, s.field_cpu, s.sites_cpu, s.field_cpu + s.sites_cpu, s.aps);
 }
 
 fn main() {
@@ -93,8 +106,8 @@ fn main() {
     helsinki();
     let six = six_classes();
     println!("\n## Synthetic city: target 1,000 sites × 6 classes on ~1 M directed edges\n");
-    println!("| directed edges | sites | classes | graph build (s) | whole-graph speeds (s) | sites (s) | dynamics total (s) | access points |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| directed edges | sites | classes | graph build (s) | whole-graph speeds (s) | sites (s) | dynamics total (s) | CPU s: whole-graph + sites | access points |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let full = scale(250, 1000, &six);
     print_row(&full);
     println!("\npeak memory after the full run: {:.0} MiB\n", peak_rss_mib());
@@ -102,8 +115,8 @@ fn main() {
         return;
     }
     println!("### Scaling\n");
-    println!("| directed edges | sites | classes | graph build (s) | whole-graph speeds (s) | sites (s) | dynamics total (s) | access points |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| directed edges | sites | classes | graph build (s) | whole-graph speeds (s) | sites (s) | dynamics total (s) | CPU s: whole-graph + sites | access points |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for n in [125, 177] {
         print_row(&scale(n, 1000, &six));
     }
