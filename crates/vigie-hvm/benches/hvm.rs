@@ -1,4 +1,4 @@
-//! HVM benchmark: prints figures for docs/perf-hvm.md. `cargo bench -p vigie-hvm`.
+//! HVM benchmark: prints figures for docs/performance.md. `cargo bench -p vigie-hvm`.
 //! - Helsinki: read the PBF, build the graph, list the public-space candidates, analyse every
 //!   candidate for every class (set VIGIE_HVM_PBF to use another extract).
 //! - Scale: a synthetic city of about 1 million directed edges, 1,000 sites, 6 classes, and how
