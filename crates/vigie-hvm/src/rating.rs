@@ -150,25 +150,11 @@ fn parse_dos(s: &str, warnings: &mut Vec<Note>) -> Option<Rating> {
         warnings.push(Note::new("penetration_not_stated", "no penetration level (L1–L3) is given: the penetration is unknown and a stand-off cannot be checked", "aucun niveau de pénétration (L1–L3) n'est indiqué : la pénétration est inconnue et la distance de sécurité ne peut pas être vérifiée"));
     }
     let range = range_ft.map(|[lo, hi]: [f64; 2]| [Some(lo * M_PER_FT), Some(hi * M_PER_FT)]);
-    Some(Rating {
-        input: String::new(),
-        normalised: match class {
-            Some(c) => format!("K{k}/{c}"),
-            None => format!("K{k}"),
-        },
-        standard: Standard::DosK,
-        vehicle_class: "M".into(),
-        mass_kg: 6800.0,
-        speed_kmh: mph * KMH_PER_MPH,
-        speed_mph: Some(mph),
-        angle_deg: 90.0,
-        penetration_m: range.and_then(|r| r[1]),
-        penetration_class: class.map(str::to_owned),
-        penetration_range_m: range,
-        debris_m: None,
-        foundation: None,
-        warnings: Vec::new(),
-    })
+    let normalised = match class {
+        Some(c) => format!("K{k}/{c}"),
+        None => format!("K{k}"),
+    };
+    Some(us_rating(normalised, Standard::DosK, "M", 6800.0, mph, class, range))
 }
 
 /// `M50/P1`, `M30-P1`, `PU60`, `C40-P2`.
@@ -192,15 +178,21 @@ fn parse_astm(s: &str, warnings: &mut Vec<Note>) -> Option<Rating> {
         Some("P4") => warnings.push(Note::new("p4_withdrawn", "P4 (30 m or more) was dropped in ASTM F2656-15: the penetration has no upper bound", "P4 (30 m ou plus) a été supprimée dans ASTM F2656-15 : la pénétration n'a pas de borne supérieure")),
         Some(_) => {}
     }
-    Some(Rating {
+    let normalised = match class {
+        Some(c) => format!("{vehicle}{mph}-{c}"),
+        None => format!("{vehicle}{mph}"),
+    };
+    Some(us_rating(normalised, Standard::AstmF2656, vehicle, *mass, mph, class, range))
+}
+
+/// A DoS or ASTM rating: tested at 90°, speed in mph, penetration as a class with a range.
+fn us_rating(normalised: String, standard: Standard, vehicle: &str, mass_kg: f64, mph: f64, class: Option<&str>, range: Option<[Option<f64>; 2]>) -> Rating {
+    Rating {
         input: String::new(),
-        normalised: match class {
-            Some(c) => format!("{vehicle}{mph}-{c}"),
-            None => format!("{vehicle}{mph}"),
-        },
-        standard: Standard::AstmF2656,
-        vehicle_class: (*vehicle).to_owned(),
-        mass_kg: *mass,
+        normalised,
+        standard,
+        vehicle_class: vehicle.to_owned(),
+        mass_kg,
         speed_kmh: mph * KMH_PER_MPH,
         speed_mph: Some(mph),
         angle_deg: 90.0,
@@ -210,7 +202,7 @@ fn parse_astm(s: &str, warnings: &mut Vec<Note>) -> Option<Rating> {
         debris_m: None,
         foundation: None,
         warnings: Vec::new(),
-    })
+    }
 }
 
 /// `V/7200[N2A]/48/90:8.3/0.0` and its sloppy variants.

@@ -52,12 +52,7 @@ fn parse_corpus() -> Vec<ParsedDocument> {
 }
 
 fn index_of(docs: &[ParsedDocument]) -> LibraryIndex {
-    LibraryIndex::rebuild(
-        None,
-        docs.iter()
-            .map(|d| (&d.document, &d.version, d.passages.as_slice())),
-    )
-    .expect("index")
+    LibraryIndex::in_ram_from(docs).expect("index")
 }
 
 fn admin() -> Access {

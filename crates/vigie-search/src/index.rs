@@ -131,6 +131,11 @@ impl LibraryIndex {
     }
 
     /// Builds a fresh index (in `dir`, emptied first, or in RAM) from stored documents.
+    /// An index in memory of documents just parsed (tests, benchmarks, one-off searches).
+    pub fn in_ram_from(documents: &[crate::ingest::ParsedDocument]) -> Result<Self, SearchError> {
+        Self::rebuild(None, documents.iter().map(|d| (&d.document, &d.version, d.passages.as_slice())))
+    }
+
     pub fn rebuild<'a>(
         dir: Option<&Path>,
         documents: impl IntoIterator<Item = (&'a Document, &'a DocumentVersion, &'a [Passage])>,

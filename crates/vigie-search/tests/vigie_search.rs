@@ -22,12 +22,7 @@ fn corpus() -> Vec<ParsedDocument> {
 }
 
 fn index_of(docs: &[ParsedDocument]) -> LibraryIndex {
-    LibraryIndex::rebuild(
-        None,
-        docs.iter()
-            .map(|d| (&d.document, &d.version, d.passages.as_slice())),
-    )
-    .unwrap()
+    LibraryIndex::in_ram_from(docs).unwrap()
 }
 
 fn reader() -> Access {

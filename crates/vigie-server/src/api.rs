@@ -139,7 +139,7 @@ pub async fn close_session(state: &AppState, parts_cookie: Option<&str>, caller:
     if let Some(session) = parts_cookie {
         state.store.delete_session(&write_context(caller), &secret_hash(session)).await?;
     }
-    Ok(format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"))
+    Ok(crate::auth::cleared_session_cookie())
 }
 
 async fn login(State(state): State<AppState>, ApiJson(body): ApiJson<LoginBody>) -> Result<Response, ApiError> {

@@ -58,16 +58,25 @@ fn bearer_token(parts: &Parts) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-pub fn session_cookie(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
+/// The value of cookie `name` in the request headers.
+pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value)
+}
+
+pub fn session_cookie(parts: &Parts) -> Option<&str> {
+    cookie(&parts.headers, SESSION_COOKIE)
+}
+
+/// The `Set-Cookie` value that ends a browser session.
+pub fn cleared_session_cookie() -> String {
+    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
 }
 
 /// The signed-in caller. Extracting it fails with `unauthenticated` when the request carries

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use axum::extract::{Query, State};
-use axum::http::header::{ACCEPT_LANGUAGE, COOKIE, LOCATION, SET_COOKIE};
+use axum::http::header::{ACCEPT_LANGUAGE, LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,7 +16,7 @@ use vigie_domain::site::Lang;
 use vigie_store::SiteFilter;
 
 use crate::api::{close_session, open_session, LoginBody};
-use crate::auth::{secret_hash, SESSION_COOKIE};
+use crate::auth::{cleared_session_cookie, cookie, secret_hash, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::{now_ms, AppState};
 
@@ -56,17 +56,6 @@ pub fn esc(text: &str) -> String {
 #[derive(Debug, Deserialize, Default)]
 struct LangParam {
     lang: Option<String>,
-}
-
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v)
 }
 
 fn choose_lang(param: Option<&str>, headers: &HeaderMap) -> Lang {
@@ -169,7 +158,7 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Option<Princ
 async fn submit_logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let cleared = match signed_in(&state, &headers).await? {
         Some(caller) => close_session(&state, cookie(&headers, SESSION_COOKIE), &caller).await?,
-        None => format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+        None => cleared_session_cookie(),
     };
     Ok((StatusCode::SEE_OTHER, [(SET_COOKIE, cleared), (LOCATION, "/login".to_owned())]).into_response())
 }
@@ -237,6 +226,7 @@ pub fn routes() -> Router<AppState> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header::COOKIE;
 
     #[test]
     fn both_languages_have_the_same_keys() {
