@@ -5,6 +5,8 @@
 //! transaction as the write: a write cannot land without its audit row, nor the reverse.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod assessment;
+mod library;
 mod model;
 mod postgres;
 mod sql;
@@ -16,6 +18,8 @@ use async_trait::async_trait;
 use vigie_domain::access::Principal;
 use vigie_domain::audit::{AuditRecord, StoredAuditEntry};
 
+pub use assessment::AssessmentStore;
+pub use library::LibraryStore;
 pub use model::*;
 pub use postgres::PgStore;
 pub use sqlite::{database_path, restore as restore_sqlite, SqliteStore};
@@ -53,8 +57,10 @@ impl StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// The whole store: the registry and accounts here, assessments and the library in their own
+/// traits (one object; the areas are split only to keep each file readable).
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: AssessmentStore + LibraryStore + Send + Sync {
     /// Which backend this is: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

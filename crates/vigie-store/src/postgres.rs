@@ -35,3 +35,5 @@ impl PgStore {
 }
 
 impl_store!(PgStore, Postgres, "postgres");
+crate::assessment::impl_assessment_store!(PgStore, Postgres);
+crate::library::impl_library_store!(PgStore, Postgres);

@@ -119,3 +119,5 @@ pub fn database_path(url: &str) -> crate::Result<PathBuf> {
 }
 
 impl_store!(SqliteStore, Sqlite, "sqlite");
+crate::assessment::impl_assessment_store!(SqliteStore, Sqlite);
+crate::library::impl_library_store!(SqliteStore, Sqlite);
