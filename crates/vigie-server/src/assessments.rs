@@ -521,7 +521,7 @@ async fn plan_json(state: &AppState, assessment: &Assessment) -> Result<Value, A
             "in_progress": count(ActionStatus::InProgress),
             "done": done,
             "cancelled": count(ActionStatus::Cancelled),
-            "percent_done": if counted == 0 { None } else { Some((done * 100 + counted / 2) / counted) },
+            "percent_done": (done * 100 + counted / 2).checked_div(counted),
         },
         "pending_measures": pending_measures,
         "risk_now": risks(&result.before),

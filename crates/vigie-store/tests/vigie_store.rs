@@ -288,7 +288,7 @@ mod assessments {
             assert_eq!(validated.summary, Some(json!({"max_risk_band": "high"})));
             assert_eq!(store.peer_indexes(SiteCategory::OpenAirMarket, "another").await.unwrap(), vec![41], "{name}");
             assert!(store.peer_indexes(SiteCategory::OpenAirMarket, &assessment.id).await.unwrap().is_empty());
-            assert_eq!(store.assessments_by_status(Some(&[org.id.clone()]), AssessmentStatus::Validated).await.unwrap().len(), 1);
+            assert_eq!(store.assessments_by_status(Some(std::slice::from_ref(&org.id)), AssessmentStatus::Validated).await.unwrap().len(), 1);
             assert!(store.assessments_by_status(Some(&["other".to_owned()]), AssessmentStatus::Validated).await.unwrap().is_empty());
 
             // The action plan moves on after validation, with optimistic versions.
