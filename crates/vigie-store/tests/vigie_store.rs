@@ -216,3 +216,5 @@ async fn hvm_studies_are_kept_with_their_site_and_go_with_it() {
         assert!(store.latest_hvm_study(&square.id).await.unwrap().is_none(), "studies go with their site");
     }
 }
+
+#[path = "vigie_store/library.rs"] mod library;
