@@ -37,6 +37,20 @@ async function filtersNarrowTheList(page) {
 }
 filtersNarrowTheList.options = desktop;
 
+async function vehicleStudy(page) {
+  await signIn(page);
+  await page.getByRole("link", { name: "Senaatintori" }).click();
+  await page.getByRole("heading", { level: 1, name: "Senaatintori" }).waitFor();
+  await Promise.all([page.waitForEvent("load", { timeout: 60000 }), page.getByRole("button", { name: "Run the vehicle study" }).click()]);
+  await page.getByRole("table", { name: /Highest impact speed/ }).waitFor({ timeout: 60000 });
+  const rows = await page.getByRole("table", { name: /Highest impact speed/ }).locator("tbody tr").count();
+  check(rows > 0, "the study lists access points and vehicles");
+  await page.getByLabel("Vehicle", { exact: true }).selectOption("N3C");
+  await page.waitForFunction(() => Number(document.getElementById("hvm-map").dataset.streetSegments || 0) > 0, null, { timeout: 15000 });
+  await shot(page, "10-site-vehicle-study");
+}
+vehicleStudy.options = desktop;
+
 async function signOut(page) {
   await signIn(page);
   await page.getByRole("button", { name: "Sign out" }).click();
@@ -50,5 +64,6 @@ export const registry = [
   ["sign in and see the registry", signInSeesRegistry],
   ["switch the language", languageSwitches],
   ["filter the registry", filtersNarrowTheList],
+  ["run and see a vehicle study", vehicleStudy],
   ["sign out", signOut],
 ];

@@ -8,6 +8,22 @@
   const SPEED_BANDS = [[16, "#1a9850"], [32, "#91cf60"], [48, "#fee08b"], [64, "#fc8d59"], [80, "#d73027"], [Infinity, "#7f0000"]];
   const speedColour = (kmh) => SPEED_BANDS.find(([limit]) => kmh < limit)[1];
 
+  // RFC 7946 ring order, which the server's geometry checks follow: outer rings
+  // counter-clockwise, holes clockwise (a clockwise outer ring would enclose the rest of the
+  // Earth).
+  function signedArea(ring) {
+    let sum = 0;
+    for (let i = 1; i < ring.length; i++) sum += (ring[i][0] - ring[i - 1][0]) * (ring[i][1] + ring[i - 1][1]);
+    return -sum / 2;
+  }
+  const wind = (ring, ccw) => ((signedArea(ring) > 0) === ccw ? ring : ring.slice().reverse());
+  const windPolygon = (rings) => rings.map((ring, i) => wind(ring, i === 0));
+  function rewind(g) {
+    if (g.type === "Polygon") return { type: "Polygon", coordinates: windPolygon(g.coordinates) };
+    if (g.type === "MultiPolygon") return { type: "MultiPolygon", coordinates: g.coordinates.map(windPolygon) };
+    return g;
+  }
+
   function readJson(id) {
     const node = document.getElementById(id);
     return node ? JSON.parse(node.textContent) : null;
@@ -84,6 +100,8 @@
     const paths = L.featureGroup().addTo(map);
     const select = document.getElementById("hvm-class");
     const draw = () => {
+      // The table shows the chosen vehicle, as the map does.
+      for (const row of document.querySelectorAll("#hvm-rows tr")) row.hidden = row.dataset.class !== select.value;
       paths.clearLayers();
       for (const p of data.paths.filter((p) => p.class === select.value)) {
         const pts = p.path || [];
@@ -131,11 +149,11 @@
       redraw();
     };
     const geometry = () => {
-      if (imported) return imported;
+      if (imported) return rewind(imported);
       if (vertices.length < 3) return null;
       const ring = vertices.map(([lat, lng]) => [Number(lng.toFixed(7)), Number(lat.toFixed(7))]);
       ring.push(ring[0]);
-      return { type: "Polygon", coordinates: [ring] };
+      return rewind({ type: "Polygon", coordinates: [ring] });
     };
     map.on("click", (e) => {
       if (imported) imported = null;

@@ -23,6 +23,8 @@ function cacheable(request, url) {
   if (url.pathname.startsWith("/assessments/")) return true;
   if (url.pathname === "/api/v1/methodology" || url.pathname.startsWith("/api/v1/assessments/")) return true;
   if (url.pathname.startsWith("/api/v1/photos/")) return true;
+  // The assessed site (its category chooses the questions).
+  if (/^\/api\/v1\/sites\/[^/]+$/.test(url.pathname)) return true;
   return false;
 }
 

@@ -153,7 +153,7 @@ fn hvm_section(ctx: &Ctx, site: &Site, study: Option<&vigie_store::HvmStudy>, ca
             for (class, impact) in vehicles {
                 let num = |k: &str| impact.get(k).and_then(Value::as_f64);
                 rows.push_str(&format!(
-                    r#"<tr><th scope="row">{}</th><td>{}</td><td>{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>"#,
+                    r#"<tr data-class="{2}"><th scope="row">{0}</th><td>{1}</td><td>{2}</td><td class="num">{3}</td><td class="num">{4}</td><td class="num">{5}</td><td class="num">{6}</td></tr>"#,
                     esc(ap_id),
                     esc(highway),
                     esc(class),
@@ -180,7 +180,7 @@ fn hvm_section(ctx: &Ctx, site: &Site, study: Option<&vigie_store::HvmStudy>, ca
 <div id="hvm-map" class="map" role="region" aria-label="{map_label}" data-streets="/ui/streets"></div>
 <p class="legend">{legend}: <span class="sw" style="background:#1a9850"></span>&lt;16 <span class="sw" style="background:#91cf60"></span>&lt;32 <span class="sw" style="background:#fee08b"></span>&lt;48 <span class="sw" style="background:#fc8d59"></span>&lt;64 <span class="sw" style="background:#d73027"></span>&lt;80 <span class="sw" style="background:#7f0000"></span>≥80 km/h</p>
 <script id="hvm-data" type="application/json">{data}</script>
-<div class="scroll"><table><caption>{caption}</caption><thead><tr><th scope="col">{ap}</th><th scope="col">{street}</th><th scope="col">{vehicle}</th><th scope="col" class="num">{speed}</th><th scope="col" class="num">{energy}</th><th scope="col" class="num">{runup}</th><th scope="col" class="num">{angle}</th></tr></thead><tbody>{rows}</tbody></table></div>{run}</section>"#,
+<div class="scroll"><table><caption>{caption}</caption><thead><tr><th scope="col">{ap}</th><th scope="col">{street}</th><th scope="col">{vehicle}</th><th scope="col" class="num">{speed}</th><th scope="col" class="num">{energy}</th><th scope="col" class="num">{runup}</th><th scope="col" class="num">{angle}</th></tr></thead><tbody id="hvm-rows">{rows}</tbody></table></div>{run}</section>"#,
         title = ctx.t("hvm_title"),
         computed = ctx.t("hvm_computed"),
         when = esc(&super::assess::date_of(study.created_at_ms)),
