@@ -56,6 +56,8 @@ pub fn status_of(code: &str) -> StatusCode {
         "too_many_requests" => StatusCode::TOO_MANY_REQUESTS,
         "hvm_vehicle_unknown" | "hvm_parameter_invalid" => StatusCode::UNPROCESSABLE_ENTITY,
         "hvm_network_missing" => StatusCode::SERVICE_UNAVAILABLE,
+        "document_unreadable" | "document_format_unsupported" | "marking_invalid" | "language_invalid" => StatusCode::UNPROCESSABLE_ENTITY,
+        "library_unavailable" | "search_index_busy" => StatusCode::SERVICE_UNAVAILABLE,
         "storage_failed" | "storage_corrupt" | "internal" => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -101,6 +103,7 @@ mod tests {
             "unauthenticated", "login_failed", "forbidden", "not_found", "route_not_found", "method_not_allowed", "conflict", "version_conflict",
             "payload_too_large", "unsupported_media_type", "json_malformed", "json_invalid", "query_invalid", "validation_failed", "site_geometry_invalid",
             "too_many_requests", "hvm_vehicle_unknown", "hvm_parameter_invalid",
+            "document_unreadable", "document_format_unsupported", "marking_invalid", "language_invalid",
         ] {
             assert!(status_of(code).is_client_error(), "{code}");
         }
