@@ -1,10 +1,10 @@
 //! `cargo bench -p vigie-assessment`: assessments scored per second on one core with the full
-//! embedded methodology. Prints figures; no timing assertion (see docs/performance.md).
+//! embedded methodology, full report (`score`) and numbers only (`score_numbers`). Prints figures; no timing assertion (see docs/performance.md).
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::Instant;
 
-use vigie_assessment::{AssessmentInput, Methodology, SiteContext, score, what_if};
+use vigie_assessment::{AssessmentInput, Methodology, SiteContext, score, score_numbers, what_if};
 use vigie_domain::site::SiteCategory;
 
 /// A deterministic spread of answers: every applicable question answered, grades varied,
@@ -93,6 +93,9 @@ fn main() {
     );
     measure("score (resolve ids + full report)", 200_000, |i| {
         black_box(score(m, black_box(&inputs[i % inputs.len()])).ok());
+    });
+    measure("score_numbers (resolve ids + numbers only)", 1_000_000, |i| {
+        black_box(score_numbers(m, black_box(&inputs[i % inputs.len()])).ok());
     });
     let mut actions = Vec::new();
     for input in &inputs {

@@ -171,6 +171,59 @@ pub fn score<'m>(m: &'m Methodology, input: &AssessmentInput) -> Result<ScoreRep
     Ok(score_resolved(m, &resolved))
 }
 
+/// The numbers of a report without its explanations: what peer statistics and bulk
+/// rescoring need. `score_numbers(m, input)` equals `score(m, input)?.numbers()`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoreNumbers<'m> {
+    pub factors: SiteFactors,
+    pub scenarios: Vec<ScenarioNumbers<'m>>,
+    pub protective_measures_index: Option<u8>,
+    /// Per domain, in methodology order: its protective measures index.
+    pub domains: Vec<(&'m str, Option<u8>)>,
+}
+
+/// One scenario's numbers, as in `ScenarioScore`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ScenarioNumbers<'m> {
+    pub id: &'m str,
+    pub vulnerability: u8,
+    pub likelihood: Option<u8>,
+    pub consequence: Option<u8>,
+    pub risk: Option<u8>,
+    pub risk_band: Option<&'m str>,
+}
+
+impl<'m> ScoreReport<'m> {
+    /// The report's numbers, without explanations.
+    pub fn numbers(&self) -> ScoreNumbers<'m> {
+        ScoreNumbers {
+            factors: self.factors,
+            scenarios: self
+                .scenarios
+                .iter()
+                .map(|s| ScenarioNumbers {
+                    id: s.id,
+                    vulnerability: s.vulnerability,
+                    likelihood: s.likelihood,
+                    consequence: s.consequence,
+                    risk: s.risk,
+                    risk_band: s.risk_band,
+                })
+                .collect(),
+            protective_measures_index: self.protective_measures_index,
+            domains: self.domains.iter().map(|d| (d.id, d.protective_measures_index)).collect(),
+        }
+    }
+}
+
+/// The numbers of `score` without building the explanations, the proposed actions or the
+/// unanswered list: the same code with those parts switched off at compile time, for
+/// scoring many stored assessments (peer statistics) where one report is not read.
+pub fn score_numbers<'m>(m: &'m Methodology, input: &AssessmentInput) -> Result<ScoreNumbers<'m>, AssessmentError> {
+    let resolved = m.resolve(input)?;
+    Ok(score_resolved_with::<false>(m, &resolved).numbers())
+}
+
 /// Integer division rounded half up.
 fn round_div(num: u64, den: u64) -> u64 {
     (2 * num + den) / (2 * den)
@@ -184,7 +237,7 @@ pub fn apportion(total: u64, parts: &[u64]) -> Vec<u64> {
     out
 }
 
-fn apportion_into(total: u64, parts: &[u64], out: &mut Vec<u64>, scratch: &mut Vec<(u64, usize)>) {
+fn apportion_into(total: u64, parts: &[u64], out: &mut Vec<u64>, scratch: &mut Vec<u128>) {
     out.clear();
     let sum: u64 = parts.iter().sum();
     if sum == 0 {
@@ -192,6 +245,9 @@ fn apportion_into(total: u64, parts: &[u64], out: &mut Vec<u64>, scratch: &mut V
         return;
     }
     scratch.clear();
+    // Scores are small (≤ 100 over a few thousand points): 32-bit division is several times
+    // cheaper than 64-bit on this hardware, and every share below is `total × part / sum`.
+    let small = u32::try_from(sum).ok().filter(|s| u64::from(*s).checked_mul(total).is_some_and(|p| p <= u64::from(u32::MAX)));
     let mut given = 0;
     for (i, part) in parts.iter().enumerate() {
         // Zero parts are common (answers at grade 0) and need no division.
@@ -199,12 +255,21 @@ fn apportion_into(total: u64, parts: &[u64], out: &mut Vec<u64>, scratch: &mut V
             out.push(0);
             continue;
         }
-        let exact = total * part;
-        let (share, remainder) = (exact / sum, exact % sum);
+        let (share, remainder) = match small {
+            Some(sum32) => {
+                let exact = (total * part) as u32;
+                (u64::from(exact / sum32), u64::from(exact % sum32))
+            }
+            None => {
+                let exact = total * part;
+                (exact / sum, exact % sum)
+            }
+        };
         out.push(share);
         given += share;
         if remainder > 0 {
-            scratch.push((remainder, i));
+            // One integer key: larger remainder first, then the earlier part.
+            scratch.push((u128::from(remainder) << 64) | u128::from(u64::MAX - i as u64));
         }
     }
     // The `left` largest remainders get one more unit; a partial selection is enough.
@@ -213,10 +278,10 @@ fn apportion_into(total: u64, parts: &[u64], out: &mut Vec<u64>, scratch: &mut V
         return;
     }
     if left < scratch.len() {
-        scratch.select_nth_unstable_by_key(left - 1, |(remainder, i)| (Reverse(*remainder), *i));
+        scratch.select_nth_unstable_by(left - 1, |a, b| b.cmp(a));
     }
-    for (_, i) in scratch.iter().take(left) {
-        out[*i] += 1;
+    for key in scratch.iter().take(left) {
+        out[(u64::MAX - *key as u64) as usize] += 1;
     }
 }
 
@@ -225,15 +290,31 @@ fn band<T: PartialOrd>(value: T, thresholds: &[T; 4]) -> u8 {
     1 + thresholds.iter().filter(|t| value >= **t).count() as u8
 }
 
+/// A chain's weakest link: its grade, the chain's heaviest weight, the question and the
+/// index of its contribution (meaningless without explanations).
+#[derive(Clone, Copy)]
+struct Link {
+    grade: u8,
+    weight: u8,
+    question: usize,
+    at: usize,
+}
+
+/// In `Scratch::grades`: the question does not count (excluded or not applicable).
+const NO_GRADE: u8 = u8::MAX;
+
 /// Reusable buffers for one scoring run.
 #[derive(Default)]
 struct Scratch {
     units: Vec<(usize, u64)>,
     parts: Vec<u64>,
     shares: Vec<u64>,
-    order: Vec<(u64, usize)>,
-    /// Per chain: (grade, weight, index of the weakest link's contribution).
-    chains: Vec<Option<(u8, u8, usize)>>,
+    order: Vec<u128>,
+    /// Per question: the grade that counts, or `NO_GRADE` (a flat table, so that the loops
+    /// over each scenario's questions do not branch on the slot's kind).
+    grades: Vec<u8>,
+    /// Per chain: its weakest link so far.
+    chains: Vec<Option<Link>>,
 }
 
 impl Scratch {
@@ -267,8 +348,8 @@ fn site_factors(m: &Methodology, r: &Resolved) -> SiteFactors {
 }
 
 /// Vulnerability of one scenario: grade points over possible points, N/A left out, chains at
-/// their weakest link. Pushes the answer contributions and returns the value.
-fn vulnerability<'m>(
+/// their weakest link. With `EXPLAIN`, pushes the answer contributions; returns the value.
+fn vulnerability<'m, const EXPLAIN: bool>(
     m: &'m Methodology,
     r: &Resolved,
     scenario: usize,
@@ -278,82 +359,99 @@ fn vulnerability<'m>(
     scratch.units.clear();
     scratch.chains.clear();
     scratch.chains.resize(m.index.chain_count, None);
-    let mut possible = 0u64;
-    // The weakest critical link: (grade, contribution index) of the worst unit of weight 3.
-    let mut weakest: Option<(u8, usize)> = None;
+    let (mut raw, mut possible) = (0u64, 0u64);
+    // The weakest critical link: (grade, question, contribution index) of the worst unit of
+    // weight 3; the contribution index means nothing without `EXPLAIN`.
+    let mut weakest: Option<(u8, usize, usize)> = None;
     for &(qi, weight) in &m.index.scenario_questions[scenario] {
-        let slot = r.slots[qi];
-        let Some(grade) = slot.grade() else { continue };
-        let question = &m.questions[qi];
+        let grade = scratch.grades[qi];
+        if grade == NO_GRADE {
+            continue;
+        }
         let at = contributions.len();
         let chain = m.index.question_chain[qi];
-        contributions.push(Contribution {
-            to: Target::Vulnerability,
-            source: Source::Answer {
-                question,
-                answer: slot.answer().map(|a| &question.answers[a]),
-                grade,
-                weight: u32::from(weight),
-                counted: chain.is_none(),
-            },
-            points: 0,
-        });
+        if EXPLAIN {
+            let question = &m.questions[qi];
+            let slot = r.slots[qi];
+            contributions.push(Contribution {
+                to: Target::Vulnerability,
+                source: Source::Answer {
+                    question,
+                    answer: slot.answer().map(|a| &question.answers[a]),
+                    grade,
+                    weight: u32::from(weight),
+                    counted: chain.is_none(),
+                },
+                points: 0,
+            });
+        }
         match chain {
             None => {
-                scratch.units.push((at, u64::from(grade) * u64::from(weight)));
+                let points = u64::from(grade) * u64::from(weight);
+                if EXPLAIN {
+                    scratch.units.push((at, points));
+                }
+                raw += points;
                 possible += u64::from(WORST_GRADE) * u64::from(weight);
                 if weight == MAX_WEIGHT {
-                    weakest = weakest_of(weakest, grade, at);
+                    weakest = weakest_of(weakest, grade, qi, at);
                 }
             }
             Some(ci) => {
                 let link = &mut scratch.chains[ci];
                 *link = Some(match *link {
-                    Some((g, w, holder)) if g >= grade => (g, w.max(weight), holder),
-                    Some((_, w, _)) => (grade, w.max(weight), at),
-                    None => (grade, weight, at),
+                    Some(held) if held.grade >= grade => Link { weight: held.weight.max(weight), ..held },
+                    Some(held) => Link { grade, weight: held.weight.max(weight), question: qi, at },
+                    None => Link { grade, weight, question: qi, at },
                 });
             }
         }
     }
-    for (grade, weight, holder) in scratch.chains.iter().flatten() {
-        if let Source::Answer { counted, .. } = &mut contributions[*holder].source {
-            *counted = true;
+    for link in scratch.chains.iter().flatten() {
+        let points = u64::from(link.grade) * u64::from(link.weight);
+        if EXPLAIN {
+            if let Source::Answer { counted, .. } = &mut contributions[link.at].source {
+                *counted = true;
+            }
+            scratch.units.push((link.at, points));
         }
-        scratch.units.push((*holder, u64::from(*grade) * u64::from(*weight)));
-        possible += u64::from(WORST_GRADE) * u64::from(*weight);
-        if *weight == MAX_WEIGHT {
-            weakest = weakest_of(weakest, *grade, *holder);
+        raw += points;
+        possible += u64::from(WORST_GRADE) * u64::from(link.weight);
+        if link.weight == MAX_WEIGHT {
+            weakest = weakest_of(weakest, link.grade, link.question, link.at);
         }
     }
-    let raw: u64 = scratch.units.iter().map(|(_, points)| points).sum();
     // Every question N/A: the scenario has nothing to exploit here.
     let mean = if possible == 0 { 0 } else { round_div(100 * raw, possible) };
-    scratch.distribute(mean, contributions);
-    let Some((grade, at)) = weakest else { return mean as u8 };
+    if EXPLAIN {
+        scratch.distribute(mean, contributions);
+    }
+    let Some((grade, qi, _)) = weakest else { return mean as u8 };
     let floor = u64::from(m.parameters.weakest_link_floor[usize::from(grade)]);
     if floor <= mean {
         return mean as u8;
     }
-    let Source::Answer { question, .. } = contributions[at].source else { return mean as u8 };
-    contributions.push(Contribution {
-        to: Target::Vulnerability,
-        source: Source::WeakestLink { question, grade },
-        points: (floor - mean) as u32,
-    });
+    if EXPLAIN {
+        contributions.push(Contribution {
+            to: Target::Vulnerability,
+            source: Source::WeakestLink { question: &m.questions[qi], grade },
+            points: (floor - mean) as u32,
+        });
+    }
     floor as u8
 }
 
 /// Keeps the higher grade; on a tie the earlier link stays.
-fn weakest_of(current: Option<(u8, usize)>, grade: u8, at: usize) -> Option<(u8, usize)> {
+fn weakest_of(current: Option<(u8, usize, usize)>, grade: u8, qi: usize, at: usize) -> Option<(u8, usize, usize)> {
     match current {
-        Some((g, _)) if g >= grade => current,
-        _ => Some((grade, at)),
+        Some((g, _, _)) if g >= grade => current,
+        _ => Some((grade, qi, at)),
     }
 }
 
-/// A weighted mean of factors 1–5 (weights in percent), rounded, with its contributions.
-fn weighted_factor<'m>(
+/// A weighted mean of factors 1–5 (weights in percent), rounded; with `EXPLAIN`, with its
+/// contributions.
+fn weighted_factor<'m, const EXPLAIN: bool>(
     target: Target,
     factors: &[(Factor, u8, u32)],
     contributions: &mut Vec<Contribution<'m>>,
@@ -362,26 +460,38 @@ fn weighted_factor<'m>(
     scratch.units.clear();
     let mut sum = 0u64;
     for &(factor, value, weight) in factors {
-        scratch.units.push((contributions.len(), u64::from(value) * u64::from(weight)));
         sum += u64::from(value) * u64::from(weight);
-        contributions.push(Contribution { to: target, source: Source::Factor { factor, value, weight }, points: 0 });
+        if EXPLAIN {
+            scratch.units.push((contributions.len(), u64::from(value) * u64::from(weight)));
+            contributions.push(Contribution { to: target, source: Source::Factor { factor, value, weight }, points: 0 });
+        }
     }
     let value = round_div(sum, 100).clamp(1, 5);
-    scratch.distribute(value, contributions);
+    if EXPLAIN {
+        scratch.distribute(value, contributions);
+    }
     value as u8
 }
 
 pub(crate) fn score_resolved<'m>(m: &'m Methodology, r: &Resolved) -> ScoreReport<'m> {
+    score_resolved_with::<true>(m, r)
+}
+
+/// The report; without `EXPLAIN`, the same numbers with every contribution list, the actions
+/// and the unanswered list left empty (see `score_numbers`).
+fn score_resolved_with<'m, const EXPLAIN: bool>(m: &'m Methodology, r: &Resolved) -> ScoreReport<'m> {
     let p = &m.parameters;
     let factors = site_factors(m, r);
     let mut scratch = Scratch::default();
+    scratch.grades.extend(r.slots.iter().map(|slot| slot.grade().unwrap_or(NO_GRADE)));
     let mut scenarios: Vec<ScenarioScore<'m>> = m
         .scenarios
         .iter()
         .enumerate()
         .map(|(si, s)| {
-            let mut contributions = Vec::with_capacity(m.index.scenario_questions[si].len() + 16);
-            let vulnerability = vulnerability(m, r, si, &mut contributions, &mut scratch);
+            let mut contributions =
+                if EXPLAIN { Vec::with_capacity(m.index.scenario_questions[si].len() + 16) } else { Vec::new() };
+            let vulnerability = vulnerability::<EXPLAIN>(m, r, si, &mut contributions, &mut scratch);
             ScenarioScore {
                 id: &s.id,
                 precursor: s.precursor,
@@ -408,7 +518,7 @@ pub(crate) fn score_resolved<'m>(m: &'m Methodology, r: &Resolved) -> ScoreRepor
         }
         let contributions = &mut score.contributions;
         let likelihood_start = contributions.len();
-        let likelihood = weighted_factor(
+        let likelihood = weighted_factor::<EXPLAIN>(
             Target::Likelihood,
             &[
                 (Factor::ThreatLevel, factors.threat_level, lw.threat_level),
@@ -421,7 +531,7 @@ pub(crate) fn score_resolved<'m>(m: &'m Methodology, r: &Resolved) -> ScoreRepor
             &mut scratch,
         );
         let likelihood_end = contributions.len();
-        let consequence = weighted_factor(
+        let consequence = weighted_factor::<EXPLAIN>(
             Target::Consequence,
             &[
                 (Factor::Severity, scenario.severity, cw.severity),
@@ -443,15 +553,19 @@ pub(crate) fn score_resolved<'m>(m: &'m Methodology, r: &Resolved) -> ScoreRepor
         score.risk = Some(risk);
         score.risk_band = m.risk_bands.iter().rev().find(|b| b.min <= risk).map(|b| b.id.as_str());
     }
-    let (domains, site_index, site_contributions) = protective_measures(m, r, &mut scratch);
-    let actions = proposed_actions(m, r, &scenarios);
-    let unanswered = m
-        .questions
-        .iter()
-        .zip(&r.slots)
-        .filter(|(_, slot)| **slot == Slot::Unanswered)
-        .map(|(q, _)| q.id.as_str())
-        .collect();
+    let (domains, site_index, site_contributions) = protective_measures::<EXPLAIN>(m, r, &mut scratch);
+    let (actions, unanswered) = if EXPLAIN {
+        let unanswered = m
+            .questions
+            .iter()
+            .zip(&r.slots)
+            .filter(|(_, slot)| **slot == Slot::Unanswered)
+            .map(|(q, _)| q.id.as_str())
+            .collect();
+        (proposed_actions(m, r, &scenarios), unanswered)
+    } else {
+        (Vec::new(), Vec::new())
+    };
     ScoreReport {
         methodology_version: &m.version,
         factors,
@@ -466,7 +580,8 @@ pub(crate) fn score_resolved<'m>(m: &'m Methodology, r: &Resolved) -> ScoreRepor
 
 /// Protective measures index per domain and for the site: protection points (4 − grade) ×
 /// weight over possible points, where a question weighs the sum of its scenario weights.
-fn protective_measures<'m>(
+/// Without `EXPLAIN`, no contributions.
+fn protective_measures<'m, const EXPLAIN: bool>(
     m: &'m Methodology,
     r: &Resolved,
     scratch: &mut Scratch,
@@ -483,7 +598,7 @@ fn protective_measures<'m>(
             contributions: Vec::new(),
         })
         .collect();
-    let mut raw: Vec<Vec<u64>> = vec![Vec::new(); domains.len()];
+    // Per domain: (protection points, possible points).
     let mut totals = vec![(0u64, 0u64); domains.len()];
     for (qi, question) in m.questions.iter().enumerate() {
         let slot = r.slots[qi];
@@ -500,31 +615,38 @@ fn protective_measures<'m>(
         }
         let Some(grade) = slot.grade() else { continue };
         let weight = u64::from(m.index.question_pmi_weight[qi]);
-        let protection = u64::from(WORST_GRADE - grade) * weight;
         domain.counted += 1;
-        domain.contributions.push(Contribution {
-            to: Target::ProtectiveMeasuresIndex,
-            source: Source::Answer {
-                question,
-                answer: slot.answer().map(|a| &question.answers[a]),
-                grade,
-                weight: weight as u32,
-                counted: true,
-            },
-            points: 0,
-        });
-        raw[di].push(protection);
-        totals[di].0 += protection;
+        if EXPLAIN {
+            domain.contributions.push(Contribution {
+                to: Target::ProtectiveMeasuresIndex,
+                source: Source::Answer {
+                    question,
+                    answer: slot.answer().map(|a| &question.answers[a]),
+                    grade,
+                    weight: weight as u32,
+                    counted: true,
+                },
+                points: 0,
+            });
+        }
+        totals[di].0 += protection_points(grade, weight);
         totals[di].1 += u64::from(WORST_GRADE) * weight;
     }
-    for ((domain, parts), (protection, possible)) in domains.iter_mut().zip(&raw).zip(&totals) {
+    for (domain, (protection, possible)) in domains.iter_mut().zip(&totals) {
         if *possible == 0 {
             continue;
         }
         let value = round_div(100 * protection, *possible);
-        apportion_into(value, parts, &mut scratch.shares, &mut scratch.order);
-        for (c, share) in domain.contributions.iter_mut().zip(&scratch.shares) {
-            c.points = *share as u32;
+        if EXPLAIN {
+            scratch.parts.clear();
+            scratch.parts.extend(domain.contributions.iter().map(|c| match c.source {
+                Source::Answer { grade, weight, .. } => protection_points(grade, u64::from(weight)),
+                _ => 0,
+            }));
+            apportion_into(value, &scratch.parts, &mut scratch.shares, &mut scratch.order);
+            for (c, share) in domain.contributions.iter_mut().zip(&scratch.shares) {
+                c.points = *share as u32;
+            }
         }
         domain.protective_measures_index = Some(value as u8);
     }
@@ -533,6 +655,9 @@ fn protective_measures<'m>(
         return (domains, None, Vec::new());
     }
     let value = round_div(100 * protection, possible);
+    if !EXPLAIN {
+        return (domains, Some(value as u8), Vec::new());
+    }
     let parts: Vec<u64> = totals.iter().map(|(p, _)| *p).collect();
     let shares = apportion(value, &parts);
     let site = domains
@@ -545,6 +670,11 @@ fn protective_measures<'m>(
         })
         .collect();
     (domains, Some(value as u8), site)
+}
+
+/// A question's protection points: grades better than the worst, times its weight.
+fn protection_points(grade: u8, weight: u64) -> u64 {
+    u64::from(WORST_GRADE - grade) * weight
 }
 
 /// Options for consideration of every answer at or above the action threshold, most

@@ -3,7 +3,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use vigie_assessment::score::{Source, Target};
-use vigie_assessment::{AssessmentInput, Methodology, SiteContext, apportion, percentile, score, what_if};
+use vigie_assessment::{AssessmentInput, Methodology, SiteContext, apportion, percentile, score, score_numbers, what_if};
 use vigie_domain::site::{Lang, SiteCategory};
 
 fn methodology() -> &'static Methodology {
@@ -269,6 +269,21 @@ fn arbitrary_input() -> impl Strategy<Value = AssessmentInput> {
                 answers,
             }
         })
+}
+
+proptest! {
+    // Many inputs: the numbers-only path must never drift from the full report.
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn the_numbers_only_path_gives_the_numbers_of_the_full_report(input in arbitrary_input()) {
+        let m = methodology();
+        let full = score(m, &input).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let numbers = score_numbers(m, &input).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(numbers.scenarios.len(), m.scenarios.len());
+        prop_assert_eq!(numbers.domains.len(), m.domains.len());
+        prop_assert_eq!(numbers, full.numbers());
+    }
 }
 
 proptest! {

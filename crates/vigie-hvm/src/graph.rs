@@ -173,6 +173,11 @@ impl StreetGraph {
         (self.lon[node as usize], self.lat[node as usize])
     }
 
+    /// The node an edge (from `out_edges`) ends at: maps draw the street network with it.
+    pub fn edge_end(&self, edge: usize) -> u32 {
+        self.to[edge]
+    }
+
     /// Nodes inside the box (degrees), found through the grid.
     pub fn nodes_in_box(&self, west: f64, south: f64, east: f64, north: f64) -> Vec<u32> {
         let (c0, r0) = self.cell(west, south);

@@ -1,5 +1,5 @@
-//! The demo library's catalogue (`data/demo/library/`): which file is which document. Pure
-//! data: the caller reads the files.
+//! The demo library's catalogue (`data/demo/library/`, sources in its `SOURCES.md`): which
+//! file is which document. The files are embedded, so the demo works from any directory.
 use crate::ingest::IngestOptions;
 use crate::model::Lang;
 
@@ -9,6 +9,7 @@ pub struct DemoEntry {
     pub date: &'static str,
     pub source: &'static str,
     pub tags: &'static [&'static str],
+    pub bytes: &'static [u8],
 }
 
 pub const DEMO_LIBRARY: &[DemoEntry] = &[
@@ -18,6 +19,7 @@ pub const DEMO_LIBRARY: &[DemoEntry] = &[
         date: "2017-10-18",
         source: "European Commission, COM(2017) 612 final",
         tags: &["eu", "action-plan", "public-spaces"],
+        bytes: include_bytes!("../../../data/demo/library/com-2017-612-plan-action-espaces-publics.md"),
     },
     DemoEntry {
         filename: "com-2017-612-plan-action-espaces-publics.pdf-extraction.txt",
@@ -25,6 +27,7 @@ pub const DEMO_LIBRARY: &[DemoEntry] = &[
         date: "2017-10-18",
         source: "European Commission, COM(2017) 612 final",
         tags: &["eu", "action-plan", "public-spaces"],
+        bytes: include_bytes!("../../../data/demo/library/com-2017-612-plan-action-espaces-publics.pdf-extraction.txt"),
     },
     DemoEntry {
         filename: "com-2020-605-strategie-union-securite.pdf-extraction.txt",
@@ -32,6 +35,7 @@ pub const DEMO_LIBRARY: &[DemoEntry] = &[
         date: "2020-07-24",
         source: "European Commission, COM(2020) 605 final",
         tags: &["eu", "strategy"],
+        bytes: include_bytes!("../../../data/demo/library/com-2020-605-strategie-union-securite.pdf-extraction.txt"),
     },
     DemoEntry {
         filename: "ip-20-2328-rapport-union-securite.md",
@@ -39,6 +43,7 @@ pub const DEMO_LIBRARY: &[DemoEntry] = &[
         date: "2020-12-09",
         source: "European Commission, press release IP/20/2328",
         tags: &["eu", "press-release"],
+        bytes: include_bytes!("../../../data/demo/library/ip-20-2328-rapport-union-securite.md"),
     },
     DemoEntry {
         filename: "cted-note-partenariat-public-prive-securite-urbaine.md",
@@ -46,6 +51,7 @@ pub const DEMO_LIBRARY: &[DemoEntry] = &[
         date: "2019-01-01",
         source: "United Nations Counter-Terrorism Committee Executive Directorate (CTED)",
         tags: &["un", "public-private-partnership"],
+        bytes: include_bytes!("../../../data/demo/library/cted-note-partenariat-public-prive-securite-urbaine.md"),
     },
 ];
 

@@ -29,6 +29,11 @@ pub enum SearchError {
     /// The shipped glossary is malformed (a build-time data error).
     #[error("the glossary is malformed: {reason} / le glossaire est mal formé : {reason}")]
     GlossaryInvalid { reason: String },
+    /// Another process (a running server) holds the index directory.
+    #[error(
+        "the search index is in use by another Vigie process: {reason} / l'index de recherche est utilisé par un autre processus Vigie : {reason}"
+    )]
+    IndexBusy { reason: String },
     /// The index on disk or in memory failed.
     #[error("the search index failed: {reason} / l'index de recherche a échoué : {reason}")]
     IndexFailed { reason: String },
@@ -43,6 +48,7 @@ impl SearchError {
             SearchError::LanguageInvalid { .. } => "language_invalid",
             SearchError::QueryInvalid { .. } => "query_invalid",
             SearchError::GlossaryInvalid { .. } => "glossary_invalid",
+            SearchError::IndexBusy { .. } => "search_index_busy",
             SearchError::IndexFailed { .. } => "search_index_failed",
         }
     }
@@ -56,8 +62,13 @@ impl SearchError {
 
 impl From<tantivy::TantivyError> for SearchError {
     fn from(e: tantivy::TantivyError) -> Self {
-        SearchError::IndexFailed {
-            reason: e.to_string(),
+        match e {
+            tantivy::TantivyError::LockFailure(..) => SearchError::IndexBusy {
+                reason: e.to_string(),
+            },
+            _ => SearchError::IndexFailed {
+                reason: e.to_string(),
+            },
         }
     }
 }
@@ -78,6 +89,7 @@ mod tests {
             SearchError::LanguageInvalid { given: "x".into() },
             SearchError::query("x"),
             SearchError::GlossaryInvalid { reason: "x".into() },
+            SearchError::IndexBusy { reason: "x".into() },
             SearchError::IndexFailed { reason: "x".into() },
         ];
         for e in all {

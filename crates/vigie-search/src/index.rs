@@ -418,6 +418,65 @@ impl LibraryIndex {
         }))
     }
 
+    /// Passages by id, in the order asked, leaving out those the caller may not read.
+    pub fn passages(&self, ids: &[String], access: &Access) -> Result<Vec<SearchHit>, SearchError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let searcher = self.reader.searcher();
+        let query = BooleanQuery::new(vec![
+            (
+                Occur::Must,
+                Box::new(TermSetQuery::new(
+                    ids.iter().map(|id| Term::from_field_text(self.fields.passage_id, id)),
+                )),
+            ),
+            (Occur::Must, self.filter(&SearchQuery::new(""), access)),
+        ]);
+        let empty = HashMap::new();
+        let mut hits = Vec::new();
+        for addr in searcher.search(&query, &DocSetCollector)? {
+            hits.extend(self.hit(&searcher, addr, 1.0, &empty)?);
+        }
+        hits.sort_by_key(|h| ids.iter().position(|id| *id == h.passage_id));
+        Ok(hits)
+    }
+
+    /// The passages that help with a methodology question: those it references first (passage
+    /// ids), then the best matches for its text, up to `limit`; only what the caller may read.
+    pub fn related(
+        &self,
+        question: &str,
+        references: &[String],
+        access: &Access,
+        limit: usize,
+    ) -> Result<Vec<SearchHit>, SearchError> {
+        let mut hits = self.passages(references, access)?;
+        hits.truncate(limit);
+        if hits.len() < limit {
+            // A question is words, not syntax: its quotes must not turn into required phrases.
+            let words: String = question
+                .chars()
+                .map(|c| if matches!(c, '"' | '«' | '»' | '“' | '”') { ' ' } else { c })
+                .collect();
+            let mut q = SearchQuery::new(words);
+            q.limit = limit.clamp(1, crate::query::MAX_LIMIT);
+            match self.search(&q, access) {
+                Ok(found) => {
+                    for hit in found.results {
+                        if hits.len() < limit && hits.iter().all(|h| h.passage_id != hit.passage_id) {
+                            hits.push(hit);
+                        }
+                    }
+                }
+                // Only very common words: no match by text, which is not an error here.
+                Err(SearchError::QueryInvalid { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(hits)
+    }
+
     /// Access and request filters: only passages, only what the caller may read, then tags,
     /// language, dates and markings.
     fn filter(&self, q: &SearchQuery, access: &Access) -> Box<dyn Query> {
@@ -809,6 +868,49 @@ mod tests {
         );
         assert_eq!(documents_of(&r).len(), 1);
         assert_eq!(index.duplicates().len(), 1);
+    }
+
+    #[test]
+    fn related_passages_by_reference_then_by_text_without_hidden_ones() {
+        let index = library();
+        let plan = index
+            .search(&SearchQuery::new("arme blanche"), &Access::public())
+            .unwrap()
+            .results[0]
+            .passage_id
+            .clone();
+        let secret = index
+            .search(
+                &SearchQuery::new("gare centrale"),
+                &Access {
+                    orgs: None,
+                    max_marking: Marking::Red,
+                },
+            )
+            .unwrap()
+            .results[0]
+            .passage_id
+            .clone();
+        let refs = vec![secret.clone(), plan.clone()];
+        let question = "Des « chiens détecteurs » d'explosifs sont-ils employés ?";
+        let outsider = index
+            .related(question, &refs, &Access::public(), 5)
+            .unwrap();
+        let ids: Vec<&str> = outsider.iter().map(|h| h.passage_id.as_str()).collect();
+        assert_eq!(ids.first(), Some(&plan.as_str()), "references come first");
+        assert!(!ids.contains(&secret.as_str()), "a hidden reference is left out");
+        assert_eq!(ids.len(), 2, "then the text finds the plan's dogs: {ids:?}");
+        let owner = Access {
+            orgs: Some(vec!["org-b".into()]),
+            max_marking: Marking::Red,
+        };
+        let ids: Vec<String> = index
+            .related(question, &refs, &owner, 1)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.passage_id)
+            .collect();
+        assert_eq!(ids, vec![secret]);
     }
 
     #[test]

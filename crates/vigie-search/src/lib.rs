@@ -16,12 +16,14 @@ pub mod glossary;
 pub mod highlight;
 pub mod index;
 pub mod ingest;
+pub mod library;
 pub mod model;
 pub mod query;
 
 pub use dedup::{DuplicatePair, near_duplicates};
 pub use error::SearchError;
 pub use index::LibraryIndex;
+pub use library::SharedLibrary;
 pub use ingest::{IngestChange, IngestOptions, ParsedDocument, parse};
 pub use model::{Document, DocumentVersion, Format, Lang, Marking, Passage, PassageKind};
 pub use query::{Access, SearchHit, SearchQuery, SearchResults};
@@ -29,7 +31,8 @@ pub use query::{Access, SearchHit, SearchQuery, SearchResults};
 /// Characters per page in throughput figures (a dense A4 page of prose).
 pub const PAGE_CHARS: usize = 3000;
 
-pub(crate) fn format_date(d: time::Date) -> String {
+/// Formats a date as `YYYY-MM-DD`.
+pub fn format_date(d: time::Date) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 

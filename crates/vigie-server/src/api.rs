@@ -40,6 +40,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/v1/sites/{id}"),
     ("get", "/api/v1/sites/{id}/hvm"),
     ("post", "/api/v1/sites/{id}/hvm"),
+    ("get", "/api/v1/library/search"),
+    ("get", "/api/v1/library/documents"),
+    ("post", "/api/v1/library/documents"),
+    ("get", "/api/v1/library/documents/{id}"),
+    ("get", "/api/v1/library/passages/{id}"),
+    ("get", "/api/v1/library/duplicates"),
+    ("get", "/api/v1/library/related"),
 ];
 
 /// Every route of the API, for the OpenAPI check.
@@ -61,6 +68,12 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/sites", get(list_sites).post(create_site))
         .route("/api/v1/sites/{id}", get(get_site).put(update_site).delete(delete_site))
         .route("/api/v1/sites/{id}/hvm", get(latest_hvm_study).post(run_hvm_study))
+        .route("/api/v1/library/search", get(crate::library::search))
+        .route("/api/v1/library/documents", get(crate::library::list_documents).post(crate::library::upload).layer(crate::library::upload_body_limit()))
+        .route("/api/v1/library/documents/{id}", get(crate::library::get_document))
+        .route("/api/v1/library/passages/{id}", get(crate::library::get_passage))
+        .route("/api/v1/library/duplicates", get(crate::library::duplicates))
+        .route("/api/v1/library/related", get(crate::library::related))
         .merge(crate::assessments::routes())
         .fallback(|| async { ApiError::new("route_not_found", "there is no such page or API route") })
         .method_not_allowed_fallback(|| async { ApiError::new("method_not_allowed", "this route does not accept that HTTP method") })

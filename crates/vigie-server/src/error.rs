@@ -58,6 +58,8 @@ pub fn status_of(code: &str) -> StatusCode {
         "too_many_requests" => StatusCode::TOO_MANY_REQUESTS,
         "hvm_vehicle_unknown" | "hvm_parameter_invalid" => StatusCode::UNPROCESSABLE_ENTITY,
         "hvm_network_missing" => StatusCode::SERVICE_UNAVAILABLE,
+        "document_unreadable" | "document_format_unsupported" | "marking_invalid" | "language_invalid" => StatusCode::UNPROCESSABLE_ENTITY,
+        "library_unavailable" | "search_index_busy" => StatusCode::SERVICE_UNAVAILABLE,
         "storage_failed" | "storage_corrupt" | "internal" => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -108,6 +110,7 @@ mod tests {
             "too_many_requests", "hvm_vehicle_unknown", "hvm_parameter_invalid", "answer_conflict", "assessment_locked", "assessment_transition_invalid",
             "methodology_version_mismatch", "methodology_version_unavailable", "photo_type_unsupported", "photo_malformed", "assessment_input_invalid", "unknown_question",
             "unknown_answer", "not_applicable_refused", "question_not_for_category", "unknown_measure",
+            "document_unreadable", "document_format_unsupported", "marking_invalid", "language_invalid",
         ] {
             assert!(status_of(code).is_client_error(), "{code}");
         }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod library;
 pub mod openapi;
 pub mod throttle;
 pub mod ui;
@@ -52,12 +53,14 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     pub hvm: Option<Arc<HvmNetwork>>,
     pub login_throttle: Arc<throttle::LoginThrottle>,
+    /// The guidance library's search index (see `library::open`); `None` until loaded.
+    pub library: Option<Arc<vigie_search::SharedLibrary>>,
 }
 
 impl AppState {
     /// Must be called inside a Tokio runtime: it starts the audit writer.
     pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
-        AppState { audit: audit::AuditSink::spawn(store.clone()), store, config: Arc::new(config), hvm: None, login_throttle: Arc::default() }
+        AppState { audit: audit::AuditSink::spawn(store.clone()), store, config: Arc::new(config), hvm: None, login_throttle: Arc::default(), library: None }
     }
 
     pub fn with_hvm(mut self, network: HvmNetwork) -> Self {

@@ -532,3 +532,109 @@ async fn an_assessment_goes_from_the_site_to_a_validated_score_and_a_tracked_pla
         assert!(!entries.iter().any(|e| e.record.details.to_string().contains("north gate")), "notes stay out of the audit log");
     }
 }
+
+// --- The guidance library (issue 5) ---
+
+/// The worlds, with a library index in memory.
+async fn library_worlds() -> Vec<World> {
+    let mut worlds = worlds().await;
+    for world in &mut worlds {
+        let mut state = AppState::new(world.store.clone(), ServerConfig { body_limit: 64 * 1024, ..ServerConfig::default() });
+        state.library = Some(vigie_server::library::open(world.store.as_ref(), None).await.unwrap());
+        world.app = vigie_server::router(state);
+    }
+    worlds
+}
+
+fn upload(filename: &str, text: &str, marking: &str) -> Value {
+    use base64::Engine;
+    json!({"filename": filename, "content_base64": base64::engine::general_purpose::STANDARD.encode(text), "marking": marking, "tags": ["guide"]})
+}
+
+async fn post_document(world: &World, token: &str, body: Value) -> (StatusCode, Value) {
+    world.call("POST", "/api/v1/library/documents", Some(token), Some(body)).await
+}
+
+const AMBER_TEXT: &str = "# Plan du marché\n\n## Bornes\n\nLes bornes escamotables de l'entrée nord restent baissées le mardi, relève de la garde à six heures.";
+const CLEAR_TEXT: &str = "# Guide public\n\n## Bornes\n\nDes bornes escamotables protègent les places piétonnes des véhicules béliers.";
+
+#[tokio::test]
+async fn library_search_never_shows_or_counts_another_organisations_amber_passages() {
+    for world in library_worlds().await {
+        let (status, amber) = world.call("POST", "/api/v1/library/documents", Some(&world.operator), Some(upload("plan-marche.md", AMBER_TEXT, "TLP:AMBER"))).await;
+        assert_eq!(status, StatusCode::CREATED, "{amber}");
+        assert_eq!((amber["status"].as_str(), amber["version"].as_i64()), (Some("created"), Some(1)));
+        let (status, clear) = world.call("POST", "/api/v1/library/documents", Some(&world.officer), Some(upload("guide.md", CLEAR_TEXT, "TLP:CLEAR"))).await;
+        assert_eq!(status, StatusCode::CREATED, "{clear}");
+
+        let search = "/api/v1/library/search?q=bornes%20escamotables";
+        let (status, own) = world.call("GET", search, Some(&world.operator), None).await;
+        assert_eq!((status, own["total"].as_u64()), (StatusCode::OK, Some(2)), "{own}");
+        let (_, other) = world.call("GET", search, Some(&world.stranger), None).await;
+        assert_eq!(other["total"].as_u64(), Some(1), "the other organisation's AMBER passage is not counted: {other}");
+        assert_eq!(other["results"][0]["document_id"], clear["document_id"]);
+        // Even an administrator of the overseeing city does not read the operator's AMBER text.
+        let (_, admin) = world.call("GET", search, Some(&world.admin), None).await;
+        assert_eq!(admin["total"].as_u64(), Some(1));
+
+        let (_, docs) = world.call("GET", "/api/v1/library/documents", Some(&world.stranger), None).await;
+        assert_eq!(docs["total"].as_u64(), Some(1), "{docs}");
+        let amber_doc = format!("/api/v1/library/documents/{}", amber["document_id"].as_str().unwrap());
+        let (status, body) = world.call("GET", &amber_doc, Some(&world.stranger), None).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+        let (status, full) = world.call("GET", &amber_doc, Some(&world.operator), None).await;
+        assert_eq!(status, StatusCode::OK);
+        let passage = format!("/api/v1/library/passages/{}", full["passages"][0]["id"].as_str().unwrap());
+        assert_eq!(world.call("GET", &passage, Some(&world.stranger), None).await.0, StatusCode::NOT_FOUND);
+        let (status, read) = world.call("GET", &passage, Some(&world.operator), None).await;
+        assert_eq!((status, read["marking"].as_str()), (StatusCode::OK, Some("TLP:AMBER")));
+
+        // The same file again changes nothing; a changed one is a new version.
+        let (status, again) = world.call("POST", "/api/v1/library/documents", Some(&world.operator), Some(upload("plan-marche.md", AMBER_TEXT, "TLP:AMBER"))).await;
+        assert_eq!((status, again["status"].as_str(), again["version"].as_i64()), (StatusCode::OK, Some("unchanged"), Some(1)));
+        let changed = AMBER_TEXT.replace("mardi", "jeudi");
+        let (_, updated) = world.call("POST", "/api/v1/library/documents", Some(&world.operator), Some(upload("plan-marche.md", &changed, "TLP:AMBER"))).await;
+        assert_eq!((updated["status"].as_str(), updated["version"].as_i64(), &updated["document_id"]), (Some("updated"), Some(2), &amber["document_id"]));
+        let (_, found) = world.call("GET", "/api/v1/library/search?q=jeudi", Some(&world.operator), None).await;
+        assert_eq!(found["total"].as_u64(), Some(1), "the new version is searchable at once: {found}");
+
+        let entries = world.store.audit_entries().await.unwrap();
+        let actions: Vec<&str> = entries.iter().map(|e| e.record.action.as_str()).collect();
+        assert_eq!(actions.iter().filter(|a| **a == "library.ingest").count(), 4);
+        assert!(actions.contains(&"library_search.read") && actions.contains(&"library_passage.read"));
+        assert!(entries.iter().all(|e| !e.record.details.to_string().contains("relève de la garde")), "no AMBER text in the audit log");
+    }
+}
+
+#[tokio::test]
+async fn library_uploads_are_checked_and_duplicates_collapse() {
+    for world in library_worlds().await {
+        let (status, body) = post_document(&world, &world.viewer, upload("a.md", CLEAR_TEXT, "TLP:CLEAR")).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+        let (status, body) = post_document(&world, &world.officer, upload("a.md", CLEAR_TEXT, "TLP:WHITE")).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("marking_invalid")));
+        let (status, body) = post_document(&world, &world.officer, upload("a.pdf", CLEAR_TEXT, "TLP:CLEAR")).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("document_unreadable")), "{body}");
+        let (status, body) = post_document(&world, &world.officer, json!({"filename": "a.md", "content_base64": "***"})).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed")));
+        let (status, body) = world.call("GET", "/api/v1/library/search?q=%22open", Some(&world.officer), None).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("query_invalid")));
+
+        let sentences: Vec<String> = (1..40).map(|i| format!("Mesure {i} : des bornes protègent la place {i} contre les véhicules béliers lors du marché.")).collect();
+        post_document(&world, &world.officer, upload("guide.md", &format!("# Guide\n\n{}", sentences.join("\n\n")), "TLP:CLEAR")).await;
+        let (_, copy) = post_document(&world, &world.officer, upload("guide-copie.md", &format!("# Guide (copie)\n\n{}", sentences.join(" ")), "TLP:CLEAR")).await;
+        assert_eq!(copy["duplicates"].as_array().map(Vec::len), Some(1), "{copy}");
+        let (_, pairs) = world.call("GET", "/api/v1/library/duplicates", Some(&world.stranger), None).await;
+        assert_eq!(pairs["pairs"].as_array().map(Vec::len), Some(1), "{pairs}");
+        let (_, found) = world.call("GET", "/api/v1/library/search?q=v%C3%A9hicules%20b%C3%A9liers", Some(&world.stranger), None).await;
+        let documents: std::collections::BTreeSet<&str> = found["results"].as_array().unwrap().iter().filter_map(|h| h["document_id"].as_str()).collect();
+        assert_eq!(documents.len(), 1, "one result for the pair: {found}");
+
+        let question = &vigie_assessment::Methodology::embedded().unwrap().questions[0].id;
+        let (status, related) = world.call("GET", &format!("/api/v1/library/related?question={question}&lang=fr"), Some(&world.stranger), None).await;
+        assert_eq!(status, StatusCode::OK, "{related}");
+        assert!(related["results"].is_array());
+        let (status, _) = world.call("GET", "/api/v1/library/related?question=no.such", Some(&world.stranger), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+}

@@ -19,7 +19,7 @@ use vigie_domain::access::Principal;
 use vigie_domain::audit::{AuditRecord, StoredAuditEntry};
 
 pub use assessment::{Action, ActionFields, AnswerWrite, AssessedSite, Assessment, AssessmentStore, NewAssessment, NewPhoto, Photo, StoredAnswer, TransitionData};
-pub use library::LibraryStore;
+pub use library::{IngestStatus, LibraryChanges, LibraryIngest, LibraryStore, StoredDocument};
 pub use model::*;
 pub use postgres::PgStore;
 pub use sqlite::{database_path, restore as restore_sqlite, SqliteStore};

@@ -343,3 +343,5 @@ mod assessments {
         assert_eq!(restored.photo_bytes(&photos[0]).await.unwrap(), bytes);
     }
 }
+
+#[path = "vigie_store/library.rs"] mod library;

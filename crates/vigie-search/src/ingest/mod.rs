@@ -204,6 +204,14 @@ fn file_stem(filename: &str) -> String {
         .to_owned()
 }
 
+/// The id of an organisation's document from its file name: the same file ingested again by
+/// the same organisation is the same document (a new version when it changed), and two
+/// organisations with a file of the same name never share an id.
+pub fn document_id(org_id: &str, filename: &str) -> String {
+    let digest = Sha256::digest(format!("{org_id}\0{}", slug(filename)).as_bytes());
+    format!("{}-{}", slug(filename), &hex::encode(digest)[..12])
+}
+
 /// `Plan d'action (2017).md` → `plan-d-action-2017`.
 pub fn slug(filename: &str) -> String {
     let folded = crate::analysis::fold(&file_stem(filename));

@@ -1,5 +1,11 @@
-//! Server-rendered pages: sign-in, sign-out and the registry list. French and English, the
-//! language taken from `?lang=`, then the `vigie_lang` cookie, then `Accept-Language`.
+//! Server-rendered pages. French and English, the language taken from `?lang=`, then the
+//! `vigie_lang` cookie, then `Accept-Language`. Pages read the store with the same access checks
+//! as the API; the small scripts in `assets/` call the JSON API for maps, forms and the
+//! on-site assessment.
+mod assess;
+mod assets;
+mod registry;
+
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -10,10 +16,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
-use serde_json::json;
-use vigie_domain::access::Principal;
+use vigie_domain::access::{Principal, Role};
 use vigie_domain::site::Lang;
-use vigie_store::SiteFilter;
 
 use crate::api::{close_session, open_session, LoginBody};
 use crate::auth::{cleared_session_cookie, cookie, secret_hash, SESSION_COOKIE};
@@ -26,8 +30,8 @@ fn strings(lang: Lang) -> &'static Strings {
     static EN: OnceLock<Strings> = OnceLock::new();
     static FR: OnceLock<Strings> = OnceLock::new();
     let (cell, source) = match lang {
-        Lang::En => (&EN, include_str!("../i18n/en.toml")),
-        Lang::Fr => (&FR, include_str!("../i18n/fr.toml")),
+        Lang::En => (&EN, include_str!("../../i18n/en.toml")),
+        Lang::Fr => (&FR, include_str!("../../i18n/fr.toml")),
     };
     // The files are compiled in and checked by a test; an unreadable one yields keys as text.
     cell.get_or_init(|| toml::from_str(source).unwrap_or_default())
@@ -35,6 +39,11 @@ fn strings(lang: Lang) -> &'static Strings {
 
 fn t(lang: Lang, key: &str) -> String {
     strings(lang).get(key).cloned().unwrap_or_else(|| key.to_owned())
+}
+
+/// `t`, escaped for HTML.
+fn te(lang: Lang, key: &str) -> String {
+    esc(&t(lang, key))
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -51,6 +60,12 @@ pub fn esc(text: &str) -> String {
         }
     }
     out
+}
+
+/// JSON placed inside a `<script type="application/json">`: `<` is escaped so that no text can
+/// close the element.
+fn script_json(value: &serde_json::Value) -> String {
+    value.to_string().replace('<', "\\u003c")
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -75,55 +90,127 @@ fn choose_lang(param: Option<&str>, headers: &HeaderMap) -> Lang {
         .unwrap_or_default()
 }
 
-fn page(lang: Lang, title: &str, body: &str) -> String {
-    let other = match lang {
-        Lang::En => ("fr", "Français"),
-        Lang::Fr => ("en", "English"),
-    };
-    format!(
-        r#"<!doctype html>
-<html lang="{code}">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · Vigie</title>
-<style>
-body{{font-family:system-ui,sans-serif;margin:0;color:#1b1f24;background:#f6f7f9}}
-header{{background:#17324d;color:#fff;padding:.75rem 1rem;display:flex;gap:1rem;align-items:center;flex-wrap:wrap}}
-header a{{color:#fff}} main{{padding:1rem;max-width:70rem;margin:auto}}
-table{{border-collapse:collapse;width:100%;background:#fff}} th,td{{text-align:left;padding:.4rem .5rem;border-bottom:1px solid #d8dde3}}
-label{{display:block;margin:.75rem 0 .25rem}} input{{font-size:1rem;padding:.5rem;width:100%;max-width:22rem;box-sizing:border-box}}
-button{{font-size:1rem;padding:.5rem 1rem;margin-top:1rem;background:#17324d;color:#fff;border:0;border-radius:4px;cursor:pointer}}
-:focus-visible{{outline:3px solid #f5a623;outline-offset:2px}} .error{{color:#a4000f;font-weight:600}} .spacer{{flex:1}}
-</style></head>
-<body><header><strong>Vigie</strong><span>{tagline}</span><span class="spacer"></span><a href="?lang={other_code}" hreflang="{other_code}">{other_name}</a></header>
-<main>{body}</main></body></html>"#,
-        code = lang.code(),
-        title = esc(title),
-        tagline = esc(&t(lang, "tagline")),
-        other_code = other.0,
-        other_name = other.1,
-        body = body
-    )
-}
-
 fn lang_cookie(lang: Lang) -> String {
     format!("vigie_lang={}; Path=/; SameSite=Lax; Max-Age=31536000", lang.code())
 }
 
+/// The signed-in caller of a page, with what every page header shows.
+struct Ctx {
+    lang: Lang,
+    caller: Principal,
+    org_name: String,
+}
+
+impl Ctx {
+    fn t(&self, key: &str) -> String {
+        te(self.lang, key)
+    }
+
+    fn role_name(&self) -> String {
+        let key = match self.caller.role {
+            Role::Admin => "role_admin",
+            Role::Authority => "role_authority",
+            Role::Assessor => "role_assessor",
+            Role::Operator => "role_operator",
+            Role::Viewer => "role_viewer",
+        };
+        self.t(key)
+    }
+}
+
+/// The caller of a page, or the redirect to the sign-in page.
+async fn page_ctx(state: &AppState, headers: &HeaderMap, lang_param: Option<&str>) -> Result<Result<Ctx, Response>, ApiError> {
+    let lang = choose_lang(lang_param, headers);
+    let Some(caller) = signed_in(state, headers).await? else {
+        return Ok(Err((StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response()));
+    };
+    let org_name = state.store.org_by_id(&caller.org_id).await?.map(|o| o.name).unwrap_or_default();
+    Ok(Ok(Ctx { lang, caller, org_name }))
+}
+
+/// What a page puts in the layout.
+struct Page<'a> {
+    title: &'a str,
+    body: String,
+    /// Asset names of the scripts the page needs, in order.
+    scripts: &'a [&'a str],
+    /// Leaflet's stylesheet, for pages with a map.
+    map: bool,
+}
+
+/// Strings the scripts show, handed to them in the page: every key starting with `js_`.
+fn script_strings(lang: Lang) -> String {
+    let map: serde_json::Map<String, serde_json::Value> =
+        strings(lang).iter().filter_map(|(k, v)| k.strip_prefix("js_").map(|k| (k.to_owned(), serde_json::Value::String(v.clone())))).collect();
+    script_json(&serde_json::Value::Object(map))
+}
+
+fn layout(lang: Lang, ctx: Option<&Ctx>, page: Page<'_>) -> String {
+    let other = match lang {
+        Lang::En => ("fr", "Français"),
+        Lang::Fr => ("en", "English"),
+    };
+    let nav = match ctx {
+        Some(ctx) => format!(
+            r#"<nav aria-label="{nav_label}"><a href="/dashboard">{dashboard}</a><a href="/">{registry}</a></nav>
+<span class="spacer"></span><span class="who">{email} · {org} · {role}</span>
+<form method="post" action="/logout" class="inline"><button type="submit" class="link">{sign_out}</button></form>"#,
+            nav_label = ctx.t("nav_label"),
+            dashboard = ctx.t("dashboard_title"),
+            registry = ctx.t("sites_title_short"),
+            email = esc(&ctx.caller.email),
+            org = esc(&ctx.org_name),
+            role = ctx.role_name(),
+            sign_out = ctx.t("sign_out"),
+        ),
+        None => r#"<span class="spacer"></span>"#.to_owned(),
+    };
+    let map_css = if page.map { format!(r#"<link rel="stylesheet" href="{}">"#, assets::url("leaflet.css")) } else { String::new() };
+    let scripts: String = page.scripts.iter().map(|s| format!(r#"<script src="{}" defer></script>"#, assets::url(s))).collect();
+    format!(
+        r##"<!doctype html>
+<html lang="{code}">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · Vigie</title>
+{map_css}<link rel="stylesheet" href="{css}">
+<script id="vigie-strings" type="application/json">{strings}</script>
+<script src="{app}" defer></script>{scripts}</head>
+<body><a class="skip" href="#main">{skip}</a>
+<header><a href="/" class="brand">Vigie</a>{nav}<a href="?lang={other_code}" hreflang="{other_code}" lang="{other_code}">{other_name}</a></header>
+<main id="main" tabindex="-1">{body}</main></body></html>"##,
+        code = lang.code(),
+        title = esc(page.title),
+        css = assets::url("vigie.css"),
+        app = assets::url("vigie.js"),
+        strings = script_strings(lang),
+        skip = te(lang, "skip_to_content"),
+        other_code = other.0,
+        other_name = other.1,
+        body = page.body,
+    )
+}
+
+/// A page for a signed-in caller, with the language cookie refreshed.
+fn render(ctx: &Ctx, page: Page<'_>) -> Response {
+    ([(SET_COOKIE, lang_cookie(ctx.lang))], Html(layout(ctx.lang, Some(ctx), page))).into_response()
+}
+
 fn login_page(lang: Lang, failed: bool, email: &str) -> String {
-    let error = if failed { format!(r#"<p class="error" role="alert">{}</p>"#, esc(&t(lang, "login_failed"))) } else { String::new() };
+    let error = if failed { format!(r#"<p class="error" role="alert">{}</p>"#, te(lang, "login_failed")) } else { String::new() };
     let body = format!(
-        r#"<h1>{title}</h1>{error}
-<form method="post" action="/login">
+        r#"<h1>{title}</h1><p>{tagline}</p>{error}
+<form method="post" action="/login" class="card narrow">
 <label for="email">{email_label}</label><input id="email" name="email" type="email" autocomplete="username" required value="{email}">
 <label for="password">{password_label}</label><input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">{sign_in}</button></form>"#,
-        title = esc(&t(lang, "login_title")),
-        email_label = esc(&t(lang, "email")),
-        password_label = esc(&t(lang, "password")),
+        title = te(lang, "login_title"),
+        tagline = te(lang, "tagline"),
+        email_label = te(lang, "email"),
+        password_label = te(lang, "password"),
         email = esc(email),
-        sign_in = esc(&t(lang, "sign_in")),
+        sign_in = te(lang, "sign_in"),
     );
-    page(lang, &t(lang, "login_title"), &body)
+    layout(lang, None, Page { title: &t(lang, "login_title"), body, scripts: &[], map: false })
 }
 
 async fn show_login(Query(param): Query<LangParam>, headers: HeaderMap) -> Response {
@@ -163,64 +250,14 @@ async fn submit_logout(State(state): State<AppState>, headers: HeaderMap) -> Res
     Ok((StatusCode::SEE_OTHER, [(SET_COOKIE, cleared), (LOCATION, "/login".to_owned())]).into_response())
 }
 
-/// Rows shown on the registry page; the API pages through the rest.
-const PAGE_ROWS: u32 = 200;
-
-async fn home(State(state): State<AppState>, Query(param): Query<LangParam>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let lang = choose_lang(param.lang.as_deref(), &headers);
-    let Some(caller) = signed_in(&state, &headers).await? else {
-        return Ok((StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response());
-    };
-    let org = state.store.org_by_id(&caller.org_id).await?;
-    let sites = state.store.list_sites(&SiteFilter { orgs: caller.readable_orgs(), limit: PAGE_ROWS, ..Default::default() }).await?;
-    let ids: Vec<&str> = sites.items.iter().map(|s| s.id.as_str()).collect();
-    state.audit.read(&caller, now_ms(), "site", None, json!({"list": ids})).await?;
-    let rows: String = sites
-        .items
-        .iter()
-        .map(|s| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{:.0}</td><td>{}</td></tr>",
-                esc(&s.name),
-                esc(s.category.name(lang)),
-                s.area_m2,
-                s.peak_occupancy.map(|o| o.to_string()).unwrap_or_default()
-            )
-        })
-        .collect();
-    let table = if sites.items.is_empty() {
-        format!("<p>{}</p>", esc(&t(lang, "no_sites")))
-    } else {
-        format!(
-            "<table><caption>{} {}</caption><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>{rows}</tbody></table>",
-            esc(&t(lang, "showing_first")),
-            sites.items.len(),
-            esc(&t(lang, "site_name")),
-            esc(&t(lang, "site_category")),
-            esc(&t(lang, "site_area")),
-            esc(&t(lang, "site_occupancy")),
-        )
-    };
-    let body = format!(
-        r#"<p>{signed_in_as} <strong>{email}</strong> · {org_label}: {org} · {role_label}: {role}</p>
-<form method="post" action="/logout"><button type="submit">{sign_out}</button></form>
-<h1>{title}</h1><p>{total} {count_label}</p>{table}"#,
-        signed_in_as = esc(&t(lang, "signed_in_as")),
-        email = esc(&caller.email),
-        org_label = esc(&t(lang, "organisation")),
-        org = esc(&org.map(|o| o.name).unwrap_or_default()),
-        role_label = esc(&t(lang, "role")),
-        role = esc(caller.role.key()),
-        sign_out = esc(&t(lang, "sign_out")),
-        title = esc(&t(lang, "sites_title")),
-        total = sites.total,
-        count_label = esc(&t(lang, "sites_count")),
-    );
-    Ok(([(SET_COOKIE, lang_cookie(lang))], Html(page(lang, &t(lang, "sites_title"), &body))).into_response())
-}
-
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/", get(home)).route("/login", get(show_login).post(submit_login)).route("/logout", post(submit_logout))
+    Router::new()
+        .route("/login", get(show_login).post(submit_login))
+        .route("/logout", post(submit_logout))
+        .route("/assets/{tag}/{name}", get(assets::serve))
+        .route("/sw.js", get(assets::service_worker))
+        .merge(registry::routes())
+        .merge(assess::routes())
 }
 
 #[cfg(test)]
@@ -239,6 +276,11 @@ mod tests {
     #[test]
     fn html_is_escaped() {
         assert_eq!(esc(r#"<script>"x"&'y'</script>"#), "&lt;script&gt;&quot;x&quot;&amp;&#39;y&#39;&lt;/script&gt;");
+    }
+
+    #[test]
+    fn json_in_a_page_cannot_close_its_script() {
+        assert_eq!(script_json(&serde_json::json!({"a": "</script>"})), r#"{"a":"\u003c/script>"}"#);
     }
 
     #[test]

@@ -1,0 +1,69 @@
+// Desktop: sign in, the registry with its map, the language switch, a site's page.
+import { BASE, check, shot, signIn } from "./lib.mjs";
+
+const desktop = { viewport: { width: 1280, height: 900 }, locale: "en-GB" };
+
+async function signInSeesRegistry(page) {
+  await signIn(page);
+  await page.getByRole("heading", { level: 1, name: "Registry of public spaces" }).waitFor();
+  const rows = await page.locator("main table tbody tr").count();
+  check(rows > 0, "the demo registry lists sites");
+  check(await page.getByText("City of Helsinki (demo)").isVisible(), "the header shows the organisation");
+  check(await page.getByText("Authority").first().isVisible(), "the header shows the role");
+  await page.waitForFunction(() => Number(document.getElementById("map").dataset.streetSegments || 0) > 0, null, { timeout: 15000 });
+  await shot(page, "01-registry");
+}
+signInSeesRegistry.options = desktop;
+
+async function languageSwitches(page) {
+  await signIn(page);
+  await page.getByRole("link", { name: "Français" }).click();
+  await page.getByRole("heading", { level: 1, name: "Registre des espaces publics" }).waitFor();
+  await page.goto(BASE + "/dashboard");
+  check((await page.locator("html").getAttribute("lang")) === "fr", "the language is remembered");
+  await page.getByRole("link", { name: "English" }).click();
+  await page.getByRole("heading", { level: 1, name: "Dashboard" }).waitFor();
+}
+languageSwitches.options = desktop;
+
+async function filtersNarrowTheList(page) {
+  await signIn(page);
+  const all = await page.locator("main table tbody tr").count();
+  await page.getByLabel("Category").selectOption({ index: 1 });
+  await page.getByRole("button", { name: "Filter", exact: true }).click();
+  await page.waitForURL(/category=/);
+  const some = await page.locator("main table tbody tr").count();
+  check(some < all, `a category shows fewer sites (${some} of ${all})`);
+}
+filtersNarrowTheList.options = desktop;
+
+async function vehicleStudy(page) {
+  await signIn(page);
+  await page.getByRole("link", { name: "Senaatintori" }).click();
+  await page.getByRole("heading", { level: 1, name: "Senaatintori" }).waitFor();
+  await Promise.all([page.waitForEvent("load", { timeout: 60000 }), page.getByRole("button", { name: "Run the vehicle study" }).click()]);
+  await page.getByRole("table", { name: /Highest impact speed/ }).waitFor({ timeout: 60000 });
+  const rows = await page.getByRole("table", { name: /Highest impact speed/ }).locator("tbody tr").count();
+  check(rows > 0, "the study lists access points and vehicles");
+  await page.getByLabel("Vehicle", { exact: true }).selectOption("N3C");
+  await page.waitForFunction(() => Number(document.getElementById("hvm-map").dataset.streetSegments || 0) > 0, null, { timeout: 15000 });
+  await shot(page, "10-site-vehicle-study");
+}
+vehicleStudy.options = desktop;
+
+async function signOut(page) {
+  await signIn(page);
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForURL(BASE + "/login");
+  await page.goto(BASE + "/");
+  await page.waitForURL(BASE + "/login");
+}
+signOut.options = desktop;
+
+export const registry = [
+  ["sign in and see the registry", signInSeesRegistry],
+  ["switch the language", languageSwitches],
+  ["filter the registry", filtersNarrowTheList],
+  ["run and see a vehicle study", vehicleStudy],
+  ["sign out", signOut],
+];
