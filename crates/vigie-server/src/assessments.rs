@@ -384,6 +384,31 @@ fn with_names(m: &Methodology, lang: Lang, mut report: Value) -> Value {
     report
 }
 
+const VEHICLE_SCENARIO: &str = "vehicle_as_weapon";
+
+/// What the site's latest vehicle study says about the vehicle scenario: per class, the highest
+/// impact speed over the access points and where. Shown next to the assessor's answers (it
+/// does not change the score: the answers say what is in place, the study what it must stop).
+fn hvm_evidence(study: &vigie_store::HvmStudy) -> Value {
+    let points = study.result["access_points"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let mut worst: BTreeMap<String, (f64, Value)> = BTreeMap::new();
+    for point in points {
+        for (class, impact) in point["vehicles"].as_object().into_iter().flatten() {
+            let speed = impact["speed_kmh"].as_f64().unwrap_or(0.0);
+            if worst.get(class).is_none_or(|(best, _)| speed > *best) {
+                worst.insert(class.clone(), (speed, point["id"].clone()));
+            }
+        }
+    }
+    json!({
+        "study_id": study.id,
+        "created_at_ms": study.created_at_ms,
+        "access_points": points.len(),
+        "assumed_barriers": study.result["assumed_barriers"].as_array().map_or(0, Vec::len),
+        "max_impact": worst.into_iter().map(|(class, (speed, point))| json!({"vehicle": class, "speed_kmh": speed, "access_point": point})).collect::<Vec<_>>(),
+    })
+}
+
 async fn score(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>, ApiQuery(params): ApiQuery<LangParam>) -> Result<Json<Value>, ApiError> {
     let lang = lang_of(params.lang.as_deref())?;
     let assessment = readable_assessment(&state, &caller, &id).await?;
@@ -395,7 +420,12 @@ async fn score(State(state): State<AppState>, Caller(caller): Caller, Path(id): 
         Some(index) if peers.len() >= MIN_PEERS => vigie_assessment::percentile(index, &peers),
         _ => None,
     };
-    let report_json = with_names(m, lang, serde_json::to_value(&report).map_err(|_| ApiError::internal())?);
+    let mut report_json = with_names(m, lang, serde_json::to_value(&report).map_err(|_| ApiError::internal())?);
+    if let Some(study) = state.store.latest_hvm_study(&assessment.site_id).await?
+        && let Some(vehicle) = report_json["scenarios"].as_array_mut().and_then(|all| all.iter_mut().find(|s| s["id"] == VEHICLE_SCENARIO))
+    {
+        vehicle["hvm_evidence"] = hvm_evidence(&study);
+    }
     state.audit.read(&caller, now_ms(), "assessment_score", Some(&assessment.id), json!({"org_id": assessment.org_id})).await?;
     Ok(Json(json!({
         "assessment_id": assessment.id,
@@ -587,4 +617,34 @@ async fn dashboard(State(state): State<AppState>, Caller(caller): Caller) -> Res
     let actions = state.store.pending_actions(readable.as_deref(), 50).await?;
     state.audit.read(&caller, now, "dashboard", None, json!({"sites": sites.len(), "actions": actions.len()})).await?;
     Ok(Json(json!({"sites_by_risk_band": by_band, "sites": sites, "reassessments_due": due, "pending_actions": actions})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_vehicle_evidence_keeps_the_fastest_impact_of_each_class() {
+        let impact = |speed: f64| json!({"speed_kmh": speed, "energy_kj": 1.0, "run_up_m": 10.0, "angle_deg": 90.0, "path": [], "path_speeds_kmh": []});
+        let study = vigie_store::HvmStudy {
+            id: "study".into(),
+            site_id: "site".into(),
+            org_id: "org".into(),
+            created_at_ms: 5,
+            created_by: "u".into(),
+            vehicles_version: "v".into(),
+            network: "helsinki".into(),
+            result: json!({
+                "access_points": [
+                    {"id": "AP1", "vehicles": {"M1": impact(48.0), "N3C": impact(31.5)}},
+                    {"id": "AP2", "vehicles": {"M1": impact(52.5), "N3C": impact(30.0)}},
+                ],
+                "assumed_barriers": [{"osm_node": 1}],
+            }),
+        };
+        let evidence = hvm_evidence(&study);
+        assert_eq!(evidence["access_points"], 2);
+        assert_eq!(evidence["assumed_barriers"], 1);
+        assert_eq!(evidence["max_impact"], json!([{"vehicle": "M1", "speed_kmh": 52.5, "access_point": "AP2"}, {"vehicle": "N3C", "speed_kmh": 31.5, "access_point": "AP1"}]));
+    }
 }
