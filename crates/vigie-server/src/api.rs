@@ -1,6 +1,7 @@
 //! `/api/v1`: JSON in, JSON out, every call authenticated and checked against the caller's
 //! organisation and role.
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -17,7 +18,7 @@ use vigie_store::{NewSite, Site, SiteFilter, WriteContext};
 use crate::auth::{new_secret, secret_hash, Caller, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery};
-use crate::{now_ms, AppState};
+use crate::{now_ms, AppState, HvmNetwork};
 
 /// Every route of the API, as `(method, path)`: the OpenAPI document must describe each one
 /// (checked by a test).
@@ -40,6 +41,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/v1/sites/{id}"),
     ("get", "/api/v1/sites/{id}/hvm"),
     ("post", "/api/v1/sites/{id}/hvm"),
+    ("post", "/api/v1/sites/{id}/hvm/recommendation"),
     ("get", "/api/v1/library/search"),
     ("get", "/api/v1/library/documents"),
     ("post", "/api/v1/library/documents"),
@@ -68,6 +70,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/sites", get(list_sites).post(create_site))
         .route("/api/v1/sites/{id}", get(get_site).put(update_site).delete(delete_site))
         .route("/api/v1/sites/{id}/hvm", get(latest_hvm_study).post(run_hvm_study))
+        .route("/api/v1/sites/{id}/hvm/recommendation", post(hvm_recommendation))
         .route("/api/v1/library/search", get(crate::library::search))
         .route("/api/v1/library/documents", get(crate::library::list_documents).post(crate::library::upload).layer(crate::library::upload_body_limit()))
         .route("/api/v1/library/documents/{id}", get(crate::library::get_document))
@@ -395,14 +398,8 @@ fn hvm_error(err: vigie_hvm::HvmError) -> ApiError {
     ApiError::new(code, err.to_string()).with_details(err.details())
 }
 
-/// Runs a vehicle dynamics assessment of the site on the server's street network and keeps
-/// it with the site.
-async fn run_hvm_study(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>, ApiJson(body): ApiJson<HvmBody>) -> Result<Response, ApiError> {
-    let site = readable_site(&state, &caller, &id).await?;
-    if !caller.can_write_org(&site.org_id) {
-        return Err(ApiError::forbidden("you may read this site but not add studies to it"));
-    }
-    let network = state.hvm.clone().ok_or_else(|| ApiError::new("hvm_network_missing", "this server has no street network loaded; start it with --osm FILE.osm.pbf"))?;
+/// The vehicle classes and dynamics a request asks for, checked.
+fn hvm_setup(network: &HvmNetwork, body: &HvmBody) -> Result<(Vec<vigie_hvm::VehicleClass>, vigie_hvm::DynamicsParams), ApiError> {
     let classes = match &body.vehicles {
         Some(keys) => keys.iter().map(|k| network.vehicles.get(k).cloned()).collect::<Result<Vec<_>, _>>().map_err(hvm_error)?,
         None => network.vehicles.classes.clone(),
@@ -417,14 +414,72 @@ async fn run_hvm_study(State(state): State<AppState>, Caller(caller): Caller, Pa
         }
         params.friction = friction;
     }
+    Ok((classes, params))
+}
+
+fn hvm_network(state: &AppState) -> Result<Arc<HvmNetwork>, ApiError> {
+    state.hvm.clone().ok_or_else(|| ApiError::new("hvm_network_missing", "this server has no street network loaded; start it with --osm FILE.osm.pbf"))
+}
+
+/// The dynamics are CPU work: they run off the async workers.
+async fn analyse(network: &Arc<HvmNetwork>, site: &Site, classes: Vec<vigie_hvm::VehicleClass>, params: vigie_hvm::DynamicsParams) -> Result<vigie_hvm::VdaResult, ApiError> {
     let geometry = vigie_domain::geometry::SiteGeometry::from_geojson(&site.geometry)?;
     let worker = network.clone();
-    // The dynamics are CPU work: keep them off the async workers.
-    let result = tokio::task::spawn_blocking(move || vigie_hvm::analyse_site(&worker.graph, &geometry, &classes, &params)).await.map_err(|_| ApiError::internal())?;
-    let result = serde_json::to_value(&result).map_err(|_| ApiError::internal())?;
+    tokio::task::spawn_blocking(move || vigie_hvm::analyse_site(&worker.graph, &geometry, &classes, &params)).await.map_err(|_| ApiError::internal())
+}
+
+/// Runs a vehicle dynamics assessment of the site on the server's street network and keeps
+/// it with the site.
+async fn run_hvm_study(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>, ApiJson(body): ApiJson<HvmBody>) -> Result<Response, ApiError> {
+    let site = readable_site(&state, &caller, &id).await?;
+    if !caller.can_write_org(&site.org_id) {
+        return Err(ApiError::forbidden("you may read this site but not add studies to it"));
+    }
+    let network = hvm_network(&state)?;
+    let (classes, params) = hvm_setup(&network, &body)?;
+    let result = serde_json::to_value(analyse(&network, &site, classes, params).await?).map_err(|_| ApiError::internal())?;
     let study = vigie_store::NewHvmStudy { site_id: site.id.clone(), org_id: site.org_id.clone(), vehicles_version: network.vehicles.version.clone(), network: network.name.clone(), result };
     let stored = state.store.create_hvm_study(&write_context(&caller), &study).await?;
     Ok((StatusCode::CREATED, Json(stored)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecommendationBody {
+    /// The barrier catalogue, CSV with the header manufacturer,product,standard,rating,foundation,width.
+    catalogue_csv: String,
+    /// Room behind the line for the barrier's penetration and debris, in metres.
+    #[serde(default)]
+    standoff_m: Option<f64>,
+    /// How far before an access point a bend or chicane is considered, in metres (default 20).
+    #[serde(default)]
+    bend_distance_m: Option<f64>,
+    #[serde(default)]
+    vehicles: Option<Vec<String>>,
+    #[serde(default)]
+    friction: Option<f64>,
+}
+
+/// For each access point of the site: the minimum rating, the catalogue's products that cover
+/// it, and the bends that would bring the speed down to a lower test speed. Computed afresh on
+/// the street network; a read of the site's weak points, so audited.
+async fn hvm_recommendation(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>, ApiJson(body): ApiJson<RecommendationBody>) -> Result<Json<Value>, ApiError> {
+    let site = readable_site(&state, &caller, &id).await?;
+    let catalogue = vigie_hvm::Catalogue::from_csv(&body.catalogue_csv).map_err(hvm_error)?;
+    let mut advice = vigie_hvm::RecommendParams::default();
+    for (name, value) in [("standoff_m", body.standoff_m), ("bend_distance_m", body.bend_distance_m)] {
+        if value.is_some_and(|v| !(v.is_finite() && v >= 0.0)) {
+            return Err(ApiError::new("hvm_parameter_invalid", format!("{name} must be zero or a positive number of metres")));
+        }
+    }
+    advice.standoff_m = body.standoff_m;
+    advice.bend_distance_m = body.bend_distance_m.unwrap_or(advice.bend_distance_m);
+    let network = hvm_network(&state)?;
+    let (classes, params) = hvm_setup(&network, &HvmBody { vehicles: body.vehicles, friction: body.friction })?;
+    let result = analyse(&network, &site, classes.clone(), params.clone()).await?;
+    let recommendation = vigie_hvm::recommend(&result, &catalogue, &classes, &params, &advice);
+    state.audit.read(&caller, now_ms(), "hvm_recommendation", Some(&site.id), json!({"org_id": site.org_id, "products": catalogue.products.len()})).await?;
+    Ok(Json(serde_json::to_value(recommendation).map_err(|_| ApiError::internal())?))
 }
 
 /// The site's latest study: where it is weak against vehicles, so every read is audited.

@@ -324,6 +324,19 @@ async fn the_demo_serves_helsinki_to_its_accounts() {
     assert_eq!(unknown.status(), 422);
     let body: Value = unknown.json().await.unwrap();
     assert_eq!(body["error"]["code"], "hvm_vehicle_unknown");
+
+    // Barrier advice for the same entrances from the demo catalogue.
+    let catalogue = include_str!("../../../data/demo/barrier-catalogue.csv");
+    let advice = client.post(format!("{study_url}/recommendation")).header("cookie", &cookie).json(&json!({"catalogue_csv": catalogue, "vehicles": ["M1", "N3C"], "standoff_m": 5.0})).send().await.unwrap();
+    assert_eq!(advice.status(), 200);
+    let advice: Value = advice.json().await.unwrap();
+    let first = &advice["access_points"][0];
+    assert_eq!(first["id"], points[0]["id"], "{advice}");
+    let requirements = first["requirements"].as_array().unwrap();
+    assert_eq!(requirements.len(), 2, "one requirement per vehicle class: {first}");
+    assert!(requirements.iter().any(|r| !r["products"].as_array().unwrap().is_empty()), "some fictional product covers some class: {first}");
+    let garbage = client.post(format!("{study_url}/recommendation")).header("cookie", &cookie).json(&json!({"catalogue_csv": "name,price\nx,1"})).send().await.unwrap();
+    assert_eq!(garbage.status(), 422);
 }
 
 #[test]
