@@ -51,6 +51,21 @@ async function vehicleStudy(page) {
 }
 vehicleStudy.options = desktop;
 
+async function librarySearch(page) {
+  await signIn(page);
+  const probe = await page.request.get(BASE + "/api/v1/library/search?q=vehicle");
+  if (probe.status() === 404) {
+    console.log("SKIP library search: this server has no library API (GET /api/v1/library/search answers 404)");
+    return;
+  }
+  await page.getByRole("link", { name: "Library" }).click();
+  await page.getByLabel("Search the reference documents").fill("vehicle barrier");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.locator("#l-results li mark").first().waitFor({ timeout: 15000 });
+  await shot(page, "11-library-search");
+}
+librarySearch.options = desktop;
+
 async function signOut(page) {
   await signIn(page);
   await page.getByRole("button", { name: "Sign out" }).click();
@@ -65,5 +80,6 @@ export const registry = [
   ["switch the language", languageSwitches],
   ["filter the registry", filtersNarrowTheList],
   ["run and see a vehicle study", vehicleStudy],
+  ["search the library", librarySearch],
   ["sign out", signOut],
 ];

@@ -226,7 +226,38 @@
     document.getElementById("d-actions-body").replaceChildren((d.open_actions || []).length ? el("div", { class: "scroll" }, el("table", {}, el("thead", {}, el("tr", {}, ...[t("due"), t("action"), t("site"), t("owner"), t("status")].map((h) => el("th", { scope: "col", text: h })))), rows)) : el("p", { text: t("none") }));
   }
 
+  // A snippet arrives as escaped HTML with hits in <mark>: only the marks become elements.
+  function snippet(html) {
+    const decode = document.createElement("textarea");
+    const out = el("p", {});
+    let inMark = false;
+    for (const part of String(html).split(/(<mark>|<\/mark>)/)) {
+      if (part === "<mark>") { inMark = true; continue; }
+      if (part === "</mark>") { inMark = false; continue; }
+      decode.innerHTML = part;
+      out.append(inMark ? el("mark", { text: decode.value }) : decode.value);
+    }
+    return out;
+  }
+
+  async function library(list) {
+    const q = new URLSearchParams(location.search).get("q");
+    if (!q) return;
+    const status = document.getElementById("l-status");
+    status.textContent = t("working");
+    const r = await api("GET", "/api/v1/library/search?limit=20&lang=" + list.dataset.lang + "&q=" + encodeURIComponent(q));
+    if (!r.ok) { status.textContent = r.status === 404 ? t("library_unavailable") : errorText(r); return; }
+    const hits = r.data.results || [];
+    status.textContent = hits.length + " " + t("library_hits");
+    list.replaceChildren(...hits.map((h) => el("li", {},
+      el("h2", { text: h.document_title }),
+      h.heading ? el("p", { class: "state", text: h.heading + (h.marking ? " · " + h.marking : "") }) : null,
+      snippet(h.snippet))));
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    const list = document.getElementById("l-results");
+    if (list) library(list);
     const root = document.getElementById("results");
     if (root) results(root);
     if (document.getElementById("dashboard")) dashboard();
