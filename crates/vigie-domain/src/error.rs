@@ -8,6 +8,14 @@ pub enum DomainError {
     GeometryInvalid { reason: String },
     #[error("{field}: {message}")]
     Validation { field: String, message: String },
+    #[error("{message}")]
+    Transition { message: String },
+    #[error("{message}")]
+    Forbidden { message: String },
+    #[error("{message}")]
+    PhotoUnsupported { message: String },
+    #[error("the photo cannot be read: {message}")]
+    PhotoMalformed { message: String },
 }
 
 impl DomainError {
@@ -15,6 +23,10 @@ impl DomainError {
         match self {
             DomainError::GeometryInvalid { .. } => "site_geometry_invalid",
             DomainError::Validation { .. } => "validation_failed",
+            DomainError::Transition { .. } => "assessment_transition_invalid",
+            DomainError::Forbidden { .. } => "forbidden",
+            DomainError::PhotoUnsupported { .. } => "photo_type_unsupported",
+            DomainError::PhotoMalformed { .. } => "photo_malformed",
         }
     }
 
@@ -22,6 +34,7 @@ impl DomainError {
         match self {
             DomainError::GeometryInvalid { reason } => serde_json::json!({ "reason": reason }),
             DomainError::Validation { field, .. } => serde_json::json!({ "field": field }),
+            DomainError::Transition { .. } | DomainError::Forbidden { .. } | DomainError::PhotoUnsupported { .. } | DomainError::PhotoMalformed { .. } => Value::Null,
         }
     }
 

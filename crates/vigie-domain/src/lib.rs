@@ -3,9 +3,11 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod access;
+pub mod assessment;
 pub mod audit;
 pub mod error;
 pub mod geometry;
+pub mod photo;
 pub mod site;
 
 pub use error::DomainError;

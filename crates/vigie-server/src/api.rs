@@ -49,6 +49,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/library/related"),
 ];
 
+/// Every route of the API, for the OpenAPI check.
+pub fn all_routes() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    ROUTES.iter().chain(crate::assessments::ROUTES)
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
@@ -69,6 +74,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/library/passages/{id}", get(crate::library::get_passage))
         .route("/api/v1/library/duplicates", get(crate::library::duplicates))
         .route("/api/v1/library/related", get(crate::library::related))
+        .merge(crate::assessments::routes())
         .fallback(|| async { ApiError::new("route_not_found", "there is no such page or API route") })
         .method_not_allowed_fallback(|| async { ApiError::new("method_not_allowed", "this route does not accept that HTTP method") })
 }
@@ -313,7 +319,7 @@ impl SiteBody {
 }
 
 /// Loads a site the caller may read; otherwise "not found", whether or not it exists.
-async fn readable_site(state: &AppState, caller: &Principal, id: &str) -> Result<Site, ApiError> {
+pub(crate) async fn readable_site(state: &AppState, caller: &Principal, id: &str) -> Result<Site, ApiError> {
     match state.store.get_site(id).await? {
         Some(site) if caller.can_read_org(&site.org_id) => Ok(site),
         _ => Err(ApiError::not_found("site")),

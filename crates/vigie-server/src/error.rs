@@ -48,7 +48,9 @@ pub fn status_of(code: &str) -> StatusCode {
         "forbidden" => StatusCode::FORBIDDEN,
         "not_found" | "route_not_found" => StatusCode::NOT_FOUND,
         "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
-        "conflict" | "version_conflict" => StatusCode::CONFLICT,
+        "conflict" | "version_conflict" | "answer_conflict" | "assessment_locked" | "assessment_transition_invalid" | "methodology_version_mismatch" | "methodology_version_unavailable" => StatusCode::CONFLICT,
+        "photo_type_unsupported" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "photo_malformed" | "assessment_input_invalid" | "unknown_question" | "unknown_answer" | "not_applicable_refused" | "question_not_for_category" | "unknown_measure" => StatusCode::UNPROCESSABLE_ENTITY,
         "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
         "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "json_malformed" | "query_invalid" => StatusCode::BAD_REQUEST,
@@ -84,6 +86,9 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::Conflict(message) => ApiError::new("conflict", message),
             StoreError::NotFound(what) => ApiError::not_found(&what),
+            StoreError::Locked(message) => ApiError::new("assessment_locked", message),
+            StoreError::AnswerConflict { current } => ApiError::new("answer_conflict", "this answer was changed by someone else since you last saw it: keep theirs or send yours again with base_version set to theirs")
+                .with_details(json!({ "question_id": current.question_id, "current": *current })),
             other => {
                 // The cause goes to the log, never to the client.
                 tracing::error!(code = other.code(), error = %other, "storage error");
@@ -102,7 +107,9 @@ mod tests {
         for code in [
             "unauthenticated", "login_failed", "forbidden", "not_found", "route_not_found", "method_not_allowed", "conflict", "version_conflict",
             "payload_too_large", "unsupported_media_type", "json_malformed", "json_invalid", "query_invalid", "validation_failed", "site_geometry_invalid",
-            "too_many_requests", "hvm_vehicle_unknown", "hvm_parameter_invalid",
+            "too_many_requests", "hvm_vehicle_unknown", "hvm_parameter_invalid", "answer_conflict", "assessment_locked", "assessment_transition_invalid",
+            "methodology_version_mismatch", "methodology_version_unavailable", "photo_type_unsupported", "photo_malformed", "assessment_input_invalid", "unknown_question",
+            "unknown_answer", "not_applicable_refused", "question_not_for_category", "unknown_measure",
             "document_unreadable", "document_format_unsupported", "marking_invalid", "language_invalid",
         ] {
             assert!(status_of(code).is_client_error(), "{code}");

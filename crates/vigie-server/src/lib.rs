@@ -3,6 +3,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod api;
+pub mod assessments;
 pub mod audit;
 pub mod auth;
 pub mod error;
@@ -27,11 +28,13 @@ pub struct ServerConfig {
     pub session_hours: u32,
     /// Mark the session cookie `Secure` (set it when Vigie is served over HTTPS).
     pub cookie_secure: bool,
+    /// Days from validation until a site's next assessment is due.
+    pub reassessment_days: u32,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { body_limit: 2 * 1024 * 1024, session_hours: 12, cookie_secure: false }
+        ServerConfig { body_limit: 2 * 1024 * 1024, session_hours: 12, cookie_secure: false, reassessment_days: 365 }
     }
 }
 

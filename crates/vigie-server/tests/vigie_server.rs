@@ -123,8 +123,8 @@ impl World {
 #[tokio::test]
 async fn every_api_call_needs_authentication() {
     for world in worlds().await {
-        for (method, path) in vigie_server::api::ROUTES {
-            let path = path.replace("{id}", "some-id");
+        for (method, path) in vigie_server::api::all_routes() {
+            let path = path.replace("{id}", "some-id").replace("{question}", "some-question");
             let (status, body) = world.call(&method.to_uppercase(), &path, None, None).await;
             if path == "/healthz" || path == "/api/v1/openapi.json" {
                 assert_eq!(status, StatusCode::OK, "{path} is public");
@@ -351,6 +351,185 @@ async fn reads_and_writes_are_audited_in_an_intact_chain() {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "a revoked token stops working");
         let (_, list) = world.call("GET", "/api/v1/tokens", Some(&world.viewer), None).await;
         assert!(list.to_string().contains("revoked_at_ms") && !list.to_string().contains(&secret));
+    }
+}
+
+/// The photo fixture is a real 32×24 JPEG written by Pillow with an EXIF GPS block
+/// (60°10'2.5"N 24°57'12.25"E) in big-endian TIFF order.
+const PHOTO_WITH_GPS: &[u8] = include_bytes!("fixtures/photo-with-gps.jpg");
+const LATITUDE_60_1: [u8; 8] = [0, 0, 0, 60, 0, 0, 0, 1];
+
+impl World {
+    /// The first question that applies to an open-air market, with its best and worst answers.
+    async fn market_question(&self) -> (String, String, String, Value) {
+        let (status, methodology) = self.call("GET", "/api/v1/methodology?lang=fr", Some(&self.operator), None).await;
+        assert_eq!(status, StatusCode::OK);
+        let question = methodology["questions"].as_array().unwrap().iter().find(|q| q["applies_to"].as_array().unwrap().iter().any(|c| c == "open_air_market")).unwrap().clone();
+        let answers = question["answers"].as_array().unwrap();
+        let best = answers.iter().find(|a| a["grade"] == 0).unwrap()["id"].as_str().unwrap().to_owned();
+        let worst = answers.iter().max_by_key(|a| a["grade"].as_u64()).unwrap()["id"].as_str().unwrap().to_owned();
+        (question["id"].as_str().unwrap().to_owned(), best, worst, methodology)
+    }
+}
+
+#[tokio::test]
+async fn an_assessment_goes_from_the_site_to_a_validated_score_and_a_tracked_plan() {
+    for world in worlds().await {
+        let site = world.operator_site.clone();
+        let (question, best, worst, methodology) = world.market_question().await;
+        assert!(methodology["scenarios"].as_array().unwrap().len() >= 10);
+
+        // The operator starts a draft; the site's own occupancy is used.
+        let (status, created) = world.call("POST", &format!("/api/v1/sites/{site}/assessments"), Some(&world.operator), Some(json!({"threat_level": 3}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        assert_eq!((created["status"].as_str(), created["site"]["occupancy"].as_u64()), (Some("draft"), Some(3000)));
+        assert_eq!(created["methodology_version"], methodology["version"]);
+
+        // Another operator, and a viewer of the city (which oversees the market only through
+        // its authority role), see nothing; the overseeing authority reads it.
+        for token in [&world.stranger, &world.viewer] {
+            let (status, body) = world.call("GET", &format!("/api/v1/assessments/{id}"), Some(token), None).await;
+            assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+            let (status, _) = world.call("PUT", &format!("/api/v1/assessments/{id}/answers/{question}"), Some(token), Some(json!({"answer": best}))).await;
+            assert_eq!(status, StatusCode::NOT_FOUND);
+        }
+        let (status, _) = world.call("GET", &format!("/api/v1/assessments/{id}"), Some(&world.officer), None).await;
+        assert_eq!(status, StatusCode::OK);
+
+        // Answers one by one, with a note, a position and the time; a stale write is a
+        // conflict that shows what is stored now.
+        let uri = format!("/api/v1/assessments/{id}/answers/{question}");
+        let (status, answer) = world.call("PUT", &uri, Some(&world.operator), Some(json!({"answer": worst, "note": "Nobody checks bags at the north gate", "gps": {"lat": 60.1675, "lon": 24.9531, "accuracy_m": 5.0}, "observed_at_ms": 1_763_800_000_000i64, "base_version": 0}))).await;
+        assert_eq!((status, answer["version"].as_i64()), (StatusCode::OK, Some(1)), "{answer}");
+        let (status, _) = world.call("PUT", &uri, Some(&world.officer), Some(json!({"answer": best, "base_version": 1}))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "an authority reads and validates, it does not answer for the operator");
+        let (status, second) = world.call("PUT", &uri, Some(&world.operator), Some(json!({"answer": best, "base_version": 1}))).await;
+        assert_eq!((status, second["version"].as_i64()), (StatusCode::OK, Some(2)));
+        let (status, conflict) = world.call("PUT", &uri, Some(&world.operator), Some(json!({"answer": worst, "base_version": 1}))).await;
+        assert_eq!((status, conflict["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("answer_conflict")), "{conflict}");
+        assert_eq!((conflict["error"]["details"]["current"]["answer"].as_str(), conflict["error"]["details"]["current"]["version"].as_i64()), (Some(best.as_str()), Some(2)));
+        let (status, body) = world.call("PUT", &format!("/api/v1/assessments/{id}/answers/no.such_question"), Some(&world.operator), Some(json!({"answer": "a0"}))).await;
+        assert_eq!((status, body["error"]["code"].as_str(), body["error"]["details"]["question"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_question"), Some("no.such_question")));
+        let (status, body) = world.call("PUT", &uri, Some(&world.operator), Some(json!({"answer": "a9"}))).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_answer")));
+        let (status, body) = world.call("PUT", &uri, Some(&world.operator), Some(json!({"answer": best, "gps": {"lat": 123.0, "lon": 0.0}}))).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed")));
+
+        // In bulk: every applicable question at its worst answer but ours.
+        let mut bulk = serde_json::Map::new();
+        for q in methodology["questions"].as_array().unwrap() {
+            let applies = q["applies_to"].as_array().unwrap().iter().any(|c| c == "open_air_market");
+            if applies && q["id"] != question.as_str() {
+                let worst = q["answers"].as_array().unwrap().iter().max_by_key(|a| a["grade"].as_u64()).unwrap()["id"].clone();
+                bulk.insert(q["id"].as_str().unwrap().to_owned(), json!({"answer": worst}));
+            }
+        }
+        let answered = bulk.len() + 1;
+        let (status, body) = world.call("POST", &format!("/api/v1/assessments/{id}/answers"), Some(&world.operator), Some(json!({"answers": bulk}))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+
+        // A photo: the type is read from the bytes, the GPS block is wiped.
+        assert!(PHOTO_WITH_GPS.windows(8).any(|w| w == LATITUDE_60_1), "the fixture carries a position");
+        let photos = format!("/api/v1/assessments/{id}/photos?question={question}");
+        let (status, photo) = world.raw("POST", &photos, &world.operator, Some("application/octet-stream"), PHOTO_WITH_GPS.to_vec()).await;
+        assert_eq!((status, photo["content_type"].as_str(), photo["location_removed"].as_bool()), (StatusCode::CREATED, Some("image/jpeg"), Some(true)), "{photo}");
+        let request = Request::builder().uri(format!("/api/v1/photos/{}", photo["id"].as_str().unwrap())).header(header::AUTHORIZATION, format!("Bearer {}", world.officer)).body(Body::empty()).unwrap();
+        let response = world.app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "image/jpeg");
+        let served = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        assert_eq!(served.len(), PHOTO_WITH_GPS.len());
+        assert!(!served.windows(8).any(|w| w == LATITUDE_60_1), "the position is gone");
+        let (status, kept) = world.raw("POST", &format!("{photos}&keep_location=true"), &world.operator, None, PHOTO_WITH_GPS.to_vec()).await;
+        assert_eq!((status, kept["location_kept"].as_bool()), (StatusCode::CREATED, Some(true)));
+        let (status, body) = world.raw("POST", &photos, &world.operator, Some("image/jpeg"), b"GIF89a not a photo".to_vec()).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        insta::assert_json_snapshot!("photo_type_unsupported", body);
+        let (status, body) = world.raw("POST", &photos, &world.operator, Some("image/jpeg"), vec![0xFFu8; 10 * 1024 * 1024 + 1]).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")));
+        let (status, body) = world.raw("POST", &photos, &world.operator, Some("image/jpeg"), PHOTO_WITH_GPS[..200].to_vec()).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("photo_malformed")));
+        let (_, read) = world.call("GET", &format!("/api/v1/assessments/{id}"), Some(&world.operator), None).await;
+        assert_eq!(read["answers"].as_object().unwrap().len(), answered);
+        assert_eq!(read["answers"][&question]["photos"].as_array().unwrap().len(), 2);
+
+        // Scores with names and explanations that add up.
+        let (status, score) = world.call("GET", &format!("/api/v1/assessments/{id}/score?lang=fr"), Some(&world.operator), None).await;
+        assert_eq!(status, StatusCode::OK, "{score}");
+        let vehicle = score["report"]["scenarios"].as_array().unwrap().iter().find(|s| s["id"] == "vehicle_as_weapon").unwrap();
+        assert!(vehicle["name"].as_str().unwrap().to_lowercase().contains("véhicule"), "{vehicle}");
+        assert!(vehicle["risk"].as_u64().unwrap() >= 1 && vehicle["risk_band"].is_string());
+        assert!(!vehicle["contributions"].as_array().unwrap().is_empty());
+        assert_eq!((score["peer_percentile"].clone(), score["peers"].as_u64()), (Value::Null, Some(0)));
+        let proposed = score["report"]["actions"].as_array().unwrap();
+        let measure = proposed[0]["measure"].as_str().unwrap().to_owned();
+        assert!(proposed[0]["label"].is_string());
+
+        // What-if: the proposed measures never make anything worse.
+        let all_measures: Vec<Value> = proposed.iter().map(|a| a["measure"].clone()).collect();
+        let (status, what_if) = world.call("POST", &format!("/api/v1/assessments/{id}/what-if"), Some(&world.operator), Some(json!({"measures": all_measures}))).await;
+        assert_eq!(status, StatusCode::OK, "{what_if}");
+        assert!(what_if["deltas"]["scenarios"].as_array().unwrap().iter().all(|d| d["vulnerability"].as_i64().unwrap() <= 0));
+        assert!(what_if["deltas"]["scenarios"].as_array().unwrap().iter().any(|d| d["vulnerability"].as_i64().unwrap() < 0));
+
+        // Lifecycle: the operator submits; it cannot validate its own; the authority does.
+        let transition = format!("/api/v1/assessments/{id}/transition");
+        let (status, body) = world.call("POST", &transition, Some(&world.operator), Some(json!({"to": "validated"}))).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("assessment_transition_invalid")), "a draft is submitted first");
+        let (status, _) = world.call("POST", &transition, Some(&world.operator), Some(json!({"to": "submitted"}))).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, body) = world.call("PUT", &uri, Some(&world.operator), Some(json!({"answer": worst}))).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("assessment_locked")));
+        let (status, body) = world.call("POST", &transition, Some(&world.operator), Some(json!({"to": "validated"}))).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+        let before = vigie_server::now_ms();
+        let (status, validated) = world.call("POST", &transition, Some(&world.officer), Some(json!({"to": "validated"}))).await;
+        assert_eq!((status, validated["status"].as_str()), (StatusCode::OK, Some("validated")), "{validated}");
+        let due = validated["due_at_ms"].as_i64().unwrap();
+        assert!((before + 364 * 86_400_000..=vigie_server::now_ms() + 365 * 86_400_000).contains(&due), "due a year after validation by default");
+        assert!(validated["summary"]["max_risk_band"].is_string());
+        let (status, _) = world.call("POST", &transition, Some(&world.officer), Some(json!({"to": "draft"}))).await;
+        assert_eq!(status, StatusCode::CONFLICT, "a validated assessment is immutable");
+
+        // The action plan: from a proposed measure to done, with the expected risk.
+        let (status, action) = world.call("POST", &format!("/api/v1/assessments/{id}/actions"), Some(&world.operator), Some(json!({"title": "Bag checks at the north gate", "owner": "Security manager", "due_date": "2027-02-01", "measure_id": measure, "question_id": question}))).await;
+        assert_eq!((status, action["status"].as_str()), (StatusCode::CREATED, Some("open")), "{action}");
+        let (status, body) = world.call("POST", &format!("/api/v1/assessments/{id}/actions"), Some(&world.operator), Some(json!({"title": "x", "due_date": "2027-02-30"}))).await;
+        assert_eq!((status, body["error"]["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("due_date")));
+        let (status, plan) = world.call("GET", &format!("/api/v1/assessments/{id}/actions"), Some(&world.officer), None).await;
+        assert_eq!(status, StatusCode::OK, "{plan}");
+        assert_eq!((plan["progress"]["open"].as_u64(), plan["progress"]["percent_done"].as_u64()), (Some(1), Some(0)));
+        let now: Vec<i64> = plan["risk_now"].as_array().unwrap().iter().map(|r| r["vulnerability"].as_i64().unwrap()).collect();
+        let after: Vec<i64> = plan["risk_after_pending_actions"].as_array().unwrap().iter().map(|r| r["vulnerability"].as_i64().unwrap()).collect();
+        assert!(now.iter().zip(&after).all(|(n, a)| a <= n) && now != after, "{now:?} → {after:?}");
+        let action_uri = format!("/api/v1/actions/{}", action["id"].as_str().unwrap());
+        let (status, done) = world.call("PUT", &action_uri, Some(&world.operator), Some(json!({"title": "Bag checks at the north gate", "status": "done", "evidence": "Two stewards since 1 Feb", "measure_id": measure, "version": 1}))).await;
+        assert_eq!((status, done["status"].as_str(), done["version"].as_i64()), (StatusCode::OK, Some("done"), Some(2)));
+        let (status, body) = world.call("PUT", &action_uri, Some(&world.operator), Some(json!({"title": "stale", "version": 1}))).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")));
+        let (status, _) = world.call("PUT", &action_uri, Some(&world.stranger), Some(json!({"title": "hijack", "version": 2}))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (_, plan) = world.call("GET", &format!("/api/v1/assessments/{id}/actions"), Some(&world.operator), None).await;
+        assert_eq!(plan["progress"]["percent_done"].as_u64(), Some(100));
+
+        // History and the dashboard: the authority sees the market; a stranger sees nothing.
+        let (_, history) = world.call("GET", &format!("/api/v1/sites/{site}/assessments"), Some(&world.officer), None).await;
+        assert_eq!(history["items"].as_array().unwrap().len(), 1);
+        let (status, dashboard) = world.call("GET", "/api/v1/dashboard", Some(&world.officer), None).await;
+        assert_eq!(status, StatusCode::OK, "{dashboard}");
+        assert_eq!(dashboard["sites_by_risk_band"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum::<u64>(), 1);
+        assert_eq!(dashboard["sites"][0]["site_name"], "Market Square");
+        let (_, empty) = world.call("GET", "/api/v1/dashboard", Some(&world.stranger), None).await;
+        assert!(empty["sites"].as_array().unwrap().is_empty() && empty["pending_actions"].as_array().unwrap().is_empty());
+
+        // Every read of it is in the audit log, and no note or photo content is.
+        let entries = world.store.audit_entries().await.unwrap();
+        vigie_domain::audit::verify_chain(&entries).unwrap();
+        let reads = |kind: &str| entries.iter().filter(|e| e.record.action == format!("{kind}.read")).count();
+        for kind in ["assessment", "assessment_score", "photo", "action_plan", "dashboard"] {
+            assert!(reads(kind) > 0, "reads of {kind} are audited");
+        }
+        assert!(!entries.iter().any(|e| e.record.details.to_string().contains("north gate")), "notes stay out of the audit log");
     }
 }
 

@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use vigie_domain::access::Principal;
 use vigie_domain::audit::{AuditRecord, StoredAuditEntry};
 
-pub use assessment::AssessmentStore;
+pub use assessment::{Action, ActionFields, AnswerWrite, AssessedSite, Assessment, AssessmentStore, NewAssessment, NewPhoto, Photo, StoredAnswer, TransitionData};
 pub use library::{IngestStatus, LibraryChanges, LibraryIngest, LibraryStore, StoredDocument};
 pub use model::*;
 pub use postgres::PgStore;
@@ -28,6 +28,12 @@ pub use sqlite::{database_path, restore as restore_sqlite, SqliteStore};
 pub enum StoreError {
     #[error("{0}")]
     Conflict(String),
+    /// The object's state forbids the change (e.g. answers of a submitted assessment).
+    #[error("{0}")]
+    Locked(String),
+    /// An answer changed since the writer read it; `current` is what is stored now.
+    #[error("this answer was changed by someone else meanwhile")]
+    AnswerConflict { current: Box<crate::assessment::StoredAnswer> },
     #[error("{0} not found")]
     NotFound(String),
     #[error("unsupported database URL '{0}': use sqlite://PATH or postgres://…")]
@@ -47,6 +53,8 @@ impl StoreError {
         match self {
             StoreError::Conflict(_) => "conflict",
             StoreError::NotFound(_) => "not_found",
+            StoreError::Locked(_) => "assessment_locked",
+            StoreError::AnswerConflict { .. } => "answer_conflict",
             StoreError::UrlInvalid(_) => "database_url_invalid",
             StoreError::Corrupt(_) => "storage_corrupt",
             StoreError::Backup(_) => "backup_failed",

@@ -34,6 +34,19 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// Photos are large objects, created in the transaction of the row that names them.
+    async fn put_photo_bytes(&self, tx: &mut sqlx::Transaction<'_, Postgres>, _sha256: &str, bytes: &[u8]) -> crate::Result<String> {
+        let oid: i64 = sqlx::query_scalar("SELECT CAST(lo_from_bytea(0, $1) AS BIGINT)").bind(bytes).fetch_one(&mut **tx).await?;
+        Ok(oid.to_string())
+    }
+
+    async fn read_photo_bytes(&self, blob_ref: &str) -> crate::Result<Vec<u8>> {
+        let oid: i64 = blob_ref.parse().map_err(|e| crate::sql::corrupt("photo reference", e))?;
+        Ok(sqlx::query_scalar("SELECT lo_get(CAST($1 AS BIGINT)::oid)").bind(oid).fetch_one(&self.pool).await?)
+    }
+}
+
 impl_store!(PgStore, Postgres, "postgres");
 crate::assessment::impl_assessment_store!(PgStore, Postgres);
 crate::library::impl_library_store!(PgStore, Postgres);

@@ -476,6 +476,10 @@ macro_rules! impl_store {
             async fn delete_site(&self, ctx: &WriteContext, id: &str) -> Result<()> {
                 let mut tx = self.begin_write().await?;
                 let current = site_in(&mut tx, id).await?.ok_or_else(|| StoreError::NotFound("site".into()))?;
+                let assessments: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM assessments WHERE site_id = $1").bind(id).fetch_one(&mut *tx).await?;
+                if assessments > 0 {
+                    return Err(StoreError::Conflict(format!("the site has {assessments} assessment(s), which are kept for the record: it cannot be deleted")));
+                }
                 sqlx::query("DELETE FROM sites WHERE id = $1").bind(id).execute(&mut *tx).await?;
                 audit(&mut tx, ctx, "site.delete", "site", Some(id), serde_json::json!({"org_id": current.org_id, "name": current.name})).await?;
                 tx.commit().await?;

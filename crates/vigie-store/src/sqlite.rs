@@ -43,14 +43,39 @@ impl SqliteStore {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
-    /// Writes a consistent copy of the live database to `out` (SQLite's `VACUUM INTO`).
+    /// Writes a consistent copy of the live database to `out` (SQLite's `VACUUM INTO`), and its
+/// photos to the `photos/` folder next to `out`.
     pub async fn backup(&self, out: &Path) -> crate::Result<()> {
         if out.exists() {
             return Err(crate::StoreError::Backup(format!("{} already exists; choose a new file name", out.display())));
         }
         let target = out.to_str().ok_or_else(|| crate::StoreError::Backup("the backup path is not valid UTF-8".into()))?;
         sqlx::query("VACUUM INTO $1").bind(target).execute(&self.pool).await?;
-        Ok(())
+        copy_photos(&self.photos_dir(), &photos_dir_of(out)).map_err(|e| crate::StoreError::Backup(format!("cannot copy the photos next to the backup: {e}")))
+    }
+
+    /// Photos are files named by their SHA-256 under `photos/` next to the database, written and
+    /// synced before the row that names them commits; a crash in between leaves an unnamed file,
+    /// never a row without its photo.
+    fn photos_dir(&self) -> PathBuf {
+        photos_dir_of(&self.path)
+    }
+
+    async fn put_photo_bytes(&self, _tx: &mut sqlx::Transaction<'_, Sqlite>, sha256: &str, bytes: &[u8]) -> crate::Result<String> {
+        let dir = self.photos_dir();
+        let name = sha256.to_owned();
+        let bytes = bytes.to_vec();
+        let written = tokio::task::spawn_blocking(move || write_durably(&dir, &name, &bytes)).await;
+        match written {
+            Ok(Ok(())) => Ok(sha256.to_owned()),
+            Ok(Err(err)) => Err(crate::StoreError::Corrupt(format!("cannot write the photo file: {err}"))),
+            Err(err) => Err(crate::StoreError::Corrupt(format!("cannot write the photo file: {err}"))),
+        }
+    }
+
+    async fn read_photo_bytes(&self, blob_ref: &str) -> crate::Result<Vec<u8>> {
+        let path = self.photos_dir().join(blob_ref);
+        tokio::fs::read(&path).await.map_err(|e| crate::StoreError::Corrupt(format!("photo file {} is unreadable: {e}", path.display())))
     }
 
     pub fn path(&self) -> &Path {
@@ -60,6 +85,45 @@ impl SqliteStore {
     pub async fn close(self) {
         self.pool.close().await;
     }
+}
+
+/// The photo folder of the database at `db`.
+pub fn photos_dir_of(db: &Path) -> PathBuf {
+    db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("photos")
+}
+
+/// Copies the photo files `from` holds and `to` lacks. Names are content hashes, so backups in
+/// one folder can share their photo folder safely.
+fn copy_photos(from: &Path, to: &Path) -> std::io::Result<()> {
+    if !from.is_dir() || from == to {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str().filter(|n| !n.starts_with('.')) else { continue };
+        if !to.join(name).exists() {
+            write_durably(to, name, &std::fs::read(entry.path())?)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes `dir/name` so that it survives a crash once this returns: a temporary file, synced,
+/// renamed into place, then the folder synced. An existing file (same content) is kept.
+fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let target = dir.join(name);
+    if target.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)?;
+    let staging = dir.join(format!(".{name}.partial"));
+    let mut file = std::fs::File::create(&staging)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&staging, &target)?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// Replaces the database at `url` with the backup `from`, after checking that the backup is
@@ -102,6 +166,7 @@ pub async fn restore(url: &str, from: &Path) -> crate::Result<()> {
         let aside = (1..).map(|n| target.with_extension(format!("db.before-restore.{n}"))).find(|p| !p.exists()).unwrap_or_else(|| target.with_extension("db.before-restore"));
         std::fs::rename(&target, &aside).map_err(|e| crate::StoreError::Backup(format!("cannot move the current database aside: {e}")))?;
     }
+    copy_photos(&photos_dir_of(from), &photos_dir_of(&target)).map_err(|e| crate::StoreError::Backup(format!("cannot restore the photos: {e}")))?;
     std::fs::rename(&staging, &target).map_err(|e| crate::StoreError::Backup(format!("cannot put the backup in place: {e}")))?;
     Ok(())
 }

@@ -217,4 +217,131 @@ async fn hvm_studies_are_kept_with_their_site_and_go_with_it() {
     }
 }
 
+mod assessments {
+    use super::*;
+    use vigie_domain::assessment::{ActionStatus, AssessmentStatus, GpsPoint};
+    use vigie_store::{ActionFields, AnswerWrite, AssessedSite, AssessmentStore, NewAssessment, NewPhoto, TransitionData};
+
+    fn answer(question: &str, answer: &str, base_version: Option<i64>) -> AnswerWrite {
+        AnswerWrite { question_id: question.into(), answer: answer.into(), note: None, observed_at_ms: None, gps: None, base_version }
+    }
+
+    fn action(title: &str, status: ActionStatus, due: Option<&str>) -> ActionFields {
+        ActionFields { title: title.into(), owner: Some("Facilities".into()), due_date: due.map(str::to_owned), status, evidence: None, question_id: None, scenario_id: None, measure_id: Some("bag_inspection".into()) }
+    }
+
+    #[tokio::test]
+    async fn an_assessment_is_answered_submitted_validated_and_kept() {
+        for backend in backends().await {
+            let store = &backend.store;
+            let name = store.backend();
+            let org = store.create_org(&ctx(1), "Market Hall Ltd", OrgKind::Operator).await.unwrap();
+            let site = store.create_site(&ctx(2), &org.id, &site("Old Market Hall", SiteCategory::OpenAirMarket, 24.95, 60.16, None)).await.unwrap();
+            let new = NewAssessment {
+                site_id: site.id.clone(),
+                org_id: org.id.clone(),
+                methodology_version: "2026.1".into(),
+                threat_level: 3,
+                site: AssessedSite { category: SiteCategory::OpenAirMarket, occupancy: 800, area_m2: site.area_m2, visibility: Some(2) },
+            };
+            let assessment = store.create_assessment(&ctx(3), &new).await.unwrap();
+            assert_eq!((assessment.status, assessment.version, assessment.threat_level), (AssessmentStatus::Draft, 1, 3), "{name}");
+            assert_eq!(assessment.site.visibility, Some(2));
+
+            // One by one, with a note and a position; then a stale write is a conflict that
+            // carries what is stored now, and replaying a write that landed is not.
+            let mut first = answer("access.public_entrance_search", "a2", Some(0));
+            first.note = Some("Side door on Eteläranta unguarded".into());
+            first.gps = Some(GpsPoint { lat: 60.1672, lon: 24.9534, accuracy_m: Some(6.0) });
+            first.observed_at_ms = Some(1_700_000_000_000);
+            let stored = store.put_answers(&ctx(4), &assessment.id, std::slice::from_ref(&first)).await.unwrap();
+            assert_eq!((stored[0].version, stored[0].note.as_deref()), (1, Some("Side door on Eteläranta unguarded")), "{name}");
+            assert_eq!(store.put_answers(&ctx(5), &assessment.id, std::slice::from_ref(&first)).await.unwrap()[0].version, 1, "{name}: a replay changes nothing");
+            let other = answer("access.public_entrance_search", "a0", Some(1));
+            store.put_answers(&ctx(6), &assessment.id, &[other]).await.unwrap();
+            match store.put_answers(&ctx(7), &assessment.id, &[answer("access.public_entrance_search", "a3", Some(1))]).await {
+                Err(StoreError::AnswerConflict { current }) => assert_eq!((current.answer.as_str(), current.version), ("a0", 2), "{name}"),
+                other => panic!("{name}: expected a conflict, got {other:?}"),
+            }
+            // Bulk: all or none.
+            let bulk = [answer("management.plan", "na", None), answer("access.public_entrance_search", "a1", Some(1))];
+            assert!(matches!(store.put_answers(&ctx(8), &assessment.id, &bulk).await, Err(StoreError::AnswerConflict { .. })), "{name}");
+            assert!(!store.assessment_answers(&assessment.id).await.unwrap().contains_key("management.plan"), "{name}: nothing of a refused batch lands");
+            store.put_answers(&ctx(9), &assessment.id, &[answer("management.plan", "na", None), answer("access.public_entrance_search", "a1", Some(2))]).await.unwrap();
+
+            // A photo's bytes come back exactly, and the answer lists it.
+            let bytes = vec![0xFF, 0xD8, 0xFF, 0xD9, 1, 2, 3];
+            let photo = store.add_photo(&ctx(10), &NewPhoto { assessment_id: assessment.id.clone(), question_id: "access.public_entrance_search".into(), content_type: "image/jpeg".into(), bytes: bytes.clone(), location_kept: false }).await.unwrap();
+            assert_eq!(store.photo_bytes(&store.get_photo(&photo.id).await.unwrap().unwrap()).await.unwrap(), bytes, "{name}");
+            let answers = store.assessment_answers(&assessment.id).await.unwrap();
+            assert_eq!(answers["access.public_entrance_search"].photos, vec![photo.id.clone()], "{name}");
+            assert_eq!(answers["access.public_entrance_search"].version, 3);
+
+            // Submitted: answers and photos are locked; a stale status change is refused.
+            let submitted = store.transition_assessment(&ctx(11), &assessment.id, AssessmentStatus::Draft, AssessmentStatus::Submitted, &TransitionData::default()).await.unwrap();
+            assert_eq!((submitted.status, submitted.submitted_by.as_deref()), (AssessmentStatus::Submitted, Some("cli")), "{name}");
+            assert!(matches!(store.put_answers(&ctx(12), &assessment.id, &[answer("management.plan", "a0", None)]).await, Err(StoreError::Locked(_))), "{name}");
+            assert!(matches!(store.transition_assessment(&ctx(12), &assessment.id, AssessmentStatus::Draft, AssessmentStatus::Submitted, &TransitionData::default()).await, Err(StoreError::Conflict(_))), "{name}");
+            let data = TransitionData { due_at_ms: Some(13 + 365 * 86_400_000), summary: Some(json!({"max_risk_band": "high"})), protective_measures_index: Some(41) };
+            let validated = store.transition_assessment(&ctx(13), &assessment.id, AssessmentStatus::Submitted, AssessmentStatus::Validated, &data).await.unwrap();
+            assert_eq!((validated.due_at_ms, validated.protective_measures_index, validated.validated_at_ms), (Some(13 + 365 * 86_400_000), Some(41), Some(13)), "{name}");
+            assert_eq!(validated.summary, Some(json!({"max_risk_band": "high"})));
+            assert_eq!(store.peer_indexes(SiteCategory::OpenAirMarket, "another").await.unwrap(), vec![41], "{name}");
+            assert!(store.peer_indexes(SiteCategory::OpenAirMarket, &assessment.id).await.unwrap().is_empty());
+            assert_eq!(store.assessments_by_status(Some(std::slice::from_ref(&org.id)), AssessmentStatus::Validated).await.unwrap().len(), 1);
+            assert!(store.assessments_by_status(Some(&["other".to_owned()]), AssessmentStatus::Validated).await.unwrap().is_empty());
+
+            // The action plan moves on after validation, with optimistic versions.
+            let later = store.create_action(&ctx(14), &assessment.id, &action("Bag checks at all doors", ActionStatus::Open, Some("2027-03-01"))).await.unwrap();
+            let undated = store.create_action(&ctx(15), &assessment.id, &action("Brief the stallholders", ActionStatus::InProgress, None)).await.unwrap();
+            let sooner = store.create_action(&ctx(16), &assessment.id, &action("Lock the loading bay", ActionStatus::Open, Some("2026-12-15"))).await.unwrap();
+            let done = store.update_action(&ctx(17), &later.id, &action("Bag checks at all doors", ActionStatus::Done, Some("2027-03-01")), 1).await.unwrap();
+            assert_eq!((done.status, done.version), (ActionStatus::Done, 2), "{name}");
+            assert!(matches!(store.update_action(&ctx(18), &later.id, &action("x", ActionStatus::Open, None), 1).await, Err(StoreError::Conflict(_))), "{name}");
+            let pending: Vec<String> = store.pending_actions(None, 10).await.unwrap().into_iter().map(|a| a.id).collect();
+            assert_eq!(pending, vec![sooner.id.clone(), undated.id.clone()], "{name}: soonest due first, undated last, done left out");
+            assert_eq!(store.assessment_actions(&assessment.id).await.unwrap().len(), 3);
+
+            // History, and nothing is lost: the site cannot be deleted from under its assessments.
+            assert_eq!(store.site_assessments(&site.id).await.unwrap().len(), 1);
+            assert!(matches!(store.delete_site(&ctx(19), &site.id).await, Err(StoreError::Conflict(_))), "{name}");
+            let archived = store.transition_assessment(&ctx(20), &assessment.id, AssessmentStatus::Validated, AssessmentStatus::Archived, &TransitionData::default()).await.unwrap();
+            assert_eq!(archived.archived_at_ms, Some(20));
+            assert!(matches!(store.create_action(&ctx(21), &assessment.id, &action("late", ActionStatus::Open, None)).await, Err(StoreError::Locked(_))), "{name}");
+
+            let entries = store.audit_entries().await.unwrap();
+            verify_chain(&entries).unwrap();
+            let actions: Vec<&str> = entries.iter().map(|e| e.record.action.as_str()).collect();
+            for expected in ["assessment.create", "assessment.answer", "assessment.photo_add", "assessment.submitted", "assessment.validated", "action.create", "action.update", "assessment.archived"] {
+                assert!(actions.contains(&expected), "{name}: {expected} audited");
+            }
+            assert!(!entries.iter().any(|e| e.record.details.to_string().contains("Eteläranta")), "{name}: notes stay out of the audit log");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_backup_carries_the_photos() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&format!("sqlite://{}", dir.path().join("live/vigie.db").display())).await.unwrap();
+        let org = store.create_org(&ctx(1), "Org", OrgKind::Operator).await.unwrap();
+        let site = store.create_site(&ctx(2), &org.id, &site("Square", SiteCategory::PublicSquare, 24.9, 60.1, None)).await.unwrap();
+        let new = NewAssessment { site_id: site.id, org_id: org.id, methodology_version: "2026.1".into(), threat_level: 2, site: AssessedSite { category: SiteCategory::PublicSquare, occupancy: 100, area_m2: 1000.0, visibility: None } };
+        let assessment = store.create_assessment(&ctx(3), &new).await.unwrap();
+        let bytes = vec![0x89, b'P', b'N', b'G', 7, 7, 7];
+        store.add_photo(&ctx(4), &NewPhoto { assessment_id: assessment.id.clone(), question_id: "q".into(), content_type: "image/png".into(), bytes: bytes.clone(), location_kept: true }).await.unwrap();
+        let backup = dir.path().join("backups/monday.db");
+        std::fs::create_dir_all(backup.parent().unwrap()).unwrap();
+        store.backup(&backup).await.unwrap();
+        store.close().await;
+
+        let restored_url = format!("sqlite://{}", dir.path().join("elsewhere/vigie.db").display());
+        std::fs::create_dir_all(dir.path().join("elsewhere")).unwrap();
+        vigie_store::restore_sqlite(&restored_url, &backup).await.unwrap();
+        let restored = SqliteStore::open(&restored_url).await.unwrap();
+        let photos = restored.assessment_photos(&assessment.id).await.unwrap();
+        assert_eq!(photos.len(), 1, "a photo of a question not yet answered is listed too");
+        assert_eq!(restored.photo_bytes(&photos[0]).await.unwrap(), bytes);
+    }
+}
+
 #[path = "vigie_store/library.rs"] mod library;

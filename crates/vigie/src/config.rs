@@ -27,6 +27,7 @@ pub struct FileServerConfig {
     pub body_limit_bytes: Option<usize>,
     pub session_hours: Option<u32>,
     pub cookie_secure: Option<bool>,
+    pub reassessment_days: Option<u32>,
     pub osm: Option<PathBuf>,
 }
 
@@ -55,6 +56,9 @@ pub struct ServeArgs {
     /// Mark the session cookie Secure (when served over HTTPS).
     #[arg(long, env = "VIGIE_COOKIE_SECURE")]
     pub cookie_secure: Option<bool>,
+    /// Days from an assessment's validation until the next one is due.
+    #[arg(long, env = "VIGIE_REASSESSMENT_DAYS")]
+    pub reassessment_days: Option<u32>,
     /// OpenStreetMap extract whose streets hostile-vehicle studies run on (with --demo: the
     /// shipped Helsinki extract unless another is given).
     #[arg(long, env = "VIGIE_OSM", value_name = "FILE.osm.pbf")]
@@ -90,12 +94,16 @@ impl Settings {
             body_limit: serve.body_limit_bytes.or(file.server.body_limit_bytes).unwrap_or(defaults.body_limit),
             session_hours: serve.session_hours.or(file.server.session_hours).unwrap_or(defaults.session_hours),
             cookie_secure: serve.cookie_secure.or(file.server.cookie_secure).unwrap_or(defaults.cookie_secure),
+            reassessment_days: serve.reassessment_days.or(file.server.reassessment_days).unwrap_or(defaults.reassessment_days),
         };
         if server.body_limit < 1024 {
             return Err(CliError::new("config_invalid", "body_limit_bytes must be at least 1024"));
         }
         if !(1..=720).contains(&server.session_hours) {
             return Err(CliError::new("config_invalid", "session_hours must be between 1 and 720"));
+        }
+        if !(1..=3650).contains(&server.reassessment_days) {
+            return Err(CliError::new("config_invalid", "reassessment_days must be between 1 and 3650"));
         }
         let osm = serve.osm.clone().or(file.server.osm);
         Ok(Settings { database_url, bind, server, osm })
@@ -109,6 +117,7 @@ impl Settings {
                 "body_limit_bytes": self.server.body_limit,
                 "session_hours": self.server.session_hours,
                 "cookie_secure": self.server.cookie_secure,
+                "reassessment_days": self.server.reassessment_days,
                 "osm": self.osm.as_ref().map(|p| p.display().to_string()),
             }
         })
@@ -137,6 +146,9 @@ body_limit_bytes = {body_limit}
 session_hours = {session_hours}
 # Send the session cookie only over HTTPS. Turn on when Vigie is behind TLS. VIGIE_COOKIE_SECURE.
 cookie_secure = {cookie_secure}
+# Days from an assessment's validation until the site's next assessment is due (1 to 3650).
+# VIGIE_REASSESSMENT_DAYS. Flag: --reassessment-days.
+reassessment_days = {reassessment_days}
 # OpenStreetMap extract (.osm.pbf) whose street network hostile-vehicle studies run on.
 # Without it, the API answers hvm_network_missing. VIGIE_OSM. Flag: --osm.
 # osm = "data/demo/helsinki-centre.osm.pbf"
@@ -144,6 +156,7 @@ cookie_secure = {cookie_secure}
         body_limit = defaults.body_limit,
         session_hours = defaults.session_hours,
         cookie_secure = defaults.cookie_secure,
+        reassessment_days = defaults.reassessment_days,
     )
 }
 
