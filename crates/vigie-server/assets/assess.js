@@ -111,7 +111,8 @@
     const photo = el("input", { type: "file", id: "photo-" + q.id, accept: "image/*", capture: "environment" });
     photo.addEventListener("change", () => addPhoto(q.id, photo));
     const photos = el("div", { class: "photos" });
-    for (const pid of a.photos || []) photos.append(el("img", { src: "/api/v1/photos/" + encodeURIComponent(pid), alt: t("photo_of") + " " + q.id, width: 96, height: 72, loading: "lazy" }));
+    const photoIds = new Set([...(a.photos || []), ...(assessment.photos || []).filter((p) => p.question_id === q.id).map((p) => p.id)]);
+    for (const pid of photoIds) photos.append(el("img", { src: "/api/v1/photos/" + encodeURIComponent(pid), alt: t("photo_of") + " " + q.id, width: 96, height: 72, loading: "lazy" }));
     if (pendingPhotos[q.id]) photos.append(el("span", { text: pendingPhotos[q.id] + " " + t("photos_waiting") }));
     const [kind, label] = questionState(q.id);
     const help = Array.isArray(q.guidance) ? q.guidance.join(" ") : q.guidance;
@@ -176,7 +177,7 @@
     if (!checked) return;
     const note = document.getElementById("note-" + qid).value;
     const stored = (assessment.answers || {})[qid];
-    const body = { answer: checked.value, note, observed_at: new Date().toISOString(), gps: position, base_version: stored ? stored.version : 0 };
+    const body = { answer: checked.value, note, observed_at_ms: Date.now(), gps: position, base_version: stored ? stored.version : 0 };
     pending[qid] = Object.assign({}, stored || {}, body);
     await enqueue({ kind: "answer", question: qid, body });
     render();
@@ -228,10 +229,8 @@
           } else showNet("offline", errorText(r));
         } else {
           pendingPhotos[entry.question] = Math.max(0, (pendingPhotos[entry.question] || 1) - 1);
-          if (r.ok) {
-            const a = assessment.answers[entry.question];
-            if (a) a.photos = (a.photos || []).concat([r.data.id]);
-          } else showNet("offline", errorText(r));
+          if (r.ok) assessment.photos = (assessment.photos || []).concat([r.data]);
+          else showNet("offline", errorText(r));
         }
       }
       if (status.classList.contains("offline") || status.dataset.wasOffline) {
@@ -271,12 +270,10 @@
     methodology = m.data;
     assessment = a.data;
     assessment.answers = assessment.answers || {};
-    let category = null;
+    // The category the assessment was opened with chooses the questions.
+    const category = assessment.site && assessment.site.category;
     const site = await api("GET", "/api/v1/sites/" + encodeURIComponent(assessment.site_id));
-    if (site.ok) {
-      category = site.data.category;
-      document.getElementById("a-title").textContent = t("assessment_of") + " " + site.data.name;
-    }
+    if (site.ok) document.getElementById("a-title").textContent = t("assessment_of") + " " + site.data.name;
     questions = (methodology.questions || []).filter((q) => !category || !q.applies_to || !q.applies_to.length || q.applies_to.includes(category) || q.applies_to.includes("all"));
     domains = (methodology.domains || []).filter((d) => questions.some((q) => q.domain === d.id));
     // Answers given offline before a reload are still in the queue: show them.
