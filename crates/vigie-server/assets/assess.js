@@ -134,7 +134,7 @@
       const describe = (x) => label(x.answer) + (x.note ? " – « " + x.note + " »" : "");
       box.append(el("section", { class: "conflict", role: "alert", "data-conflict": c.question },
         el("h2", { text: t("conflict_title") + ": " + (text(q) || q.id) }),
-        el("p", {}, el("strong", { text: t("conflict_theirs") + " " }), describe(c.theirs), c.theirs.updated_by ? " (" + c.theirs.updated_by + ")" : ""),
+        el("p", {}, el("strong", { text: t("conflict_theirs") + " " }), describe(c.theirs), c.theirs.updated_at_ms ? " (" + new Date(c.theirs.updated_at_ms).toLocaleString(lang) + ")" : ""),
         el("p", {}, el("strong", { text: t("conflict_mine") + " " }), describe(c.mine)),
         el("div", { class: "actions" },
           el("button", { type: "button", onclick: () => resolve(c, true), text: t("keep_mine") }),
@@ -143,6 +143,8 @@
   }
 
   function render() {
+    // The page is redrawn after each answer: keep the keyboard focus where it was.
+    const focused = document.activeElement && document.activeElement.id;
     const box = document.getElementById("a-questions");
     box.replaceChildren();
     const domain = domains[current];
@@ -153,6 +155,8 @@
     renderConflicts();
     progress();
     renderSubmit();
+    const again = focused && document.getElementById(focused);
+    if (again) again.focus();
   }
 
   function renderSubmit() {
@@ -207,9 +211,12 @@
   let flushing = false;
   async function flush() {
     if (flushing) return;
+    const entries = await queued();
+    if (!entries.length) return;
     flushing = true;
+    let sent = 0;
     try {
-      for (const entry of await queued()) {
+      for (const entry of entries) {
         let r;
         if (entry.kind === "answer") {
           r = await api("PUT", base + "/answers/" + encodeURIComponent(entry.question), entry.body);
@@ -221,6 +228,7 @@
           return;
         }
         await dequeue(entry.key);
+        sent++;
         if (entry.kind === "answer") {
           delete pending[entry.question];
           if (r.ok) assessment.answers[entry.question] = r.data;
@@ -239,6 +247,8 @@
       }
     } finally {
       flushing = false;
+      // Refreshes the copy the service worker keeps, for a reload without network.
+      if (sent) api("GET", base);
       render();
     }
   }

@@ -44,19 +44,21 @@
 
   function bars(report) {
     const scenarios = report.scenarios || [];
-    const row = 34;
-    const width = 640;
-    const left = 220;
+    // Sized for a phone: the chart is drawn at about the width it is shown.
+    const row = 30;
+    const width = 400;
+    const left = 150;
     const chart = svg("svg", { viewBox: `0 0 ${width} ${scenarios.length * row + 30}`, role: "img", "aria-labelledby": "bars-title" }, svg("title", { id: "bars-title" }, t("bars_title")));
     scenarios.forEach((s, i) => {
       const y = i * row + 6;
       const risk = s.risk || 0;
       const w = Math.max(2, ((width - left - 60) * risk) / 25);
-      chart.append(svg("text", { x: 4, y: y + 18, "font-size": 13 }, scenarioName(s).slice(0, 30)));
-      chart.append(svg("rect", { x: left, y, width: w, height: 22, fill: bandColour(s.risk_band), rx: 2 }));
-      chart.append(svg("text", { x: left + w + 6, y: y + 16, "font-size": 13 }, s.risk === null || s.risk === undefined ? "–" : String(risk)));
+      const name = scenarioName(s);
+      chart.append(svg("text", { x: 2, y: y + 16, "font-size": 12 }, name.length > 22 ? name.slice(0, 21) + "…" : name, svg("title", {}, name)));
+      chart.append(svg("rect", { x: left, y, width: w, height: 20, fill: bandColour(s.risk_band), rx: 2 }));
+      chart.append(svg("text", { x: left + w + 6, y: y + 15, "font-size": 12 }, s.risk === null || s.risk === undefined ? "–" : String(risk)));
     });
-    chart.append(svg("text", { x: left, y: scenarios.length * row + 24, "font-size": 11, fill: "#4a5560" }, t("risk_scale")));
+    chart.append(svg("text", { x: 2, y: scenarios.length * row + 24, "font-size": 11, fill: "#4a5560" }, t("risk_scale")));
     const box = document.getElementById("r-bars");
     box.replaceChildren(el("div", { class: "bars" }, chart));
     for (const s of scenarios) {
@@ -229,9 +231,12 @@
     for (const x of d.reassessments_due || []) due.append(el("li", {}, el("a", { href: "/sites/" + x.site_id, text: x.site_name || x.site_id }), " · " + day(x.due_at_ms) + (x.overdue ? " · " + t("overdue") : "")));
     document.getElementById("d-due-body").replaceChildren((d.reassessments_due || []).length ? due : el("p", { text: t("none") }));
     const rows = el("tbody", {});
-    const names = Object.fromEntries((d.sites || []).map((s) => [s.site_id, s.site_name]));
+    // Every readable site is on the page's map; the API names only the assessed ones.
+    const mapData = document.getElementById("map-data");
+    const names = Object.fromEntries((mapData ? JSON.parse(mapData.textContent).sites : []).map((s) => [s.id, s.name]));
+    for (const s of d.sites || []) names[s.site_id] = s.site_name;
     for (const a of (d.pending_actions || []).slice().sort((x, y) => String(x.due_date || "9").localeCompare(String(y.due_date || "9")))) {
-      rows.append(el("tr", {}, el("td", { text: a.due_date || "–" }), el("td", {}, a.assessment_id ? el("a", { href: "/assessments/" + a.assessment_id + "/results", text: a.title }) : a.title), el("td", { text: names[a.site_id] || "" }), el("td", { text: a.owner || "–" }), el("td", { text: t("action_" + a.status) })));
+      rows.append(el("tr", {}, el("td", { text: a.due_date || "–" }), el("td", {}, a.assessment_id ? el("a", { href: "/assessments/" + a.assessment_id + "/results", text: a.title }) : a.title), el("td", {}, names[a.site_id] ? el("a", { href: "/sites/" + a.site_id, text: names[a.site_id] }) : ""), el("td", { text: a.owner || "–" }), el("td", { text: t("action_" + a.status) })));
     }
     document.getElementById("d-actions-body").replaceChildren((d.pending_actions || []).length ? el("div", { class: "scroll" }, el("table", {}, el("thead", {}, el("tr", {}, ...[t("due"), t("action"), t("site"), t("owner"), t("status")].map((h) => el("th", { scope: "col", text: h })))), rows)) : el("p", { text: t("none") }));
   }
