@@ -260,7 +260,8 @@
     if (!q) return;
     const status = document.getElementById("l-status");
     status.textContent = t("working");
-    const r = await api("GET", "/api/v1/library/search?limit=20&lang=" + list.dataset.lang + "&q=" + encodeURIComponent(q));
+    // Every language: the library matches an English query to French passages and back.
+    const r = await api("GET", "/api/v1/library/search?limit=20&q=" + encodeURIComponent(q));
     if (!r.ok) { status.textContent = r.status === 404 ? t("library_unavailable") : errorText(r); return; }
     const hits = r.data.results || [];
     status.textContent = hits.length + " " + t("library_hits");

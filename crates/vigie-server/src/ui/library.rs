@@ -25,12 +25,11 @@ async fn library(State(state): State<AppState>, Query(params): Query<SearchParam
     let body = format!(
         r#"<h1>{title}</h1>
 <form method="get" action="/library" role="search" class="inline-form" id="library-form"><div><label for="l-q">{query}</label><input id="l-q" name="q" type="search" value="{q}" required></div><button type="submit">{search}</button></form>
-<p id="l-status" role="status" aria-live="polite"></p><ol id="l-results" class="plain" data-lang="{lang}"></ol>"#,
+<p id="l-status" role="status" aria-live="polite"></p><ol id="l-results" class="plain"></ol>"#,
         title = ctx.t("library_title"),
         query = ctx.t("library_query"),
         q = esc(params.q.as_deref().unwrap_or("")),
         search = ctx.t("search"),
-        lang = ctx.lang.code(),
     );
     Ok(render(&ctx, Page { title: &super::t(ctx.lang, "library_title"), body, scripts: &["results.js"], map: false }))
 }
