@@ -265,7 +265,7 @@
     if (!r.ok) { status.textContent = r.status === 404 ? t("library_unavailable") : errorText(r); return; }
     const hits = r.data.results || [];
     status.textContent = hits.length + " " + t("library_hits");
-    list.replaceChildren(...hits.map((h) => el("li", {},
+    list.replaceChildren(...hits.map((h) => el("li", { lang: h.language },
       el("h2", { text: h.document_title }),
       h.heading ? el("p", { class: "state", text: h.heading + (h.marking ? " · " + h.marking : "") }) : null,
       snippet(h.snippet))));
