@@ -31,7 +31,7 @@ async function createSite(page) {
   await page.getByText("4 points").waitFor();
   await shot(page, "02-site-form-phone");
   await page.getByRole("button", { name: "Save" }).click();
-  await page.waitForURL(/\/sites\/[^/]+$/);
+  await page.waitForURL(/\/sites\/(?!new$)[^/]+$/);
   await page.getByRole("heading", { level: 2, name: "Assessments" }).waitFor();
   await shot(page, "03-site-phone");
 }
