@@ -17,6 +17,10 @@ signInSeesRegistry.options = desktop;
 
 async function languageSwitches(page) {
   await signIn(page);
+  // Keyboard: the first Tab reaches the skip link, shown with a focus outline.
+  await page.keyboard.press("Tab");
+  const focus = await page.evaluate(() => ({ text: document.activeElement.textContent, outline: getComputedStyle(document.activeElement).outlineStyle }));
+  check(focus.text === "Skip to content" && focus.outline !== "none", "the first Tab shows the skip link with a visible focus: " + JSON.stringify(focus));
   await page.getByRole("link", { name: "Français" }).click();
   await page.getByRole("heading", { level: 1, name: "Registre des espaces publics" }).waitFor();
   await page.goto(BASE + "/dashboard");

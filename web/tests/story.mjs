@@ -73,6 +73,7 @@ async function phoneStory(page, context) {
   await shot(page, "04-assessment-online");
 
   // The network drops: answers are kept on the phone.
+  check(await page.evaluate(() => Boolean(navigator.serviceWorker.controller)), "the service worker controls the assessment page");
   await context.setOffline(true);
   await page.getByRole("button", { name: "Next domain" }).click();
   const second = await answerVisible(page, (count) => count - 1);
