@@ -17,6 +17,10 @@ signInSeesRegistry.options = desktop;
 
 async function languageSwitches(page) {
   await signIn(page);
+  // Keyboard: the first Tab reaches the skip link, shown with a focus outline.
+  await page.keyboard.press("Tab");
+  const focus = await page.evaluate(() => ({ text: document.activeElement.textContent, outline: getComputedStyle(document.activeElement).outlineStyle }));
+  check(focus.text === "Skip to content" && focus.outline !== "none", "the first Tab shows the skip link with a visible focus: " + JSON.stringify(focus));
   await page.getByRole("link", { name: "Français" }).click();
   await page.getByRole("heading", { level: 1, name: "Registre des espaces publics" }).waitFor();
   await page.goto(BASE + "/dashboard");
@@ -51,6 +55,45 @@ async function vehicleStudy(page) {
 }
 vehicleStudy.options = desktop;
 
+async function librarySearch(page) {
+  await signIn(page);
+  const probe = await page.request.get(BASE + "/api/v1/library/search?q=vehicle");
+  if (probe.status() === 404) {
+    console.log("SKIP library search: this server has no library API (GET /api/v1/library/search answers 404)");
+    return;
+  }
+  await page.getByRole("link", { name: "Library" }).click();
+  await page.getByLabel("Search the reference documents").fill("vehicle barrier");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.locator("#l-results li mark").first().waitFor({ timeout: 15000 });
+  await shot(page, "11-library-search");
+}
+librarySearch.options = desktop;
+
+async function importAndEditConflict(page) {
+  await signIn(page);
+  await page.goto(BASE + "/sites/new");
+  await page.getByLabel("Name").fill("Imported square " + Date.now());
+  // Drawn clockwise on purpose: the form turns the ring the way the server expects.
+  const ring = [[24.9500, 60.1700], [24.9510, 60.1700], [24.9510, 60.1695], [24.9500, 60.1695], [24.9500, 60.1700]];
+  const file = { type: "FeatureCollection", features: [{ type: "Feature", properties: {}, geometry: { type: "Polygon", coordinates: [ring] } }] };
+  await page.getByLabel("Import a GeoJSON file").setInputFiles({ name: "square.geojson", mimeType: "application/geo+json", buffer: Buffer.from(JSON.stringify(file)) });
+  await page.getByText("4 points").waitFor(); // a Polygon stays editable, corner by corner
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.waitForURL(/\/sites\/(?!new$)[^/]+$/);
+  const id = page.url().split("/").pop();
+  await page.getByRole("link", { name: "Edit site" }).click();
+  await page.getByLabel("Name").fill("Imported square, renamed");
+  // Someone else saves the site meanwhile.
+  const site = await (await page.request.get(BASE + "/api/v1/sites/" + id)).json();
+  const other = await page.request.put(BASE + "/api/v1/sites/" + id, { data: { name: "Changed by a colleague", category: site.category, geometry: site.geometry, version: site.version } });
+  check(other.ok(), "the colleague's edit is accepted: " + other.status() + " " + (await other.text()));
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Someone changed this site while you were editing it").waitFor();
+  await shot(page, "12-site-edit-conflict");
+}
+importAndEditConflict.options = desktop;
+
 async function signOut(page) {
   await signIn(page);
   await page.getByRole("button", { name: "Sign out" }).click();
@@ -65,5 +108,7 @@ export const registry = [
   ["switch the language", languageSwitches],
   ["filter the registry", filtersNarrowTheList],
   ["run and see a vehicle study", vehicleStudy],
+  ["import a site, and an edit that conflicts", importAndEditConflict],
+  ["search the library", librarySearch],
   ["sign out", signOut],
 ];

@@ -31,7 +31,7 @@ async function createSite(page) {
   await page.getByText("4 points").waitFor();
   await shot(page, "02-site-form-phone");
   await page.getByRole("button", { name: "Save" }).click();
-  await page.waitForURL(/\/sites\/[^/]+$/);
+  await page.waitForURL(/\/sites\/(?!new$)[^/]+$/);
   await page.getByRole("heading", { level: 2, name: "Assessments" }).waitFor();
   await shot(page, "03-site-phone");
 }
@@ -73,6 +73,7 @@ async function phoneStory(page, context) {
   await shot(page, "04-assessment-online");
 
   // The network drops: answers are kept on the phone.
+  check(await page.evaluate(() => Boolean(navigator.serviceWorker.controller)), "the service worker controls the assessment page");
   await context.setOffline(true);
   await page.getByRole("button", { name: "Next domain" }).click();
   const second = await answerVisible(page, (count) => count - 1);
@@ -94,7 +95,8 @@ async function phoneStory(page, context) {
   const stored = await (await page.request.get(BASE + "/api/v1/assessments/" + id)).json();
   const firstQuestion = await page.locator("fieldset.question").first().getAttribute("data-question");
   check(stored.answers[firstQuestion], "the offline answers reached the server");
-  check((stored.answers[firstQuestion].photos || []).length === 1, "the photo taken offline reached the server");
+  const photos = (stored.photos || []).filter((p) => p.question_id === firstQuestion);
+  check(photos.length === 1, "the photo taken offline reached the server");
   await shot(page, "06-assessment-synced");
 
   // Someone else changes an answer meanwhile: the assessor is asked, nothing is overwritten.

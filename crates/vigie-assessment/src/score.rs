@@ -245,8 +245,8 @@ fn apportion_into(total: u64, parts: &[u64], out: &mut Vec<u64>, scratch: &mut V
         return;
     }
     scratch.clear();
-    // Scores are small (≤ 100 over a few thousand points): 32-bit division is several times
-    // cheaper than 64-bit on this hardware, and every share below is `total × part / sum`.
+    // Scores are small (≤ 100 over a few thousand points): when every `total × part` fits in
+    // 32 bits, divide in 32 bits, which many x86 processors do several times faster.
     let small = u32::try_from(sum).ok().filter(|s| u64::from(*s).checked_mul(total).is_some_and(|p| p <= u64::from(u32::MAX)));
     let mut given = 0;
     for (i, part) in parts.iter().enumerate() {
@@ -836,6 +836,11 @@ mod tests {
         assert_eq!(apportion(0, &[5, 7]), vec![0, 0]);
         assert_eq!(apportion(3, &[0, 0]), vec![0, 0]);
         assert_eq!(apportion(7, &[2, 0, 5]), vec![2, 0, 5]);
+        // Past 32 bits (the 64-bit division): the same rule.
+        let big = u64::from(u32::MAX);
+        assert_eq!(apportion(10, &[big, big, 1]), vec![5, 5, 0]);
+        assert_eq!(apportion(big, &[1, 1, 1]), vec![1_431_655_765; 3]);
+        assert_eq!(apportion(big + 1, &[1, 1, 1]), vec![1_431_655_766, 1_431_655_765, 1_431_655_765]);
     }
 
     #[test]

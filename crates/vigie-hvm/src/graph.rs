@@ -211,6 +211,92 @@ impl StreetGraph {
     }
 }
 
+/// A graph whose chains of plain nodes (two neighbours, no barrier, a through bend that never
+/// limits a speed) are merged into single edges: the whole-graph pass then touches about a
+/// quarter of a grid's edges. Node numbers are those of the full graph; a merged node has no
+/// edge leaving it. Edge `k` runs along the full graph's edges
+/// `chain[chain_start[k]..chain_start[k + 1]]`, and the turns at its end are those of the
+/// last of them, onto the same edges in the same order.
+pub(crate) struct Collapsed {
+    pub(crate) graph: StreetGraph,
+    pub(crate) chain_start: Vec<u32>,
+    pub(crate) chain: Vec<u32>,
+}
+
+impl StreetGraph {
+    /// Merges the nodes where the vehicle can only go straight on through a bend of radius at
+    /// least `free_radius_m` (it never limits the speed) or turn back through one of at most
+    /// `stop_radius_m` (it never raises a label). Labels on the merged graph are then those of
+    /// the full graph at the start of each chain, the rest following by acceleration alone.
+    /// A ring made only of such nodes keeps one node per edge, so every edge is in one chain.
+    pub(crate) fn collapse_chains(&self, free_radius_m: f64, stop_radius_m: f64) -> Collapsed {
+        let n = self.node_count();
+        let plain = |x: usize| -> bool {
+            let outs = self.out_edges(x as u32);
+            if self.barrier_of[x] != 0 || outs.len() != 2 {
+                return false;
+            }
+            outs.clone().enumerate().all(|(k, o)| {
+                let t = self.turn_start[self.reverse[o] as usize] as usize;
+                let (back, through) = (self.turn_radius[t + k] as f64, self.turn_radius[t + 1 - k] as f64);
+                back <= stop_radius_m && through >= free_radius_m
+            })
+        };
+        let mut kept: Vec<bool> = (0..n).map(|x| !plain(x)).collect();
+        loop {
+            let collapsed = self.merge(&kept);
+            if collapsed.chain.len() == self.edge_count() {
+                return collapsed;
+            }
+            // Only rings of plain nodes are left out: keep their nodes and merge again.
+            let mut covered = vec![false; self.edge_count()];
+            collapsed.chain.iter().for_each(|&e| covered[e as usize] = true);
+            (0..self.edge_count()).filter(|&e| !covered[e]).for_each(|e| kept[self.from[e] as usize] = true);
+        }
+    }
+
+    /// One merged edge for each edge leaving a kept node, running on until a kept node.
+    fn merge(&self, kept: &[bool]) -> Collapsed {
+        let n = self.node_count();
+        let mut out_start = vec![0u32; n + 1];
+        let (mut from, mut to, mut length, mut chain_start, mut chain) = (Vec::new(), Vec::new(), Vec::new(), vec![0u32], Vec::new());
+        // Merged edge starting with each full-graph edge, to pair the two directions.
+        let mut starting = vec![u32::MAX; self.edge_count()];
+        for a in 0..n {
+            out_start[a + 1] = out_start[a];
+            if !kept[a] {
+                continue;
+            }
+            for o in self.out_edges(a as u32) {
+                starting[o] = from.len() as u32;
+                let (mut e, mut metres) = (o, self.length[o]);
+                chain.push(o as u32);
+                while !kept[self.to[e] as usize] {
+                    let outs = self.out_edges(self.to[e]);
+                    e = if outs.start as u32 == self.reverse[e] { outs.start + 1 } else { outs.start };
+                    metres += self.length[e];
+                    chain.push(e as u32);
+                }
+                from.push(a as u32);
+                to.push(self.to[e]);
+                length.push(metres);
+                chain_start.push(chain.len() as u32);
+                out_start[a + 1] += 1;
+            }
+        }
+        let last = |k: usize| chain[chain_start[k + 1] as usize - 1] as usize;
+        let reverse = (0..from.len()).map(|k| starting[self.reverse[last(k)] as usize]).collect();
+        let mut turn_start = vec![0u32];
+        let mut turn_radius = Vec::new();
+        for k in 0..from.len() {
+            turn_radius.extend_from_slice(&self.turn_radius[self.turns(last(k))]);
+            turn_start.push(turn_radius.len() as u32);
+        }
+        let graph = StreetGraph { barrier_of: self.barrier_of.clone(), out_start, from, to, length, turn_start, turn_radius, reverse, ..StreetGraph::default() };
+        Collapsed { graph, chain_start, chain }
+    }
+}
+
 #[derive(Default)]
 struct Builder {
     index: HashMap<i64, u32>,

@@ -19,7 +19,9 @@ pub const DEMO_LIBRARY: &[DemoEntry] = &[
         date: "2017-10-18",
         source: "European Commission, COM(2017) 612 final",
         tags: &["eu", "action-plan", "public-spaces"],
-        bytes: include_bytes!("../../../data/demo/library/com-2017-612-plan-action-espaces-publics.md"),
+        bytes: include_bytes!(
+            "../../../data/demo/library/com-2017-612-plan-action-espaces-publics.md"
+        ),
     },
     DemoEntry {
         filename: "com-2017-612-plan-action-espaces-publics.pdf-extraction.txt",
@@ -27,7 +29,9 @@ pub const DEMO_LIBRARY: &[DemoEntry] = &[
         date: "2017-10-18",
         source: "European Commission, COM(2017) 612 final",
         tags: &["eu", "action-plan", "public-spaces"],
-        bytes: include_bytes!("../../../data/demo/library/com-2017-612-plan-action-espaces-publics.pdf-extraction.txt"),
+        bytes: include_bytes!(
+            "../../../data/demo/library/com-2017-612-plan-action-espaces-publics.pdf-extraction.txt"
+        ),
     },
     DemoEntry {
         filename: "com-2020-605-strategie-union-securite.pdf-extraction.txt",
@@ -35,7 +39,9 @@ pub const DEMO_LIBRARY: &[DemoEntry] = &[
         date: "2020-07-24",
         source: "European Commission, COM(2020) 605 final",
         tags: &["eu", "strategy"],
-        bytes: include_bytes!("../../../data/demo/library/com-2020-605-strategie-union-securite.pdf-extraction.txt"),
+        bytes: include_bytes!(
+            "../../../data/demo/library/com-2020-605-strategie-union-securite.pdf-extraction.txt"
+        ),
     },
     DemoEntry {
         filename: "ip-20-2328-rapport-union-securite.md",
@@ -51,7 +57,9 @@ pub const DEMO_LIBRARY: &[DemoEntry] = &[
         date: "2019-01-01",
         source: "United Nations Counter-Terrorism Committee Executive Directorate (CTED)",
         tags: &["un", "public-private-partnership"],
-        bytes: include_bytes!("../../../data/demo/library/cted-note-partenariat-public-prive-securite-urbaine.md"),
+        bytes: include_bytes!(
+            "../../../data/demo/library/cted-note-partenariat-public-prive-securite-urbaine.md"
+        ),
     },
 ];
 

@@ -23,8 +23,8 @@ pub mod query;
 pub use dedup::{DuplicatePair, near_duplicates};
 pub use error::SearchError;
 pub use index::LibraryIndex;
-pub use library::SharedLibrary;
 pub use ingest::{IngestChange, IngestOptions, ParsedDocument, parse};
+pub use library::SharedLibrary;
 pub use model::{Document, DocumentVersion, Format, Lang, Marking, Passage, PassageKind};
 pub use query::{Access, SearchHit, SearchQuery, SearchResults};
 

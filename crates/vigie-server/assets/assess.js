@@ -111,7 +111,8 @@
     const photo = el("input", { type: "file", id: "photo-" + q.id, accept: "image/*", capture: "environment" });
     photo.addEventListener("change", () => addPhoto(q.id, photo));
     const photos = el("div", { class: "photos" });
-    for (const pid of a.photos || []) photos.append(el("img", { src: "/api/v1/photos/" + encodeURIComponent(pid), alt: t("photo_of") + " " + q.id, width: 96, height: 72, loading: "lazy" }));
+    const photoIds = new Set([...(a.photos || []), ...(assessment.photos || []).filter((p) => p.question_id === q.id).map((p) => p.id)]);
+    for (const pid of photoIds) photos.append(el("img", { src: "/api/v1/photos/" + encodeURIComponent(pid), alt: t("photo_of") + " " + q.id, width: 96, height: 72, loading: "lazy" }));
     if (pendingPhotos[q.id]) photos.append(el("span", { text: pendingPhotos[q.id] + " " + t("photos_waiting") }));
     const [kind, label] = questionState(q.id);
     const help = Array.isArray(q.guidance) ? q.guidance.join(" ") : q.guidance;
@@ -133,7 +134,7 @@
       const describe = (x) => label(x.answer) + (x.note ? " – « " + x.note + " »" : "");
       box.append(el("section", { class: "conflict", role: "alert", "data-conflict": c.question },
         el("h2", { text: t("conflict_title") + ": " + (text(q) || q.id) }),
-        el("p", {}, el("strong", { text: t("conflict_theirs") + " " }), describe(c.theirs), c.theirs.updated_by ? " (" + c.theirs.updated_by + ")" : ""),
+        el("p", {}, el("strong", { text: t("conflict_theirs") + " " }), describe(c.theirs), c.theirs.updated_at_ms ? " (" + new Date(c.theirs.updated_at_ms).toLocaleString(lang) + ")" : ""),
         el("p", {}, el("strong", { text: t("conflict_mine") + " " }), describe(c.mine)),
         el("div", { class: "actions" },
           el("button", { type: "button", onclick: () => resolve(c, true), text: t("keep_mine") }),
@@ -142,6 +143,8 @@
   }
 
   function render() {
+    // The page is redrawn after each answer: keep the keyboard focus where it was.
+    const focused = document.activeElement && document.activeElement.id;
     const box = document.getElementById("a-questions");
     box.replaceChildren();
     const domain = domains[current];
@@ -152,6 +155,8 @@
     renderConflicts();
     progress();
     renderSubmit();
+    const again = focused && document.getElementById(focused);
+    if (again) again.focus();
   }
 
   function renderSubmit() {
@@ -176,7 +181,7 @@
     if (!checked) return;
     const note = document.getElementById("note-" + qid).value;
     const stored = (assessment.answers || {})[qid];
-    const body = { answer: checked.value, note, observed_at: new Date().toISOString(), gps: position, base_version: stored ? stored.version : 0 };
+    const body = { answer: checked.value, note, observed_at_ms: Date.now(), gps: position, base_version: stored ? stored.version : 0 };
     pending[qid] = Object.assign({}, stored || {}, body);
     await enqueue({ kind: "answer", question: qid, body });
     render();
@@ -206,9 +211,12 @@
   let flushing = false;
   async function flush() {
     if (flushing) return;
+    const entries = await queued();
+    if (!entries.length) return;
     flushing = true;
+    let sent = 0;
     try {
-      for (const entry of await queued()) {
+      for (const entry of entries) {
         let r;
         if (entry.kind === "answer") {
           r = await api("PUT", base + "/answers/" + encodeURIComponent(entry.question), entry.body);
@@ -220,6 +228,7 @@
           return;
         }
         await dequeue(entry.key);
+        sent++;
         if (entry.kind === "answer") {
           delete pending[entry.question];
           if (r.ok) assessment.answers[entry.question] = r.data;
@@ -228,10 +237,8 @@
           } else showNet("offline", errorText(r));
         } else {
           pendingPhotos[entry.question] = Math.max(0, (pendingPhotos[entry.question] || 1) - 1);
-          if (r.ok) {
-            const a = assessment.answers[entry.question];
-            if (a) a.photos = (a.photos || []).concat([r.data.id]);
-          } else showNet("offline", errorText(r));
+          if (r.ok) assessment.photos = (assessment.photos || []).concat([r.data]);
+          else showNet("offline", errorText(r));
         }
       }
       if (status.classList.contains("offline") || status.dataset.wasOffline) {
@@ -240,6 +247,8 @@
       }
     } finally {
       flushing = false;
+      // Refreshes the copy the service worker keeps, for a reload without network.
+      if (sent) api("GET", base);
       render();
     }
   }
@@ -271,12 +280,10 @@
     methodology = m.data;
     assessment = a.data;
     assessment.answers = assessment.answers || {};
-    let category = null;
+    // The category the assessment was opened with chooses the questions.
+    const category = assessment.site && assessment.site.category;
     const site = await api("GET", "/api/v1/sites/" + encodeURIComponent(assessment.site_id));
-    if (site.ok) {
-      category = site.data.category;
-      document.getElementById("a-title").textContent = t("assessment_of") + " " + site.data.name;
-    }
+    if (site.ok) document.getElementById("a-title").textContent = t("assessment_of") + " " + site.data.name;
     questions = (methodology.questions || []).filter((q) => !category || !q.applies_to || !q.applies_to.length || q.applies_to.includes(category) || q.applies_to.includes("all"));
     domains = (methodology.domains || []).filter((d) => questions.some((q) => q.domain === d.id));
     // Answers given offline before a reload are still in the queue: show them.

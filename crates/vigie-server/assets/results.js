@@ -44,19 +44,21 @@
 
   function bars(report) {
     const scenarios = report.scenarios || [];
-    const row = 34;
-    const width = 640;
-    const left = 220;
+    // Sized for a phone: the chart is drawn at about the width it is shown.
+    const row = 30;
+    const width = 400;
+    const left = 150;
     const chart = svg("svg", { viewBox: `0 0 ${width} ${scenarios.length * row + 30}`, role: "img", "aria-labelledby": "bars-title" }, svg("title", { id: "bars-title" }, t("bars_title")));
     scenarios.forEach((s, i) => {
       const y = i * row + 6;
       const risk = s.risk || 0;
       const w = Math.max(2, ((width - left - 60) * risk) / 25);
-      chart.append(svg("text", { x: 4, y: y + 18, "font-size": 13 }, scenarioName(s).slice(0, 30)));
-      chart.append(svg("rect", { x: left, y, width: w, height: 22, fill: bandColour(s.risk_band), rx: 2 }));
-      chart.append(svg("text", { x: left + w + 6, y: y + 16, "font-size": 13 }, s.risk === null || s.risk === undefined ? "–" : String(risk)));
+      const name = scenarioName(s);
+      chart.append(svg("text", { x: 2, y: y + 16, "font-size": 12 }, name.length > 22 ? name.slice(0, 21) + "…" : name, svg("title", {}, name)));
+      chart.append(svg("rect", { x: left, y, width: w, height: 20, fill: bandColour(s.risk_band), rx: 2 }));
+      chart.append(svg("text", { x: left + w + 6, y: y + 15, "font-size": 12 }, s.risk === null || s.risk === undefined ? "–" : String(risk)));
     });
-    chart.append(svg("text", { x: left, y: scenarios.length * row + 24, "font-size": 11, fill: "#4a5560" }, t("risk_scale")));
+    chart.append(svg("text", { x: 2, y: scenarios.length * row + 24, "font-size": 11, fill: "#4a5560" }, t("risk_scale")));
     const box = document.getElementById("r-bars");
     box.replaceChildren(el("div", { class: "bars" }, chart));
     for (const s of scenarios) {
@@ -120,11 +122,13 @@
       if (seen.has(a.measure)) continue;
       seen.add(a.measure);
       const m = measure(a.measure) || {};
+      const label = a.label || measureLabel(a.measure);
       const id = "wi-" + a.measure.replace(/\W/g, "_");
       const box = el("input", { type: "checkbox", id, value: a.measure });
       box.addEventListener("change", run);
-      list.append(el("label", { for: id, class: "check" }, box, " " + measureLabel(a.measure) + (m.cost_label ? " · " + m.cost_label : "") + (m.openness_label ? " · " + m.openness_label : "")));
-      select.append(el("option", { value: a.measure, "data-question": a.question, text: measureLabel(a.measure) }));
+      list.append(el("label", { for: id, class: "check" }, box, " " + label + (m.cost_label ? " · " + m.cost_label : "") + (m.openness_label ? " · " + m.openness_label : "")));
+      if (a.question_text) list.append(el("p", { class: "state", text: a.question_text }));
+      select.append(el("option", { value: a.measure, "data-question": a.question, text: label }));
     }
     if (!seen.size) list.append(el("p", { text: t("no_measures") }));
     box.replaceChildren(list, out);
@@ -132,7 +136,7 @@
     async function run() {
       const measures = [...list.querySelectorAll("input:checked")].map((i) => i.value);
       if (!measures.length) { out.replaceChildren(); return; }
-      const r = await api("POST", "/api/v1/assessments/" + encodeURIComponent(id) + "/what-if", { measures });
+      const r = await api("POST", "/api/v1/assessments/" + encodeURIComponent(id) + "/what-if", { measures, lang: document.getElementById("results").dataset.lang });
       if (!r.ok) { out.textContent = errorText(r); return; }
       const after = (r.data.after && r.data.after.scenarios) || [];
       const table = el("table", {}, el("thead", {}, el("tr", {}, el("th", { scope: "col", text: t("scenario") }), el("th", { scope: "col", class: "num", text: t("risk_now") }), el("th", { scope: "col", class: "num", text: t("risk_after") }))));
@@ -154,14 +158,20 @@
     if (!r.ok) { box.textContent = errorText(r); return; }
     const p = r.data;
     const parts = [];
-    const done = typeof p.progress === "object" && p.progress ? (p.progress.percent ?? p.progress.done) : p.progress;
-    parts.push(el("p", { text: t("progress") + ": " + (done ?? 0) + (typeof p.progress === "number" && p.progress <= 1 ? "" : "") + " · " + t("risk_now") + ": " + JSON.stringify(p.risk_now ?? "–") + " · " + t("risk_after_open") + ": " + JSON.stringify(p.risk_after_open_actions ?? "–") }));
+    const g = p.progress || {};
+    const worst = (list) => Math.max(0, ...(list || []).map((s) => s.risk || 0));
+    const bar = el("progress", { max: 100, value: g.percent_done ?? 0, "aria-label": t("progress") });
+    parts.push(el("p", {}, t("progress") + ": ", bar, " " + (g.percent_done ?? 0) + " % (" + (g.done ?? 0) + " / " + ((g.total ?? 0) - (g.cancelled ?? 0)) + ")"));
+    parts.push(el("p", { text: t("worst_risk_now") + ": " + worst(p.risk_now) + " · " + t("worst_risk_after") + ": " + worst(p.risk_after_pending_actions) }));
     const rows = el("tbody", {});
     for (const a of (p.actions || []).slice().sort((x, y) => String(x.due_date || "9").localeCompare(String(y.due_date || "9")))) {
       const select = el("select", { "aria-label": t("status") + ": " + a.title });
       for (const s of STATUSES) select.append(el("option", { value: s, selected: a.status === s, text: t("action_" + s) }));
       select.addEventListener("change", async () => {
-        const u = await api("PUT", "/api/v1/actions/" + encodeURIComponent(a.id), Object.assign({}, a, { status: select.value }));
+        const fields = ["title", "owner", "due_date", "evidence", "question_id", "scenario_id", "measure_id", "version"];
+        const body = Object.fromEntries(fields.filter((f) => a[f] !== null && a[f] !== undefined).map((f) => [f, a[f]]));
+        body.status = select.value;
+        const u = await api("PUT", "/api/v1/actions/" + encodeURIComponent(a.id), body);
         if (!u.ok) alert(errorText(u));
         plan(id);
       });
@@ -217,16 +227,53 @@
     });
     document.getElementById("d-bands-body").replaceChildren(bands.length ? el("div", { class: "bars" }, chart) : el("p", { text: t("none") }));
     const due = el("ul", { class: "plain" });
-    for (const x of d.reassessments_due || []) due.append(el("li", {}, el("a", { href: x.site_id ? "/sites/" + x.site_id : "#", text: (x.site_name || x.site_id || "") }), " · " + String(x.due_at || "").slice(0, 10)));
+    const day = (ms) => (ms ? new Date(ms).toISOString().slice(0, 10) : "–");
+    for (const x of d.reassessments_due || []) due.append(el("li", {}, el("a", { href: "/sites/" + x.site_id, text: x.site_name || x.site_id }), " · " + day(x.due_at_ms) + (x.overdue ? " · " + t("overdue") : "")));
     document.getElementById("d-due-body").replaceChildren((d.reassessments_due || []).length ? due : el("p", { text: t("none") }));
     const rows = el("tbody", {});
-    for (const a of (d.open_actions || []).slice().sort((x, y) => String(x.due_date || "9").localeCompare(String(y.due_date || "9")))) {
-      rows.append(el("tr", {}, el("td", { text: a.due_date || "–" }), el("td", {}, a.assessment_id ? el("a", { href: "/assessments/" + a.assessment_id + "/results", text: a.title }) : a.title), el("td", { text: a.site_name || "" }), el("td", { text: a.owner || "–" }), el("td", { text: t("action_" + a.status) })));
+    // Every readable site is on the page's map; the API names only the assessed ones.
+    const mapData = document.getElementById("map-data");
+    const names = Object.fromEntries((mapData ? JSON.parse(mapData.textContent).sites : []).map((s) => [s.id, s.name]));
+    for (const s of d.sites || []) names[s.site_id] = s.site_name;
+    for (const a of (d.pending_actions || []).slice().sort((x, y) => String(x.due_date || "9").localeCompare(String(y.due_date || "9")))) {
+      rows.append(el("tr", {}, el("td", { text: a.due_date || "–" }), el("td", {}, a.assessment_id ? el("a", { href: "/assessments/" + a.assessment_id + "/results", text: a.title }) : a.title), el("td", {}, names[a.site_id] ? el("a", { href: "/sites/" + a.site_id, text: names[a.site_id] }) : ""), el("td", { text: a.owner || "–" }), el("td", { text: t("action_" + a.status) })));
     }
-    document.getElementById("d-actions-body").replaceChildren((d.open_actions || []).length ? el("div", { class: "scroll" }, el("table", {}, el("thead", {}, el("tr", {}, ...[t("due"), t("action"), t("site"), t("owner"), t("status")].map((h) => el("th", { scope: "col", text: h })))), rows)) : el("p", { text: t("none") }));
+    document.getElementById("d-actions-body").replaceChildren((d.pending_actions || []).length ? el("div", { class: "scroll" }, el("table", {}, el("thead", {}, el("tr", {}, ...[t("due"), t("action"), t("site"), t("owner"), t("status")].map((h) => el("th", { scope: "col", text: h })))), rows)) : el("p", { text: t("none") }));
+  }
+
+  // A snippet arrives as escaped HTML with hits in <mark>: only the marks become elements.
+  function snippet(html) {
+    const decode = document.createElement("textarea");
+    const out = el("p", {});
+    let inMark = false;
+    for (const part of String(html).split(/(<mark>|<\/mark>)/)) {
+      if (part === "<mark>") { inMark = true; continue; }
+      if (part === "</mark>") { inMark = false; continue; }
+      decode.innerHTML = part;
+      out.append(inMark ? el("mark", { text: decode.value }) : decode.value);
+    }
+    return out;
+  }
+
+  async function library(list) {
+    const q = new URLSearchParams(location.search).get("q");
+    if (!q) return;
+    const status = document.getElementById("l-status");
+    status.textContent = t("working");
+    // Every language: the library matches an English query to French passages and back.
+    const r = await api("GET", "/api/v1/library/search?limit=20&q=" + encodeURIComponent(q));
+    if (!r.ok) { status.textContent = r.status === 404 ? t("library_unavailable") : errorText(r); return; }
+    const hits = r.data.results || [];
+    status.textContent = hits.length + " " + t("library_hits");
+    list.replaceChildren(...hits.map((h) => el("li", { lang: h.language },
+      el("h2", { text: h.document_title }),
+      h.heading ? el("p", { class: "state", text: h.heading + (h.marking ? " · " + h.marking : "") }) : null,
+      snippet(h.snippet))));
   }
 
   document.addEventListener("DOMContentLoaded", () => {
+    const list = document.getElementById("l-results");
+    if (list) library(list);
     const root = document.getElementById("results");
     if (root) results(root);
     if (document.getElementById("dashboard")) dashboard();

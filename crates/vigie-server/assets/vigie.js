@@ -63,7 +63,7 @@ window.Vigie = (function () {
       list.append(el("li", { text: t("no_assessments") }));
     } else {
       for (const a of result.data.items) {
-        const when = (a.created_at || "").slice(0, 10);
+        const when = a.created_at_ms ? new Date(a.created_at_ms).toISOString().slice(0, 10) : "";
         list.append(el("li", {},
           el("a", { href: "/assessments/" + a.id, text: when + " · " + t("status_" + a.status) + " · " + t("threat") + " " + a.threat_level }),
           " · ", el("a", { href: "/assessments/" + a.id + "/results", text: t("results") })));

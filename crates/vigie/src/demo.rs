@@ -69,6 +69,8 @@ pub async fn load(store: &dyn Store) -> Result<(), CliError> {
     let pbf = extract_file()?;
     let summary = crate::cmd::sites::import_osm(store, &city, pbf.path()).await?;
     println!("Demo loaded: {} public spaces of central Helsinki from OpenStreetMap (© OpenStreetMap contributors, ODbL).", summary["candidates"]);
+    let passages = crate::cmd::library::ingest_demo(store, &city).await?;
+    println!("Demo library: {} EU and UN documents, {passages} passages (sources: data/demo/library/SOURCES.md).", vigie_search::demo::DEMO_LIBRARY.len());
     println!("Demo accounts (password for all: {DEMO_PASSWORD}):");
     for (email, org, role) in ACCOUNTS {
         println!("  {email:<22} {:<10} {org}", role.key());

@@ -61,6 +61,9 @@ enum Command {
     /// The assessment methodology (scenarios, domains, questions).
     #[command(subcommand)]
     Methodology(cmd::methodology::Command),
+    /// The guidance library: add documents, search them, near-duplicates, rebuild the index.
+    #[command(subcommand)]
+    Library(cmd::library::Command),
 }
 
 fn main() -> ExitCode {
@@ -115,5 +118,6 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Hvm(command) => cmd::hvm::run(command),
         Command::Assess(command) => cmd::assess::run(command),
         Command::Methodology(command) => cmd::methodology::run(command),
+        Command::Library(command) => runtime()?.block_on(cmd::library::run(&global, command)),
     }
 }

@@ -368,3 +368,84 @@ fn geojson_files_with_the_same_feature_ids_do_not_replace_each_other() {
     }
     assert_eq!(sandbox.json(&["sites", "list"])["total"], 2);
 }
+
+// --- The guidance library (issue 5) ---
+
+fn demo_document(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/demo/library").join(name).display().to_string()
+}
+
+const PLAN_MD: &str = "com-2017-612-plan-action-espaces-publics.md";
+const PLAN_TXT: &str = "com-2017-612-plan-action-espaces-publics.pdf-extraction.txt";
+
+#[test]
+fn library_ingest_search_duplicates_and_reindex_from_the_command_line() {
+    let sandbox = Sandbox::new();
+    sandbox.account("City", "authority", "officer@example.org", "authority");
+    sandbox.account("Other", "operator", "other@example.org", "operator");
+    let (md, txt) = (demo_document(PLAN_MD), demo_document(PLAN_TXT));
+    let first = sandbox.json(&["library", "ingest", &md, &txt, "--org", "City", "--lang", "fr", "--tag", "eu", "--json"]);
+    let docs = first["documents"].as_array().unwrap();
+    assert_eq!(docs.iter().map(|d| d["status"].as_str().unwrap()).collect::<Vec<_>>(), vec!["created", "created"], "{first}");
+    assert!(docs.iter().all(|d| d["duplicates"].as_array().unwrap().len() == 1 && d["pages"].as_f64().unwrap() > 5.0), "{first}");
+    let again = sandbox.json(&["library", "ingest", &md, "--org", "City", "--lang", "fr", "--tag", "eu", "--json"]);
+    assert_eq!((again["documents"][0]["status"].as_str(), again["documents"][0]["version"].as_i64()), (Some("unchanged"), Some(1)));
+
+    let found = sandbox.json(&["library", "search", "chiens détecteurs d'explosifs", "--limit", "5", "--json"]);
+    let results = found["results"].as_array().unwrap();
+    assert!(results[0]["snippet"].as_str().unwrap().contains("<mark>chiens</mark>"), "{found}");
+    let ids: std::collections::BTreeSet<&str> = results.iter().map(|r| r["document_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 1, "the two extractions give one result: {found}");
+    for key in ["document_id", "document_title", "passage_id", "heading", "snippet", "score"] {
+        assert!(!results[0][key].is_null(), "{key}");
+    }
+    let pairs = sandbox.json(&["library", "duplicates", "--json"]);
+    assert_eq!(pairs["pairs"].as_array().unwrap().len(), 1, "{pairs}");
+
+    // An AMBER note of the city: the operator sees it, another organisation's user does not.
+    let note = sandbox.path("note-interne.md");
+    std::fs::write(&note, "# Note\n\n## Gare\n\nLes chiens détecteurs de la gare centrale sont absents le dimanche.").unwrap();
+    sandbox.json(&["library", "ingest", note.to_str().unwrap(), "--org", "City", "--marking", "TLP:AMBER", "--json"]);
+    let all = sandbox.json(&["library", "search", "gare centrale dimanche", "--json"]);
+    assert_eq!(all["results"][0]["marking"], "TLP:AMBER", "{all}");
+    let other = sandbox.json(&["library", "search", "gare centrale dimanche", "--as", "other@example.org", "--json"]);
+    assert!(other["results"].as_array().unwrap().iter().all(|r| r["marking"] != "TLP:AMBER"), "{other}");
+    assert!(other["total"].as_u64().unwrap() < all["total"].as_u64().unwrap());
+
+    // The index is derived: removed, it comes back from the database.
+    std::fs::remove_dir_all(sandbox.path("vigie.library-index")).unwrap();
+    assert!(sandbox.ok(&["library", "reindex"]).contains("passages"));
+    assert_eq!(sandbox.json(&["library", "search", "gare centrale dimanche", "--json"])["total"], all["total"]);
+
+    for (args, code) in [
+        (vec!["library", "ingest", "missing.md", "--org", "City", "--json"], "file_unreadable"),
+        (vec!["library", "ingest", note.to_str().unwrap(), "--org", "City", "--marking", "TLP:WHITE", "--json"], "marking_invalid"),
+        (vec!["library", "search", "\"open", "--json"], "query_invalid"),
+    ] {
+        let out = sandbox.run(&args);
+        assert!(!out.status.success(), "{args:?}");
+        let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(body["error"]["code"], code, "{args:?}");
+    }
+    let fake_pdf = sandbox.path("scan.pdf");
+    std::fs::write(&fake_pdf, b"%PDF-1.4 not really").unwrap();
+    let out = sandbox.run(&["library", "ingest", fake_pdf.to_str().unwrap(), "--org", "City", "--json"]);
+    assert_eq!(serde_json::from_slice::<Value>(&out.stdout).unwrap()["error"]["code"], "document_unreadable");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_server_searches_the_library_and_catches_up_with_command_line_ingests() {
+    let sandbox = Sandbox::new();
+    let token = sandbox.account("City", "authority", "officer@example.org", "authority");
+    sandbox.json(&["library", "ingest", &demo_document(PLAN_MD), "--org", "City", "--json"]);
+    let server = sandbox.serve();
+    let client = reqwest::Client::new();
+    let search = |q: &str| client.get(format!("{}/api/v1/library/search", server.base)).query(&[("q", q)]).bearer_auth(&token).send();
+    let found: Value = search("chiens détecteurs d'explosifs").await.unwrap().json().await.unwrap();
+    assert!(found["results"][0]["document_id"].as_str().unwrap().starts_with("com-2017-612"), "{found}");
+    // The server holds the index; the command line stores the document and the server adds it.
+    let out = sandbox.json(&["library", "ingest", &demo_document("ip-20-2328-rapport-union-securite.md"), "--org", "City", "--json"]);
+    assert!(out["index"].as_str().unwrap().contains("running server"), "{out}");
+    let found: Value = search("rapport union sécurité dynamique").await.unwrap().json().await.unwrap();
+    assert!(found["results"].as_array().unwrap().iter().any(|r| r["document_id"].as_str().unwrap().starts_with("ip-20-2328")), "{found}");
+}

@@ -4,6 +4,7 @@
 //! on-site assessment.
 mod assess;
 mod assets;
+mod library;
 mod registry;
 
 use std::collections::BTreeMap;
@@ -152,12 +153,13 @@ fn layout(lang: Lang, ctx: Option<&Ctx>, page: Page<'_>) -> String {
     };
     let nav = match ctx {
         Some(ctx) => format!(
-            r#"<nav aria-label="{nav_label}"><a href="/dashboard">{dashboard}</a><a href="/">{registry}</a></nav>
+            r#"<nav aria-label="{nav_label}"><a href="/dashboard">{dashboard}</a><a href="/">{registry}</a><a href="/library">{library}</a></nav>
 <span class="spacer"></span><span class="who">{email} · {org} · {role}</span>
 <form method="post" action="/logout" class="inline"><button type="submit" class="link">{sign_out}</button></form>"#,
             nav_label = ctx.t("nav_label"),
             dashboard = ctx.t("dashboard_title"),
             registry = ctx.t("sites_title_short"),
+            library = ctx.t("library_title"),
             email = esc(&ctx.caller.email),
             org = esc(&ctx.org_name),
             role = ctx.role_name(),
@@ -258,6 +260,7 @@ pub fn routes() -> Router<AppState> {
         .route("/sw.js", get(assets::service_worker))
         .merge(registry::routes())
         .merge(assess::routes())
+        .merge(library::routes())
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@ pub mod assess;
 pub mod audit;
 pub mod backup;
 pub mod hvm;
+pub mod library;
 pub mod methodology;
 pub mod serve;
 pub mod sites;

@@ -15,7 +15,8 @@ pub async fn run(global: &GlobalArgs, serve: &ServeArgs) -> Result<(), CliError>
     let address = listener.local_addr().map_err(|e| CliError::new("bind_failed", e.to_string()))?;
     println!("Vigie is listening on http://{address} (database: {}, {})", vigie_store::redact_url(&settings.database_url), store.backend());
     let _ = std::io::stdout().flush();
-    let mut state = vigie_server::AppState::new(store, settings.server);
+    let mut state = vigie_server::AppState::new(store.clone(), settings.server);
+    state.library = Some(crate::cmd::library::open_index(store.as_ref(), &settings.database_url).await?);
     match (&settings.osm, serve.demo) {
         (Some(path), _) => {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

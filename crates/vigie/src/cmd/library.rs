@@ -1,0 +1,229 @@
+//! `vigie library`: add documents, search them, list near-duplicates, rebuild the index.
+//!
+//! The command line runs as the machine's operator, who holds the database anyway: a search
+//! sees every document unless `--as EMAIL` restricts it to what that user may read, by the
+//! API's rule (TLP:CLEAR and TLP:GREEN for everyone; AMBER, AMBER+STRICT and RED only for the
+//! owning organisation). With SQLite the index lives next to the database file
+//! (`NAME.library-index/`); with PostgreSQL it is built in memory when needed.
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use serde_json::{json, Value};
+use vigie_search::{Access, Marking, SearchError};
+use vigie_server::error::ApiError;
+use vigie_server::library as lib;
+use vigie_store::Store;
+
+use super::{cli_context, open_store, print_json};
+use crate::config::GlobalArgs;
+use crate::error::CliError;
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Add documents (text, Markdown, HTML, PDF with a text layer), or new versions of them.
+    /// Every file is read and checked before anything is stored.
+    Ingest {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The owning organisation's name.
+        #[arg(long)]
+        org: String,
+        /// fr or en (detected when absent).
+        #[arg(long)]
+        lang: Option<String>,
+        /// TLP 2.0 marking, e.g. TLP:AMBER (default TLP:CLEAR).
+        #[arg(long)]
+        marking: Option<String>,
+        /// A tag (repeat for several).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Source of the documents (publisher, reference).
+        #[arg(long)]
+        source: Option<String>,
+        /// Publication date, YYYY-MM-DD.
+        #[arg(long)]
+        date: Option<String>,
+        /// Print JSON (the default output is one line per file).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search passages: words and "quoted phrases".
+    Search {
+        query: String,
+        /// Only passages in this language (fr or en).
+        #[arg(long)]
+        lang: Option<String>,
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// Only documents with this tag (repeat for any of several).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Only documents with this marking (repeat for any of several).
+        #[arg(long = "marking")]
+        markings: Vec<String>,
+        /// Search as this user sees the library.
+        #[arg(long = "as", value_name = "EMAIL")]
+        as_user: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Near-duplicate document pairs.
+    Duplicates {
+        /// Only pairs this user may read.
+        #[arg(long = "as", value_name = "EMAIL")]
+        as_user: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rebuild the search index from the database.
+    Reindex,
+}
+
+fn search_error(err: SearchError) -> CliError {
+    CliError::new(err.code(), err.to_string())
+}
+
+fn api_error(err: ApiError) -> CliError {
+    CliError::new(err.code, err.message)
+}
+
+/// The machine's operator, or what the user `email` may read.
+async fn access_as(store: &dyn Store, email: Option<&str>) -> Result<Access, CliError> {
+    match email {
+        None => Ok(Access { orgs: None, max_marking: Marking::Red }),
+        Some(email) => {
+            let user = store.user_by_email(email).await?.ok_or_else(|| CliError::new("not_found", format!("no user with email '{email}' (see `vigie users list`)")))?;
+            Ok(lib::access(&user.user.org_id))
+        }
+    }
+}
+
+pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Ingest { paths, org, lang, marking, tags, source, date, json } => {
+            let (store, settings) = open_store(global).await?;
+            let org_id = store.org_by_name(&org).await?.ok_or_else(|| CliError::new("not_found", format!("no organisation named '{org}' (see `vigie orgs list`)")))?.id;
+            let date = date.as_deref().map(vigie_search::parse_date).transpose().map_err(search_error)?;
+            let mut parsed = Vec::with_capacity(paths.len());
+            for path in &paths {
+                let bytes = std::fs::read(path).map_err(|e| CliError::new("file_unreadable", format!("cannot read {}: {e}", path.display())))?;
+                let filename = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let mut options = lib::ingest_options(&org_id, &filename, lang.as_deref(), marking.as_deref(), tags.clone()).map_err(search_error)?;
+                options.source = source.clone();
+                options.date = date;
+                parsed.push((path, vigie_search::parse(&bytes, &filename, options).map_err(search_error)?));
+            }
+            let mut documents = Vec::new();
+            for (path, doc) in &parsed {
+                let outcome = store.ingest_document(&cli_context(), doc).await?;
+                documents.push(json!({
+                    "file": path.display().to_string(), "document_id": outcome.document_id, "title": doc.document.title, "version": outcome.version,
+                    "status": outcome.status, "passages": outcome.passages, "pages": (doc.version.pages() * 10.0).round() / 10.0,
+                }));
+            }
+            let operator = access_as(store.as_ref(), None).await?;
+            for d in &mut documents {
+                let id = d["document_id"].as_str().unwrap_or_default().to_owned();
+                d["duplicates"] = json!(lib::duplicates_of(store.as_ref(), &operator, &id).await.map_err(api_error)?);
+            }
+            let index = update_index(store.as_ref(), &settings.database_url).await;
+            let summary = json!({"documents": documents, "index": index});
+            if json {
+                print_json(&summary);
+            } else {
+                for d in &documents {
+                    println!("{} {} (version {}, {} passages, {} pages) {}", d["status"].as_str().unwrap_or_default(), d["document_id"].as_str().unwrap_or_default(), d["version"], d["passages"], d["pages"], d["file"].as_str().unwrap_or_default());
+                    if let Some(dups) = d["duplicates"].as_array().filter(|a| !a.is_empty()) {
+                        println!("  near-duplicate of: {}", dups.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "));
+                    }
+                }
+                println!("index: {}", index.as_str().unwrap_or_default());
+            }
+            Ok(())
+        }
+        Command::Search { query, lang, limit, tags, markings, as_user, json } => {
+            let request = lib::search_query(&query, lang.as_deref(), Some(limit), tags, &markings).map_err(search_error)?;
+            let (store, settings) = open_store(global).await?;
+            let access = access_as(store.as_ref(), as_user.as_deref()).await?;
+            let library = open_index(store.as_ref(), &settings.database_url).await?;
+            let results = library.search(&request, &access).map_err(search_error)?;
+            let passages: Vec<&str> = results.results.iter().map(|h| h.passage_id.as_str()).collect();
+            let ctx = cli_context();
+            let record = vigie_domain::audit::AuditRecord { at_ms: ctx.at_ms, actor: ctx.actor, actor_org: None, action: "library_search.read".into(), object_type: "library_search".into(), object_id: None, details: json!({"q": query, "as": as_user, "total": results.total, "passages": passages}) };
+            store.append_audit(&[record]).await?;
+            if json {
+                print_json(&json!({"results": results.results, "total": results.total}));
+            } else {
+                for hit in &results.results {
+                    println!("{:6.2}  {} › {}\n        {}", hit.score, hit.document_title, hit.heading, hit.snippet.replace("<mark>", "[").replace("</mark>", "]"));
+                }
+                println!("{} matching passages", results.total);
+            }
+            Ok(())
+        }
+        Command::Duplicates { as_user, json } => {
+            let (store, _) = open_store(global).await?;
+            let access = access_as(store.as_ref(), as_user.as_deref()).await?;
+            let pairs = lib::duplicate_pairs(store.as_ref(), &access).await.map_err(api_error)?;
+            if json {
+                print_json(&pairs);
+            } else {
+                for p in pairs["pairs"].as_array().into_iter().flatten() {
+                    println!("{}  {}  ~  {}", p["similarity"], p["a"]["id"].as_str().unwrap_or_default(), p["b"]["id"].as_str().unwrap_or_default());
+                }
+            }
+            Ok(())
+        }
+        Command::Reindex => {
+            let (store, settings) = open_store(global).await?;
+            let Some(dir) = lib::index_dir(&settings.database_url) else {
+                println!("PostgreSQL: the index lives in the server's memory and is rebuilt from the database at every start; nothing to do.");
+                return Ok(());
+            };
+            let library = lib::open(store.as_ref(), Some(&dir)).await.map_err(api_error)?;
+            let passages = lib::rebuild(store.as_ref(), &library).await.map_err(api_error)?;
+            println!("Rebuilt the library index in {} ({passages} passages).", dir.display());
+            Ok(())
+        }
+    }
+}
+
+/// Brings the on-disk index up to date after an ingest. A running server holds the index:
+/// then it catches up by itself on its next library request.
+async fn update_index(store: &dyn Store, database_url: &str) -> Value {
+    let Some(dir) = lib::index_dir(database_url) else {
+        return json!("in memory (PostgreSQL): the server loads the new documents on its next library request");
+    };
+    match lib::open(store, Some(&dir)).await {
+        Ok(_) => json!(format!("up to date in {}", dir.display())),
+        Err(err) if err.code == "search_index_busy" => json!("in use by the running server, which adds the new documents on its next library request"),
+        Err(err) => {
+            tracing::warn!(error = %err.message, "the library index could not be updated");
+            json!(format!("not updated ({}); run `vigie library reindex`", err.message))
+        }
+    }
+}
+
+/// The index to search (CLI) or serve: the one on disk next to a SQLite database, brought up
+/// to date (rebuilt when missing or ahead of the database); or one built in memory from the
+/// database, for PostgreSQL or when another Vigie process holds the directory.
+pub async fn open_index(store: &dyn Store, database_url: &str) -> Result<std::sync::Arc<vigie_search::SharedLibrary>, CliError> {
+    if let Some(dir) = lib::index_dir(database_url) {
+        match lib::open(store, Some(&dir)).await {
+            Ok(library) => return Ok(library),
+            Err(err) if err.code == "search_index_busy" => {}
+            Err(err) => return Err(api_error(err)),
+        }
+    }
+    lib::open(store, None).await.map_err(api_error)
+}
+
+/// Adds the demo library (`data/demo/library/`, embedded) for `org_id`: TLP:CLEAR, French.
+pub async fn ingest_demo(store: &dyn Store, org_id: &str) -> Result<usize, CliError> {
+    let mut passages = 0;
+    for entry in vigie_search::demo::DEMO_LIBRARY {
+        let parsed = vigie_search::parse(entry.bytes, entry.filename, entry.options(org_id)).map_err(search_error)?;
+        passages += store.ingest_document(&cli_context(), &parsed).await?.passages;
+    }
+    Ok(passages)
+}
