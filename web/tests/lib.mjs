@@ -25,9 +25,9 @@ export async function launch() {
   });
 }
 
-export async function signIn(page) {
+export async function signIn(page, email = EMAIL) {
   await page.goto(BASE + "/login?lang=en");
-  await page.getByLabel("Email").fill(EMAIL);
+  await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.waitForURL(BASE + "/");

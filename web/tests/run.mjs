@@ -1,6 +1,9 @@
 // Vigie in a real Chromium: run by scripts/test-browser against `vigie serve --demo`.
 import { run } from "./lib.mjs";
+import { lifecycle } from "./lifecycle.mjs";
 import { registry } from "./registry.mjs";
 import { story } from "./story.mjs";
 
-await run([...registry, ...story]);
+// VIGIE_ONLY=text runs the tests whose name contains it (a quick loop while working).
+const only = process.env.VIGIE_ONLY;
+await run([...registry, ...story, ...lifecycle].filter(([name]) => !only || name.includes(only)));

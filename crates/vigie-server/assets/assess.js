@@ -94,18 +94,22 @@
     return a ? ["saved", t("q_saved")] : ["", ""];
   }
 
+  // Only a draft is answered, and only by those who may write it; the others read it.
+  const editable = () => assessment.status === "draft" && root.dataset.canWrite === "1";
+
   function renderQuestion(q) {
     const a = answerOf(q.id) || {};
+    const readOnly = !editable();
     const name = "a-" + q.id;
     const answers = el("div", { class: "answers" });
     const options = (q.answers || []).map((o) => [o.id, (o.grade !== undefined ? o.grade + " – " : "") + text(o)]);
     if (q.allows_na) options.push(["na", t("not_applicable")]);
     for (const [value, label] of options) {
-      const input = el("input", { type: "radio", name, value, id: name + "-" + value, checked: a.answer === value });
+      const input = el("input", { type: "radio", name, value, id: name + "-" + value, checked: a.answer === value, disabled: readOnly });
       input.addEventListener("change", () => save(q.id));
       answers.append(el("label", { for: name + "-" + value }, input, el("span", { text: label })));
     }
-    const note = el("textarea", { id: "note-" + q.id, rows: 2 });
+    const note = el("textarea", { id: "note-" + q.id, rows: 2, readonly: readOnly });
     note.value = a.note || "";
     note.addEventListener("change", () => { if (answerOf(q.id)) save(q.id); });
     const photo = el("input", { type: "file", id: "photo-" + q.id, accept: "image/*", capture: "environment" });
@@ -121,7 +125,7 @@
       help ? el("p", { text: help }) : null,
       answers,
       el("label", { for: "note-" + q.id, text: t("note") }), note,
-      el("label", { for: "photo-" + q.id, text: t("add_photo") }), photo, photos,
+      readOnly ? null : el("label", { for: "photo-" + q.id, text: t("add_photo") }), readOnly ? null : photo, photos,
       el("p", { class: "state " + kind, role: "status", text: label }));
   }
 
@@ -163,7 +167,11 @@
     const wrap = document.getElementById("a-submit-wrap");
     wrap.replaceChildren();
     if (assessment.status !== "draft") {
-      wrap.append(el("p", { text: t("status") + ": " + t("status_" + assessment.status) }));
+      wrap.append(el("p", { text: t("status") + ": " + t("status_" + assessment.status) }), el("p", { class: "state", text: t("read_only") }));
+      return;
+    }
+    if (!editable()) {
+      wrap.append(el("p", { class: "state", text: t("read_only_role") }));
       return;
     }
     const out = el("p", { role: "status" });

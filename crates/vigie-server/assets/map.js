@@ -121,7 +121,8 @@
     fit(map, all);
   }
 
-  // Site form: the polygon is drawn by clicking its corners, or imported from a GeoJSON file.
+  // Site form: the polygon is drawn by clicking its corners, or imported from a GeoJSON file;
+  // an existing polygon is edited by dragging its corners and adding corners between them.
   function drawingForm(div) {
     const site = readJson("site-data");
     const map = baseMap(div);
@@ -138,7 +139,19 @@
         return;
       }
       if (vertices.length >= 2) shape.addLayer(L.polygon(vertices, { color: "#0b4f8a", weight: 2, fillOpacity: 0.25, interactive: false }));
-      vertices.forEach((v) => shape.addLayer(L.circleMarker(v, { radius: 5, color: "#17324d", fillColor: "#f5a623", fillOpacity: 1, interactive: false })));
+      // Corners are dragged to move them; the small handle between two corners adds one there.
+      vertices.forEach((v, i) => {
+        const corner = L.marker(v, { draggable: true, keyboard: false, icon: L.divIcon({ className: "vertex-handle", iconSize: [16, 16] }), title: t("corner") + " " + (i + 1) });
+        corner.on("drag", (e) => { vertices[i] = [e.latlng.lat, e.latlng.lng]; });
+        corner.on("dragend", redraw);
+        shape.addLayer(corner);
+      });
+      if (vertices.length >= 3) vertices.forEach((v, i) => {
+        const next = vertices[(i + 1) % vertices.length];
+        const middle = L.marker([(v[0] + next[0]) / 2, (v[1] + next[1]) / 2], { keyboard: false, icon: L.divIcon({ className: "vertex-add", iconSize: [12, 12] }) });
+        middle.on("click", () => { vertices.splice(i + 1, 0, [(v[0] + next[0]) / 2, (v[1] + next[1]) / 2]); redraw(); });
+        shape.addLayer(middle);
+      });
       count.textContent = vertices.length + " " + t("points");
     };
     const load = (geometry) => {

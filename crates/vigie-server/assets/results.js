@@ -6,6 +6,7 @@
   const SVG = "http://www.w3.org/2000/svg";
   const BAND_COLOURS = { low: "#1a9850", moderate: "#e6b400", medium: "#e6b400", high: "#f46d43", very_high: "#d73027", critical: "#a50026" };
   const bandColour = (band) => BAND_COLOURS[band] || "#6b7785";
+  const bandText = (band) => (t("band_" + band) !== "band_" + band ? t("band_" + band) : band);
   // Cell colour of the matrix by likelihood × consequence.
   const cellColour = (r) => (r >= 15 ? "#f4a6a6" : r >= 10 ? "#fcc99b" : r >= 5 ? "#fde9a6" : "#cfe9d3");
 
@@ -116,7 +117,8 @@
     const box = document.getElementById("r-whatif");
     const out = el("div", { id: "whatif-out", role: "status", "aria-live": "polite" });
     const list = el("div", {});
-    const select = document.getElementById("ac-measure");
+    // The action form's measure list; absent when the caller only reads the plan.
+    const select = document.getElementById("ac-measure") || el("select", {});
     const seen = new Set();
     for (const a of report.actions || []) {
       if (seen.has(a.measure)) continue;
@@ -165,7 +167,7 @@
     parts.push(el("p", { text: t("worst_risk_now") + ": " + worst(p.risk_now) + " · " + t("worst_risk_after") + ": " + worst(p.risk_after_pending_actions) }));
     const rows = el("tbody", {});
     for (const a of (p.actions || []).slice().sort((x, y) => String(x.due_date || "9").localeCompare(String(y.due_date || "9")))) {
-      const select = el("select", { "aria-label": t("status") + ": " + a.title });
+      const select = el("select", { "aria-label": t("status") + ": " + a.title, disabled: document.getElementById("results").dataset.canWrite !== "1" });
       for (const s of STATUSES) select.append(el("option", { value: s, selected: a.status === s, text: t("action_" + s) }));
       select.addEventListener("change", async () => {
         const fields = ["title", "owner", "due_date", "evidence", "question_id", "scenario_id", "measure_id", "version"];
@@ -181,21 +183,81 @@
     box.replaceChildren(...parts);
   }
 
+  const day = (ms) => (ms ? new Date(ms).toISOString().slice(0, 10) : "–");
+
+  // The status, who may move it on, and the buttons for the moves the caller's role allows
+  // (draft → submitted by its owners; submitted → validated by an authority who did not
+  // submit it, or back to draft; draft or validated → archived). The API checks again.
+  function lifecycle(root, assessment) {
+    const box = document.getElementById("r-lifecycle");
+    const canWrite = root.dataset.canWrite === "1";
+    const canValidate = root.dataset.canValidate === "1";
+    const a = assessment;
+    const parts = [el("p", {}, t("status") + ": ", el("strong", { id: "r-state", "data-status": a.status, text: t("status_" + a.status) }))];
+    if (a.submitted_at_ms) parts.push(el("p", { text: t("submitted_on") + " " + day(a.submitted_at_ms) }));
+    if (a.validated_at_ms) parts.push(el("p", { text: t("validated_on") + " " + day(a.validated_at_ms) }));
+    if (a.due_at_ms) parts.push(el("p", { id: "r-due", text: t("reassess_by") + " " + day(a.due_at_ms) }));
+    const out = el("p", { role: "alert", class: "error" });
+    const buttons = el("div", { class: "actions" });
+    const move = (to, label, secondary) => buttons.append(el("button", { type: "button", class: secondary ? "secondary" : null, "data-to": to, text: label, onclick: async () => {
+      if (to === "archived" && !confirm(t("confirm_archive"))) return;
+      out.textContent = "";
+      const r = await api("POST", "/api/v1/assessments/" + encodeURIComponent(a.id) + "/transition", { to });
+      if (!r.ok) { out.textContent = errorText(r); return; }
+      lifecycle(root, r.data);
+    } }));
+    const submittedByMe = a.submitted_by === root.dataset.user && root.dataset.admin !== "1";
+    if (a.status === "draft" && canWrite) move("submitted", t("submit_assessment"));
+    if (a.status === "submitted" && canValidate && !submittedByMe) move("validated", t("validate"));
+    if (a.status === "submitted" && canValidate && submittedByMe) parts.push(el("p", { class: "state", text: t("four_eyes") }));
+    if (a.status === "submitted" && (canWrite || canValidate)) move("draft", t("send_back"), true);
+    if ((a.status === "draft" && canWrite) || (a.status === "validated" && (canWrite || canValidate))) move("archived", t("archive"), true);
+    if (a.status !== "draft") parts.push(el("p", { class: "state", text: t("read_only") }));
+    box.replaceChildren(...parts, buttons, out);
+  }
+
+  // The library passages next to each weak answer (grade 3 or 4), most relevant first.
+  async function guidance(assessment, lang) {
+    const box = document.getElementById("r-guidance");
+    const weak = [];
+    for (const [qid, stored] of Object.entries(assessment.answers || {})) {
+      const q = methodology.questions.find((x) => x.id === qid);
+      const answer = q && (q.answers || []).find((o) => o.id === stored.answer);
+      if (answer && answer.grade >= 3) weak.push([q, answer]);
+    }
+    if (!weak.length) { box.replaceChildren(el("p", { text: t("no_weak_answers") })); return; }
+    weak.sort((x, y) => y[1].grade - x[1].grade);
+    const items = await Promise.all(weak.map(async ([q, answer], i) => {
+      const r = await api("GET", "/api/v1/library/related?limit=2&lang=" + lang + "&question=" + encodeURIComponent(q.id));
+      const hits = (r.ok && r.data.results) || [];
+      const passages = hits.length ? el("ul", { class: "plain" }, ...hits.map((h) => el("li", { class: "passage", lang: h.language, "data-passage": h.passage_id },
+        el("strong", { text: h.document_title }),
+        h.heading ? el("p", { class: "state", text: h.heading }) : null,
+        snippet(h.snippet),
+        el("a", { href: "/library?q=" + encodeURIComponent(h.heading || h.document_title), text: t("search_library") }))))
+        : el("p", { text: r.ok ? t("no_passages") : errorText(r) });
+      return el("details", { class: "guidance", "data-question": q.id, open: i < 3 },
+        el("summary", { text: (q.text || q.id) + " · " + t("answer_given") + ": " + answer.grade + " – " + (answer.label || answer.text || answer.id) }), passages);
+    }));
+    box.replaceChildren(...items);
+  }
+
   async function results(root) {
     const id = root.dataset.id;
     const lang = root.dataset.lang;
     const status = document.getElementById("r-status");
-    const [m, s] = await Promise.all([api("GET", "/api/v1/methodology?lang=" + lang), api("GET", "/api/v1/assessments/" + encodeURIComponent(id) + "/score?lang=" + lang)]);
+    const [m, s, a] = await Promise.all([api("GET", "/api/v1/methodology?lang=" + lang), api("GET", "/api/v1/assessments/" + encodeURIComponent(id) + "/score?lang=" + lang), api("GET", "/api/v1/assessments/" + encodeURIComponent(id))]);
     if (m.ok) methodology = m.data;
     if (!s.ok) { status.textContent = errorText(s); return; }
     status.textContent = "";
+    if (a.ok) { lifecycle(root, a.data); guidance(a.data, lang); }
     bars(s.data.report);
     matrix(s.data.report);
     pmi(s.data);
     whatIf(s.data.report);
     plan(id);
     const form = document.getElementById("action-form");
-    form.addEventListener("submit", async (ev) => {
+    if (form) form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const error = document.getElementById("ac-error");
       error.textContent = "";
@@ -221,13 +283,20 @@
     const total = Math.max(1, ...bands.map(([, n]) => n));
     const chart = svg("svg", { viewBox: `0 0 360 ${bands.length * 30 + 6}`, role: "img", "aria-label": t("dash_bands_chart") });
     bands.forEach(([band, n], i) => {
-      chart.append(svg("text", { x: 2, y: i * 30 + 20, "font-size": 13 }, t("band_" + band) !== "band_" + band ? t("band_" + band) : band));
+      chart.append(svg("text", { x: 2, y: i * 30 + 20, "font-size": 13 }, bandText(band)));
       chart.append(svg("rect", { x: 120, y: i * 30 + 5, width: Math.max(2, (200 * n) / total), height: 20, fill: bandColour(band) }));
       chart.append(svg("text", { x: 126 + (200 * n) / total, y: i * 30 + 20, "font-size": 13 }, String(n)));
     });
-    document.getElementById("d-bands-body").replaceChildren(bands.length ? el("div", { class: "bars" }, chart) : el("p", { text: t("none") }));
+    // Each assessed site in its band, with its highest risk and when it is next assessed.
+    const siteRows = el("tbody", {});
+    for (const s of (d.sites || []).slice().sort((x, y) => (y.max_risk ?? 0) - (x.max_risk ?? 0))) {
+      siteRows.append(el("tr", { "data-site": s.site_id }, el("td", {}, el("a", { href: "/assessments/" + s.assessment_id + "/results", text: s.site_name || s.site_id })),
+        el("td", {}, el("span", { class: "band", style: "border-left: 1em solid " + bandColour(s.max_risk_band) }, " " + bandText(s.max_risk_band))),
+        el("td", { class: "num", text: String(s.max_risk ?? "–") }), el("td", { text: day(s.due_at_ms) })));
+    }
+    const siteTable = el("div", { class: "scroll" }, el("table", { id: "d-sites" }, el("thead", {}, el("tr", {}, ...[t("site"), t("band"), t("max_risk"), t("reassess_by")].map((h) => el("th", { scope: "col", text: h })))), siteRows));
+    document.getElementById("d-bands-body").replaceChildren(...(bands.length ? [el("div", { class: "bars" }, chart), siteTable] : [el("p", { text: t("none") })]));
     const due = el("ul", { class: "plain" });
-    const day = (ms) => (ms ? new Date(ms).toISOString().slice(0, 10) : "–");
     for (const x of d.reassessments_due || []) due.append(el("li", {}, el("a", { href: "/sites/" + x.site_id, text: x.site_name || x.site_id }), " · " + day(x.due_at_ms) + (x.overdue ? " · " + t("overdue") : "")));
     document.getElementById("d-due-body").replaceChildren((d.reassessments_due || []).length ? due : el("p", { text: t("none") }));
     const rows = el("tbody", {});

@@ -74,8 +74,12 @@ window.Vigie = (function () {
       ev.preventDefault();
       const status = document.getElementById("start-status");
       status.textContent = t("working");
-      const level = Number(form.querySelector("select").value);
-      const made = await api("POST", "/api/v1/sites/" + encodeURIComponent(site) + "/assessments", { threat_level: level });
+      const body = { threat_level: Number(form.threat_level.value) };
+      if (form.occupancy) {
+        if (!(Number(form.occupancy.value) >= 1)) { status.textContent = t("occupancy_required"); form.occupancy.focus(); return; }
+        body.occupancy = Number(form.occupancy.value);
+      }
+      const made = await api("POST", "/api/v1/sites/" + encodeURIComponent(site) + "/assessments", body);
       if (made.ok) location.href = "/assessments/" + made.data.id;
       else status.textContent = errorText(made);
     });

@@ -7,9 +7,10 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use serde_json::json;
+use vigie_domain::assessment as rules;
 use vigie_store::SiteFilter;
 
-use super::{esc, page_ctx, render, script_json, LangParam, Page};
+use super::{esc, page_ctx, render, script_json, Ctx, LangParam, Page};
 use crate::error::ApiError;
 use crate::{now_ms, AppState};
 
@@ -18,6 +19,33 @@ pub fn date_of(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .map(|t| format!("{}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute()))
         .unwrap_or_default()
+}
+
+/// What the caller may do with an assessment, for the scripts to offer only those buttons
+/// (the API checks again): write its answers and actions, and validate it. `None` when the
+/// assessment is missing or unreadable: the script then shows the API's error.
+struct Rights {
+    can_write: bool,
+    can_validate: bool,
+}
+
+async fn rights(state: &AppState, ctx: &Ctx, id: &str) -> Result<Option<Rights>, ApiError> {
+    Ok(state.store.get_assessment(id).await?.filter(|a| rules::can_read(&ctx.caller, &a.org_id)).map(|a| Rights {
+        can_write: ctx.caller.can_write_org(&a.org_id),
+        can_validate: rules::can_validate(&ctx.caller, &a.org_id),
+    }))
+}
+
+/// The data attributes that hand `Rights` and the caller to the scripts.
+fn rights_attrs(ctx: &Ctx, rights: Option<&Rights>) -> String {
+    let flag = |b: bool| if b { "1" } else { "" };
+    format!(
+        r#" data-user="{user}" data-admin="{admin}" data-can-write="{write}" data-can-validate="{validate}""#,
+        user = esc(&ctx.caller.user_id),
+        admin = flag(ctx.caller.is_admin()),
+        write = flag(rights.is_some_and(|r| r.can_write)),
+        validate = flag(rights.is_some_and(|r| r.can_validate)),
+    )
 }
 
 async fn dashboard(State(state): State<AppState>, Query(param): Query<LangParam>, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -53,8 +81,9 @@ async fn assessment(State(state): State<AppState>, Path(id): Path<String>, Query
         Ok(ctx) => ctx,
         Err(redirect) => return Ok(redirect),
     };
+    let rights = rights(&state, &ctx, &id).await?;
     let body = format!(
-        r#"<div id="assessment" data-id="{id}" data-lang="{lang}">
+        r#"<div id="assessment" data-id="{id}" data-lang="{lang}"{rights}>
 <p id="net-status" class="net" role="status" aria-live="polite"></p>
 <h1 id="a-title">{title}</h1>
 <div class="progress-wrap"><progress id="a-progress" max="1" value="0" aria-labelledby="a-progress-label"></progress><span id="a-progress-label"></span></div>
@@ -66,6 +95,7 @@ async fn assessment(State(state): State<AppState>, Path(id): Path<String>, Query
 <div id="a-submit-wrap"></div></div>"#,
         id = esc(&id),
         lang = ctx.lang.code(),
+        rights = rights_attrs(&ctx, rights.as_ref()),
         title = ctx.t("assessment_title"),
         domains = ctx.t("domains"),
         loading = ctx.t("loading"),
@@ -81,23 +111,43 @@ async fn results(State(state): State<AppState>, Path(id): Path<String>, Query(pa
         Ok(ctx) => ctx,
         Err(redirect) => return Ok(redirect),
     };
-    let body = format!(
-        r#"<div id="results" data-id="{id}" data-lang="{lang}">
-<p><a id="r-back" href="/assessments/{id}">← {back}</a></p>
-<h1>{title}</h1><p id="r-status" role="status" aria-live="polite">{loading}</p>
-<section aria-labelledby="r-sc"><h2 id="r-sc">{scenarios}</h2><div id="r-bars"></div></section>
-<section aria-labelledby="r-mx"><h2 id="r-mx">{matrix}</h2><div id="r-matrix"></div></section>
-<section aria-labelledby="r-pmi"><h2 id="r-pmi">{pmi}</h2><div id="r-pmi-body"></div></section>
-<section aria-labelledby="r-wi"><h2 id="r-wi">{whatif}</h2><p>{whatif_help}</p><div id="r-whatif"></div></section>
-<section aria-labelledby="r-plan"><h2 id="r-plan">{plan}</h2><div id="r-plan-body"></div>
-<form id="action-form" class="card"><h3>{add_action}</h3>
+    let rights = rights(&state, &ctx, &id).await?;
+    // Actions are added by those who may write the assessment; the others only read the plan.
+    let action_form = if rights.as_ref().is_some_and(|r| r.can_write) {
+        format!(
+            r#"<form id="action-form" class="card"><h3>{add_action}</h3>
 <label for="ac-title">{ac_title}</label><input id="ac-title" name="title" required>
 <label for="ac-owner">{ac_owner}</label><input id="ac-owner" name="owner">
 <label for="ac-due">{ac_due}</label><input id="ac-due" name="due_date" type="date">
 <label for="ac-measure">{ac_measure}</label><select id="ac-measure" name="measure_id"><option value="">–</option></select>
-<p id="ac-error" class="error" role="alert"></p><button type="submit">{add}</button></form></section></div>"#,
+<p id="ac-error" class="error" role="alert"></p><button type="submit">{add}</button></form>"#,
+            add_action = ctx.t("add_action"),
+            ac_title = ctx.t("action_title"),
+            ac_owner = ctx.t("action_owner"),
+            ac_due = ctx.t("action_due"),
+            ac_measure = ctx.t("action_measure"),
+            add = ctx.t("add"),
+        )
+    } else {
+        String::new()
+    };
+    let body = format!(
+        r#"<div id="results" data-id="{id}" data-lang="{lang}"{rights}>
+<p><a id="r-back" href="/assessments/{id}">← {back}</a></p>
+<h1>{title}</h1><p id="r-status" role="status" aria-live="polite">{loading}</p>
+<section aria-labelledby="r-lc" class="card"><h2 id="r-lc">{lifecycle}</h2><div id="r-lifecycle"></div></section>
+<section aria-labelledby="r-sc"><h2 id="r-sc">{scenarios}</h2><div id="r-bars"></div></section>
+<section aria-labelledby="r-mx"><h2 id="r-mx">{matrix}</h2><div id="r-matrix"></div></section>
+<section aria-labelledby="r-pmi"><h2 id="r-pmi">{pmi}</h2><div id="r-pmi-body"></div></section>
+<section aria-labelledby="r-wi"><h2 id="r-wi">{whatif}</h2><p>{whatif_help}</p><div id="r-whatif"></div></section>
+<section aria-labelledby="r-gd"><h2 id="r-gd">{guidance}</h2><p>{guidance_help}</p><div id="r-guidance"></div></section>
+<section aria-labelledby="r-plan"><h2 id="r-plan">{plan}</h2><div id="r-plan-body"></div>{action_form}</section></div>"#,
         id = esc(&id),
         lang = ctx.lang.code(),
+        rights = rights_attrs(&ctx, rights.as_ref()),
+        lifecycle = ctx.t("r_lifecycle"),
+        guidance = ctx.t("r_guidance"),
+        guidance_help = ctx.t("r_guidance_help"),
         back = ctx.t("assessment_title"),
         title = ctx.t("results_title"),
         loading = ctx.t("loading"),
@@ -107,12 +157,6 @@ async fn results(State(state): State<AppState>, Path(id): Path<String>, Query(pa
         whatif = ctx.t("r_whatif"),
         whatif_help = ctx.t("r_whatif_help"),
         plan = ctx.t("r_plan"),
-        add_action = ctx.t("add_action"),
-        ac_title = ctx.t("action_title"),
-        ac_owner = ctx.t("action_owner"),
-        ac_due = ctx.t("action_due"),
-        ac_measure = ctx.t("action_measure"),
-        add = ctx.t("add"),
     );
     Ok(render(&ctx, Page { title: &super::t(ctx.lang, "results_title"), body, scripts: &["results.js"], map: false }))
 }

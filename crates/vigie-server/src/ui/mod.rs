@@ -6,6 +6,8 @@ mod assess;
 mod assets;
 mod library;
 mod registry;
+#[cfg(test)]
+mod route_tests;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;

@@ -216,8 +216,14 @@ async fn site_page(State(state): State<AppState>, Path(id): Path<String>, Query(
     let edit = if can_write { format!(r#"<a class="button" href="/sites/{}/edit">{}</a>"#, esc(&site.id), ctx.t("edit_site")) } else { String::new() };
     let start = if can_write {
         let levels: String = (1..=5).map(|l| format!(r#"<option value="{l}"{}>{l} – {}</option>"#, if l == 3 { " selected" } else { "" }, ctx.t(&format!("threat_{l}")))).collect();
+        // Scoring needs the people exposed: asked here when the site has no figure on record.
+        let occupancy = if site.peak_occupancy.is_none() {
+            format!(r#"<div><label for="start-occ">{}</label><input id="start-occ" name="occupancy" type="number" min="1" step="1" required></div>"#, ctx.t("start_occupancy"))
+        } else {
+            String::new()
+        };
         format!(
-            r#"<form id="start-assessment" class="inline-form" data-site="{id}"><label for="threat">{threat}</label><select id="threat" name="threat_level">{levels}</select><button type="submit">{start}</button></form>"#,
+            r#"<form id="start-assessment" class="inline-form" data-site="{id}"><div><label for="threat">{threat}</label><select id="threat" name="threat_level">{levels}</select></div>{occupancy}<button type="submit">{start}</button></form>"#,
             id = esc(&site.id),
             threat = ctx.t("threat_level"),
             start = ctx.t("start_assessment"),

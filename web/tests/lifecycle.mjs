@@ -1,0 +1,130 @@
+// The assessment's lifecycle with two people (four eyes): the city's assessor answers part of
+// a city site's assessment and submits it; the city's security officer validates it; the
+// dashboard then places the site in its risk band with its re-assessment date. Weak answers
+// show guidance passages from the library. Then a site's outline is edited on the map.
+import { BASE, check, shot, signIn } from "./lib.mjs";
+
+const desktop = { viewport: { width: 1280, height: 900 }, locale: "en-GB" };
+
+// A site of the city's demo registry that has no assessment yet.
+async function freshCitySite(page) {
+  const list = await (await page.request.get(BASE + "/api/v1/sites?limit=200")).json();
+  for (const site of list.items) {
+    const made = await (await page.request.get(BASE + "/api/v1/sites/" + site.id + "/assessments")).json();
+    if (!made.items.length) return site;
+  }
+  throw new Error("every demo site already has an assessment");
+}
+
+async function submitThenValidate(page, context) {
+  // The assessor: answers the first domain, the worst answer everywhere, and submits.
+  await signIn(page, "assessor@vigie.demo");
+  const site = await freshCitySite(page);
+  await page.goto(BASE + "/sites/" + site.id);
+  await page.getByLabel("Threat level").selectOption("3");
+  // The demo registry comes from OpenStreetMap, which has no peak occupancy: the form asks.
+  await page.getByLabel("People expected at peak").fill("5000");
+  await page.getByRole("button", { name: "Start an assessment" }).click();
+  await page.waitForURL(/\/assessments\/[^/]+$/);
+  const id = page.url().split("/").pop();
+  await page.locator("fieldset.question").first().waitFor();
+  const questions = page.locator("fieldset.question");
+  const n = await questions.count();
+  for (let i = 0; i < n; i++) {
+    const radios = questions.nth(i).locator('input[type="radio"]:not([value="na"])');
+    await radios.nth((await radios.count()) - 1).check();
+  }
+  await page.waitForFunction((n) => document.querySelectorAll("fieldset.question .state.saved").length === n, n);
+  await page.getByRole("link", { name: "See the results" }).click();
+  await page.locator("#r-lifecycle button").first().waitFor();
+  check(!(await page.getByRole("button", { name: "Validate" }).count()), "an assessor is not offered Validate");
+  // Weak answers (grade 4) come with library passages.
+  await page.locator("#r-guidance .passage").first().waitFor({ timeout: 15000 });
+  await page.locator("#r-guidance .passage mark").first().waitFor();
+  await page.getByRole("button", { name: "Submit for validation" }).click();
+  await page.locator('#r-state[data-status="submitted"]').waitFor();
+  check(await page.getByRole("button", { name: "Send back to the assessor" }).isVisible(), "the owner may take a submitted assessment back");
+  await shot(page, "13-results-submitted-by-assessor");
+  // A submitted assessment is read-only on the form.
+  await page.goto(BASE + "/assessments/" + id);
+  await page.locator("fieldset.question").first().waitFor();
+  check(await page.locator('fieldset.question input[type="radio"]').first().isDisabled(), "a submitted assessment's answers cannot be changed");
+  check(!(await page.locator("#a-submit").count()), "no Submit button once submitted");
+
+  // The officer, in another browser: validates.
+  const officer = await context.browser().newContext(desktop);
+  const other = await officer.newPage();
+  const errors = [];
+  other.on("pageerror", (e) => errors.push(e.message));
+  try {
+    await signIn(other, "officer@vigie.demo");
+    await other.goto(BASE + "/assessments/" + id + "/results");
+    await other.getByRole("button", { name: "Validate" }).click();
+    await other.locator('#r-state[data-status="validated"]').waitFor();
+    const due = await other.locator("#r-due").textContent();
+    check(/Re-assessment due \d{4}-\d{2}-\d{2}/.test(due), "the re-assessment date shows: " + due);
+    check(!(await other.getByRole("button", { name: "Validate" }).count()), "Validate is gone once validated");
+    await shot(other, "14-results-validated-by-officer");
+    await other.goto(BASE + "/dashboard");
+    const row = other.locator(`#d-sites tr[data-site="${site.id}"]`);
+    await row.waitFor();
+    const text = await row.textContent();
+    check(text.includes(site.name) && /\d{4}-\d{2}-\d{2}/.test(text), "the dashboard shows the site with its band and re-assessment date: " + text);
+    check(/Low|Medium|High|Very high/.test(text), "the dashboard names the site's risk band: " + text);
+    await shot(other, "15-dashboard-after-validation");
+    check(errors.length === 0, "script errors in the officer's page: " + errors.join("; "));
+  } finally {
+    await officer.close();
+  }
+}
+submitThenValidate.options = desktop;
+
+async function viewerReadsOnly(page) {
+  await signIn(page, "viewer@vigie.demo");
+  const list = await (await page.request.get(BASE + "/api/v1/sites?limit=200")).json();
+  for (const site of list.items) {
+    const made = await (await page.request.get(BASE + "/api/v1/sites/" + site.id + "/assessments")).json();
+    if (!made.items.length) continue;
+    await page.goto(BASE + "/assessments/" + made.items[0].id + "/results");
+    await page.locator("#r-lifecycle p").first().waitFor();
+    check(!(await page.locator("#r-lifecycle button, #action-form").count()), "a viewer is offered no lifecycle button and no action form");
+    return;
+  }
+  throw new Error("no assessed site for the viewer to read");
+}
+viewerReadsOnly.options = desktop;
+
+async function editOutline(page) {
+  await signIn(page);
+  const ring = [[24.9500, 60.1700], [24.9500, 60.1695], [24.9510, 60.1695], [24.9510, 60.1700], [24.9500, 60.1700]];
+  const made = await page.request.post(BASE + "/api/v1/sites", { data: { name: "Outline to edit " + Date.now(), category: "public_square", geometry: { type: "Polygon", coordinates: [ring] } } });
+  check(made.ok(), "a site to edit: " + made.status() + " " + (await made.text()));
+  const site = await made.json();
+  await page.goto(BASE + "/sites/" + site.id + "/edit");
+  await page.getByText("4 points").waitFor();
+  // Drag the first corner to the north-west, then add a corner in the middle of an edge.
+  const corner = page.locator(".vertex-handle").first();
+  const box = await corner.boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x - 30, box.y - 30, { steps: 8 });
+  await page.mouse.up();
+  await page.locator(".vertex-add").first().click();
+  await page.getByText("5 points").waitFor();
+  await shot(page, "16-site-outline-edited");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.waitForURL(BASE + "/sites/" + site.id);
+  const saved = await (await page.request.get(BASE + "/api/v1/sites/" + site.id)).json();
+  const outer = saved.geometry.coordinates[0];
+  check(outer.length === 6, "the saved outline has 5 corners: " + JSON.stringify(outer));
+  check(saved.version > site.version, "the site has a new version");
+  const moved = outer.some(([lng, lat]) => lat > 60.1700 + 1e-6 && lng < 24.95 - 1e-6);
+  check(moved, "the dragged corner moved north-west: " + JSON.stringify(outer));
+}
+editOutline.options = desktop;
+
+export const lifecycle = [
+  ["assessor submits, officer validates, dashboard shows the band and due date", submitThenValidate],
+  ["a viewer reads an assessment without edit buttons", viewerReadsOnly],
+  ["edit a site's outline on the map", editOutline],
+];
