@@ -54,9 +54,7 @@ pub fn access(org_id: &str) -> Access {
 /// Where the index of the SQLite database at `database_url` lives: a folder next to the file.
 /// PostgreSQL deployments have no data folder: `None`, the index is built in memory at start.
 pub fn index_dir(database_url: &str) -> Option<PathBuf> {
-    let path = vigie_store::database_path(database_url).ok()?;
-    let stem = path.file_stem()?.to_string_lossy().into_owned();
-    Some(path.with_file_name(format!("{stem}.library-index")))
+    vigie_store::database_path(database_url).ok().map(|path| vigie_store::library_index_dir_of(&path))
 }
 
 fn blocking_failed(_: tokio::task::JoinError) -> ApiError {

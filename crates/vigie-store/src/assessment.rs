@@ -297,9 +297,26 @@ macro_rules! impl_assessment_store {
                 })
             }
 
+            /// The rows `sql` selects with one text parameter, each turned into a `T`.
+            async fn rows_where<'e, E, T>(executor: E, sql: &'e str, key: &'e str, from_row: fn(&Row) -> Result<T>) -> Result<Vec<T>>
+            where
+                E: sqlx::Executor<'e, Database = Db>,
+            {
+                let rows = sqlx::query(sql).bind(key).fetch_all(executor).await?;
+                rows.iter().map(from_row).collect()
+            }
+
+            /// The row `sql` selects with one text parameter, if any, turned into a `T`.
+            async fn row_where<'e, E, T>(executor: E, sql: &'e str, key: &'e str, from_row: fn(&Row) -> Result<T>) -> Result<Option<T>>
+            where
+                E: sqlx::Executor<'e, Database = Db>,
+            {
+                let row = sqlx::query(sql).bind(key).fetch_optional(executor).await?;
+                row.as_ref().map(from_row).transpose()
+            }
+
             async fn assessment_in(tx: &mut Transaction<'_, Db>, id: &str) -> Result<Assessment> {
-                let row = sqlx::query(&format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE id = $1")).bind(id).fetch_optional(&mut **tx).await?;
-                row.as_ref().map(assessment_from_row).transpose()?.ok_or_else(|| StoreError::NotFound("assessment".into()))
+                row_where(&mut **tx, &format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE id = $1"), id, assessment_from_row).await?.ok_or_else(|| StoreError::NotFound("assessment".into()))
             }
 
             /// The assessment, if its answers and photos may still change.
@@ -312,8 +329,7 @@ macro_rules! impl_assessment_store {
             }
 
             async fn action_in(tx: &mut Transaction<'_, Db>, id: &str) -> Result<Action> {
-                let row = sqlx::query(&format!("SELECT {ACTION_COLUMNS} FROM actions WHERE id = $1")).bind(id).fetch_optional(&mut **tx).await?;
-                row.as_ref().map(action_from_row).transpose()?.ok_or_else(|| StoreError::NotFound("action".into()))
+                row_where(&mut **tx, &format!("SELECT {ACTION_COLUMNS} FROM actions WHERE id = $1"), id, action_from_row).await?.ok_or_else(|| StoreError::NotFound("action".into()))
             }
 
             async fn bump(tx: &mut Transaction<'_, Db>, ctx: &WriteContext, id: &str) -> Result<()> {
@@ -359,13 +375,11 @@ macro_rules! impl_assessment_store {
                 }
 
                 async fn get_assessment(&self, id: &str) -> Result<Option<Assessment>> {
-                    let row = sqlx::query(&format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE id = $1")).bind(id).fetch_optional(&self.pool).await?;
-                    row.as_ref().map(assessment_from_row).transpose()
+                    row_where(&self.pool, &format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE id = $1"), id, assessment_from_row).await
                 }
 
                 async fn site_assessments(&self, site_id: &str) -> Result<Vec<Assessment>> {
-                    let rows = sqlx::query(&format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE site_id = $1 ORDER BY created_at DESC, id")).bind(site_id).fetch_all(&self.pool).await?;
-                    rows.iter().map(assessment_from_row).collect()
+                    rows_where(&self.pool, &format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE site_id = $1 ORDER BY created_at DESC, id"), site_id, assessment_from_row).await
                 }
 
                 async fn assessments_by_status(&self, orgs: Option<&[String]>, status: AssessmentStatus) -> Result<Vec<Assessment>> {
@@ -381,8 +395,8 @@ macro_rules! impl_assessment_store {
                 }
 
                 async fn assessment_answers(&self, assessment_id: &str) -> Result<BTreeMap<String, StoredAnswer>> {
-                    let rows = sqlx::query(&format!("SELECT {ANSWER_COLUMNS} FROM assessment_answers WHERE assessment_id = $1")).bind(assessment_id).fetch_all(&self.pool).await?;
-                    let mut answers = rows.iter().map(|row| answer_from_row(row).map(|a| (a.question_id.clone(), a))).collect::<Result<BTreeMap<_, _>>>()?;
+                    let rows = rows_where(&self.pool, &format!("SELECT {ANSWER_COLUMNS} FROM assessment_answers WHERE assessment_id = $1"), assessment_id, answer_from_row).await?;
+                    let mut answers: BTreeMap<String, StoredAnswer> = rows.into_iter().map(|a| (a.question_id.clone(), a)).collect();
                     let photos = sqlx::query("SELECT id, question_id FROM assessment_photos WHERE assessment_id = $1 ORDER BY created_at, id").bind(assessment_id).fetch_all(&self.pool).await?;
                     for row in photos {
                         let question: String = row.try_get("question_id")?;
@@ -520,20 +534,17 @@ macro_rules! impl_assessment_store {
                         .await?;
                     bump(&mut tx, ctx, &photo.assessment_id).await?;
                     audit(&mut tx, ctx, "assessment.photo_add", "assessment", Some(&photo.assessment_id), serde_json::json!({"org_id": assessment.org_id, "photo_id": id, "question": photo.question_id, "sha256": sha256, "location_kept": photo.location_kept})).await?;
-                    let row = sqlx::query(&format!("SELECT {PHOTO_COLUMNS} FROM assessment_photos WHERE id = $1")).bind(&id).fetch_one(&mut *tx).await?;
-                    let stored = photo_from_row(&row)?;
+                    let stored = row_where(&mut *tx, &format!("SELECT {PHOTO_COLUMNS} FROM assessment_photos WHERE id = $1"), &id, photo_from_row).await?.ok_or_else(|| StoreError::NotFound("photo".into()))?;
                     tx.commit().await?;
                     Ok(stored)
                 }
 
                 async fn get_photo(&self, id: &str) -> Result<Option<Photo>> {
-                    let row = sqlx::query(&format!("SELECT {PHOTO_COLUMNS} FROM assessment_photos WHERE id = $1")).bind(id).fetch_optional(&self.pool).await?;
-                    row.as_ref().map(photo_from_row).transpose()
+                    row_where(&self.pool, &format!("SELECT {PHOTO_COLUMNS} FROM assessment_photos WHERE id = $1"), id, photo_from_row).await
                 }
 
                 async fn assessment_photos(&self, assessment_id: &str) -> Result<Vec<Photo>> {
-                    let rows = sqlx::query(&format!("SELECT {PHOTO_COLUMNS} FROM assessment_photos WHERE assessment_id = $1 ORDER BY created_at, id")).bind(assessment_id).fetch_all(&self.pool).await?;
-                    rows.iter().map(photo_from_row).collect()
+                    rows_where(&self.pool, &format!("SELECT {PHOTO_COLUMNS} FROM assessment_photos WHERE assessment_id = $1 ORDER BY created_at, id"), assessment_id, photo_from_row).await
                 }
 
                 async fn photo_bytes(&self, photo: &Photo) -> Result<Vec<u8>> {
@@ -577,8 +588,7 @@ macro_rules! impl_assessment_store {
                 }
 
                 async fn get_action(&self, id: &str) -> Result<Option<Action>> {
-                    let row = sqlx::query(&format!("SELECT {ACTION_COLUMNS} FROM actions WHERE id = $1")).bind(id).fetch_optional(&self.pool).await?;
-                    row.as_ref().map(action_from_row).transpose()
+                    row_where(&self.pool, &format!("SELECT {ACTION_COLUMNS} FROM actions WHERE id = $1"), id, action_from_row).await
                 }
 
                 #[tracing::instrument(skip_all)]
@@ -612,8 +622,7 @@ macro_rules! impl_assessment_store {
                 }
 
                 async fn assessment_actions(&self, assessment_id: &str) -> Result<Vec<Action>> {
-                    let rows = sqlx::query(&format!("SELECT {ACTION_COLUMNS} FROM actions WHERE assessment_id = $1 ORDER BY created_at, id")).bind(assessment_id).fetch_all(&self.pool).await?;
-                    rows.iter().map(action_from_row).collect()
+                    rows_where(&self.pool, &format!("SELECT {ACTION_COLUMNS} FROM actions WHERE assessment_id = $1 ORDER BY created_at, id"), assessment_id, action_from_row).await
                 }
 
                 async fn pending_actions(&self, orgs: Option<&[String]>, limit: u32) -> Result<Vec<Action>> {

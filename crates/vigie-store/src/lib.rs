@@ -22,7 +22,7 @@ pub use assessment::{Action, ActionFields, AnswerWrite, AssessedSite, Assessment
 pub use library::{IngestStatus, LibraryChanges, LibraryIngest, LibraryStore, StoredDocument};
 pub use model::*;
 pub use postgres::PgStore;
-pub use sqlite::{database_path, restore as restore_sqlite, SqliteStore};
+pub use sqlite::{database_path, library_index_dir_of, restore as restore_sqlite, SqliteStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -87,6 +87,12 @@ impl SqliteStore {
     }
 }
 
+/// The library's search index folder next to the database at `db` (`NAME.library-index`).
+pub fn library_index_dir_of(db: &Path) -> PathBuf {
+    let stem = db.file_stem().and_then(|s| s.to_str()).unwrap_or("vigie");
+    db.with_file_name(format!("{stem}.library-index"))
+}
+
 /// The photo folder of the database at `db`.
 pub fn photos_dir_of(db: &Path) -> PathBuf {
     db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("photos")
@@ -168,6 +174,12 @@ pub async fn restore(url: &str, from: &Path) -> crate::Result<()> {
     }
     copy_photos(&photos_dir_of(from), &photos_dir_of(&target)).map_err(|e| crate::StoreError::Backup(format!("cannot restore the photos: {e}")))?;
     std::fs::rename(&staging, &target).map_err(|e| crate::StoreError::Backup(format!("cannot put the backup in place: {e}")))?;
+    // The library's search index describes the database that was replaced: drop it, and the
+    // next start rebuilds it from the restored store.
+    let index = library_index_dir_of(&target);
+    if index.exists() {
+        std::fs::remove_dir_all(&index).map_err(|e| crate::StoreError::Backup(format!("cannot remove the old search index {}: {e}", index.display())))?;
+    }
     Ok(())
 }
 

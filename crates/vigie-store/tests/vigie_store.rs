@@ -320,7 +320,7 @@ mod assessments {
     }
 
     #[tokio::test]
-    async fn a_sqlite_backup_carries_the_photos() {
+    async fn a_sqlite_backup_carries_the_photos_and_a_restore_drops_the_stale_index() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&format!("sqlite://{}", dir.path().join("live/vigie.db").display())).await.unwrap();
         let org = store.create_org(&ctx(1), "Org", OrgKind::Operator).await.unwrap();
@@ -335,8 +335,11 @@ mod assessments {
         store.close().await;
 
         let restored_url = format!("sqlite://{}", dir.path().join("elsewhere/vigie.db").display());
-        std::fs::create_dir_all(dir.path().join("elsewhere")).unwrap();
+        let stale_index = dir.path().join("elsewhere/vigie.library-index");
+        std::fs::create_dir_all(&stale_index).unwrap();
+        std::fs::write(stale_index.join("generation"), "7").unwrap();
         vigie_store::restore_sqlite(&restored_url, &backup).await.unwrap();
+        assert!(!stale_index.exists(), "the search index of the replaced database is dropped, to be rebuilt");
         let restored = SqliteStore::open(&restored_url).await.unwrap();
         let photos = restored.assessment_photos(&assessment.id).await.unwrap();
         assert_eq!(photos.len(), 1, "a photo of a question not yet answered is listed too");
