@@ -120,6 +120,14 @@ async function editOutline(page) {
   await page.mouse.up();
   await page.locator(".vertex-add").first().click();
   await page.getByText("5 points").waitFor();
+  // Keyboard: the new corner moves with an arrow key and goes with Delete; then it comes back.
+  await page.locator(".vertex-handle").nth(1).focus();
+  await page.keyboard.press("ArrowUp");
+  check(await page.evaluate(() => document.activeElement.classList.contains("vertex-handle")), "the moved corner keeps the focus");
+  await page.keyboard.press("Delete");
+  await page.getByText("4 points").waitFor();
+  await page.locator(".vertex-add").first().click();
+  await page.getByText("5 points").waitFor();
   await shot(page, "16-site-outline-edited");
   await page.getByRole("button", { name: "Save" }).click();
   await page.waitForURL(BASE + "/sites/" + site.id);
