@@ -36,6 +36,12 @@ async function createSite(page) {
   await shot(page, "03-site-phone");
 }
 
+// A phone page never scrolls sideways.
+async function fitsThePhone(page, what) {
+  const widths = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  check(widths[0] <= widths[1], `${what} fits the phone's width (${widths[0]} px of ${widths[1]})`);
+}
+
 async function answerVisible(page, pick) {
   const questions = page.locator("fieldset.question");
   const n = await questions.count();
@@ -128,10 +134,13 @@ async function phoneStory(page, context) {
   // lands on the field above the button (the date field's label intercepts it).
   await page.getByLabel("Owner").press("Enter");
   await page.locator("#plan-table").getByText("Install bollards at the north entrance").waitFor();
+  await page.locator("#r-guidance details, #r-guidance p").first().waitFor();
+  await fitsThePhone(page, "the results page");
   await shot(page, "08-results-phone");
 
   await page.goto(BASE + "/dashboard");
   await page.locator("#d-actions-body table, #d-actions-body p").first().waitFor();
+  await fitsThePhone(page, "the dashboard");
   await shot(page, "09-dashboard-phone");
 }
 phoneStory.options = phone;
