@@ -48,7 +48,7 @@ export async function run(tests) {
       console.log(`ok   ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     } catch (e) {
       failed++;
-      console.log(`FAIL ${name}: ${e.message}`);
+      console.log(`FAIL ${name}: ${e.message}` + (errors.length ? `\n     script errors in the page: ${errors.join("; ")}` : ""));
       await shot(page, "FAILED-" + name.replace(/\W+/g, "-")).catch(() => {});
     }
     await context.close();

@@ -72,6 +72,15 @@ async function submitThenValidate(page, context) {
     check(text.includes(site.name) && /\d{4}-\d{2}-\d{2}/.test(text), "the dashboard shows the site with its band and re-assessment date: " + text);
     check(/Low|Medium|High|Very high/.test(text), "the dashboard names the site's risk band: " + text);
     await shot(other, "15-dashboard-after-validation");
+    // Archived: still readable, out of the dashboard.
+    await other.goto(BASE + "/assessments/" + id + "/results");
+    other.once("dialog", (d) => d.accept());
+    await other.getByRole("button", { name: "Archive" }).click();
+    await other.locator('#r-state[data-status="archived"]').waitFor();
+    check(!(await other.locator("#r-lifecycle button").count()), "an archived assessment offers no further move");
+    await other.goto(BASE + "/dashboard");
+    await other.locator("#d-bands-body p, #d-sites").first().waitFor();
+    check(!(await other.locator(`#d-sites tr[data-site="${site.id}"]`).count()), "an archived assessment leaves the dashboard");
     check(errors.length === 0, "script errors in the officer's page: " + errors.join("; "));
   } finally {
     await officer.close();
@@ -109,6 +118,14 @@ async function editOutline(page) {
   await page.mouse.down();
   await page.mouse.move(box.x - 30, box.y - 30, { steps: 8 });
   await page.mouse.up();
+  await page.locator(".vertex-add").first().click();
+  await page.getByText("5 points").waitFor();
+  // Keyboard: the new corner moves with an arrow key and goes with Delete; then it comes back.
+  await page.locator(".vertex-handle").nth(1).focus();
+  await page.keyboard.press("ArrowUp");
+  check(await page.evaluate(() => document.activeElement.classList.contains("vertex-handle")), "the moved corner keeps the focus");
+  await page.keyboard.press("Delete");
+  await page.getByText("4 points").waitFor();
   await page.locator(".vertex-add").first().click();
   await page.getByText("5 points").waitFor();
   await shot(page, "16-site-outline-edited");

@@ -218,12 +218,14 @@
 
   let flushing = false;
   async function flush() {
+    // Taken before the first await: two flushes at once would send an entry twice.
     if (flushing) return;
-    const entries = await queued();
-    if (!entries.length) return;
     flushing = true;
     let sent = 0;
+    let entries = [];
     try {
+      entries = await queued();
+      if (!entries.length) return;
       for (const entry of entries) {
         let r;
         if (entry.kind === "answer") {
@@ -241,7 +243,9 @@
           delete pending[entry.question];
           if (r.ok) assessment.answers[entry.question] = r.data;
           else if (r.status === 409 && r.data && r.data.error && r.data.error.code === "answer_conflict") {
-            conflicts.push({ question: entry.question, mine: entry.body, theirs: r.data.error.details.current });
+            // One conflict per question: answering it again meanwhile replaces "mine".
+            const at = conflicts.findIndex((c) => c.question === entry.question);
+            conflicts.splice(at < 0 ? conflicts.length : at, at < 0 ? 0 : 1, { question: entry.question, mine: entry.body, theirs: r.data.error.details.current });
           } else showNet("offline", errorText(r));
         } else {
           pendingPhotos[entry.question] = Math.max(0, (pendingPhotos[entry.question] || 1) - 1);
@@ -257,7 +261,8 @@
       flushing = false;
       // Refreshes the copy the service worker keeps, for a reload without network.
       if (sent) api("GET", base);
-      render();
+      // Redrawn only when something was in the queue: a redraw would drop a note being typed.
+      if (entries.length) render();
     }
   }
 

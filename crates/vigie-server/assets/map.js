@@ -141,9 +141,25 @@
       if (vertices.length >= 2) shape.addLayer(L.polygon(vertices, { color: "#0b4f8a", weight: 2, fillOpacity: 0.25, interactive: false }));
       // Corners are dragged to move them; the small handle between two corners adds one there.
       vertices.forEach((v, i) => {
-        const corner = L.marker(v, { draggable: true, keyboard: false, icon: L.divIcon({ className: "vertex-handle", iconSize: [16, 16] }), title: t("corner") + " " + (i + 1) });
+        const corner = L.marker(v, { draggable: true, keyboard: true, icon: L.divIcon({ className: "vertex-handle", iconSize: [16, 16] }), title: t("corner") + " " + (i + 1), alt: t("corner") + " " + (i + 1) });
         corner.on("drag", (e) => { vertices[i] = [e.latlng.lat, e.latlng.lng]; });
         corner.on("dragend", redraw);
+        // Keyboard: a focused corner moves with the arrow keys (not the map) and Delete removes
+        // it. Its element exists once the map has a view, hence the "add" event.
+        corner.on("add", () => corner.getElement().addEventListener("keydown", (ev) => {
+          const step = { ArrowUp: [0, -5], ArrowDown: [0, 5], ArrowLeft: [-5, 0], ArrowRight: [5, 0] }[ev.key];
+          if (!step && ev.key !== "Delete" && ev.key !== "Backspace") return;
+          ev.preventDefault();
+          ev.stopPropagation();
+          if (step) {
+            const p = map.latLngToContainerPoint(vertices[i]);
+            const moved = map.containerPointToLatLng([p.x + step[0], p.y + step[1]]);
+            vertices[i] = [moved.lat, moved.lng];
+          } else vertices.splice(i, 1);
+          redraw();
+          const again = document.querySelectorAll(".vertex-handle")[Math.min(i, vertices.length - 1)];
+          if (again) again.focus();
+        }));
         shape.addLayer(corner);
       });
       if (vertices.length >= 3) vertices.forEach((v, i) => {
