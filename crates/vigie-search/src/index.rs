@@ -448,8 +448,10 @@ impl LibraryIndex {
         Ok(hits)
     }
 
-    /// The passages that help with a methodology question: those it references first (passage
-    /// ids), then the best matches for its text, up to `limit`; only what the caller may read.
+    /// The passages that help with a methodology question: those it references first, then the
+    /// best matches for its text, up to `limit`; only what the caller may read. A reference is
+    /// a passage id, or else a phrase of the passage's text: ids are those of one installation,
+    /// phrases travel with the methodology to every installation holding the document.
     pub fn related(
         &self,
         question: &str,
@@ -457,7 +459,19 @@ impl LibraryIndex {
         access: &Access,
         limit: usize,
     ) -> Result<Vec<SearchHit>, SearchError> {
-        let mut hits = self.passages(references, access)?;
+        let by_id = self.passages(references, access)?;
+        let mut hits: Vec<SearchHit> = Vec::new();
+        for reference in references {
+            let hit = match by_id.iter().find(|h| &h.passage_id == reference) {
+                Some(hit) => Some(hit.clone()),
+                None => self.phrase_hit(reference, access)?,
+            };
+            if let Some(hit) = hit
+                && hits.iter().all(|h| h.passage_id != hit.passage_id)
+            {
+                hits.push(hit);
+            }
+        }
         hits.truncate(limit);
         if hits.len() < limit {
             // A question is words, not syntax: its quotes must not turn into required phrases.
@@ -488,6 +502,17 @@ impl LibraryIndex {
             }
         }
         Ok(hits)
+    }
+
+    /// The best passage containing `phrase` as a phrase, if the caller may read one.
+    fn phrase_hit(&self, phrase: &str, access: &Access) -> Result<Option<SearchHit>, SearchError> {
+        let mut q = SearchQuery::new(format!("\"{}\"", phrase.replace('"', " ")));
+        q.limit = 1;
+        match self.search(&q, access) {
+            Ok(found) => Ok(found.results.into_iter().next()),
+            Err(SearchError::QueryInvalid { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Access and request filters: only passages, only what the caller may read, then tags,
@@ -913,6 +938,19 @@ mod tests {
             .passage_id
             .clone();
         let refs = vec![secret.clone(), plan.clone()];
+        let by_phrase = index
+            .related(
+                "rien de commun",
+                &["employés aux entrées du public".to_owned(), "no passage says this".to_owned()],
+                &Access::public(),
+                1,
+            )
+            .unwrap();
+        assert_eq!(
+            by_phrase.first().map(|h| h.document_id.as_str()),
+            Some("guide"),
+            "a phrase of a passage references it in every installation"
+        );
         let question = "Des « chiens détecteurs » d'explosifs sont-ils employés ?";
         let outsider = index
             .related(question, &refs, &Access::public(), 5)

@@ -328,7 +328,8 @@ pub struct RelatedParams {
 }
 
 /// The passages `caller` may read that help with a methodology question: the question's
-/// `guidance` references (passage ids) first, then the best matches for its text.
+/// `guidance` references (passage ids or phrases) first, then the best matches for its text
+/// in both languages.
 pub async fn related_passages(state: &AppState, caller: &Principal, question_id: &str, lang: vigie_domain::site::Lang, limit: usize) -> Result<Vec<vigie_search::SearchHit>, ApiError> {
     let methodology = vigie_assessment::Methodology::embedded().map_err(|e| {
         tracing::error!(error = %e, "the embedded methodology is unreadable");
@@ -339,7 +340,10 @@ pub async fn related_passages(state: &AppState, caller: &Principal, question_id:
         return Err(vigie_domain::DomainError::validation("limit", format!("between 1 and {}", vigie_search::query::MAX_LIMIT)).into());
     }
     let library = ready(state).await?;
-    Ok(library.related(question.text(lang), &question.guidance, &access(&caller.org_id), limit)?)
+    // Both languages' wording: the library's documents are in either language.
+    let other = if lang == vigie_domain::site::Lang::Fr { vigie_domain::site::Lang::En } else { vigie_domain::site::Lang::Fr };
+    let text = format!("{} {}", question.text(lang), question.text(other));
+    Ok(library.related(&text, &question.guidance, &access(&caller.org_id), limit)?)
 }
 
 pub async fn related(State(state): State<AppState>, crate::auth::Caller(caller): crate::auth::Caller, ApiQuery(params): ApiQuery<RelatedParams>) -> Result<Json<Value>, ApiError> {
