@@ -184,6 +184,9 @@ pub struct Measure {
     pub target: u8,
     pub en: String,
     pub fr: String,
+    /// Library passages on putting the measure in place (phrases or passage ids).
+    #[serde(default)]
+    pub guidance: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -494,7 +497,7 @@ impl Methodology {
                 return fail(format!("measure {} targets grade {}, which no answer has", measure.id, measure.target));
             }
         }
-        if q.guidance.iter().any(|g| g.trim().is_empty()) {
+        if q.guidance.iter().chain(q.measures.iter().flat_map(|m| &m.guidance)).any(|g| g.trim().is_empty()) {
             return fail("empty guidance reference".into());
         }
         Ok(())
@@ -636,6 +639,7 @@ impl Methodology {
                     openness: m.openness,
                     openness_label: m.openness.label(lang),
                     target_grade: m.target,
+                    guidance: &m.guidance,
                 })
                 .collect(),
             guidance: &q.guidance,
@@ -746,6 +750,7 @@ pub struct MeasureView<'m> {
     pub openness: OpennessImpact,
     pub openness_label: &'static str,
     pub target_grade: u8,
+    pub guidance: &'m [String],
 }
 
 #[cfg(test)]

@@ -328,7 +328,7 @@ pub struct RelatedParams {
 }
 
 /// The passages `caller` may read that help with a methodology question: the question's
-/// `guidance` references (passage ids or phrases) first, then the best matches for its text
+/// `guidance` references and those of its measures (passage ids or phrases) first, then the best matches for its text
 /// in both languages.
 pub async fn related_passages(state: &AppState, caller: &Principal, question_id: &str, lang: vigie_domain::site::Lang, limit: usize) -> Result<Vec<vigie_search::SearchHit>, ApiError> {
     let methodology = vigie_assessment::Methodology::embedded().map_err(|e| {
@@ -343,7 +343,8 @@ pub async fn related_passages(state: &AppState, caller: &Principal, question_id:
     // Both languages' wording: the library's documents are in either language.
     let other = if lang == vigie_domain::site::Lang::Fr { vigie_domain::site::Lang::En } else { vigie_domain::site::Lang::Fr };
     let text = format!("{} {}", question.text(lang), question.text(other));
-    Ok(library.related(&text, &question.guidance, &access(&caller.org_id), limit)?)
+    let references: Vec<String> = question.guidance.iter().chain(question.measures.iter().flat_map(|m| &m.guidance)).cloned().collect();
+    Ok(library.related(&text, &references, &access(&caller.org_id), limit)?)
 }
 
 pub async fn related(State(state): State<AppState>, crate::auth::Caller(caller): crate::auth::Caller, ApiQuery(params): ApiQuery<RelatedParams>) -> Result<Json<Value>, ApiError> {
