@@ -16,7 +16,7 @@ use vigie_domain::access::Principal;
 use vigie_domain::assessment::{self as rules, ActionStatus, AssessmentStatus, GpsPoint};
 use vigie_domain::site::{check_text, Lang};
 use vigie_domain::DomainError;
-use vigie_store::{Action, ActionFields, AnswerWrite, AssessedSite, Assessment, NewAssessment, NewPhoto, StoredAnswer, TransitionData};
+use vigie_store::{Action, ActionFields, AnswerContent, AnswerWrite, AssessedSite, Assessment, NewAssessment, NewPhoto, StoredAnswer, TransitionData};
 
 use crate::api::{readable_site, write_context};
 use crate::auth::Caller;
@@ -139,7 +139,7 @@ fn input_of(assessment: &Assessment, answers: BTreeMap<String, String>) -> Asses
 }
 
 fn answer_ids(answers: &BTreeMap<String, StoredAnswer>) -> BTreeMap<String, String> {
-    answers.iter().map(|(q, a)| (q.clone(), a.answer.clone())).collect()
+    answers.iter().map(|(q, a)| (q.clone(), a.content.answer.clone())).collect()
 }
 
 fn assessment_json(assessment: &Assessment, answers: Option<&BTreeMap<String, StoredAnswer>>) -> Value {
@@ -234,7 +234,7 @@ impl AnswerBody {
         if self.observed_at_ms.is_some_and(|t| t < 0) {
             return Err(DomainError::validation("observed_at_ms", "a time in milliseconds since 1970").into());
         }
-        Ok(AnswerWrite { question_id, answer: self.answer, note, observed_at_ms: self.observed_at_ms, gps: self.gps, base_version: self.base_version })
+        Ok(AnswerWrite { question_id, content: AnswerContent { answer: self.answer, note, observed_at_ms: self.observed_at_ms, gps: self.gps }, base_version: self.base_version })
     }
 }
 
@@ -245,7 +245,7 @@ async fn write_answers(state: &AppState, caller: &Principal, id: &str, writes: V
     let m = pinned_methodology(&assessment)?;
     let mut answers = answer_ids(&state.store.assessment_answers(&assessment.id).await?);
     for write in &writes {
-        answers.insert(write.question_id.clone(), write.answer.clone());
+        answers.insert(write.question_id.clone(), write.content.answer.clone());
     }
     vigie_assessment::score(m, &input_of(&assessment, answers))?;
     Ok(state.store.put_answers(&write_context(caller), &assessment.id, &writes).await?)
@@ -534,12 +534,12 @@ async fn plan_json(state: &AppState, assessment: &Assessment) -> Result<Value, A
     let m = pinned_methodology(assessment)?;
     let actions = state.store.assessment_actions(&assessment.id).await?;
     let answers = answer_ids(&state.store.assessment_answers(&assessment.id).await?);
-    let pending_measures: Vec<String> = actions.iter().filter(|a| a.status.is_pending()).filter_map(|a| a.measure_id.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let pending_measures: Vec<String> = actions.iter().filter(|a| a.fields.status.is_pending()).filter_map(|a| a.fields.measure_id.clone()).collect::<BTreeSet<_>>().into_iter().collect();
     let result = vigie_assessment::what_if(m, &input_of(assessment, answers), &pending_measures)?;
     let risks = |report: &vigie_assessment::ScoreReport<'_>| -> Vec<Value> {
         report.scenarios.iter().filter_map(|s| Some(json!({"id": s.id, "risk": s.risk?, "risk_band": s.risk_band?, "vulnerability": s.vulnerability}))).collect()
     };
-    let count = |status: ActionStatus| actions.iter().filter(|a| a.status == status).count();
+    let count = |status: ActionStatus| actions.iter().filter(|a| a.fields.status == status).count();
     let counted = actions.len() - count(ActionStatus::Cancelled);
     let done = count(ActionStatus::Done);
     Ok(json!({

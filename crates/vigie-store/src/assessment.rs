@@ -53,36 +53,33 @@ pub struct Assessment {
     pub protective_measures_index: Option<u8>,
 }
 
+/// What a person says about one question.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnswerContent {
+    pub answer: String,
+    pub note: Option<String>,
+    pub observed_at_ms: Option<i64>,
+    pub gps: Option<GpsPoint>,
+}
+
 /// One answer to write. `base_version` is the version of the answer the writer last saw
 /// (0: none); `None` skips the check (bulk imports).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AnswerWrite {
     pub question_id: String,
-    pub answer: String,
-    pub note: Option<String>,
-    pub observed_at_ms: Option<i64>,
-    pub gps: Option<GpsPoint>,
+    pub content: AnswerContent,
     pub base_version: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredAnswer {
     pub question_id: String,
-    pub answer: String,
-    pub note: Option<String>,
-    pub observed_at_ms: Option<i64>,
-    pub gps: Option<GpsPoint>,
+    #[serde(flatten)]
+    pub content: AnswerContent,
     pub photos: Vec<String>,
     pub version: i64,
     pub updated_at_ms: i64,
     pub updated_by: String,
-}
-
-impl StoredAnswer {
-    /// Same content as the write: replaying a write that already landed is not a conflict.
-    pub fn matches(&self, write: &AnswerWrite) -> bool {
-        self.answer == write.answer && self.note == write.note && self.observed_at_ms == write.observed_at_ms && self.gps == write.gps
-    }
 }
 
 /// What a status change also records.
@@ -117,7 +114,7 @@ pub struct Photo {
 }
 
 /// The fields of an action a person writes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ActionFields {
     pub title: String,
     pub owner: Option<String>,
@@ -135,14 +132,8 @@ pub struct Action {
     pub assessment_id: String,
     pub site_id: String,
     pub org_id: String,
-    pub title: String,
-    pub owner: Option<String>,
-    pub due_date: Option<String>,
-    pub status: ActionStatus,
-    pub evidence: Option<String>,
-    pub question_id: Option<String>,
-    pub scenario_id: Option<String>,
-    pub measure_id: Option<String>,
+    #[serde(flatten)]
+    pub fields: ActionFields,
     pub version: i64,
     pub created_at_ms: i64,
     pub created_by: String,
@@ -209,7 +200,7 @@ macro_rules! impl_assessment_store {
             use super::{audit, Row};
             use $crate::assessment::{small, ACTION_COLUMNS, ANSWER_COLUMNS, ASSESSMENT_COLUMNS, PHOTO_COLUMNS};
             use $crate::sql::{corrupt, new_id, parse_category};
-            use $crate::{Action, ActionFields, AnswerWrite, AssessedSite, Assessment, NewAssessment, NewPhoto, Photo, Result, StoreError, StoredAnswer, TransitionData, WriteContext};
+            use $crate::{Action, ActionFields, AnswerContent, AnswerWrite, AssessedSite, Assessment, NewAssessment, NewPhoto, Photo, Result, StoreError, StoredAnswer, TransitionData, WriteContext};
 
             fn assessment_from_row(row: &Row) -> Result<Assessment> {
                 let status: String = row.try_get("status")?;
@@ -248,10 +239,12 @@ macro_rules! impl_assessment_store {
                 let gps: Option<String> = row.try_get("gps")?;
                 Ok(StoredAnswer {
                     question_id: row.try_get("question_id")?,
-                    answer: row.try_get("answer")?,
-                    note: row.try_get("note")?,
-                    observed_at_ms: row.try_get("observed_at")?,
-                    gps: gps.map(|g| serde_json::from_str(&g).map_err(|e| corrupt("answer position", e))).transpose()?,
+                    content: AnswerContent {
+                        answer: row.try_get("answer")?,
+                        note: row.try_get("note")?,
+                        observed_at_ms: row.try_get("observed_at")?,
+                        gps: gps.map(|g| serde_json::from_str(&g).map_err(|e| corrupt("answer position", e))).transpose()?,
+                    },
                     photos: Vec::new(),
                     version: row.try_get("version")?,
                     updated_at_ms: row.try_get("updated_at")?,
@@ -281,14 +274,16 @@ macro_rules! impl_assessment_store {
                     assessment_id: row.try_get("assessment_id")?,
                     site_id: row.try_get("site_id")?,
                     org_id: row.try_get("org_id")?,
-                    title: row.try_get("title")?,
-                    owner: row.try_get("owner")?,
-                    due_date: row.try_get("due_date")?,
-                    status: ActionStatus::from_key(&status).map_err(|e| corrupt("action status", e))?,
-                    evidence: row.try_get("evidence")?,
-                    question_id: row.try_get("question_id")?,
-                    scenario_id: row.try_get("scenario_id")?,
-                    measure_id: row.try_get("measure_id")?,
+                    fields: ActionFields {
+                        title: row.try_get("title")?,
+                        owner: row.try_get("owner")?,
+                        due_date: row.try_get("due_date")?,
+                        status: ActionStatus::from_key(&status).map_err(|e| corrupt("action status", e))?,
+                        evidence: row.try_get("evidence")?,
+                        question_id: row.try_get("question_id")?,
+                        scenario_id: row.try_get("scenario_id")?,
+                        measure_id: row.try_get("measure_id")?,
+                    },
                     version: row.try_get("version")?,
                     created_at_ms: row.try_get("created_at")?,
                     created_by: row.try_get("created_by")?,
@@ -423,7 +418,7 @@ macro_rules! impl_assessment_store {
                             .map(answer_from_row)
                             .transpose()?;
                         if let Some(current) = &current
-                            && current.matches(write)
+                            && current.content == write.content
                         {
                             stored.push(current.clone());
                             continue;
@@ -437,13 +432,13 @@ macro_rules! impl_assessment_store {
                         if write.base_version.is_some_and(|b| b != current_version) {
                             return Err(StoreError::Conflict(format!("answer {} was removed since you read it", write.question_id)));
                         }
-                        let gps = write.gps.map(|g| serde_json::to_string(&g)).transpose().map_err(|e| corrupt("answer position", e))?;
+                        let gps = write.content.gps.map(|g| serde_json::to_string(&g)).transpose().map_err(|e| corrupt("answer position", e))?;
                         sqlx::query("INSERT INTO assessment_answers (assessment_id, question_id, answer, note, observed_at, gps, version, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8) ON CONFLICT (assessment_id, question_id) DO UPDATE SET answer = excluded.answer, note = excluded.note, observed_at = excluded.observed_at, gps = excluded.gps, version = assessment_answers.version + 1, updated_at = excluded.updated_at, updated_by = excluded.updated_by")
                             .bind(assessment_id)
                             .bind(&write.question_id)
-                            .bind(&write.answer)
-                            .bind(&write.note)
-                            .bind(write.observed_at_ms)
+                            .bind(&write.content.answer)
+                            .bind(&write.content.note)
+                            .bind(write.content.observed_at_ms)
                             .bind(gps)
                             .bind(ctx.at_ms)
                             .bind(&ctx.actor)

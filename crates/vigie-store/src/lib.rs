@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use vigie_domain::access::Principal;
 use vigie_domain::audit::{AuditRecord, StoredAuditEntry};
 
-pub use assessment::{Action, ActionFields, AnswerWrite, AssessedSite, Assessment, AssessmentStore, NewAssessment, NewPhoto, Photo, StoredAnswer, TransitionData};
+pub use assessment::{Action, ActionFields, AnswerContent, AnswerWrite, AssessedSite, Assessment, AssessmentStore, NewAssessment, NewPhoto, Photo, StoredAnswer, TransitionData};
 pub use library::{IngestStatus, LibraryChanges, LibraryIngest, LibraryStore, StoredDocument};
 pub use model::*;
 pub use postgres::PgStore;

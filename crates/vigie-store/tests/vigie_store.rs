@@ -220,10 +220,10 @@ async fn hvm_studies_are_kept_with_their_site_and_go_with_it() {
 mod assessments {
     use super::*;
     use vigie_domain::assessment::{ActionStatus, AssessmentStatus, GpsPoint};
-    use vigie_store::{ActionFields, AnswerWrite, AssessedSite, AssessmentStore, NewAssessment, NewPhoto, TransitionData};
+    use vigie_store::{ActionFields, AnswerContent, AnswerWrite, AssessedSite, AssessmentStore, NewAssessment, NewPhoto, TransitionData};
 
     fn answer(question: &str, answer: &str, base_version: Option<i64>) -> AnswerWrite {
-        AnswerWrite { question_id: question.into(), answer: answer.into(), note: None, observed_at_ms: None, gps: None, base_version }
+        AnswerWrite { question_id: question.into(), content: AnswerContent { answer: answer.into(), note: None, observed_at_ms: None, gps: None }, base_version }
     }
 
     fn action(title: &str, status: ActionStatus, due: Option<&str>) -> ActionFields {
@@ -251,16 +251,16 @@ mod assessments {
             // One by one, with a note and a position; then a stale write is a conflict that
             // carries what is stored now, and replaying a write that landed is not.
             let mut first = answer("access.public_entrance_search", "a2", Some(0));
-            first.note = Some("Side door on Eteläranta unguarded".into());
-            first.gps = Some(GpsPoint { lat: 60.1672, lon: 24.9534, accuracy_m: Some(6.0) });
-            first.observed_at_ms = Some(1_700_000_000_000);
+            first.content.note = Some("Side door on Eteläranta unguarded".into());
+            first.content.gps = Some(GpsPoint { lat: 60.1672, lon: 24.9534, accuracy_m: Some(6.0) });
+            first.content.observed_at_ms = Some(1_700_000_000_000);
             let stored = store.put_answers(&ctx(4), &assessment.id, std::slice::from_ref(&first)).await.unwrap();
-            assert_eq!((stored[0].version, stored[0].note.as_deref()), (1, Some("Side door on Eteläranta unguarded")), "{name}");
+            assert_eq!((stored[0].version, stored[0].content.note.as_deref()), (1, Some("Side door on Eteläranta unguarded")), "{name}");
             assert_eq!(store.put_answers(&ctx(5), &assessment.id, std::slice::from_ref(&first)).await.unwrap()[0].version, 1, "{name}: a replay changes nothing");
             let other = answer("access.public_entrance_search", "a0", Some(1));
             store.put_answers(&ctx(6), &assessment.id, &[other]).await.unwrap();
             match store.put_answers(&ctx(7), &assessment.id, &[answer("access.public_entrance_search", "a3", Some(1))]).await {
-                Err(StoreError::AnswerConflict { current }) => assert_eq!((current.answer.as_str(), current.version), ("a0", 2), "{name}"),
+                Err(StoreError::AnswerConflict { current }) => assert_eq!((current.content.answer.as_str(), current.version), ("a0", 2), "{name}"),
                 other => panic!("{name}: expected a conflict, got {other:?}"),
             }
             // Bulk: all or none.
@@ -296,7 +296,7 @@ mod assessments {
             let undated = store.create_action(&ctx(15), &assessment.id, &action("Brief the stallholders", ActionStatus::InProgress, None)).await.unwrap();
             let sooner = store.create_action(&ctx(16), &assessment.id, &action("Lock the loading bay", ActionStatus::Open, Some("2026-12-15"))).await.unwrap();
             let done = store.update_action(&ctx(17), &later.id, &action("Bag checks at all doors", ActionStatus::Done, Some("2027-03-01")), 1).await.unwrap();
-            assert_eq!((done.status, done.version), (ActionStatus::Done, 2), "{name}");
+            assert_eq!((done.fields.status, done.version), (ActionStatus::Done, 2), "{name}");
             assert!(matches!(store.update_action(&ctx(18), &later.id, &action("x", ActionStatus::Open, None), 1).await, Err(StoreError::Conflict(_))), "{name}");
             let pending: Vec<String> = store.pending_actions(None, 10).await.unwrap().into_iter().map(|a| a.id).collect();
             assert_eq!(pending, vec![sooner.id.clone(), undated.id.clone()], "{name}: soonest due first, undated last, done left out");
