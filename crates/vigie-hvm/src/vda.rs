@@ -38,12 +38,64 @@ struct Field {
     labels: Vec<Label>,
 }
 
-/// One class on one graph, with or without the barriers.
-struct Dynamics<'a> {
-    graph: &'a StreetGraph,
-    class: &'a VehicleClass,
-    params: &'a DynamicsParams,
-    passable_barriers: bool,
+/// One directed edge as label-correcting reads it. Spreading a label is bound by memory
+/// latency, not arithmetic: with the edge's length, turns and end node kept in one place, a
+/// relaxation touches a few cache lines instead of one per array of the street graph.
+#[derive(Debug, Clone, Copy)]
+struct Hop {
+    length: f64,
+    /// Its turns are `turns[first_turn..]` up to the next hop's `first_turn`.
+    first_turn: u32,
+    /// A blocking barrier stands at its end node.
+    barrier_at_end: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Turn {
+    /// The hop turned onto.
+    to: u32,
+    /// Radius (m) of the bend.
+    radius: f32,
+}
+
+/// A set of edges of the street graph and the turns between them, in the layout of [`Hop`].
+struct Net {
+    /// One more than there are edges: the last one only ends the turns of the one before.
+    hops: Vec<Hop>,
+    turns: Vec<Turn>,
+    /// The street graph edge each hop stands for: the predecessor recorded in labels.
+    edge: Vec<u32>,
+}
+
+impl Net {
+    /// The `edges` of `graph` (`slot` gives the index of a graph edge among them, if it is one):
+    /// the turns from an edge that is not `open` are left out, since nothing spreads past it.
+    fn new(graph: &StreetGraph, edges: &[u32], slot: impl Fn(u32) -> Option<usize>, open: impl Fn(usize) -> bool) -> Net {
+        let mut hops = Vec::with_capacity(edges.len() + 1);
+        let mut turns = Vec::with_capacity(graph.turn_radius.len().min(edges.len() * 4));
+        for (i, &e) in edges.iter().enumerate() {
+            let (e, b) = (e as usize, graph.to[e as usize]);
+            hops.push(Hop { length: graph.length[e], first_turn: turns.len() as u32, barrier_at_end: graph.barrier_of[b as usize] != 0 });
+            if open(i) {
+                let first_out = graph.out_start[b as usize];
+                for (k, t) in graph.turns(e).enumerate() {
+                    if let Some(j) = slot(first_out + k as u32) {
+                        turns.push(Turn { to: j as u32, radius: graph.turn_radius[t] });
+                    }
+                }
+            }
+        }
+        hops.push(Hop { length: 0.0, first_turn: turns.len() as u32, barrier_at_end: false });
+        Net { hops, turns, edge: edges.to_vec() }
+    }
+
+    fn len(&self) -> usize {
+        self.hops.len() - 1
+    }
+
+    fn turns(&self, i: usize) -> &[Turn] {
+        &self.turns[self.hops[i].first_turn as usize..self.hops[i + 1].first_turn as usize]
+    }
 }
 
 /// Width (m/s) of the speed buckets of [`BucketQueue`].
@@ -93,43 +145,38 @@ impl BucketQueue {
     }
 }
 
-/// Label-correcting over directed edges until no label improves by more than the threshold.
-/// `slot(e)` maps a graph edge to its index in `labels` (None: outside the set); `open(i)` says
-/// whether a vehicle can go on past the end of edge `i`. `start` lists the only edges whose
-/// labels may spread (None: all of them).
+/// Label-correcting over the hops of `net` until no label improves by more than the threshold.
+/// `start` lists the only hops whose labels may spread (None: all of them).
 ///
 /// The fastest label is spread first, so a speed gained on a long straight run travels down
 /// the street in one sweep instead of one edge per round as in FIFO order (some 50 times
 /// slower on the whole graph). Among equal speeds (all edges start at rest), edges entered only
 /// through sharp bends go first: they are where straight runs begin, so each street is swept
 /// from its head rather than again from every edge further up. The order changes the work, not
-/// the result. The speed at the end of an edge (a Newton solve) is only computed when some
-/// successor could improve by more than the threshold, checked first on the run-up S(v), and
-/// the bend there does not limit it.
-fn propagate(d: &Dynamics<'_>, edges: &[u32], slot: &impl Fn(u32) -> Option<usize>, open: &impl Fn(usize) -> bool, labels: &mut [Label], start: Option<&[usize]>) {
-    let Dynamics { graph, class, params, passable_barriers } = *d;
-    // Widest way in (radius, m): log2 tiers, straight-through last.
-    let entry_tier = |e: u32| -> u8 {
-        let a = graph.from[e as usize];
-        if !passable_barriers && graph.barrier_of[a as usize] != 0 {
-            return 0;
-        }
-        let first_out = graph.out_start[a as usize];
-        let widest = graph.out_edges(a).map(|o| graph.turn_radius[graph.turn_start[graph.reverse[o] as usize] as usize + (e - first_out) as usize]).fold(0.0f32, f32::max);
-        (widest.clamp(0.0, 65_535.0) as u32 + 1).ilog2() as u8
-    };
-    let mut queue = BucketQueue::new(edges.len(), class.vmax_ms());
+/// the result. The speed at the end of an edge (a solve) is only computed when some successor
+/// could improve by more than the threshold, checked first on the run-up S(v), and the bend
+/// there does not limit it.
+fn propagate(net: &Net, class: &VehicleClass, params: &DynamicsParams, passable_barriers: bool, labels: &mut [Label], start: Option<&[usize]>) {
+    let blocked = |i: usize| !passable_barriers && net.hops[i].barrier_at_end;
+    let mut queue = BucketQueue::new(net.len(), class.vmax_ms());
     // Labels set by a limiting turn off the straightest way on wait until no run along a
     // street is left to spread: a street is then swept once from its far end rather than again
     // from each side street turning in (half the work for trucks), and fewer labels stop just
     // short of their value.
-    let mut after_bends = BucketQueue::new(edges.len(), class.vmax_ms());
+    let mut after_bends = BucketQueue::new(net.len(), class.vmax_ms());
     match start {
-        Some(start) => start.iter().filter(|&&i| open(i)).for_each(|&i| queue.push(i as u32, labels[i].speed)),
+        Some(start) => start.iter().filter(|&&i| !net.turns(i).is_empty()).for_each(|&i| queue.push(i as u32, labels[i].speed)),
         None => {
-            let tiers: Vec<u8> = edges.iter().map(|&e| entry_tier(e)).collect();
+            // Widest way in (radius, m), in log2 tiers, straight-through last.
+            let mut widest = vec![0.0f32; net.len()];
+            for i in (0..net.len()).filter(|&i| !blocked(i)) {
+                for t in net.turns(i) {
+                    widest[t.to as usize] = widest[t.to as usize].max(t.radius);
+                }
+            }
+            let tiers: Vec<u8> = widest.iter().map(|w| (w.clamp(0.0, 65_535.0) as u32 + 1).ilog2() as u8).collect();
             for tier in (0..=16u8).rev() {
-                for (i, _) in tiers.iter().enumerate().filter(|&(i, &t)| t == tier && open(i)) {
+                for (i, _) in tiers.iter().enumerate().filter(|&(_, &t)| t == tier) {
                     queue.push(i as u32, labels[i].speed);
                 }
             }
@@ -138,37 +185,32 @@ fn propagate(d: &Dynamics<'_>, edges: &[u32], slot: &impl Fn(u32) -> Option<usiz
     let fg = params.friction * params.gravity_ms2;
     let thr = params.improvement_threshold_ms;
     while let Some(i) = queue.pop().or_else(|| after_bends.pop()) {
-        if !open(i) {
-            continue;
-        }
-        let e = edges[i] as usize;
-        let b = graph.to[e];
-        if !passable_barriers && graph.barrier_of[b as usize] != 0 {
+        let turns = net.turns(i);
+        if turns.is_empty() || blocked(i) {
             continue;
         }
         let here = labels[i];
-        let s_end = here.dist + graph.length[e];
+        let length = net.hops[i].length;
+        let s_end = here.dist + length;
         let mut v_end = None;
-        let first_out = graph.out_start[b as usize] as usize;
-        let straightest = graph.turns(e).map(|t| graph.turn_radius[t]).fold(0.0f32, f32::max);
-        for (k, t) in graph.turns(e).enumerate() {
-            let next = (first_out + k) as u32;
-            let Some(j) = slot(next) else { continue };
+        let straightest = turns.iter().map(|t| t.radius).fold(0.0f32, f32::max);
+        for turn in turns {
+            let j = turn.to as usize;
             // Not even as fast as the label there: the usual case once a street is swept.
             if s_end <= labels[j].dist {
                 continue;
             }
-            let limit = (fg * graph.turn_radius[t] as f64).sqrt();
+            let limit = (fg * turn.radius as f64).sqrt();
             let wanted = labels[j].speed + thr;
             if limit <= wanted || s_end <= class.distance_from_rest(wanted) {
                 continue;
             }
             // A bend that limits the speed sets it without solving for the speed at the end.
             let s_limit = class.distance_from_rest(limit);
-            let (v, run_up, dist) = if s_end > s_limit { (limit, 0.0, s_limit) } else { (*v_end.get_or_insert_with(|| class.speed_after(0.0, s_end)), here.run_up + graph.length[e], s_end) };
+            let (v, run_up, dist) = if s_end > s_limit { (limit, 0.0, s_limit) } else { (*v_end.get_or_insert_with(|| class.speed_after(0.0, s_end)), here.run_up + length, s_end) };
             if v > wanted {
-                labels[j] = Label { speed: v, run_up, pred: e as u32, dist };
-                if run_up == 0.0 && graph.turn_radius[t] < straightest { after_bends.push(j as u32, v) } else { queue.push(j as u32, v) }
+                labels[j] = Label { speed: v, run_up, pred: net.edge[i], dist };
+                if run_up == 0.0 && turn.radius < straightest { after_bends.push(j as u32, v) } else { queue.push(j as u32, v) }
             }
         }
     }
@@ -183,8 +225,9 @@ fn whole_graph(graph: &StreetGraph, class: &VehicleClass, params: &DynamicsParam
     let fg = params.friction * params.gravity_ms2;
     let run = |g: &StreetGraph| {
         let all: Vec<u32> = (0..g.edge_count() as u32).collect();
+        let net = Net::new(g, &all, |e| Some(e as usize), |_| true);
         let mut labels = vec![REST; all.len()];
-        propagate(&Dynamics { graph: g, class, params, passable_barriers: false }, &all, &|e| Some(e as usize), &|_| true, &mut labels, None);
+        propagate(&net, class, params, false, &mut labels, None);
         labels
     };
     if !merge_chains {
@@ -286,8 +329,22 @@ struct Neighbourhood {
     /// and a table over the whole graph per site cost more in memory traffic.
     table: Vec<(u32, u32)>,
     open: Vec<bool>,
+    net: Net,
+    entries: Vec<Entry>,
     crossings: Vec<(usize, Crossing)>,
     barrier_nodes: Vec<u32>,
+}
+
+/// A turn from an edge outside the neighbourhood onto one inside it.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    /// Index of the edge inside.
+    hop: u32,
+    /// The graph edge outside.
+    from: u32,
+    radius: f32,
+    /// A blocking barrier stands where the two meet.
+    through_barrier: bool,
 }
 
 impl Neighbourhood {
@@ -310,10 +367,14 @@ impl Neighbourhood {
 
     /// Index of graph edge `e` in `edges`, if it is in the neighbourhood.
     fn slot(&self, e: u32) -> Option<usize> {
-        let mask = self.table.len() - 1;
+        Self::lookup(&self.table, e)
+    }
+
+    fn lookup(table: &[(u32, u32)], e: u32) -> Option<usize> {
+        let mask = table.len() - 1;
         let mut h = Self::hash(e) & mask;
         loop {
-            match self.table[h] {
+            match table[h] {
                 (_, 0) => return None,
                 (k, i) if k == e => return Some(i as usize - 1),
                 _ => h = (h + 1) & mask,
@@ -352,7 +413,6 @@ impl<'g> Analyser<'g> {
         let outline = Outline::new(site);
         let hood = self.neighbourhood(&outline);
         let slot = |e: u32| hood.slot(e);
-        let open = |i: usize| hood.open[i];
         let mut points: Vec<AccessPoint> = hood
             .crossings
             .iter()
@@ -364,16 +424,15 @@ impl<'g> Analyser<'g> {
             .collect();
         let mut relied: HashSet<u32> = HashSet::new();
         for (class, field) in self.classes.iter().zip(&self.fields) {
-            let dynamics = |passable_barriers: bool| Dynamics { graph: g, class, params: &self.params, passable_barriers };
             let clean = clean_paths(&hood, field);
             let mut labels: Vec<Label> = hood.edges.iter().zip(&clean).map(|(&e, &ok)| if ok { field.labels[e as usize] } else { REST }).collect();
-            let mut start = self.enter_from_outside(&hood, field, class, &mut labels, |a| g.barrier_of[a as usize] == 0);
+            let mut start = self.enter_from_outside(&hood, field, class, &mut labels, false);
             // The clean labels are the whole-graph fixpoint: among themselves they improve
             // nothing, so only the labels reset or raised, and the clean edges leading to a reset
             // one, need spreading.
-            let leads_to_reset = |i: usize| g.out_edges(g.to[hood.edges[i] as usize]).any(|o| hood.slot(o as u32).is_some_and(|j| !clean[j]));
+            let leads_to_reset = |i: usize| hood.net.turns(i).iter().any(|t| !clean[t.to as usize]);
             start.extend((0..hood.edges.len()).filter(|&i| !clean[i] || leads_to_reset(i)));
-            propagate(&dynamics(false), &hood.edges, &slot, &open, &mut labels, Some(&start));
+            propagate(&hood.net, class, &self.params, false, &mut labels, Some(&start));
             // Barriers relied on: with every barrier passable, an access point would be reached
             // faster by a path through them. The labels with barriers blocked are achievable with
             // them passable too, so only what passes a barrier needs spreading.
@@ -381,9 +440,9 @@ impl<'g> Analyser<'g> {
                 None
             } else {
                 let mut free = labels.clone();
-                let mut start = self.enter_from_outside(&hood, field, class, &mut free, |a| g.barrier_of[a as usize] != 0);
-                start.extend((0..hood.edges.len()).filter(|&i| g.barrier_of[g.to[hood.edges[i] as usize] as usize] != 0));
-                propagate(&dynamics(true), &hood.edges, &slot, &open, &mut free, Some(&start));
+                let mut start = self.enter_from_outside(&hood, field, class, &mut free, true);
+                start.extend((0..hood.edges.len()).filter(|&i| hood.net.hops[i].barrier_at_end));
+                propagate(&hood.net, class, &self.params, true, &mut free, Some(&start));
                 Some(free)
             };
             for ((i, c), point) in hood.crossings.iter().zip(points.iter_mut()) {
@@ -488,38 +547,48 @@ impl<'g> Analyser<'g> {
             }
         }
         let barrier_nodes = nodes.iter().copied().filter(|&n| g.barrier_of[n as usize] != 0).collect();
-        Neighbourhood { table: Neighbourhood::table_for(&edges), edges, open, crossings, barrier_nodes }
+        let table = Neighbourhood::table_for(&edges);
+        let slot = |e: u32| Neighbourhood::lookup(&table, e);
+        let net = Net::new(g, &edges, slot, |i| open[i]);
+        let mut entries = Vec::new();
+        for (j, &e2) in edges.iter().enumerate() {
+            let a = g.from[e2 as usize];
+            let first_out = g.out_start[a as usize];
+            for o in g.out_edges(a) {
+                let e = g.reverse[o];
+                if slot(e).is_none() {
+                    let radius = g.turn_radius[g.turn_start[e as usize] as usize + (e2 - first_out) as usize];
+                    entries.push(Entry { hop: j as u32, from: e, radius, through_barrier: g.barrier_of[a as usize] != 0 });
+                }
+            }
+        }
+        Neighbourhood { table, edges, open, net, entries, crossings, barrier_nodes }
     }
 
     /// Improves the labels of the neighbourhood by the whole-graph labels of the edges leading
-    /// in from outside it, at the start nodes where `through(node)`; returns the improved ones.
+    /// in from outside it, at the start nodes that are barriers or not as `through_barriers`
+    /// says; returns the improved ones.
     /// Together with the whole-graph labels of the edges whose best path stays clear of the site
     /// (achievable speeds, so a valid start for label-correcting), this seeds the local pass.
-    fn enter_from_outside(&self, hood: &Neighbourhood, field: &Field, class: &VehicleClass, labels: &mut [Label], through: impl Fn(u32) -> bool) -> Vec<usize> {
+    fn enter_from_outside(&self, hood: &Neighbourhood, field: &Field, class: &VehicleClass, labels: &mut [Label], through_barriers: bool) -> Vec<usize> {
         let g = self.graph;
         let fg = self.params.friction * self.params.gravity_ms2;
         let mut improved = Vec::new();
-        for (j, &e2) in hood.edges.iter().enumerate() {
-            let a = g.from[e2 as usize];
-            if !through(a) {
+        for entry in hood.entries.iter().filter(|x| x.through_barrier == through_barriers) {
+            let (j, e) = (entry.hop as usize, entry.from as usize);
+            let from_outside = field.labels[e];
+            let s_end = from_outside.dist + g.length[e];
+            let limit = (fg * entry.radius as f64).sqrt();
+            // Neither the run nor the bend could beat the label there: no need to solve.
+            if s_end <= labels[j].dist || limit <= labels[j].speed {
                 continue;
             }
-            let first_out = g.out_start[a as usize];
-            for o in g.out_edges(a) {
-                let e = g.reverse[o] as usize;
-                if hood.slot(e as u32).is_some() {
-                    continue;
-                }
-                let from_outside = field.labels[e];
-                let v_end = class.speed_after(from_outside.speed, g.length[e]);
-                let t = g.turn_start[e] as usize + (e2 - first_out) as usize;
-                let limit = (fg * g.turn_radius[t] as f64).sqrt();
-                let v = v_end.min(limit);
-                if v > labels[j].speed {
-                    let run_up = if v_end > limit { 0.0 } else { from_outside.run_up + g.length[e] };
-                    labels[j] = Label { speed: v, run_up, pred: e as u32, dist: class.distance_from_rest(v) };
-                    improved.push(j);
-                }
+            let v_end = class.speed_after(0.0, s_end);
+            let v = v_end.min(limit);
+            if v > labels[j].speed {
+                let (run_up, dist) = if v_end > limit { (0.0, class.distance_from_rest(limit)) } else { (from_outside.run_up + g.length[e], s_end) };
+                labels[j] = Label { speed: v, run_up, pred: e as u32, dist };
+                improved.push(j);
             }
         }
         improved
