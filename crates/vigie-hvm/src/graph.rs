@@ -88,8 +88,8 @@ const GRID_CELL_M: f64 = 250.0;
 /// the radii of the turns onto every edge leaving its end node are stored next to each other.
 #[derive(Debug, Clone, Default)]
 pub struct StreetGraph {
-    pub(crate) lon: Vec<f64>,
-    pub(crate) lat: Vec<f64>,
+    /// (lon, lat) of each node, together: drawing a path reads both.
+    pub(crate) coords: Vec<(f64, f64)>,
     /// Index into `barriers` + 1, or 0.
     pub(crate) barrier_of: Vec<u32>,
     pub(crate) barriers: Vec<Barrier>,
@@ -143,7 +143,7 @@ impl StreetGraph {
     }
 
     pub fn node_count(&self) -> usize {
-        self.lon.len()
+        self.coords.len()
     }
 
     pub fn edge_count(&self) -> usize {
@@ -170,7 +170,7 @@ impl StreetGraph {
     }
 
     pub fn lon_lat(&self, node: u32) -> (f64, f64) {
-        (self.lon[node as usize], self.lat[node as usize])
+        self.coords[node as usize]
     }
 
     /// The node an edge (from `out_edges`) ends at: maps draw the street network with it.
@@ -185,7 +185,7 @@ impl StreetGraph {
         let mut found = Vec::new();
         // A box larger than the whole grid is clamped to the cells that exist.
         if (c1 - c0) as i64 * (r1 - r0) as i64 > self.grid.len() as i64 * 4 {
-            found.extend((0..self.lon.len() as u32).filter(|&n| self.in_box(n, west, south, east, north)));
+            found.extend((0..self.coords.len() as u32).filter(|&n| self.in_box(n, west, south, east, north)));
             return found;
         }
         for c in c0..=c1 {
@@ -396,8 +396,7 @@ impl Builder {
         }
         let grid_lat0 = if n == 0 { 0.0 } else { self.lat.iter().sum::<f64>() / n as f64 };
         let mut graph = StreetGraph {
-            lon: self.lon,
-            lat: self.lat,
+            coords: self.lon.into_iter().zip(self.lat).collect(),
             barrier_of: self.barrier_of,
             barriers: self.barriers,
             out_start,

@@ -83,7 +83,7 @@ pub fn to_svg(graph: &StreetGraph, site: &SiteGeometry, result: &VdaResult, clas
             if a > b {
                 continue;
             }
-            let ((x1, y1), (x2, y2)) = (px(graph.lon[a as usize], graph.lat[a as usize]), px(graph.lon[b as usize], graph.lat[b as usize]));
+            let ((x1, y1), (x2, y2)) = (px(graph.coords[a as usize].0, graph.coords[a as usize].1), px(graph.coords[b as usize].0, graph.coords[b as usize].1));
             let highway = graph.ways[graph.way[e] as usize].highway.as_str();
             let target = if matches!(highway, "pedestrian" | "footway" | "cycleway" | "path" | "bridleway" | "living_street") { &mut paths_ped } else { &mut streets };
             let _ = write!(target, "M{x1:.1},{y1:.1}L{x2:.1},{y2:.1}");
