@@ -424,8 +424,10 @@ impl<'g> Analyser<'g> {
             .collect();
         let mut relied: HashSet<u32> = HashSet::new();
         for (class, field) in self.classes.iter().zip(&self.fields) {
-            let clean = clean_paths(&hood, field);
-            let mut labels: Vec<Label> = hood.edges.iter().zip(&clean).map(|(&e, &ok)| if ok { field.labels[e as usize] } else { REST }).collect();
+            // The whole-graph labels of the neighbourhood, read once: scattered over the field.
+            let mut labels: Vec<Label> = hood.edges.iter().map(|&e| field.labels[e as usize]).collect();
+            let clean = clean_paths(&hood, &labels);
+            labels.iter_mut().zip(&clean).filter(|(_, ok)| !**ok).for_each(|(label, _)| *label = REST);
             let mut start = self.enter_from_outside(&hood, field, class, &mut labels, false);
             // The clean labels are the whole-graph fixpoint: among themselves they improve
             // nothing, so only the labels reset or raised, and the clean edges leading to a reset
@@ -452,11 +454,16 @@ impl<'g> Analyser<'g> {
                 if let Some(free) = &free {
                     let v_free = class.speed_after(free[*i].speed, c.t * g.length[e]);
                     if v_free > v + self.params.improvement_threshold_ms {
-                        let nodes = self.path_nodes(e, free, &slot, None);
-                        relied.extend(nodes.into_iter().map(|(n, _)| n).filter(|n| g.barrier_of[*n as usize] != 0));
+                        let walked = self.path_back(e, free, &slot, None);
+                        relied.extend(walked.iter().map(|&(edge, _)| g.from[edge as usize]).filter(|&n| g.barrier_of[n as usize] != 0));
                     }
                 }
-                let (mut path, mut path_speeds_kmh): (Vec<[f64; 2]>, Vec<f64>) = self.path_nodes(e, &labels, &slot, Some(field)).into_iter().map(|(n, v)| (lon_lat(g, n), round(v * KMH_PER_MS, 1))).unzip();
+                let walked = self.path_back(e, &labels, &slot, Some(field));
+                let (mut path, mut path_speeds_kmh) = (Vec::with_capacity(walked.len() + 1), Vec::with_capacity(walked.len() + 1));
+                for &(edge, speed) in walked.iter().rev() {
+                    path.push(lon_lat(g, g.from[edge as usize]));
+                    path_speeds_kmh.push(round(speed * KMH_PER_MS, 1));
+                }
                 path.push([round(c.lon, 7), round(c.lat, 7)]);
                 path_speeds_kmh.push(round(v * KMH_PER_MS, 1));
                 point.vehicles.insert(
@@ -594,14 +601,14 @@ impl<'g> Analyser<'g> {
         improved
     }
 
-    /// Nodes of the best path ending with edge `last`, from its start (rest) onwards, with the
-    /// speed (m/s) leaving each; within the neighbourhood only when `field` is None. When the
+    /// Edges of the best path ending with edge `last`, walking back from it to the start (rest),
+    /// with the speed (m/s) at the start of each; within the neighbourhood only when `field` is
+    /// None. When the
     /// best path circles a loop (gaining speed round a block up to its bend limits), the
     /// predecessors form a cycle: the path is then drawn from where it enters the loop. The
     /// cycle is found by Brent's method (a marker edge moved at powers of two) rather than a set
     /// of the edges seen: drawing paths hundreds of edges long was a third of the per-site time.
-    fn path_nodes(&self, last: usize, local: &[Label], slot: &impl Fn(u32) -> Option<usize>, field: Option<&Field>) -> Vec<(u32, f64)> {
-        let g = self.graph;
+    fn path_back(&self, last: usize, local: &[Label], slot: &impl Fn(u32) -> Option<usize>, field: Option<&Field>) -> Vec<(u32, f64)> {
         let mut walked: Vec<(u32, f64)> = Vec::new();
         let (mut marker, mut since, mut power) = (NONE, 0usize, 1usize);
         let mut e = last as u32;
@@ -628,14 +635,14 @@ impl<'g> Analyser<'g> {
             }
             e = label.pred;
         }
-        walked.iter().rev().map(|&(e, v)| (g.from[e as usize], v)).collect()
+        walked
     }
 }
 
-/// For each edge of the neighbourhood: does its whole-graph best path stay clear of the site
-/// (no edge inside or crossing into it, within the neighbourhood)? Predecessor chains are
-/// followed once each; a chain that loops is treated as not clear.
-fn clean_paths(hood: &Neighbourhood, field: &Field) -> Vec<bool> {
+/// For each edge of the neighbourhood, given its `whole_graph` label: does its best path stay
+/// clear of the site (no edge inside or crossing into it, within the neighbourhood)?
+/// Predecessor chains are followed once each; a chain that loops is treated as not clear.
+fn clean_paths(hood: &Neighbourhood, whole_graph: &[Label]) -> Vec<bool> {
     const UNKNOWN: u8 = 0;
     const VISITING: u8 = 1;
     const CLEAN: u8 = 2;
@@ -652,7 +659,7 @@ fn clean_paths(hood: &Neighbourhood, field: &Field) -> Vec<bool> {
         state[i] = VISITING;
         let result = loop {
             let Some(&current) = stack.last() else { break TAINTED };
-            let pred = field.labels[hood.edges[current] as usize].pred;
+            let pred = whole_graph[current].pred;
             let Some(j) = (if pred == NONE { None } else { slot(pred) }) else { break CLEAN };
             if !hood.open[j] {
                 break TAINTED;
@@ -856,12 +863,11 @@ mod tests {
             let mut seen = HashSet::new();
             let mut e = last as u32;
             while e != NONE && seen.insert(e) {
-                expected.push((graph.from[e as usize], e as f64));
+                expected.push((e, e as f64));
                 e = labels[e as usize].pred;
             }
             looped += usize::from(e != NONE);
-            expected.reverse();
-            assert_eq!(analyser.path_nodes(last, &labels, &|e| Some(e as usize), None), expected, "round {round}");
+            assert_eq!(analyser.path_back(last, &labels, &|e| Some(e as usize), None), expected, "round {round}");
         }
         assert!(looped > 100, "{looped}");
     }
