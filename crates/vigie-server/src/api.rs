@@ -115,16 +115,21 @@ impl std::fmt::Debug for LoginBody {
 }
 
 /// Checks credentials and opens a session; returns the cookie to set. Failed attempts are
-/// audited, and the message never says whether the email exists.
-pub async fn open_session(state: &AppState, body: &LoginBody) -> Result<(Principal, String), ApiError> {
+/// audited, and the message never says whether the email exists. `address` is the client's
+/// (see [`crate::throttle::client_address`]), for the count of failures per address.
+pub async fn open_session(state: &AppState, body: &LoginBody, address: Option<std::net::IpAddr>) -> Result<(Principal, String), ApiError> {
     let failed = || ApiError::new("login_failed", "wrong email or password");
     let now = now_ms();
     let email = body.email.trim().to_lowercase();
     // An email is short and has no control characters; anything else cannot be an account, and
     // is never written anywhere (it might be a password typed in the wrong box).
     let plausible = email.len() <= 254 && email.contains('@') && !email.chars().any(|c| c.is_control() || c.is_whitespace());
-    if state.login_throttle.is_blocked(&email, now) {
-        return Err(ApiError::new("too_many_requests", format!("too many failed sign-ins for this account; try again in {} minutes", crate::throttle::WINDOW_MS / 60_000)));
+    if let Some(blocked) = state.login_throttle.blocked(&email, address, now) {
+        let from = match blocked {
+            crate::throttle::Blocked::Account => "for this account",
+            crate::throttle::Blocked::Address => "from your network address",
+        };
+        return Err(ApiError::new("too_many_requests", format!("too many failed sign-ins {from}; try again in {} minutes", crate::throttle::WINDOW_MS / 60_000)));
     }
     let found = if plausible { state.store.user_by_email(&email).await? } else { None };
     let (hash, found) = match found {
@@ -133,7 +138,7 @@ pub async fn open_session(state: &AppState, body: &LoginBody) -> Result<(Princip
     };
     let verified = crate::auth::check_password(hash, body.password.clone()).await;
     let Some(found) = found.filter(|_| verified) else {
-        state.login_throttle.record_failure(&email, now);
+        state.login_throttle.record_failure(&email, address, now);
         let record = vigie_domain::audit::AuditRecord {
             at_ms: now,
             actor: "anonymous".into(),
@@ -146,7 +151,7 @@ pub async fn open_session(state: &AppState, body: &LoginBody) -> Result<(Princip
         state.audit.append(record).await?;
         return Err(failed());
     };
-    state.login_throttle.clear(&email);
+    state.login_throttle.succeeded(&email);
     let secret = new_secret("");
     let ctx = WriteContext { at_ms: now, actor: found.user.id.clone(), actor_org: Some(found.user.org_id.clone()) };
     let expires = now + i64::from(state.config.session_hours) * 3_600_000;
@@ -164,8 +169,8 @@ pub async fn close_session(state: &AppState, parts_cookie: Option<&str>, caller:
     Ok(crate::auth::cleared_session_cookie())
 }
 
-async fn login(State(state): State<AppState>, ApiJson(body): ApiJson<LoginBody>) -> Result<Response, ApiError> {
-    let (principal, cookie) = open_session(&state, &body).await?;
+async fn login(State(state): State<AppState>, extensions: axum::http::Extensions, headers: axum::http::HeaderMap, ApiJson(body): ApiJson<LoginBody>) -> Result<Response, ApiError> {
+    let (principal, cookie) = open_session(&state, &body, crate::throttle::client_address(&extensions, &headers)).await?;
     Ok(([(header::SET_COOKIE, cookie)], Json(me_json(&state, &principal).await?)).into_response())
 }
 

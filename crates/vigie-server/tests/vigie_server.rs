@@ -294,6 +294,35 @@ async fn a_browser_session_signs_in_and_out() {
 }
 
 #[tokio::test]
+async fn password_spraying_from_one_address_is_refused() {
+    // One password tried on many accounts never trips the per-account count; the address's
+    // count stops it, even for a real account with its right password, and only there.
+    for world in worlds().await {
+        let login = |email: &str, password: &str, peer: &str, forwarded: Option<&str>| {
+            let mut request = Request::builder().method("POST").uri("/api/v1/auth/login").header(header::CONTENT_TYPE, "application/json");
+            if let Some(forwarded) = forwarded {
+                request = request.header("x-forwarded-for", forwarded);
+            }
+            let mut request = request.body(Body::from(json!({"email": email, "password": password}).to_string())).unwrap();
+            request.extensions_mut().insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(peer.parse().unwrap(), 50000)));
+            request
+        };
+        for i in 0..vigie_server::throttle::MAX_FAILURES_PER_ADDRESS {
+            let (status, _, _) = world.send(login(&format!("user{i}@example.org"), "Summer2026!", "203.0.113.7", None)).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+        let (status, body, _) = world.send(login("operator@example.org", "a long enough password", "203.0.113.7", None)).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("too_many_requests")), "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("network address"), "{body}");
+        // Through a reverse proxy on this machine, the address it forwards is the one counted.
+        let (status, _, _) = world.send(login("operator@example.org", "a long enough password", "127.0.0.1", Some("203.0.113.7"))).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        let (status, body, _) = world.send(login("operator@example.org", "a long enough password", "198.51.100.20", Some("203.0.113.99"))).await;
+        assert_eq!(status, StatusCode::OK, "another address signs in: {body}");
+    }
+}
+
+#[tokio::test]
 async fn the_web_pages_sign_in_list_sites_and_sign_out() {
     for world in worlds().await {
         let (status, _, headers) = world.send(Request::builder().uri("/").body(Body::empty()).unwrap()).await;
