@@ -603,11 +603,12 @@ async fn dashboard(State(state): State<AppState>, Caller(caller): Caller) -> Res
     let now = now_ms();
     let horizon = now + 90 * 86_400_000;
     let mut due = Vec::new();
+    let ids: Vec<&str> = latest.keys().copied().collect();
+    let names = state.store.site_names(&ids).await?;
     for a in latest.values() {
         let band = a.summary.as_ref().and_then(|s| s["max_risk_band"].as_str()).unwrap_or("unknown").to_owned();
         *by_band.entry(band.clone()).or_default() += 1;
-        let site = state.store.get_site(&a.site_id).await?;
-        let name = site.map(|s| s.name);
+        let name = names.get(&a.site_id);
         sites.push(json!({"site_id": a.site_id, "site_name": name, "assessment_id": a.id, "max_risk": a.summary.as_ref().map(|s| s["max_risk"].clone()), "max_risk_band": band, "due_at_ms": a.due_at_ms}));
         if a.due_at_ms.is_some_and(|d| d <= horizon) {
             due.push(json!({"site_id": a.site_id, "site_name": name, "assessment_id": a.id, "due_at_ms": a.due_at_ms, "overdue": a.due_at_ms.is_some_and(|d| d <= now)}));

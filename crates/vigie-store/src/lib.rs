@@ -94,6 +94,9 @@ pub trait Store: AssessmentStore + LibraryStore + Send + Sync {
 
     async fn create_site(&self, ctx: &WriteContext, org_id: &str, site: &NewSite) -> Result<Site>;
     async fn get_site(&self, id: &str) -> Result<Option<Site>>;
+    /// The names of the sites among `ids` that exist, by id: one query for a whole list
+    /// (dashboards name hundreds of sites), not one per site.
+    async fn site_names(&self, ids: &[&str]) -> Result<std::collections::HashMap<String, String>>;
     /// Replaces a site's fields; with `expected_version`, refuses (Conflict) when the stored
     /// version differs, so that a concurrent edit is never silently overwritten.
     async fn update_site(&self, ctx: &WriteContext, id: &str, site: &NewSite, expected_version: Option<i64>) -> Result<Site>;

@@ -456,6 +456,24 @@ macro_rules! impl_store {
             }
 
             #[tracing::instrument(skip_all)]
+            async fn site_names(&self, ids: &[&str]) -> Result<std::collections::HashMap<String, String>> {
+                let mut names = std::collections::HashMap::with_capacity(ids.len());
+                // Chunks keep each query well under both backends' limits on bound parameters.
+                for chunk in ids.chunks(500) {
+                    let mut select = QueryBuilder::<$db>::new("SELECT id, name FROM sites WHERE id IN (");
+                    let mut list = select.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    list.push_unseparated(")");
+                    for row in select.build().fetch_all(&self.pool).await? {
+                        names.insert(row.try_get("id")?, row.try_get("name")?);
+                    }
+                }
+                Ok(names)
+            }
+
+            #[tracing::instrument(skip_all)]
             async fn update_site(&self, ctx: &WriteContext, id: &str, new: &NewSite, expected_version: Option<i64>) -> Result<Site> {
                 let mut tx = self.begin_write().await?;
                 let current = site_in(&mut tx, id).await?.ok_or_else(|| StoreError::NotFound("site".into()))?;

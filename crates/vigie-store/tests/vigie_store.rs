@@ -124,6 +124,9 @@ async fn sites_are_created_read_updated_listed_and_deleted() {
         assert_eq!(in_box.total, 2, "{name}: the bounding box keeps Helsinki only");
         let nobody = store.list_sites(&SiteFilter { orgs: Some(vec![]), limit: 50, ..Default::default() }).await.unwrap();
         assert_eq!(nobody.total, 0);
+        let names = store.site_names(&[square_site.id.as_str(), "no-such-site", square_site.id.as_str()]).await.unwrap();
+        assert_eq!(names.into_iter().collect::<Vec<_>>(), vec![(square_site.id.clone(), "Senaatintori".to_owned())], "{name}: names by id, missing ids left out");
+        assert!(store.site_names(&[]).await.unwrap().is_empty());
 
         store.delete_site(&ctx(5), &square_site.id).await.unwrap();
         assert!(store.get_site(&square_site.id).await.unwrap().is_none());
