@@ -126,8 +126,11 @@ async function editOutline(page) {
   check(await page.evaluate(() => document.activeElement.classList.contains("vertex-handle")), "the moved corner keeps the focus");
   await page.keyboard.press("Delete");
   await page.getByText("4 points").waitFor();
-  await page.locator(".vertex-add").first().click();
+  // The corner comes back by keyboard alone: focus the handle between corners 1 and 2, Enter.
+  await page.locator(".vertex-add").first().focus();
+  await page.keyboard.press("Enter");
   await page.getByText("5 points").waitFor();
+  check(await page.evaluate(() => document.activeElement === document.querySelectorAll(".vertex-handle")[1]), "the added corner has the focus");
   await shot(page, "16-site-outline-edited");
   await page.getByRole("button", { name: "Save" }).click();
   await page.waitForURL(BASE + "/sites/" + site.id);
