@@ -164,16 +164,23 @@
       });
       if (vertices.length >= 3) vertices.forEach((v, i) => {
         const next = vertices[(i + 1) % vertices.length];
-        // Tab reaches it and Enter adds the corner (Leaflet fires "click" on Enter for a
-        // keyboard marker); the new corner then has the focus, ready for the arrow keys.
+        // Tab reaches it (a keyboard marker) and Enter or Space adds the corner, which then has
+        // the focus, ready for the arrow keys.
         const label = t("add_corner") + " " + (i + 1) + "–" + (((i + 1) % vertices.length) + 1);
         const middle = L.marker([(v[0] + next[0]) / 2, (v[1] + next[1]) / 2], { keyboard: true, title: label, alt: label, icon: L.divIcon({ className: "vertex-add", iconSize: [12, 12] }) });
-        middle.on("click", () => {
+        const addCorner = () => {
           vertices.splice(i + 1, 0, [(v[0] + next[0]) / 2, (v[1] + next[1]) / 2]);
           redraw();
           const added = document.querySelectorAll(".vertex-handle")[i + 1];
           if (added) added.focus();
-        });
+        };
+        middle.on("click", addCorner);
+        middle.on("add", () => middle.getElement().addEventListener("keydown", (ev) => {
+          if (ev.key !== "Enter" && ev.key !== " ") return;
+          ev.preventDefault();
+          ev.stopPropagation();
+          addCorner();
+        }));
         shape.addLayer(middle);
       });
       count.textContent = vertices.length + " " + t("points");
