@@ -1,0 +1,615 @@
+//! Vigie's own decoder of OSM PBF blocks (fileformat.proto and osmformat.proto of the OSM wiki's
+//! "PBF Format"), written for reading speed.
+//!
+//! A general protobuf library builds every message of a block with its own allocations,
+//! including the metadata (versions, timestamps, users) Vigie never reads. This decoder keeps
+//! the inflated block as is: strings are slices of it, and the packed lists (ids, coordinates,
+//! tags, refs) are read lazily, element by element, as the reader walks them.
+//!
+//! Malformed bytes give a [`DecodeError`], never a panic nor an out-of-bounds index: every
+//! length is checked against the bytes that remain, and arithmetic on decoded numbers wraps.
+use flate2::{Decompress, FlushDecompress, Status};
+
+/// The format's limit on an inflated block (OSM wiki, "PBF Format").
+const MAX_BLOCK_LEN: usize = 32 * 1024 * 1024;
+
+/// Why a block cannot be decoded, in words a person can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum DecodeError {
+    #[error("a number is cut short")]
+    TruncatedNumber,
+    #[error("a number is longer than 10 bytes")]
+    NumberTooLong,
+    #[error("a field claims more bytes than remain")]
+    LengthPastEnd,
+    #[error("field {0} has an unexpected encoding")]
+    WrongWireType(u64),
+    #[error("a tag or role refers to string {0}, past the end of the block's string table")]
+    StringPastTable(u64),
+    #[error("the tags of the dense nodes do not end with the expected 0")]
+    UnterminatedTags,
+    #[error("the parallel lists of {0} have different lengths")]
+    MismatchedLists(&'static str),
+    #[error("a relation member has the unknown type {0}")]
+    UnknownMemberType(u64),
+    #[error("a list appears twice in one element")]
+    SplitList,
+    #[error("it holds no data")]
+    NoData,
+    #[error("it is compressed with {0}, which this reader does not support; recompress the file with zlib, for example with `osmium cat in.osm.pbf -o out.osm.pbf`")]
+    UnsupportedCompression(&'static str),
+    #[error("its zlib data is damaged")]
+    BadZlib,
+    #[error("it inflates to a size other than the {0} bytes it announces")]
+    WrongInflatedSize(usize),
+    #[error("it announces {0} bytes once inflated, more than the format allows")]
+    TooLarge(u64),
+}
+
+type Result<T> = std::result::Result<T, DecodeError>;
+
+/// A cursor over protobuf bytes. Invariant: `pos <= bytes.len()`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Bytes<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Bytes<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Bytes { bytes, pos: 0 }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.pos >= self.bytes.len()
+    }
+
+    fn rest(&self) -> &'a [u8] {
+        self.bytes.get(self.pos..).unwrap_or_default()
+    }
+
+    #[inline]
+    fn varint(&mut self) -> Result<u64> {
+        let rest = self.rest();
+        // Most values in a block are deltas of one or two bytes.
+        if let Some(&first) = rest.first()
+            && first < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(first));
+        }
+        let mut value = 0u64;
+        for (i, &byte) in rest.iter().take(10).enumerate() {
+            value |= u64::from(byte & 0x7f) << (7 * i);
+            if byte < 0x80 {
+                self.pos += i + 1;
+                return Ok(value);
+            }
+        }
+        Err(if rest.len() < 10 { DecodeError::TruncatedNumber } else { DecodeError::NumberTooLong })
+    }
+
+    fn zigzag(&mut self) -> Result<i64> {
+        self.varint().map(zigzag)
+    }
+
+    fn take(&mut self, len: u64) -> Result<&'a [u8]> {
+        let rest = self.rest();
+        let len = usize::try_from(len).map_err(|_| DecodeError::LengthPastEnd)?;
+        let taken = rest.get(..len).ok_or(DecodeError::LengthPastEnd)?;
+        self.pos += len;
+        Ok(taken)
+    }
+
+    /// The next field: its number and value.
+    fn field(&mut self) -> Result<(u64, Value<'a>)> {
+        let key = self.varint()?;
+        let value = match key & 7 {
+            0 => Value::Int(self.varint()?),
+            1 => {
+                self.take(8)?;
+                Value::Fixed
+            }
+            2 => {
+                let len = self.varint()?;
+                Value::Len(self.take(len)?)
+            }
+            5 => {
+                self.take(4)?;
+                Value::Fixed
+            }
+            _ => return Err(DecodeError::WrongWireType(key >> 3)),
+        };
+        Ok((key >> 3, value))
+    }
+}
+
+/// A field's value by wire type (no field Vigie reads is fixed-size).
+#[derive(Debug, Clone, Copy)]
+enum Value<'a> {
+    Int(u64),
+    Fixed,
+    Len(&'a [u8]),
+}
+
+impl<'a> Value<'a> {
+    fn int(self, field: u64) -> Result<u64> {
+        match self {
+            Value::Int(n) => Ok(n),
+            _ => Err(DecodeError::WrongWireType(field)),
+        }
+    }
+
+    fn bytes(self, field: u64) -> Result<&'a [u8]> {
+        match self {
+            Value::Len(bytes) => Ok(bytes),
+            _ => Err(DecodeError::WrongWireType(field)),
+        }
+    }
+}
+
+/// The fields of a message, in order.
+fn fields(bytes: &[u8]) -> impl Iterator<Item = Result<(u64, Value<'_>)>> {
+    let mut cursor = Bytes::new(bytes);
+    std::iter::from_fn(move || {
+        if cursor.is_empty() {
+            return None;
+        }
+        let field = cursor.field();
+        if field.is_err() {
+            cursor.pos = cursor.bytes.len();
+        }
+        Some(field)
+    })
+}
+
+/// Sets a packed list that must appear at most once.
+fn set_packed<'a>(slot: &mut Bytes<'a>, field: u64, value: Value<'a>) -> Result<()> {
+    if !slot.bytes.is_empty() {
+        return Err(DecodeError::SplitList);
+    }
+    *slot = Bytes::new(value.bytes(field)?);
+    Ok(())
+}
+
+/// The content of a frame's Blob, after its length prefix and BlobHeader.
+pub(crate) enum BlobData<'a> {
+    Raw(&'a [u8]),
+    Zlib { data: &'a [u8], raw_size: usize },
+}
+
+/// Finds the Blob of a frame (`[4-byte length][BlobHeader][Blob]`).
+pub(crate) fn blob(frame: &[u8]) -> Result<BlobData<'_>> {
+    let prefix: [u8; 4] = frame.get(..4).and_then(|p| p.try_into().ok()).ok_or(DecodeError::LengthPastEnd)?;
+    let blob = frame.get(4..).and_then(|rest| rest.get(u32::from_be_bytes(prefix) as usize..)).ok_or(DecodeError::LengthPastEnd)?;
+    let (mut raw, mut zlib, mut raw_size) = (None, None, 0u64);
+    for field in fields(blob) {
+        let (number, value) = field?;
+        let unsupported = |name| Err(DecodeError::UnsupportedCompression(name));
+        match number {
+            1 => raw = Some(value.bytes(number)?),
+            2 => raw_size = value.int(number)?,
+            3 => zlib = Some(value.bytes(number)?),
+            4 => return unsupported("LZMA"),
+            5 => return unsupported("bzip2"),
+            6 => return unsupported("LZ4"),
+            7 => return unsupported("Zstandard"),
+            _ => {}
+        }
+    }
+    match (raw, zlib) {
+        (Some(bytes), _) => Ok(BlobData::Raw(bytes)),
+        (None, Some(data)) if raw_size <= MAX_BLOCK_LEN as u64 => Ok(BlobData::Zlib { data, raw_size: raw_size as usize }),
+        (None, Some(_)) => Err(DecodeError::TooLarge(raw_size)),
+        (None, None) => Err(DecodeError::NoData),
+    }
+}
+
+/// Inflates zlib blocks into a buffer reused from block to block.
+pub(crate) struct Inflater {
+    zlib: Decompress,
+    out: Vec<u8>,
+}
+
+impl Default for Inflater {
+    fn default() -> Self {
+        Inflater { zlib: Decompress::new(true), out: Vec::new() }
+    }
+}
+
+impl Inflater {
+    /// The block's bytes: `data` itself when raw, else inflated into the reused buffer.
+    pub(crate) fn block<'s>(&'s mut self, data: BlobData<'s>) -> Result<&'s [u8]> {
+        let (data, raw_size) = match data {
+            BlobData::Raw(bytes) => return Ok(bytes),
+            BlobData::Zlib { data, raw_size } => (data, raw_size),
+        };
+        self.zlib.reset(true);
+        self.out.clear();
+        // One byte more than announced, so that a block inflating larger is noticed.
+        self.out.reserve_exact(raw_size + 1);
+        let status = self.zlib.decompress_vec(data, &mut self.out, FlushDecompress::Finish).map_err(|_| DecodeError::BadZlib)?;
+        if status != Status::StreamEnd || self.out.len() != raw_size {
+            return Err(DecodeError::WrongInflatedSize(raw_size));
+        }
+        Ok(&self.out)
+    }
+}
+
+/// The `required_features` of a HeaderBlock; a feature that is not UTF-8 reads as "".
+pub(crate) fn required_features(header: &[u8]) -> Result<Vec<&str>> {
+    let mut features = Vec::new();
+    for field in fields(header) {
+        let (number, value) = field?;
+        if number == 4 {
+            features.push(std::str::from_utf8(value.bytes(number)?).unwrap_or_default());
+        }
+    }
+    Ok(features)
+}
+
+/// What a block holds, by element kind.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Contents {
+    pub nodes: bool,
+    pub ways: bool,
+    pub relations: bool,
+}
+
+/// A PrimitiveBlock whose elements are decoded as they are walked.
+pub(crate) struct Block<'a> {
+    strings: Vec<&'a str>,
+    granularity: i64,
+    lat_offset: i64,
+    lon_offset: i64,
+    /// Serialised Node, DenseNodes, Way and Relation messages of all groups, in order.
+    nodes: Vec<&'a [u8]>,
+    dense: Vec<&'a [u8]>,
+    ways: Vec<&'a [u8]>,
+    relations: Vec<&'a [u8]>,
+}
+
+impl<'a> Block<'a> {
+    pub(crate) fn parse(bytes: &'a [u8]) -> Result<Self> {
+        let mut block = Block { strings: Vec::new(), granularity: 100, lat_offset: 0, lon_offset: 0, nodes: Vec::new(), dense: Vec::new(), ways: Vec::new(), relations: Vec::new() };
+        for field in fields(bytes) {
+            match field? {
+                (1, value) => block.strings = string_table(value.bytes(1)?)?,
+                (2, value) => block.add_group(value.bytes(2)?)?,
+                (17, value) => block.granularity = value.int(17)? as i32 as i64,
+                (19, value) => block.lat_offset = value.int(19)? as i64,
+                (20, value) => block.lon_offset = value.int(20)? as i64,
+                _ => {}
+            }
+        }
+        Ok(block)
+    }
+
+    fn add_group(&mut self, group: &'a [u8]) -> Result<()> {
+        for field in fields(group) {
+            let (number, value) = field?;
+            let list = match number {
+                1 => &mut self.nodes,
+                2 => &mut self.dense,
+                3 => &mut self.ways,
+                4 => &mut self.relations,
+                _ => continue,
+            };
+            list.push(value.bytes(number)?);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn contents(&self) -> Contents {
+        Contents { nodes: !self.nodes.is_empty() || self.dense.iter().any(|d| !d.is_empty()), ways: !self.ways.is_empty(), relations: !self.relations.is_empty() }
+    }
+
+    /// The string at `index` in the block's string table.
+    pub(crate) fn string(&self, index: u64) -> Result<&'a str> {
+        usize::try_from(index).ok().and_then(|i| self.strings.get(i)).copied().ok_or(DecodeError::StringPastTable(index))
+    }
+
+    /// Calls `visit` with every node of the block, dense ones first.
+    pub(crate) fn for_each_node<E: From<DecodeError>>(&self, mut visit: impl FnMut(Node<'a>) -> std::result::Result<(), E>) -> std::result::Result<(), E> {
+        for &dense in &self.dense {
+            let mut nodes = DenseNodes::parse(dense)?;
+            while let Some(node) = nodes.next(self)? {
+                visit(node)?;
+            }
+        }
+        for &node in &self.nodes {
+            visit(self.node(node)?)?;
+        }
+        Ok(())
+    }
+
+    fn node(&self, bytes: &'a [u8]) -> Result<Node<'a>> {
+        let (mut id, mut lat, mut lon) = (0, 0, 0);
+        let mut tags = RawTags::default();
+        for field in fields(bytes) {
+            match field? {
+                (1, value) => id = zigzag(value.int(1)?),
+                (2, value) => set_packed(&mut tags.keys, 2, value)?,
+                (3, value) => set_packed(&mut tags.vals, 3, value)?,
+                (8, value) => lat = zigzag(value.int(8)?),
+                (9, value) => lon = zigzag(value.int(9)?),
+                _ => {}
+            }
+        }
+        Ok(Node { id, nano_lat: self.nano(self.lat_offset, lat), nano_lon: self.nano(self.lon_offset, lon), tags })
+    }
+
+    fn nano(&self, offset: i64, value: i64) -> i64 {
+        offset.wrapping_add(self.granularity.wrapping_mul(value))
+    }
+
+    pub(crate) fn ways(&self) -> impl Iterator<Item = Result<Way<'a>>> + '_ {
+        self.ways.iter().map(|&bytes| Way::parse(bytes))
+    }
+
+    pub(crate) fn relations(&self) -> impl Iterator<Item = Result<Relation<'a>>> + '_ {
+        self.relations.iter().map(|&bytes| Relation::parse(bytes))
+    }
+}
+
+/// The strings of a StringTable message; a string that is not UTF-8 reads as "".
+fn string_table(bytes: &[u8]) -> Result<Vec<&str>> {
+    // Checking the whole table at once is much faster than string by string. When it is UTF-8
+    // as a whole, each string that starts and ends on a character boundary is UTF-8 too.
+    let whole = std::str::from_utf8(bytes).ok();
+    let mut strings = Vec::new();
+    let mut cursor = Bytes::new(bytes);
+    while !cursor.is_empty() {
+        let (number, value) = cursor.field()?;
+        if number == 1 {
+            let s = value.bytes(1)?;
+            let end = cursor.pos;
+            let checked = whole.and_then(|w| w.get(end - s.len()..end));
+            strings.push(checked.or_else(|| std::str::from_utf8(s).ok()).unwrap_or_default());
+        }
+    }
+    Ok(strings)
+}
+
+fn zigzag(n: u64) -> i64 {
+    (n >> 1) as i64 ^ -((n & 1) as i64)
+}
+
+/// A node, from a DenseNodes list or a Node message.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Node<'a> {
+    pub id: i64,
+    nano_lat: i64,
+    nano_lon: i64,
+    pub tags: RawTags<'a>,
+}
+
+impl Node<'_> {
+    pub(crate) fn lat(&self) -> f64 {
+        1e-9 * self.nano_lat as f64
+    }
+
+    pub(crate) fn lon(&self) -> f64 {
+        1e-9 * self.nano_lon as f64
+    }
+}
+
+/// The three delta-coded columns of a DenseNodes message and its tags; the metadata
+/// (denseinfo) is skipped.
+struct DenseNodes<'a> {
+    ids: Bytes<'a>,
+    lats: Bytes<'a>,
+    lons: Bytes<'a>,
+    keys_vals: Bytes<'a>,
+    id: i64,
+    lat: i64,
+    lon: i64,
+}
+
+impl<'a> DenseNodes<'a> {
+    fn parse(bytes: &'a [u8]) -> Result<Self> {
+        let mut dense = DenseNodes { ids: Bytes::default(), lats: Bytes::default(), lons: Bytes::default(), keys_vals: Bytes::default(), id: 0, lat: 0, lon: 0 };
+        for field in fields(bytes) {
+            match field? {
+                (1, value) => set_packed(&mut dense.ids, 1, value)?,
+                (8, value) => set_packed(&mut dense.lats, 8, value)?,
+                (9, value) => set_packed(&mut dense.lons, 9, value)?,
+                (10, value) => set_packed(&mut dense.keys_vals, 10, value)?,
+                _ => {}
+            }
+        }
+        Ok(dense)
+    }
+
+    #[inline]
+    fn next(&mut self, block: &Block<'a>) -> Result<Option<Node<'a>>> {
+        if self.ids.is_empty() {
+            // When no node of the list has tags, keys_vals is left out altogether.
+            return if self.lats.is_empty() && self.lons.is_empty() && self.keys_vals.is_empty() { Ok(None) } else { Err(DecodeError::MismatchedLists("dense nodes")) };
+        }
+        if self.lats.is_empty() || self.lons.is_empty() {
+            return Err(DecodeError::MismatchedLists("dense nodes"));
+        }
+        self.id = self.id.wrapping_add(self.ids.zigzag()?);
+        self.lat = self.lat.wrapping_add(self.lats.zigzag()?);
+        self.lon = self.lon.wrapping_add(self.lons.zigzag()?);
+        let mut tags = RawTags::default();
+        if !self.keys_vals.bytes.is_empty() {
+            // This node's `(key value)* 0`, kept as a slice of key, value, key, value...
+            let start = self.keys_vals.pos;
+            let mut end = start;
+            loop {
+                if self.keys_vals.is_empty() {
+                    return Err(DecodeError::UnterminatedTags);
+                }
+                if self.keys_vals.varint()? == 0 {
+                    break;
+                }
+                if self.keys_vals.is_empty() {
+                    return Err(DecodeError::UnterminatedTags);
+                }
+                self.keys_vals.varint()?;
+                end = self.keys_vals.pos;
+            }
+            tags.keys = Bytes::new(self.keys_vals.bytes.get(start..end).unwrap_or_default());
+            tags.interleaved = true;
+        }
+        Ok(Some(Node { id: self.id, nano_lat: block.nano(block.lat_offset, self.lat), nano_lon: block.nano(block.lon_offset, self.lon), tags }))
+    }
+}
+
+/// An element's tags as string-table indices: parallel `keys` and `vals` lists, or one list of
+/// key, value, key, value... (`interleaved`, for dense nodes).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct RawTags<'a> {
+    keys: Bytes<'a>,
+    vals: Bytes<'a>,
+    interleaved: bool,
+}
+
+impl<'a> RawTags<'a> {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.vals.is_empty()
+    }
+
+    /// The tags as strings of `block`'s table.
+    pub(crate) fn resolve<'b>(mut self, block: &'b Block<'a>) -> impl Iterator<Item = Result<(&'a str, &'a str)>> + 'b {
+        std::iter::from_fn(move || {
+            if self.keys.is_empty() {
+                return (!self.vals.is_empty()).then_some(Err(DecodeError::MismatchedLists("tag keys and values")));
+            }
+            let pair = self.next_pair(block);
+            if pair.is_err() {
+                self.keys.pos = self.keys.bytes.len();
+                self.vals.pos = self.vals.bytes.len();
+            }
+            Some(pair)
+        })
+    }
+
+    fn next_pair(&mut self, block: &Block<'a>) -> Result<(&'a str, &'a str)> {
+        let key = self.keys.varint()?;
+        let values = if self.interleaved { &mut self.keys } else { &mut self.vals };
+        if values.is_empty() {
+            return Err(DecodeError::MismatchedLists("tag keys and values"));
+        }
+        let value = values.varint()?;
+        Ok((block.string(key)?, block.string(value)?))
+    }
+}
+
+/// A Way; its metadata and its node locations (LocationsOnWays) are skipped.
+pub(crate) struct Way<'a> {
+    pub id: i64,
+    pub tags: RawTags<'a>,
+    refs: Bytes<'a>,
+}
+
+impl<'a> Way<'a> {
+    fn parse(bytes: &'a [u8]) -> Result<Self> {
+        let mut way = Way { id: 0, tags: RawTags::default(), refs: Bytes::default() };
+        for field in fields(bytes) {
+            match field? {
+                (1, value) => way.id = value.int(1)? as i64,
+                (2, value) => set_packed(&mut way.tags.keys, 2, value)?,
+                (3, value) => set_packed(&mut way.tags.vals, 3, value)?,
+                (8, value) => set_packed(&mut way.refs, 8, value)?,
+                _ => {}
+            }
+        }
+        Ok(way)
+    }
+
+    /// The node ids of the way, in order.
+    pub(crate) fn refs(&self) -> impl Iterator<Item = Result<i64>> + use<'a> {
+        let mut refs = self.refs;
+        let mut id = 0i64;
+        std::iter::from_fn(move || {
+            if refs.is_empty() {
+                return None;
+            }
+            let delta = refs.zigzag();
+            if delta.is_err() {
+                refs.pos = refs.bytes.len();
+            }
+            Some(delta.map(|d| {
+                id = id.wrapping_add(d);
+                id
+            }))
+        })
+    }
+}
+
+/// The kind of a relation member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MemberKind {
+    Node,
+    Way,
+    Relation,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Member<'a> {
+    pub kind: MemberKind,
+    pub id: i64,
+    pub role: &'a str,
+}
+
+/// A Relation; its metadata is skipped.
+pub(crate) struct Relation<'a> {
+    pub id: i64,
+    pub tags: RawTags<'a>,
+    roles: Bytes<'a>,
+    ids: Bytes<'a>,
+    types: Bytes<'a>,
+}
+
+impl<'a> Relation<'a> {
+    fn parse(bytes: &'a [u8]) -> Result<Self> {
+        let mut relation = Relation { id: 0, tags: RawTags::default(), roles: Bytes::default(), ids: Bytes::default(), types: Bytes::default() };
+        for field in fields(bytes) {
+            match field? {
+                (1, value) => relation.id = value.int(1)? as i64,
+                (2, value) => set_packed(&mut relation.tags.keys, 2, value)?,
+                (3, value) => set_packed(&mut relation.tags.vals, 3, value)?,
+                (8, value) => set_packed(&mut relation.roles, 8, value)?,
+                (9, value) => set_packed(&mut relation.ids, 9, value)?,
+                (10, value) => set_packed(&mut relation.types, 10, value)?,
+                _ => {}
+            }
+        }
+        Ok(relation)
+    }
+
+    /// The members, in order, with their roles from `block`'s string table.
+    pub(crate) fn members<'b>(&self, block: &'b Block<'a>) -> impl Iterator<Item = Result<Member<'a>>> + 'b {
+        let (mut roles, mut ids, mut types) = (self.roles, self.ids, self.types);
+        let mut id = 0i64;
+        std::iter::from_fn(move || {
+            if ids.is_empty() && roles.is_empty() && types.is_empty() {
+                return None;
+            }
+            let member = (|| {
+                if ids.is_empty() || roles.is_empty() || types.is_empty() {
+                    return Err(DecodeError::MismatchedLists("relation members"));
+                }
+                // roles_sid is an int32: a negative index is as wrong as one past the table.
+                let role = block.string(roles.varint()?)?;
+                id = id.wrapping_add(ids.zigzag()?);
+                let kind = match types.varint()? {
+                    0 => MemberKind::Node,
+                    1 => MemberKind::Way,
+                    2 => MemberKind::Relation,
+                    other => return Err(DecodeError::UnknownMemberType(other)),
+                };
+                Ok(Member { kind, id, role })
+            })();
+            if member.is_err() {
+                for list in [&mut roles, &mut ids, &mut types] {
+                    list.pos = list.bytes.len();
+                }
+            }
+            Some(member)
+        })
+    }
+}
