@@ -8,7 +8,7 @@
 //!
 //! Malformed bytes give a [`DecodeError`], never a panic nor an out-of-bounds index: every
 //! length is checked against the bytes that remain, and arithmetic on decoded numbers wraps.
-use flate2::{Decompress, FlushDecompress, Status};
+use libdeflater::Decompressor;
 
 /// The format's limit on an inflated block (OSM wiki, "PBF Format").
 const MAX_BLOCK_LEN: usize = 32 * 1024 * 1024;
@@ -68,16 +68,29 @@ impl<'a> Bytes<'a> {
         self.bytes.get(self.pos..).unwrap_or_default()
     }
 
-    #[inline]
+    #[inline(always)]
     fn varint(&mut self) -> Result<u64> {
-        let rest = self.rest();
-        // Most values in a block are deltas of one or two bytes.
-        if let Some(&first) = rest.first()
-            && first < 0x80
-        {
-            self.pos += 1;
-            return Ok(u64::from(first));
+        // Most values in a block are deltas of one to three bytes: those are decoded inline.
+        match *self.rest() {
+            [b0, ..] if b0 < 0x80 => {
+                self.pos += 1;
+                Ok(u64::from(b0))
+            }
+            [b0, b1, ..] if b1 < 0x80 => {
+                self.pos += 2;
+                Ok(u64::from(b0 & 0x7f) | u64::from(b1) << 7)
+            }
+            [b0, b1, b2, ..] if b2 < 0x80 => {
+                self.pos += 3;
+                Ok(u64::from(b0 & 0x7f) | u64::from(b1 & 0x7f) << 7 | u64::from(b2) << 14)
+            }
+            _ => self.long_varint(),
         }
+    }
+
+    #[inline(never)]
+    fn long_varint(&mut self) -> Result<u64> {
+        let rest = self.rest();
         let mut value = 0u64;
         for (i, &byte) in rest.iter().take(10).enumerate() {
             value |= u64::from(byte & 0x7f) << (7 * i);
@@ -205,15 +218,16 @@ pub(crate) fn blob(frame: &[u8]) -> Result<BlobData<'_>> {
     }
 }
 
-/// Inflates zlib blocks into a buffer reused from block to block.
+/// Inflates zlib blocks into a buffer reused from block to block. libdeflate inflates a whole
+/// buffer at once, about twice as fast as a streaming zlib.
 pub(crate) struct Inflater {
-    zlib: Decompress,
+    zlib: Decompressor,
     out: Vec<u8>,
 }
 
 impl Default for Inflater {
     fn default() -> Self {
-        Inflater { zlib: Decompress::new(true), out: Vec::new() }
+        Inflater { zlib: Decompressor::new(), out: Vec::new() }
     }
 }
 
@@ -224,15 +238,19 @@ impl Inflater {
             BlobData::Raw(bytes) => return Ok(bytes),
             BlobData::Zlib { data, raw_size } => (data, raw_size),
         };
-        self.zlib.reset(true);
-        self.out.clear();
-        // One byte more than announced, so that a block inflating larger is noticed.
-        self.out.reserve_exact(raw_size + 1);
-        let status = self.zlib.decompress_vec(data, &mut self.out, FlushDecompress::Finish).map_err(|_| DecodeError::BadZlib)?;
-        if status != Status::StreamEnd || self.out.len() != raw_size {
+        // The buffer only grows (no zero-filling of bytes that will be overwritten anyway).
+        if self.out.len() < raw_size {
+            self.out.resize(raw_size, 0);
+        }
+        let out = self.out.get_mut(..raw_size).ok_or(DecodeError::WrongInflatedSize(raw_size))?;
+        let inflated = self.zlib.zlib_decompress(data, out).map_err(|error| match error {
+            libdeflater::DecompressionError::InsufficientSpace => DecodeError::WrongInflatedSize(raw_size),
+            libdeflater::DecompressionError::BadData => DecodeError::BadZlib,
+        })?;
+        if inflated != raw_size {
             return Err(DecodeError::WrongInflatedSize(raw_size));
         }
-        Ok(&self.out)
+        Ok(&self.out[..raw_size])
     }
 }
 
@@ -354,19 +372,32 @@ impl<'a> Block<'a> {
 
 /// The strings of a StringTable message; a string that is not UTF-8 reads as "".
 fn string_table(bytes: &[u8]) -> Result<Vec<&str>> {
-    // Checking the whole table at once is much faster than string by string. When it is UTF-8
-    // as a whole, each string that starts and ends on a character boundary is UTF-8 too.
-    let whole = std::str::from_utf8(bytes).ok();
+    // Checking the table's bytes in one sweep is much faster than string by string. The sweep
+    // splits them into valid UTF-8 runs (broken by the length prefixes of strings of 128 bytes
+    // or more, which are not UTF-8); a string inside a run is UTF-8.
+    let mut runs = bytes.utf8_chunks().scan(0, |start, chunk| {
+        let run = (*start, chunk.valid());
+        *start += chunk.valid().len() + chunk.invalid().len();
+        Some(run)
+    });
+    let mut run = runs.next();
     let mut strings = Vec::new();
     let mut cursor = Bytes::new(bytes);
     while !cursor.is_empty() {
         let (number, value) = cursor.field()?;
-        if number == 1 {
-            let s = value.bytes(1)?;
-            let end = cursor.pos;
-            let checked = whole.and_then(|w| w.get(end - s.len()..end));
-            strings.push(checked.or_else(|| std::str::from_utf8(s).ok()).unwrap_or_default());
+        if number != 1 {
+            continue;
         }
+        let s = value.bytes(1)?;
+        let (start, end) = (cursor.pos - s.len(), cursor.pos);
+        while let Some((run_start, valid)) = run
+            && run_start + valid.len() < end
+            && run_start + valid.len() < bytes.len()
+        {
+            run = runs.next();
+        }
+        let checked = run.and_then(|(run_start, valid)| valid.get(start.checked_sub(run_start)?..end - run_start));
+        strings.push(checked.or_else(|| std::str::from_utf8(s).ok()).unwrap_or_default());
     }
     Ok(strings)
 }

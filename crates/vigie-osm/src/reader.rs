@@ -258,16 +258,25 @@ struct TagBuffer {
 
 impl TagBuffer {
     fn fill<'t>(&mut self, tags: impl Iterator<Item = Result<(&'t str, &'t str), DecodeError>>) -> Result<&Tags, DecodeError> {
-        self.spare.extend(self.tags.drain(..).rev());
+        let mut n = 0;
         for tag in tags {
             let (k, v) = tag?;
-            let (mut key, mut value) = self.spare.pop().unwrap_or_default();
-            key.clear();
-            key.push_str(k);
-            value.clear();
-            value.push_str(v);
-            self.tags.push((key, value));
+            if let Some((key, value)) = self.tags.get_mut(n) {
+                key.clear();
+                key.push_str(k);
+                value.clear();
+                value.push_str(v);
+            } else {
+                let (mut key, mut value) = self.spare.pop().unwrap_or_default();
+                key.clear();
+                key.push_str(k);
+                value.clear();
+                value.push_str(v);
+                self.tags.push((key, value));
+            }
+            n += 1;
         }
+        self.spare.extend(self.tags.drain(n..));
         Ok(&self.tags)
     }
 }
