@@ -644,3 +644,350 @@ impl<'a> Relation<'a> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A minimal protobuf writer, to build messages by hand.
+    fn varint(mut n: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        while n >= 0x80 {
+            out.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+        out
+    }
+
+    fn int(field: u64, n: u64) -> Vec<u8> {
+        [varint(field << 3), varint(n)].concat()
+    }
+
+    fn len(field: u64, bytes: &[u8]) -> Vec<u8> {
+        [varint(field << 3 | 2), varint(bytes.len() as u64), bytes.to_vec()].concat()
+    }
+
+    fn packed(field: u64, values: &[u64]) -> Vec<u8> {
+        len(field, &values.iter().flat_map(|&v| varint(v)).collect::<Vec<_>>())
+    }
+
+    fn zz(n: i64) -> u64 {
+        ((n << 1) ^ (n >> 63)) as u64
+    }
+
+    fn deltas(values: &[i64]) -> Vec<u64> {
+        let mut last = 0;
+        values.iter().map(|&v| std::mem::replace(&mut last, v)).zip(values).map(|(prev, &v)| zz(v - prev)).collect()
+    }
+
+    fn strings(list: &[&str]) -> Vec<u8> {
+        len(1, &list.iter().flat_map(|s| len(1, s.as_bytes())).collect::<Vec<_>>())
+    }
+
+    const TABLE: [&str; 5] = ["", "highway", "bus_stop", "name", "Rautatientori"];
+
+    fn dense(ids: &[i64], lats: &[i64], lons: &[i64], keys_vals: Option<&[u64]>) -> Vec<u8> {
+        let mut d = [packed(1, &deltas(ids)), len(5, &packed(1, &[1, 1, 1])), packed(8, &deltas(lats)), packed(9, &deltas(lons))].concat();
+        if let Some(kv) = keys_vals {
+            d.extend(packed(10, kv));
+        }
+        d
+    }
+
+    fn block(groups: &[Vec<u8>]) -> Vec<u8> {
+        let mut b = strings(&TABLE);
+        for group in groups {
+            b.extend(len(2, group));
+        }
+        // granularity 100 (the default, said explicitly), offsets of 1 degree.
+        [b, int(17, 100), int(19, 1_000_000_000), int(20, 2_000_000_000)].concat()
+    }
+
+    /// A node as (id, lon, lat, tags).
+    type TestNode<'a> = (i64, f64, f64, Vec<(&'a str, &'a str)>);
+
+    /// Every node of a block, tags resolved.
+    fn nodes(bytes: &[u8]) -> Result<Vec<TestNode<'_>>> {
+        let block = Block::parse(bytes)?;
+        let mut out = Vec::new();
+        block.for_each_node(|node| {
+            let tags = node.tags.resolve(&block).collect::<Result<Vec<_>>>()?;
+            out.push((node.id, node.lon(), node.lat(), tags));
+            Ok::<_, DecodeError>(())
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn dense_nodes_are_decoded_with_their_tags() {
+        let kv = [0, 1, 2, 3, 4, 0, 0];
+        let bytes = block(&[len(2, &dense(&[10, 11, 15], &[100, -50, 7], &[1, 2, 3], Some(&kv)))]);
+        let decoded = nodes(&bytes).unwrap();
+        assert_eq!(decoded.iter().map(|n| n.0).collect::<Vec<_>>(), [10, 11, 15]);
+        assert!((decoded[1].1 - 2.000_000_2).abs() < 1e-12 && (decoded[1].2 - 0.999_995).abs() < 1e-12, "{:?}", decoded[1]);
+        assert_eq!(decoded[0].3, []);
+        assert_eq!(decoded[1].3, [("highway", "bus_stop"), ("name", "Rautatientori")]);
+        // Without keys_vals, no node has tags.
+        let bytes = block(&[len(2, &dense(&[1, 2], &[0, 0], &[0, 0], None))]);
+        assert!(nodes(&bytes).unwrap().iter().all(|n| n.3.is_empty()));
+    }
+
+    #[test]
+    fn plain_nodes_ways_and_relations_are_decoded() {
+        let node = [int(1, zz(-7)), packed(2, &[1]), packed(3, &[2]), int(8, zz(10)), int(9, zz(-20))].concat();
+        let way = [int(1, 42), packed(2, &[3]), packed(3, &[4]), len(4, &int(1, 3)), packed(8, &deltas(&[5, 3, 9]))].concat();
+        let relation = [int(1, 7), packed(2, &[3]), packed(3, &[4]), packed(8, &[1, 3]), packed(9, &deltas(&[42, -7])), packed(10, &[1, 0])].concat();
+        let bytes = block(&[[len(1, &node), len(3, &way)].concat(), len(4, &relation)]);
+        let parsed = Block::parse(&bytes).unwrap();
+        assert_eq!(parsed.contents(), Contents { nodes: true, ways: true, relations: true });
+        let decoded = nodes(&bytes).unwrap();
+        assert_eq!((decoded[0].0, decoded[0].3.clone()), (-7, vec![("highway", "bus_stop")]));
+        assert!((decoded[0].1 - 1.999_998).abs() < 1e-12 && (decoded[0].2 - 1.000_001).abs() < 1e-12, "{:?}", decoded[0]);
+
+        let ways: Vec<Way<'_>> = parsed.ways().collect::<Result<_>>().unwrap();
+        assert_eq!(ways.len(), 1);
+        assert_eq!(ways[0].id, 42);
+        assert_eq!(ways[0].refs().collect::<Result<Vec<_>>>(), Ok(vec![5, 3, 9]));
+        assert_eq!(ways[0].tags.resolve(&parsed).collect::<Result<Vec<_>>>(), Ok(vec![("name", "Rautatientori")]));
+
+        let relations: Vec<Relation<'_>> = parsed.relations().collect::<Result<_>>().unwrap();
+        let members = relations[0].members(&parsed).collect::<Result<Vec<_>>>().unwrap();
+        assert_eq!(relations[0].id, 7);
+        assert_eq!(
+            members,
+            [Member { kind: MemberKind::Way, id: 42, role: "highway" }, Member { kind: MemberKind::Node, id: -7, role: "name" }]
+        );
+    }
+
+    fn node_error(bytes: &[u8]) -> DecodeError {
+        nodes(bytes).err().unwrap_or_else(|| panic!("decoded bad bytes"))
+    }
+
+    #[test]
+    fn each_kind_of_damage_is_named() {
+        // A number cut short, or longer than 10 bytes.
+        assert_eq!(Block::parse(&[0x88, 0x01, 0x80]).err(), Some(DecodeError::TruncatedNumber));
+        assert_eq!(Block::parse(&[0x88, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]).err(), Some(DecodeError::NumberTooLong));
+        // A field claiming more bytes than remain.
+        assert_eq!(Block::parse(&[0x0a, 0x05, b'a']).err(), Some(DecodeError::LengthPastEnd));
+        // A group sent as a number; a deprecated wire type.
+        assert_eq!(Block::parse(&int(2, 5)).err(), Some(DecodeError::WrongWireType(2)));
+        assert_eq!(Block::parse(&[0x13]).err(), Some(DecodeError::WrongWireType(2)));
+        // A tag pointing past the string table.
+        let past = block(&[len(2, &dense(&[1], &[0], &[0], Some(&[7, 1, 0])))]);
+        assert_eq!(node_error(&past), DecodeError::StringPastTable(7));
+        // Dense tags without their final 0.
+        let open = block(&[len(2, &dense(&[1], &[0], &[0], Some(&[1, 2])))]);
+        assert_eq!(node_error(&open), DecodeError::UnterminatedTags);
+        let half = block(&[len(2, &dense(&[1], &[0], &[0], Some(&[1])))]);
+        assert_eq!(node_error(&half), DecodeError::UnterminatedTags);
+        // Columns of different lengths, either way.
+        let short = block(&[len(2, &dense(&[1, 2, 3], &[0, 0], &[0, 0, 0], None))]);
+        assert_eq!(node_error(&short), DecodeError::MismatchedLists("dense nodes"));
+        let long = block(&[len(2, &dense(&[1], &[0, 0], &[0, 0], None))]);
+        assert_eq!(node_error(&long), DecodeError::MismatchedLists("dense nodes"));
+        let extra_tags = block(&[len(2, &dense(&[1], &[0], &[0], Some(&[0, 1, 2, 0])))]);
+        assert_eq!(node_error(&extra_tags), DecodeError::MismatchedLists("dense nodes"));
+        // A list split in two.
+        let split = block(&[len(2, &[dense(&[1], &[0], &[0], None), packed(1, &[2])].concat())]);
+        assert_eq!(node_error(&split), DecodeError::SplitList);
+
+        let way = |keys: &[u64], vals: &[u64]| block(&[len(3, &[int(1, 1), packed(2, keys), packed(3, vals)].concat())]);
+        let tags = |bytes: &[u8]| {
+            let block = Block::parse(bytes).unwrap();
+            let way = block.ways().next().unwrap().unwrap();
+            way.tags.resolve(&block).map(|t| t.map(|(k, v)| format!("{k}={v}"))).collect::<Result<Vec<_>>>()
+        };
+        assert_eq!(tags(&way(&[1, 3], &[2])), Err(DecodeError::MismatchedLists("tag keys and values")));
+        assert_eq!(tags(&way(&[1], &[2, 4])), Err(DecodeError::MismatchedLists("tag keys and values")));
+        assert_eq!(tags(&way(&[1], &[5])), Err(DecodeError::StringPastTable(5)));
+
+        let relation = |roles: &[u64], ids: &[u64], types: &[u64]| block(&[len(4, &[int(1, 1), packed(8, roles), packed(9, ids), packed(10, types)].concat())]);
+        let members = |bytes: &[u8]| {
+            let block = Block::parse(bytes).unwrap();
+            let relation = block.relations().next().unwrap().unwrap();
+            relation.members(&block).map(|m| m.map(|m| (m.kind, m.id))).collect::<Result<Vec<_>>>()
+        };
+        assert_eq!(members(&relation(&[1, 1], &[2], &[0, 0])), Err(DecodeError::MismatchedLists("relation members")));
+        assert_eq!(members(&relation(&[1], &[2], &[3])), Err(DecodeError::UnknownMemberType(3)));
+        assert_eq!(members(&relation(&[9], &[2], &[0])), Err(DecodeError::StringPastTable(9)));
+        assert_eq!(members(&relation(&[u64::MAX], &[2], &[0])), Err(DecodeError::StringPastTable(u64::MAX)), "a negative role index");
+    }
+
+    fn frame(blob: &[u8]) -> Vec<u8> {
+        let header = [len(1, b"OSMData"), int(3, blob.len() as u64)].concat();
+        [(header.len() as u32).to_be_bytes().to_vec(), header, blob.to_vec()].concat()
+    }
+
+    fn inflate(frame: &[u8]) -> Result<Vec<u8>> {
+        let mut inflater = Inflater::default();
+        blob(frame).and_then(|data| inflater.block(data)).map(<[u8]>::to_vec)
+    }
+
+    #[test]
+    fn blobs_are_raw_or_zlib_and_other_compressions_are_named() {
+        let content = block(&[len(2, &dense(&[1, 2], &[0, 0], &[0, 0], None))]);
+        assert_eq!(inflate(&frame(&len(1, &content))), Ok(content.clone()));
+        let mut compressor = libdeflater::Compressor::new(libdeflater::CompressionLvl::default());
+        let mut zlib = vec![0; compressor.zlib_compress_bound(content.len())];
+        let n = compressor.zlib_compress(&content, &mut zlib).unwrap();
+        zlib.truncate(n);
+        let zlib_blob = |raw_size: u64, data: &[u8]| [int(2, raw_size), len(3, data)].concat();
+        assert_eq!(inflate(&frame(&zlib_blob(content.len() as u64, &zlib))), Ok(content.clone()));
+        // Announced sizes that are wrong, too large, or zlib data that is damaged.
+        assert_eq!(inflate(&frame(&zlib_blob(content.len() as u64 - 1, &zlib))), Err(DecodeError::WrongInflatedSize(content.len() - 1)));
+        assert_eq!(inflate(&frame(&zlib_blob(content.len() as u64 + 1, &zlib))), Err(DecodeError::WrongInflatedSize(content.len() + 1)));
+        assert_eq!(inflate(&frame(&zlib_blob(1 << 40, &zlib))), Err(DecodeError::TooLarge(1 << 40)));
+        assert_eq!(inflate(&frame(&zlib_blob(content.len() as u64, &[0x78, 0x9c, 0xff, 0xff]))), Err(DecodeError::BadZlib));
+        // Compressions this reader does not have, and a blob with no data.
+        assert_eq!(inflate(&frame(&[int(2, 10), len(4, b"lzma")].concat())), Err(DecodeError::UnsupportedCompression("LZMA")));
+        assert_eq!(inflate(&frame(&len(7, b"zstd"))), Err(DecodeError::UnsupportedCompression("Zstandard")));
+        assert!(DecodeError::UnsupportedCompression("LZMA").to_string().contains("recompress"));
+        assert_eq!(inflate(&frame(&int(2, 10))), Err(DecodeError::NoData));
+        assert_eq!(inflate(&[0, 0, 0, 9, 1]), Err(DecodeError::LengthPastEnd));
+    }
+
+    #[test]
+    fn header_features_and_string_tables_are_read() {
+        let header = [len(4, b"OsmSchema-V0.6"), len(4, b"DenseNodes"), len(16, b"osmium")].concat();
+        assert_eq!(required_features(&header), Ok(vec!["OsmSchema-V0.6", "DenseNodes"]));
+        // Strings of 128 bytes or more have a length prefix that is not UTF-8; a string that is
+        // not UTF-8 reads as "".
+        let long = "é".repeat(100);
+        let table = [len(1, b""), len(1, long.as_bytes()), len(1, b"\xff\xfe"), len(1, "så".as_bytes())].concat();
+        assert_eq!(string_table(&table), Ok(vec!["", long.as_str(), "", "så"]));
+    }
+
+    /// Walks everything a block holds, as the reader does.
+    fn walk(bytes: &[u8]) -> Result<usize> {
+        let block = Block::parse(bytes)?;
+        let mut n = 0;
+        block.for_each_node(|node| {
+            n += node.tags.resolve(&block).count() + 1;
+            node.tags.resolve(&block).try_for_each(|t| t.map(|_| ()))
+        })?;
+        for way in block.ways() {
+            let way = way?;
+            n += way.refs().collect::<Result<Vec<_>>>()?.len() + way.tags.resolve(&block).collect::<Result<Vec<_>>>()?.len();
+        }
+        for relation in block.relations() {
+            let relation = relation?;
+            n += relation.members(&block).collect::<Result<Vec<_>>>()?.len() + relation.tags.resolve(&block).collect::<Result<Vec<_>>>()?.len();
+        }
+        Ok(n)
+    }
+
+    /// The inflated data blocks of the demo extract.
+    fn demo_blocks() -> Vec<Vec<u8>> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/demo/helsinki-centre.osm.pbf");
+        let file = std::fs::File::open(path).unwrap();
+        let len = file.metadata().unwrap().len();
+        let frames = crate::frame::index_frames(path, file, len).unwrap();
+        let mut file = std::fs::File::open(path).unwrap();
+        let mut buf = Vec::new();
+        frames
+            .iter()
+            .filter(|f| f.kind == crate::frame::FrameKind::Data)
+            .map(|f| {
+                crate::frame::read_frame(path, &mut file, f, &mut buf).unwrap();
+                inflate(&buf).unwrap()
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = walk(&bytes);
+            let _ = inflate(&frame(&bytes));
+        }
+
+        #[test]
+        fn damaged_real_blocks_never_panic(
+            which in 0usize..8,
+            edits in proptest::collection::vec((proptest::num::usize::ANY, proptest::num::u8::ANY), 1..16),
+            cut in proptest::option::of(proptest::num::usize::ANY),
+        ) {
+            let blocks = demo_blocks();
+            let mut bytes = blocks[which % blocks.len()].clone();
+            for (at, value) in edits {
+                let at = at % bytes.len();
+                bytes[at] = value;
+            }
+            if let Some(cut) = cut {
+                bytes.truncate(cut % bytes.len());
+            }
+            let _ = walk(&bytes);
+        }
+    }
+
+    #[test]
+    fn every_element_of_the_demo_extract_matches_osmpbf() {
+        use osmpbf::{BlobDecode, BlobReader, RelMemberType};
+        type Element = (char, i64, i64, i64, Vec<(String, String)>, Vec<String>);
+        let own = |s: &str| s.to_owned();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/demo/helsinki-centre.osm.pbf");
+        let (mut ours, mut theirs): (Vec<Element>, Vec<Element>) = (Vec::new(), Vec::new());
+        for bytes in demo_blocks() {
+            let block = Block::parse(&bytes).unwrap();
+            // Coordinates compared at 1e-7 degree: as integers of that unit.
+            let e7 = |degrees: f64| (degrees * 1e7).round() as i64;
+            block
+                .for_each_node(|n| {
+                    let tags = n.tags.resolve(&block).map(|t| t.map(|(k, v)| (own(k), own(v)))).collect::<Result<_>>()?;
+                    ours.push(('n', n.id, e7(n.lat()), e7(n.lon()), tags, vec![]));
+                    Ok::<_, DecodeError>(())
+                })
+                .unwrap();
+            for w in block.ways() {
+                let w = w.unwrap();
+                let tags = w.tags.resolve(&block).map(|t| t.map(|(k, v)| (own(k), own(v)))).collect::<Result<_>>().unwrap();
+                let refs = w.refs().map(|r| r.map(|r| r.to_string())).collect::<Result<_>>().unwrap();
+                ours.push(('w', w.id, 0, 0, tags, refs));
+            }
+            for r in block.relations() {
+                let r = r.unwrap();
+                let tags = r.tags.resolve(&block).map(|t| t.map(|(k, v)| (own(k), own(v)))).collect::<Result<_>>().unwrap();
+                let members = r.members(&block).map(|m| m.map(|m| format!("{:?} {} {}", m.kind, m.id, m.role))).collect::<Result<_>>().unwrap();
+                ours.push(('r', r.id, 0, 0, tags, members));
+            }
+        }
+        for blob in BlobReader::from_path(path).unwrap() {
+            let BlobDecode::OsmData(block) = blob.unwrap().decode().unwrap() else { continue };
+            let tags = |t: &mut dyn Iterator<Item = (&str, &str)>| t.map(|(k, v)| (own(k), own(v))).collect::<Vec<_>>();
+            let e7 = |degrees: f64| (degrees * 1e7).round() as i64;
+            for group in block.groups() {
+                for n in group.dense_nodes() {
+                    theirs.push(('n', n.id(), e7(n.lat()), e7(n.lon()), tags(&mut n.tags()), vec![]));
+                }
+                for n in group.nodes() {
+                    theirs.push(('n', n.id(), e7(n.lat()), e7(n.lon()), tags(&mut n.tags()), vec![]));
+                }
+                for w in group.ways() {
+                    theirs.push(('w', w.id(), 0, 0, tags(&mut w.tags()), w.refs().map(|r| r.to_string()).collect()));
+                }
+                for r in group.relations() {
+                    let kind = |t: RelMemberType| match t {
+                        RelMemberType::Node => "Node",
+                        RelMemberType::Way => "Way",
+                        RelMemberType::Relation => "Relation",
+                    };
+                    let members = r
+                        .members()
+                        .map(|m| {
+                            let role = m.role().unwrap().to_owned();
+                            format!("{} {} {role}", kind(m.member_type), m.member_id)
+                        })
+                        .collect();
+                    theirs.push(('r', r.id(), 0, 0, tags(&mut r.tags()), members));
+                }
+            }
+        }
+        assert_eq!(ours.iter().filter(|e| e.0 == 'n').count(), 24_260);
+        assert_eq!(ours.len(), 24_260 + 5_130 + 620);
+        assert_eq!(ours, theirs);
+    }
+}
