@@ -452,7 +452,7 @@ impl<'a> DenseNodes<'a> {
         Ok(dense)
     }
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self, block: &Block<'a>) -> Result<Option<Node<'a>>> {
         if self.ids.is_empty() {
             // When no node of the list has tags, keys_vals is left out altogether.
@@ -501,6 +501,12 @@ pub(crate) struct RawTags<'a> {
 impl<'a> RawTags<'a> {
     pub(crate) fn is_empty(&self) -> bool {
         self.keys.is_empty() && self.vals.is_empty()
+    }
+
+    /// The encoded tags of a dense node: within one block, equal tag sets in the same order
+    /// have equal encodings.
+    pub(crate) fn encoded(&self) -> Option<&'a [u8]> {
+        self.interleaved.then_some(self.keys.bytes)
     }
 
     /// The tags as strings of `block`'s table.

@@ -13,12 +13,14 @@
 //!
 //! An unsorted file (ways before nodes) is detected in pass 3 and read again in one pass 1
 //! over every block, which then holds every node of the file in memory until the end.
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::sync::{Mutex, RwLock};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::frame::{Frame, FrameKind, index_frames, read_frame, unreadable};
+use rustc_hash::FxBuildHasher;
+
 use crate::pbf::{self, Block, DecodeError, Inflater, Member, MemberKind, RawTags};
 use crate::{ExtractFilter, NodeMap, OsmError, OsmExtract, OsmMember, OsmNode, OsmRelation, OsmWay, Progress, Tags};
 
@@ -147,14 +149,16 @@ impl Source<'_> {
             return Ok(None);
         }
 
-        let set_aside = pass1.nodes.into_iter().filter(|(id, node)| node.tags.is_some() || needed.binary_search(id).is_ok());
-        let mut nodes = NodeMap::with_capacity_and_hasher(needed.len(), Default::default());
-        nodes.extend(set_aside);
-        let mut nodes_read = pass1.nodes_read;
-        for part in parts {
-            nodes_read += part.nodes_read;
-            nodes.extend(part.kept);
+        // Each thread of pass 3 filled its own map: the largest becomes the result.
+        let nodes_read = pass1.nodes_read + parts.iter().map(|p| p.nodes_read).sum::<u64>();
+        let mut maps: Vec<NodeMap> = parts.into_iter().map(|p| p.kept).collect();
+        maps.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        let mut maps = maps.into_iter();
+        let mut nodes = maps.next().unwrap_or_default();
+        for map in maps {
+            nodes.extend(map);
         }
+        nodes.extend(pass1.nodes.into_iter().filter(|(id, node)| node.tags.is_some() || needed.binary_search(id).is_ok()));
         let mut relations = pass1.relations;
         relations.sort_unstable_by_key(|r| r.id);
         relations.dedup_by_key(|r| r.id);
@@ -339,9 +343,10 @@ impl Pass1 {
             }
             self.way_ranges.push((index, low, high, wanted.len()));
         }
+        let mut nodes = NodeFilter::new(&mut self.tags, block, filter);
         block.for_each_node(|node| {
             self.nodes_read += 1;
-            let tags = keep_tags(&mut self.tags, node.tags, block, filter)?;
+            let tags = nodes.keep(node.tags)?;
             self.nodes.push((node.id, OsmNode { lon: node.lon(), lat: node.lat(), tags }));
             Ok::<_, DecodeError>(())
         })
@@ -368,13 +373,36 @@ fn member(m: Member<'_>) -> OsmMember {
     OsmMember { kind, id: m.id, role: m.role.to_owned() }
 }
 
-/// The tags of a node, when it has some and `keep_node` accepts them.
-fn keep_tags(buf: &mut TagBuffer, tags: RawTags<'_>, block: &Block<'_>, filter: &ExtractFilter<'_>) -> Result<Option<Tags>, DecodeError> {
-    if tags.is_empty() {
-        return Ok(None);
+/// Applies `keep_node` to the tagged nodes of one block.
+struct NodeFilter<'s, 'b> {
+    buf: &'s mut TagBuffer,
+    block: &'s Block<'b>,
+    filter: &'s ExtractFilter<'s>,
+    /// Encoded tag sets `keep_node` refused in this block. Many nodes share a tag set
+    /// (crossings, entrances, street lamps), and the encoding of a set is the same throughout
+    /// a block: a refused set is not turned into strings again.
+    refused: HashSet<&'b [u8], FxBuildHasher>,
+}
+
+impl<'s, 'b> NodeFilter<'s, 'b> {
+    fn new(buf: &'s mut TagBuffer, block: &'s Block<'b>, filter: &'s ExtractFilter<'s>) -> Self {
+        NodeFilter { buf, block, filter, refused: HashSet::default() }
     }
-    let tags = buf.fill(tags.resolve(block))?;
-    Ok((filter.keep_node)(tags).then(|| tags.clone()))
+
+    /// The tags of a node, when it has some and `keep_node` accepts them.
+    fn keep(&mut self, tags: RawTags<'b>) -> Result<Option<Tags>, DecodeError> {
+        if tags.is_empty() || tags.encoded().is_some_and(|set| self.refused.contains(set)) {
+            return Ok(None);
+        }
+        let strings = self.buf.fill(tags.resolve(self.block))?;
+        if (self.filter.keep_node)(strings) {
+            return Ok(Some(strings.clone()));
+        }
+        if let Some(set) = tags.encoded() {
+            self.refused.insert(set);
+        }
+        Ok(None)
+    }
 }
 
 fn collect_member_ways(block: &Block<'_>, missing: &[i64], found: &mut Vec<OsmWay>) -> Result<(), DecodeError> {
@@ -390,7 +418,7 @@ fn collect_member_ways(block: &Block<'_>, missing: &[i64], found: &mut Vec<OsmWa
 
 #[derive(Default)]
 struct Pass3 {
-    kept: Vec<(i64, OsmNode)>,
+    kept: NodeMap,
     nodes_read: u64,
     tags: TagBuffer,
 }
@@ -399,12 +427,13 @@ impl Pass3 {
     fn visit(&mut self, block: &Block<'_>, needed: &[i64], filter: &ExtractFilter<'_>) -> Result<(), DecodeError> {
         // Ids in a block usually ascend: walk `needed` alongside instead of searching it.
         let mut cursor = Cursor::new(needed);
+        let mut nodes = NodeFilter::new(&mut self.tags, block, filter);
         block.for_each_node(|node| {
             self.nodes_read += 1;
             let is_needed = cursor.contains(node.id);
-            let tags = keep_tags(&mut self.tags, node.tags, block, filter)?;
+            let tags = nodes.keep(node.tags)?;
             if is_needed || tags.is_some() {
-                self.kept.push((node.id, OsmNode { lon: node.lon(), lat: node.lat(), tags }));
+                self.kept.insert(node.id, OsmNode { lon: node.lon(), lat: node.lat(), tags });
             }
             Ok::<_, DecodeError>(())
         })
