@@ -372,15 +372,10 @@ impl<'a> Block<'a> {
 
 /// The strings of a StringTable message; a string that is not UTF-8 reads as "".
 fn string_table(bytes: &[u8]) -> Result<Vec<&str>> {
-    // Checking the table's bytes in one sweep is much faster than string by string. The sweep
-    // splits them into valid UTF-8 runs (broken by the length prefixes of strings of 128 bytes
-    // or more, which are not UTF-8); a string inside a run is UTF-8.
-    let mut runs = bytes.utf8_chunks().scan(0, |start, chunk| {
-        let run = (*start, chunk.valid());
-        *start += chunk.valid().len() + chunk.invalid().len();
-        Some(run)
-    });
-    let mut run = runs.next();
+    // Checking the table's bytes in long runs is much faster than string by string. Runs of
+    // valid UTF-8 are broken by the length prefixes of strings of 128 bytes or more (which are
+    // not UTF-8); a string inside a run is UTF-8.
+    let (mut run_start, (mut run, mut next)) = (0, utf8_run(bytes, 0));
     let mut strings = Vec::new();
     let mut cursor = Bytes::new(bytes);
     while !cursor.is_empty() {
@@ -390,16 +385,26 @@ fn string_table(bytes: &[u8]) -> Result<Vec<&str>> {
         }
         let s = value.bytes(1)?;
         let (start, end) = (cursor.pos - s.len(), cursor.pos);
-        while let Some((run_start, valid)) = run
-            && run_start + valid.len() < end
-            && run_start + valid.len() < bytes.len()
-        {
-            run = runs.next();
+        while run_start + run.len() < end && next < bytes.len() {
+            run_start = next;
+            (run, next) = utf8_run(bytes, next);
         }
-        let checked = run.and_then(|(run_start, valid)| valid.get(start.checked_sub(run_start)?..end - run_start));
+        let checked = start.checked_sub(run_start).and_then(|from| run.get(from..end - run_start));
         strings.push(checked.or_else(|| std::str::from_utf8(s).ok()).unwrap_or_default());
     }
     Ok(strings)
+}
+
+/// The longest valid UTF-8 run of `bytes` from `from`, and where the next run may start.
+fn utf8_run(bytes: &[u8], from: usize) -> (&str, usize) {
+    let rest = bytes.get(from..).unwrap_or_default();
+    match std::str::from_utf8(rest) {
+        Ok(run) => (run, bytes.len()),
+        Err(e) => {
+            let run = rest.get(..e.valid_up_to()).and_then(|valid| std::str::from_utf8(valid).ok()).unwrap_or_default();
+            (run, from + e.valid_up_to() + e.error_len().unwrap_or(1))
+        }
+    }
 }
 
 fn zigzag(n: u64) -> i64 {
@@ -501,12 +506,6 @@ pub(crate) struct RawTags<'a> {
 impl<'a> RawTags<'a> {
     pub(crate) fn is_empty(&self) -> bool {
         self.keys.is_empty() && self.vals.is_empty()
-    }
-
-    /// The encoded tags of a dense node: within one block, equal tag sets in the same order
-    /// have equal encodings.
-    pub(crate) fn encoded(&self) -> Option<&'a [u8]> {
-        self.interleaved.then_some(self.keys.bytes)
     }
 
     /// The tags as strings of `block`'s table.

@@ -13,14 +13,12 @@
 //!
 //! An unsorted file (ways before nodes) is detected in pass 3 and read again in one pass 1
 //! over every block, which then holds every node of the file in memory until the end.
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::File;
 use std::sync::{Mutex, RwLock};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::frame::{Frame, FrameKind, index_frames, read_frame, unreadable};
-use rustc_hash::FxBuildHasher;
-
 use crate::pbf::{self, Block, DecodeError, Inflater, Member, MemberKind, RawTags};
 use crate::{ExtractFilter, NodeMap, OsmError, OsmExtract, OsmMember, OsmNode, OsmRelation, OsmWay, Progress, Tags};
 
@@ -343,10 +341,9 @@ impl Pass1 {
             }
             self.way_ranges.push((index, low, high, wanted.len()));
         }
-        let mut nodes = NodeFilter::new(&mut self.tags, block, filter);
         block.for_each_node(|node| {
             self.nodes_read += 1;
-            let tags = nodes.keep(node.tags)?;
+            let tags = keep_tags(&mut self.tags, node.tags, block, filter)?;
             self.nodes.push((node.id, OsmNode { lon: node.lon(), lat: node.lat(), tags }));
             Ok::<_, DecodeError>(())
         })
@@ -373,36 +370,13 @@ fn member(m: Member<'_>) -> OsmMember {
     OsmMember { kind, id: m.id, role: m.role.to_owned() }
 }
 
-/// Applies `keep_node` to the tagged nodes of one block.
-struct NodeFilter<'s, 'b> {
-    buf: &'s mut TagBuffer,
-    block: &'s Block<'b>,
-    filter: &'s ExtractFilter<'s>,
-    /// Encoded tag sets `keep_node` refused in this block. Many nodes share a tag set
-    /// (crossings, entrances, street lamps), and the encoding of a set is the same throughout
-    /// a block: a refused set is not turned into strings again.
-    refused: HashSet<&'b [u8], FxBuildHasher>,
-}
-
-impl<'s, 'b> NodeFilter<'s, 'b> {
-    fn new(buf: &'s mut TagBuffer, block: &'s Block<'b>, filter: &'s ExtractFilter<'s>) -> Self {
-        NodeFilter { buf, block, filter, refused: HashSet::default() }
+/// The tags of a node, when it has some and `keep_node` accepts them.
+fn keep_tags(buf: &mut TagBuffer, tags: RawTags<'_>, block: &Block<'_>, filter: &ExtractFilter<'_>) -> Result<Option<Tags>, DecodeError> {
+    if tags.is_empty() {
+        return Ok(None);
     }
-
-    /// The tags of a node, when it has some and `keep_node` accepts them.
-    fn keep(&mut self, tags: RawTags<'b>) -> Result<Option<Tags>, DecodeError> {
-        if tags.is_empty() || tags.encoded().is_some_and(|set| self.refused.contains(set)) {
-            return Ok(None);
-        }
-        let strings = self.buf.fill(tags.resolve(self.block))?;
-        if (self.filter.keep_node)(strings) {
-            return Ok(Some(strings.clone()));
-        }
-        if let Some(set) = tags.encoded() {
-            self.refused.insert(set);
-        }
-        Ok(None)
-    }
+    let tags = buf.fill(tags.resolve(block))?;
+    Ok((filter.keep_node)(tags).then(|| tags.clone()))
 }
 
 fn collect_member_ways(block: &Block<'_>, missing: &[i64], found: &mut Vec<OsmWay>) -> Result<(), DecodeError> {
@@ -427,11 +401,10 @@ impl Pass3 {
     fn visit(&mut self, block: &Block<'_>, needed: &[i64], filter: &ExtractFilter<'_>) -> Result<(), DecodeError> {
         // Ids in a block usually ascend: walk `needed` alongside instead of searching it.
         let mut cursor = Cursor::new(needed);
-        let mut nodes = NodeFilter::new(&mut self.tags, block, filter);
         block.for_each_node(|node| {
             self.nodes_read += 1;
             let is_needed = cursor.contains(node.id);
-            let tags = nodes.keep(node.tags)?;
+            let tags = keep_tags(&mut self.tags, node.tags, block, filter)?;
             if is_needed || tags.is_some() {
                 self.kept.insert(node.id, OsmNode { lon: node.lon(), lat: node.lat(), tags });
             }
