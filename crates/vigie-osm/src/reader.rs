@@ -430,6 +430,12 @@ impl<'a> Cursor<'a> {
             self.at = 0;
         }
         self.last = id;
+        // Most ids fall before the next needed one.
+        match self.sorted.get(self.at) {
+            Some(&next) if next >= id => return next == id,
+            None => return false,
+            Some(_) => {}
+        }
         // Gallop forward: cheap for the next id, logarithmic for a jump.
         let rest = &self.sorted[self.at..];
         let mut step = 1;
