@@ -278,7 +278,9 @@ impl TagBuffer {
             }
             n += 1;
         }
-        self.spare.extend(self.tags.drain(n..));
+        if n < self.tags.len() {
+            self.spare.extend(self.tags.drain(n..));
+        }
         Ok(&self.tags)
     }
 }
