@@ -50,13 +50,13 @@ type Result<T> = std::result::Result<T, DecodeError>;
 
 /// A cursor over protobuf bytes. Invariant: `pos <= bytes.len()`.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Bytes<'a> {
+struct Bytes<'a> {
     bytes: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Bytes<'a> {
-    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+    fn new(bytes: &'a [u8]) -> Self {
         Bytes { bytes, pos: 0 }
     }
 
@@ -139,21 +139,21 @@ impl<'a> Bytes<'a> {
 
 /// A field's value by wire type (no field Vigie reads is fixed-size).
 #[derive(Debug, Clone, Copy)]
-enum Value<'a> {
+pub(crate) enum Value<'a> {
     Int(u64),
     Fixed,
     Len(&'a [u8]),
 }
 
 impl<'a> Value<'a> {
-    fn int(self, field: u64) -> Result<u64> {
+    pub(crate) fn int(self, field: u64) -> Result<u64> {
         match self {
             Value::Int(n) => Ok(n),
             _ => Err(DecodeError::WrongWireType(field)),
         }
     }
 
-    fn bytes(self, field: u64) -> Result<&'a [u8]> {
+    pub(crate) fn bytes(self, field: u64) -> Result<&'a [u8]> {
         match self {
             Value::Len(bytes) => Ok(bytes),
             _ => Err(DecodeError::WrongWireType(field)),
@@ -162,7 +162,7 @@ impl<'a> Value<'a> {
 }
 
 /// The fields of a message, in order.
-fn fields(bytes: &[u8]) -> impl Iterator<Item = Result<(u64, Value<'_>)>> {
+pub(crate) fn fields(bytes: &[u8]) -> impl Iterator<Item = Result<(u64, Value<'_>)>> {
     let mut cursor = Bytes::new(bytes);
     std::iter::from_fn(move || {
         if cursor.is_empty() {
