@@ -313,7 +313,7 @@ mod tests {
             (7, 24.9525, 60.1698),
             (8, 24.9515, 60.1698),
         ];
-        let mut nodes: HashMap<i64, OsmNode> = corners.iter().map(|&(id, lon, lat)| (id, OsmNode { lon, lat, tags: None })).collect();
+        let mut nodes: crate::NodeMap = corners.iter().map(|&(id, lon, lat)| (id, OsmNode { lon, lat, tags: None })).collect();
         nodes.insert(9, OsmNode { lon: 24.95, lat: 60.16, tags: Some(tags(&[("amenity", "marketplace"), ("name", "Torget")])) });
         let square = tags(&[("place", "square"), ("name", "Testitori")]);
         let church = tags(&[("amenity", "place_of_worship"), ("name", "Kirkko")]);

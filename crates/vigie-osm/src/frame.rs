@@ -6,7 +6,7 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Seek, SeekFrom};
 
-use crate::OsmError;
+use crate::{OsmError, pbf};
 
 /// The format's own limits (OSM wiki, "PBF Format"): a BlobHeader is under 64 KiB, a Blob under 32 MiB.
 const MAX_HEADER_LEN: u32 = 64 * 1024;
@@ -155,45 +155,20 @@ fn not_pbf(path: &str, start: &[u8], file_len: u64) -> OsmError {
 fn parse_blob_header(bytes: &[u8]) -> Option<(FrameKind, u64)> {
     let mut kind = None;
     let mut data_len = None;
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        let key = read_varint(&mut rest)?;
-        match (key >> 3, key & 7) {
-            (field, 2) => {
-                let len = usize::try_from(read_varint(&mut rest)?).ok()?;
-                let value = rest.get(..len)?;
-                rest = &rest[len..];
-                if field == 1 {
-                    kind = Some(match value {
-                        b"OSMHeader" => FrameKind::Header,
-                        b"OSMData" => FrameKind::Data,
-                        _ => FrameKind::Other,
-                    });
-                }
+    for field in pbf::fields(bytes) {
+        match field.ok()? {
+            (1, value) => {
+                kind = Some(match value.bytes(1).ok()? {
+                    b"OSMHeader" => FrameKind::Header,
+                    b"OSMData" => FrameKind::Data,
+                    _ => FrameKind::Other,
+                })
             }
-            (field, 0) => {
-                let value = read_varint(&mut rest)?;
-                if field == 3 {
-                    data_len = Some(value);
-                }
-            }
-            _ => return None,
+            (3, value) => data_len = Some(value.int(3).ok()?),
+            _ => {}
         }
     }
     Some((kind?, data_len?))
-}
-
-fn read_varint(bytes: &mut &[u8]) -> Option<u64> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let (&byte, rest) = bytes.split_first()?;
-        *bytes = rest;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Some(value);
-        }
-    }
-    None
 }
 
 #[cfg(test)]

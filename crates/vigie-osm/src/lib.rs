@@ -3,12 +3,14 @@
 //!
 //! Bad input is an [`OsmError`] with a stable code, never a panic.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 use std::collections::HashMap;
 use std::path::Path;
 
 mod candidates;
 mod frame;
+mod pbf;
 mod reader;
 pub mod rings;
 
@@ -78,10 +80,14 @@ pub struct OsmRelation {
     pub tags: Tags,
 }
 
+/// Nodes by id. Ids are well spread, so a fast non-cryptographic hash serves (the map is
+/// built from the file, not from requests).
+pub type NodeMap = HashMap<i64, OsmNode, rustc_hash::FxBuildHasher>;
+
 /// The kept part of an extract. Ways referenced by kept relations are kept too.
 #[derive(Debug, Default)]
 pub struct OsmExtract {
-    pub nodes: HashMap<i64, OsmNode>,
+    pub nodes: NodeMap,
     pub ways: Vec<OsmWay>,
     pub relations: Vec<OsmRelation>,
     /// Elements read in the whole file, for throughput figures.

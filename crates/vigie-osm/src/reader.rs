@@ -15,14 +15,12 @@
 //! over every block, which then holds every node of the file in memory until the end.
 use std::collections::HashMap;
 use std::fs::File;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Mutex, RwLock};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use osmpbf::{BlobDecode, BlobReader, PrimitiveBlock, RelMemberType};
-
 use crate::frame::{Frame, FrameKind, index_frames, read_frame, unreadable};
-use crate::{ExtractFilter, OsmError, OsmExtract, OsmMember, OsmNode, OsmRelation, OsmWay, Progress, Tags};
+use crate::pbf::{self, Block, DecodeError, Inflater, Member, MemberKind, RawTags};
+use crate::{ExtractFilter, NodeMap, OsmError, OsmExtract, OsmMember, OsmNode, OsmRelation, OsmWay, Progress, Tags};
 
 /// Header features this reader understands; a file requiring any other is refused.
 const SUPPORTED_FEATURES: [&str; 4] = ["OsmSchema-V0.6", "DenseNodes", "Sort.Type_then_ID", "Sort.Geographic"];
@@ -54,24 +52,6 @@ struct Source<'a> {
     progress: ProgressCounter<'a>,
 }
 
-/// What a block holds, by element kind.
-#[derive(Debug, Default, Clone, Copy)]
-struct Contents {
-    nodes: bool,
-    ways: bool,
-    relations: bool,
-}
-
-fn contents(block: &PrimitiveBlock) -> Contents {
-    let mut c = Contents::default();
-    for group in block.groups() {
-        c.nodes |= group.dense_nodes().len() > 0 || group.nodes().len() > 0;
-        c.ways |= group.ways().len() > 0;
-        c.relations |= group.relations().len() > 0;
-    }
-    c
-}
-
 /// State the threads of pass 1 share.
 struct Pass1Shared {
     /// Member way ids of the relations kept so far, each with its rank of arrival (so a way
@@ -90,13 +70,14 @@ impl Source<'_> {
         let mut file = File::open(self.path).map_err(|e| unreadable(self.name, e))?;
         let mut buf = Vec::new();
         read_frame(self.name, &mut file, &self.frames[index], &mut buf)?;
-        let unsupported = match decode(&buf) {
-            Ok(BlobDecode::OsmHeader(header)) => header.required_features().iter().find(|f| !SUPPORTED_FEATURES.contains(&f.as_str())).cloned(),
-            Ok(_) => None,
-            Err(reason) => return Err(self.corrupt(index, &reason)),
+        let mut inflater = Inflater::default();
+        let features = pbf::blob(&buf).and_then(|data| inflater.block(data)).and_then(pbf::required_features);
+        let unsupported = match features {
+            Ok(features) => features.into_iter().find(|f| !SUPPORTED_FEATURES.contains(f)),
+            Err(error) => return Err(self.decode_error(index, error)),
         };
         match unsupported {
-            Some(feature) if feature == "HistoricalInformation" => Err(OsmError::NotPbf {
+            Some("HistoricalInformation") => Err(OsmError::NotPbf {
                 path: self.name.to_owned(),
                 reason: "it is a history file (all past versions); Vigie reads extracts of the current map".to_owned(),
             }),
@@ -105,9 +86,12 @@ impl Source<'_> {
         }
     }
 
-    fn corrupt(&self, frame: usize, reason: &str) -> OsmError {
+    fn decode_error(&self, frame: usize, error: DecodeError) -> OsmError {
         let offset = self.frames.get(frame).map_or(0, |f| f.offset);
-        OsmError::Corrupt { path: self.name.to_owned(), reason: format!("block {} at byte {offset} cannot be decoded ({reason})", frame + 1) }
+        match error {
+            DecodeError::UnsupportedCompression(_) => OsmError::NotPbf { path: self.name.to_owned(), reason: format!("block {} at byte {offset} {error}", frame + 1) },
+            _ => OsmError::Corrupt { path: self.name.to_owned(), reason: format!("block {} at byte {offset} cannot be decoded ({error})", frame + 1) },
+        }
     }
 
     /// Runs the passes over the data blocks `data`; with `early_stop`, pass 1 stops at the
@@ -139,10 +123,7 @@ impl Source<'_> {
         };
         let way_blocks: Vec<usize> = pass1.way_ranges.iter().filter(|r| missed(r)).map(|&(index, ..)| index).collect();
         if !way_blocks.is_empty() {
-            let parts = self.run(&way_blocks, false, &|_| false, |found: &mut Vec<OsmWay>, _, block| {
-                collect_member_ways(block, &missing, found);
-                Ok(())
-            })?;
+            let parts = self.run(&way_blocks, false, &|_| false, |found: &mut Vec<OsmWay>, _, block| collect_member_ways(block, &missing, found))?;
             ways.extend(parts.into_iter().flatten());
             ways.sort_unstable_by_key(|w| w.id);
             ways.dedup_by_key(|w| w.id);
@@ -156,25 +137,26 @@ impl Source<'_> {
         let node_blocks: Vec<usize> = data.iter().copied().filter(|i| pass1.decoded.binary_search(i).is_err()).collect();
         let unsorted = AtomicBool::new(false);
         let parts = self.run(&node_blocks, true, &|_| false, |state: &mut Pass3, _, block| {
-            let c = contents(block);
+            let c = block.contents();
             if c.ways || c.relations {
                 unsorted.store(true, Ordering::Relaxed);
             }
-            state.visit(block, &needed, filter);
-            Ok(())
+            state.visit(block, &needed, filter)
         })?;
         if unsorted.load(Ordering::Relaxed) {
             return Ok(None);
         }
 
-        let set_aside = pass1.nodes.into_iter().filter(|(id, node)| node.tags.is_some() || needed.binary_search(id).is_ok());
-        let mut nodes: HashMap<i64, OsmNode> = HashMap::with_capacity(needed.len());
-        nodes.extend(set_aside);
-        let mut nodes_read = pass1.nodes_read;
-        for part in parts {
-            nodes_read += part.nodes_read;
-            nodes.extend(part.kept);
+        // Each thread of pass 3 filled its own map: the largest becomes the result.
+        let nodes_read = pass1.nodes_read + parts.iter().map(|p| p.nodes_read).sum::<u64>();
+        let mut maps: Vec<NodeMap> = parts.into_iter().map(|p| p.kept).collect();
+        maps.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        let mut maps = maps.into_iter();
+        let mut nodes = maps.next().unwrap_or_default();
+        for map in maps {
+            nodes.extend(map);
         }
+        nodes.extend(pass1.nodes.into_iter().filter(|(id, node)| node.tags.is_some() || needed.binary_search(id).is_ok()));
         let mut relations = pass1.relations;
         relations.sort_unstable_by_key(|r| r.id);
         relations.dedup_by_key(|r| r.id);
@@ -187,7 +169,7 @@ impl Source<'_> {
     fn run<T, F>(&self, blocks: &[usize], counted: bool, skip: &(dyn Fn(usize) -> bool + Sync), visit: F) -> Result<Vec<T>, OsmError>
     where
         T: Default + Send,
-        F: Fn(&mut T, usize, &PrimitiveBlock) -> Result<(), OsmError> + Sync,
+        F: Fn(&mut T, usize, &Block<'_>) -> Result<(), DecodeError> + Sync,
     {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(blocks.len()).max(1);
         let next = AtomicUsize::new(0);
@@ -196,6 +178,7 @@ impl Source<'_> {
             let mut state = T::default();
             let mut file = File::open(self.path).map_err(|e| (0, unreadable(self.name, e)))?;
             let mut buf = Vec::new();
+            let mut inflater = Inflater::default();
             while let Some(&index) = blocks.get(next.fetch_add(1, Ordering::Relaxed)) {
                 if failed.load(Ordering::Relaxed) {
                     break;
@@ -204,14 +187,9 @@ impl Source<'_> {
                     continue;
                 }
                 let frame = &self.frames[index];
-                let outcome = read_frame(self.name, &mut file, frame, &mut buf).and_then(|()| match decode(&buf) {
-                    // Damaged blocks can trip assertions inside the decoder's iterators:
-                    // they are reported as damage, not as a crash.
-                    Ok(BlobDecode::OsmData(block)) => {
-                        catch_unwind(AssertUnwindSafe(|| visit(&mut state, index, &block))).unwrap_or_else(|_| Err(self.corrupt(index, "its content is inconsistent")))
-                    }
-                    Ok(_) => Ok(()),
-                    Err(reason) => Err(self.corrupt(index, &reason)),
+                let outcome = read_frame(self.name, &mut file, frame, &mut buf).and_then(|()| {
+                    let bytes = pbf::blob(&buf).and_then(|data| inflater.block(data));
+                    bytes.and_then(|bytes| visit(&mut state, index, &Block::parse(bytes)?)).map_err(|error| self.decode_error(index, error))
                 });
                 if let Err(error) = outcome {
                     failed.store(true, Ordering::Relaxed);
@@ -250,29 +228,6 @@ impl Source<'_> {
     }
 }
 
-/// Decodes one frame's bytes; errors are given as a reason a person can read.
-fn decode(frame: &[u8]) -> Result<BlobDecode<'static>, String> {
-    let blob = match BlobReader::new(frame).next() {
-        Some(Ok(blob)) => blob,
-        Some(Err(e)) => return Err(e.to_string()),
-        None => return Err("empty block".to_owned()),
-    };
-    match catch_unwind(AssertUnwindSafe(|| blob.decode().map(owned))) {
-        Ok(Ok(decoded)) => Ok(decoded),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("its content is inconsistent".to_owned()),
-    }
-}
-
-/// `BlobDecode` borrows its blob only for unknown types, which we do not need.
-fn owned(decoded: BlobDecode<'_>) -> BlobDecode<'static> {
-    match decoded {
-        BlobDecode::OsmHeader(h) => BlobDecode::OsmHeader(h),
-        BlobDecode::OsmData(b) => BlobDecode::OsmData(b),
-        BlobDecode::Unknown(_) => BlobDecode::Unknown("unknown"),
-    }
-}
-
 /// Serialises progress reports so that the reported figure never goes backwards.
 struct ProgressCounter<'a> {
     done: Mutex<u64>,
@@ -295,21 +250,39 @@ impl<'a> ProgressCounter<'a> {
     }
 }
 
-/// Refills `buf` with the tags of an element, reusing its strings' allocations.
-fn fill_tags<'t>(buf: &mut Tags, tags: impl Iterator<Item = (&'t str, &'t str)>) {
-    let mut n = 0;
-    for (k, v) in tags {
-        if let Some((key, value)) = buf.get_mut(n) {
-            key.clear();
-            key.push_str(k);
-            value.clear();
-            value.push_str(v);
-        } else {
-            buf.push((k.to_owned(), v.to_owned()));
+/// The tags of the element being read, refilled element after element without allocating:
+/// the strings of elements with more tags are kept aside for the next ones.
+#[derive(Default)]
+struct TagBuffer {
+    tags: Tags,
+    spare: Tags,
+}
+
+impl TagBuffer {
+    fn fill<'t>(&mut self, tags: impl Iterator<Item = Result<(&'t str, &'t str), DecodeError>>) -> Result<&Tags, DecodeError> {
+        let mut n = 0;
+        for tag in tags {
+            let (k, v) = tag?;
+            if let Some((key, value)) = self.tags.get_mut(n) {
+                key.clear();
+                key.push_str(k);
+                value.clear();
+                value.push_str(v);
+            } else {
+                let (mut key, mut value) = self.spare.pop().unwrap_or_default();
+                key.clear();
+                key.push_str(k);
+                value.clear();
+                value.push_str(v);
+                self.tags.push((key, value));
+            }
+            n += 1;
         }
-        n += 1;
+        if n < self.tags.len() {
+            self.spare.extend(self.tags.drain(n..));
+        }
+        Ok(&self.tags)
     }
-    buf.truncate(n);
 }
 
 #[derive(Default)]
@@ -326,29 +299,27 @@ struct Pass1 {
     /// For each decoded block holding ways: its index, its lowest and highest way id, and how
     /// many wanted member ways were known when it was read.
     way_ranges: Vec<(usize, i64, i64, usize)>,
-    tags: Tags,
+    tags: TagBuffer,
 }
 
 impl Pass1 {
-    fn visit(&mut self, index: usize, block: &PrimitiveBlock, filter: &ExtractFilter<'_>, shared: &Pass1Shared) -> Result<(), OsmError> {
+    fn visit(&mut self, index: usize, block: &Block<'_>, filter: &ExtractFilter<'_>, shared: &Pass1Shared) -> Result<(), DecodeError> {
         self.decoded.push(index);
-        let c = contents(block);
+        let c = block.contents();
         if shared.early_stop && c.nodes && !c.ways && !c.relations {
             shared.node_blocks_below.fetch_max(index, Ordering::Relaxed);
         }
         // Relations first, so that member ways in the same block are recognised.
-        let strings = StringTable::of(block);
         let mut member_ways = Vec::new();
-        for group in block.groups() {
-            for relation in group.relations() {
-                self.relations_read += 1;
-                fill_tags(&mut self.tags, relation.raw_tags().map(|(k, v)| strings.pair(k, v)));
-                if (filter.keep_relation)(&self.tags) {
-                    let members = relation.members().map(|m| member(&m, &strings)).collect();
-                    let kept = OsmRelation { id: relation.id(), members, tags: self.tags.clone() };
-                    member_ways.extend(kept.members.iter().filter(|m| m.kind == "way").map(|m| m.id));
-                    self.relations.push(kept);
-                }
+        for relation in block.relations() {
+            let relation = relation?;
+            self.relations_read += 1;
+            let tags = self.tags.fill(relation.tags.resolve(block))?;
+            if (filter.keep_relation)(tags) {
+                let members = relation.members(block).map(|m| m.map(member)).collect::<Result<Vec<_>, _>>()?;
+                let kept = OsmRelation { id: relation.id, members, tags: tags.clone() };
+                member_ways.extend(kept.members.iter().filter(|m| m.kind == "way").map(|m| m.id));
+                self.relations.push(kept);
             }
         }
         if !member_ways.is_empty() {
@@ -361,32 +332,23 @@ impl Pass1 {
         if c.ways {
             let wanted = shared.wanted.read().unwrap_or_else(|poisoned| poisoned.into_inner());
             let (mut low, mut high) = (i64::MAX, i64::MIN);
-            for group in block.groups() {
-                for way in group.ways() {
-                    self.ways_read += 1;
-                    let id = way.id();
-                    (low, high) = (low.min(id), high.max(id));
-                    fill_tags(&mut self.tags, way.raw_tags().map(|(k, v)| strings.pair(k, v)));
-                    if (filter.keep_way)(&self.tags) || wanted.contains_key(&id) {
-                        self.ways.push(OsmWay { id, refs: way.refs().collect(), tags: self.tags.clone() });
-                    }
+            for way in block.ways() {
+                let way = way?;
+                self.ways_read += 1;
+                (low, high) = (low.min(way.id), high.max(way.id));
+                let tags = self.tags.fill(way.tags.resolve(block))?;
+                if (filter.keep_way)(tags) || wanted.contains_key(&way.id) {
+                    self.ways.push(OsmWay { id: way.id, refs: way.refs().collect::<Result<_, _>>()?, tags: tags.clone() });
                 }
             }
             self.way_ranges.push((index, low, high, wanted.len()));
         }
-        for group in block.groups() {
-            for node in group.dense_nodes() {
-                self.nodes_read += 1;
-                let tags = keep_tags(&mut self.tags, dense_tags(&node, &strings), filter);
-                self.nodes.push((node.id(), OsmNode { lon: node.lon(), lat: node.lat(), tags }));
-            }
-            for node in group.nodes() {
-                self.nodes_read += 1;
-                let tags = keep_tags(&mut self.tags, node_tags(&node, &strings), filter);
-                self.nodes.push((node.id(), OsmNode { lon: node.lon(), lat: node.lat(), tags }));
-            }
-        }
-        Ok(())
+        block.for_each_node(|node| {
+            self.nodes_read += 1;
+            let tags = keep_tags(&mut self.tags, node.tags, block, filter)?;
+            self.nodes.push((node.id, OsmNode { lon: node.lon(), lat: node.lat(), tags }));
+            Ok::<_, DecodeError>(())
+        })
     }
 
     fn merge(&mut self, other: Pass1) {
@@ -401,90 +363,55 @@ impl Pass1 {
     }
 }
 
-fn member(m: &osmpbf::RelMember<'_>, strings: &StringTable<'_>) -> OsmMember {
-    let kind = match m.member_type {
-        RelMemberType::Node => "node",
-        RelMemberType::Way => "way",
-        RelMemberType::Relation => "relation",
+fn member(m: Member<'_>) -> OsmMember {
+    let kind = match m.kind {
+        MemberKind::Node => "node",
+        MemberKind::Way => "way",
+        MemberKind::Relation => "relation",
     };
-    OsmMember { kind, id: m.member_id, role: strings.get(m.role_sid).to_owned() }
-}
-
-/// A block's strings, checked as UTF-8 once rather than at every use (which showed as a fifth
-/// of the reading time on tag-rich city data). A string that is not UTF-8 reads as "".
-struct StringTable<'a>(Vec<&'a str>);
-
-impl<'a> StringTable<'a> {
-    fn of(block: &'a PrimitiveBlock) -> Self {
-        StringTable(block.raw_stringtable().iter().map(|s| std::str::from_utf8(s).unwrap_or_default()).collect())
-    }
-
-    fn get(&self, index: impl TryInto<usize>) -> &'a str {
-        index.try_into().ok().and_then(|i| self.0.get(i)).copied().unwrap_or_default()
-    }
-
-    fn pair(&self, key: impl TryInto<usize>, value: impl TryInto<usize>) -> (&'a str, &'a str) {
-        (self.get(key), self.get(value))
-    }
-}
-
-fn dense_tags<'b>(node: &osmpbf::DenseNode<'b>, strings: &StringTable<'b>) -> Option<impl Iterator<Item = (&'b str, &'b str)>> {
-    let raw = node.raw_tags();
-    (raw.len() > 0).then(|| raw.map(|(k, v)| strings.pair(k, v)))
-}
-
-fn node_tags<'b>(node: &osmpbf::Node<'b>, strings: &StringTable<'b>) -> Option<impl Iterator<Item = (&'b str, &'b str)>> {
-    let raw = node.raw_tags();
-    (raw.len() > 0).then(|| raw.map(|(k, v)| strings.pair(k, v)))
+    OsmMember { kind, id: m.id, role: m.role.to_owned() }
 }
 
 /// The tags of a node, when it has some and `keep_node` accepts them.
-fn keep_tags<'t>(buf: &mut Tags, tags: Option<impl Iterator<Item = (&'t str, &'t str)>>, filter: &ExtractFilter<'_>) -> Option<Tags> {
-    let tags = tags?;
-    fill_tags(buf, tags);
-    (filter.keep_node)(buf).then(|| buf.clone())
+fn keep_tags(buf: &mut TagBuffer, tags: RawTags<'_>, block: &Block<'_>, filter: &ExtractFilter<'_>) -> Result<Option<Tags>, DecodeError> {
+    if tags.is_empty() {
+        return Ok(None);
+    }
+    let tags = buf.fill(tags.resolve(block))?;
+    Ok((filter.keep_node)(tags).then(|| tags.clone()))
 }
 
-fn collect_member_ways(block: &PrimitiveBlock, missing: &[i64], found: &mut Vec<OsmWay>) {
-    for group in block.groups() {
-        for way in group.ways() {
-            if missing.binary_search(&way.id()).is_ok() {
-                found.push(OsmWay { id: way.id(), refs: way.refs().collect(), tags: way.tags().map(|(k, v)| (k.to_owned(), v.to_owned())).collect() });
-            }
+fn collect_member_ways(block: &Block<'_>, missing: &[i64], found: &mut Vec<OsmWay>) -> Result<(), DecodeError> {
+    for way in block.ways() {
+        let way = way?;
+        if missing.binary_search(&way.id).is_ok() {
+            let tags = way.tags.resolve(block).map(|t| t.map(|(k, v)| (k.to_owned(), v.to_owned()))).collect::<Result<_, _>>()?;
+            found.push(OsmWay { id: way.id, refs: way.refs().collect::<Result<_, _>>()?, tags });
         }
     }
+    Ok(())
 }
 
 #[derive(Default)]
 struct Pass3 {
-    kept: Vec<(i64, OsmNode)>,
+    kept: NodeMap,
     nodes_read: u64,
-    tags: Tags,
+    tags: TagBuffer,
 }
 
 impl Pass3 {
-    fn visit(&mut self, block: &PrimitiveBlock, needed: &[i64], filter: &ExtractFilter<'_>) {
-        let strings = StringTable::of(block);
-        for group in block.groups() {
-            // Ids in a block usually ascend: walk `needed` alongside instead of searching it.
-            let mut cursor = Cursor::new(needed);
-            for node in group.dense_nodes() {
-                self.nodes_read += 1;
-                let is_needed = cursor.contains(node.id());
-                let tags = keep_tags(&mut self.tags, dense_tags(&node, &strings), filter);
-                if is_needed || tags.is_some() {
-                    self.kept.push((node.id(), OsmNode { lon: node.lon(), lat: node.lat(), tags }));
-                }
+    fn visit(&mut self, block: &Block<'_>, needed: &[i64], filter: &ExtractFilter<'_>) -> Result<(), DecodeError> {
+        // Ids in a block usually ascend: walk `needed` alongside instead of searching it.
+        let mut cursor = Cursor::new(needed);
+        block.for_each_node(|node| {
+            self.nodes_read += 1;
+            let is_needed = cursor.contains(node.id);
+            let tags = keep_tags(&mut self.tags, node.tags, block, filter)?;
+            if is_needed || tags.is_some() {
+                self.kept.insert(node.id, OsmNode { lon: node.lon(), lat: node.lat(), tags });
             }
-            for node in group.nodes() {
-                self.nodes_read += 1;
-                let is_needed = cursor.contains(node.id());
-                let tags = keep_tags(&mut self.tags, node_tags(&node, &strings), filter);
-                if is_needed || tags.is_some() {
-                    self.kept.push((node.id(), OsmNode { lon: node.lon(), lat: node.lat(), tags }));
-                }
-            }
-        }
+            Ok::<_, DecodeError>(())
+        })
     }
 }
 
@@ -505,6 +432,12 @@ impl<'a> Cursor<'a> {
             self.at = 0;
         }
         self.last = id;
+        // Most ids fall before the next needed one.
+        match self.sorted.get(self.at) {
+            Some(&next) if next >= id => return next == id,
+            None => return false,
+            Some(_) => {}
+        }
         // Gallop forward: cheap for the next id, logarithmic for a jump.
         let rest = &self.sorted[self.at..];
         let mut step = 1;
@@ -536,10 +469,17 @@ mod tests {
 
     #[test]
     fn tag_buffers_are_refilled_exactly() {
-        let mut buf: Tags = vec![("a".into(), "1".into()), ("b".into(), "2".into()), ("c".into(), "3".into())];
-        fill_tags(&mut buf, [("x", "9"), ("y", "8")].into_iter());
-        assert_eq!(buf, vec![("x".to_owned(), "9".to_owned()), ("y".to_owned(), "8".to_owned())]);
-        fill_tags(&mut buf, std::iter::empty());
-        assert!(buf.is_empty());
+        let mut buf = TagBuffer::default();
+        let three = [Ok(("a", "1")), Ok(("b", "2")), Ok(("c", "3"))];
+        let tags = |buf: &TagBuffer| buf.tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",");
+        buf.fill(three.into_iter()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(tags(&buf), "a=1,b=2,c=3");
+        buf.fill([Ok(("x", "9")), Ok(("y", "8"))].into_iter()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(tags(&buf), "x=9,y=8");
+        buf.fill(std::iter::empty()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(buf.tags.is_empty());
+        buf.fill(three.into_iter()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(tags(&buf), "a=1,b=2,c=3");
+        assert!(buf.fill([Ok(("k", "v")), Err(DecodeError::UnterminatedTags)].into_iter()).is_err());
     }
 }

@@ -258,3 +258,19 @@ fn a_cut_or_damaged_file_is_reported_as_truncated() {
     std::fs::write(&half, &bytes[..bytes.len() / 2]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(read_extract(&half, &filter, &NoProgress).map(|_| ()).map_err(|e| e.code()), Err("osm_truncated"));
 }
+
+#[test]
+fn a_block_compressed_other_than_with_zlib_is_named() {
+    let bytes = demo_bytes();
+    let header = frames(&demo(), bytes.len())[0].clone();
+    // A data block whose Blob holds `lzma_data` (field 4): "lzma" as its 4 bytes.
+    let blob = b"\x10\x0a\x22\x04lzma";
+    let blob_header = [b"\x0a\x07OSMData\x18".as_slice(), &[blob.len() as u8]].concat();
+    let mut file = bytes[header].to_vec();
+    file.extend_from_slice(&(blob_header.len() as u32).to_be_bytes());
+    file.extend_from_slice(&blob_header);
+    file.extend_from_slice(blob);
+    let error = error_for(&file, "lzma.osm.pbf");
+    assert_eq!(error.code(), "osm_not_pbf", "{error}");
+    assert!(error.to_string().contains("LZMA") && error.to_string().contains("block 2"), "{error}");
+}
