@@ -111,9 +111,14 @@ const BUCKET_MS: f64 = 0.05;
 /// Max-priority queue of label indices by speed, in buckets [`BUCKET_MS`] wide, last in first
 /// out within a bucket. An index is queued at most once, in the bucket of its latest speed;
 /// older entries are skipped when popped. O(1) per operation where a binary heap over a
-/// million edges spent most of the whole-graph time in cache misses.
+/// million edges spent most of the whole-graph time in cache misses. Each bucket is a list
+/// threaded through one pool of entries, so a queue costs a few kilobytes to set up: the
+/// per-site passes make some 24,000 of them.
 struct BucketQueue {
-    buckets: Vec<Vec<u32>>,
+    /// Latest entry of each bucket, or NONE.
+    head: Vec<u32>,
+    /// (index, entry below it in its bucket or NONE).
+    entries: Vec<(u32, u32)>,
     /// One bit per bucket holding entries, to find the fastest one quickly.
     nonempty: Vec<u64>,
     /// Bucket + 1 where each index is queued, 0 when not queued.
@@ -123,16 +128,17 @@ struct BucketQueue {
 impl BucketQueue {
     fn new(len: usize, vmax: f64) -> BucketQueue {
         let count = (vmax / BUCKET_MS) as usize + 2;
-        BucketQueue { buckets: vec![Vec::new(); count], nonempty: vec![0; count.div_ceil(64)], queued: vec![0; len] }
+        BucketQueue { head: vec![NONE; count], entries: Vec::new(), nonempty: vec![0; count.div_ceil(64)], queued: vec![0; len] }
     }
 
     fn push(&mut self, i: u32, speed: f64) {
-        let b = ((speed.max(0.0) / BUCKET_MS) as usize).min(self.buckets.len() - 1);
+        let b = ((speed.max(0.0) / BUCKET_MS) as usize).min(self.head.len() - 1);
         if self.queued[i as usize] == b as u32 + 1 {
             return;
         }
         self.queued[i as usize] = b as u32 + 1;
-        self.buckets[b].push(i);
+        self.entries.push((i, self.head[b]));
+        self.head[b] = self.entries.len() as u32 - 1;
         self.nonempty[b / 64] |= 1 << (b % 64);
     }
 
@@ -140,13 +146,14 @@ impl BucketQueue {
         loop {
             let w = self.nonempty.iter().rposition(|&w| w != 0)?;
             let b = w * 64 + 63 - self.nonempty[w].leading_zeros() as usize;
-            let i = self.buckets[b].pop()? as usize;
-            if self.buckets[b].is_empty() {
+            let (i, below) = *self.entries.get(self.head[b] as usize)?;
+            self.head[b] = below;
+            if below == NONE {
                 self.nonempty[w] &= !(1 << (b % 64));
             }
-            if self.queued[i] == b as u32 + 1 {
-                self.queued[i] = 0;
-                return Some(i);
+            if self.queued[i as usize] == b as u32 + 1 {
+                self.queued[i as usize] = 0;
+                return Some(i as usize);
             }
         }
     }
