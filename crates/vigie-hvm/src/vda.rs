@@ -142,6 +142,11 @@ impl BucketQueue {
         self.nonempty[b / 64] |= 1 << (b % 64);
     }
 
+    /// Drops index `i` from the queue (its entry is skipped when reached).
+    fn forget(&mut self, i: usize) {
+        self.queued[i] = 0;
+    }
+
     fn pop(&mut self) -> Option<usize> {
         loop {
             let w = self.nonempty.iter().rposition(|&w| w != 0)?;
@@ -202,6 +207,11 @@ fn propagate(net: &Net, class: &VehicleClass, params: &DynamicsParams, passable_
     let fg = params.friction * params.gravity_ms2;
     let thr = params.improvement_threshold_ms;
     while let Some(i) = queue.pop().or_else(|| after_bends.pop()) {
+        // A label set by a limiting turn, then raised along a street (or the other way round),
+        // is in both queues: spreading its latest value now serves both entries. (This was a
+        // quarter to a third of the pops of the whole-graph pass, nearly all improving nothing.)
+        queue.forget(i);
+        after_bends.forget(i);
         let turns = net.turns(i);
         if turns.is_empty() || blocked(i) {
             continue;
