@@ -47,6 +47,15 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// Keeps the sites whose box meets `bbox`, in the form the GiST index of migration 0006
+    /// answers.
+    fn push_bbox_candidates(qb: &mut sqlx::QueryBuilder<'_, Postgres>, bbox: &vigie_domain::geometry::BoundingBox) {
+        qb.push(" AND box(point(min_lon, min_lat), point(max_lon, max_lat)) && box(point(").push_bind(bbox.west).push(", ").push_bind(bbox.south);
+        qb.push("), point(").push_bind(bbox.east).push(", ").push_bind(bbox.north).push("))");
+    }
+}
+
 impl_store!(PgStore, Postgres, "postgres");
 crate::assessment::impl_assessment_store!(PgStore, Postgres);
 crate::library::impl_library_store!(PgStore, Postgres);

@@ -251,6 +251,9 @@ macro_rules! impl_store {
                 qb.push(" AND category = ").push_bind(category.key());
             }
             if let Some(bbox) = filter.bbox {
+                // The spatial index finds the candidates; the exact test below keeps the rule
+                // one and the same on both backends (an index may round boxes outwards).
+                <$store>::push_bbox_candidates(qb, &bbox);
                 qb.push(" AND min_lon <= ").push_bind(bbox.east);
                 qb.push(" AND max_lon >= ").push_bind(bbox.west);
                 qb.push(" AND min_lat <= ").push_bind(bbox.north);

@@ -195,6 +195,16 @@ pub fn database_path(url: &str) -> crate::Result<PathBuf> {
     Ok(PathBuf::from(path))
 }
 
+impl SqliteStore {
+    /// Keeps the sites whose box may meet `bbox`, as the R*Tree of migration 0006 finds them.
+    fn push_bbox_candidates(qb: &mut sqlx::QueryBuilder<'_, Sqlite>, bbox: &vigie_domain::geometry::BoundingBox) {
+        qb.push(" AND id IN (SELECT k.site_id FROM sites_rtree r JOIN site_keys k ON k.key = r.key WHERE r.min_lon <= ").push_bind(bbox.east);
+        qb.push(" AND r.max_lon >= ").push_bind(bbox.west);
+        qb.push(" AND r.min_lat <= ").push_bind(bbox.north);
+        qb.push(" AND r.max_lat >= ").push_bind(bbox.south).push(")");
+    }
+}
+
 impl_store!(SqliteStore, Sqlite, "sqlite");
 crate::assessment::impl_assessment_store!(SqliteStore, Sqlite);
 crate::library::impl_library_store!(SqliteStore, Sqlite);

@@ -100,7 +100,7 @@ async fn sites_are_created_read_updated_listed_and_deleted() {
         let square_site = store.create_site(&ctx(2), &a.id, &site("Senate Square", SiteCategory::PublicSquare, 24.951, 60.169, None)).await.unwrap();
         assert_eq!(square_site.version, 1);
         assert!((square_site.area_m2 - 6_195.0).abs() < 100.0, "{}", square_site.area_m2);
-        store.create_site(&ctx(2), &a.id, &site("Market Square", SiteCategory::OpenAirMarket, 24.953, 60.167, None)).await.unwrap();
+        let market = store.create_site(&ctx(2), &a.id, &site("Market Square", SiteCategory::OpenAirMarket, 24.953, 60.167, None)).await.unwrap();
         store.create_site(&ctx(2), &b.id, &site("Tampere Hall", SiteCategory::Venue, 23.77, 61.49, None)).await.unwrap();
 
         let got = store.get_site(&square_site.id).await.unwrap().unwrap();
@@ -128,7 +128,16 @@ async fn sites_are_created_read_updated_listed_and_deleted() {
         assert_eq!(names.into_iter().collect::<Vec<_>>(), vec![(square_site.id.clone(), "Senaatintori".to_owned())], "{name}: names by id, missing ids left out");
         assert!(store.site_names(&[]).await.unwrap().is_empty());
 
+        // The spatial index follows a site that moves, and one that goes.
+        let tampere = BoundingBox { west: 23.7, south: 61.4, east: 23.9, north: 61.6 };
+        let count_in = |bbox| async move { store.list_sites(&SiteFilter { bbox: Some(bbox), limit: 50, ..Default::default() }).await.unwrap().total };
+        store.update_site(&ctx(4), &market.id, &site("Market Square", SiteCategory::OpenAirMarket, 23.76, 61.50, None), None).await.unwrap();
+        assert_eq!((count_in(helsinki).await, count_in(tampere).await), (1, 2), "{name}: a moved site is found where it is now");
+        let edge = BoundingBox { west: 23.76 + 0.001, south: 61.50, east: 23.8, north: 61.6 };
+        assert_eq!(count_in(edge).await, 1, "{name}: a box touching a site's side finds it");
+
         store.delete_site(&ctx(5), &square_site.id).await.unwrap();
+        assert_eq!(count_in(helsinki).await, 0, "{name}: a deleted site leaves the index");
         assert!(store.get_site(&square_site.id).await.unwrap().is_none());
         assert!(matches!(store.delete_site(&ctx(6), &square_site.id).await, Err(StoreError::NotFound(_))));
     }
