@@ -48,9 +48,6 @@ impl PgStore {
 }
 
 impl PgStore {
-    /// After a bulk write: nothing to do, PostgreSQL's autovacuum keeps the statistics.
-    async fn after_import(&self) {}
-
     /// Keeps the sites whose box meets `bbox`, in the form the GiST index of migration 0006
     /// answers.
     fn push_bbox_candidates(qb: &mut sqlx::QueryBuilder<'_, Postgres>, bbox: &vigie_domain::geometry::BoundingBox) {

@@ -561,7 +561,6 @@ macro_rules! impl_store {
                 }
                 audit(&mut tx, ctx, "site.import", "org", Some(org_id), serde_json::to_value(&outcome).map_err(|e| corrupt("import summary", e))?).await?;
                 tx.commit().await?;
-                self.after_import().await;
                 Ok(outcome)
             }
 

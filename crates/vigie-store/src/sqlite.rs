@@ -36,19 +36,7 @@ impl SqliteStore {
         }
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options(&path)).await?;
         MIGRATIONS.run(&pool).await?;
-        let store = SqliteStore { pool, path };
-        store.refresh_statistics().await?;
-        Ok(store)
-    }
-
-    /// Lets SQLite refresh the table statistics its query planner relies on, where they are
-    /// missing or stale (it decides; usually nothing to do). Without them it listed the sites in
-    /// a box by walking every site of the organisation (11 ms on 10,000 sites) instead of asking
-    /// the spatial index (1 ms). `analysis_limit` keeps each analysis to a sample.
-    async fn refresh_statistics(&self) -> crate::Result<()> {
-        sqlx::query("PRAGMA analysis_limit = 1000").execute(&self.pool).await?;
-        sqlx::query("PRAGMA optimize = 0x10002").execute(&self.pool).await?;
-        Ok(())
+        Ok(SqliteStore { pool, path })
     }
 
     async fn begin_write(&self) -> crate::Result<sqlx::Transaction<'_, Sqlite>> {
@@ -208,14 +196,6 @@ pub fn database_path(url: &str) -> crate::Result<PathBuf> {
 }
 
 impl SqliteStore {
-    /// After a bulk write the statistics may be stale. The write is committed by then, so a
-    /// failure here is only reported in the log: it must not read as a failed import.
-    async fn after_import(&self) {
-        if let Err(error) = self.refresh_statistics().await {
-            tracing::warn!(%error, "could not refresh the query planner's statistics after an import");
-        }
-    }
-
     /// Keeps the sites whose box may meet `bbox`, as the R*Tree of migration 0006 finds them.
     fn push_bbox_candidates(qb: &mut sqlx::QueryBuilder<'_, Sqlite>, bbox: &vigie_domain::geometry::BoundingBox) {
         qb.push(" AND id IN (SELECT k.site_id FROM sites_rtree r JOIN site_keys k ON k.key = r.key WHERE r.min_lon <= ").push_bind(bbox.east);
