@@ -48,6 +48,9 @@ impl PgStore {
 }
 
 impl PgStore {
+    /// PostgreSQL keeps statistics and picks between the indexes itself.
+    const ORG_ID_BESIDE_BBOX: &str = "org_id";
+
     /// Keeps the sites whose box meets `bbox`, in the form the GiST index of migration 0006
     /// answers.
     fn push_bbox_candidates(qb: &mut sqlx::QueryBuilder<'_, Postgres>, bbox: &vigie_domain::geometry::BoundingBox) {

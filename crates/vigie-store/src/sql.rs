@@ -240,7 +240,8 @@ macro_rules! impl_store {
         fn push_site_filters<'a>(qb: &mut QueryBuilder<'a, $db>, filter: &'a SiteFilter) {
             qb.push(" WHERE 1 = 1");
             if let Some(orgs) = &filter.orgs {
-                qb.push(" AND org_id IN (");
+                let column = if filter.bbox.is_some() { <$store>::ORG_ID_BESIDE_BBOX } else { "org_id" };
+                qb.push(" AND ").push(column).push(" IN (");
                 let mut list = qb.separated(", ");
                 for org in orgs {
                     list.push_bind(org.as_str());

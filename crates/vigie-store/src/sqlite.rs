@@ -196,6 +196,12 @@ pub fn database_path(url: &str) -> crate::Result<PathBuf> {
 }
 
 impl SqliteStore {
+    /// How the organisation filter is written beside a box: with a unary `+`, which keeps
+    /// SQLite from answering through the (org_id, name) index. Without statistics its planner
+    /// preferred that index and walked every site of the organisation (11 ms on 10,000 sites)
+    /// instead of asking the spatial index for the few in the box (under 1 ms).
+    const ORG_ID_BESIDE_BBOX: &str = "+org_id";
+
     /// Keeps the sites whose box may meet `bbox`, as the R*Tree of migration 0006 finds them.
     fn push_bbox_candidates(qb: &mut sqlx::QueryBuilder<'_, Sqlite>, bbox: &vigie_domain::geometry::BoundingBox) {
         qb.push(" AND id IN (SELECT k.site_id FROM sites_rtree r JOIN site_keys k ON k.key = r.key WHERE r.min_lon <= ").push_bind(bbox.east);

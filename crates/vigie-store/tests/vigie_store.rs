@@ -122,6 +122,9 @@ async fn sites_are_created_read_updated_listed_and_deleted() {
         let helsinki = BoundingBox { west: 24.9, south: 60.1, east: 25.0, north: 60.2 };
         let in_box = store.list_sites(&SiteFilter { bbox: Some(helsinki), limit: 50, ..Default::default() }).await.unwrap();
         assert_eq!(in_box.total, 2, "{name}: the bounding box keeps Helsinki only");
+        let b_in_box = store.list_sites(&SiteFilter { orgs: Some(vec![b.id.clone()]), bbox: Some(helsinki), limit: 50, ..Default::default() }).await.unwrap();
+        let a_in_box = store.list_sites(&SiteFilter { orgs: Some(vec![a.id.clone()]), bbox: Some(helsinki), limit: 50, ..Default::default() }).await.unwrap();
+        assert_eq!((a_in_box.total, b_in_box.total), (2, 0), "{name}: organisation and box together");
         let nobody = store.list_sites(&SiteFilter { orgs: Some(vec![]), limit: 50, ..Default::default() }).await.unwrap();
         assert_eq!(nobody.total, 0);
         let names = store.site_names(&[square_site.id.as_str(), "no-such-site", square_site.id.as_str()]).await.unwrap();
