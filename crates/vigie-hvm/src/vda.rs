@@ -38,9 +38,6 @@ struct Field {
     labels: Vec<Label>,
 }
 
-/// One directed edge as label-correcting reads it. Spreading a label is bound by memory
-/// latency, not arithmetic: with the edge's length, turns and end node kept in one place, a
-/// relaxation touches a few cache lines instead of one per array of the street graph.
 /// The part of a [`Label`] that decides whether a label improves another.
 #[derive(Debug, Clone, Copy)]
 struct Reach {
@@ -48,6 +45,9 @@ struct Reach {
     speed: f64,
 }
 
+/// One directed edge as label-correcting reads it. Spreading a label is bound by memory
+/// latency, not arithmetic: with the edge's length, turns and end node kept in one place, a
+/// relaxation touches a few cache lines instead of one per array of the street graph.
 #[derive(Debug, Clone, Copy)]
 struct Hop {
     length: f64,
