@@ -216,7 +216,8 @@ impl StreetGraph {
 /// quarter of a grid's edges. Node numbers are those of the full graph; a merged node has no
 /// edge leaving it. Edge `k` runs along the full graph's edges
 /// `chain[chain_start[k]..chain_start[k + 1]]`, and the turns at its end are those of the
-/// last of them, onto the same edges in the same order.
+/// last of them, onto the same edges in the same order. Only what label-correcting reads is
+/// filled in (no coordinates, ways or reverse edges).
 pub(crate) struct Collapsed {
     pub(crate) graph: StreetGraph,
     pub(crate) chain_start: Vec<u32>,
@@ -260,15 +261,12 @@ impl StreetGraph {
         let n = self.node_count();
         let mut out_start = vec![0u32; n + 1];
         let (mut from, mut to, mut length, mut chain_start, mut chain) = (Vec::new(), Vec::new(), Vec::new(), vec![0u32], Vec::new());
-        // Merged edge starting with each full-graph edge, to pair the two directions.
-        let mut starting = vec![u32::MAX; self.edge_count()];
         for a in 0..n {
             out_start[a + 1] = out_start[a];
             if !kept[a] {
                 continue;
             }
             for o in self.out_edges(a as u32) {
-                starting[o] = from.len() as u32;
                 let (mut e, mut metres) = (o, self.length[o]);
                 chain.push(o as u32);
                 while !kept[self.to[e] as usize] {
@@ -285,14 +283,13 @@ impl StreetGraph {
             }
         }
         let last = |k: usize| chain[chain_start[k + 1] as usize - 1] as usize;
-        let reverse = (0..from.len()).map(|k| starting[self.reverse[last(k)] as usize]).collect();
         let mut turn_start = vec![0u32];
         let mut turn_radius = Vec::new();
         for k in 0..from.len() {
             turn_radius.extend_from_slice(&self.turn_radius[self.turns(last(k))]);
             turn_start.push(turn_radius.len() as u32);
         }
-        let graph = StreetGraph { barrier_of: self.barrier_of.clone(), out_start, from, to, length, turn_start, turn_radius, reverse, ..StreetGraph::default() };
+        let graph = StreetGraph { barrier_of: self.barrier_of.clone(), out_start, from, to, length, turn_start, turn_radius, ..StreetGraph::default() };
         Collapsed { graph, chain_start, chain }
     }
 }

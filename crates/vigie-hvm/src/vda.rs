@@ -38,13 +38,6 @@ struct Field {
     labels: Vec<Label>,
 }
 
-/// The part of a [`Label`] that decides whether a label improves another.
-#[derive(Debug, Clone, Copy)]
-struct Reach {
-    dist: f64,
-    speed: f64,
-}
-
 /// One directed edge as label-correcting reads it. Spreading a label is bound by memory
 /// latency, not arithmetic: with the edge's length, turns and end node kept in one place, a
 /// relaxation touches a few cache lines instead of one per array of the street graph.
@@ -176,9 +169,6 @@ impl BucketQueue {
 /// could improve by more than the threshold, checked first on the run-up S(v), and the bend
 /// there does not limit it.
 fn propagate(net: &Net, class: &VehicleClass, params: &DynamicsParams, passable_barriers: bool, labels: &mut [Label], start: Option<&[usize]>) {
-    // What every relaxation reads, apart from what only a label being set needs: half the
-    // bytes, so twice the labels in the cache (the whole-graph pass waits on memory).
-    let mut reach: Vec<Reach> = labels.iter().map(|l| Reach { dist: l.dist, speed: l.speed }).collect();
     let blocked = |i: usize| !passable_barriers && net.hops[i].barrier_at_end;
     let mut queue = BucketQueue::new(net.len(), class.vmax_ms());
     // Labels set by a limiting turn off the straightest way on wait until no run along a
@@ -217,25 +207,25 @@ fn propagate(net: &Net, class: &VehicleClass, params: &DynamicsParams, passable_
             continue;
         }
         let length = net.hops[i].length;
-        let s_end = reach[i].dist + length;
+        let here = labels[i];
+        let s_end = here.dist + length;
         let mut v_end = None;
         let straightest = turns.iter().map(|t| t.radius).fold(0.0f32, f32::max);
         for turn in turns {
             let j = turn.to as usize;
             // Not even as fast as the label there: the usual case once a street is swept.
-            if s_end <= reach[j].dist {
+            if s_end <= labels[j].dist {
                 continue;
             }
             let limit = (fg * turn.radius as f64).sqrt();
-            let wanted = reach[j].speed + thr;
+            let wanted = labels[j].speed + thr;
             if limit <= wanted || s_end <= class.distance_from_rest(wanted) {
                 continue;
             }
             // A bend that limits the speed sets it without solving for the speed at the end.
             let s_limit = class.distance_from_rest(limit);
-            let (v, run_up, dist) = if s_end > s_limit { (limit, 0.0, s_limit) } else { (*v_end.get_or_insert_with(|| class.speed_after(0.0, s_end)), labels[i].run_up + length, s_end) };
+            let (v, run_up, dist) = if s_end > s_limit { (limit, 0.0, s_limit) } else { (*v_end.get_or_insert_with(|| class.speed_after(0.0, s_end)), here.run_up + length, s_end) };
             if v > wanted {
-                reach[j] = Reach { dist, speed: v };
                 labels[j] = Label { speed: v, run_up, pred: net.edge[i], dist };
                 if run_up == 0.0 && turn.radius < straightest { after_bends.push(j as u32, v) } else { queue.push(j as u32, v) }
             }

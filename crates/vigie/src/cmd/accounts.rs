@@ -4,9 +4,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use clap::Subcommand;
 use serde_json::json;
 use vigie_domain::access::{OrgKind, Role};
-use vigie_store::{NewUser, Store};
+use vigie_store::NewUser;
 
-use super::{cli_context, open_store, print_json};
+use super::{cli_context, open_store, org_named, print_json, user_with_email};
 use crate::config::GlobalArgs;
 use crate::error::CliError;
 
@@ -70,14 +70,6 @@ pub enum TokensCommand {
         #[arg(long)]
         id: String,
     },
-}
-
-async fn org_named(store: &dyn Store, name: &str) -> Result<vigie_store::Org, CliError> {
-    store.org_by_name(name).await?.ok_or_else(|| CliError::new("not_found", format!("no organisation named '{name}' (see `vigie orgs list`)")))
-}
-
-async fn user_with_email(store: &dyn Store, email: &str) -> Result<vigie_store::User, CliError> {
-    Ok(store.user_by_email(email).await?.ok_or_else(|| CliError::new("not_found", format!("no user with email '{email}'")))?.user)
 }
 
 pub async fn orgs(global: &GlobalArgs, command: OrgsCommand) -> Result<(), CliError> {

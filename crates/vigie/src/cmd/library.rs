@@ -14,7 +14,7 @@ use vigie_server::error::ApiError;
 use vigie_server::library as lib;
 use vigie_store::Store;
 
-use super::{cli_context, open_store, print_json};
+use super::{cli_context, open_store, org_named, print_json, user_with_email};
 use crate::config::GlobalArgs;
 use crate::error::CliError;
 
@@ -92,8 +92,7 @@ async fn access_as(store: &dyn Store, email: Option<&str>) -> Result<Access, Cli
     match email {
         None => Ok(Access { orgs: None, max_marking: Marking::Red }),
         Some(email) => {
-            let user = store.user_by_email(email).await?.ok_or_else(|| CliError::new("not_found", format!("no user with email '{email}' (see `vigie users list`)")))?;
-            Ok(lib::access(&user.user.org_id))
+            Ok(lib::access(&user_with_email(store, email).await?.org_id))
         }
     }
 }
@@ -102,7 +101,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
     match command {
         Command::Ingest { paths, org, lang, marking, tags, source, date, json } => {
             let (store, settings) = open_store(global).await?;
-            let org_id = store.org_by_name(&org).await?.ok_or_else(|| CliError::new("not_found", format!("no organisation named '{org}' (see `vigie orgs list`)")))?.id;
+            let org_id = org_named(store.as_ref(), &org).await?.id;
             let date = date.as_deref().map(vigie_search::parse_date).transpose().map_err(search_error)?;
             let mut parsed = Vec::with_capacity(paths.len());
             for path in &paths {

@@ -33,6 +33,16 @@ pub fn cli_context() -> WriteContext {
     WriteContext { at_ms: vigie_server::now_ms(), actor: "cli".into(), actor_org: None }
 }
 
+/// The organisation named `name`, or an error that says how to list them.
+pub async fn org_named(store: &dyn Store, name: &str) -> Result<vigie_store::Org, CliError> {
+    store.org_by_name(name).await?.ok_or_else(|| CliError::new("not_found", format!("no organisation named '{name}' (see `vigie orgs list`)")))
+}
+
+/// The user with `email`, or an error that says how to list them.
+pub async fn user_with_email(store: &dyn Store, email: &str) -> Result<vigie_store::User, CliError> {
+    Ok(store.user_by_email(email).await?.ok_or_else(|| CliError::new("not_found", format!("no user with email '{email}' (see `vigie users list`)")))?.user)
+}
+
 pub fn print_json(value: &serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use vigie_domain::site::{SiteCategory, SiteInput, ValidSite, MAX_PEAK_OCCUPANCY, MAX_TAGS};
 use vigie_store::{NewSite, SiteFilter, Store};
 
-use super::{cli_context, open_store, print_json};
+use super::{cli_context, open_store, org_named, print_json};
 use crate::config::GlobalArgs;
 use crate::error::CliError;
 
@@ -51,7 +51,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
         Command::ImportGeojson { file, org } => {
             let features = read_feature_collection(&file)?;
             let (store, _) = open_store(global).await?;
-            let org = org_id(store.as_ref(), &org).await?;
+            let org = org_named(store.as_ref(), &org).await?.id;
             let source = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             let (good, rejected) = sites_from_features(&source, &features);
             for r in &rejected {
@@ -63,7 +63,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
         }
         Command::ImportOsm { file, org } => {
             let (store, _) = open_store(global).await?;
-            let org = org_id(store.as_ref(), &org).await?;
+            let org = org_named(store.as_ref(), &org).await?.id;
             let summary = import_osm(store.as_ref(), &org, &file).await?;
             print_json(&summary);
             Ok(())
@@ -71,7 +71,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
         Command::List { org, category, limit } => {
             let (store, _) = open_store(global).await?;
             let orgs = match org {
-                Some(name) => Some(vec![org_id(store.as_ref(), &name).await?]),
+                Some(name) => Some(vec![org_named(store.as_ref(), &name).await?.id]),
                 None => None,
             };
             let category = category.as_deref().map(SiteCategory::from_key).transpose()?;
@@ -84,10 +84,6 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             Ok(())
         }
     }
-}
-
-async fn org_id(store: &dyn Store, name: &str) -> Result<String, CliError> {
-    Ok(store.org_by_name(name).await?.ok_or_else(|| CliError::new("not_found", format!("no organisation named '{name}' (see `vigie orgs list`)")))?.id)
 }
 
 fn read_feature_collection(path: &Path) -> Result<Vec<Value>, CliError> {
