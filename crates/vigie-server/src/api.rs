@@ -18,6 +18,7 @@ use vigie_store::{NewSite, Site, SiteFilter, WriteContext};
 use crate::auth::{new_secret, secret_hash, Caller, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery};
+use crate::throttle::ClientAddress;
 use crate::{now_ms, AppState, HvmNetwork};
 
 /// Every route of the API, as `(method, path)`: the OpenAPI document must describe each one
@@ -169,8 +170,8 @@ pub async fn close_session(state: &AppState, parts_cookie: Option<&str>, caller:
     Ok(crate::auth::cleared_session_cookie())
 }
 
-async fn login(State(state): State<AppState>, extensions: axum::http::Extensions, headers: axum::http::HeaderMap, ApiJson(body): ApiJson<LoginBody>) -> Result<Response, ApiError> {
-    let (principal, cookie) = open_session(&state, &body, crate::throttle::client_address(&extensions, &headers)).await?;
+async fn login(State(state): State<AppState>, ClientAddress(address): ClientAddress, ApiJson(body): ApiJson<LoginBody>) -> Result<Response, ApiError> {
+    let (principal, cookie) = open_session(&state, &body, address).await?;
     Ok(([(header::SET_COOKIE, cookie)], Json(me_json(&state, &principal).await?)).into_response())
 }
 

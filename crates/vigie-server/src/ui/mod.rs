@@ -23,6 +23,7 @@ use vigie_domain::access::{Principal, Role};
 use vigie_domain::site::Lang;
 
 use crate::api::{close_session, open_session, LoginBody};
+use crate::throttle::ClientAddress;
 use crate::auth::{cleared_session_cookie, cookie, secret_hash, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::{now_ms, AppState};
@@ -228,10 +229,10 @@ struct LoginForm {
     password: String,
 }
 
-async fn submit_login(State(state): State<AppState>, extensions: axum::http::Extensions, headers: HeaderMap, Form(form): Form<LoginForm>) -> Result<Response, ApiError> {
+async fn submit_login(State(state): State<AppState>, ClientAddress(address): ClientAddress, headers: HeaderMap, Form(form): Form<LoginForm>) -> Result<Response, ApiError> {
     let lang = choose_lang(None, &headers);
     let body = LoginBody { email: form.email, password: form.password };
-    match open_session(&state, &body, crate::throttle::client_address(&extensions, &headers)).await {
+    match open_session(&state, &body, address).await {
         Ok((_, session_cookie)) => Ok((StatusCode::SEE_OTHER, [(SET_COOKIE, session_cookie), (LOCATION, "/".to_owned())]).into_response()),
         Err(err) if err.code == "login_failed" => Ok((StatusCode::UNAUTHORIZED, Html(login_page(lang, true, &body.email))).into_response()),
         Err(err) if err.code == "too_many_requests" => Ok((StatusCode::TOO_MANY_REQUESTS, Html(login_page(lang, true, &body.email))).into_response()),
