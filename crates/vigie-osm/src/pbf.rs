@@ -161,19 +161,25 @@ impl<'a> Value<'a> {
     }
 }
 
+/// The items `next` gives until it gives None or an error, which ends the iteration: after
+/// an error the position in the bytes means nothing, and a caller that counts or skips errors
+/// must still come to an end.
+fn until_error<T>(mut next: impl FnMut() -> Option<Result<T>>) -> impl Iterator<Item = Result<T>> {
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if failed {
+            return None;
+        }
+        let item = next()?;
+        failed = item.is_err();
+        Some(item)
+    })
+}
+
 /// The fields of a message, in order.
 pub(crate) fn fields(bytes: &[u8]) -> impl Iterator<Item = Result<(u64, Value<'_>)>> {
     let mut cursor = Bytes::new(bytes);
-    std::iter::from_fn(move || {
-        if cursor.is_empty() {
-            return None;
-        }
-        let field = cursor.field();
-        if field.is_err() {
-            cursor.pos = cursor.bytes.len();
-        }
-        Some(field)
-    })
+    until_error(move || (!cursor.is_empty()).then(|| cursor.field()))
 }
 
 /// Sets a packed list that must appear at most once.
@@ -250,7 +256,7 @@ impl Inflater {
         if inflated != raw_size {
             return Err(DecodeError::WrongInflatedSize(raw_size));
         }
-        Ok(&self.out[..raw_size])
+        Ok(out)
     }
 }
 
@@ -294,6 +300,7 @@ impl<'a> Block<'a> {
             match field? {
                 (1, value) => block.strings = string_table(value.bytes(1)?)?,
                 (2, value) => block.add_group(value.bytes(2)?)?,
+                // int32 on the wire: a negative value arrives as a 10-byte varint.
                 (17, value) => block.granularity = value.int(17)? as i32 as i64,
                 (19, value) => block.lat_offset = value.int(19)? as i64,
                 (20, value) => block.lon_offset = value.int(20)? as i64,
@@ -323,12 +330,12 @@ impl<'a> Block<'a> {
     }
 
     /// The string at `index` in the block's string table.
-    pub(crate) fn string(&self, index: u64) -> Result<&'a str> {
+    fn string(&self, index: u64) -> Result<&'a str> {
         usize::try_from(index).ok().and_then(|i| self.strings.get(i)).copied().ok_or(DecodeError::StringPastTable(index))
     }
 
     /// Calls `visit` with every node of the block, dense ones first.
-    pub(crate) fn for_each_node<E: From<DecodeError>>(&self, mut visit: impl FnMut(Node<'a>) -> std::result::Result<(), E>) -> std::result::Result<(), E> {
+    pub(crate) fn for_each_node(&self, mut visit: impl FnMut(Node<'a>) -> Result<()>) -> Result<()> {
         for &dense in &self.dense {
             let mut nodes = DenseNodes::parse(dense)?;
             while let Some(node) = nodes.next(self)? {
@@ -375,7 +382,9 @@ fn string_table(bytes: &[u8]) -> Result<Vec<&str>> {
     // Checking the table's bytes in long runs is much faster than string by string. Runs of
     // valid UTF-8 are broken by the length prefixes of strings of 128 bytes or more (which are
     // not UTF-8); a string inside a run is UTF-8.
-    let (mut run_start, (mut run, mut next)) = (0, utf8_run(bytes, 0));
+    // The table is walked by hand, not through `fields`, for the strings' offsets.
+    let mut chunks = bytes.utf8_chunks();
+    let (mut run_start, mut run, mut next) = (0, "", 0);
     let mut strings = Vec::new();
     let mut cursor = Bytes::new(bytes);
     while !cursor.is_empty() {
@@ -385,26 +394,15 @@ fn string_table(bytes: &[u8]) -> Result<Vec<&str>> {
         }
         let s = value.bytes(1)?;
         let (start, end) = (cursor.pos - s.len(), cursor.pos);
-        while run_start + run.len() < end && next < bytes.len() {
-            run_start = next;
-            (run, next) = utf8_run(bytes, next);
+        while run_start + run.len() < end {
+            let Some(chunk) = chunks.next() else { break };
+            (run_start, run) = (next, chunk.valid());
+            next += chunk.valid().len() + chunk.invalid().len();
         }
         let checked = start.checked_sub(run_start).and_then(|from| run.get(from..end - run_start));
         strings.push(checked.or_else(|| std::str::from_utf8(s).ok()).unwrap_or_default());
     }
     Ok(strings)
-}
-
-/// The longest valid UTF-8 run of `bytes` from `from`, and where the next run may start.
-fn utf8_run(bytes: &[u8], from: usize) -> (&str, usize) {
-    let rest = bytes.get(from..).unwrap_or_default();
-    match std::str::from_utf8(rest) {
-        Ok(run) => (run, bytes.len()),
-        Err(e) => {
-            let run = rest.get(..e.valid_up_to()).and_then(|valid| std::str::from_utf8(valid).ok()).unwrap_or_default();
-            (run, from + e.valid_up_to() + e.error_len().unwrap_or(1))
-        }
-    }
 }
 
 fn zigzag(n: u64) -> i64 {
@@ -510,16 +508,11 @@ impl<'a> RawTags<'a> {
 
     /// The tags as strings of `block`'s table.
     pub(crate) fn resolve<'b>(mut self, block: &'b Block<'a>) -> impl Iterator<Item = Result<(&'a str, &'a str)>> + 'b {
-        std::iter::from_fn(move || {
+        until_error(move || {
             if self.keys.is_empty() {
                 return (!self.vals.is_empty()).then_some(Err(DecodeError::MismatchedLists("tag keys and values")));
             }
-            let pair = self.next_pair(block);
-            if pair.is_err() {
-                self.keys.pos = self.keys.bytes.len();
-                self.vals.pos = self.vals.bytes.len();
-            }
-            Some(pair)
+            Some(self.next_pair(block))
         })
     }
 
@@ -560,18 +553,13 @@ impl<'a> Way<'a> {
     pub(crate) fn refs(&self) -> impl Iterator<Item = Result<i64>> + use<'a> {
         let mut refs = self.refs;
         let mut id = 0i64;
-        std::iter::from_fn(move || {
-            if refs.is_empty() {
-                return None;
-            }
-            let delta = refs.zigzag();
-            if delta.is_err() {
-                refs.pos = refs.bytes.len();
-            }
-            Some(delta.map(|d| {
-                id = id.wrapping_add(d);
-                id
-            }))
+        until_error(move || {
+            (!refs.is_empty()).then(|| {
+                refs.zigzag().map(|d| {
+                    id = id.wrapping_add(d);
+                    id
+                })
+            })
         })
     }
 }
@@ -621,32 +609,28 @@ impl<'a> Relation<'a> {
     pub(crate) fn members<'b>(&self, block: &'b Block<'a>) -> impl Iterator<Item = Result<Member<'a>>> + 'b {
         let (mut roles, mut ids, mut types) = (self.roles, self.ids, self.types);
         let mut id = 0i64;
-        std::iter::from_fn(move || {
+        until_error(move || {
             if ids.is_empty() && roles.is_empty() && types.is_empty() {
                 return None;
             }
-            let member = (|| {
-                if ids.is_empty() || roles.is_empty() || types.is_empty() {
-                    return Err(DecodeError::MismatchedLists("relation members"));
-                }
-                // roles_sid is an int32: a negative index is as wrong as one past the table.
-                let role = block.string(roles.varint()?)?;
-                id = id.wrapping_add(ids.zigzag()?);
-                let kind = match types.varint()? {
-                    0 => MemberKind::Node,
-                    1 => MemberKind::Way,
-                    2 => MemberKind::Relation,
-                    other => return Err(DecodeError::UnknownMemberType(other)),
-                };
-                Ok(Member { kind, id, role })
-            })();
-            if member.is_err() {
-                for list in [&mut roles, &mut ids, &mut types] {
-                    list.pos = list.bytes.len();
-                }
-            }
-            Some(member)
+            Some(Self::next_member(&mut roles, &mut ids, &mut types, &mut id, block))
         })
+    }
+
+    fn next_member(roles: &mut Bytes<'a>, ids: &mut Bytes<'a>, types: &mut Bytes<'a>, id: &mut i64, block: &Block<'a>) -> Result<Member<'a>> {
+        if ids.is_empty() || roles.is_empty() || types.is_empty() {
+            return Err(DecodeError::MismatchedLists("relation members"));
+        }
+        // roles_sid is an int32: a negative index is as wrong as one past the table.
+        let role = block.string(roles.varint()?)?;
+        *id = id.wrapping_add(ids.zigzag()?);
+        let kind = match types.varint()? {
+            0 => MemberKind::Node,
+            1 => MemberKind::Way,
+            2 => MemberKind::Relation,
+            other => return Err(DecodeError::UnknownMemberType(other)),
+        };
+        Ok(Member { kind, id: *id, role })
     }
 }
 
@@ -719,7 +703,7 @@ mod tests {
         block.for_each_node(|node| {
             let tags = node.tags.resolve(&block).collect::<Result<Vec<_>>>()?;
             out.push((node.id, node.lon(), node.lat(), tags));
-            Ok::<_, DecodeError>(())
+            Ok(())
         })?;
         Ok(out)
     }
@@ -818,6 +802,22 @@ mod tests {
         assert_eq!(members(&relation(&[1], &[2], &[3])), Err(DecodeError::UnknownMemberType(3)));
         assert_eq!(members(&relation(&[9], &[2], &[0])), Err(DecodeError::StringPastTable(9)));
         assert_eq!(members(&relation(&[u64::MAX], &[2], &[0])), Err(DecodeError::StringPastTable(u64::MAX)), "a negative role index");
+    }
+
+    #[test]
+    fn tags_with_more_values_than_keys_stop_after_one_error() {
+        // Regression: once the keys ran out, every further call gave the same error again, so
+        // counting the tags (as the never-panic property test does) never ended.
+        let bytes = block(&[len(3, &[int(1, 1), packed(2, &[1]), packed(3, &[2, 4])].concat())]);
+        let parsed = Block::parse(&bytes).unwrap();
+        let way = parsed.ways().next().unwrap().unwrap();
+        let results: Vec<_> = way.tags.resolve(&parsed).take(10).collect();
+        assert_eq!(results.len(), 2, "{results:?}");
+        assert_eq!(results[1], Err(DecodeError::MismatchedLists("tag keys and values")));
+        let relation = block(&[len(4, &[int(1, 1), packed(8, &[1, 1]), packed(9, &[2, 4]), packed(10, &[0, 1])].concat())]);
+        let parsed = Block::parse(&relation).unwrap();
+        let members: Vec<_> = parsed.relations().next().unwrap().unwrap().members(&parsed).collect();
+        assert!(members.iter().all(Result::is_ok), "a whole member list ends without an error: {members:?}");
     }
 
     fn frame(blob: &[u8]) -> Vec<u8> {
@@ -944,7 +944,7 @@ mod tests {
                 .for_each_node(|n| {
                     let tags = n.tags.resolve(&block).map(|t| t.map(|(k, v)| (own(k), own(v)))).collect::<Result<_>>()?;
                     ours.push(('n', n.id, e7(n.lat()), e7(n.lon()), tags, vec![]));
-                    Ok::<_, DecodeError>(())
+                    Ok(())
                 })
                 .unwrap();
             for w in block.ways() {

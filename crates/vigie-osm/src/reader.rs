@@ -89,7 +89,7 @@ impl Source<'_> {
     fn decode_error(&self, frame: usize, error: DecodeError) -> OsmError {
         let offset = self.frames.get(frame).map_or(0, |f| f.offset);
         match error {
-            DecodeError::UnsupportedCompression(_) => OsmError::NotPbf { path: self.name.to_owned(), reason: format!("block {} at byte {offset} {error}", frame + 1) },
+            DecodeError::UnsupportedCompression(_) => OsmError::NotPbf { path: self.name.to_owned(), reason: format!("block {} at byte {offset}: {error}", frame + 1) },
             _ => OsmError::Corrupt { path: self.name.to_owned(), reason: format!("block {} at byte {offset} cannot be decoded ({error})", frame + 1) },
         }
     }
@@ -147,12 +147,13 @@ impl Source<'_> {
             return Ok(None);
         }
 
-        // Each thread of pass 3 filled its own map: the largest becomes the result.
+        // Each thread of pass 3 filled its own map (no list of kept nodes copied into a map at
+        // the end): the largest is kept as it is and the others are added to it.
         let nodes_read = pass1.nodes_read + parts.iter().map(|p| p.nodes_read).sum::<u64>();
         let mut maps: Vec<NodeMap> = parts.into_iter().map(|p| p.kept).collect();
-        maps.sort_by_key(|m| std::cmp::Reverse(m.len()));
-        let mut maps = maps.into_iter();
-        let mut nodes = maps.next().unwrap_or_default();
+        let largest = maps.iter().enumerate().max_by_key(|(_, m)| m.len()).map(|(i, _)| i);
+        let mut nodes = largest.map(|i| maps.swap_remove(i)).unwrap_or_default();
+        nodes.reserve(maps.iter().map(NodeMap::len).sum::<usize>() + pass1.nodes.len());
         for map in maps {
             nodes.extend(map);
         }
@@ -205,7 +206,7 @@ impl Source<'_> {
             let handles: Vec<_> = (0..threads).map(|_| scope.spawn(worker)).collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err((usize::MAX, OsmError::Corrupt { path: self.name.to_owned(), reason: "a block could not be decoded".to_owned() }))))
+                .map(|h| h.join().unwrap_or_else(|_| Err((usize::MAX, OsmError::Corrupt { path: self.name.to_owned(), reason: "a reading thread failed unexpectedly".to_owned() }))))
                 .collect()
         });
         let mut states = Vec::with_capacity(results.len());
@@ -263,24 +264,18 @@ impl TagBuffer {
         let mut n = 0;
         for tag in tags {
             let (k, v) = tag?;
+            if n == self.tags.len() {
+                self.tags.push(self.spare.pop().unwrap_or_default());
+            }
             if let Some((key, value)) = self.tags.get_mut(n) {
                 key.clear();
                 key.push_str(k);
                 value.clear();
                 value.push_str(v);
-            } else {
-                let (mut key, mut value) = self.spare.pop().unwrap_or_default();
-                key.clear();
-                key.push_str(k);
-                value.clear();
-                value.push_str(v);
-                self.tags.push((key, value));
             }
             n += 1;
         }
-        if n < self.tags.len() {
-            self.spare.extend(self.tags.drain(n..));
-        }
+        self.spare.extend(self.tags.drain(n..));
         Ok(&self.tags)
     }
 }
@@ -347,7 +342,7 @@ impl Pass1 {
             self.nodes_read += 1;
             let tags = keep_tags(&mut self.tags, node.tags, block, filter)?;
             self.nodes.push((node.id, OsmNode { lon: node.lon(), lat: node.lat(), tags }));
-            Ok::<_, DecodeError>(())
+            Ok(())
         })
     }
 
@@ -410,7 +405,7 @@ impl Pass3 {
             if is_needed || tags.is_some() {
                 self.kept.insert(node.id, OsmNode { lon: node.lon(), lat: node.lat(), tags });
             }
-            Ok::<_, DecodeError>(())
+            Ok(())
         })
     }
 }
