@@ -20,12 +20,14 @@ pub(crate) enum FrameKind {
     Other,
 }
 
-/// One frame: where it starts and how many bytes it spans, length prefix included.
+/// One frame: where it starts and how many bytes it spans, length prefix included, and where
+/// its Blob starts (after the BlobHeader read here, so the decoder never parses it again).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Frame {
     pub offset: u64,
     pub len: u64,
     pub kind: FrameKind,
+    pub blob_offset: u64,
 }
 
 /// Lists the frames of `file` (of `file_len` bytes), checking that the file is a PBF file
@@ -83,7 +85,7 @@ pub(crate) fn index_frames(path: &str, file: File, file_len: u64) -> Result<Vec<
         }
         // data_len ≤ 32 MiB, so the cast is exact.
         reader.seek_relative(data_len as i64).map_err(|e| unreadable(path, e))?;
-        frames.push(Frame { offset, len, kind });
+        frames.push(Frame { offset, len, kind, blob_offset: offset + 4 + u64::from(header_len) });
         offset += len;
     }
     match frames.first() {
@@ -93,12 +95,13 @@ pub(crate) fn index_frames(path: &str, file: File, file_len: u64) -> Result<Vec<
     }
 }
 
-/// Reads the frame at `frame` into `buf` (replacing its content).
-pub(crate) fn read_frame(path: &str, file: &mut File, frame: &Frame, buf: &mut Vec<u8>) -> Result<(), OsmError> {
+/// Reads the Blob of `frame` into `buf` (replacing its content).
+pub(crate) fn read_blob(path: &str, file: &mut File, frame: &Frame, buf: &mut Vec<u8>) -> Result<(), OsmError> {
     buf.clear();
-    file.seek(SeekFrom::Start(frame.offset)).map_err(|e| unreadable(path, e))?;
-    let read = file.by_ref().take(frame.len).read_to_end(buf).map_err(|e| unreadable(path, e))?;
-    if (read as u64) < frame.len {
+    let blob_len = frame.offset + frame.len - frame.blob_offset;
+    file.seek(SeekFrom::Start(frame.blob_offset)).map_err(|e| unreadable(path, e))?;
+    let read = file.by_ref().take(blob_len).read_to_end(buf).map_err(|e| unreadable(path, e))?;
+    if (read as u64) < blob_len {
         return Err(OsmError::Corrupt { path: path.to_owned(), reason: format!("the file became shorter while it was being read (block at byte {})", frame.offset) });
     }
     Ok(())

@@ -197,10 +197,8 @@ pub(crate) enum BlobData<'a> {
     Zlib { data: &'a [u8], raw_size: usize },
 }
 
-/// Finds the Blob of a frame (`[4-byte length][BlobHeader][Blob]`).
-pub(crate) fn blob(frame: &[u8]) -> Result<BlobData<'_>> {
-    let prefix: [u8; 4] = frame.get(..4).and_then(|p| p.try_into().ok()).ok_or(DecodeError::LengthPastEnd)?;
-    let blob = frame.get(4..).and_then(|rest| rest.get(u32::from_be_bytes(prefix) as usize..)).ok_or(DecodeError::LengthPastEnd)?;
+/// What a Blob message holds: raw or zlib-compressed bytes.
+pub(crate) fn blob(blob: &[u8]) -> Result<BlobData<'_>> {
     let (mut raw, mut zlib, mut raw_size) = (None, None, 0u64);
     for field in fields(blob) {
         let (number, value) = field?;
@@ -820,37 +818,34 @@ mod tests {
         assert!(members.iter().all(Result::is_ok), "a whole member list ends without an error: {members:?}");
     }
 
-    fn frame(blob: &[u8]) -> Vec<u8> {
-        let header = [len(1, b"OSMData"), int(3, blob.len() as u64)].concat();
-        [(header.len() as u32).to_be_bytes().to_vec(), header, blob.to_vec()].concat()
-    }
-
-    fn inflate(frame: &[u8]) -> Result<Vec<u8>> {
+    fn inflate(bytes: &[u8]) -> Result<Vec<u8>> {
         let mut inflater = Inflater::default();
-        blob(frame).and_then(|data| inflater.block(data)).map(<[u8]>::to_vec)
+        blob(bytes).and_then(|data| inflater.block(data)).map(<[u8]>::to_vec)
     }
 
     #[test]
     fn blobs_are_raw_or_zlib_and_other_compressions_are_named() {
         let content = block(&[len(2, &dense(&[1, 2], &[0, 0], &[0, 0], None))]);
-        assert_eq!(inflate(&frame(&len(1, &content))), Ok(content.clone()));
+        assert_eq!(inflate(&len(1, &content)), Ok(content.clone()));
         let mut compressor = libdeflater::Compressor::new(libdeflater::CompressionLvl::default());
         let mut zlib = vec![0; compressor.zlib_compress_bound(content.len())];
         let n = compressor.zlib_compress(&content, &mut zlib).unwrap();
         zlib.truncate(n);
         let zlib_blob = |raw_size: u64, data: &[u8]| [int(2, raw_size), len(3, data)].concat();
-        assert_eq!(inflate(&frame(&zlib_blob(content.len() as u64, &zlib))), Ok(content.clone()));
+        assert_eq!(inflate(&zlib_blob(content.len() as u64, &zlib)), Ok(content.clone()));
         // Announced sizes that are wrong, too large, or zlib data that is damaged.
-        assert_eq!(inflate(&frame(&zlib_blob(content.len() as u64 - 1, &zlib))), Err(DecodeError::WrongInflatedSize(content.len() - 1)));
-        assert_eq!(inflate(&frame(&zlib_blob(content.len() as u64 + 1, &zlib))), Err(DecodeError::WrongInflatedSize(content.len() + 1)));
-        assert_eq!(inflate(&frame(&zlib_blob(1 << 40, &zlib))), Err(DecodeError::TooLarge(1 << 40)));
-        assert_eq!(inflate(&frame(&zlib_blob(content.len() as u64, &[0x78, 0x9c, 0xff, 0xff]))), Err(DecodeError::BadZlib));
+        assert_eq!(inflate(&zlib_blob(content.len() as u64 - 1, &zlib)), Err(DecodeError::WrongInflatedSize(content.len() - 1)));
+        assert_eq!(inflate(&zlib_blob(content.len() as u64 + 1, &zlib)), Err(DecodeError::WrongInflatedSize(content.len() + 1)));
+        assert_eq!(inflate(&zlib_blob(1 << 40, &zlib)), Err(DecodeError::TooLarge(1 << 40)));
+        assert_eq!(inflate(&zlib_blob(content.len() as u64, &[0x78, 0x9c, 0xff, 0xff])), Err(DecodeError::BadZlib));
         // Compressions this reader does not have, and a blob with no data.
-        assert_eq!(inflate(&frame(&[int(2, 10), len(4, b"lzma")].concat())), Err(DecodeError::UnsupportedCompression("LZMA")));
-        assert_eq!(inflate(&frame(&len(7, b"zstd"))), Err(DecodeError::UnsupportedCompression("Zstandard")));
+        assert_eq!(inflate(&[int(2, 10), len(4, b"lzma")].concat()), Err(DecodeError::UnsupportedCompression("LZMA")));
+        assert_eq!(inflate(&len(7, b"zstd")), Err(DecodeError::UnsupportedCompression("Zstandard")));
         assert!(DecodeError::UnsupportedCompression("LZMA").to_string().contains("recompress"));
-        assert_eq!(inflate(&frame(&int(2, 10))), Err(DecodeError::NoData));
-        assert_eq!(inflate(&[0, 0, 0, 9, 1]), Err(DecodeError::LengthPastEnd));
+        assert_eq!(inflate(&int(2, 10)), Err(DecodeError::NoData));
+        // Raw data claiming more bytes than the Blob holds (the frame's own lengths are checked
+        // when the file is indexed).
+        assert_eq!(inflate(&[0x0a, 0x05, b'a']), Err(DecodeError::LengthPastEnd));
     }
 
     #[test]
@@ -895,7 +890,7 @@ mod tests {
             .iter()
             .filter(|f| f.kind == crate::frame::FrameKind::Data)
             .map(|f| {
-                crate::frame::read_frame(path, &mut file, f, &mut buf).unwrap();
+                crate::frame::read_blob(path, &mut file, f, &mut buf).unwrap();
                 inflate(&buf).unwrap()
             })
             .collect()
@@ -907,7 +902,7 @@ mod tests {
         #[test]
         fn random_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
             let _ = walk(&bytes);
-            let _ = inflate(&frame(&bytes));
+            let _ = inflate(&bytes);
         }
 
         #[test]

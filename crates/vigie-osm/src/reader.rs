@@ -18,7 +18,7 @@ use std::fs::File;
 use std::sync::{Mutex, RwLock};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use crate::frame::{Frame, FrameKind, index_frames, read_frame, unreadable};
+use crate::frame::{Frame, FrameKind, index_frames, read_blob, unreadable};
 use crate::pbf::{self, Block, DecodeError, Inflater, Member, MemberKind, RawTags};
 use crate::{ExtractFilter, NodeMap, OsmError, OsmExtract, OsmMember, OsmNode, OsmRelation, OsmWay, Progress, Tags};
 
@@ -69,7 +69,7 @@ impl Source<'_> {
         };
         let mut file = File::open(self.path).map_err(|e| unreadable(self.name, e))?;
         let mut buf = Vec::new();
-        read_frame(self.name, &mut file, &self.frames[index], &mut buf)?;
+        read_blob(self.name, &mut file, &self.frames[index], &mut buf)?;
         let mut inflater = Inflater::default();
         let features = pbf::blob(&buf).and_then(|data| inflater.block(data)).and_then(pbf::required_features);
         let unsupported = match features {
@@ -188,7 +188,7 @@ impl Source<'_> {
                     continue;
                 }
                 let frame = &self.frames[index];
-                let outcome = read_frame(self.name, &mut file, frame, &mut buf).and_then(|()| {
+                let outcome = read_blob(self.name, &mut file, frame, &mut buf).and_then(|()| {
                     let bytes = pbf::blob(&buf).and_then(|data| inflater.block(data));
                     bytes.and_then(|bytes| visit(&mut state, index, &Block::parse(bytes)?)).map_err(|error| self.decode_error(index, error))
                 });
