@@ -28,7 +28,12 @@ fn inputs(m: &Methodology) -> Vec<AssessmentInput> {
             }
             AssessmentInput {
                 methodology_version: m.version.clone(),
-                site: SiteContext { category: *category, occupancy: 500 + 900 * ci as u32, area_m2: 4000.0, visibility: None },
+                site: SiteContext {
+                    category: *category,
+                    occupancy: 500 + 900 * ci as u32,
+                    area_m2: 4000.0,
+                    visibility: None,
+                },
                 threat_level: 3 + (ci % 3) as u8,
                 answers,
             }
@@ -69,7 +74,11 @@ fn measure(label: &str, runs: usize, mut f: impl FnMut(usize)) {
         "{label:<40} {runs:>7} runs  wall {:>8.2} µs/run ({:>8.0}/s)  cpu {}",
         wall * 1e6 / runs as f64,
         per_second(wall),
-        cpu.map_or("n/a".to_owned(), |c| format!("{:>8.2} µs/run ({:>8.0}/s per core)", c * 1e6 / runs as f64, per_second(c)))
+        cpu.map_or("n/a".to_owned(), |c| format!(
+            "{:>8.2} µs/run ({:>8.0}/s per core)",
+            c * 1e6 / runs as f64,
+            per_second(c)
+        ))
     );
 }
 

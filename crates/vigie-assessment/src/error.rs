@@ -48,9 +48,12 @@ impl AssessmentError {
             AssessmentError::MethodologyInvalid { reason } => json!({ "reason": reason }),
             AssessmentError::InputMalformed { line, column, .. } => json!({ "line": line, "column": column }),
             AssessmentError::VersionMismatch { expected, found } => json!({ "expected": expected, "found": found }),
-            AssessmentError::UnknownQuestion { question }
-            | AssessmentError::NotApplicableRefused { question } => json!({ "question": question }),
-            AssessmentError::UnknownAnswer { question, answer, .. } => json!({ "question": question, "answer": answer }),
+            AssessmentError::UnknownQuestion { question } | AssessmentError::NotApplicableRefused { question } => {
+                json!({ "question": question })
+            }
+            AssessmentError::UnknownAnswer { question, answer, .. } => {
+                json!({ "question": question, "answer": answer })
+            }
             AssessmentError::QuestionNotForCategory { question, category } => {
                 json!({ "question": question, "category": category })
             }

@@ -56,7 +56,10 @@ pub(crate) enum Slot {
     Excluded,
     Unanswered,
     NotApplicable,
-    Answered { answer: u8, grade: u8 },
+    Answered {
+        answer: u8,
+        grade: u8,
+    },
 }
 
 impl Slot {

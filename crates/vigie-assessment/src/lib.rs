@@ -13,4 +13,6 @@ pub mod score;
 pub use error::AssessmentError;
 pub use input::{AssessmentInput, NOT_APPLICABLE, SiteContext};
 pub use model::{CostBand, Methodology, MethodologyView, OpennessImpact};
-pub use score::{ScenarioNumbers, ScoreNumbers, ScoreReport, WhatIf, apportion, percentile, score, score_numbers, what_if};
+pub use score::{
+    ScenarioNumbers, ScoreNumbers, ScoreReport, WhatIf, apportion, percentile, score, score_numbers, what_if,
+};

@@ -10,8 +10,7 @@ use vigie_domain::site::{Lang, SiteCategory};
 use crate::error::AssessmentError;
 
 /// The methodology files compiled into the binary: the header, then one file per domain.
-const EMBEDDED_HEADER: (&str, &str) =
-    ("methodology.toml", include_str!("../../../methodology/methodology.toml"));
+const EMBEDDED_HEADER: (&str, &str) = ("methodology.toml", include_str!("../../../methodology/methodology.toml"));
 const EMBEDDED_QUESTIONS: [(&str, &str); 13] = [
     ("questions/management.toml", include_str!("../../../methodology/questions/management.toml")),
     ("questions/perimeter.toml", include_str!("../../../methodology/questions/perimeter.toml")),
@@ -477,7 +476,8 @@ impl Methodology {
             return fail("needs 2 to 5 answers".into());
         }
         let grades: Vec<u8> = q.answers.iter().map(|a| a.grade).collect();
-        if grades.windows(2).any(|w| w[0] >= w[1]) || grades.first() != Some(&0) || grades.last() != Some(&WORST_GRADE) {
+        if grades.windows(2).any(|w| w[0] >= w[1]) || grades.first() != Some(&0) || grades.last() != Some(&WORST_GRADE)
+        {
             return fail("answers must run from grade 0 (best practice) to 4 (nothing in place), rising".into());
         }
         unique_ids(&format!("answer of {}", q.id), q.answers.iter().map(|a| a.id.as_str()))?;
@@ -535,10 +535,7 @@ impl Methodology {
         let domain_pos: HashMap<&str, usize> =
             self.domains.iter().enumerate().map(|(i, d)| (d.id.as_str(), i)).collect();
         let mut chains: HashMap<&str, usize> = HashMap::new();
-        let mut index = Index {
-            scenario_questions: vec![Vec::new(); self.scenarios.len()],
-            ..Index::default()
-        };
+        let mut index = Index { scenario_questions: vec![Vec::new(); self.scenarios.len()], ..Index::default() };
         for (qi, q) in self.questions.iter().enumerate() {
             index.question_by_id.insert(q.id.clone(), qi);
             for (mi, m) in q.measures.iter().enumerate() {
@@ -549,9 +546,7 @@ impl Methodology {
                 let next = chains.len();
                 *chains.entry(c).or_insert(next)
             }));
-            index
-                .question_categories
-                .push(q.applies_to.iter().fold(0u16, |bits, c| bits | 1 << category_position(*c)));
+            index.question_categories.push(q.applies_to.iter().fold(0u16, |bits, c| bits | 1 << category_position(*c)));
             index.question_pmi_weight.push(q.scenarios.values().map(|w| u32::from(*w)).sum());
             // Methodology order, not the map's alphabetical order, for stable explanations.
             let mut weights = Vec::new();
@@ -566,10 +561,8 @@ impl Methodology {
         index.questions_sorted = (0..self.questions.len()).collect();
         index.questions_sorted.sort_by(|a, b| self.questions[*a].id.cmp(&self.questions[*b].id));
         index.chain_count = chains.len();
-        index.attractiveness = SiteCategory::ALL
-            .iter()
-            .map(|c| self.category_attractiveness.get(c.key()).copied().unwrap_or(1))
-            .collect();
+        index.attractiveness =
+            SiteCategory::ALL.iter().map(|c| self.category_attractiveness.get(c.key()).copied().unwrap_or(1)).collect();
         index
     }
 
@@ -655,7 +648,9 @@ fn unique_ids<'a>(what: &str, ids: impl Iterator<Item = &'a str>) -> Result<BTre
     let mut seen = BTreeSet::new();
     for id in ids {
         if !is_key(&id.replace('.', "_")) {
-            return Err(AssessmentError::invalid(format!("{what} id '{id}' must be lowercase letters, digits and '_'")));
+            return Err(AssessmentError::invalid(format!(
+                "{what} id '{id}' must be lowercase letters, digits and '_'"
+            )));
         }
         if !seen.insert(id) {
             return Err(AssessmentError::invalid(format!("{what} id '{id}' is used twice")));

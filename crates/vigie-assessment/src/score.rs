@@ -247,7 +247,8 @@ fn apportion_into(total: u64, parts: &[u64], out: &mut Vec<u64>, scratch: &mut V
     scratch.clear();
     // Scores are small (≤ 100 over a few thousand points): when every `total × part` fits in
     // 32 bits, divide in 32 bits, which many x86 processors do several times faster.
-    let small = u32::try_from(sum).ok().filter(|s| u64::from(*s).checked_mul(total).is_some_and(|p| p <= u64::from(u32::MAX)));
+    let small =
+        u32::try_from(sum).ok().filter(|s| u64::from(*s).checked_mul(total).is_some_and(|p| p <= u64::from(u32::MAX)));
     let mut given = 0;
     for (i, part) in parts.iter().enumerate() {
         // Zero parts are common (answers at grade 0) and need no division.
@@ -335,8 +336,7 @@ fn site_factors(m: &Methodology, r: &Resolved) -> SiteFactors {
     let density_per_m2 = f64::from(r.occupancy) / r.area_m2;
     let crowd_density = band(density_per_m2, &p.crowd_density_thresholds);
     let category = m.index.attractiveness[crate::model::category_position(r.category)];
-    let attractiveness =
-        round_div(u64::from(category) + u64::from(r.visibility) + u64::from(people_exposed), 3) as u8;
+    let attractiveness = round_div(u64::from(category) + u64::from(r.visibility) + u64::from(people_exposed), 3) as u8;
     SiteFactors {
         threat_level: r.threat_level,
         visibility: r.visibility,
@@ -463,7 +463,11 @@ fn weighted_factor<'m, const EXPLAIN: bool>(
         sum += u64::from(value) * u64::from(weight);
         if EXPLAIN {
             scratch.units.push((contributions.len(), u64::from(value) * u64::from(weight)));
-            contributions.push(Contribution { to: target, source: Source::Factor { factor, value, weight }, points: 0 });
+            contributions.push(Contribution {
+                to: target,
+                source: Source::Factor { factor, value, weight },
+                points: 0,
+            });
         }
     }
     let value = round_div(sum, 100).clamp(1, 5);
@@ -544,7 +548,8 @@ fn score_resolved_with<'m, const EXPLAIN: bool>(m: &'m Methodology, r: &Resolved
         // risk = likelihood × consequence = Σ (likelihood contribution × consequence).
         for i in likelihood_start..likelihood_end {
             let c = &contributions[i];
-            let risk = Contribution { to: Target::Risk, source: c.source.clone(), points: c.points * u32::from(consequence) };
+            let risk =
+                Contribution { to: Target::Risk, source: c.source.clone(), points: c.points * u32::from(consequence) };
             contributions.push(risk);
         }
         let risk = likelihood * consequence;
@@ -761,11 +766,8 @@ pub fn what_if<'m>(
     let mut after_input = before_input.clone();
     let mut applied = Vec::with_capacity(measures.len());
     for id in measures {
-        let (qi, mi) = *m
-            .index
-            .measure_by_id
-            .get(id)
-            .ok_or_else(|| AssessmentError::UnknownMeasure { measure: id.clone() })?;
+        let (qi, mi) =
+            *m.index.measure_by_id.get(id).ok_or_else(|| AssessmentError::UnknownMeasure { measure: id.clone() })?;
         let question = &m.questions[qi];
         let measure = &question.measures[mi];
         applied.push(measure.id.as_str());

@@ -3,7 +3,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use vigie_assessment::score::{Source, Target};
-use vigie_assessment::{AssessmentInput, Methodology, SiteContext, apportion, percentile, score, score_numbers, what_if};
+use vigie_assessment::{
+    AssessmentInput, Methodology, SiteContext, apportion, percentile, score, score_numbers, what_if,
+};
 use vigie_domain::site::{Lang, SiteCategory};
 
 fn methodology() -> &'static Methodology {
@@ -90,11 +92,7 @@ fn every_text_exists_in_both_languages() {
 #[test]
 fn a_methodology_missing_a_french_text_is_refused_with_its_culprit() {
     let header = include_str!("../../../methodology/methodology.toml");
-    let broken = header.replacen(
-        "name = { en = \"Low\", fr = \"Faible\" }",
-        "name = { en = \"Low\" }",
-        1,
-    );
+    let broken = header.replacen("name = { en = \"Low\", fr = \"Faible\" }", "name = { en = \"Low\" }", 1);
     let err = Methodology::from_sources(("methodology.toml", &broken), &[]).unwrap_err();
     assert_eq!(err.code(), "methodology_parse_failed");
     assert!(err.to_string().contains("fr"), "{err}");
@@ -151,8 +149,16 @@ fn input_errors_name_the_culprit_with_a_stable_code() {
     let cases = [
         (input(SiteCategory::Stadium, answer("management.nonsense", "g0")), "unknown_question", "management.nonsense"),
         (input(SiteCategory::Stadium, answer("management.security_lead", "g2")), "unknown_answer", "g2"),
-        (input(SiteCategory::Stadium, answer("management.security_lead", "na")), "not_applicable_refused", "security_lead"),
-        (input(SiteCategory::ShoppingCentre, answer("crowd.market_layout", "g0")), "question_not_for_category", "market_layout"),
+        (
+            input(SiteCategory::Stadium, answer("management.security_lead", "na")),
+            "not_applicable_refused",
+            "security_lead",
+        ),
+        (
+            input(SiteCategory::ShoppingCentre, answer("crowd.market_layout", "g0")),
+            "question_not_for_category",
+            "market_layout",
+        ),
     ];
     for (input, code, culprit) in cases {
         let err = score(m, &input).unwrap_err();
@@ -228,7 +234,8 @@ fn the_worked_example_of_the_documentation_is_reproduced() {
     let first = &report.actions[0];
     assert_eq!(first.measure, "perimeter.hvm_event_closures.temporary_hvm");
 
-    let after = what_if(m, &input, &["perimeter.hvm_event_closures.temporary_hvm".into()]).unwrap_or_else(|e| panic!("{e}"));
+    let after =
+        what_if(m, &input, &["perimeter.hvm_event_closures.temporary_hvm".into()]).unwrap_or_else(|e| panic!("{e}"));
     let delta = after.deltas.scenarios.iter().find(|d| d.id == "vehicle_as_weapon").unwrap_or_else(|| panic!("delta"));
     assert_eq!(delta.vulnerability, -40);
     assert_eq!(delta.likelihood, Some(-1));

@@ -21,10 +21,12 @@ impl OrgKind {
     }
 
     pub fn from_key(key: &str) -> Result<Self, DomainError> {
-        [OrgKind::Authority, OrgKind::Operator, OrgKind::Other]
-            .into_iter()
-            .find(|k| k.key() == key)
-            .ok_or_else(|| DomainError::validation("kind", format!("unknown organisation kind '{key}'; expected authority, operator or other")))
+        [OrgKind::Authority, OrgKind::Operator, OrgKind::Other].into_iter().find(|k| k.key() == key).ok_or_else(|| {
+            DomainError::validation(
+                "kind",
+                format!("unknown organisation kind '{key}'; expected authority, operator or other"),
+            )
+        })
     }
 }
 
@@ -57,10 +59,12 @@ impl Role {
     }
 
     pub fn from_key(key: &str) -> Result<Self, DomainError> {
-        Self::ALL
-            .into_iter()
-            .find(|r| r.key() == key)
-            .ok_or_else(|| DomainError::validation("role", format!("unknown role '{key}'; expected admin, authority, assessor, operator or viewer")))
+        Self::ALL.into_iter().find(|r| r.key() == key).ok_or_else(|| {
+            DomainError::validation(
+                "role",
+                format!("unknown role '{key}'; expected admin, authority, assessor, operator or viewer"),
+            )
+        })
     }
 }
 
@@ -99,7 +103,9 @@ impl Principal {
     pub fn readable_orgs(&self) -> Option<Vec<String>> {
         match self.role {
             Role::Admin => None,
-            Role::Authority => Some(std::iter::once(self.org_id.clone()).chain(self.overseen_orgs.iter().cloned()).collect()),
+            Role::Authority => {
+                Some(std::iter::once(self.org_id.clone()).chain(self.overseen_orgs.iter().cloned()).collect())
+            }
             Role::Assessor | Role::Operator | Role::Viewer => Some(vec![self.org_id.clone()]),
         }
     }
@@ -114,7 +120,13 @@ mod tests {
     use super::*;
 
     fn principal(role: Role) -> Principal {
-        Principal { user_id: "u".into(), email: "u@example.org".into(), org_id: "own".into(), role, overseen_orgs: vec!["child".into()] }
+        Principal {
+            user_id: "u".into(),
+            email: "u@example.org".into(),
+            org_id: "own".into(),
+            role,
+            overseen_orgs: vec!["child".into()],
+        }
     }
 
     #[test]

@@ -29,10 +29,12 @@ impl AssessmentStatus {
     }
 
     pub fn from_key(key: &str) -> Result<Self, DomainError> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.key() == key)
-            .ok_or_else(|| DomainError::validation("to", format!("unknown status '{key}'; expected draft, submitted, validated or archived")))
+        Self::ALL.into_iter().find(|s| s.key() == key).ok_or_else(|| {
+            DomainError::validation(
+                "to",
+                format!("unknown status '{key}'; expected draft, submitted, validated or archived"),
+            )
+        })
     }
 
     /// Answers, notes and photos change only while the assessment is a draft.
@@ -58,7 +60,13 @@ pub fn can_validate(who: &Principal, owner_org: &str) -> bool {
 
 /// Checks a status change. `submitted_by` is who submitted it: a validator other than an
 /// admin must be someone else (four eyes).
-pub fn check_transition(who: &Principal, owner_org: &str, from: AssessmentStatus, to: AssessmentStatus, submitted_by: Option<&str>) -> Result<(), DomainError> {
+pub fn check_transition(
+    who: &Principal,
+    owner_org: &str,
+    from: AssessmentStatus,
+    to: AssessmentStatus,
+    submitted_by: Option<&str>,
+) -> Result<(), DomainError> {
     use AssessmentStatus::*;
     let allowed = match (from, to) {
         (Draft, Submitted) | (Draft, Archived) => who.can_write_org(owner_org),
@@ -66,7 +74,8 @@ pub fn check_transition(who: &Principal, owner_org: &str, from: AssessmentStatus
         (Submitted, Validated) => {
             if can_validate(who, owner_org) && !who.is_admin() && submitted_by == Some(who.user_id.as_str()) {
                 return Err(DomainError::Transition {
-                    message: "you submitted this assessment: someone else with the authority role must validate it".into(),
+                    message: "you submitted this assessment: someone else with the authority role must validate it"
+                        .into(),
                 });
             }
             can_validate(who, owner_org)
@@ -81,7 +90,9 @@ pub fn check_transition(who: &Principal, owner_org: &str, from: AssessmentStatus
     if allowed {
         Ok(())
     } else {
-        Err(DomainError::Forbidden { message: format!("your role may not move this assessment from {} to {}", from.key(), to.key()) })
+        Err(DomainError::Forbidden {
+            message: format!("your role may not move this assessment from {} to {}", from.key(), to.key()),
+        })
     }
 }
 
@@ -112,10 +123,12 @@ impl ActionStatus {
     }
 
     pub fn from_key(key: &str) -> Result<Self, DomainError> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.key() == key)
-            .ok_or_else(|| DomainError::validation("status", format!("unknown action status '{key}'; expected open, in_progress, done or cancelled")))
+        Self::ALL.into_iter().find(|s| s.key() == key).ok_or_else(|| {
+            DomainError::validation(
+                "status",
+                format!("unknown action status '{key}'; expected open, in_progress, done or cancelled"),
+            )
+        })
     }
 
     /// Still to be done: counts in the expected risk after the plan.
@@ -131,7 +144,9 @@ pub fn check_date(field: &str, text: &str) -> Result<(), DomainError> {
     if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
         return Err(bad());
     }
-    let number = |range: std::ops::Range<usize>| text.get(range).filter(|s| s.bytes().all(|b| b.is_ascii_digit())).and_then(|s| s.parse::<u32>().ok());
+    let number = |range: std::ops::Range<usize>| {
+        text.get(range).filter(|s| s.bytes().all(|b| b.is_ascii_digit())).and_then(|s| s.parse::<u32>().ok())
+    };
     let (Some(year), Some(month), Some(day)) = (number(0..4), number(5..7), number(8..10)) else {
         return Err(bad());
     };
@@ -161,7 +176,11 @@ pub struct GpsPoint {
 
 impl GpsPoint {
     pub fn check(&self) -> Result<(), DomainError> {
-        if !(self.lat.is_finite() && (-90.0..=90.0).contains(&self.lat) && self.lon.is_finite() && (-180.0..=180.0).contains(&self.lon)) {
+        if !(self.lat.is_finite()
+            && (-90.0..=90.0).contains(&self.lat)
+            && self.lon.is_finite()
+            && (-180.0..=180.0).contains(&self.lon))
+        {
             return Err(DomainError::validation("gps", "latitude must be -90 to 90 and longitude -180 to 180 degrees"));
         }
         if self.accuracy_m.is_some_and(|a| !a.is_finite() || a < 0.0) {
@@ -177,7 +196,13 @@ mod tests {
     use AssessmentStatus::*;
 
     fn who(role: Role, org: &str) -> Principal {
-        Principal { user_id: format!("{}-{org}", role.key()), email: "x@example.org".into(), org_id: org.into(), role, overseen_orgs: vec!["venue".into()] }
+        Principal {
+            user_id: format!("{}-{org}", role.key()),
+            email: "x@example.org".into(),
+            org_id: org.into(),
+            role,
+            overseen_orgs: vec!["venue".into()],
+        }
     }
 
     #[test]
@@ -186,17 +211,29 @@ mod tests {
         let authority = who(Role::Authority, "city");
         assert_eq!(check_transition(&assessor, "venue", Draft, Submitted, None), Ok(()));
         assert_eq!(check_transition(&authority, "venue", Submitted, Validated, Some(&assessor.user_id)), Ok(()));
-        assert_eq!(check_transition(&assessor, "venue", Submitted, Validated, Some("other")).map_err(|e| e.code()), Err("forbidden"));
-        assert_eq!(check_transition(&who(Role::Viewer, "venue"), "venue", Draft, Submitted, None).map_err(|e| e.code()), Err("forbidden"));
+        assert_eq!(
+            check_transition(&assessor, "venue", Submitted, Validated, Some("other")).map_err(|e| e.code()),
+            Err("forbidden")
+        );
+        assert_eq!(
+            check_transition(&who(Role::Viewer, "venue"), "venue", Draft, Submitted, None).map_err(|e| e.code()),
+            Err("forbidden")
+        );
         let stranger = Principal { overseen_orgs: Vec::new(), ..who(Role::Authority, "elsewhere") };
-        assert_eq!(check_transition(&stranger, "venue", Submitted, Validated, Some("a")).map_err(|e| e.code()), Err("forbidden"));
+        assert_eq!(
+            check_transition(&stranger, "venue", Submitted, Validated, Some("a")).map_err(|e| e.code()),
+            Err("forbidden")
+        );
     }
 
     #[test]
     fn a_validated_assessment_only_goes_to_the_archive() {
         let admin = who(Role::Admin, "platform");
         for to in [Draft, Submitted] {
-            assert_eq!(check_transition(&admin, "venue", Validated, to, None).map_err(|e| e.code()), Err("assessment_transition_invalid"));
+            assert_eq!(
+                check_transition(&admin, "venue", Validated, to, None).map_err(|e| e.code()),
+                Err("assessment_transition_invalid")
+            );
         }
         assert_eq!(check_transition(&admin, "venue", Validated, Archived, None), Ok(()));
         for to in AssessmentStatus::ALL {
@@ -218,7 +255,18 @@ mod tests {
         for good in ["2026-02-28", "2028-02-29", "2000-02-29", "2026-12-31"] {
             assert_eq!(check_date("due_date", good), Ok(()), "{good}");
         }
-        for bad in ["2026-02-29", "1900-02-29", "2026-13-01", "2026-1-01", "26-01-01", "2026-04-31", "2026-00-10", "tomorrow", "2026-01-0a", ""] {
+        for bad in [
+            "2026-02-29",
+            "1900-02-29",
+            "2026-13-01",
+            "2026-1-01",
+            "26-01-01",
+            "2026-04-31",
+            "2026-00-10",
+            "tomorrow",
+            "2026-01-0a",
+            "",
+        ] {
             assert!(check_date("due_date", bad).is_err(), "{bad}");
         }
     }

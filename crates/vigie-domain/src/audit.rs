@@ -80,14 +80,23 @@ impl ChainVerifier {
         if let Some(expected) = self.expected_seq
             && entry.seq != expected
         {
-            return Err(ChainBreak { seq: entry.seq, reason: format!("expected entry {expected}, found {}: rows were removed or reordered", entry.seq) });
+            return Err(ChainBreak {
+                seq: entry.seq,
+                reason: format!("expected entry {expected}, found {}: rows were removed or reordered", entry.seq),
+            });
         }
         if entry.prev_hash != self.previous {
-            return Err(ChainBreak { seq: entry.seq, reason: "previous-hash link does not match the entry before it".into() });
+            return Err(ChainBreak {
+                seq: entry.seq,
+                reason: "previous-hash link does not match the entry before it".into(),
+            });
         }
         let recomputed = chain_hash(&self.previous, entry.seq, &entry.record);
         if recomputed != entry.hash {
-            return Err(ChainBreak { seq: entry.seq, reason: "content does not match its hash: the row was changed".into() });
+            return Err(ChainBreak {
+                seq: entry.seq,
+                reason: "content does not match its hash: the row was changed".into(),
+            });
         }
         self.previous = recomputed;
         self.expected_seq = Some(entry.seq + 1);

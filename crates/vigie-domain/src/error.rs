@@ -34,7 +34,10 @@ impl DomainError {
         match self {
             DomainError::GeometryInvalid { reason } => serde_json::json!({ "reason": reason }),
             DomainError::Validation { field, .. } => serde_json::json!({ "field": field }),
-            DomainError::Transition { .. } | DomainError::Forbidden { .. } | DomainError::PhotoUnsupported { .. } | DomainError::PhotoMalformed { .. } => Value::Null,
+            DomainError::Transition { .. }
+            | DomainError::Forbidden { .. }
+            | DomainError::PhotoUnsupported { .. }
+            | DomainError::PhotoMalformed { .. } => Value::Null,
         }
     }
 

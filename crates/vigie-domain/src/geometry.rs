@@ -33,7 +33,8 @@ pub struct BoundingBox {
 impl BoundingBox {
     /// Parses `west,south,east,north`, as in the `bbox` query parameter.
     pub fn parse(text: &str) -> Result<Self, DomainError> {
-        let invalid = |why: &str| DomainError::validation("bbox", format!("expected west,south,east,north in degrees: {why}"));
+        let invalid =
+            |why: &str| DomainError::validation("bbox", format!("expected west,south,east,north in degrees: {why}"));
         let parts: Vec<f64> = text
             .split(',')
             .map(|p| p.trim().parse::<f64>().map_err(|_| invalid(&format!("'{}' is not a number", p.trim()))))
@@ -72,7 +73,9 @@ impl SiteGeometry {
         let polygons = match kind {
             "Polygon" => vec![read_polygon(coordinates, None, &mut 0)?],
             "MultiPolygon" => {
-                let parts = coordinates.as_array().ok_or_else(|| invalid("MultiPolygon coordinates must be an array of polygons"))?;
+                let parts = coordinates
+                    .as_array()
+                    .ok_or_else(|| invalid("MultiPolygon coordinates must be an array of polygons"))?;
                 if parts.is_empty() {
                     return Err(invalid("MultiPolygon has no polygon"));
                 }
@@ -81,17 +84,26 @@ impl SiteGeometry {
                 }
                 {
                     let mut vertices = 0;
-                    parts.iter().enumerate().map(|(i, p)| read_polygon(p, Some(i), &mut vertices)).collect::<Result<_, _>>()?
+                    parts
+                        .iter()
+                        .enumerate()
+                        .map(|(i, p)| read_polygon(p, Some(i), &mut vertices))
+                        .collect::<Result<_, _>>()?
                 }
             }
-            other => return Err(invalid(format!("type {other} is not accepted; a site is a Polygon or a MultiPolygon"))),
+            other => {
+                return Err(invalid(format!("type {other} is not accepted; a site is a Polygon or a MultiPolygon")));
+            }
         };
         Self::from_polygons(polygons)
     }
 
     /// Checks polygons built elsewhere (for example from OpenStreetMap ways).
     pub fn from_polygons(polygons: Vec<Polygon<f64>>) -> Result<Self, DomainError> {
-        let vertices: usize = polygons.iter().map(|p| p.exterior().0.len() + p.interiors().iter().map(|r| r.0.len()).sum::<usize>()).sum();
+        let vertices: usize = polygons
+            .iter()
+            .map(|p| p.exterior().0.len() + p.interiors().iter().map(|r| r.0.len()).sum::<usize>())
+            .sum();
         if vertices > MAX_VERTICES || polygons.len() > MAX_POLYGONS {
             return Err(invalid(format!("more than {MAX_VERTICES} vertices or {MAX_POLYGONS} polygons")));
         }
@@ -118,17 +130,28 @@ impl SiteGeometry {
     }
 
     pub fn bounding_box(&self) -> Option<BoundingBox> {
-        self.shape.bounding_rect().map(|r| BoundingBox { west: r.min().x, south: r.min().y, east: r.max().x, north: r.max().y })
+        self.shape.bounding_rect().map(|r| BoundingBox {
+            west: r.min().x,
+            south: r.min().y,
+            east: r.max().x,
+            north: r.max().y,
+        })
     }
 
     /// The geometry as GeoJSON: a Polygon when there is one part, else a MultiPolygon.
     pub fn to_geojson(&self) -> Value {
         let polygon_coords = |p: &Polygon<f64>| -> Value {
-            std::iter::once(p.exterior()).chain(p.interiors()).map(|ring| ring.coords().map(|c| vec![c.x, c.y]).collect::<Vec<_>>()).collect::<Vec<_>>().into()
+            std::iter::once(p.exterior())
+                .chain(p.interiors())
+                .map(|ring| ring.coords().map(|c| vec![c.x, c.y]).collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+                .into()
         };
         match &self.shape.0[..] {
             [single] => serde_json::json!({"type": "Polygon", "coordinates": polygon_coords(single)}),
-            parts => serde_json::json!({"type": "MultiPolygon", "coordinates": parts.iter().map(polygon_coords).collect::<Vec<_>>()}),
+            parts => {
+                serde_json::json!({"type": "MultiPolygon", "coordinates": parts.iter().map(polygon_coords).collect::<Vec<_>>()})
+            }
         }
     }
 }
@@ -150,7 +173,11 @@ fn read_polygon(value: &Value, part: Option<usize>, vertices: &mut usize) -> Res
         if *vertices > MAX_VERTICES {
             return Err(invalid(format!("more than {MAX_VERTICES} vertices")));
         }
-        let coords = positions.iter().enumerate().map(|(i, p)| read_position(p).map_err(|why| invalid(format!("{}, position {i}: {why}", at(r))))).collect::<Result<Vec<_>, _>>()?;
+        let coords = positions
+            .iter()
+            .enumerate()
+            .map(|(i, p)| read_position(p).map_err(|why| invalid(format!("{}, position {i}: {why}", at(r)))))
+            .collect::<Result<Vec<_>, _>>()?;
         if coords.len() < 4 {
             return Err(invalid(format!("{}: a ring needs at least 4 positions, {} given", at(r), coords.len())));
         }
@@ -229,7 +256,8 @@ mod tests {
         assert!(reason(json!({"type": "Point", "coordinates": [24.9, 60.1]})).contains("not accepted"));
         let tiny = json!({"type": "Polygon", "coordinates": [[[24.951, 60.169], [24.951001, 60.169], [24.951001, 60.169001], [24.951, 60.169]]]});
         assert!(reason(tiny).contains("smaller"));
-        let huge = json!({"type": "Polygon", "coordinates": [[[20.0, 55.0], [30.0, 55.0], [30.0, 65.0], [20.0, 55.0]]]});
+        let huge =
+            json!({"type": "Polygon", "coordinates": [[[20.0, 55.0], [30.0, 55.0], [30.0, 65.0], [20.0, 55.0]]]});
         assert!(reason(huge).contains("larger"));
     }
 

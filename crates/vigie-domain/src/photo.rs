@@ -31,7 +31,9 @@ pub fn clean(bytes: &[u8], keep_location: bool) -> Result<CleanPhoto, DomainErro
         let (cleaned, removed) = clean_png(bytes, keep_location)?;
         Ok(CleanPhoto { content_type: "image/png", bytes: cleaned, location_removed: removed })
     } else {
-        Err(DomainError::PhotoUnsupported { message: "only JPEG and PNG photos are accepted; this file is neither".into() })
+        Err(DomainError::PhotoUnsupported {
+            message: "only JPEG and PNG photos are accepted; this file is neither".into(),
+        })
     }
 }
 
@@ -59,7 +61,10 @@ fn clean_jpeg(bytes: &[u8], keep_location: bool) -> Result<(Vec<u8>, bool), Doma
             out.extend_from_slice(&bytes[at..]);
             return Ok((out, removed));
         }
-        let length = bytes.get(at + 2..at + 4).map(|l| usize::from(u16::from_be_bytes([l[0], l[1]]))).ok_or_else(|| malformed("the JPEG is cut short"))?;
+        let length = bytes
+            .get(at + 2..at + 4)
+            .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
+            .ok_or_else(|| malformed("the JPEG is cut short"))?;
         let end = at + 2 + length;
         if length < 2 || end > bytes.len() {
             return Err(malformed("a JPEG segment runs past the end of the file"));
@@ -110,7 +115,11 @@ impl Tiff<'_> {
 
     fn u32_at(&self, at: usize) -> Option<usize> {
         let b = self.data.get(at..at.checked_add(4)?)?;
-        let v = if self.little_endian { u32::from_le_bytes([b[0], b[1], b[2], b[3]]) } else { u32::from_be_bytes([b[0], b[1], b[2], b[3]]) };
+        let v = if self.little_endian {
+            u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+        } else {
+            u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+        };
         usize::try_from(v).ok()
     }
 }
@@ -175,9 +184,14 @@ fn clean_png(bytes: &[u8], keep_location: bool) -> Result<(Vec<u8>, bool), Domai
     let mut at = PNG_SIGNATURE.len();
     loop {
         let header = bytes.get(at..at + 8).ok_or_else(|| malformed("the PNG is cut short"))?;
-        let length = usize::try_from(u32::from_be_bytes([header[0], header[1], header[2], header[3]])).map_err(|_| malformed("a PNG chunk is too long"))?;
+        let length = usize::try_from(u32::from_be_bytes([header[0], header[1], header[2], header[3]]))
+            .map_err(|_| malformed("a PNG chunk is too long"))?;
         let kind = &header[4..8];
-        let end = at.checked_add(12).and_then(|e| e.checked_add(length)).filter(|e| *e <= bytes.len()).ok_or_else(|| malformed("a PNG chunk runs past the end of the file"))?;
+        let end = at
+            .checked_add(12)
+            .and_then(|e| e.checked_add(length))
+            .filter(|e| *e <= bytes.len())
+            .ok_or_else(|| malformed("a PNG chunk runs past the end of the file"))?;
         let data = &bytes[at + 8..at + 8 + length];
         let is_xmp = matches!(kind, b"iTXt" | b"tEXt" | b"zTXt") && data.starts_with(b"XML:com.adobe.xmp\0");
         if !keep_location && (kind == b"eXIf" || is_xmp) {
@@ -278,7 +292,8 @@ mod tests {
 
     #[test]
     fn xmp_and_unreadable_exif_are_dropped() {
-        let xmp = [XMP_HEADERS[0], b"<x:xmpmeta><exif:GPSLatitude>60,10.5N</exif:GPSLatitude></x:xmpmeta>".as_slice()].concat();
+        let xmp = [XMP_HEADERS[0], b"<x:xmpmeta><exif:GPSLatitude>60,10.5N</exif:GPSLatitude></x:xmpmeta>".as_slice()]
+            .concat();
         let broken_exif = exif_payload(b"XX\x2a\x00garbage");
         let original = jpeg(&[xmp, broken_exif]);
         let cleaned = clean(&original, false).unwrap_or_else(|e| panic!("{e}"));

@@ -221,8 +221,18 @@ mod tests {
 
     #[test]
     fn control_characters_are_refused() {
-        let input = SiteInput { name: "Square\0".into(), category: SiteCategory::Other, geometry: serde_json::Value::Null, address: None, peak_occupancy: None, tags: BTreeMap::new() };
-        assert_eq!(input.validate().map_err(|e| e.to_string()), Err("name: must not contain control characters".into()));
+        let input = SiteInput {
+            name: "Square\0".into(),
+            category: SiteCategory::Other,
+            geometry: serde_json::Value::Null,
+            address: None,
+            peak_occupancy: None,
+            tags: BTreeMap::new(),
+        };
+        assert_eq!(
+            input.validate().map_err(|e| e.to_string()),
+            Err("name: must not contain control characters".into())
+        );
     }
 
     #[test]

@@ -10,7 +10,13 @@ use vigie_hvm::{Analyser, DynamicsParams, GraphOptions, StreetGraph, VehicleClas
 
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()).map(|kb| kb / 1024.0).unwrap_or(f64::NAN)
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
 }
 
 /// CPU seconds used by the process so far (user + system, all threads): less distorted than
@@ -35,7 +41,9 @@ fn six_classes() -> Vec<VehicleClass> {
 }
 
 fn helsinki() {
-    let path = std::env::var("VIGIE_HVM_PBF").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/demo/helsinki-centre.osm.pbf")));
+    let path = std::env::var("VIGIE_HVM_PBF").map(PathBuf::from).unwrap_or_else(|_| {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/demo/helsinki-centre.osm.pbf"))
+    });
     if !path.exists() {
         println!("helsinki: {} not found, skipped", path.display());
         return;
@@ -43,7 +51,8 @@ fn helsinki() {
     let classes = VehicleSet::default_set().unwrap_or_else(|e| panic!("{e}")).classes;
     let total = Instant::now();
     let t = Instant::now();
-    let extract = vigie_hvm::osm::read_streets(&path, &GraphOptions::default(), &vigie_osm::NoProgress).unwrap_or_else(|e| panic!("{e}"));
+    let extract = vigie_hvm::osm::read_streets(&path, &GraphOptions::default(), &vigie_osm::NoProgress)
+        .unwrap_or_else(|e| panic!("{e}"));
     let read_s = secs(t);
     let t = Instant::now();
     let graph = StreetGraph::from_extract(&extract, &GraphOptions::default());
@@ -59,10 +68,24 @@ fn helsinki() {
     let results = analyser.analyse_sites(&sites);
     let sites_s = secs(t);
     let aps: usize = results.iter().map(|r| r.access_points.len()).sum();
-    println!("## Helsinki extract ({})", path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+    println!(
+        "## Helsinki extract ({})",
+        path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    );
     println!("| step | figure |\n|---|---|");
-    println!("| read streets from PBF | {:.3} s, {} nodes read, {:.1} M nodes/s |", read_s, extract.nodes_read, extract.nodes_read as f64 / read_s / 1e6);
-    println!("| build graph | {:.3} s: {} nodes, {} directed edges, {} barriers |", build_s, graph.node_count(), graph.edge_count(), graph.barrier_count());
+    println!(
+        "| read streets from PBF | {:.3} s, {} nodes read, {:.1} M nodes/s |",
+        read_s,
+        extract.nodes_read,
+        extract.nodes_read as f64 / read_s / 1e6
+    );
+    println!(
+        "| build graph | {:.3} s: {} nodes, {} directed edges, {} barriers |",
+        build_s,
+        graph.node_count(),
+        graph.edge_count(),
+        graph.barrier_count()
+    );
     println!("| list candidate sites (second read) | {:.3} s: {} sites |", cand_s, sites.len());
     println!("| whole-graph speeds, {} classes | {:.3} s |", classes.len(), field_s);
     println!("| {} sites × {} classes | {:.3} s, {} access points |", sites.len(), classes.len(), sites_s, aps);
@@ -93,11 +116,34 @@ fn scale(n: usize, sites: usize, classes: &[VehicleClass]) -> Scale {
     let (t, c) = (Instant::now(), cpu_s());
     let results = analyser.analyse_sites(&sites);
     let (sites_s, sites_cpu) = (secs(t), cpu_s() - c);
-    Scale { edges: graph.edge_count(), sites: sites.len(), classes: classes.len(), build_s, field_s, sites_s, field_cpu, sites_cpu, aps: results.iter().map(|r| r.access_points.len()).sum() }
+    Scale {
+        edges: graph.edge_count(),
+        sites: sites.len(),
+        classes: classes.len(),
+        build_s,
+        field_s,
+        sites_s,
+        field_cpu,
+        sites_cpu,
+        aps: results.iter().map(|r| r.access_points.len()).sum(),
+    }
 }
 
 fn print_row(s: &Scale) {
-    println!("| {} | {} | {} | {:.2} | {:.3} | {:.3} | {:.3} | {:.2} + {:.2} = {:.2} | {} |", s.edges, s.sites, s.classes, s.build_s, s.field_s, s.sites_s, s.field_s + s.sites_s, s.field_cpu, s.sites_cpu, s.field_cpu + s.sites_cpu, s.aps);
+    println!(
+        "| {} | {} | {} | {:.2} | {:.3} | {:.3} | {:.3} | {:.2} + {:.2} = {:.2} | {} |",
+        s.edges,
+        s.sites,
+        s.classes,
+        s.build_s,
+        s.field_s,
+        s.sites_s,
+        s.field_s + s.sites_s,
+        s.field_cpu,
+        s.sites_cpu,
+        s.field_cpu + s.sites_cpu,
+        s.aps
+    );
 }
 
 fn main() {
@@ -106,7 +152,9 @@ fn main() {
     helsinki();
     let six = six_classes();
     println!("\n## Synthetic city: target 1,000 sites × 6 classes on ~1 M directed edges\n");
-    println!("| directed edges | sites | classes | graph build (s) | whole-graph speeds (s) | sites (s) | dynamics total (s) | CPU s: whole-graph + sites | access points |");
+    println!(
+        "| directed edges | sites | classes | graph build (s) | whole-graph speeds (s) | sites (s) | dynamics total (s) | CPU s: whole-graph + sites | access points |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|");
     let full = scale(250, 1000, &six);
     print_row(&full);
@@ -115,7 +163,9 @@ fn main() {
         return;
     }
     println!("### Scaling\n");
-    println!("| directed edges | sites | classes | graph build (s) | whole-graph speeds (s) | sites (s) | dynamics total (s) | CPU s: whole-graph + sites | access points |");
+    println!(
+        "| directed edges | sites | classes | graph build (s) | whole-graph speeds (s) | sites (s) | dynamics total (s) | CPU s: whole-graph + sites | access points |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|");
     for n in [125, 177] {
         print_row(&scale(n, 1000, &six));

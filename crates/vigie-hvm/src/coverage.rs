@@ -3,10 +3,10 @@
 //! equal energy is not equal performance (shared/reference/hvm.md).
 use serde::Serialize;
 
+use crate::HvmError;
 use crate::dynamics::{DynamicsParams, KMH_PER_MS, VehicleClass, energy_kj};
 use crate::rating::Rating;
 use crate::vda::{VdaResult, round};
-use crate::HvmError;
 
 /// Test speeds (km/h) of IWA 14-1, ISO 22343-1 and PAS 68.
 pub const TEST_SPEEDS_KMH: &[f64] = &[16.0, 32.0, 48.0, 64.0, 80.0, 96.0, 112.0];
@@ -45,32 +45,75 @@ fn reason(check: &'static str, passed: Option<bool>, en: String, fr: String) -> 
 
 /// Does `rating` cover `threat` arriving at `speed_kmh` and `angle_deg` (90 = head-on; a test at
 /// angle A covers impacts at A or less) with `standoff_m` available behind the barrier line?
-pub fn check(rating: &Rating, threat: &VehicleClass, speed_kmh: f64, angle_deg: f64, standoff_m: Option<f64>) -> Coverage {
+pub fn check(
+    rating: &Rating,
+    threat: &VehicleClass,
+    speed_kmh: f64,
+    angle_deg: f64,
+    standoff_m: Option<f64>,
+) -> Coverage {
     let mut reasons = Vec::new();
     let mass_ok = rating.mass_kg >= threat.mass_kg;
     reasons.push(reason(
         "vehicle_mass",
         Some(mass_ok),
-        format!("test vehicle {} kg {} the {} kg of class {}", rating.mass_kg, if mass_ok { "is at least" } else { "is lighter than" }, threat.mass_kg, threat.key),
-        format!("véhicule d'essai de {} kg {} {} kg de la classe {}", rating.mass_kg, if mass_ok { "au moins aussi lourd que les" } else { "plus léger que les" }, threat.mass_kg, threat.key),
+        format!(
+            "test vehicle {} kg {} the {} kg of class {}",
+            rating.mass_kg,
+            if mass_ok { "is at least" } else { "is lighter than" },
+            threat.mass_kg,
+            threat.key
+        ),
+        format!(
+            "véhicule d'essai de {} kg {} {} kg de la classe {}",
+            rating.mass_kg,
+            if mass_ok { "au moins aussi lourd que les" } else { "plus léger que les" },
+            threat.mass_kg,
+            threat.key
+        ),
     ));
     let speed_ok = rating.speed_kmh >= speed_kmh;
     reasons.push(reason(
         "speed",
         Some(speed_ok),
-        format!("test speed {:.1} km/h {} the impact speed {:.1} km/h", rating.speed_kmh, if speed_ok { "is at least" } else { "is below" }, speed_kmh),
-        format!("vitesse d'essai {:.1} km/h {} la vitesse d'impact {:.1} km/h", rating.speed_kmh, if speed_ok { "au moins égale à" } else { "inférieure à" }, speed_kmh),
+        format!(
+            "test speed {:.1} km/h {} the impact speed {:.1} km/h",
+            rating.speed_kmh,
+            if speed_ok { "is at least" } else { "is below" },
+            speed_kmh
+        ),
+        format!(
+            "vitesse d'essai {:.1} km/h {} la vitesse d'impact {:.1} km/h",
+            rating.speed_kmh,
+            if speed_ok { "au moins égale à" } else { "inférieure à" },
+            speed_kmh
+        ),
     ));
     let angle_ok = angle_deg <= rating.angle_deg;
     reasons.push(reason(
         "angle",
         Some(angle_ok),
-        format!("test angle {}° {} the impact angle {:.0}°", rating.angle_deg, if angle_ok { "covers" } else { "does not cover" }, angle_deg),
-        format!("angle d'essai {}° {} l'angle d'impact {:.0}°", rating.angle_deg, if angle_ok { "couvre" } else { "ne couvre pas" }, angle_deg),
+        format!(
+            "test angle {}° {} the impact angle {:.0}°",
+            rating.angle_deg,
+            if angle_ok { "covers" } else { "does not cover" },
+            angle_deg
+        ),
+        format!(
+            "angle d'essai {}° {} l'angle d'impact {:.0}°",
+            rating.angle_deg,
+            if angle_ok { "couvre" } else { "ne couvre pas" },
+            angle_deg
+        ),
     ));
     let penetration_ok = match (standoff_m, rating.penetration_m) {
         (None, _) => {
-            reasons.push(reason("penetration", None, "no stand-off given: penetration not checked".into(), "aucune distance de sécurité donnée : pénétration non vérifiée".into()));
+            reasons.push(reason(
+                "penetration",
+                None,
+                "no stand-off given: penetration not checked".into(),
+                "aucune distance de sécurité donnée : pénétration non vérifiée".into(),
+            ));
             true
         }
         (Some(s), None) => {
@@ -83,7 +126,10 @@ pub fn check(rating: &Rating, threat: &VehicleClass, speed_kmh: f64, angle_deg: 
                 "penetration",
                 Some(ok),
                 format!("penetration {p} m {} the {s} m stand-off", if ok { "fits within" } else { "exceeds" }),
-                format!("pénétration de {p} m {} la distance de sécurité de {s} m", if ok { "contenue dans" } else { "supérieure à" }),
+                format!(
+                    "pénétration de {p} m {} la distance de sécurité de {s} m",
+                    if ok { "contenue dans" } else { "supérieure à" }
+                ),
             ));
             ok
         }
@@ -99,7 +145,14 @@ pub fn check(rating: &Rating, threat: &VehicleClass, speed_kmh: f64, angle_deg: 
         covers: mass_ok && speed_ok && angle_ok && penetration_ok,
         reasons,
         rating: rating.clone(),
-        threat: Threat { vehicle_class: threat.key.clone(), mass_kg: threat.mass_kg, speed_kmh, angle_deg, standoff_m, energy_kj: round(threat_energy, 1) },
+        threat: Threat {
+            vehicle_class: threat.key.clone(),
+            mass_kg: threat.mass_kg,
+            speed_kmh,
+            angle_deg,
+            standoff_m,
+            energy_kj: round(threat_energy, 1),
+        },
     }
 }
 
@@ -124,11 +177,21 @@ pub struct Catalogue {
 impl Catalogue {
     pub fn from_csv(text: &str) -> Result<Catalogue, HvmError> {
         let mut rows = csv_rows(text).into_iter().filter(|(_, r)| !(r.len() == 1 && r[0].trim().is_empty()));
-        let (_, header) = rows.next().ok_or(HvmError::CatalogueInvalid { line: 1, reason: "the file is empty".into() })?;
+        let (_, header) =
+            rows.next().ok_or(HvmError::CatalogueInvalid { line: 1, reason: "the file is empty".into() })?;
         let header: Vec<String> = header.iter().map(|h| h.trim().to_ascii_lowercase().replace(' ', "_")).collect();
         let column = |names: &[&str]| header.iter().position(|h| names.contains(&h.as_str()));
-        let need = |names: &[&str]| column(names).ok_or_else(|| HvmError::CatalogueInvalid { line: 1, reason: format!("missing column \"{}\" (header: manufacturer,product,standard,rating,foundation,width)", names[0]) });
-        let (c_man, c_prod, c_std, c_rating) = (need(&["manufacturer"])?, need(&["product"])?, need(&["standard"])?, need(&["rating", "rating_string"])?);
+        let need = |names: &[&str]| {
+            column(names).ok_or_else(|| HvmError::CatalogueInvalid {
+                line: 1,
+                reason: format!(
+                    "missing column \"{}\" (header: manufacturer,product,standard,rating,foundation,width)",
+                    names[0]
+                ),
+            })
+        };
+        let (c_man, c_prod, c_std, c_rating) =
+            (need(&["manufacturer"])?, need(&["product"])?, need(&["standard"])?, need(&["rating", "rating_string"])?);
         let (c_found, c_width) = (column(&["foundation"]), column(&["width", "width_m"]));
         let mut products = Vec::new();
         for (line, row) in rows {
@@ -137,9 +200,19 @@ impl Catalogue {
             let rating = Rating::parse(&cell(c_rating)).map_err(|e| bad(e.to_string()))?;
             let width_m = match c_width.map(cell).filter(|w| !w.is_empty()) {
                 None => None,
-                Some(w) => Some(crate::graph::parse_width_m(&w).ok_or_else(|| bad(format!("width \"{w}\" is not a number of metres")))?),
+                Some(w) => Some(
+                    crate::graph::parse_width_m(&w)
+                        .ok_or_else(|| bad(format!("width \"{w}\" is not a number of metres")))?,
+                ),
             };
-            products.push(Product { manufacturer: cell(c_man), product: cell(c_prod), standard: cell(c_std), rating, foundation: c_found.map(cell).filter(|f| !f.is_empty()), width_m });
+            products.push(Product {
+                manufacturer: cell(c_man),
+                product: cell(c_prod),
+                standard: cell(c_std),
+                rating,
+                foundation: c_found.map(cell).filter(|f| !f.is_empty()),
+                width_m,
+            });
         }
         Ok(Catalogue { products })
     }
@@ -249,7 +322,13 @@ pub struct BendOption {
 
 /// For each access point and class of a VDA result: the minimum rating, the catalogue products
 /// that cover it, and the bends that would lower the speed to each lower test speed.
-pub fn recommend(vda: &VdaResult, catalogue: &Catalogue, classes: &[VehicleClass], dynamics: &DynamicsParams, params: &RecommendParams) -> Recommendation {
+pub fn recommend(
+    vda: &VdaResult,
+    catalogue: &Catalogue,
+    classes: &[VehicleClass],
+    dynamics: &DynamicsParams,
+    params: &RecommendParams,
+) -> Recommendation {
     let access_points = vda
         .access_points
         .iter()
@@ -267,7 +346,14 @@ pub fn recommend(vda: &VdaResult, catalogue: &Catalogue, classes: &[VehicleClass
     Recommendation { access_points, params: params.clone(), friction: dynamics.friction }
 }
 
-fn requirement(class: &VehicleClass, speed_kmh: f64, angle_deg: f64, catalogue: &Catalogue, dynamics: &DynamicsParams, params: &RecommendParams) -> Requirement {
+fn requirement(
+    class: &VehicleClass,
+    speed_kmh: f64,
+    angle_deg: f64,
+    catalogue: &Catalogue,
+    dynamics: &DynamicsParams,
+    params: &RecommendParams,
+) -> Requirement {
     let min_test_speed_kmh = TEST_SPEEDS_KMH.iter().copied().find(|s| *s >= speed_kmh);
     let test_angle = [30.0, 45.0, 90.0].into_iter().find(|a| *a >= angle_deg).unwrap_or(90.0);
     let minimum_rating = min_test_speed_kmh.map(|s| {
@@ -281,7 +367,11 @@ fn requirement(class: &VehicleClass, speed_kmh: f64, angle_deg: f64, catalogue: 
         .products
         .iter()
         .filter(|p| check(&p.rating, class, speed_kmh, angle_deg, params.standoff_m).covers)
-        .map(|p| ProductMatch { manufacturer: p.manufacturer.clone(), product: p.product.clone(), rating: p.rating.normalised.clone() })
+        .map(|p| ProductMatch {
+            manufacturer: p.manufacturer.clone(),
+            product: p.product.clone(),
+            rating: p.rating.normalised.clone(),
+        })
         .collect();
     let speed_reduction = TEST_SPEEDS_KMH
         .iter()
@@ -308,7 +398,16 @@ fn requirement(class: &VehicleClass, speed_kmh: f64, angle_deg: f64, catalogue: 
             BendOption { target_speed_kmh: target, max_distance_from_rest_m: round(from_rest, 1), max_radius_at_distance_m: radius, en, fr }
         })
         .collect();
-    Requirement { vehicle_class: class.key.clone(), mass_kg: class.mass_kg, impact_speed_kmh: speed_kmh, angle_deg, min_test_speed_kmh, minimum_rating, products, speed_reduction }
+    Requirement {
+        vehicle_class: class.key.clone(),
+        mass_kg: class.mass_kg,
+        impact_speed_kmh: speed_kmh,
+        angle_deg,
+        min_test_speed_kmh,
+        minimum_rating,
+        products,
+        speed_reduction,
+    }
 }
 
 #[cfg(test)]

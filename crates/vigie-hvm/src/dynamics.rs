@@ -146,13 +146,18 @@ impl VehicleSet {
     }
 
     pub fn from_toml(text: &str) -> Result<Self, HvmError> {
-        let file: VehiclesFile = toml::from_str(text).map_err(|e| HvmError::VehiclesInvalid { reason: e.to_string() })?;
+        let file: VehiclesFile =
+            toml::from_str(text).map_err(|e| HvmError::VehiclesInvalid { reason: e.to_string() })?;
         for (i, c) in file.class.iter().enumerate() {
             let bad = |what: &str| HvmError::VehiclesInvalid { reason: format!("class {} ({}): {what}", i + 1, c.key) };
             if c.key.trim().is_empty() {
                 return Err(bad("empty key"));
             }
-            if !(c.mass_kg > 0.0 && c.a0_ms2 > 0.0 && c.vmax_kmh > 0.0 && (c.mass_kg + c.a0_ms2 + c.vmax_kmh).is_finite()) {
+            if !(c.mass_kg > 0.0
+                && c.a0_ms2 > 0.0
+                && c.vmax_kmh > 0.0
+                && (c.mass_kg + c.a0_ms2 + c.vmax_kmh).is_finite())
+            {
                 return Err(bad("mass_kg, a0_ms2 and vmax_kmh must be positive numbers"));
             }
             if file.class[..i].iter().any(|o| o.key == c.key) {
@@ -201,7 +206,13 @@ impl Default for DynamicsParams {
 
 impl DynamicsParams {
     pub fn check(&self) -> Result<(), HvmError> {
-        let positive = |name: &str, v: f64| if v > 0.0 && v.is_finite() { Ok(()) } else { Err(HvmError::parameter(name, format!("must be a positive number, got {v}"))) };
+        let positive = |name: &str, v: f64| {
+            if v > 0.0 && v.is_finite() {
+                Ok(())
+            } else {
+                Err(HvmError::parameter(name, format!("must be a positive number, got {v}")))
+            }
+        };
         positive("friction", self.friction)?;
         positive("gravity_ms2", self.gravity_ms2)?;
         positive("improvement_threshold_ms", self.improvement_threshold_ms)?;
@@ -236,7 +247,14 @@ mod tests {
     use super::*;
 
     fn class(a0: f64, vmax_kmh: f64) -> VehicleClass {
-        VehicleClass { key: "T".into(), name_en: "t".into(), name_fr: "t".into(), mass_kg: 1000.0, a0_ms2: a0, vmax_kmh }
+        VehicleClass {
+            key: "T".into(),
+            name_en: "t".into(),
+            name_fr: "t".into(),
+            mass_kg: 1000.0,
+            a0_ms2: a0,
+            vmax_kmh,
+        }
     }
 
     #[test]

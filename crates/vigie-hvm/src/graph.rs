@@ -12,7 +12,24 @@ pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
 /// `highway` values a vehicle can drive on, whatever the legal access.
 pub const DRIVABLE_HIGHWAYS: &[&str] = &[
-    "motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link", "secondary", "secondary_link", "tertiary", "tertiary_link", "unclassified", "residential", "living_street", "service", "road", "busway", "track", "pedestrian",
+    "motorway",
+    "motorway_link",
+    "trunk",
+    "trunk_link",
+    "primary",
+    "primary_link",
+    "secondary",
+    "secondary_link",
+    "tertiary",
+    "tertiary_link",
+    "unclassified",
+    "residential",
+    "living_street",
+    "service",
+    "road",
+    "busway",
+    "track",
+    "pedestrian",
 ];
 /// `highway` values drivable only when tagged `width` ≥ [`GraphOptions::min_path_width_m`].
 pub const WIDE_PATH_HIGHWAYS: &[&str] = &["footway", "cycleway", "path", "bridleway"];
@@ -46,7 +63,9 @@ pub fn parse_width_m(value: &str) -> Option<f64> {
 pub fn is_drivable_way(tags: &Tags, options: &GraphOptions) -> bool {
     match tag(tags, "highway") {
         Some(h) if DRIVABLE_HIGHWAYS.contains(&h) => true,
-        Some(h) if WIDE_PATH_HIGHWAYS.contains(&h) => tag(tags, "width").and_then(parse_width_m).is_some_and(|w| w >= options.min_path_width_m),
+        Some(h) if WIDE_PATH_HIGHWAYS.contains(&h) => {
+            tag(tags, "width").and_then(parse_width_m).is_some_and(|w| w >= options.min_path_width_m)
+        }
         _ => false,
     }
 }
@@ -127,7 +146,11 @@ impl StreetGraph {
             }
             let highway = tag(&way.tags, "highway").unwrap_or_default().to_owned();
             let nodes = way.refs.iter().map(|id| (*id, extract.nodes.get(id))).collect::<Vec<_>>();
-            builder.add_way(way.id, highway, nodes.iter().map(|(id, n)| n.map(|n| (*id, n.lon, n.lat, n.tags.as_ref()))));
+            builder.add_way(
+                way.id,
+                highway,
+                nodes.iter().map(|(id, n)| n.map(|n| (*id, n.lon, n.lat, n.tags.as_ref()))),
+            );
         }
         builder.finish(options.clone())
     }
@@ -137,7 +160,11 @@ impl StreetGraph {
         let barrier_tags: HashMap<i64, &Tags> = barriers.iter().map(|(id, t)| (*id, t)).collect();
         let mut builder = Builder::default();
         for w in ways {
-            builder.add_way(w.osm_way, w.highway.clone(), w.nodes.iter().map(|(id, lon, lat)| Some((*id, *lon, *lat, barrier_tags.get(id).copied()))));
+            builder.add_way(
+                w.osm_way,
+                w.highway.clone(),
+                w.nodes.iter().map(|(id, lon, lat)| Some((*id, *lon, *lat, barrier_tags.get(id).copied()))),
+            );
         }
         builder.finish(GraphOptions::default())
     }
@@ -260,7 +287,8 @@ impl StreetGraph {
     fn merge(&self, kept: &[bool]) -> Collapsed {
         let n = self.node_count();
         let mut out_start = vec![0u32; n + 1];
-        let (mut from, mut to, mut length, mut chain_start, mut chain) = (Vec::new(), Vec::new(), Vec::new(), vec![0u32], Vec::new());
+        let (mut from, mut to, mut length, mut chain_start, mut chain) =
+            (Vec::new(), Vec::new(), Vec::new(), vec![0u32], Vec::new());
         for a in 0..n {
             out_start[a + 1] = out_start[a];
             if !kept[a] {
@@ -289,7 +317,16 @@ impl StreetGraph {
             turn_radius.extend_from_slice(&self.turn_radius[self.turns(last(k))]);
             turn_start.push(turn_radius.len() as u32);
         }
-        let graph = StreetGraph { barrier_of: self.barrier_of.clone(), out_start, from, to, length, turn_start, turn_radius, ..StreetGraph::default() };
+        let graph = StreetGraph {
+            barrier_of: self.barrier_of.clone(),
+            out_start,
+            from,
+            to,
+            length,
+            turn_start,
+            turn_radius,
+            ..StreetGraph::default()
+        };
         Collapsed { graph, chain_start, chain }
     }
 }
@@ -314,7 +351,13 @@ impl Builder {
         self.index.insert(id, i);
         self.lon.push(lon);
         self.lat.push(lat);
-        let barrier = tags.and_then(|t| blocking_barrier(t).map(|b| Barrier { osm_node: id, barrier: b.to_owned(), bollard: tag(t, "bollard").map(str::to_owned) }));
+        let barrier = tags.and_then(|t| {
+            blocking_barrier(t).map(|b| Barrier {
+                osm_node: id,
+                barrier: b.to_owned(),
+                bollard: tag(t, "bollard").map(str::to_owned),
+            })
+        });
         match barrier {
             Some(b) => {
                 self.barriers.push(b);
@@ -326,7 +369,12 @@ impl Builder {
     }
 
     /// Adds the segments of a way; a node missing from the extract breaks the way there.
-    fn add_way<'a>(&mut self, osm_way: i64, highway: String, nodes: impl Iterator<Item = Option<(i64, f64, f64, Option<&'a Tags>)>>) {
+    fn add_way<'a>(
+        &mut self,
+        osm_way: i64,
+        highway: String,
+        nodes: impl Iterator<Item = Option<(i64, f64, f64, Option<&'a Tags>)>>,
+    ) {
         let way = self.ways.len() as u32;
         self.ways.push(WayInfo { osm_way, highway });
         let mut previous: Option<u32> = None;
@@ -350,9 +398,17 @@ impl Builder {
         let n = self.lon.len();
         let span = |v: &[f64]| v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)));
         let ((west, east), (south, north)) = (span(&self.lon), span(&self.lat));
-        let cell = |x: f64, lo: f64, hi: f64| if hi > lo { ((x - lo) / (hi - lo) * HILBERT_SIDE as f64).clamp(0.0, HILBERT_SIDE as f64 - 1.0) as u32 } else { 0 };
+        let cell = |x: f64, lo: f64, hi: f64| {
+            if hi > lo {
+                ((x - lo) / (hi - lo) * HILBERT_SIDE as f64).clamp(0.0, HILBERT_SIDE as f64 - 1.0) as u32
+            } else {
+                0
+            }
+        };
         let mut order: Vec<u32> = (0..n as u32).collect();
-        order.sort_by_cached_key(|&i| hilbert_index(cell(self.lon[i as usize], west, east), cell(self.lat[i as usize], south, north)));
+        order.sort_by_cached_key(|&i| {
+            hilbert_index(cell(self.lon[i as usize], west, east), cell(self.lat[i as usize], south, north))
+        });
         let mut renumbered = vec![0u32; n];
         for (new, &old) in order.iter().enumerate() {
             renumbered[old as usize] = new as u32;
@@ -501,7 +557,8 @@ mod tests {
     fn the_hilbert_curve_visits_every_cell_once_stepping_to_a_neighbour() {
         // On the top-level 4×4 corner of the grid the curve is the classic one; check the
         // steps are between neighbouring cells over a 64×64 corner of the whole grid.
-        let mut cells: Vec<(u64, (u32, u32))> = (0..64u32).flat_map(|x| (0..64u32).map(move |y| (hilbert_index(x, y), (x, y)))).collect();
+        let mut cells: Vec<(u64, (u32, u32))> =
+            (0..64u32).flat_map(|x| (0..64u32).map(move |y| (hilbert_index(x, y), (x, y)))).collect();
         cells.sort_unstable();
         for w in cells.windows(2) {
             let ((d0, (x0, y0)), (d1, (x1, y1))) = (w[0], w[1]);
@@ -518,7 +575,11 @@ mod tests {
 
     #[test]
     fn both_directions_and_turn_radii() {
-        let way = WaySpec { osm_way: 1, highway: "residential".into(), nodes: vec![(1, 0.0, 0.0), (2, 0.001, 0.0), (3, 0.001, 0.001)] };
+        let way = WaySpec {
+            osm_way: 1,
+            highway: "residential".into(),
+            nodes: vec![(1, 0.0, 0.0), (2, 0.001, 0.0), (3, 0.001, 0.001)],
+        };
         let g = StreetGraph::from_ways(&[way], &[]);
         assert_eq!(g.node_count(), 3);
         assert_eq!(g.edge_count(), 4);

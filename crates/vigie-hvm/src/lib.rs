@@ -14,9 +14,8 @@ pub mod render;
 pub mod synthetic;
 pub mod vda;
 
-
-pub use dynamics::{DynamicsParams, VehicleClass, VehicleSet};
 pub use coverage::{Catalogue, Coverage, Product, RecommendParams, Recommendation, check, recommend};
+pub use dynamics::{DynamicsParams, VehicleClass, VehicleSet};
 pub use graph::{GraphOptions, StreetGraph};
 
 pub use rating::{Rating, Standard};
@@ -80,18 +79,25 @@ impl HvmError {
 
 /// A site outline from GeoJSON: a Polygon or MultiPolygon geometry, a Feature holding one, or a
 /// FeatureCollection with exactly one such feature.
-pub fn site_from_geojson(value: &serde_json::Value) -> Result<vigie_domain::geometry::SiteGeometry, vigie_domain::DomainError> {
+pub fn site_from_geojson(
+    value: &serde_json::Value,
+) -> Result<vigie_domain::geometry::SiteGeometry, vigie_domain::DomainError> {
     let invalid = |reason: String| vigie_domain::DomainError::GeometryInvalid { reason };
     match value.get("type").and_then(serde_json::Value::as_str) {
         Some("Feature") => match value.get("geometry") {
             Some(g) if !g.is_null() => site_from_geojson(g),
             _ => Err(invalid("the Feature has no geometry".into())),
         },
-        Some("FeatureCollection") => match value.get("features").and_then(serde_json::Value::as_array).map(Vec::as_slice) {
-            Some([one]) => site_from_geojson(one),
-            Some(many) => Err(invalid(format!("the FeatureCollection holds {} features; a site file must hold exactly one (a Polygon or MultiPolygon)", many.len()))),
-            None => Err(invalid("the FeatureCollection has no \"features\" array".into())),
-        },
+        Some("FeatureCollection") => {
+            match value.get("features").and_then(serde_json::Value::as_array).map(Vec::as_slice) {
+                Some([one]) => site_from_geojson(one),
+                Some(many) => Err(invalid(format!(
+                    "the FeatureCollection holds {} features; a site file must hold exactly one (a Polygon or MultiPolygon)",
+                    many.len()
+                ))),
+                None => Err(invalid("the FeatureCollection has no \"features\" array".into())),
+            }
+        }
         _ => vigie_domain::geometry::SiteGeometry::from_geojson(value),
     }
 }

@@ -10,7 +10,11 @@ pub fn read_streets(path: &Path, options: &GraphOptions, progress: &dyn Progress
     let keep_way = |tags: &Tags| is_drivable_way(tags, options);
     let keep_node = |tags: &Tags| blocking_barrier(tags).is_some();
     let keep_relation = |_: &Tags| false;
-    vigie_osm::read_extract(path, &ExtractFilter { keep_way: &keep_way, keep_node: &keep_node, keep_relation: &keep_relation }, progress)
+    vigie_osm::read_extract(
+        path,
+        &ExtractFilter { keep_way: &keep_way, keep_node: &keep_node, keep_relation: &keep_relation },
+        progress,
+    )
 }
 
 /// Reads a PBF file and builds its street graph.

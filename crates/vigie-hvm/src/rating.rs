@@ -47,7 +47,17 @@ pub struct Rating {
 }
 
 /// IWA 14-1 / ISO 22343-1 classes and test masses (kg); N3E's mass range is unverified.
-const ISO_CLASSES: &[(&str, f64, f64)] = &[("M1", 1500.0, 1500.0), ("N1G", 2500.0, 2500.0), ("N1", 3500.0, 3500.0), ("N2A", 7200.0, 7200.0), ("N2B", 7200.0, 7200.0), ("N3C", 7200.0, 7200.0), ("N3D", 12000.0, 12000.0), ("N3E", 24000.0, 30000.0), ("N3F", 30000.0, 30000.0)];
+const ISO_CLASSES: &[(&str, f64, f64)] = &[
+    ("M1", 1500.0, 1500.0),
+    ("N1G", 2500.0, 2500.0),
+    ("N1", 3500.0, 3500.0),
+    ("N2A", 7200.0, 7200.0),
+    ("N2B", 7200.0, 7200.0),
+    ("N3C", 7200.0, 7200.0),
+    ("N3D", 12000.0, 12000.0),
+    ("N3E", 24000.0, 30000.0),
+    ("N3F", 30000.0, 30000.0),
+];
 /// PAS 68 classes whose names IWA/ISO do not use; N3 is tested at 7,500 or 30,000 kg.
 const PAS_ONLY_CLASSES: &[(&str, f64, f64)] = &[("N2", 7500.0, 7500.0), ("N3", 7500.0, 30000.0)];
 const FOUNDATIONS: &[&str] = &["A", "Ap", "B", "C"];
@@ -70,7 +80,11 @@ impl Rating {
         }
         let compact: String = rest.chars().filter(|c| !c.is_whitespace()).collect();
         if compact.len() != rest.len() {
-            warnings.push(Note::new("spaces_removed", "spaces inside the rating were ignored", "les espaces dans la classification ont été ignorés"));
+            warnings.push(Note::new(
+                "spaces_removed",
+                "spaces inside the rating were ignored",
+                "les espaces dans la classification ont été ignorés",
+            ));
         }
         let upper = compact.to_ascii_uppercase();
         let mut rating = if let Some(r) = parse_dos(&upper, &mut warnings) {
@@ -85,8 +99,16 @@ impl Rating {
         {
             rating.warnings.push(Note::new(
                 "standard_prefix_differs",
-                format!("the prefix names {} but the figures read as {}", standard_name(h), standard_name(rating.standard)),
-                format!("le préfixe indique {} mais les valeurs se lisent comme {}", standard_name(h), standard_name(rating.standard)),
+                format!(
+                    "the prefix names {} but the figures read as {}",
+                    standard_name(h),
+                    standard_name(rating.standard)
+                ),
+                format!(
+                    "le préfixe indique {} mais les valeurs se lisent comme {}",
+                    standard_name(h),
+                    standard_name(rating.standard)
+                ),
             ));
         }
         rating.input = input.to_owned();
@@ -112,10 +134,22 @@ pub fn standard_name(s: Standard) -> &'static str {
 
 /// A leading standard name such as "PAS 68:2013", "IWA 14-1:2013 " or "ASTM F2656-15".
 fn strip_standard_prefix(s: &str) -> (Option<Standard>, &str) {
-    const PREFIXES: &[(&str, Standard)] = &[("PAS68", Standard::Pas68), ("PAS 68", Standard::Pas68), ("IWA14-1", Standard::Iwa14), ("IWA 14-1", Standard::Iwa14), ("ISO22343-1", Standard::Iso22343), ("ISO 22343-1", Standard::Iso22343), ("ASTM F2656", Standard::AstmF2656), ("ASTMF2656", Standard::AstmF2656)];
+    const PREFIXES: &[(&str, Standard)] = &[
+        ("PAS68", Standard::Pas68),
+        ("PAS 68", Standard::Pas68),
+        ("IWA14-1", Standard::Iwa14),
+        ("IWA 14-1", Standard::Iwa14),
+        ("ISO22343-1", Standard::Iso22343),
+        ("ISO 22343-1", Standard::Iso22343),
+        ("ASTM F2656", Standard::AstmF2656),
+        ("ASTMF2656", Standard::AstmF2656),
+    ];
     for (p, standard) in PREFIXES {
         if s.len() >= p.len() && s.is_char_boundary(p.len()) && s[..p.len()].eq_ignore_ascii_case(p) {
-            let rest = s[p.len()..].trim_start_matches([':', '-']).trim_start_matches(|c: char| c.is_ascii_digit()).trim_start_matches([',', ':', ' ']);
+            let rest = s[p.len()..]
+                .trim_start_matches([':', '-'])
+                .trim_start_matches(|c: char| c.is_ascii_digit())
+                .trim_start_matches([',', ':', ' ']);
             return (Some(*standard), rest.trim());
         }
     }
@@ -186,7 +220,15 @@ fn parse_astm(s: &str, warnings: &mut Vec<Note>) -> Option<Rating> {
 }
 
 /// A DoS or ASTM rating: tested at 90°, speed in mph, penetration as a class with a range.
-fn us_rating(normalised: String, standard: Standard, vehicle: &str, mass_kg: f64, mph: f64, class: Option<&str>, range: Option<[Option<f64>; 2]>) -> Rating {
+fn us_rating(
+    normalised: String,
+    standard: Standard,
+    vehicle: &str,
+    mass_kg: f64,
+    mph: f64,
+    class: Option<&str>,
+    range: Option<[Option<f64>; 2]>,
+) -> Rating {
     Rating {
         input: String::new(),
         normalised,
@@ -206,12 +248,21 @@ fn us_rating(normalised: String, standard: Standard, vehicle: &str, mass_kg: f64
 }
 
 /// `V/7200[N2A]/48/90:8.3/0.0` and its sloppy variants.
-fn parse_vehicle_test(input: &str, s: &str, hint: Option<Standard>, warnings: &mut Vec<Note>) -> Result<Rating, HvmError> {
+fn parse_vehicle_test(
+    input: &str,
+    s: &str,
+    hint: Option<Standard>,
+    warnings: &mut Vec<Note>,
+) -> Result<Rating, HvmError> {
     let fail = |why: &str| unreadable(input, format!("{why}; {EXPECTED}"));
     let mut rest = match s.strip_prefix("V/").or_else(|| s.strip_prefix("v/")) {
         Some(r) => r,
         None if s.starts_with(|c: char| c.is_ascii_digit()) => {
-            warnings.push(Note::new("prefix_assumed", "no \"V/\" prefix: read as a vehicle impact test", "pas de préfixe « V/ » : lu comme un essai de choc de véhicule"));
+            warnings.push(Note::new(
+                "prefix_assumed",
+                "no \"V/\" prefix: read as a vehicle impact test",
+                "pas de préfixe « V/ » : lu comme un essai de choc de véhicule",
+            ));
             s
         }
         None => return Err(fail("it does not start with V/ followed by the test mass")),
@@ -228,7 +279,11 @@ fn parse_vehicle_test(input: &str, s: &str, hint: Option<Standard>, warnings: &m
     rest = &rest[end + 1..];
     match rest.strip_prefix('/') {
         Some(r) => rest = r,
-        None => warnings.push(Note::new("slash_missing", "no \"/\" after the vehicle class: the next number was read as the speed", "pas de « / » après la classe de véhicule : le nombre suivant a été lu comme la vitesse")),
+        None => warnings.push(Note::new(
+            "slash_missing",
+            "no \"/\" after the vehicle class: the next number was read as the speed",
+            "pas de « / » après la classe de véhicule : le nombre suivant a été lu comme la vitesse",
+        )),
     }
     let (speed, after) = number_prefix(rest).ok_or_else(|| fail("no test speed (km/h)"))?;
     rest = after.strip_prefix('/').ok_or_else(|| fail("the impact angle must follow the speed after a /"))?;
@@ -242,7 +297,11 @@ fn parse_vehicle_test(input: &str, s: &str, hint: Option<Standard>, warnings: &m
         && r.starts_with(|c: char| c.is_ascii_digit())
     {
         rest = r;
-        warnings.push(Note::new("slash_for_colon", "a \"/\" stands where \":\" is expected: the number after it was read as the penetration (m)", "un « / » remplace le « : » attendu : le nombre qui suit a été lu comme la pénétration (m)"));
+        warnings.push(Note::new(
+            "slash_for_colon",
+            "a \"/\" stands where \":\" is expected: the number after it was read as the penetration (m)",
+            "un « / » remplace le « : » attendu : le nombre qui suit a été lu comme la pénétration (m)",
+        ));
     }
     while !rest.is_empty() {
         if let Some((value, after)) = number_prefix(rest) {
@@ -291,14 +350,28 @@ fn parse_vehicle_test(input: &str, s: &str, hint: Option<Standard>, warnings: &m
     };
     let (_, lo, hi) = *expected;
     if mass < lo || mass > hi {
-        let (en, fr) = if lo == hi { (format!("{lo}"), format!("{lo}")) } else { (format!("{lo} or {hi}"), format!("{lo} ou {hi}")) };
-        warnings.push(Note::new("mass_differs", format!("test mass {mass} kg differs from the {en} kg of class {class}; kept as written"), format!("la masse d'essai {mass} kg diffère des {fr} kg de la classe {class} ; valeur conservée telle quelle")));
+        let (en, fr) = if lo == hi {
+            (format!("{lo}"), format!("{lo}"))
+        } else {
+            (format!("{lo} or {hi}"), format!("{lo} ou {hi}"))
+        };
+        warnings.push(Note::new(
+            "mass_differs",
+            format!("test mass {mass} kg differs from the {en} kg of class {class}; kept as written"),
+            format!(
+                "la masse d'essai {mass} kg diffère des {fr} kg de la classe {class} ; valeur conservée telle quelle"
+            ),
+        ));
     }
     if standard == Standard::Pas68 && figures.len() == 1 {
         warnings.push(Note::new("debris_not_stated", format!("one figure after the angle: read as penetration; class {class} is a PAS 68 class and no debris distance is given"), format!("un seul nombre après l'angle : lu comme la pénétration ; la classe {class} est une classe PAS 68 et aucune distance de dispersion n'est donnée")));
     }
     if figures.is_empty() {
-        warnings.push(Note::new("penetration_not_stated", "no penetration figure: a stand-off cannot be checked", "aucune valeur de pénétration : la distance de sécurité ne peut pas être vérifiée"));
+        warnings.push(Note::new(
+            "penetration_not_stated",
+            "no penetration figure: a stand-off cannot be checked",
+            "aucune valeur de pénétration : la distance de sécurité ne peut pas être vérifiée",
+        ));
     }
     let penetration = figures.first().copied();
     let debris = figures.get(1).copied();
@@ -341,7 +414,10 @@ mod tests {
     #[test]
     fn clean_strings() {
         let r = Rating::parse("V/7200[N2A]/48/90:8.3/0.0").unwrap();
-        assert_eq!((r.standard, r.vehicle_class.as_str(), r.mass_kg, r.speed_kmh, r.angle_deg), (Standard::Iso22343, "N2A", 7200.0, 48.0, 90.0));
+        assert_eq!(
+            (r.standard, r.vehicle_class.as_str(), r.mass_kg, r.speed_kmh, r.angle_deg),
+            (Standard::Iso22343, "N2A", 7200.0, 48.0, 90.0)
+        );
         assert_eq!((r.penetration_m, r.debris_m), (Some(8.3), Some(0.0)));
         assert!(r.warnings.is_empty());
         let r = Rating::parse("V/12000[N3D]/48/90:0.6").unwrap();
@@ -393,7 +469,18 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error() {
-        for s in ["", "hello", "V/7200[N9]/48/90:1", "V/7200[N2A]/48", "V/7200[N2A]/480/90:1", "V/7200[N2A]/48/120:1", "V/7200[N2A]/48/90:1/2/3", "K13", "X50/P1", "V/7200[N2A/48/90:1"] {
+        for s in [
+            "",
+            "hello",
+            "V/7200[N9]/48/90:1",
+            "V/7200[N2A]/48",
+            "V/7200[N2A]/480/90:1",
+            "V/7200[N2A]/48/120:1",
+            "V/7200[N2A]/48/90:1/2/3",
+            "K13",
+            "X50/P1",
+            "V/7200[N2A/48/90:1",
+        ] {
             let e = Rating::parse(s).unwrap_err();
             assert_eq!(e.code(), "hvm_rating_unreadable", "{s}");
         }

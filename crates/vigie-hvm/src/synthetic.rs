@@ -27,7 +27,8 @@ impl Mix {
 pub fn city(n: usize, block_m: f64, split: usize, lon0: f64, lat0: f64, bollards: f64, seed: u64) -> StreetGraph {
     let mut rng = Mix(seed);
     let kx = M_PER_DEG * lat0.to_radians().cos();
-    let node_id = |i: usize, j: usize, k: usize, dir: usize| -> i64 { (((i * n + j) * split + k) * 2 + dir) as i64 + 1 };
+    let node_id =
+        |i: usize, j: usize, k: usize, dir: usize| -> i64 { (((i * n + j) * split + k) * 2 + dir) as i64 + 1 };
     let jitter = block_m * 0.08;
     let mut corner = vec![(0.0, 0.0); n * n];
     for (idx, c) in corner.iter_mut().enumerate() {
@@ -55,7 +56,11 @@ pub fn city(n: usize, block_m: f64, split: usize, lon0: f64, lat0: f64, bollards
                     let (dx, dy) = ((b.0 - a.0) * kx, (b.1 - a.1) * M_PER_DEG);
                     let len = (dx * dx + dy * dy).sqrt().max(1e-9);
                     let (px, py) = (-dy / len * off, dx / len * off);
-                    nodes.push((node_id(i, j, k, dir), a.0 + f * (b.0 - a.0) + px / kx, a.1 + f * (b.1 - a.1) + py / M_PER_DEG));
+                    nodes.push((
+                        node_id(i, j, k, dir),
+                        a.0 + f * (b.0 - a.0) + px / kx,
+                        a.1 + f * (b.1 - a.1) + py / M_PER_DEG,
+                    ));
                 }
                 nodes.push((-((i2 * n + j2) as i64) - 1, b.0, b.1));
                 if rng.next() < bollards && nodes.len() > 2 {

@@ -11,7 +11,9 @@ use serde::Serialize;
 use vigie_domain::geometry::SiteGeometry;
 
 use crate::dynamics::{DynamicsParams, KMH_PER_MS, VehicleClass, energy_kj};
-use crate::graph::{BLOCKING_BARRIERS, DRIVABLE_HIGHWAYS, EARTH_RADIUS_M, GraphOptions, StreetGraph, WIDE_PATH_HIGHWAYS, deflection};
+use crate::graph::{
+    BLOCKING_BARRIERS, DRIVABLE_HIGHWAYS, EARTH_RADIUS_M, GraphOptions, StreetGraph, WIDE_PATH_HIGHWAYS, deflection,
+};
 
 const NONE: u32 = u32::MAX;
 /// Longest critical path drawn back from an access point, in edges (guards against cycles).
@@ -70,12 +72,21 @@ struct Net {
 impl Net {
     /// The `edges` of `graph` (`slot` gives the index of a graph edge among them, if it is one):
     /// the turns from an edge that is not `open` are left out, since nothing spreads past it.
-    fn new(graph: &StreetGraph, edges: &[u32], slot: impl Fn(u32) -> Option<usize>, open: impl Fn(usize) -> bool) -> Net {
+    fn new(
+        graph: &StreetGraph,
+        edges: &[u32],
+        slot: impl Fn(u32) -> Option<usize>,
+        open: impl Fn(usize) -> bool,
+    ) -> Net {
         let mut hops = Vec::with_capacity(edges.len() + 1);
         let mut turns = Vec::with_capacity(graph.turn_radius.len().min(edges.len() * 4));
         for (i, &e) in edges.iter().enumerate() {
             let (e, b) = (e as usize, graph.to[e as usize]);
-            hops.push(Hop { length: graph.length[e], first_turn: turns.len() as u32, barrier_at_end: graph.barrier_of[b as usize] != 0 });
+            hops.push(Hop {
+                length: graph.length[e],
+                first_turn: turns.len() as u32,
+                barrier_at_end: graph.barrier_of[b as usize] != 0,
+            });
             if open(i) {
                 let first_out = graph.out_start[b as usize];
                 for (k, t) in graph.turns(e).enumerate() {
@@ -121,7 +132,12 @@ struct BucketQueue {
 impl BucketQueue {
     fn new(len: usize, vmax: f64) -> BucketQueue {
         let count = (vmax / BUCKET_MS) as usize + 2;
-        BucketQueue { head: vec![NONE; count], entries: Vec::new(), nonempty: vec![0; count.div_ceil(64)], queued: vec![0; len] }
+        BucketQueue {
+            head: vec![NONE; count],
+            entries: Vec::new(),
+            nonempty: vec![0; count.div_ceil(64)],
+            queued: vec![0; len],
+        }
     }
 
     fn push(&mut self, i: u32, speed: f64) {
@@ -168,7 +184,14 @@ impl BucketQueue {
 /// the result. The speed at the end of an edge (a solve) is only computed when some successor
 /// could improve by more than the threshold, checked first on the run-up S(v), and the bend
 /// there does not limit it.
-fn propagate(net: &Net, class: &VehicleClass, params: &DynamicsParams, passable_barriers: bool, labels: &mut [Label], start: Option<&[usize]>) {
+fn propagate(
+    net: &Net,
+    class: &VehicleClass,
+    params: &DynamicsParams,
+    passable_barriers: bool,
+    labels: &mut [Label],
+    start: Option<&[usize]>,
+) {
     let blocked = |i: usize| !passable_barriers && net.hops[i].barrier_at_end;
     let mut queue = BucketQueue::new(net.len(), class.vmax_ms());
     // Labels set by a limiting turn off the straightest way on wait until no run along a
@@ -177,7 +200,9 @@ fn propagate(net: &Net, class: &VehicleClass, params: &DynamicsParams, passable_
     // short of their value.
     let mut after_bends = BucketQueue::new(net.len(), class.vmax_ms());
     match start {
-        Some(start) => start.iter().filter(|&&i| !net.turns(i).is_empty()).for_each(|&i| queue.push(i as u32, labels[i].speed)),
+        Some(start) => {
+            start.iter().filter(|&&i| !net.turns(i).is_empty()).for_each(|&i| queue.push(i as u32, labels[i].speed))
+        }
         None => {
             // Widest way in (radius, m), in log2 tiers, straight-through last.
             let mut widest = vec![0.0f32; net.len()];
@@ -224,10 +249,18 @@ fn propagate(net: &Net, class: &VehicleClass, params: &DynamicsParams, passable_
             }
             // A bend that limits the speed sets it without solving for the speed at the end.
             let s_limit = class.distance_from_rest(limit);
-            let (v, run_up, dist) = if s_end > s_limit { (limit, 0.0, s_limit) } else { (*v_end.get_or_insert_with(|| class.speed_after(0.0, s_end)), here.run_up + length, s_end) };
+            let (v, run_up, dist) = if s_end > s_limit {
+                (limit, 0.0, s_limit)
+            } else {
+                (*v_end.get_or_insert_with(|| class.speed_after(0.0, s_end)), here.run_up + length, s_end)
+            };
             if v > wanted {
                 labels[j] = Label { speed: v, run_up, pred: net.edge[i], dist };
-                if run_up == 0.0 && turn.radius < straightest { after_bends.push(j as u32, v) } else { queue.push(j as u32, v) }
+                if run_up == 0.0 && turn.radius < straightest {
+                    after_bends.push(j as u32, v)
+                } else {
+                    queue.push(j as u32, v)
+                }
             }
         }
     }
@@ -262,7 +295,12 @@ fn whole_graph(graph: &StreetGraph, class: &VehicleClass, params: &DynamicsParam
             if i > 0 {
                 let before = chain[i - 1] as usize;
                 let dist = label.dist + graph.length[before];
-                label = Label { speed: class.speed_after(0.0, dist), run_up: label.run_up + graph.length[before], pred: before as u32, dist };
+                label = Label {
+                    speed: class.speed_after(0.0, dist),
+                    run_up: label.run_up + graph.length[before],
+                    pred: before as u32,
+                    dist,
+                };
             }
             labels[e as usize] = label;
         }
@@ -436,7 +474,14 @@ impl<'g> Analyser<'g> {
             .map(|(i, c)| {
                 let e = hood.edges[*i] as usize;
                 let way = &g.ways[g.way[e] as usize];
-                AccessPoint { id: String::new(), lon: round(c.lon, 7), lat: round(c.lat, 7), osm_way: way.osm_way, highway: way.highway.clone(), vehicles: BTreeMap::new() }
+                AccessPoint {
+                    id: String::new(),
+                    lon: round(c.lon, 7),
+                    lat: round(c.lat, 7),
+                    osm_way: way.osm_way,
+                    highway: way.highway.clone(),
+                    vehicles: BTreeMap::new(),
+                }
             })
             .collect();
         let mut relied: HashSet<u32> = HashSet::new();
@@ -472,11 +517,17 @@ impl<'g> Analyser<'g> {
                     let v_free = class.speed_after(free[*i].speed, c.t * g.length[e]);
                     if v_free > v + self.params.improvement_threshold_ms {
                         let walked = self.path_back(e, free, &slot, None);
-                        relied.extend(walked.iter().map(|&(edge, _)| g.from[edge as usize]).filter(|&n| g.barrier_of[n as usize] != 0));
+                        relied.extend(
+                            walked
+                                .iter()
+                                .map(|&(edge, _)| g.from[edge as usize])
+                                .filter(|&n| g.barrier_of[n as usize] != 0),
+                        );
                     }
                 }
                 let walked = self.path_back(e, &labels, &slot, Some(field));
-                let (mut path, mut path_speeds_kmh) = (Vec::with_capacity(walked.len() + 1), Vec::with_capacity(walked.len() + 1));
+                let (mut path, mut path_speeds_kmh) =
+                    (Vec::with_capacity(walked.len() + 1), Vec::with_capacity(walked.len() + 1));
                 for &(edge, speed) in walked.iter().rev() {
                     path.push(lon_lat(g, g.from[edge as usize]));
                     path_speeds_kmh.push(round(speed * KMH_PER_MS, 1));
@@ -510,7 +561,13 @@ impl<'g> Analyser<'g> {
             .filter_map(|n| {
                 let b = g.barrier_at(n)?;
                 let [lon, lat] = lon_lat(g, n);
-                Some(AssumedBarrier { osm_node: b.osm_node, lon, lat, barrier: b.barrier.clone(), bollard: b.bollard.clone() })
+                Some(AssumedBarrier {
+                    osm_node: b.osm_node,
+                    lon,
+                    lat,
+                    barrier: b.barrier.clone(),
+                    bollard: b.bollard.clone(),
+                })
             })
             .collect();
         assumed_barriers.sort_by_key(|b| b.osm_node);
@@ -551,7 +608,8 @@ impl<'g> Analyser<'g> {
         for &n in &nodes {
             edges.extend(g.out_edges(n).map(|e| e as u32));
         }
-        let inside: Vec<bool> = nodes.iter().map(|&n| outline.contains(g.coords[n as usize].0, g.coords[n as usize].1)).collect();
+        let inside: Vec<bool> =
+            nodes.iter().map(|&n| outline.contains(g.coords[n as usize].0, g.coords[n as usize].1)).collect();
         let is_inside = |n: u32| nodes.binary_search(&n).map(|k| inside[k]).unwrap_or(false);
         let mut open = Vec::with_capacity(edges.len());
         let mut crossings = Vec::new();
@@ -582,7 +640,12 @@ impl<'g> Analyser<'g> {
                 let e = g.reverse[o];
                 if slot(e).is_none() {
                     let radius = g.turn_radius[g.turn_start[e as usize] as usize + (e2 - first_out) as usize];
-                    entries.push(Entry { hop: j as u32, from: e, radius, through_barrier: g.barrier_of[a as usize] != 0 });
+                    entries.push(Entry {
+                        hop: j as u32,
+                        from: e,
+                        radius,
+                        through_barrier: g.barrier_of[a as usize] != 0,
+                    });
                 }
             }
         }
@@ -594,7 +657,14 @@ impl<'g> Analyser<'g> {
     /// says; returns the improved ones.
     /// Together with the whole-graph labels of the edges whose best path stays clear of the site
     /// (achievable speeds, so a valid start for label-correcting), this seeds the local pass.
-    fn enter_from_outside(&self, hood: &Neighbourhood, field: &Field, class: &VehicleClass, labels: &mut [Label], through_barriers: bool) -> Vec<usize> {
+    fn enter_from_outside(
+        &self,
+        hood: &Neighbourhood,
+        field: &Field,
+        class: &VehicleClass,
+        labels: &mut [Label],
+        through_barriers: bool,
+    ) -> Vec<usize> {
         let g = self.graph;
         let fg = self.params.friction * self.params.gravity_ms2;
         let mut improved = Vec::new();
@@ -610,7 +680,11 @@ impl<'g> Analyser<'g> {
             let v_end = class.speed_after(0.0, s_end);
             let v = v_end.min(limit);
             if v > labels[j].speed {
-                let (run_up, dist) = if v_end > limit { (0.0, class.distance_from_rest(limit)) } else { (from_outside.run_up + g.length[e], s_end) };
+                let (run_up, dist) = if v_end > limit {
+                    (0.0, class.distance_from_rest(limit))
+                } else {
+                    (from_outside.run_up + g.length[e], s_end)
+                };
                 labels[j] = Label { speed: v, run_up, pred: e as u32, dist };
                 improved.push(j);
             }
@@ -625,7 +699,13 @@ impl<'g> Analyser<'g> {
     /// predecessors form a cycle: the path is then drawn from where it enters the loop. The
     /// cycle is found by Brent's method (a marker edge moved at powers of two) rather than a set
     /// of the edges seen: drawing paths hundreds of edges long was a third of the per-site time.
-    fn path_back(&self, last: usize, local: &[Label], slot: &impl Fn(u32) -> Option<usize>, field: Option<&Field>) -> Vec<(u32, f64)> {
+    fn path_back(
+        &self,
+        last: usize,
+        local: &[Label],
+        slot: &impl Fn(u32) -> Option<usize>,
+        field: Option<&Field>,
+    ) -> Vec<(u32, f64)> {
         let mut walked: Vec<(u32, f64)> = Vec::new();
         let (mut marker, mut since, mut power) = (NONE, 0usize, 1usize);
         let mut e = last as u32;
@@ -699,7 +779,12 @@ fn clean_paths(hood: &Neighbourhood, whole_graph: &[Label]) -> Vec<bool> {
 
 /// Analyses one site: the whole-graph computation included. For many sites on one graph,
 /// build an [`Analyser`] once and call [`Analyser::analyse_site`].
-pub fn analyse_site(graph: &StreetGraph, site: &SiteGeometry, classes: &[VehicleClass], params: &DynamicsParams) -> VdaResult {
+pub fn analyse_site(
+    graph: &StreetGraph,
+    site: &SiteGeometry,
+    classes: &[VehicleClass],
+    params: &DynamicsParams,
+) -> VdaResult {
     Analyser::new(graph, classes, params).analyse_site(site)
 }
 
@@ -764,7 +849,8 @@ impl Outline {
         let (lon0, lat0) = ((bbox[0] + bbox[2]) / 2.0, (bbox[1] + bbox[3]) / 2.0);
         let ky = EARTH_RADIUS_M.to_radians();
         let kx = ky * lat0.to_radians().cos();
-        let rings = rings_deg.iter().map(|r| r.iter().map(|&(x, y)| ((x - lon0) * kx, (y - lat0) * ky)).collect()).collect();
+        let rings =
+            rings_deg.iter().map(|r| r.iter().map(|&(x, y)| ((x - lon0) * kx, (y - lat0) * ky)).collect()).collect();
         Outline { rings, bbox, lon0, lat0, kx, ky }
     }
 
@@ -874,7 +960,13 @@ mod tests {
             // A few edges start from rest; the others point at a nearby edge, so chains wander
             // and come round again after loops of any length, itself included.
             let reach = 1 + round % 9;
-            let labels: Vec<Label> = (0..n).map(|e| Label { speed: e as f64, pred: if next(50) == 0 { NONE } else { ((e + n + next(2 * reach + 1) - reach) % n) as u32 }, ..REST }).collect();
+            let labels: Vec<Label> = (0..n)
+                .map(|e| Label {
+                    speed: e as f64,
+                    pred: if next(50) == 0 { NONE } else { ((e + n + next(2 * reach + 1) - reach) % n) as u32 },
+                    ..REST
+                })
+                .collect();
             let last = next(n);
             let mut expected = Vec::new();
             let mut seen = HashSet::new();
@@ -895,7 +987,8 @@ mod tests {
         let classes = set.select("M1,N3C,N3F").unwrap();
         let params = DynamicsParams::default();
         for seed in 1..=4u64 {
-            let graph = synthetic::city(8 + seed as usize, 60.0 + 20.0 * seed as f64, 1 + seed as usize, 24.0, 60.0, 0.1, seed);
+            let graph =
+                synthetic::city(8 + seed as usize, 60.0 + 20.0 * seed as f64, 1 + seed as usize, 24.0, 60.0, 0.1, seed);
             let analyser = Analyser::new(&graph, &classes, &params);
             for (class, field) in classes.iter().zip(&analyser.fields) {
                 let reference = reference_speeds(&graph, class, &params);
@@ -917,19 +1010,47 @@ mod tests {
         let params = DynamicsParams { improvement_threshold_ms: 1e-6, ..DynamicsParams::default() };
         let fg = params.friction * params.gravity_ms2;
         for seed in 1..=4u64 {
-            let graph = synthetic::city(6 + 2 * seed as usize, 50.0 + 25.0 * seed as f64, 1 + seed as usize, 24.0, 60.0, 0.15, seed);
+            let graph = synthetic::city(
+                6 + 2 * seed as usize,
+                50.0 + 25.0 * seed as f64,
+                1 + seed as usize,
+                24.0,
+                60.0,
+                0.15,
+                seed,
+            );
             for class in set.select("M1,N1,N3F").unwrap() {
-                let collapsed = graph.collapse_chains(class.vmax_ms().powi(2) / fg, params.improvement_threshold_ms.powi(2) / fg);
+                let collapsed =
+                    graph.collapse_chains(class.vmax_ms().powi(2) / fg, params.improvement_threshold_ms.powi(2) / fg);
                 let mut chained: Vec<u32> = collapsed.chain.clone();
                 chained.sort_unstable();
-                assert_eq!(chained, (0..graph.edge_count() as u32).collect::<Vec<_>>(), "every edge in exactly one chain");
+                assert_eq!(
+                    chained,
+                    (0..graph.edge_count() as u32).collect::<Vec<_>>(),
+                    "every edge in exactly one chain"
+                );
                 if seed > 1 {
-                    assert!(collapsed.graph.edge_count() < graph.edge_count(), "seed {seed}, {}: nothing merged", class.key);
+                    assert!(
+                        collapsed.graph.edge_count() < graph.edge_count(),
+                        "seed {seed}, {}: nothing merged",
+                        class.key
+                    );
                 }
-                let (full, merged) = (whole_graph(&graph, &class, &params, false), whole_graph(&graph, &class, &params, true));
+                let (full, merged) =
+                    (whole_graph(&graph, &class, &params, false), whole_graph(&graph, &class, &params, true));
                 for (e, (a, b)) in full.labels.iter().zip(&merged.labels).enumerate() {
-                    assert!((a.speed - b.speed).abs() <= 1e-4, "seed {seed}, {}, edge {e}: {} vs {} m/s", class.key, a.speed, b.speed);
-                    assert!((a.run_up - b.run_up).abs() <= 1e-3 || a.speed < 0.01, "seed {seed}, {}, edge {e}: run-up {a:?} vs {b:?}", class.key);
+                    assert!(
+                        (a.speed - b.speed).abs() <= 1e-4,
+                        "seed {seed}, {}, edge {e}: {} vs {} m/s",
+                        class.key,
+                        a.speed,
+                        b.speed
+                    );
+                    assert!(
+                        (a.run_up - b.run_up).abs() <= 1e-3 || a.speed < 0.01,
+                        "seed {seed}, {}, edge {e}: run-up {a:?} vs {b:?}",
+                        class.key
+                    );
                 }
             }
         }

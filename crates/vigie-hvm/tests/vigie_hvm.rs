@@ -18,12 +18,17 @@ fn at(x: f64, y: f64) -> (f64, f64) {
 }
 
 fn way(id: i64, nodes: &[(i64, f64, f64)]) -> WaySpec {
-    WaySpec { osm_way: id, highway: "residential".into(), nodes: nodes.iter().map(|&(n, x, y)| (n, at(x, y).0, at(x, y).1)).collect() }
+    WaySpec {
+        osm_way: id,
+        highway: "residential".into(),
+        nodes: nodes.iter().map(|&(n, x, y)| (n, at(x, y).0, at(x, y).1)).collect(),
+    }
 }
 
 /// A rectangle site from (x0, y0) to (x1, y1) metres.
 fn site(x0: f64, y0: f64, x1: f64, y1: f64) -> SiteGeometry {
-    let ring: Vec<[f64; 2]> = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)].iter().map(|&(x, y)| [at(x, y).0, at(x, y).1]).collect();
+    let ring: Vec<[f64; 2]> =
+        [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)].iter().map(|&(x, y)| [at(x, y).0, at(x, y).1]).collect();
     SiteGeometry::from_geojson(&serde_json::json!({"type": "Polygon", "coordinates": [ring]})).unwrap()
 }
 
@@ -38,7 +43,13 @@ fn run(graph: &StreetGraph, s: &SiteGeometry) -> VdaResult {
 /// The access point nearest to (x, y) metres and its N3C impact.
 fn impact_near(r: &VdaResult, x: f64, y: f64) -> Impact {
     let (lon, lat) = at(x, y);
-    let ap = r.access_points.iter().min_by(|a, b| ((a.lon - lon).abs() + (a.lat - lat).abs()).total_cmp(&((b.lon - lon).abs() + (b.lat - lat).abs()))).unwrap();
+    let ap = r
+        .access_points
+        .iter()
+        .min_by(|a, b| {
+            ((a.lon - lon).abs() + (a.lat - lat).abs()).total_cmp(&((b.lon - lon).abs() + (b.lat - lat).abs()))
+        })
+        .unwrap();
     ap.vehicles["N3C"].clone()
 }
 
@@ -49,7 +60,21 @@ fn kmh(v: f64) -> f64 {
 #[test]
 fn straight_road() {
     // West of the site a straight 200 m road (nodes every 50 m) runs through it, and 10 m beyond.
-    let g = StreetGraph::from_ways(&[way(1, &[(1, -200.0, 0.0), (2, -150.0, 0.0), (3, -100.0, 0.0), (4, -50.0, 0.0), (5, -10.0, 0.0), (6, 20.0, 0.0), (7, 50.0, 0.0)])], &[]);
+    let g = StreetGraph::from_ways(
+        &[way(
+            1,
+            &[
+                (1, -200.0, 0.0),
+                (2, -150.0, 0.0),
+                (3, -100.0, 0.0),
+                (4, -50.0, 0.0),
+                (5, -10.0, 0.0),
+                (6, 20.0, 0.0),
+                (7, 50.0, 0.0),
+            ],
+        )],
+        &[],
+    );
     let r = run(&g, &site(0.0, -20.0, 40.0, 20.0));
     assert_eq!(r.access_points.len(), 2, "{:?}", r.access_points);
     let west = impact_near(&r, 0.0, 0.0);
@@ -66,7 +91,8 @@ fn straight_road() {
 
 #[test]
 fn long_run_up_beyond_the_local_radius() {
-    let nodes: Vec<(i64, f64, f64)> = (0..=40).map(|i| (i + 1, -2000.0 + 50.0 * i as f64, 0.0)).chain([(100, 10.0, 0.0)]).collect();
+    let nodes: Vec<(i64, f64, f64)> =
+        (0..=40).map(|i| (i + 1, -2000.0 + 50.0 * i as f64, 0.0)).chain([(100, 10.0, 0.0)]).collect();
     let g = StreetGraph::from_ways(&[way(1, &nodes)], &[]);
     let r = run(&g, &site(0.0, -20.0, 40.0, 20.0));
     let i = impact_near(&r, 0.0, 0.0);
@@ -91,7 +117,12 @@ fn one_bend() {
     assert!((i.speed_kmh - expected).abs() < 0.2, "{} vs {expected}", i.speed_kmh);
     assert!((i.run_up_m - 50.0).abs() < 0.5, "run-up restarts at the bend: {}", i.run_up_m);
     // Higher friction lets the truck through the bend faster.
-    let fast = analyse_site(&g, &site(0.0, -20.0, 40.0, 20.0), &[n3c()], &DynamicsParams { friction: 1.0, ..DynamicsParams::default() });
+    let fast = analyse_site(
+        &g,
+        &site(0.0, -20.0, 40.0, 20.0),
+        &[n3c()],
+        &DynamicsParams { friction: 1.0, ..DynamicsParams::default() },
+    );
     assert!(impact_near(&fast, 0.0, 0.0).speed_kmh > i.speed_kmh);
 }
 
@@ -99,8 +130,14 @@ fn one_bend() {
 fn u_turn_forces_a_stop() {
     // A: run-up eastwards to B, where the only way on is back westwards (180°) to C, then south
     // and east into the site. The run-up A→B must give nothing.
-    let hairpin = [way(1, &[(1, -300.0, 30.0), (2, -50.0, 30.0), (3, -150.0, 30.0)]), way(2, &[(3, -150.0, 30.0), (4, -150.0, 0.0), (5, 20.0, 0.0)])];
-    let without_run_up = [way(1, &[(2, -50.0, 30.0), (3, -150.0, 30.0)]), way(2, &[(3, -150.0, 30.0), (4, -150.0, 0.0), (5, 20.0, 0.0)])];
+    let hairpin = [
+        way(1, &[(1, -300.0, 30.0), (2, -50.0, 30.0), (3, -150.0, 30.0)]),
+        way(2, &[(3, -150.0, 30.0), (4, -150.0, 0.0), (5, 20.0, 0.0)]),
+    ];
+    let without_run_up = [
+        way(1, &[(2, -50.0, 30.0), (3, -150.0, 30.0)]),
+        way(2, &[(3, -150.0, 30.0), (4, -150.0, 0.0), (5, 20.0, 0.0)]),
+    ];
     let s = site(0.0, -20.0, 40.0, 20.0);
     let with = impact_near(&run(&StreetGraph::from_ways(&hairpin, &[]), &s), 0.0, 0.0);
     let without = impact_near(&run(&StreetGraph::from_ways(&without_run_up, &[]), &s), 0.0, 0.0);
@@ -113,7 +150,10 @@ fn bollard_cuts_the_only_approach() {
     let s = site(0.0, -20.0, 40.0, 20.0);
     let open = run(&StreetGraph::from_ways(&road, &[]), &s);
     assert!(open.assumed_barriers.is_empty());
-    let bollard = vec![(2i64, vec![("barrier".to_string(), "bollard".to_string()), ("bollard".to_string(), "fixed".to_string())])];
+    let bollard = vec![(
+        2i64,
+        vec![("barrier".to_string(), "bollard".to_string()), ("bollard".to_string(), "fixed".to_string())],
+    )];
     let cut = run(&StreetGraph::from_ways(&road, &bollard), &s);
     let i = impact_near(&cut, 0.0, 0.0);
     // The vehicle can only start from rest at the bollard (or after it): 100 m of run-up.
@@ -172,10 +212,13 @@ fn geojson_and_svg_outputs() {
     let r = run(&g, &s);
     let fc = vigie_hvm::render::to_geojson(&s, &r);
     assert_eq!(fc["type"], "FeatureCollection");
-    let kinds: Vec<&str> = fc["features"].as_array().unwrap().iter().map(|f| f["properties"]["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> =
+        fc["features"].as_array().unwrap().iter().map(|f| f["properties"]["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["site", "access_point", "critical_path"]);
     let svg = vigie_hvm::render::to_svg(&g, &s, &r, &n3c(), &DynamicsParams::default(), "Test");
-    assert!(svg.starts_with("<svg") && svg.contains("km/h") && svg.contains("AP1") && svg.trim_end().ends_with("</svg>"));
+    assert!(
+        svg.starts_with("<svg") && svg.contains("km/h") && svg.contains("AP1") && svg.trim_end().ends_with("</svg>")
+    );
 }
 
 #[test]
@@ -205,7 +248,13 @@ fn recommendation_lists_covering_products_and_bends() {
     let r = run(&g, &site(0.0, -20.0, 40.0, 20.0));
     let csv = "manufacturer,product,standard,rating,foundation,width\nA,Fast,IWA 14-1,V/7200[N3C]/80/90:1.1,C,1.2\nA,Slow,IWA 14-1,V/7200[N3C]/32/90:0.5,C,1.2\nA,Car,IWA 14-1,V/1500[M1]/112/90:0,A,1\n";
     let cat = vigie_hvm::Catalogue::from_csv(csv).unwrap();
-    let rec = vigie_hvm::recommend(&r, &cat, &[n3c()], &DynamicsParams::default(), &vigie_hvm::RecommendParams { standoff_m: Some(5.0), bend_distance_m: 20.0 });
+    let rec = vigie_hvm::recommend(
+        &r,
+        &cat,
+        &[n3c()],
+        &DynamicsParams::default(),
+        &vigie_hvm::RecommendParams { standoff_m: Some(5.0), bend_distance_m: 20.0 },
+    );
     let req = &rec.access_points[0].requirements[0];
     let speed = req.impact_speed_kmh;
     assert!(speed > 48.0 && speed < 64.0, "{speed}");
@@ -271,7 +320,8 @@ fn senate_square_on_the_helsinki_extract() {
         eprintln!("skipped: {} is absent", pbf.display());
         return;
     }
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/senaatintori.geojson")).unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/senaatintori.geojson")).unwrap();
     let site = vigie_hvm::site_from_geojson(&serde_json::from_str(&text).unwrap()).unwrap();
     let graph = vigie_hvm::osm::load_graph(pbf, &vigie_hvm::GraphOptions::default(), &vigie_osm::NoProgress).unwrap();
     assert!(graph.edge_count() > 5_000, "{}", graph.edge_count());

@@ -39,7 +39,9 @@ fn frames(path: &Path, bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
 /// copies of the rest: a sorted file.
 fn tiled_file(source: &Path, tiles: usize, rest_tiles: usize, out: &Path) -> u64 {
     let mut bytes = Vec::new();
-    File::open(source).and_then(|mut f| f.read_to_end(&mut bytes)).unwrap_or_else(|e| panic!("{}: {e}", source.display()));
+    File::open(source)
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .unwrap_or_else(|e| panic!("{}: {e}", source.display()));
     let frames: Vec<&[u8]> = frames(source, &bytes).into_iter().map(|range| &bytes[range]).collect();
     let (header, data) = frames.split_first().unwrap_or_else(|| panic!("no frames"));
     // In the demo file the last data block holds the remaining nodes, the ways and the relations.
@@ -58,7 +60,11 @@ fn tiled_file(source: &Path, tiles: usize, rest_tiles: usize, out: &Path) -> u64
 
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0.0);
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
     kib / 1024.0
 }
 
@@ -113,7 +119,8 @@ fn main() {
     let demo = demo_extract();
     let size = std::fs::metadata(&demo).map(|m| m.len()).unwrap_or(0);
     println!("demo extract: {} ({:.2} MiB)", demo.display(), size as f64 / 1048576.0);
-    let (timing, extract) = time(21, || read_extract(&demo, &street_filter, &NoProgress).unwrap_or_else(|e| panic!("{e}")));
+    let (timing, extract) =
+        time(21, || read_extract(&demo, &street_filter, &NoProgress).unwrap_or_else(|e| panic!("{e}")));
     report_read("read_extract (streets)", 21, &timing, extract.nodes_read);
     println!("    kept {} ways, {} nodes", extract.ways.len(), extract.nodes.len());
     let (timing, report) = time(21, || find_public_spaces(&demo, &NoProgress).unwrap_or_else(|e| panic!("{e}")));
@@ -129,8 +136,12 @@ fn main() {
     for (label, rest_tiles) in [("node tiling", 1), ("city tiling", tiles)] {
         let tiled = dir.path().join("tiled.osm.pbf");
         let tiled_size = tiled_file(&demo, tiles, rest_tiles, &tiled);
-        println!("{label}: node blocks x{tiles}, way/relation block x{rest_tiles} ({:.1} MiB)", tiled_size as f64 / 1048576.0);
-        let (timing, extract) = time(5, || read_extract(&tiled, &street_filter, &NoProgress).unwrap_or_else(|e| panic!("{e}")));
+        println!(
+            "{label}: node blocks x{tiles}, way/relation block x{rest_tiles} ({:.1} MiB)",
+            tiled_size as f64 / 1048576.0
+        );
+        let (timing, extract) =
+            time(5, || read_extract(&tiled, &street_filter, &NoProgress).unwrap_or_else(|e| panic!("{e}")));
         report_read("read_extract (streets)", 5, &timing, extract.nodes_read);
         drop(extract);
         let (timing, report) = time(5, || find_public_spaces(&tiled, &NoProgress).unwrap_or_else(|e| panic!("{e}")));
@@ -139,7 +150,13 @@ fn main() {
         // block on all cores and only counting nodes.
         let (timing, nodes) = time(5, || {
             let reader = osmpbf::ElementReader::from_path(&tiled).unwrap_or_else(|e| panic!("{e}"));
-            reader.par_map_reduce(|e| u64::from(matches!(e, osmpbf::Element::DenseNode(_) | osmpbf::Element::Node(_))), || 0, |a, b| a + b).unwrap_or_else(|e| panic!("{e}"))
+            reader
+                .par_map_reduce(
+                    |e| u64::from(matches!(e, osmpbf::Element::DenseNode(_) | osmpbf::Element::Node(_))),
+                    || 0,
+                    |a, b| a + b,
+                )
+                .unwrap_or_else(|e| panic!("{e}"))
         });
         report_read("osmpbf decode only (par_map_reduce count)", 5, &timing, nodes);
         println!("  peak memory so far (VmHWM): {:.1} MiB", peak_rss_mib());

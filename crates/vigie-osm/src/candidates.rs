@@ -42,9 +42,15 @@ pub const CATEGORY_RULES: &[CategoryRule] = &[
         all_of: &[("amenity", &["theatre", "arts_centre", "nightclub", "cinema", "concert_hall", "events_venue"])],
     },
     CategoryRule { category: SiteCategory::Stadium, all_of: &[("leisure", &["stadium"])] },
-    CategoryRule { category: SiteCategory::Stadium, all_of: &[("leisure", &["sports_centre"]), ("building", &["stadium"])] },
+    CategoryRule {
+        category: SiteCategory::Stadium,
+        all_of: &[("leisure", &["sports_centre"]), ("building", &["stadium"])],
+    },
     CategoryRule { category: SiteCategory::PublicSquare, all_of: &[("place", &["square"])] },
-    CategoryRule { category: SiteCategory::PedestrianZone, all_of: &[("highway", &["pedestrian"]), ("area", &["yes"])] },
+    CategoryRule {
+        category: SiteCategory::PedestrianZone,
+        all_of: &[("highway", &["pedestrian"]), ("area", &["yes"])],
+    },
     CategoryRule { category: SiteCategory::TransportHub, all_of: &[("railway", &["station"])] },
     CategoryRule { category: SiteCategory::TransportHub, all_of: &[("public_transport", &["station"])] },
     CategoryRule { category: SiteCategory::TouristSite, all_of: &[("tourism", &["attraction", "museum"])] },
@@ -87,13 +93,21 @@ pub fn category_of(tags: &[(String, String)]) -> Option<SiteCategory> {
     }
     CATEGORY_RULES
         .iter()
-        .find(|rule| rule.all_of.iter().all(|(key, accepted)| key_slot(key).and_then(|slot| values[slot]).is_some_and(|v| accepted.contains(&v))))
+        .find(|rule| {
+            rule.all_of.iter().all(|(key, accepted)| {
+                key_slot(key).and_then(|slot| values[slot]).is_some_and(|v| accepted.contains(&v))
+            })
+        })
         .map(|rule| rule.category)
 }
 
 /// The name to show: `name`, else the Finnish, English or Swedish name.
 pub fn site_name(tags: &[(String, String)]) -> Option<&str> {
-    ["name", "name:fi", "name:en", "name:sv"].iter().filter_map(|key| tag(tags, key)).map(str::trim).find(|name| !name.is_empty())
+    ["name", "name:fi", "name:en", "name:sv"]
+        .iter()
+        .filter_map(|key| tag(tags, key))
+        .map(str::trim)
+        .find(|name| !name.is_empty())
 }
 
 /// A named area of the extract that could become a site.
@@ -161,7 +175,8 @@ enum AreaError {
 /// The candidates of an extract already read (see [`find_public_spaces`]).
 pub fn candidates_from_extract(extract: &OsmExtract) -> CandidateReport {
     let mut report = CandidateReport { nodes_read: extract.nodes_read, ..CandidateReport::default() };
-    let tagged_nodes = extract.nodes.values().filter(|n| n.tags.as_deref().is_some_and(|t| category_of(t).is_some())).count();
+    let tagged_nodes =
+        extract.nodes.values().filter(|n| n.tags.as_deref().is_some_and(|t| category_of(t).is_some())).count();
     for _ in 0..tagged_nodes {
         report.skip("no_area");
     }
@@ -198,7 +213,10 @@ pub fn candidates_from_extract(extract: &OsmExtract) -> CandidateReport {
         for member in relation.members.iter().filter(|m| m.kind == "way" && m.role != "inner") {
             outlines.insert((member.id, name.to_owned(), category));
         }
-        candidates.push(((0, relation.id), candidate(format!("relation/{}", relation.id), name, category, geometry, &relation.tags)));
+        candidates.push((
+            (0, relation.id),
+            candidate(format!("relation/{}", relation.id), name, category, geometry, &relation.tags),
+        ));
     }
 
     for way in &extract.ways {
@@ -219,7 +237,8 @@ pub fn candidates_from_extract(extract: &OsmExtract) -> CandidateReport {
             report.skip("incomplete_way");
             continue;
         };
-        let geometry = assemble_polygons(vec![ring], vec![]).ok().and_then(|polygons| SiteGeometry::from_polygons(polygons).ok());
+        let geometry =
+            assemble_polygons(vec![ring], vec![]).ok().and_then(|polygons| SiteGeometry::from_polygons(polygons).ok());
         let Some(geometry) = geometry else {
             report.skip("invalid_geometry");
             continue;
@@ -232,13 +251,23 @@ pub fn candidates_from_extract(extract: &OsmExtract) -> CandidateReport {
     report
 }
 
-fn candidate(osm_ref: String, name: &str, category: SiteCategory, geometry: SiteGeometry, tags: &[(String, String)]) -> SiteCandidate {
+fn candidate(
+    osm_ref: String,
+    name: &str,
+    category: SiteCategory,
+    geometry: SiteGeometry,
+    tags: &[(String, String)],
+) -> SiteCandidate {
     SiteCandidate { osm_ref, name: name.to_owned(), category, geometry, tags: tags.iter().cloned().collect() }
 }
 
 /// The polygons of a multipolygon relation: members with role `outer` (or no role) and
 /// `inner` stitched into rings, holes put in their outer ring.
-fn relation_polygons(relation: &OsmRelation, ways: &HashMap<i64, &OsmWay>, coord: &impl Fn(i64) -> Option<Coord<f64>>) -> Result<Vec<Polygon<f64>>, AreaError> {
+fn relation_polygons(
+    relation: &OsmRelation,
+    ways: &HashMap<i64, &OsmWay>,
+    coord: &impl Fn(i64) -> Option<Coord<f64>>,
+) -> Result<Vec<Polygon<f64>>, AreaError> {
     let mut outer: Vec<&[i64]> = Vec::new();
     let mut inner: Vec<&[i64]> = Vec::new();
     for member in relation.members.iter().filter(|m| m.kind == "way") {
@@ -249,7 +278,9 @@ fn relation_polygons(relation: &OsmRelation, ways: &HashMap<i64, &OsmWay>, coord
             _ => {}
         }
     }
-    let to_lines = |rings: Vec<Vec<i64>>| rings.iter().map(|ring| ring_coords(ring, coord)).collect::<Option<Vec<_>>>().ok_or(AreaError::Incomplete);
+    let to_lines = |rings: Vec<Vec<i64>>| {
+        rings.iter().map(|ring| ring_coords(ring, coord)).collect::<Option<Vec<_>>>().ok_or(AreaError::Incomplete)
+    };
     let outer = to_lines(stitch_rings(&outer).map_err(|_| AreaError::Invalid)?)?;
     let inner = to_lines(stitch_rings(&inner).map_err(|_| AreaError::Invalid)?)?;
     assemble_polygons(outer, inner).map_err(|_| AreaError::Invalid)
@@ -313,8 +344,12 @@ mod tests {
             (7, 24.9525, 60.1698),
             (8, 24.9515, 60.1698),
         ];
-        let mut nodes: crate::NodeMap = corners.iter().map(|&(id, lon, lat)| (id, OsmNode { lon, lat, tags: None })).collect();
-        nodes.insert(9, OsmNode { lon: 24.95, lat: 60.16, tags: Some(tags(&[("amenity", "marketplace"), ("name", "Torget")])) });
+        let mut nodes: crate::NodeMap =
+            corners.iter().map(|&(id, lon, lat)| (id, OsmNode { lon, lat, tags: None })).collect();
+        nodes.insert(
+            9,
+            OsmNode { lon: 24.95, lat: 60.16, tags: Some(tags(&[("amenity", "marketplace"), ("name", "Torget")])) },
+        );
         let square = tags(&[("place", "square"), ("name", "Testitori")]);
         let church = tags(&[("amenity", "place_of_worship"), ("name", "Kirkko")]);
         let with_type = |t: &[(String, String)]| [t, &tags(&[("type", "multipolygon")])].concat();

@@ -48,7 +48,10 @@ pub(crate) fn index_frames(path: &str, file: File, file_len: u64) -> Result<Vec<
             return Err(if first {
                 not_pbf(path, &head, file_len)
             } else {
-                truncated(format!("the file ends {got} byte(s) into block {} (at byte {offset}); the download or copy was probably interrupted", frames.len() + 1))
+                truncated(format!(
+                    "the file ends {got} byte(s) into block {} (at byte {offset}); the download or copy was probably interrupted",
+                    frames.len() + 1
+                ))
             });
         }
         let header_len = u32::from_be_bytes(prefix);
@@ -56,7 +59,10 @@ pub(crate) fn index_frames(path: &str, file: File, file_len: u64) -> Result<Vec<
             return Err(if first {
                 not_pbf(path, &head, file_len)
             } else {
-                truncated(format!("block {} at byte {offset} has an impossible header size ({header_len} bytes)", frames.len() + 1))
+                truncated(format!(
+                    "block {} at byte {offset} has an impossible header size ({header_len} bytes)",
+                    frames.len() + 1
+                ))
             });
         }
         header.resize(header_len as usize, 0);
@@ -66,13 +72,19 @@ pub(crate) fn index_frames(path: &str, file: File, file_len: u64) -> Result<Vec<
             return Err(not_pbf(path, &head, file_len));
         }
         if got < header.len() {
-            return Err(truncated(format!("the file ends inside the header of block {} (at byte {offset}); the download or copy was probably interrupted", frames.len() + 1)));
+            return Err(truncated(format!(
+                "the file ends inside the header of block {} (at byte {offset}); the download or copy was probably interrupted",
+                frames.len() + 1
+            )));
         }
         let Some((kind, data_len)) = parsed else {
             return Err(truncated(format!("the header of block {} at byte {offset} is damaged", frames.len() + 1)));
         };
         if data_len > MAX_BLOB_LEN {
-            return Err(truncated(format!("block {} at byte {offset} claims {data_len} bytes, more than the format allows", frames.len() + 1)));
+            return Err(truncated(format!(
+                "block {} at byte {offset} claims {data_len} bytes, more than the format allows",
+                frames.len() + 1
+            )));
         }
         let len = 4 + u64::from(header_len) + data_len;
         if offset + len > file_len {
@@ -102,7 +114,10 @@ pub(crate) fn read_blob(path: &str, file: &mut File, frame: &Frame, buf: &mut Ve
     file.seek(SeekFrom::Start(frame.blob_offset)).map_err(|e| unreadable(path, e))?;
     let read = file.by_ref().take(blob_len).read_to_end(buf).map_err(|e| unreadable(path, e))?;
     if (read as u64) < blob_len {
-        return Err(OsmError::Corrupt { path: path.to_owned(), reason: format!("the file became shorter while it was being read (block at byte {})", frame.offset) });
+        return Err(OsmError::Corrupt {
+            path: path.to_owned(),
+            reason: format!("the file became shorter while it was being read (block at byte {})", frame.offset),
+        });
     }
     Ok(())
 }
@@ -140,9 +155,11 @@ fn not_pbf(path: &str, start: &[u8], file_len: u64) -> OsmError {
     let reason = if file_len == 0 {
         "the file is empty".to_owned()
     } else if trimmed.starts_with("<?xml") || trimmed.starts_with("<osm") {
-        "it looks like OSM XML; convert it first, for example with `osmium cat extract.osm -o extract.osm.pbf`".to_owned()
+        "it looks like OSM XML; convert it first, for example with `osmium cat extract.osm -o extract.osm.pbf`"
+            .to_owned()
     } else if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        "it looks like JSON (GeoJSON?); Vigie needs an .osm.pbf extract, such as those published by Geofabrik or BBBike".to_owned()
+        "it looks like JSON (GeoJSON?); Vigie needs an .osm.pbf extract, such as those published by Geofabrik or BBBike"
+            .to_owned()
     } else if start.starts_with(b"\xff\xe0o5m") || start.starts_with(b"\xff\xe0") {
         "it looks like an o5m file; convert it to .osm.pbf first".to_owned()
     } else if start.starts_with(b"PK") || start.starts_with(b"\x1f\x8b") || start.starts_with(b"BZh") {

@@ -14,7 +14,10 @@ mod pbf;
 mod reader;
 pub mod rings;
 
-pub use candidates::{CATEGORY_RULES, CandidateReport, CategoryRule, SiteCandidate, candidates_from_extract, category_of, find_public_spaces, site_name};
+pub use candidates::{
+    CATEGORY_RULES, CandidateReport, CategoryRule, SiteCandidate, candidates_from_extract, category_of,
+    find_public_spaces, site_name,
+};
 
 /// OSM tags of one element, as key/value pairs.
 pub type Tags = Vec<(String, String)>;

@@ -36,7 +36,9 @@ pub(crate) enum DecodeError {
     SplitList,
     #[error("it holds no data")]
     NoData,
-    #[error("it is compressed with {0}, which this reader does not support; recompress the file with zlib, for example with `osmium cat in.osm.pbf -o out.osm.pbf`")]
+    #[error(
+        "it is compressed with {0}, which this reader does not support; recompress the file with zlib, for example with `osmium cat in.osm.pbf -o out.osm.pbf`"
+    )]
     UnsupportedCompression(&'static str),
     #[error("its zlib data is damaged")]
     BadZlib,
@@ -216,7 +218,9 @@ pub(crate) fn blob(blob: &[u8]) -> Result<BlobData<'_>> {
     }
     match (raw, zlib) {
         (Some(bytes), _) => Ok(BlobData::Raw(bytes)),
-        (None, Some(data)) if raw_size <= MAX_BLOCK_LEN as u64 => Ok(BlobData::Zlib { data, raw_size: raw_size as usize }),
+        (None, Some(data)) if raw_size <= MAX_BLOCK_LEN as u64 => {
+            Ok(BlobData::Zlib { data, raw_size: raw_size as usize })
+        }
         (None, Some(_)) => Err(DecodeError::TooLarge(raw_size)),
         (None, None) => Err(DecodeError::NoData),
     }
@@ -293,7 +297,16 @@ pub(crate) struct Block<'a> {
 
 impl<'a> Block<'a> {
     pub(crate) fn parse(bytes: &'a [u8]) -> Result<Self> {
-        let mut block = Block { strings: Vec::new(), granularity: 100, lat_offset: 0, lon_offset: 0, nodes: Vec::new(), dense: Vec::new(), ways: Vec::new(), relations: Vec::new() };
+        let mut block = Block {
+            strings: Vec::new(),
+            granularity: 100,
+            lat_offset: 0,
+            lon_offset: 0,
+            nodes: Vec::new(),
+            dense: Vec::new(),
+            ways: Vec::new(),
+            relations: Vec::new(),
+        };
         for field in fields(bytes) {
             match field? {
                 (1, value) => block.strings = string_table(value.bytes(1)?)?,
@@ -324,12 +337,20 @@ impl<'a> Block<'a> {
     }
 
     pub(crate) fn contents(&self) -> Contents {
-        Contents { nodes: !self.nodes.is_empty() || self.dense.iter().any(|d| !d.is_empty()), ways: !self.ways.is_empty(), relations: !self.relations.is_empty() }
+        Contents {
+            nodes: !self.nodes.is_empty() || self.dense.iter().any(|d| !d.is_empty()),
+            ways: !self.ways.is_empty(),
+            relations: !self.relations.is_empty(),
+        }
     }
 
     /// The string at `index` in the block's string table.
     fn string(&self, index: u64) -> Result<&'a str> {
-        usize::try_from(index).ok().and_then(|i| self.strings.get(i)).copied().ok_or(DecodeError::StringPastTable(index))
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.strings.get(i))
+            .copied()
+            .ok_or(DecodeError::StringPastTable(index))
     }
 
     /// Calls `visit` with every node of the block, dense ones first.
@@ -440,7 +461,15 @@ struct DenseNodes<'a> {
 
 impl<'a> DenseNodes<'a> {
     fn parse(bytes: &'a [u8]) -> Result<Self> {
-        let mut dense = DenseNodes { ids: Bytes::default(), lats: Bytes::default(), lons: Bytes::default(), keys_vals: Bytes::default(), id: 0, lat: 0, lon: 0 };
+        let mut dense = DenseNodes {
+            ids: Bytes::default(),
+            lats: Bytes::default(),
+            lons: Bytes::default(),
+            keys_vals: Bytes::default(),
+            id: 0,
+            lat: 0,
+            lon: 0,
+        };
         for field in fields(bytes) {
             match field? {
                 (1, value) => set_packed(&mut dense.ids, 1, value)?,
@@ -457,7 +486,11 @@ impl<'a> DenseNodes<'a> {
     fn next(&mut self, block: &Block<'a>) -> Result<Option<Node<'a>>> {
         if self.ids.is_empty() {
             // When no node of the list has tags, keys_vals is left out altogether.
-            return if self.lats.is_empty() && self.lons.is_empty() && self.keys_vals.is_empty() { Ok(None) } else { Err(DecodeError::MismatchedLists("dense nodes")) };
+            return if self.lats.is_empty() && self.lons.is_empty() && self.keys_vals.is_empty() {
+                Ok(None)
+            } else {
+                Err(DecodeError::MismatchedLists("dense nodes"))
+            };
         }
         if self.lats.is_empty() || self.lons.is_empty() {
             return Err(DecodeError::MismatchedLists("dense nodes"));
@@ -486,7 +519,12 @@ impl<'a> DenseNodes<'a> {
             tags.keys = Bytes::new(self.keys_vals.bytes.get(start..end).unwrap_or_default());
             tags.interleaved = true;
         }
-        Ok(Some(Node { id: self.id, nano_lat: block.nano(block.lat_offset, self.lat), nano_lon: block.nano(block.lon_offset, self.lon), tags }))
+        Ok(Some(Node {
+            id: self.id,
+            nano_lat: block.nano(block.lat_offset, self.lat),
+            nano_lon: block.nano(block.lon_offset, self.lon),
+            tags,
+        }))
     }
 }
 
@@ -588,7 +626,13 @@ pub(crate) struct Relation<'a> {
 
 impl<'a> Relation<'a> {
     fn parse(bytes: &'a [u8]) -> Result<Self> {
-        let mut relation = Relation { id: 0, tags: RawTags::default(), roles: Bytes::default(), ids: Bytes::default(), types: Bytes::default() };
+        let mut relation = Relation {
+            id: 0,
+            tags: RawTags::default(),
+            roles: Bytes::default(),
+            ids: Bytes::default(),
+            types: Bytes::default(),
+        };
         for field in fields(bytes) {
             match field? {
                 (1, value) => relation.id = value.int(1)? as i64,
@@ -615,7 +659,13 @@ impl<'a> Relation<'a> {
         })
     }
 
-    fn next_member(roles: &mut Bytes<'a>, ids: &mut Bytes<'a>, types: &mut Bytes<'a>, id: &mut i64, block: &Block<'a>) -> Result<Member<'a>> {
+    fn next_member(
+        roles: &mut Bytes<'a>,
+        ids: &mut Bytes<'a>,
+        types: &mut Bytes<'a>,
+        id: &mut i64,
+        block: &Block<'a>,
+    ) -> Result<Member<'a>> {
         if ids.is_empty() || roles.is_empty() || types.is_empty() {
             return Err(DecodeError::MismatchedLists("relation members"));
         }
@@ -675,7 +725,13 @@ mod tests {
     const TABLE: [&str; 5] = ["", "highway", "bus_stop", "name", "Rautatientori"];
 
     fn dense(ids: &[i64], lats: &[i64], lons: &[i64], keys_vals: Option<&[u64]>) -> Vec<u8> {
-        let mut d = [packed(1, &deltas(ids)), len(5, &packed(1, &[1, 1, 1])), packed(8, &deltas(lats)), packed(9, &deltas(lons))].concat();
+        let mut d = [
+            packed(1, &deltas(ids)),
+            len(5, &packed(1, &[1, 1, 1])),
+            packed(8, &deltas(lats)),
+            packed(9, &deltas(lons)),
+        ]
+        .concat();
         if let Some(kv) = keys_vals {
             d.extend(packed(10, kv));
         }
@@ -712,7 +768,11 @@ mod tests {
         let bytes = block(&[len(2, &dense(&[10, 11, 15], &[100, -50, 7], &[1, 2, 3], Some(&kv)))]);
         let decoded = nodes(&bytes).unwrap();
         assert_eq!(decoded.iter().map(|n| n.0).collect::<Vec<_>>(), [10, 11, 15]);
-        assert!((decoded[1].1 - 2.000_000_2).abs() < 1e-12 && (decoded[1].2 - 0.999_995).abs() < 1e-12, "{:?}", decoded[1]);
+        assert!(
+            (decoded[1].1 - 2.000_000_2).abs() < 1e-12 && (decoded[1].2 - 0.999_995).abs() < 1e-12,
+            "{:?}",
+            decoded[1]
+        );
         assert_eq!(decoded[0].3, []);
         assert_eq!(decoded[1].3, [("highway", "bus_stop"), ("name", "Rautatientori")]);
         // Without keys_vals, no node has tags.
@@ -723,14 +783,27 @@ mod tests {
     #[test]
     fn plain_nodes_ways_and_relations_are_decoded() {
         let node = [int(1, zz(-7)), packed(2, &[1]), packed(3, &[2]), int(8, zz(10)), int(9, zz(-20))].concat();
-        let way = [int(1, 42), packed(2, &[3]), packed(3, &[4]), len(4, &int(1, 3)), packed(8, &deltas(&[5, 3, 9]))].concat();
-        let relation = [int(1, 7), packed(2, &[3]), packed(3, &[4]), packed(8, &[1, 3]), packed(9, &deltas(&[42, -7])), packed(10, &[1, 0])].concat();
+        let way =
+            [int(1, 42), packed(2, &[3]), packed(3, &[4]), len(4, &int(1, 3)), packed(8, &deltas(&[5, 3, 9]))].concat();
+        let relation = [
+            int(1, 7),
+            packed(2, &[3]),
+            packed(3, &[4]),
+            packed(8, &[1, 3]),
+            packed(9, &deltas(&[42, -7])),
+            packed(10, &[1, 0]),
+        ]
+        .concat();
         let bytes = block(&[[len(1, &node), len(3, &way)].concat(), len(4, &relation)]);
         let parsed = Block::parse(&bytes).unwrap();
         assert_eq!(parsed.contents(), Contents { nodes: true, ways: true, relations: true });
         let decoded = nodes(&bytes).unwrap();
         assert_eq!((decoded[0].0, decoded[0].3.clone()), (-7, vec![("highway", "bus_stop")]));
-        assert!((decoded[0].1 - 1.999_998).abs() < 1e-12 && (decoded[0].2 - 1.000_001).abs() < 1e-12, "{:?}", decoded[0]);
+        assert!(
+            (decoded[0].1 - 1.999_998).abs() < 1e-12 && (decoded[0].2 - 1.000_001).abs() < 1e-12,
+            "{:?}",
+            decoded[0]
+        );
 
         let ways: Vec<Way<'_>> = parsed.ways().collect::<Result<_>>().unwrap();
         assert_eq!(ways.len(), 1);
@@ -743,7 +816,10 @@ mod tests {
         assert_eq!(relations[0].id, 7);
         assert_eq!(
             members,
-            [Member { kind: MemberKind::Way, id: 42, role: "highway" }, Member { kind: MemberKind::Node, id: -7, role: "name" }]
+            [
+                Member { kind: MemberKind::Way, id: 42, role: "highway" },
+                Member { kind: MemberKind::Node, id: -7, role: "name" }
+            ]
         );
     }
 
@@ -755,7 +831,10 @@ mod tests {
     fn each_kind_of_damage_is_named() {
         // A number cut short, or longer than 10 bytes.
         assert_eq!(Block::parse(&[0x88, 0x01, 0x80]).err(), Some(DecodeError::TruncatedNumber));
-        assert_eq!(Block::parse(&[0x88, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]).err(), Some(DecodeError::NumberTooLong));
+        assert_eq!(
+            Block::parse(&[0x88, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]).err(),
+            Some(DecodeError::NumberTooLong)
+        );
         // A field claiming more bytes than remain.
         assert_eq!(Block::parse(&[0x0a, 0x05, b'a']).err(), Some(DecodeError::LengthPastEnd));
         // A group sent as a number; a deprecated wire type.
@@ -780,7 +859,8 @@ mod tests {
         let split = block(&[len(2, &[dense(&[1], &[0], &[0], None), packed(1, &[2])].concat())]);
         assert_eq!(node_error(&split), DecodeError::SplitList);
 
-        let way = |keys: &[u64], vals: &[u64]| block(&[len(3, &[int(1, 1), packed(2, keys), packed(3, vals)].concat())]);
+        let way =
+            |keys: &[u64], vals: &[u64]| block(&[len(3, &[int(1, 1), packed(2, keys), packed(3, vals)].concat())]);
         let tags = |bytes: &[u8]| {
             let block = Block::parse(bytes).unwrap();
             let way = block.ways().next().unwrap().unwrap();
@@ -790,7 +870,9 @@ mod tests {
         assert_eq!(tags(&way(&[1], &[2, 4])), Err(DecodeError::MismatchedLists("tag keys and values")));
         assert_eq!(tags(&way(&[1], &[5])), Err(DecodeError::StringPastTable(5)));
 
-        let relation = |roles: &[u64], ids: &[u64], types: &[u64]| block(&[len(4, &[int(1, 1), packed(8, roles), packed(9, ids), packed(10, types)].concat())]);
+        let relation = |roles: &[u64], ids: &[u64], types: &[u64]| {
+            block(&[len(4, &[int(1, 1), packed(8, roles), packed(9, ids), packed(10, types)].concat())])
+        };
         let members = |bytes: &[u8]| {
             let block = Block::parse(bytes).unwrap();
             let relation = block.relations().next().unwrap().unwrap();
@@ -799,7 +881,11 @@ mod tests {
         assert_eq!(members(&relation(&[1, 1], &[2], &[0, 0])), Err(DecodeError::MismatchedLists("relation members")));
         assert_eq!(members(&relation(&[1], &[2], &[3])), Err(DecodeError::UnknownMemberType(3)));
         assert_eq!(members(&relation(&[9], &[2], &[0])), Err(DecodeError::StringPastTable(9)));
-        assert_eq!(members(&relation(&[u64::MAX], &[2], &[0])), Err(DecodeError::StringPastTable(u64::MAX)), "a negative role index");
+        assert_eq!(
+            members(&relation(&[u64::MAX], &[2], &[0])),
+            Err(DecodeError::StringPastTable(u64::MAX)),
+            "a negative role index"
+        );
     }
 
     #[test]
@@ -812,7 +898,8 @@ mod tests {
         let results: Vec<_> = way.tags.resolve(&parsed).take(10).collect();
         assert_eq!(results.len(), 2, "{results:?}");
         assert_eq!(results[1], Err(DecodeError::MismatchedLists("tag keys and values")));
-        let relation = block(&[len(4, &[int(1, 1), packed(8, &[1, 1]), packed(9, &[2, 4]), packed(10, &[0, 1])].concat())]);
+        let relation =
+            block(&[len(4, &[int(1, 1), packed(8, &[1, 1]), packed(9, &[2, 4]), packed(10, &[0, 1])].concat())]);
         let parsed = Block::parse(&relation).unwrap();
         let members: Vec<_> = parsed.relations().next().unwrap().unwrap().members(&parsed).collect();
         assert!(members.iter().all(Result::is_ok), "a whole member list ends without an error: {members:?}");
@@ -834,8 +921,14 @@ mod tests {
         let zlib_blob = |raw_size: u64, data: &[u8]| [int(2, raw_size), len(3, data)].concat();
         assert_eq!(inflate(&zlib_blob(content.len() as u64, &zlib)), Ok(content.clone()));
         // Announced sizes that are wrong, too large, or zlib data that is damaged.
-        assert_eq!(inflate(&zlib_blob(content.len() as u64 - 1, &zlib)), Err(DecodeError::WrongInflatedSize(content.len() - 1)));
-        assert_eq!(inflate(&zlib_blob(content.len() as u64 + 1, &zlib)), Err(DecodeError::WrongInflatedSize(content.len() + 1)));
+        assert_eq!(
+            inflate(&zlib_blob(content.len() as u64 - 1, &zlib)),
+            Err(DecodeError::WrongInflatedSize(content.len() - 1))
+        );
+        assert_eq!(
+            inflate(&zlib_blob(content.len() as u64 + 1, &zlib)),
+            Err(DecodeError::WrongInflatedSize(content.len() + 1))
+        );
         assert_eq!(inflate(&zlib_blob(1 << 40, &zlib)), Err(DecodeError::TooLarge(1 << 40)));
         assert_eq!(inflate(&zlib_blob(content.len() as u64, &[0x78, 0x9c, 0xff, 0xff])), Err(DecodeError::BadZlib));
         // Compressions this reader does not have, and a blob with no data.
@@ -869,11 +962,13 @@ mod tests {
         })?;
         for way in block.ways() {
             let way = way?;
-            n += way.refs().collect::<Result<Vec<_>>>()?.len() + way.tags.resolve(&block).collect::<Result<Vec<_>>>()?.len();
+            n += way.refs().collect::<Result<Vec<_>>>()?.len()
+                + way.tags.resolve(&block).collect::<Result<Vec<_>>>()?.len();
         }
         for relation in block.relations() {
             let relation = relation?;
-            n += relation.members(&block).collect::<Result<Vec<_>>>()?.len() + relation.tags.resolve(&block).collect::<Result<Vec<_>>>()?.len();
+            n += relation.members(&block).collect::<Result<Vec<_>>>()?.len()
+                + relation.tags.resolve(&block).collect::<Result<Vec<_>>>()?.len();
         }
         Ok(n)
     }
@@ -937,21 +1032,28 @@ mod tests {
             let e7 = |degrees: f64| (degrees * 1e7).round() as i64;
             block
                 .for_each_node(|n| {
-                    let tags = n.tags.resolve(&block).map(|t| t.map(|(k, v)| (own(k), own(v)))).collect::<Result<_>>()?;
+                    let tags =
+                        n.tags.resolve(&block).map(|t| t.map(|(k, v)| (own(k), own(v)))).collect::<Result<_>>()?;
                     ours.push(('n', n.id, e7(n.lat()), e7(n.lon()), tags, vec![]));
                     Ok(())
                 })
                 .unwrap();
             for w in block.ways() {
                 let w = w.unwrap();
-                let tags = w.tags.resolve(&block).map(|t| t.map(|(k, v)| (own(k), own(v)))).collect::<Result<_>>().unwrap();
+                let tags =
+                    w.tags.resolve(&block).map(|t| t.map(|(k, v)| (own(k), own(v)))).collect::<Result<_>>().unwrap();
                 let refs = w.refs().map(|r| r.map(|r| r.to_string())).collect::<Result<_>>().unwrap();
                 ours.push(('w', w.id, 0, 0, tags, refs));
             }
             for r in block.relations() {
                 let r = r.unwrap();
-                let tags = r.tags.resolve(&block).map(|t| t.map(|(k, v)| (own(k), own(v)))).collect::<Result<_>>().unwrap();
-                let members = r.members(&block).map(|m| m.map(|m| format!("{:?} {} {}", m.kind, m.id, m.role))).collect::<Result<_>>().unwrap();
+                let tags =
+                    r.tags.resolve(&block).map(|t| t.map(|(k, v)| (own(k), own(v)))).collect::<Result<_>>().unwrap();
+                let members = r
+                    .members(&block)
+                    .map(|m| m.map(|m| format!("{:?} {} {}", m.kind, m.id, m.role)))
+                    .collect::<Result<_>>()
+                    .unwrap();
                 ours.push(('r', r.id, 0, 0, tags, members));
             }
         }

@@ -15,8 +15,8 @@
 //! over every block, which then holds every node of the file in memory until the end.
 use std::collections::HashMap;
 use std::fs::File;
-use std::sync::{Mutex, RwLock};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, RwLock};
 
 use crate::frame::{Frame, FrameKind, index_frames, read_blob, unreadable};
 use crate::pbf::{self, Block, DecodeError, Inflater, Member, MemberKind, RawTags};
@@ -25,14 +25,19 @@ use crate::{ExtractFilter, NodeMap, OsmError, OsmExtract, OsmMember, OsmNode, Os
 /// Header features this reader understands; a file requiring any other is refused.
 const SUPPORTED_FEATURES: [&str; 4] = ["OsmSchema-V0.6", "DenseNodes", "Sort.Type_then_ID", "Sort.Geographic"];
 
-pub(crate) fn read(path: &std::path::Path, filter: &ExtractFilter<'_>, progress: &dyn Progress) -> Result<OsmExtract, OsmError> {
+pub(crate) fn read(
+    path: &std::path::Path,
+    filter: &ExtractFilter<'_>,
+    progress: &dyn Progress,
+) -> Result<OsmExtract, OsmError> {
     let name = path.display().to_string();
     let file = File::open(path).map_err(|e| unreadable(&name, e))?;
     let file_len = file.metadata().map_err(|e| unreadable(&name, e))?.len();
     let frames = index_frames(&name, file, file_len)?;
     let source = Source { path, name: &name, frames: &frames, progress: ProgressCounter::new(progress, file_len) };
     source.check_header()?;
-    let data: Vec<usize> = frames.iter().enumerate().filter(|(_, f)| f.kind == FrameKind::Data).map(|(i, _)| i).collect();
+    let data: Vec<usize> =
+        frames.iter().enumerate().filter(|(_, f)| f.kind == FrameKind::Data).map(|(i, _)| i).collect();
     let extract = match source.read_blocks(filter, &data, true)? {
         Some(extract) => extract,
         // Ways among the node blocks: the file is not sorted; read every block in pass 1.
@@ -81,7 +86,10 @@ impl Source<'_> {
                 path: self.name.to_owned(),
                 reason: "it is a history file (all past versions); Vigie reads extracts of the current map".to_owned(),
             }),
-            Some(feature) => Err(OsmError::NotPbf { path: self.name.to_owned(), reason: format!("it requires the feature \"{feature}\", which this reader does not support") }),
+            Some(feature) => Err(OsmError::NotPbf {
+                path: self.name.to_owned(),
+                reason: format!("it requires the feature \"{feature}\", which this reader does not support"),
+            }),
             None => Ok(()),
         }
     }
@@ -89,19 +97,33 @@ impl Source<'_> {
     fn decode_error(&self, frame: usize, error: DecodeError) -> OsmError {
         let offset = self.frames.get(frame).map_or(0, |f| f.offset);
         match error {
-            DecodeError::UnsupportedCompression(_) => OsmError::NotPbf { path: self.name.to_owned(), reason: format!("block {} at byte {offset}: {error}", frame + 1) },
-            _ => OsmError::Corrupt { path: self.name.to_owned(), reason: format!("block {} at byte {offset} cannot be decoded ({error})", frame + 1) },
+            DecodeError::UnsupportedCompression(_) => OsmError::NotPbf {
+                path: self.name.to_owned(),
+                reason: format!("block {} at byte {offset}: {error}", frame + 1),
+            },
+            _ => OsmError::Corrupt {
+                path: self.name.to_owned(),
+                reason: format!("block {} at byte {offset} cannot be decoded ({error})", frame + 1),
+            },
         }
     }
 
     /// Runs the passes over the data blocks `data`; with `early_stop`, pass 1 stops at the
     /// node blocks and returns `None` if pass 3 then finds ways or relations among them.
-    fn read_blocks(&self, filter: &ExtractFilter<'_>, data: &[usize], early_stop: bool) -> Result<Option<OsmExtract>, OsmError> {
+    fn read_blocks(
+        &self,
+        filter: &ExtractFilter<'_>,
+        data: &[usize],
+        early_stop: bool,
+    ) -> Result<Option<OsmExtract>, OsmError> {
         // Pass 1, from the last block backwards.
-        let shared = Pass1Shared { wanted: RwLock::new(HashMap::new()), node_blocks_below: AtomicUsize::new(0), early_stop };
+        let shared =
+            Pass1Shared { wanted: RwLock::new(HashMap::new()), node_blocks_below: AtomicUsize::new(0), early_stop };
         let backwards: Vec<usize> = data.iter().rev().copied().collect();
         let skip = |index: usize| early_stop && index < shared.node_blocks_below.load(Ordering::Relaxed);
-        let parts = self.run(&backwards, true, &skip, |state: &mut Pass1, index, block| state.visit(index, block, filter, &shared))?;
+        let parts = self.run(&backwards, true, &skip, |state: &mut Pass1, index, block| {
+            state.visit(index, block, filter, &shared)
+        })?;
         let mut pass1 = Pass1::default();
         for part in parts {
             pass1.merge(part);
@@ -112,18 +134,24 @@ impl Source<'_> {
         let mut ways = pass1.ways;
         ways.sort_unstable_by_key(|w| w.id);
         ways.dedup_by_key(|w| w.id);
-        let mut missing: Vec<i64> = pass1.relations.iter().flat_map(|r| &r.members).filter(|m| m.kind == "way").map(|m| m.id).collect();
+        let mut missing: Vec<i64> =
+            pass1.relations.iter().flat_map(|r| &r.members).filter(|m| m.kind == "way").map(|m| m.id).collect();
         missing.sort_unstable();
         missing.dedup();
         missing.retain(|id| ways.binary_search_by_key(id, |w| w.id).is_err());
         // A block needs a second look if its id range holds a missing way that became wanted
         // after the block was read. (Ways missing from a clipped extract are in no block.)
         let missed = |&(_, low, high, seen): &(usize, i64, i64, usize)| {
-            missing[missing.partition_point(|&id| id < low)..].iter().take_while(|&&id| id <= high).any(|id| wanted.get(id).is_some_and(|&rank| rank >= seen))
+            missing[missing.partition_point(|&id| id < low)..]
+                .iter()
+                .take_while(|&&id| id <= high)
+                .any(|id| wanted.get(id).is_some_and(|&rank| rank >= seen))
         };
         let way_blocks: Vec<usize> = pass1.way_ranges.iter().filter(|r| missed(r)).map(|&(index, ..)| index).collect();
         if !way_blocks.is_empty() {
-            let parts = self.run(&way_blocks, false, &|_| false, |found: &mut Vec<OsmWay>, _, block| collect_member_ways(block, &missing, found))?;
+            let parts = self.run(&way_blocks, false, &|_| false, |found: &mut Vec<OsmWay>, _, block| {
+                collect_member_ways(block, &missing, found)
+            })?;
             ways.extend(parts.into_iter().flatten());
             ways.sort_unstable_by_key(|w| w.id);
             ways.dedup_by_key(|w| w.id);
@@ -134,7 +162,8 @@ impl Source<'_> {
         needed.sort_unstable();
         needed.dedup();
         pass1.decoded.sort_unstable();
-        let node_blocks: Vec<usize> = data.iter().copied().filter(|i| pass1.decoded.binary_search(i).is_err()).collect();
+        let node_blocks: Vec<usize> =
+            data.iter().copied().filter(|i| pass1.decoded.binary_search(i).is_err()).collect();
         let unsorted = AtomicBool::new(false);
         let parts = self.run(&node_blocks, true, &|_| false, |state: &mut Pass3, _, block| {
             let c = block.contents();
@@ -157,17 +186,32 @@ impl Source<'_> {
         for map in maps {
             nodes.extend(map);
         }
-        nodes.extend(pass1.nodes.into_iter().filter(|(id, node)| node.tags.is_some() || needed.binary_search(id).is_ok()));
+        nodes.extend(
+            pass1.nodes.into_iter().filter(|(id, node)| node.tags.is_some() || needed.binary_search(id).is_ok()),
+        );
         let mut relations = pass1.relations;
         relations.sort_unstable_by_key(|r| r.id);
         relations.dedup_by_key(|r| r.id);
-        Ok(Some(OsmExtract { nodes, ways, relations, nodes_read, ways_read: pass1.ways_read, relations_read: pass1.relations_read }))
+        Ok(Some(OsmExtract {
+            nodes,
+            ways,
+            relations,
+            nodes_read,
+            ways_read: pass1.ways_read,
+            relations_read: pass1.relations_read,
+        }))
     }
 
     /// Decodes the frames `blocks` (indices into `self.frames`, taken in that order) on all
     /// cores, folding each primitive block into a per-thread `T`. Blocks for which `skip`
     /// holds when their turn comes are not decoded. `counted` blocks move the progress bar.
-    fn run<T, F>(&self, blocks: &[usize], counted: bool, skip: &(dyn Fn(usize) -> bool + Sync), visit: F) -> Result<Vec<T>, OsmError>
+    fn run<T, F>(
+        &self,
+        blocks: &[usize],
+        counted: bool,
+        skip: &(dyn Fn(usize) -> bool + Sync),
+        visit: F,
+    ) -> Result<Vec<T>, OsmError>
     where
         T: Default + Send,
         F: Fn(&mut T, usize, &Block<'_>) -> Result<(), DecodeError> + Sync,
@@ -190,7 +234,9 @@ impl Source<'_> {
                 let frame = &self.frames[index];
                 let outcome = read_blob(self.name, &mut file, frame, &mut buf).and_then(|()| {
                     let bytes = pbf::blob(&buf).and_then(|data| inflater.block(data));
-                    bytes.and_then(|bytes| visit(&mut state, index, &Block::parse(bytes)?)).map_err(|error| self.decode_error(index, error))
+                    bytes
+                        .and_then(|bytes| visit(&mut state, index, &Block::parse(bytes)?))
+                        .map_err(|error| self.decode_error(index, error))
                 });
                 if let Err(error) = outcome {
                     failed.store(true, Ordering::Relaxed);
@@ -206,7 +252,17 @@ impl Source<'_> {
             let handles: Vec<_> = (0..threads).map(|_| scope.spawn(worker)).collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err((usize::MAX, OsmError::Corrupt { path: self.name.to_owned(), reason: "a reading thread failed unexpectedly".to_owned() }))))
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err((
+                            usize::MAX,
+                            OsmError::Corrupt {
+                                path: self.name.to_owned(),
+                                reason: "a reading thread failed unexpectedly".to_owned(),
+                            },
+                        ))
+                    })
+                })
                 .collect()
         });
         let mut states = Vec::with_capacity(results.len());
@@ -260,7 +316,10 @@ struct TagBuffer {
 }
 
 impl TagBuffer {
-    fn fill<'t>(&mut self, tags: impl Iterator<Item = Result<(&'t str, &'t str), DecodeError>>) -> Result<&Tags, DecodeError> {
+    fn fill<'t>(
+        &mut self,
+        tags: impl Iterator<Item = Result<(&'t str, &'t str), DecodeError>>,
+    ) -> Result<&Tags, DecodeError> {
         let mut n = 0;
         for tag in tags {
             let (k, v) = tag?;
@@ -298,7 +357,13 @@ struct Pass1 {
 }
 
 impl Pass1 {
-    fn visit(&mut self, index: usize, block: &Block<'_>, filter: &ExtractFilter<'_>, shared: &Pass1Shared) -> Result<(), DecodeError> {
+    fn visit(
+        &mut self,
+        index: usize,
+        block: &Block<'_>,
+        filter: &ExtractFilter<'_>,
+        shared: &Pass1Shared,
+    ) -> Result<(), DecodeError> {
         self.decoded.push(index);
         let c = block.contents();
         if shared.early_stop && c.nodes && !c.ways && !c.relations {
@@ -333,7 +398,11 @@ impl Pass1 {
                 (low, high) = (low.min(way.id), high.max(way.id));
                 let tags = self.tags.fill(way.tags.resolve(block))?;
                 if (filter.keep_way)(tags) || wanted.contains_key(&way.id) {
-                    self.ways.push(OsmWay { id: way.id, refs: way.refs().collect::<Result<_, _>>()?, tags: tags.clone() });
+                    self.ways.push(OsmWay {
+                        id: way.id,
+                        refs: way.refs().collect::<Result<_, _>>()?,
+                        tags: tags.clone(),
+                    });
                 }
             }
             self.way_ranges.push((index, low, high, wanted.len()));
@@ -368,7 +437,12 @@ fn member(m: Member<'_>) -> OsmMember {
 }
 
 /// The tags of a node, when it has some and `keep_node` accepts them.
-fn keep_tags(buf: &mut TagBuffer, tags: RawTags<'_>, block: &Block<'_>, filter: &ExtractFilter<'_>) -> Result<Option<Tags>, DecodeError> {
+fn keep_tags(
+    buf: &mut TagBuffer,
+    tags: RawTags<'_>,
+    block: &Block<'_>,
+    filter: &ExtractFilter<'_>,
+) -> Result<Option<Tags>, DecodeError> {
     if tags.is_empty() {
         return Ok(None);
     }
@@ -380,7 +454,11 @@ fn collect_member_ways(block: &Block<'_>, missing: &[i64], found: &mut Vec<OsmWa
     for way in block.ways() {
         let way = way?;
         if missing.binary_search(&way.id).is_ok() {
-            let tags = way.tags.resolve(block).map(|t| t.map(|(k, v)| (k.to_owned(), v.to_owned()))).collect::<Result<_, _>>()?;
+            let tags = way
+                .tags
+                .resolve(block)
+                .map(|t| t.map(|(k, v)| (k.to_owned(), v.to_owned())))
+                .collect::<Result<_, _>>()?;
             found.push(OsmWay { id: way.id, refs: way.refs().collect::<Result<_, _>>()?, tags });
         }
     }

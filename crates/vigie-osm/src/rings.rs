@@ -59,7 +59,10 @@ pub fn stitch_rings(ways: &[&[i64]]) -> Result<Vec<Vec<i64>>, RingError> {
 
 /// Makes polygons of outer rings, each inner ring becoming a hole of the smallest outer ring
 /// that contains it. Rings come out in the GeoJSON orientation (outer counter-clockwise).
-pub fn assemble_polygons(outers: Vec<LineString<f64>>, inners: Vec<LineString<f64>>) -> Result<Vec<Polygon<f64>>, RingError> {
+pub fn assemble_polygons(
+    outers: Vec<LineString<f64>>,
+    inners: Vec<LineString<f64>>,
+) -> Result<Vec<Polygon<f64>>, RingError> {
     if outers.is_empty() {
         return Err(RingError::NoOuter);
     }
@@ -77,7 +80,11 @@ pub fn assemble_polygons(outers: Vec<LineString<f64>>, inners: Vec<LineString<f6
         let (exterior, _) = hole.into_inner();
         holes[host].push(exterior);
     }
-    Ok(shells.into_iter().zip(holes).map(|(shell, holes)| Polygon::new(shell.into_inner().0, holes).orient(Direction::Default)).collect())
+    Ok(shells
+        .into_iter()
+        .zip(holes)
+        .map(|(shell, holes)| Polygon::new(shell.into_inner().0, holes).orient(Direction::Default))
+        .collect())
 }
 
 /// The ring of node ids as coordinates, or `None` when a node is unknown.
@@ -127,7 +134,8 @@ mod tests {
     fn holes_go_into_the_outer_ring_that_holds_them() {
         let ring = |ids: &[i64]| ring_coords(ids, coord).unwrap_or_else(|| unreachable!("all nodes are known"));
         let (outer, inner) = (ring(&[1, 2, 3, 4, 1]), ring(&[5, 6, 7, 8, 5]));
-        let polygons = assemble_polygons(vec![outer.clone()], vec![inner.clone()]).unwrap_or_else(|e| unreachable!("{e}"));
+        let polygons =
+            assemble_polygons(vec![outer.clone()], vec![inner.clone()]).unwrap_or_else(|e| unreachable!("{e}"));
         assert_eq!(polygons.len(), 1);
         assert_eq!(polygons[0].interiors().len(), 1);
         assert!((polygons[0].unsigned_area() - 96.0).abs() < 1e-9);

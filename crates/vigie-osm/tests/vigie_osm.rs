@@ -63,7 +63,8 @@ fn the_helsinki_extract_holds_dozens_of_known_public_spaces() {
         assert_eq!(found.tags.get("name").map(String::as_str), Some(name));
     }
     // Senate Square is a multipolygon of two ways: stitched, with its real size (about 0.7 ha).
-    let senate = report.candidates.iter().find(|c| c.name == "Senaatintori").map(|c| c.geometry.area_m2()).unwrap_or_default();
+    let senate =
+        report.candidates.iter().find(|c| c.name == "Senaatintori").map(|c| c.geometry.area_m2()).unwrap_or_default();
     assert!((5_000.0..10_000.0).contains(&senate), "{senate}");
     // The Market Square relation is cut by the edge of the extract: counted, not guessed.
     assert!(report.candidates.iter().all(|c| c.name != "Kauppatori"));
@@ -75,7 +76,11 @@ fn the_helsinki_extract_holds_dozens_of_known_public_spaces() {
         let area = candidate.geometry.area_m2();
         assert!((100.0..200_000.0).contains(&area), "{} {}: {area} m²", candidate.osm_ref, candidate.name);
         let bbox = candidate.geometry.bounding_box().unwrap_or_else(|| panic!("{} has no box", candidate.osm_ref));
-        assert!(bbox.west > 24.93 && bbox.east < 24.96 && bbox.south > 60.16 && bbox.north < 60.185, "{}: {bbox:?}", candidate.osm_ref);
+        assert!(
+            bbox.west > 24.93 && bbox.east < 24.96 && bbox.south > 60.16 && bbox.north < 60.185,
+            "{}: {bbox:?}",
+            candidate.osm_ref
+        );
     }
     // Unique elements, deterministic order.
     let refs: Vec<&str> = report.candidates.iter().map(|c| c.osm_ref.as_str()).collect();
@@ -158,7 +163,9 @@ fn an_unsorted_file_gives_the_same_result() {
 
     let sorted = find_public_spaces(&demo(), &NoProgress).unwrap_or_else(|e| panic!("{e}"));
     let unsorted = find_public_spaces(&path, &NoProgress).unwrap_or_else(|e| panic!("{e}"));
-    let summary = |r: &vigie_osm::CandidateReport| r.candidates.iter().map(|c| (c.osm_ref.clone(), c.geometry.area_m2().round() as i64)).collect::<Vec<_>>();
+    let summary = |r: &vigie_osm::CandidateReport| {
+        r.candidates.iter().map(|c| (c.osm_ref.clone(), c.geometry.area_m2().round() as i64)).collect::<Vec<_>>()
+    };
     assert_eq!(summary(&unsorted), summary(&sorted));
     assert_eq!(unsorted.skipped, sorted.skipped);
     assert_eq!(unsorted.nodes_read, sorted.nodes_read);
@@ -231,7 +238,9 @@ fn files_that_are_not_pbf_are_named_as_such() {
 #[test]
 fn a_cut_or_damaged_file_is_reported_as_truncated() {
     let bytes = demo_bytes();
-    for (cut, name) in [(bytes.len() / 2, "half.osm.pbf"), (bytes.len() - 1, "one-byte-short.osm.pbf"), (10, "ten-bytes.osm.pbf")] {
+    for (cut, name) in
+        [(bytes.len() / 2, "half.osm.pbf"), (bytes.len() - 1, "one-byte-short.osm.pbf"), (10, "ten-bytes.osm.pbf")]
+    {
         let error = error_for(&bytes[..cut], name);
         assert_eq!(error.code(), "osm_truncated", "{name}: {error}");
         assert!(error.to_string().contains("interrupted"), "{name}: {error}");

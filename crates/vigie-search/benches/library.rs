@@ -11,9 +11,7 @@ use std::time::Instant;
 
 use vigie_search::analysis::fold;
 use vigie_search::demo::DEMO_LIBRARY;
-use vigie_search::{
-    Access, IngestOptions, LibraryIndex, Marking, ParsedDocument, SearchQuery, parse,
-};
+use vigie_search::{Access, IngestOptions, LibraryIndex, Marking, ParsedDocument, SearchQuery, parse};
 
 #[derive(serde::Deserialize)]
 struct RelevanceFile {
@@ -34,21 +32,12 @@ fn library_dir() -> PathBuf {
 fn corpus_files() -> Vec<(&'static str, Vec<u8>, IngestOptions)> {
     DEMO_LIBRARY
         .iter()
-        .map(|e| {
-            (
-                e.filename,
-                std::fs::read(library_dir().join(e.filename)).expect("demo file"),
-                e.options("eu"),
-            )
-        })
+        .map(|e| (e.filename, std::fs::read(library_dir().join(e.filename)).expect("demo file"), e.options("eu")))
         .collect()
 }
 
 fn parse_corpus() -> Vec<ParsedDocument> {
-    corpus_files()
-        .into_iter()
-        .map(|(name, bytes, o)| parse(&bytes, name, o).expect("parse"))
-        .collect()
+    corpus_files().into_iter().map(|(name, bytes, o)| parse(&bytes, name, o).expect("parse")).collect()
 }
 
 fn index_of(docs: &[ParsedDocument]) -> LibraryIndex {
@@ -56,38 +45,21 @@ fn index_of(docs: &[ParsedDocument]) -> LibraryIndex {
 }
 
 fn admin() -> Access {
-    Access {
-        orgs: None,
-        max_marking: Marking::Red,
-    }
+    Access { orgs: None, max_marking: Marking::Red }
 }
 
 fn relevance(cases: &[Case]) {
     let docs = parse_corpus();
     let index = index_of(&docs);
-    let texts: HashMap<&str, String> = docs
-        .iter()
-        .flat_map(|d| d.passages.iter().map(|p| (p.id.as_str(), fold(&p.text))))
-        .collect();
+    let texts: HashMap<&str, String> =
+        docs.iter().flat_map(|d| d.passages.iter().map(|p| (p.id.as_str(), fold(&p.text)))).collect();
     let (mut top1, mut top3) = (0, 0);
     let mut by_lang: HashMap<&str, (usize, usize)> = HashMap::new();
     for case in cases {
-        let results = index
-            .search(
-                &SearchQuery {
-                    limit: 3,
-                    ..SearchQuery::new(&case.text)
-                },
-                &admin(),
-            )
-            .expect("search")
-            .results;
+        let results =
+            index.search(&SearchQuery { limit: 3, ..SearchQuery::new(&case.text) }, &admin()).expect("search").results;
         let want = fold(&case.expect);
-        let rank = results.iter().position(|h| {
-            texts
-                .get(h.passage_id.as_str())
-                .is_some_and(|t| t.contains(&want))
-        });
+        let rank = results.iter().position(|h| texts.get(h.passage_id.as_str()).is_some_and(|t| t.contains(&want)));
         let entry = by_lang.entry(case.lang.as_str()).or_default();
         entry.1 += 1;
         match rank {
@@ -96,12 +68,7 @@ fn relevance(cases: &[Case]) {
                 entry.0 += 1;
                 top1 += usize::from(r == 0);
             }
-            None => println!(
-                "  miss [{}] {:?} → {:?}",
-                case.lang,
-                case.text,
-                results.first().map(|h| &h.snippet)
-            ),
+            None => println!("  miss [{}] {:?} → {:?}", case.lang, case.text, results.first().map(|h| &h.snippet)),
         }
     }
     let n = cases.len();
@@ -167,14 +134,7 @@ fn latency(cases: &[Case]) {
     let mut docs = parse_corpus();
     let words: Vec<String> = docs
         .iter()
-        .flat_map(|d| {
-            d.passages.iter().flat_map(|p| {
-                p.text
-                    .split_whitespace()
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>()
-            })
-        })
+        .flat_map(|d| d.passages.iter().flat_map(|p| p.text.split_whitespace().map(str::to_owned).collect::<Vec<_>>()))
         .collect();
     let mut rng = Rng(0x5EED_1234_ABCD_0001);
     let mut passages: usize = docs.iter().map(|d| d.passages.len()).sum();
@@ -185,9 +145,7 @@ fn latency(cases: &[Case]) {
             md.push_str(&format!("## Section {section}\n\n"));
             for _ in 0..5 {
                 let len = 70 + rng.below(60);
-                let para: Vec<&str> = (0..len)
-                    .map(|_| words[rng.below(words.len())].as_str())
-                    .collect();
+                let para: Vec<&str> = (0..len).map(|_| words[rng.below(words.len())].as_str()).collect();
                 md.push_str(&para.join(" "));
                 md.push_str(".\n\n");
             }
@@ -202,19 +160,13 @@ fn latency(cases: &[Case]) {
         n += 1;
     }
     let index = index_of(&docs);
-    let access = Access {
-        orgs: Some(vec!["org-1".into()]),
-        max_marking: Marking::Amber,
-    };
+    let access = Access { orgs: Some(vec!["org-1".into()]), max_marking: Marking::Amber };
     let mut times = Vec::new();
     let mut cpu_ticks = 0u64;
     for round in 0..10 {
         let cpu_before = thread_cpu_ticks();
         for case in cases {
-            let q = SearchQuery {
-                limit: 10,
-                ..SearchQuery::new(&case.text)
-            };
+            let q = SearchQuery { limit: 10, ..SearchQuery::new(&case.text) };
             let started = Instant::now();
             let r = index.search(&q, &access).expect("search");
             let micros = started.elapsed().as_micros();
@@ -248,9 +200,7 @@ fn latency(cases: &[Case]) {
     }
     println!(
         "  machine load average while measuring: {}",
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .trim()
+        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
     );
 }
 
@@ -260,21 +210,14 @@ fn thread_cpu_ticks() -> u64 {
     // Fields after the command name (which may contain spaces) start at the state field.
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let field = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
     field(11) + field(12)
 }
 
 fn main() {
     let file: RelevanceFile = toml::from_str(
-        &std::fs::read_to_string(
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/relevance.toml"),
-        )
-        .expect("relevance file"),
+        &std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/relevance.toml"))
+            .expect("relevance file"),
     )
     .expect("relevance toml");
     relevance(&file.query);

@@ -5,8 +5,8 @@
 //! Folding happens *before* stemming: the stemmer then sees `securite` whether the user typed
 //! `sécurité` or `securite`, and both reach the same stem.
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer,
-    StopWordFilter, TextAnalyzer, TokenStream,
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
+    TokenStream,
 };
 
 use std::sync::OnceLock;
@@ -25,35 +25,27 @@ pub fn tokenizer_name(lang: Lang) -> &'static str {
 
 /// Elided articles and pronouns: `SimpleTokenizer` splits `l'arme` into `l` + `arme`,
 /// and these fragments are then dropped as stop words.
-const FR_ELISIONS: &[&str] = &[
-    "l", "d", "j", "m", "n", "s", "t", "c", "qu", "jusqu", "lorsqu", "puisqu", "quoiqu",
-];
+const FR_ELISIONS: &[&str] = &["l", "d", "j", "m", "n", "s", "t", "c", "qu", "jusqu", "lorsqu", "puisqu", "quoiqu"];
 
 /// French stop words, already accent-folded.
 const FR_STOP: &[&str] = &[
-    "a", "au", "aux", "avec", "ce", "ces", "cet", "cette", "dans", "de", "des", "du", "elle",
-    "elles", "en", "et", "eux", "il", "ils", "je", "la", "le", "les", "leur", "leurs", "lui", "ma",
-    "mais", "me", "meme", "mes", "moi", "mon", "ne", "nos", "notre", "nous", "on", "ou", "par",
-    "pas", "pour", "qui", "que", "quoi", "sa", "se", "ses", "son", "sur", "ta", "te", "tes", "toi",
-    "ton", "tu", "un", "une", "vos", "votre", "vous", "y", "est", "sont", "ete", "etre", "ont",
-    "ainsi", "afin", "dont", "sont", "aussi", "tres", "plus", "tout", "tous", "toute", "toutes",
+    "a", "au", "aux", "avec", "ce", "ces", "cet", "cette", "dans", "de", "des", "du", "elle", "elles", "en", "et",
+    "eux", "il", "ils", "je", "la", "le", "les", "leur", "leurs", "lui", "ma", "mais", "me", "meme", "mes", "moi",
+    "mon", "ne", "nos", "notre", "nous", "on", "ou", "par", "pas", "pour", "qui", "que", "quoi", "sa", "se", "ses",
+    "son", "sur", "ta", "te", "tes", "toi", "ton", "tu", "un", "une", "vos", "votre", "vous", "y", "est", "sont",
+    "ete", "etre", "ont", "ainsi", "afin", "dont", "sont", "aussi", "tres", "plus", "tout", "tous", "toute", "toutes",
     "cela", "ceci",
 ];
 
 const EN_STOP: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
-    "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
-    "they", "this", "to", "was", "will", "with", "s", "t", "its", "from", "which", "been", "has",
-    "have", "we", "our",
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not", "of",
+    "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "will", "with",
+    "s", "t", "its", "from", "which", "been", "has", "have", "we", "our",
 ];
 
 fn stop_words(lang: Lang) -> StopWordFilter {
     let list: Vec<String> = match lang {
-        Lang::Fr => FR_STOP
-            .iter()
-            .chain(FR_ELISIONS)
-            .map(|w| (*w).to_owned())
-            .collect(),
+        Lang::Fr => FR_STOP.iter().chain(FR_ELISIONS).map(|w| (*w).to_owned()).collect(),
         Lang::En => EN_STOP.iter().map(|w| (*w).to_owned()).collect(),
     };
     StopWordFilter::remove(list)
@@ -108,23 +100,14 @@ pub fn tokens(analyzer: &mut TextAnalyzer, text: &str) -> Vec<Tok> {
     let mut stream = analyzer.token_stream(text);
     while stream.advance() {
         let t = stream.token();
-        out.push(Tok {
-            text: t.text.clone(),
-            from: t.offset_from,
-            to: t.offset_to,
-            position: t.position,
-        });
+        out.push(Tok { text: t.text.clone(), from: t.offset_from, to: t.offset_to, position: t.position });
     }
     out
 }
 
 /// Lower-case and fold accents, for matching glossary entries against a query.
 pub fn fold(text: &str) -> String {
-    tokens(&mut plain_analyzer(), text)
-        .into_iter()
-        .map(|t| t.text)
-        .collect::<Vec<_>>()
-        .join(" ")
+    tokens(&mut plain_analyzer(), text).into_iter().map(|t| t.text).collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -132,36 +115,21 @@ mod tests {
     use super::*;
 
     fn analysed(lang: Lang, text: &str) -> Vec<String> {
-        tokens(&mut analyzer(lang), text)
-            .into_iter()
-            .map(|t| t.text)
-            .collect()
+        tokens(&mut analyzer(lang), text).into_iter().map(|t| t.text).collect()
     }
 
     #[test]
     fn french_folds_accents_and_elisions_before_stemming() {
-        assert_eq!(
-            analysed(Lang::Fr, "sécurité"),
-            analysed(Lang::Fr, "securite")
-        );
+        assert_eq!(analysed(Lang::Fr, "sécurité"), analysed(Lang::Fr, "securite"));
         assert_eq!(analysed(Lang::Fr, "l'arme"), analysed(Lang::Fr, "arme"));
-        assert_eq!(
-            analysed(Lang::Fr, "d’explosifs"),
-            analysed(Lang::Fr, "explosif")
-        );
-        assert_eq!(
-            analysed(Lang::Fr, "les chiens"),
-            analysed(Lang::Fr, "chien")
-        );
+        assert_eq!(analysed(Lang::Fr, "d’explosifs"), analysed(Lang::Fr, "explosif"));
+        assert_eq!(analysed(Lang::Fr, "les chiens"), analysed(Lang::Fr, "chien"));
         assert!(analysed(Lang::Fr, "de la et les").is_empty());
     }
 
     #[test]
     fn english_stems_and_drops_stop_words() {
-        assert_eq!(
-            analysed(Lang::En, "the detection dogs"),
-            analysed(Lang::En, "detecting dog")
-        );
+        assert_eq!(analysed(Lang::En, "the detection dogs"), analysed(Lang::En, "detecting dog"));
     }
 
     #[test]

@@ -43,9 +43,7 @@ pub fn similarity(a: &[u32], b: &[u32]) -> f64 {
 }
 
 /// Every pair of documents at or above [`THRESHOLD`], most similar first.
-pub fn near_duplicates<'a>(
-    docs: impl IntoIterator<Item = (&'a str, &'a [u32])>,
-) -> Vec<DuplicatePair> {
+pub fn near_duplicates<'a>(docs: impl IntoIterator<Item = (&'a str, &'a [u32])>) -> Vec<DuplicatePair> {
     let docs: Vec<(&str, &[u32])> = docs.into_iter().collect();
     let mut pairs = Vec::new();
     for (i, (a, sa)) in docs.iter().enumerate() {
@@ -53,19 +51,11 @@ pub fn near_duplicates<'a>(
             let s = similarity(sa, sb);
             if s >= THRESHOLD {
                 let (a, b) = if a <= b { (a, b) } else { (b, a) };
-                pairs.push(DuplicatePair {
-                    a: (*a).to_owned(),
-                    b: (*b).to_owned(),
-                    similarity: s,
-                });
+                pairs.push(DuplicatePair { a: (*a).to_owned(), b: (*b).to_owned(), similarity: s });
             }
         }
     }
-    pairs.sort_by(|x, y| {
-        y.similarity
-            .total_cmp(&x.similarity)
-            .then_with(|| (&x.a, &x.b).cmp(&(&y.a, &y.b)))
-    });
+    pairs.sort_by(|x, y| y.similarity.total_cmp(&x.similarity).then_with(|| (&x.a, &x.b).cmp(&(&y.a, &y.b))));
     pairs
 }
 
@@ -98,18 +88,12 @@ mod tests {
 
     #[test]
     fn reflowed_text_is_a_near_duplicate_and_other_text_is_not() {
-        let noisy = TEXT
-            .replace(", ", ",\n\n")
-            .replace("Les cibles", "LES CIBLES");
+        let noisy = TEXT.replace(", ", ",\n\n").replace("Les cibles", "LES CIBLES");
         let other = "La stratégie couvre la période 2020-2025 et se concentre sur le renforcement des moyens.";
         let (a, b, c) = (signature(TEXT), signature(&noisy), signature(other));
         assert!(similarity(&a, &b) > 0.95);
         assert!(similarity(&a, &c) < 0.1);
-        let pairs = near_duplicates([
-            ("x", a.as_slice()),
-            ("c", c.as_slice()),
-            ("b", b.as_slice()),
-        ]);
+        let pairs = near_duplicates([("x", a.as_slice()), ("c", c.as_slice()), ("b", b.as_slice())]);
         assert_eq!(pairs.len(), 1);
         assert_eq!((pairs[0].a.as_str(), pairs[0].b.as_str()), ("b", "x"));
     }

@@ -19,9 +19,7 @@ pub const DEMO_LIBRARY: &[DemoEntry] = &[
         date: "2017-10-18",
         source: "European Commission, COM(2017) 612 final",
         tags: &["eu", "action-plan", "public-spaces"],
-        bytes: include_bytes!(
-            "../../../data/demo/library/com-2017-612-plan-action-espaces-publics.md"
-        ),
+        bytes: include_bytes!("../../../data/demo/library/com-2017-612-plan-action-espaces-publics.md"),
     },
     DemoEntry {
         filename: "com-2017-612-plan-action-espaces-publics.pdf-extraction.txt",
@@ -29,9 +27,7 @@ pub const DEMO_LIBRARY: &[DemoEntry] = &[
         date: "2017-10-18",
         source: "European Commission, COM(2017) 612 final",
         tags: &["eu", "action-plan", "public-spaces"],
-        bytes: include_bytes!(
-            "../../../data/demo/library/com-2017-612-plan-action-espaces-publics.pdf-extraction.txt"
-        ),
+        bytes: include_bytes!("../../../data/demo/library/com-2017-612-plan-action-espaces-publics.pdf-extraction.txt"),
     },
     DemoEntry {
         filename: "com-2020-605-strategie-union-securite.pdf-extraction.txt",
@@ -39,9 +35,7 @@ pub const DEMO_LIBRARY: &[DemoEntry] = &[
         date: "2020-07-24",
         source: "European Commission, COM(2020) 605 final",
         tags: &["eu", "strategy"],
-        bytes: include_bytes!(
-            "../../../data/demo/library/com-2020-605-strategie-union-securite.pdf-extraction.txt"
-        ),
+        bytes: include_bytes!("../../../data/demo/library/com-2020-605-strategie-union-securite.pdf-extraction.txt"),
     },
     DemoEntry {
         filename: "ip-20-2328-rapport-union-securite.md",
@@ -57,9 +51,7 @@ pub const DEMO_LIBRARY: &[DemoEntry] = &[
         date: "2019-01-01",
         source: "United Nations Counter-Terrorism Committee Executive Directorate (CTED)",
         tags: &["un", "public-private-partnership"],
-        bytes: include_bytes!(
-            "../../../data/demo/library/cted-note-partenariat-public-prive-securite-urbaine.md"
-        ),
+        bytes: include_bytes!("../../../data/demo/library/cted-note-partenariat-public-prive-securite-urbaine.md"),
     },
 ];
 
@@ -81,15 +73,9 @@ impl DemoEntry {
 mod tests {
     #[test]
     fn entries_have_valid_dates_and_distinct_ids() {
-        let ids: std::collections::HashSet<String> = super::DEMO_LIBRARY
-            .iter()
-            .map(|e| e.options("o").document_id.unwrap_or_default())
-            .collect();
+        let ids: std::collections::HashSet<String> =
+            super::DEMO_LIBRARY.iter().map(|e| e.options("o").document_id.unwrap_or_default()).collect();
         assert_eq!(ids.len(), super::DEMO_LIBRARY.len());
-        assert!(
-            super::DEMO_LIBRARY
-                .iter()
-                .all(|e| e.options("o").date.is_some())
-        );
+        assert!(super::DEMO_LIBRARY.iter().all(|e| e.options("o").date.is_some()));
     }
 }

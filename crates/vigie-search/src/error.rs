@@ -4,9 +4,7 @@ use thiserror::Error;
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum SearchError {
     /// The bytes could not be read as a document of the announced kind.
-    #[error(
-        "the document '{name}' could not be read: {reason} / le document « {name} » est illisible : {reason}"
-    )]
+    #[error("the document '{name}' could not be read: {reason} / le document « {name} » est illisible : {reason}")]
     DocumentUnreadable { name: String, reason: String },
     /// The file is not text, Markdown, HTML or PDF.
     #[error(
@@ -19,9 +17,7 @@ pub enum SearchError {
     )]
     MarkingInvalid { given: String },
     /// A language other than those the library analyses.
-    #[error(
-        "unknown language '{given}'; expected fr or en / langue inconnue « {given} » ; attendu fr ou en"
-    )]
+    #[error("unknown language '{given}'; expected fr or en / langue inconnue « {given} » ; attendu fr ou en")]
     LanguageInvalid { given: String },
     /// The search request cannot be run (empty, unbalanced quotes, bad range, limit).
     #[error("the search cannot be run: {reason} / la recherche ne peut pas être lancée : {reason}")]
@@ -54,21 +50,15 @@ impl SearchError {
     }
 
     pub(crate) fn query(reason: impl Into<String>) -> Self {
-        SearchError::QueryInvalid {
-            reason: reason.into(),
-        }
+        SearchError::QueryInvalid { reason: reason.into() }
     }
 }
 
 impl From<tantivy::TantivyError> for SearchError {
     fn from(e: tantivy::TantivyError) -> Self {
         match e {
-            tantivy::TantivyError::LockFailure(..) => SearchError::IndexBusy {
-                reason: e.to_string(),
-            },
-            _ => SearchError::IndexFailed {
-                reason: e.to_string(),
-            },
+            tantivy::TantivyError::LockFailure(..) => SearchError::IndexBusy { reason: e.to_string() },
+            _ => SearchError::IndexFailed { reason: e.to_string() },
         }
     }
 }
@@ -80,10 +70,7 @@ mod tests {
     #[test]
     fn codes_are_stable_snake_case() {
         let all = [
-            SearchError::DocumentUnreadable {
-                name: "a".into(),
-                reason: "b".into(),
-            },
+            SearchError::DocumentUnreadable { name: "a".into(), reason: "b".into() },
             SearchError::DocumentFormatUnsupported { name: "a".into() },
             SearchError::MarkingInvalid { given: "x".into() },
             SearchError::LanguageInvalid { given: "x".into() },
@@ -93,11 +80,7 @@ mod tests {
             SearchError::IndexFailed { reason: "x".into() },
         ];
         for e in all {
-            assert!(
-                e.code().chars().all(|c| c.is_ascii_lowercase() || c == '_'),
-                "{}",
-                e.code()
-            );
+            assert!(e.code().chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{}", e.code());
             assert!(!e.to_string().is_empty());
         }
     }

@@ -37,11 +37,8 @@ impl Glossary {
     }
 
     pub fn from_toml(text: &str) -> Result<Self, SearchError> {
-        let file: File = toml::from_str(text).map_err(|e| SearchError::GlossaryInvalid {
-            reason: e.to_string(),
-        })?;
-        let mut analyzers: Vec<(Lang, TextAnalyzer)> =
-            Lang::ALL.iter().map(|&l| (l, analyzer(l))).collect();
+        let file: File = toml::from_str(text).map_err(|e| SearchError::GlossaryInvalid { reason: e.to_string() })?;
+        let mut analyzers: Vec<(Lang, TextAnalyzer)> = Lang::ALL.iter().map(|&l| (l, analyzer(l))).collect();
         let mut entries = Vec::with_capacity(file.entry.len());
         for raw in file.entry {
             if raw.en.is_empty() || raw.fr.is_empty() {
@@ -55,12 +52,7 @@ impl Glossary {
                     let stems = analyzers
                         .iter_mut()
                         .find(|(l, _)| *l == lang)
-                        .map(|(_, a)| {
-                            tokens(a, &text)
-                                .into_iter()
-                                .map(|t| t.text)
-                                .collect::<Vec<_>>()
-                        })
+                        .map(|(_, a)| tokens(a, &text).into_iter().map(|t| t.text).collect::<Vec<_>>())
                         .unwrap_or_default();
                     if stems.is_empty() {
                         return Err(SearchError::GlossaryInvalid {
@@ -80,11 +72,9 @@ impl Glossary {
     pub fn expand(&self, query_stems: &[(Lang, Vec<String>)]) -> Vec<(Lang, &str)> {
         let mut out: Vec<(Lang, &str)> = Vec::new();
         for entry in &self.entries {
-            let hit = entry.iter().find(|v| {
-                query_stems
-                    .iter()
-                    .any(|(lang, stems)| *lang == v.lang && contains_run(stems, &v.stems))
-            });
+            let hit = entry
+                .iter()
+                .find(|v| query_stems.iter().any(|(lang, stems)| *lang == v.lang && contains_run(stems, &v.stems)));
             if let Some(hit) = hit {
                 for v in entry.iter().filter(|v| v.lang != hit.lang) {
                     if !out.contains(&(v.lang, v.text.as_str())) {
@@ -114,18 +104,7 @@ mod tests {
     use super::*;
 
     fn stems(text: &str) -> Vec<(Lang, Vec<String>)> {
-        Lang::ALL
-            .iter()
-            .map(|&l| {
-                (
-                    l,
-                    tokens(&mut analyzer(l), text)
-                        .into_iter()
-                        .map(|t| t.text)
-                        .collect(),
-                )
-            })
-            .collect()
+        Lang::ALL.iter().map(|&l| (l, tokens(&mut analyzer(l), text).into_iter().map(|t| t.text).collect())).collect()
     }
 
     #[test]
@@ -138,13 +117,8 @@ mod tests {
     fn expands_both_ways() {
         let g = Glossary::shipped().unwrap();
         let en = g.expand(&stems("Explosive detection dog at the station"));
-        assert!(
-            en.contains(&(Lang::Fr, "chiens détecteurs d'explosifs")),
-            "{en:?}"
-        );
-        let fr = g.expand(&stems(
-            "protection des espaces publics contre les véhicules béliers",
-        ));
+        assert!(en.contains(&(Lang::Fr, "chiens détecteurs d'explosifs")), "{en:?}");
+        let fr = g.expand(&stems("protection des espaces publics contre les véhicules béliers"));
         assert!(fr.contains(&(Lang::En, "public spaces")), "{fr:?}");
         assert!(g.expand(&stems("zzz")).is_empty());
     }

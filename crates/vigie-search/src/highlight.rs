@@ -24,10 +24,7 @@ pub fn snippet(text: &str, lang: Lang, marks: &Marks, max_chars: usize) -> Strin
     if !marks.fuzzy.is_empty() {
         let plain: Vec<Tok> = tokens(&mut plain_analyzer(), text);
         spans.extend(
-            plain
-                .iter()
-                .filter(|t| marks.fuzzy.iter().any(|f| within_one_edit(f, &t.text)))
-                .map(|t| (t.from, t.to)),
+            plain.iter().filter(|t| marks.fuzzy.iter().any(|f| within_one_edit(f, &t.text))).map(|t| (t.from, t.to)),
         );
     }
     spans.sort_unstable();
@@ -55,51 +52,26 @@ pub fn snippet(text: &str, lang: Lang, marks: &Marks, max_chars: usize) -> Strin
 /// The byte range of at most `max_chars` characters holding the most hits, snapped to word
 /// boundaries.
 fn window(text: &str, spans: &[(usize, usize)], max_chars: usize) -> (usize, usize) {
-    let bounds: Vec<usize> = text
-        .char_indices()
-        .map(|(i, _)| i)
-        .chain(std::iter::once(text.len()))
-        .collect();
+    let bounds: Vec<usize> = text.char_indices().map(|(i, _)| i).chain(std::iter::once(text.len())).collect();
     if bounds.len() <= max_chars + 1 {
         return (0, text.len());
     }
-    let width = |from: usize| {
-        bounds
-            .get(bounds.partition_point(|&b| b < from) + max_chars)
-            .copied()
-            .unwrap_or(text.len())
-    };
+    let width =
+        |from: usize| bounds.get(bounds.partition_point(|&b| b < from) + max_chars).copied().unwrap_or(text.len());
     let best_start = spans
         .iter()
         .map(|&(from, _)| {
             // Start a little before the first hit so it reads in context.
-            let lead = bounds[bounds
-                .partition_point(|&b| b < from)
-                .saturating_sub(max_chars / 5)];
+            let lead = bounds[bounds.partition_point(|&b| b < from).saturating_sub(max_chars / 5)];
             let end = width(lead);
-            (
-                spans
-                    .iter()
-                    .filter(|(f, t)| *f >= lead && *t <= end)
-                    .count(),
-                std::cmp::Reverse(lead),
-            )
+            (spans.iter().filter(|(f, t)| *f >= lead && *t <= end).count(), std::cmp::Reverse(lead))
         })
         .max()
         .map_or(0, |(_, std::cmp::Reverse(lead))| lead);
-    let start = if best_start == 0 {
-        0
-    } else {
-        text[best_start..]
-            .find(' ')
-            .map_or(best_start, |s| best_start + s + 1)
-    };
+    let start =
+        if best_start == 0 { 0 } else { text[best_start..].find(' ').map_or(best_start, |s| best_start + s + 1) };
     let end = width(start);
-    let end = if end >= text.len() {
-        text.len()
-    } else {
-        text[..end].rfind(' ').filter(|&e| e > start).unwrap_or(end)
-    };
+    let end = if end >= text.len() { text.len() } else { text[..end].rfind(' ').filter(|&e| e > start).unwrap_or(end) };
     (start, end)
 }
 
@@ -127,8 +99,7 @@ pub fn within_one_edit(a: &str, b: &str) -> bool {
     match (ra.len(), rb.len()) {
         (0, 0) => true,
         (la, lb) if la == lb => {
-            ra[1..] == rb[1..]
-                || (la >= 2 && ra[0] == rb[1] && ra[1] == rb[0] && ra[2..] == rb[2..])
+            ra[1..] == rb[1..] || (la >= 2 && ra[0] == rb[1] && ra[1] == rb[0] && ra[2..] == rb[2..])
         }
         (la, lb) if la > lb => ra[1..] == *rb,
         _ => *ra == rb[1..],
@@ -150,42 +121,22 @@ mod tests {
     #[test]
     fn marks_hits_and_escapes_the_rest() {
         let stem = tokens(&mut analyzer(Lang::Fr), "sécurité").remove(0).text;
-        let s = snippet(
-            "La <sécurité> & la Sécurité",
-            Lang::Fr,
-            &marks(&[&stem], &[]),
-            200,
-        );
-        assert_eq!(
-            s,
-            "La &lt;<mark>sécurité</mark>&gt; &amp; la <mark>Sécurité</mark>"
-        );
+        let s = snippet("La <sécurité> & la Sécurité", Lang::Fr, &marks(&[&stem], &[]), 200);
+        assert_eq!(s, "La &lt;<mark>sécurité</mark>&gt; &amp; la <mark>Sécurité</mark>");
     }
 
     #[test]
     fn long_passages_are_cut_around_the_hits() {
-        let text = format!(
-            "{} les chiens détecteurs {}",
-            "début du texte ".repeat(40),
-            "fin du texte ".repeat(40)
-        );
+        let text = format!("{} les chiens détecteurs {}", "début du texte ".repeat(40), "fin du texte ".repeat(40));
         let stem = tokens(&mut analyzer(Lang::Fr), "chiens").remove(0).text;
         let s = snippet(&text, Lang::Fr, &marks(&[&stem], &[]), 120);
-        assert!(
-            s.starts_with('…') && s.ends_with('…') && s.contains("<mark>chiens</mark>"),
-            "{s}"
-        );
+        assert!(s.starts_with('…') && s.ends_with('…') && s.contains("<mark>chiens</mark>"), "{s}");
         assert!(s.chars().count() <= 120 + 2 + "<mark></mark>".len());
     }
 
     #[test]
     fn typo_marks() {
-        let s = snippet(
-            "Les chiens détecteurs",
-            Lang::Fr,
-            &marks(&[], &["detecteur"]),
-            200,
-        );
+        let s = snippet("Les chiens détecteurs", Lang::Fr, &marks(&[], &["detecteur"]), 200);
         assert_eq!(s, "Les chiens <mark>détecteurs</mark>");
     }
 

@@ -8,16 +8,13 @@ use std::path::Path;
 use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::directory::MmapDirectory;
 use tantivy::query::{
-    BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, FuzzyTermQuery, Occur, PhraseQuery,
-    Query, RangeQuery, TermQuery, TermSetQuery,
+    BooleanQuery, BoostQuery, ConstScoreQuery, EmptyQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, RangeQuery,
+    TermQuery, TermSetQuery,
 };
 use tantivy::schema::{
-    Field, IndexRecordOption, NumericOptions, STORED, STRING, Schema, TextFieldIndexing,
-    TextOptions, Value,
+    Field, IndexRecordOption, NumericOptions, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
-use tantivy::{
-    DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term,
-};
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term};
 
 use crate::analysis::{PLAIN, Tok, analyzer, plain_analyzer, tokenizer_name, tokens};
 use crate::dedup::{self, DuplicatePair};
@@ -68,26 +65,16 @@ impl Fields {
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let analysed = |tokenizer: &str, positions: bool| {
-        let option = if positions {
-            IndexRecordOption::WithFreqsAndPositions
-        } else {
-            IndexRecordOption::WithFreqs
-        };
-        TextOptions::default().set_indexing_options(
-            TextFieldIndexing::default()
-                .set_tokenizer(tokenizer)
-                .set_index_option(option),
-        )
+        let option = if positions { IndexRecordOption::WithFreqsAndPositions } else { IndexRecordOption::WithFreqs };
+        TextOptions::default()
+            .set_indexing_options(TextFieldIndexing::default().set_tokenizer(tokenizer).set_index_option(option))
     };
     let fields = Fields {
         kind: b.add_text_field("kind", STRING),
         doc_id: b.add_text_field("doc_id", STRING | STORED),
         passage_id: b.add_text_field("passage_id", STRING | STORED),
         org: b.add_text_field("org", STRING | STORED),
-        marking: b.add_u64_field(
-            "marking",
-            NumericOptions::default().set_indexed().set_stored(),
-        ),
+        marking: b.add_u64_field("marking", NumericOptions::default().set_indexed().set_stored()),
         lang: b.add_text_field("lang", STRING | STORED),
         tags: b.add_text_field("tags", STRING),
         date: b.add_i64_field("date", NumericOptions::default().set_indexed().set_fast()),
@@ -120,12 +107,9 @@ impl LibraryIndex {
 
     /// Opens the index in `dir`, creating it if absent.
     pub fn open(dir: &Path) -> Result<Self, SearchError> {
-        std::fs::create_dir_all(dir).map_err(|e| SearchError::IndexFailed {
-            reason: format!("{}: {e}", dir.display()),
-        })?;
-        let directory = MmapDirectory::open(dir).map_err(|e| SearchError::IndexFailed {
-            reason: e.to_string(),
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| SearchError::IndexFailed { reason: format!("{}: {e}", dir.display()) })?;
+        let directory = MmapDirectory::open(dir).map_err(|e| SearchError::IndexFailed { reason: e.to_string() })?;
         let (schema, fields) = schema();
         Self::with_index(Index::open_or_create(directory, schema)?, fields)
     }
@@ -133,12 +117,7 @@ impl LibraryIndex {
     /// Builds a fresh index (in `dir`, emptied first, or in RAM) from stored documents.
     /// An index in memory of documents just parsed (tests, benchmarks, one-off searches).
     pub fn in_ram_from(documents: &[crate::ingest::ParsedDocument]) -> Result<Self, SearchError> {
-        Self::rebuild(
-            None,
-            documents
-                .iter()
-                .map(|d| (&d.document, &d.version, d.passages.as_slice())),
-        )
+        Self::rebuild(None, documents.iter().map(|d| (&d.document, &d.version, d.passages.as_slice())))
     }
 
     pub fn rebuild<'a>(
@@ -148,9 +127,8 @@ impl LibraryIndex {
         let mut index = match dir {
             Some(d) => {
                 if d.exists() {
-                    std::fs::remove_dir_all(d).map_err(|e| SearchError::IndexFailed {
-                        reason: format!("{}: {e}", d.display()),
-                    })?;
+                    std::fs::remove_dir_all(d)
+                        .map_err(|e| SearchError::IndexFailed { reason: format!("{}: {e}", d.display()) })?;
                 }
                 Self::open(d)?
             }
@@ -166,15 +144,10 @@ impl LibraryIndex {
 
     fn with_index(index: Index, fields: Fields) -> Result<Self, SearchError> {
         for lang in Lang::ALL {
-            index
-                .tokenizers()
-                .register(tokenizer_name(lang), analyzer(lang));
+            index.tokenizers().register(tokenizer_name(lang), analyzer(lang));
         }
         index.tokenizers().register(PLAIN, plain_analyzer());
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let writer = index.writer_with_num_threads(1, WRITER_MEMORY)?;
         let mut me = LibraryIndex {
             reader,
@@ -190,25 +163,12 @@ impl LibraryIndex {
 
     fn load_signatures(&mut self) -> Result<(), SearchError> {
         let searcher = self.reader.searcher();
-        let query = TermQuery::new(
-            Term::from_field_text(self.fields.kind, KIND_DOCUMENT),
-            IndexRecordOption::Basic,
-        );
+        let query = TermQuery::new(Term::from_field_text(self.fields.kind, KIND_DOCUMENT), IndexRecordOption::Basic);
         for addr in searcher.search(&query, &DocSetCollector)? {
             let doc: TantivyDocument = searcher.doc(addr)?;
-            let id = doc
-                .get_first(self.fields.doc_id)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_owned();
-            let bytes = doc
-                .get_first(self.fields.signature)
-                .and_then(|v| v.as_bytes())
-                .unwrap_or_default();
-            let sig = bytes
-                .chunks_exact(4)
-                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
+            let id = doc.get_first(self.fields.doc_id).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            let bytes = doc.get_first(self.fields.signature).and_then(|v| v.as_bytes()).unwrap_or_default();
+            let sig = bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
             self.signatures.insert(id, sig);
         }
         self.regroup();
@@ -217,23 +177,13 @@ impl LibraryIndex {
 
     /// Adds (or replaces: every earlier passage of the document goes) a document's passages.
     /// Visible to searches after [`commit`](Self::commit).
-    pub fn add(
-        &mut self,
-        doc: &Document,
-        version: &DocumentVersion,
-        passages: &[Passage],
-    ) -> Result<(), SearchError> {
+    pub fn add(&mut self, doc: &Document, version: &DocumentVersion, passages: &[Passage]) -> Result<(), SearchError> {
         let f = self.fields;
-        self.writer
-            .delete_term(Term::from_field_text(f.doc_id, &doc.id));
+        self.writer.delete_term(Term::from_field_text(f.doc_id, &doc.id));
         let mut record = TantivyDocument::default();
         record.add_text(f.kind, KIND_DOCUMENT);
         record.add_text(f.doc_id, &doc.id);
-        let sig: Vec<u8> = version
-            .signature
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
+        let sig: Vec<u8> = version.signature.iter().flat_map(|v| v.to_le_bytes()).collect();
         record.add_bytes(f.signature, &sig);
         self.writer.add_document(record)?;
         for p in passages {
@@ -260,14 +210,12 @@ impl LibraryIndex {
             d.add_text(f.plain, &p.text);
             self.writer.add_document(d)?;
         }
-        self.signatures
-            .insert(doc.id.clone(), version.signature.clone());
+        self.signatures.insert(doc.id.clone(), version.signature.clone());
         Ok(())
     }
 
     pub fn remove(&mut self, document_id: &str) {
-        self.writer
-            .delete_term(Term::from_field_text(self.fields.doc_id, document_id));
+        self.writer.delete_term(Term::from_field_text(self.fields.doc_id, document_id));
         self.signatures.remove(document_id);
     }
 
@@ -281,13 +229,7 @@ impl LibraryIndex {
 
     /// Merges every segment into one: searches then walk one term dictionary, not many.
     fn merge_segments(&mut self) -> Result<(), SearchError> {
-        let ids = self
-            .reader
-            .searcher()
-            .segment_readers()
-            .iter()
-            .map(|r| r.segment_id())
-            .collect::<Vec<_>>();
+        let ids = self.reader.searcher().segment_readers().iter().map(|r| r.segment_id()).collect::<Vec<_>>();
         if ids.len() > 1 {
             self.writer.merge(&ids).wait()?;
             self.reader.reload()?;
@@ -297,20 +239,12 @@ impl LibraryIndex {
 
     /// Near-duplicate document pairs among the indexed documents.
     pub fn duplicates(&self) -> Vec<DuplicatePair> {
-        dedup::near_duplicates(
-            self.signatures
-                .iter()
-                .map(|(id, s)| (id.as_str(), s.as_slice())),
-        )
+        dedup::near_duplicates(self.signatures.iter().map(|(id, s)| (id.as_str(), s.as_slice())))
     }
 
     fn regroup(&mut self) {
         // Union-find by smallest id: a chain a~b~c forms one group.
-        let mut parent: HashMap<String, String> = self
-            .signatures
-            .keys()
-            .map(|k| (k.clone(), k.clone()))
-            .collect();
+        let mut parent: HashMap<String, String> = self.signatures.keys().map(|k| (k.clone(), k.clone())).collect();
         fn root(parent: &HashMap<String, String>, id: &str) -> String {
             let mut cur = id.to_owned();
             while let Some(p) = parent.get(&cur).filter(|p| **p != cur) {
@@ -323,18 +257,11 @@ impl LibraryIndex {
             let (keep, merge) = if ra <= rb { (ra, rb) } else { (rb, ra) };
             parent.insert(merge, keep);
         }
-        self.groups = parent
-            .keys()
-            .map(|k| (k.clone(), root(&parent, k)))
-            .filter(|(k, r)| k != r)
-            .collect();
+        self.groups = parent.keys().map(|k| (k.clone(), root(&parent, k))).filter(|(k, r)| k != r).collect();
     }
 
     pub fn passage_count(&self) -> Result<usize, SearchError> {
-        let q = TermQuery::new(
-            Term::from_field_text(self.fields.kind, KIND_PASSAGE),
-            IndexRecordOption::Basic,
-        );
+        let q = TermQuery::new(Term::from_field_text(self.fields.kind, KIND_PASSAGE), IndexRecordOption::Basic);
         Ok(self.reader.searcher().search(&q, &Count)?)
     }
 
@@ -344,17 +271,11 @@ impl LibraryIndex {
         let plan = self.plan(&parts)?;
         let query = BooleanQuery::new(vec![
             (Occur::Must, plan.query),
-            (
-                Occur::Must,
-                Box::new(ConstScoreQuery::new(self.filter(q, access), 0.0)),
-            ),
+            (Occur::Must, Box::new(ConstScoreQuery::new(self.filter(q, access), 0.0))),
         ]);
         // Near-duplicate collapsing drops hits, so fetch more than asked.
         let fetch = q.limit * 3 + 20;
-        let (top, total) = searcher.search(
-            &query,
-            &(TopDocs::with_limit(fetch).order_by_score(), Count),
-        )?;
+        let (top, total) = searcher.search(&query, &(TopDocs::with_limit(fetch).order_by_score(), Count))?;
         let mut claimed: HashMap<String, String> = HashMap::new();
         let mut results = Vec::with_capacity(q.limit);
         for (score, addr) in top {
@@ -363,14 +284,8 @@ impl LibraryIndex {
             }
             if let Some(hit) = self.hit(&searcher, addr, score, &plan.marks)? {
                 // One document per near-duplicate group: the first (best) one seen.
-                let group = self
-                    .groups
-                    .get(&hit.document_id)
-                    .cloned()
-                    .unwrap_or_else(|| hit.document_id.clone());
-                let owner = claimed
-                    .entry(group)
-                    .or_insert_with(|| hit.document_id.clone());
+                let group = self.groups.get(&hit.document_id).cloned().unwrap_or_else(|| hit.document_id.clone());
+                let owner = claimed.entry(group).or_insert_with(|| hit.document_id.clone());
                 if *owner == hit.document_id {
                     results.push(hit);
                 }
@@ -388,12 +303,7 @@ impl LibraryIndex {
     ) -> Result<Option<SearchHit>, SearchError> {
         let f = self.fields;
         let doc: TantivyDocument = searcher.doc(addr)?;
-        let text_of = |field: Field| {
-            doc.get_first(field)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_owned()
-        };
+        let text_of = |field: Field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
         let Ok(language) = Lang::parse(&text_of(f.lang)) else {
             return Ok(None);
         };
@@ -411,12 +321,7 @@ impl LibraryIndex {
             document_title: text_of(f.title),
             passage_id: text_of(f.passage_id),
             heading: text_of(f.heading),
-            snippet: snippet(
-                &text,
-                language,
-                marks.get(&language).unwrap_or(&empty),
-                SNIPPET_CHARS,
-            ),
+            snippet: snippet(&text, language, marks.get(&language).unwrap_or(&empty), SNIPPET_CHARS),
             score,
             language,
             marking,
@@ -432,10 +337,7 @@ impl LibraryIndex {
         let query = BooleanQuery::new(vec![
             (
                 Occur::Must,
-                Box::new(TermSetQuery::new(
-                    ids.iter()
-                        .map(|id| Term::from_field_text(self.fields.passage_id, id)),
-                )),
+                Box::new(TermSetQuery::new(ids.iter().map(|id| Term::from_field_text(self.fields.passage_id, id)))),
             ),
             (Occur::Must, self.filter(&SearchQuery::new(""), access)),
         ]);
@@ -475,23 +377,14 @@ impl LibraryIndex {
         hits.truncate(limit);
         if hits.len() < limit {
             // A question is words, not syntax: its quotes must not turn into required phrases.
-            let words: String = question
-                .chars()
-                .map(|c| {
-                    if matches!(c, '"' | '«' | '»' | '“' | '”') {
-                        ' '
-                    } else {
-                        c
-                    }
-                })
-                .collect();
+            let words: String =
+                question.chars().map(|c| if matches!(c, '"' | '«' | '»' | '“' | '”') { ' ' } else { c }).collect();
             let mut q = SearchQuery::new(words);
             q.limit = limit.clamp(1, crate::query::MAX_LIMIT);
             match self.search(&q, access) {
                 Ok(found) => {
                     for hit in found.results {
-                        if hits.len() < limit && hits.iter().all(|h| h.passage_id != hit.passage_id)
-                        {
+                        if hits.len() < limit && hits.iter().all(|h| h.passage_id != hit.passage_id) {
                             hits.push(hit);
                         }
                     }
@@ -528,8 +421,7 @@ impl LibraryIndex {
         };
         let community = ranks(&|m| m <= Marking::Green);
         let restricted = ranks(&|m| m > Marking::Green);
-        let mut readable: Vec<(Occur, Box<dyn Query>)> =
-            vec![(Occur::Should, Box::new(TermSetQuery::new(community)))];
+        let mut readable: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, Box::new(TermSetQuery::new(community)))];
         if !restricted.is_empty() {
             match &access.orgs {
                 None => readable.push((Occur::Should, Box::new(TermSetQuery::new(restricted)))),
@@ -549,50 +441,33 @@ impl LibraryIndex {
         let mut must: Vec<(Occur, Box<dyn Query>)> = vec![
             (
                 Occur::Must,
-                Box::new(TermQuery::new(
-                    Term::from_field_text(f.kind, KIND_PASSAGE),
-                    IndexRecordOption::Basic,
-                )),
+                Box::new(TermQuery::new(Term::from_field_text(f.kind, KIND_PASSAGE), IndexRecordOption::Basic)),
             ),
             (Occur::Must, Box::new(BooleanQuery::new(readable))),
         ];
         if !q.tags.is_empty() {
             must.push((
                 Occur::Must,
-                Box::new(TermSetQuery::new(
-                    q.tags.iter().map(|t| Term::from_field_text(f.tags, t)),
-                )),
+                Box::new(TermSetQuery::new(q.tags.iter().map(|t| Term::from_field_text(f.tags, t)))),
             ));
         }
         if let Some(lang) = q.language {
             must.push((
                 Occur::Must,
-                Box::new(TermQuery::new(
-                    Term::from_field_text(f.lang, lang.code()),
-                    IndexRecordOption::Basic,
-                )),
+                Box::new(TermQuery::new(Term::from_field_text(f.lang, lang.code()), IndexRecordOption::Basic)),
             ));
         }
         if q.date_from.is_some() || q.date_to.is_some() {
             let bound = |d: Option<time::Date>| match d {
-                Some(d) => {
-                    Bound::Included(Term::from_field_i64(f.date, i64::from(d.to_julian_day())))
-                }
+                Some(d) => Bound::Included(Term::from_field_i64(f.date, i64::from(d.to_julian_day()))),
                 None => Bound::Unbounded,
             };
-            must.push((
-                Occur::Must,
-                Box::new(RangeQuery::new(bound(q.date_from), bound(q.date_to))),
-            ));
+            must.push((Occur::Must, Box::new(RangeQuery::new(bound(q.date_from), bound(q.date_to)))));
         }
         if !q.markings.is_empty() {
             must.push((
                 Occur::Must,
-                Box::new(TermSetQuery::new(
-                    q.markings
-                        .iter()
-                        .map(|m| Term::from_field_u64(f.marking, m.rank())),
-                )),
+                Box::new(TermSetQuery::new(q.markings.iter().map(|m| Term::from_field_u64(f.marking, m.rank())))),
             ));
         }
         Box::new(BooleanQuery::new(must))
@@ -621,10 +496,7 @@ impl LibraryIndex {
                         if toks.len() >= 2 {
                             // Words close together in the text score higher: without it
                             // "l'arme blanche" ranks "armes … blanchiment" first (same stems).
-                            should.push((
-                                Occur::Should,
-                                Box::new(BoostQuery::new(phrase(field, &toks, 2), 1.5)),
-                            ));
+                            should.push((Occur::Should, Box::new(BoostQuery::new(phrase(field, &toks, 2), 1.5))));
                         }
                         all_stems.extend(toks.iter().map(|t| t.text.clone()));
                         lang_marks.stems.extend(toks.into_iter().map(|t| t.text));
@@ -645,14 +517,11 @@ impl LibraryIndex {
                     .iter()
                     .filter_map(|&lang| {
                         let toks = tokens(&mut analyzer(lang), text);
-                        (!toks.is_empty())
-                            .then(|| (Occur::Should, phrase(f.text_of(lang), &toks, 0)))
+                        (!toks.is_empty()).then(|| (Occur::Should, phrase(f.text_of(lang), &toks, 0)))
                     })
                     .collect();
                 if per_lang.is_empty() {
-                    return Err(SearchError::query(format!(
-                        "the phrase \"{text}\" has no searchable word"
-                    )));
+                    return Err(SearchError::query(format!("the phrase \"{text}\" has no searchable word")));
                 }
                 must.push((Occur::Must, Box::new(BooleanQuery::new(per_lang))));
             }
@@ -667,10 +536,7 @@ impl LibraryIndex {
                     let term = Term::from_field_text(f.plain, &t.text);
                     should.push((
                         Occur::Should,
-                        Box::new(BoostQuery::new(
-                            Box::new(FuzzyTermQuery::new(term, 1, true)),
-                            FUZZY_BOOST,
-                        )),
+                        Box::new(BoostQuery::new(Box::new(FuzzyTermQuery::new(term, 1, true)), FUZZY_BOOST)),
                     ));
                     for m in marks.values_mut() {
                         m.fuzzy.push(t.text.clone());
@@ -682,43 +548,25 @@ impl LibraryIndex {
         for (lang, text) in self.glossary.expand(&query_stems) {
             let toks = tokens(&mut analyzer(lang), text);
             let field = f.text_of(lang);
-            let all: Vec<(Occur, Box<dyn Query>)> = toks
-                .iter()
-                .map(|t| (Occur::Must, term_query(field, &t.text)))
-                .collect();
+            let all: Vec<(Occur, Box<dyn Query>)> =
+                toks.iter().map(|t| (Occur::Must, term_query(field, &t.text))).collect();
             if toks.len() >= 2 {
                 should.push((Occur::Should, Box::new(BooleanQuery::new(all))));
                 should.push((Occur::Should, phrase(field, &toks, 1)));
             } else {
                 should.extend(all.into_iter().map(|(_, q)| (Occur::Should, q)));
             }
-            marks
-                .entry(lang)
-                .or_default()
-                .stems
-                .extend(toks.into_iter().map(|t| t.text));
+            marks.entry(lang).or_default().stems.extend(toks.into_iter().map(|t| t.text));
         }
         if must.is_empty() && should.is_empty() {
-            return Err(SearchError::query(
-                "the query has no searchable word (only very common words)",
-            ));
+            return Err(SearchError::query("the query has no searchable word (only very common words)"));
         }
         if !should.is_empty() {
             let any = Box::new(BooleanQuery::new(should));
             // With a phrase required, free words only rank; without one, at least one must match.
-            must.push((
-                if must.is_empty() {
-                    Occur::Must
-                } else {
-                    Occur::Should
-                },
-                any,
-            ));
+            must.push((if must.is_empty() { Occur::Must } else { Occur::Should }, any));
         }
-        Ok(Plan {
-            query: Box::new(BooleanQuery::new(must)),
-            marks,
-        })
+        Ok(Plan { query: Box::new(BooleanQuery::new(must)), marks })
     }
 }
 
@@ -728,10 +576,7 @@ struct Plan {
 }
 
 fn term_query(field: Field, text: &str) -> Box<dyn Query> {
-    Box::new(TermQuery::new(
-        Term::from_field_text(field, text),
-        IndexRecordOption::WithFreqs,
-    ))
+    Box::new(TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::WithFreqs))
 }
 
 /// A phrase keeping the gaps left by dropped stop words; one word is a term query.
@@ -741,10 +586,7 @@ fn phrase(field: Field, toks: &[Tok], slop: u32) -> Box<dyn Query> {
         [one] => term_query(field, &one.text),
         _ => {
             let first = toks.first().map_or(0, |t| t.position);
-            let terms = toks
-                .iter()
-                .map(|t| (t.position - first, Term::from_field_text(field, &t.text)))
-                .collect();
+            let terms = toks.iter().map(|t| (t.position - first, Term::from_field_text(field, &t.text))).collect();
             Box::new(PhraseQuery::new_with_offset_and_slop(terms, slop))
         }
     }
@@ -785,11 +627,7 @@ mod tests {
     }
 
     fn documents_of(results: &SearchResults) -> std::collections::HashSet<String> {
-        results
-            .results
-            .iter()
-            .map(|h| h.document_id.clone())
-            .collect()
+        results.results.iter().map(|h| h.document_id.clone()).collect()
     }
 
     fn ids(r: &SearchResults) -> Vec<&str> {
@@ -800,53 +638,23 @@ mod tests {
     fn amber_passages_of_another_org_are_neither_returned_nor_counted() {
         let index = library();
         let q = SearchQuery::new("chiens détecteurs");
-        let a = index
-            .search(
-                &q,
-                &Access {
-                    orgs: Some(vec!["org-a".into()]),
-                    max_marking: Marking::Red,
-                },
-            )
-            .unwrap();
+        let a = index.search(&q, &Access { orgs: Some(vec!["org-a".into()]), max_marking: Marking::Red }).unwrap();
         assert_eq!((ids(&a), a.total), (vec!["plan"], 1));
-        let b = index
-            .search(
-                &q,
-                &Access {
-                    orgs: Some(vec!["org-b".into()]),
-                    max_marking: Marking::Amber,
-                },
-            )
-            .unwrap();
+        let b = index.search(&q, &Access { orgs: Some(vec!["org-b".into()]), max_marking: Marking::Amber }).unwrap();
         assert_eq!(b.total, 2);
-        let b_green = index
-            .search(
-                &q,
-                &Access {
-                    orgs: Some(vec!["org-b".into()]),
-                    max_marking: Marking::Green,
-                },
-            )
-            .unwrap();
+        let b_green =
+            index.search(&q, &Access { orgs: Some(vec!["org-b".into()]), max_marking: Marking::Green }).unwrap();
         assert_eq!(b_green.total, 1);
     }
 
     #[test]
     fn filters_and_highlights() {
         let index = library();
-        let admin = Access {
-            orgs: None,
-            max_marking: Marking::Red,
-        };
+        let admin = Access { orgs: None, max_marking: Marking::Red };
         let mut q = SearchQuery::new("securite");
         let r = index.search(&q, &admin).unwrap();
         assert_eq!(ids(&r), vec!["plan"]);
-        assert!(
-            r.results[0].snippet.contains("<mark>sécurité</mark>"),
-            "{}",
-            r.results[0].snippet
-        );
+        assert!(r.results[0].snippet.contains("<mark>sécurité</mark>"), "{}", r.results[0].snippet);
         q.text = "\"chiens détecteurs\"".into();
         q.tags = vec!["tag-secret".into()];
         assert_eq!(ids(&index.search(&q, &admin).unwrap()), vec!["secret"]);
@@ -862,48 +670,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let mut index = LibraryIndex::open(dir.path()).unwrap();
-            add(
-                &mut index,
-                "plan",
-                "eu",
-                Marking::Clear,
-                "# Plan\n\nPremière version sur les bornes.",
-            );
+            add(&mut index, "plan", "eu", Marking::Clear, "# Plan\n\nPremière version sur les bornes.");
             index.commit().unwrap();
-            add(
-                &mut index,
-                "plan",
-                "eu",
-                Marking::Clear,
-                "# Plan\n\nSeconde version sur les barrières.",
-            );
-            add(
-                &mut index,
-                "copie",
-                "eu",
-                Marking::Clear,
-                "# Plan\n\nSeconde version sur les barrières.",
-            );
+            add(&mut index, "plan", "eu", Marking::Clear, "# Plan\n\nSeconde version sur les barrières.");
+            add(&mut index, "copie", "eu", Marking::Clear, "# Plan\n\nSeconde version sur les barrières.");
             index.commit().unwrap();
         }
         let index = LibraryIndex::open(dir.path()).unwrap();
         assert_eq!(index.passage_count().unwrap(), 2);
         let access = Access::public();
-        assert!(
-            index
-                .search(&SearchQuery::new("bornes"), &access)
-                .unwrap()
-                .results
-                .is_empty()
-        );
-        let r = index
-            .search(&SearchQuery::new("barrières"), &access)
-            .unwrap();
-        assert_eq!(
-            (r.results.len(), r.total),
-            (1, 2),
-            "near-duplicates collapse to one result"
-        );
+        assert!(index.search(&SearchQuery::new("bornes"), &access).unwrap().results.is_empty());
+        let r = index.search(&SearchQuery::new("barrières"), &access).unwrap();
+        assert_eq!((r.results.len(), r.total), (1, 2), "near-duplicates collapse to one result");
         assert_eq!(documents_of(&r).len(), 1);
         assert_eq!(index.duplicates().len(), 1);
     }
@@ -919,20 +697,10 @@ mod tests {
             "# Guide\n\nDes chiens détecteurs d'explosifs sont employés aux entrées du public.",
         );
         index.commit().unwrap();
-        let plan = index
-            .search(&SearchQuery::new("arme blanche"), &Access::public())
-            .unwrap()
-            .results[0]
-            .passage_id
-            .clone();
+        let plan =
+            index.search(&SearchQuery::new("arme blanche"), &Access::public()).unwrap().results[0].passage_id.clone();
         let secret = index
-            .search(
-                &SearchQuery::new("gare centrale"),
-                &Access {
-                    orgs: None,
-                    max_marking: Marking::Red,
-                },
-            )
+            .search(&SearchQuery::new("gare centrale"), &Access { orgs: None, max_marking: Marking::Red })
             .unwrap()
             .results[0]
             .passage_id
@@ -952,33 +720,15 @@ mod tests {
             "a phrase of a passage references it in every installation"
         );
         let question = "Des « chiens détecteurs » d'explosifs sont-ils employés ?";
-        let outsider = index
-            .related(question, &refs, &Access::public(), 5)
-            .unwrap();
+        let outsider = index.related(question, &refs, &Access::public(), 5).unwrap();
         let ids: Vec<&str> = outsider.iter().map(|h| h.passage_id.as_str()).collect();
         assert_eq!(ids.first(), Some(&plan.as_str()), "references come first");
-        assert!(
-            !ids.contains(&secret.as_str()),
-            "a hidden reference is left out"
-        );
-        let by_text: Vec<&str> = outsider[1..]
-            .iter()
-            .map(|h| h.document_id.as_str())
-            .collect();
-        assert!(
-            by_text.contains(&"guide"),
-            "then the text finds the guide's dogs: {ids:?}"
-        );
-        let owner = Access {
-            orgs: Some(vec!["org-b".into()]),
-            max_marking: Marking::Red,
-        };
-        let ids: Vec<String> = index
-            .related(question, &refs, &owner, 1)
-            .unwrap()
-            .into_iter()
-            .map(|h| h.passage_id)
-            .collect();
+        assert!(!ids.contains(&secret.as_str()), "a hidden reference is left out");
+        let by_text: Vec<&str> = outsider[1..].iter().map(|h| h.document_id.as_str()).collect();
+        assert!(by_text.contains(&"guide"), "then the text finds the guide's dogs: {ids:?}");
+        let owner = Access { orgs: Some(vec!["org-b".into()]), max_marking: Marking::Red };
+        let ids: Vec<String> =
+            index.related(question, &refs, &owner, 1).unwrap().into_iter().map(|h| h.passage_id).collect();
         assert_eq!(ids, vec![secret]);
     }
 

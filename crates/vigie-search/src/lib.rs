@@ -39,15 +39,8 @@ pub fn format_date(d: time::Date) -> String {
 /// Parses `YYYY-MM-DD`.
 pub fn parse_date(s: &str) -> Result<time::Date, SearchError> {
     let bad = || SearchError::query(format!("'{s}' is not a date of the form YYYY-MM-DD"));
-    let mut parts = s
-        .trim()
-        .splitn(3, '-')
-        .map(|p| p.parse::<i32>().map_err(|_| bad()));
-    let (y, m, d) = (
-        parts.next().ok_or_else(bad)??,
-        parts.next().ok_or_else(bad)??,
-        parts.next().ok_or_else(bad)??,
-    );
+    let mut parts = s.trim().splitn(3, '-').map(|p| p.parse::<i32>().map_err(|_| bad()));
+    let (y, m, d) = (parts.next().ok_or_else(bad)??, parts.next().ok_or_else(bad)??, parts.next().ok_or_else(bad)??);
     let month = time::Month::try_from(u8::try_from(m).map_err(|_| bad())?).map_err(|_| bad())?;
     time::Date::from_calendar_date(y, month, u8::try_from(d).map_err(|_| bad())?).map_err(|_| bad())
 }

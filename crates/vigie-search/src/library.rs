@@ -24,15 +24,11 @@ struct State {
 }
 
 fn failed(path: &Path, e: impl std::fmt::Display) -> SearchError {
-    SearchError::IndexFailed {
-        reason: format!("{}: {e}", path.display()),
-    }
+    SearchError::IndexFailed { reason: format!("{}: {e}", path.display()) }
 }
 
 fn poisoned() -> SearchError {
-    SearchError::IndexFailed {
-        reason: "a previous index update failed half-way; restart to rebuild".into(),
-    }
+    SearchError::IndexFailed { reason: "a previous index update failed half-way; restart to rebuild".into() }
 }
 
 impl SharedLibrary {
@@ -42,10 +38,7 @@ impl SharedLibrary {
         let Some(dir) = dir else {
             return Ok(SharedLibrary {
                 dir: None,
-                state: RwLock::new(State {
-                    index: LibraryIndex::open_in_ram()?,
-                    generation: 0,
-                }),
+                state: RwLock::new(State { index: LibraryIndex::open_in_ram()?, generation: 0 }),
             });
         };
         let generation = match std::fs::read_to_string(dir.join("generation")) {
@@ -53,10 +46,7 @@ impl SharedLibrary {
             Err(_) => 0,
         };
         let index = LibraryIndex::open(&dir.join("index"))?;
-        Ok(SharedLibrary {
-            dir: Some(dir.to_owned()),
-            state: RwLock::new(State { index, generation }),
-        })
+        Ok(SharedLibrary { dir: Some(dir.to_owned()), state: RwLock::new(State { index, generation }) })
     }
 
     /// The store generation the index reflects.
@@ -80,20 +70,13 @@ impl SharedLibrary {
     }
 
     /// Replaces the whole index with `documents` (the store's every document).
-    pub fn rebuild(
-        &self,
-        documents: &[ParsedDocument],
-        generation: i64,
-    ) -> Result<(), SearchError> {
+    pub fn rebuild(&self, documents: &[ParsedDocument], generation: i64) -> Result<(), SearchError> {
         let mut state = self.state.write().map_err(|_| poisoned())?;
         // The old index lets go of its directory's lock before the new one takes it.
         state.index = LibraryIndex::open_in_ram()?;
         state.generation = 0;
-        let docs = documents
-            .iter()
-            .map(|d| (&d.document, &d.version, d.passages.as_slice()));
-        state.index =
-            LibraryIndex::rebuild(self.dir.as_ref().map(|d| d.join("index")).as_deref(), docs)?;
+        let docs = documents.iter().map(|d| (&d.document, &d.version, d.passages.as_slice()));
+        state.index = LibraryIndex::rebuild(self.dir.as_ref().map(|d| d.join("index")).as_deref(), docs)?;
         state.generation = generation;
         self.save_generation(generation)
     }
@@ -109,11 +92,7 @@ impl SharedLibrary {
     }
 
     pub fn search(&self, q: &SearchQuery, access: &Access) -> Result<SearchResults, SearchError> {
-        self.state
-            .read()
-            .map_err(|_| poisoned())?
-            .index
-            .search(q, access)
+        self.state.read().map_err(|_| poisoned())?.index.search(q, access)
     }
 
     pub fn related(
@@ -123,29 +102,16 @@ impl SharedLibrary {
         access: &Access,
         limit: usize,
     ) -> Result<Vec<SearchHit>, SearchError> {
-        self.state
-            .read()
-            .map_err(|_| poisoned())?
-            .index
-            .related(question, references, access, limit)
+        self.state.read().map_err(|_| poisoned())?.index.related(question, references, access, limit)
     }
 
     pub fn passage_count(&self) -> Result<usize, SearchError> {
-        self.state
-            .read()
-            .map_err(|_| poisoned())?
-            .index
-            .passage_count()
+        self.state.read().map_err(|_| poisoned())?.index.passage_count()
     }
 
     /// Every near-duplicate pair in the index (callers filter by what may be read).
     pub fn duplicates(&self) -> Result<Vec<DuplicatePair>, SearchError> {
-        Ok(self
-            .state
-            .read()
-            .map_err(|_| poisoned())?
-            .index
-            .duplicates())
+        Ok(self.state.read().map_err(|_| poisoned())?.index.duplicates())
     }
 }
 
@@ -166,39 +132,16 @@ mod tests {
         {
             let library = SharedLibrary::open(Some(dir.path())).unwrap();
             assert_eq!(library.generation().unwrap(), 0);
-            library
-                .apply(&[doc("a", "# A\n\nLes bornes amovibles.")], 1)
-                .unwrap();
-            library
-                .apply(&[doc("a", "# A\n\nRien du tout.")], 1)
-                .unwrap();
+            library.apply(&[doc("a", "# A\n\nLes bornes amovibles.")], 1).unwrap();
+            library.apply(&[doc("a", "# A\n\nRien du tout.")], 1).unwrap();
             assert_eq!(library.passage_count().unwrap(), 1);
-            let hits = library
-                .search(&SearchQuery::new("bornes"), &Access::public())
-                .unwrap();
-            assert_eq!(
-                hits.total, 1,
-                "an apply at a generation already reached does nothing"
-            );
+            let hits = library.search(&SearchQuery::new("bornes"), &Access::public()).unwrap();
+            assert_eq!(hits.total, 1, "an apply at a generation already reached does nothing");
         }
         let library = SharedLibrary::open(Some(dir.path())).unwrap();
         assert_eq!(library.generation().unwrap(), 1);
-        library
-            .rebuild(&[doc("b", "# B\n\nLes barrières.")], 7)
-            .unwrap();
-        assert_eq!(
-            (
-                library.generation().unwrap(),
-                library.passage_count().unwrap()
-            ),
-            (7, 1)
-        );
-        assert!(
-            library
-                .search(&SearchQuery::new("bornes"), &Access::public())
-                .unwrap()
-                .results
-                .is_empty()
-        );
+        library.rebuild(&[doc("b", "# B\n\nLes barrières.")], 7).unwrap();
+        assert_eq!((library.generation().unwrap(), library.passage_count().unwrap()), (7, 1));
+        assert!(library.search(&SearchQuery::new("bornes"), &Access::public()).unwrap().results.is_empty());
     }
 }

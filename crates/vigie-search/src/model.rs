@@ -5,9 +5,7 @@ use time::Date;
 use crate::error::SearchError;
 
 /// TLP 2.0 marking, ordered from the most to the least shareable.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Marking {
     #[default]
@@ -19,13 +17,7 @@ pub enum Marking {
 }
 
 impl Marking {
-    pub const ALL: [Marking; 5] = [
-        Marking::Clear,
-        Marking::Green,
-        Marking::Amber,
-        Marking::AmberStrict,
-        Marking::Red,
-    ];
+    pub const ALL: [Marking; 5] = [Marking::Clear, Marking::Green, Marking::Amber, Marking::AmberStrict, Marking::Red];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -45,9 +37,7 @@ impl Marking {
         Self::ALL
             .into_iter()
             .find(|m| &m.label()[4..] == bare)
-            .ok_or_else(|| SearchError::MarkingInvalid {
-                given: given.to_owned(),
-            })
+            .ok_or_else(|| SearchError::MarkingInvalid { given: given.to_owned() })
     }
 
     pub(crate) fn rank(self) -> u64 {
@@ -91,9 +81,7 @@ impl Lang {
         Self::ALL
             .into_iter()
             .find(|l| l.code() == lower)
-            .ok_or_else(|| SearchError::LanguageInvalid {
-                given: given.to_owned(),
-            })
+            .ok_or_else(|| SearchError::LanguageInvalid { given: given.to_owned() })
     }
 }
 
@@ -182,9 +170,7 @@ mod date_serde {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Date>, D::Error> {
-        Option::<String>::deserialize(d)?
-            .map(|s| crate::parse_date(&s).map_err(serde::de::Error::custom))
-            .transpose()
+        Option::<String>::deserialize(d)?.map(|s| crate::parse_date(&s).map_err(serde::de::Error::custom)).transpose()
     }
 }
 
@@ -198,11 +184,7 @@ mod tests {
         assert_eq!(Marking::parse("tlp:green"), Ok(Marking::Green));
         assert_eq!(Marking::parse("red"), Ok(Marking::Red));
         for bad in ["TLP:WHITE", "", "TLP:AMBER STRICT", "secret"] {
-            assert_eq!(
-                Marking::parse(bad).map_err(|e| e.code()),
-                Err("marking_invalid"),
-                "{bad}"
-            );
+            assert_eq!(Marking::parse(bad).map_err(|e| e.code()), Err("marking_invalid"), "{bad}");
         }
         assert!(Marking::Clear < Marking::Green && Marking::AmberStrict < Marking::Red);
     }
@@ -220,10 +202,7 @@ mod tests {
             marking: Marking::Amber,
         };
         let json = serde_json::to_string(&doc).unwrap();
-        assert!(
-            json.contains("\"2017-10-18\"") && json.contains("\"TLP:AMBER\""),
-            "{json}"
-        );
+        assert!(json.contains("\"2017-10-18\"") && json.contains("\"TLP:AMBER\""), "{json}");
         assert_eq!(serde_json::from_str::<Document>(&json).unwrap(), doc);
     }
 }

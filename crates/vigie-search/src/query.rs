@@ -53,19 +53,12 @@ pub struct Access {
 impl Access {
     /// Anonymous readers: TLP:CLEAR only.
     pub fn public() -> Self {
-        Access {
-            orgs: Some(Vec::new()),
-            max_marking: Marking::Clear,
-        }
+        Access { orgs: Some(Vec::new()), max_marking: Marking::Clear }
     }
 
     pub fn can_read(&self, owner_org: &str, marking: Marking) -> bool {
         marking <= self.max_marking
-            && (marking <= Marking::Green
-                || self
-                    .orgs
-                    .as_ref()
-                    .is_none_or(|orgs| orgs.iter().any(|o| o == owner_org)))
+            && (marking <= Marking::Green || self.orgs.as_ref().is_none_or(|orgs| orgs.iter().any(|o| o == owner_org)))
     }
 }
 
@@ -100,16 +93,7 @@ pub(crate) enum Part {
 
 pub(crate) fn parse_text(text: &str) -> Result<Vec<Part>, SearchError> {
     // Typographic quotes count as quotes: people paste them from documents.
-    let normalised: String = text
-        .chars()
-        .map(|c| {
-            if matches!(c, '«' | '»' | '“' | '”') {
-                '"'
-            } else {
-                c
-            }
-        })
-        .collect();
+    let normalised: String = text.chars().map(|c| if matches!(c, '«' | '»' | '“' | '”') { '"' } else { c }).collect();
     if normalised.matches('"').count() % 2 == 1 {
         return Err(SearchError::query("a quotation mark is not closed"));
     }
@@ -117,13 +101,7 @@ pub(crate) fn parse_text(text: &str) -> Result<Vec<Part>, SearchError> {
         .split('"')
         .enumerate()
         .filter(|(_, s)| !s.trim().is_empty())
-        .map(|(i, s)| {
-            if i % 2 == 1 {
-                Part::Phrase(s.trim().to_owned())
-            } else {
-                Part::Words(s.trim().to_owned())
-            }
-        })
+        .map(|(i, s)| if i % 2 == 1 { Part::Phrase(s.trim().to_owned()) } else { Part::Words(s.trim().to_owned()) })
         .collect();
     if parts.is_empty() {
         return Err(SearchError::query("the query is empty"));
@@ -133,9 +111,7 @@ pub(crate) fn parse_text(text: &str) -> Result<Vec<Part>, SearchError> {
 
 pub(crate) fn validate(q: &SearchQuery) -> Result<Vec<Part>, SearchError> {
     if q.limit == 0 || q.limit > MAX_LIMIT {
-        return Err(SearchError::query(format!(
-            "the limit must be between 1 and {MAX_LIMIT}"
-        )));
+        return Err(SearchError::query(format!("the limit must be between 1 and {MAX_LIMIT}")));
     }
     if let (Some(from), Some(to)) = (q.date_from, q.date_to)
         && from > to
@@ -143,9 +119,7 @@ pub(crate) fn validate(q: &SearchQuery) -> Result<Vec<Part>, SearchError> {
         return Err(SearchError::query("the start date is after the end date"));
     }
     if q.text.chars().count() > 1000 {
-        return Err(SearchError::query(
-            "the query is longer than 1,000 characters",
-        ));
+        return Err(SearchError::query("the query is longer than 1,000 characters"));
     }
     parse_text(&q.text)
 }
@@ -164,31 +138,19 @@ mod tests {
                 Part::Words("gare".into())
             ]
         );
-        assert_eq!(
-            parse_text("« voiture-bélier »").unwrap(),
-            vec![Part::Phrase("voiture-bélier".into())]
-        );
-        assert_eq!(
-            parse_text("\"ouvert").map_err(|e| e.code()),
-            Err("query_invalid")
-        );
+        assert_eq!(parse_text("« voiture-bélier »").unwrap(), vec![Part::Phrase("voiture-bélier".into())]);
+        assert_eq!(parse_text("\"ouvert").map_err(|e| e.code()), Err("query_invalid"));
         assert_eq!(parse_text("  ").map_err(|e| e.code()), Err("query_invalid"));
     }
 
     #[test]
     fn access_rules() {
-        let a = Access {
-            orgs: Some(vec!["a".into()]),
-            max_marking: Marking::Amber,
-        };
+        let a = Access { orgs: Some(vec!["a".into()]), max_marking: Marking::Amber };
         assert!(a.can_read("b", Marking::Clear) && a.can_read("b", Marking::Green));
         assert!(a.can_read("a", Marking::Amber) && !a.can_read("b", Marking::Amber));
         assert!(!a.can_read("a", Marking::Red));
         assert!(!Access::public().can_read("x", Marking::Green));
-        let admin = Access {
-            orgs: None,
-            max_marking: Marking::Red,
-        };
+        let admin = Access { orgs: None, max_marking: Marking::Red };
         assert!(admin.can_read("z", Marking::Red));
     }
 

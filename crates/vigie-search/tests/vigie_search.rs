@@ -3,9 +3,7 @@ use std::path::PathBuf;
 
 use vigie_search::demo::DEMO_LIBRARY;
 use vigie_search::ingest::IngestChange;
-use vigie_search::{
-    Access, IngestOptions, LibraryIndex, Marking, ParsedDocument, SearchQuery, SearchResults, parse,
-};
+use vigie_search::{Access, IngestOptions, LibraryIndex, Marking, ParsedDocument, SearchQuery, SearchResults, parse};
 
 fn library_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/demo/library")
@@ -26,10 +24,7 @@ fn index_of(docs: &[ParsedDocument]) -> LibraryIndex {
 }
 
 fn reader() -> Access {
-    Access {
-        orgs: Some(vec!["org-a".into()]),
-        max_marking: Marking::Red,
-    }
+    Access { orgs: Some(vec!["org-a".into()]), max_marking: Marking::Red }
 }
 
 fn search(index: &LibraryIndex, text: &str) -> SearchResults {
@@ -41,21 +36,11 @@ const ACTION_PLAN: &str = "com-2017-612-plan-action-espaces-publics";
 #[test]
 fn explosive_detection_dogs_find_the_action_plan_first_in_french_and_english() {
     let index = index_of(&corpus());
-    for q in [
-        "chiens détecteurs d'explosifs",
-        "explosive detection dogs",
-        "sniffer dogs",
-    ] {
+    for q in ["chiens détecteurs d'explosifs", "explosive detection dogs", "sniffer dogs"] {
         let r = search(&index, q);
         let first = &r.results[0];
         assert!(first.document_id.starts_with(ACTION_PLAN), "{q}: {first:?}");
-        assert!(
-            first
-                .snippet
-                .contains("<mark>chiens</mark> <mark>détecteurs</mark>"),
-            "{q}: {}",
-            first.snippet
-        );
+        assert!(first.snippet.contains("<mark>chiens</mark> <mark>détecteurs</mark>"), "{q}: {}", first.snippet);
         assert!(first.heading.starts_with("III."), "{q}: {}", first.heading);
     }
 }
@@ -65,53 +50,27 @@ fn accents_elisions_typos_and_phrases() {
     let index = index_of(&corpus());
     let r = search(&index, "securite");
     assert!(
-        r.total > 50
-            && r.results[0]
-                .snippet
-                .to_lowercase()
-                .contains("<mark>sécurité</mark>"),
+        r.total > 50 && r.results[0].snippet.to_lowercase().contains("<mark>sécurité</mark>"),
         "{:?}",
         r.results[0]
     );
 
     let r = search(&index, "l'arme");
-    assert!(
-        r.results[0].snippet.contains("<mark>arme"),
-        "{:?}",
-        r.results[0]
-    );
+    assert!(r.results[0].snippet.contains("<mark>arme"), "{:?}", r.results[0]);
     let r = search(&index, "l'arme blanche");
-    assert!(
-        r.results[0]
-            .snippet
-            .contains("<mark>arme</mark> <mark>blanche</mark>"),
-        "{:?}",
-        r.results[0]
-    );
+    assert!(r.results[0].snippet.contains("<mark>arme</mark> <mark>blanche</mark>"), "{:?}", r.results[0]);
 
     let r = search(&index, "chiens détecteurs d'explosfs");
     assert!(r.results[0].document_id.starts_with(ACTION_PLAN));
     let r = search(&index, "explosfs");
-    assert!(
-        r.total > 0 && r.results[0].snippet.contains("<mark>explosifs</mark>"),
-        "{:?}",
-        r.results.first()
-    );
+    assert!(r.total > 0 && r.results[0].snippet.contains("<mark>explosifs</mark>"), "{:?}", r.results.first());
 
     let loose = search(&index, "réseau praticiens");
     let phrase = search(&index, "\"réseaux de praticiens\"");
-    assert!(
-        phrase.total > 0 && phrase.total < loose.total,
-        "{} vs {}",
-        phrase.total,
-        loose.total
-    );
+    assert!(phrase.total > 0 && phrase.total < loose.total, "{} vs {}", phrase.total, loose.total);
     // Stemmed: the phrase also matches "réseau de praticiens".
     assert!(
-        phrase
-            .results
-            .iter()
-            .all(|h| h.snippet.contains("</mark> de <mark>praticiens</mark>")),
+        phrase.results.iter().all(|h| h.snippet.contains("</mark> de <mark>praticiens</mark>")),
         "{:?}",
         phrase.results
     );
@@ -125,25 +84,11 @@ fn the_two_extractions_of_the_action_plan_are_near_duplicates_and_collapse() {
     assert_eq!(dups[0].a, ACTION_PLAN);
     assert_eq!(dups[0].b, format!("{ACTION_PLAN}-pdf-extraction"));
     let r = index
-        .search(
-            &SearchQuery {
-                limit: 50,
-                ..SearchQuery::new("chiens détecteurs d'explosifs")
-            },
-            &reader(),
-        )
+        .search(&SearchQuery { limit: 50, ..SearchQuery::new("chiens détecteurs d'explosifs") }, &reader())
         .unwrap();
-    let plans: std::collections::HashSet<&str> = r
-        .results
-        .iter()
-        .map(|h| h.document_id.as_str())
-        .filter(|d| d.starts_with(ACTION_PLAN))
-        .collect();
-    assert_eq!(
-        plans.len(),
-        1,
-        "one result document for the pair: {plans:?}"
-    );
+    let plans: std::collections::HashSet<&str> =
+        r.results.iter().map(|h| h.document_id.as_str()).filter(|d| d.starts_with(ACTION_PLAN)).collect();
+    assert_eq!(plans.len(), 1, "one result document for the pair: {plans:?}");
 }
 
 #[test]
@@ -155,28 +100,12 @@ fn amber_document_of_org_b_is_never_returned_nor_counted_for_org_a() {
     let note = "# Note interne\n\nLes chiens détecteurs d'explosifs de la gare centrale ne patrouillent pas le dimanche matin.";
     docs.push(parse(note.as_bytes(), "note.md", o).unwrap());
     let index = index_of(&docs);
-    let q = SearchQuery {
-        limit: 100,
-        ..SearchQuery::new("chiens détecteurs d'explosifs dimanche gare")
-    };
-    let without = index_of(&docs[..docs.len() - 1])
-        .search(&q, &reader())
-        .unwrap();
+    let q = SearchQuery { limit: 100, ..SearchQuery::new("chiens détecteurs d'explosifs dimanche gare") };
+    let without = index_of(&docs[..docs.len() - 1]).search(&q, &reader()).unwrap();
     let a = index.search(&q, &reader()).unwrap();
     assert!(a.results.iter().all(|h| h.document_id != "note-gare"));
-    assert_eq!(
-        a.total, without.total,
-        "counts must not reveal the hidden document"
-    );
-    let b = index
-        .search(
-            &q,
-            &Access {
-                orgs: Some(vec!["org-b".into()]),
-                max_marking: Marking::Amber,
-            },
-        )
-        .unwrap();
+    assert_eq!(a.total, without.total, "counts must not reveal the hidden document");
+    let b = index.search(&q, &Access { orgs: Some(vec!["org-b".into()]), max_marking: Marking::Amber }).unwrap();
     assert_eq!(b.results[0].document_id, "note-gare");
     assert_eq!(b.total, a.total + 1);
     let public = index.search(&q, &Access::public()).unwrap();
@@ -195,11 +124,7 @@ fn filters_by_tag_language_date_and_marking() {
     q.date_to = vigie_search::parse_date("2020-12-31").ok();
     q.limit = 100;
     let r = index.search(&q, &reader()).unwrap();
-    assert!(
-        r.results
-            .iter()
-            .all(|h| h.document_id.starts_with("com-2020") || h.document_id.starts_with("ip-20"))
-    );
+    assert!(r.results.iter().all(|h| h.document_id.starts_with("com-2020") || h.document_id.starts_with("ip-20")));
     q.markings = vec![Marking::Red];
     assert_eq!(index.search(&q, &reader()).unwrap().total, 0);
     q.markings.clear();
@@ -212,44 +137,24 @@ fn reingest_is_idempotent_and_the_index_rebuilds_from_stored_records() {
     let docs = corpus();
     let again = corpus();
     for (a, b) in docs.iter().zip(&again) {
-        assert_eq!(
-            vigie_search::ingest::change(Some(&a.version), &b.version),
-            IngestChange::Unchanged
-        );
+        assert_eq!(vigie_search::ingest::change(Some(&a.version), &b.version), IngestChange::Unchanged);
         assert_eq!(a.passages, b.passages);
     }
     // What the store keeps: plain JSON records, read back to rebuild the index on disk.
-    let stored = serde_json::to_string(
-        &docs
-            .iter()
-            .map(|d| (&d.document, &d.version, &d.passages))
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
-    let back: Vec<(
-        vigie_search::Document,
-        vigie_search::DocumentVersion,
-        Vec<vigie_search::Passage>,
-    )> = serde_json::from_str(&stored).unwrap();
+    let stored =
+        serde_json::to_string(&docs.iter().map(|d| (&d.document, &d.version, &d.passages)).collect::<Vec<_>>())
+            .unwrap();
+    let back: Vec<(vigie_search::Document, vigie_search::DocumentVersion, Vec<vigie_search::Passage>)> =
+        serde_json::from_str(&stored).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let rebuilt = LibraryIndex::rebuild(
-        Some(&dir.path().join("index")),
-        back.iter().map(|(d, v, p)| (d, v, p.as_slice())),
-    )
-    .unwrap();
+    let rebuilt =
+        LibraryIndex::rebuild(Some(&dir.path().join("index")), back.iter().map(|(d, v, p)| (d, v, p.as_slice())))
+            .unwrap();
     let fresh = index_of(&docs);
     let q = "protection des espaces publics";
-    let ids = |r: SearchResults| {
-        r.results
-            .into_iter()
-            .map(|h| h.passage_id)
-            .collect::<Vec<_>>()
-    };
+    let ids = |r: SearchResults| r.results.into_iter().map(|h| h.passage_id).collect::<Vec<_>>();
     assert_eq!(ids(search(&rebuilt, q)), ids(search(&fresh, q)));
-    assert_eq!(
-        rebuilt.passage_count().unwrap(),
-        docs.iter().map(|d| d.passages.len()).sum::<usize>()
-    );
+    assert_eq!(rebuilt.passage_count().unwrap(), docs.iter().map(|d| d.passages.len()).sum::<usize>());
 }
 
 #[test]
@@ -257,9 +162,7 @@ fn pdf_extraction_noise_is_cleaned() {
     let docs = corpus();
     let pdf = docs
         .iter()
-        .find(|d| {
-            d.document.id.ends_with("pdf-extraction") && d.document.id.starts_with("com-2017")
-        })
+        .find(|d| d.document.id.ends_with("pdf-extraction") && d.document.id.starts_with("com-2017"))
         .unwrap();
     let all: String = pdf
         .passages
@@ -273,21 +176,11 @@ fn pdf_extraction_noise_is_cleaned() {
         "footnote call glued back"
     );
     assert!(all.contains("la lettre d’intention adressée au Parlement européen"));
-    assert!(
-        !all.contains("https://www.europol.europa.eu/%20newsroom"),
-        "footnote links are not body text"
-    );
-    let notes = pdf
-        .passages
-        .iter()
-        .filter(|p| p.heading_path == ["Notes"])
-        .count();
+    assert!(!all.contains("https://www.europol.europa.eu/%20newsroom"), "footnote links are not body text");
+    let notes = pdf.passages.iter().filter(|p| p.heading_path == ["Notes"]).count();
     assert!(notes >= 3);
-    let headings: std::collections::BTreeSet<String> = pdf
-        .passages
-        .iter()
-        .filter_map(|p| p.heading_path.first().cloned())
-        .collect();
+    let headings: std::collections::BTreeSet<String> =
+        pdf.passages.iter().filter_map(|p| p.heading_path.first().cloned()).collect();
     assert!(
         headings.contains("II. FINANCEMENT DE L’UE EN FAVEUR DE LA PROTECTION DES ESPACES PUBLICS"),
         "{headings:?}"
@@ -301,10 +194,7 @@ fn minimal_pdf(pages: &[&[&str]]) -> Vec<u8> {
     let kids: Vec<String> = (0..n).map(|i| format!("{} 0 R", 4 + 2 * i)).collect();
     objects.push(b"<< /Type /Catalog /Pages 2 0 R >>".to_vec());
     objects.push(format!("<< /Type /Pages /Kids [{}] /Count {n} >>", kids.join(" ")).into_bytes());
-    objects.push(
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
-            .to_vec(),
-    );
+    objects.push(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_vec());
     for (i, lines) in pages.iter().enumerate() {
         objects.push(format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>", 5 + 2 * i).into_bytes());
         let mut content = b"BT /F1 11 Tf 14 TL 60 780 Td\n".to_vec();
@@ -338,11 +228,7 @@ fn minimal_pdf(pages: &[&[&str]]) -> Vec<u8> {
         out.extend(format!("{o:010} 00000 n \n").into_bytes());
     }
     out.extend(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        )
-        .into_bytes(),
+        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).into_bytes(),
     );
     out
 }
@@ -373,37 +259,19 @@ fn a_real_pdf_is_ingested_with_running_footers_and_hyphens_removed() {
     let doc = parse(&bytes, "guide.pdf", IngestOptions::new("org-a")).unwrap();
     assert_eq!(doc.version.format, vigie_search::Format::Pdf);
     assert_eq!(doc.document.language, vigie_search::Lang::Fr);
-    let all: Vec<String> = doc
-        .passages
-        .iter()
-        .map(|p| format!("{} :: {}", p.heading(), p.text))
-        .collect();
+    let all: Vec<String> = doc.passages.iter().map(|p| format!("{} :: {}", p.heading(), p.text)).collect();
     let joined = all.join("\n");
-    assert!(
-        !joined.contains("diffusion libre"),
-        "running footer dropped: {joined}"
-    );
-    assert!(
-        joined.contains("une intervention coordonnée"),
-        "hyphen at line end rejoined: {joined}"
-    );
-    assert!(
-        joined.contains("II. CHIENS DETECTEURS :: Les chiens détecteurs d'explosifs sont déployés"),
-        "{joined}"
-    );
+    assert!(!joined.contains("diffusion libre"), "running footer dropped: {joined}");
+    assert!(joined.contains("une intervention coordonnée"), "hyphen at line end rejoined: {joined}");
+    assert!(joined.contains("II. CHIENS DETECTEURS :: Les chiens détecteurs d'explosifs sont déployés"), "{joined}");
     let index = index_of(&[doc]);
-    let r = index
-        .search(&SearchQuery::new("chiens"), &reader())
-        .unwrap();
+    let r = index.search(&SearchQuery::new("chiens"), &reader()).unwrap();
     assert_eq!(r.results[0].heading, "II. CHIENS DETECTEURS");
 }
 
 #[test]
 fn unknown_markings_and_formats_are_clear_errors() {
-    assert_eq!(
-        Marking::parse("TLP:WHITE").map_err(|e| e.code()),
-        Err("marking_invalid")
-    );
+    assert_eq!(Marking::parse("TLP:WHITE").map_err(|e| e.code()), Err("marking_invalid"));
     assert_eq!(
         parse(b"PK", "slides.pptx", IngestOptions::new("o")).map_err(|e| e.code()),
         Err("document_format_unsupported")

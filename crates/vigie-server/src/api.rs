@@ -4,22 +4,22 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use vigie_domain::access::{OrgKind, Principal, Role};
 use vigie_domain::geometry::BoundingBox;
 use vigie_domain::site::{Lang, SiteCategory, SiteInput};
 use vigie_store::{NewSite, Site, SiteFilter, WriteContext};
 
-use crate::auth::{new_secret, secret_hash, Caller, SESSION_COOKIE};
+use crate::auth::{Caller, SESSION_COOKIE, new_secret, secret_hash};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::throttle::ClientAddress;
-use crate::{now_ms, AppState, HvmNetwork};
+use crate::{AppState, HvmNetwork, now_ms};
 
 /// Every route of the API, as `(method, path)`: the OpenAPI document must describe each one
 /// (checked by a test).
@@ -73,14 +73,19 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/sites/{id}/hvm", get(latest_hvm_study).post(run_hvm_study))
         .route("/api/v1/sites/{id}/hvm/recommendation", post(hvm_recommendation))
         .route("/api/v1/library/search", get(crate::library::search))
-        .route("/api/v1/library/documents", get(crate::library::list_documents).post(crate::library::upload).layer(crate::library::upload_body_limit()))
+        .route(
+            "/api/v1/library/documents",
+            get(crate::library::list_documents).post(crate::library::upload).layer(crate::library::upload_body_limit()),
+        )
         .route("/api/v1/library/documents/{id}", get(crate::library::get_document))
         .route("/api/v1/library/passages/{id}", get(crate::library::get_passage))
         .route("/api/v1/library/duplicates", get(crate::library::duplicates))
         .route("/api/v1/library/related", get(crate::library::related))
         .merge(crate::assessments::routes())
         .fallback(|| async { ApiError::new("route_not_found", "there is no such page or API route") })
-        .method_not_allowed_fallback(|| async { ApiError::new("method_not_allowed", "this route does not accept that HTTP method") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new("method_not_allowed", "this route does not accept that HTTP method")
+        })
 }
 
 pub fn write_context(caller: &Principal) -> WriteContext {
@@ -118,19 +123,27 @@ impl std::fmt::Debug for LoginBody {
 /// Checks credentials and opens a session; returns the cookie to set. Failed attempts are
 /// audited, and the message never says whether the email exists. `address` is the client's
 /// (see [`crate::throttle::client_address`]), for the count of failures per address.
-pub async fn open_session(state: &AppState, body: &LoginBody, address: Option<std::net::IpAddr>) -> Result<(Principal, String), ApiError> {
+pub async fn open_session(
+    state: &AppState,
+    body: &LoginBody,
+    address: Option<std::net::IpAddr>,
+) -> Result<(Principal, String), ApiError> {
     let failed = || ApiError::new("login_failed", "wrong email or password");
     let now = now_ms();
     let email = body.email.trim().to_lowercase();
     // An email is short and has no control characters; anything else cannot be an account, and
     // is never written anywhere (it might be a password typed in the wrong box).
-    let plausible = email.len() <= 254 && email.contains('@') && !email.chars().any(|c| c.is_control() || c.is_whitespace());
+    let plausible =
+        email.len() <= 254 && email.contains('@') && !email.chars().any(|c| c.is_control() || c.is_whitespace());
     if let Some(blocked) = state.login_throttle.blocked(&email, address, now) {
         let from = match blocked {
             crate::throttle::Blocked::Account => "for this account",
             crate::throttle::Blocked::Address => "from your network address",
         };
-        return Err(ApiError::new("too_many_requests", format!("too many failed sign-ins {from}; try again in {} minutes", crate::throttle::WINDOW_MS / 60_000)));
+        return Err(ApiError::new(
+            "too_many_requests",
+            format!("too many failed sign-ins {from}; try again in {} minutes", crate::throttle::WINDOW_MS / 60_000),
+        ));
     }
     let found = if plausible { state.store.user_by_email(&email).await? } else { None };
     let (hash, found) = match found {
@@ -157,25 +170,41 @@ pub async fn open_session(state: &AppState, body: &LoginBody, address: Option<st
     let ctx = WriteContext { at_ms: now, actor: found.user.id.clone(), actor_org: Some(found.user.org_id.clone()) };
     let expires = now + i64::from(state.config.session_hours) * 3_600_000;
     state.store.create_session(&ctx, &secret_hash(&secret), &found.user.id, expires).await?;
-    let principal = state.store.principal_for_session(&secret_hash(&secret), now).await?.ok_or_else(ApiError::internal)?;
+    let principal =
+        state.store.principal_for_session(&secret_hash(&secret), now).await?.ok_or_else(ApiError::internal)?;
     let secure = if state.config.cookie_secure { "; Secure" } else { "" };
-    let cookie = format!("{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}", u64::from(state.config.session_hours) * 3600);
+    let cookie = format!(
+        "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+        u64::from(state.config.session_hours) * 3600
+    );
     Ok((principal, cookie))
 }
 
-pub async fn close_session(state: &AppState, parts_cookie: Option<&str>, caller: &Principal) -> Result<String, ApiError> {
+pub async fn close_session(
+    state: &AppState,
+    parts_cookie: Option<&str>,
+    caller: &Principal,
+) -> Result<String, ApiError> {
     if let Some(session) = parts_cookie {
         state.store.delete_session(&write_context(caller), &secret_hash(session)).await?;
     }
     Ok(crate::auth::cleared_session_cookie())
 }
 
-async fn login(State(state): State<AppState>, ClientAddress(address): ClientAddress, ApiJson(body): ApiJson<LoginBody>) -> Result<Response, ApiError> {
+async fn login(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Result<Response, ApiError> {
     let (principal, cookie) = open_session(&state, &body, address).await?;
     Ok(([(header::SET_COOKIE, cookie)], Json(me_json(&state, &principal).await?)).into_response())
 }
 
-async fn logout(State(state): State<AppState>, Caller(caller): Caller, request: axum::extract::Request) -> Result<Response, ApiError> {
+async fn logout(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
     let (parts, _) = request.into_parts();
     let cookie = close_session(&state, crate::auth::session_cookie(&parts), &caller).await?;
     Ok(([(header::SET_COOKIE, cookie)], StatusCode::NO_CONTENT).into_response())
@@ -208,7 +237,11 @@ struct OrgBody {
     kind: OrgKind,
 }
 
-async fn create_org(State(state): State<AppState>, Caller(caller): Caller, ApiJson(body): ApiJson<OrgBody>) -> Result<Response, ApiError> {
+async fn create_org(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiJson(body): ApiJson<OrgBody>,
+) -> Result<Response, ApiError> {
     if !caller.is_admin() {
         return Err(ApiError::forbidden("only an administrator can create organisations"));
     }
@@ -229,24 +262,38 @@ async fn list_tokens(State(state): State<AppState>, Caller(caller): Caller) -> R
     Ok(Json(json!({ "items": state.store.list_tokens(&caller.user_id).await? })))
 }
 
-async fn create_token(State(state): State<AppState>, Caller(caller): Caller, ApiJson(body): ApiJson<TokenBody>) -> Result<Response, ApiError> {
+async fn create_token(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiJson(body): ApiJson<TokenBody>,
+) -> Result<Response, ApiError> {
     vigie_domain::site::check_text("name", &body.name)?;
     if body.name.trim().is_empty() || body.name.chars().count() > 100 {
         return Err(vigie_domain::DomainError::validation("name", "a token needs a name of 1 to 100 characters").into());
     }
     let secret = new_secret("vg_");
-    let token = state.store.create_token(&write_context(&caller), &caller.user_id, body.name.trim(), &secret_hash(&secret)).await?;
+    let token = state
+        .store
+        .create_token(&write_context(&caller), &caller.user_id, body.name.trim(), &secret_hash(&secret))
+        .await?;
     // The secret is shown once, here; only its hash is kept.
     Ok((StatusCode::CREATED, Json(json!({"token": secret, "id": token.id, "name": token.name}))).into_response())
 }
 
-async fn revoke_token(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn revoke_token(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     state.store.revoke_token(&write_context(&caller), &caller.user_id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn site_categories(Caller(_): Caller) -> Json<Value> {
-    let items: Vec<Value> = SiteCategory::ALL.iter().map(|c| json!({"key": c.key(), "name": {"en": c.name(Lang::En), "fr": c.name(Lang::Fr)}})).collect();
+    let items: Vec<Value> = SiteCategory::ALL
+        .iter()
+        .map(|c| json!({"key": c.key(), "name": {"en": c.name(Lang::En), "fr": c.name(Lang::Fr)}}))
+        .collect();
     Json(json!({ "items": items }))
 }
 
@@ -275,7 +322,11 @@ struct ListParams {
     offset: Option<u64>,
 }
 
-async fn list_sites(State(state): State<AppState>, Caller(caller): Caller, ApiQuery(params): ApiQuery<ListParams>) -> Result<Json<Value>, ApiError> {
+async fn list_sites(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<Value>, ApiError> {
     let readable = caller.readable_orgs();
     // Asking for an organisation one may not read yields an empty page, as for one that
     // does not exist.
@@ -292,7 +343,9 @@ async fn list_sites(State(state): State<AppState>, Caller(caller): Caller, ApiQu
         offset: params.offset.unwrap_or(0),
     };
     if filter.limit == 0 || filter.limit > vigie_store::MAX_PAGE {
-        return Err(vigie_domain::DomainError::validation("limit", format!("between 1 and {}", vigie_store::MAX_PAGE)).into());
+        return Err(
+            vigie_domain::DomainError::validation("limit", format!("between 1 and {}", vigie_store::MAX_PAGE)).into()
+        );
     }
     let page = state.store.list_sites(&filter).await?;
     let ids: Vec<&str> = page.items.iter().map(|s| s.id.as_str()).collect();
@@ -322,7 +375,14 @@ struct SiteBody {
 
 impl SiteBody {
     fn into_new_site(self) -> Result<(NewSite, Option<String>, Option<i64>), ApiError> {
-        let input = SiteInput { name: self.name, category: self.category, geometry: self.geometry, address: self.address, peak_occupancy: self.peak_occupancy, tags: self.tags };
+        let input = SiteInput {
+            name: self.name,
+            category: self.category,
+            geometry: self.geometry,
+            address: self.address,
+            peak_occupancy: self.peak_occupancy,
+            tags: self.tags,
+        };
         Ok((NewSite { site: input.validate()?, source_ref: None }, self.org_id, self.version))
     }
 }
@@ -335,7 +395,11 @@ pub(crate) async fn readable_site(state: &AppState, caller: &Principal, id: &str
     }
 }
 
-async fn create_site(State(state): State<AppState>, Caller(caller): Caller, ApiJson(body): ApiJson<SiteBody>) -> Result<Response, ApiError> {
+async fn create_site(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiJson(body): ApiJson<SiteBody>,
+) -> Result<Response, ApiError> {
     let org_id = body.org_id.clone().unwrap_or_else(|| caller.org_id.clone());
     // Permission first: geometry checks cost CPU that a caller without rights must not spend.
     if !caller.can_write_org(&org_id) {
@@ -350,24 +414,39 @@ async fn create_site(State(state): State<AppState>, Caller(caller): Caller, ApiJ
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(SiteView::from(site))).into_response())
 }
 
-async fn get_site(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> Result<Json<SiteView>, ApiError> {
+async fn get_site(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<SiteView>, ApiError> {
     let site = readable_site(&state, &caller, &id).await?;
     state.audit.read(&caller, now_ms(), "site", Some(&site.id), json!({"org_id": site.org_id})).await?;
     Ok(Json(SiteView::from(site)))
 }
 
-async fn update_site(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>, ApiJson(body): ApiJson<SiteBody>) -> Result<Json<SiteView>, ApiError> {
+async fn update_site(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<SiteBody>,
+) -> Result<Json<SiteView>, ApiError> {
     let current = readable_site(&state, &caller, &id).await?;
     if !caller.can_write_org(&current.org_id) {
         return Err(ApiError::forbidden("you may read this site but not change it"));
     }
     let (new, org_id, version) = body.into_new_site()?;
     if org_id.is_some_and(|o| o != current.org_id) {
-        return Err(vigie_domain::DomainError::validation("org_id", "a site cannot move to another organisation").into());
+        return Err(
+            vigie_domain::DomainError::validation("org_id", "a site cannot move to another organisation").into()
+        );
     }
     // Required, so that an edit made from a stale copy is refused instead of overwriting.
     let Some(version) = version else {
-        return Err(vigie_domain::DomainError::validation("version", "send the version of the site you edited (field \"version\")").into());
+        return Err(vigie_domain::DomainError::validation(
+            "version",
+            "send the version of the site you edited (field \"version\")",
+        )
+        .into());
     };
     let site = match state.store.update_site(&write_context(&caller), &id, &new, Some(version)).await {
         Err(vigie_store::StoreError::Conflict(message)) => return Err(ApiError::new("version_conflict", message)),
@@ -376,7 +455,11 @@ async fn update_site(State(state): State<AppState>, Caller(caller): Caller, Path
     Ok(Json(SiteView::from(site)))
 }
 
-async fn delete_site(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete_site(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let current = readable_site(&state, &caller, &id).await?;
     if !caller.can_write_org(&current.org_id) || caller.role == Role::Assessor {
         return Err(ApiError::forbidden("you may read this site but not delete it"));
@@ -405,9 +488,14 @@ fn hvm_error(err: vigie_hvm::HvmError) -> ApiError {
 }
 
 /// The vehicle classes and dynamics a request asks for, checked.
-fn hvm_setup(network: &HvmNetwork, body: &HvmBody) -> Result<(Vec<vigie_hvm::VehicleClass>, vigie_hvm::DynamicsParams), ApiError> {
+fn hvm_setup(
+    network: &HvmNetwork,
+    body: &HvmBody,
+) -> Result<(Vec<vigie_hvm::VehicleClass>, vigie_hvm::DynamicsParams), ApiError> {
     let classes = match &body.vehicles {
-        Some(keys) => keys.iter().map(|k| network.vehicles.get(k).cloned()).collect::<Result<Vec<_>, _>>().map_err(hvm_error)?,
+        Some(keys) => {
+            keys.iter().map(|k| network.vehicles.get(k).cloned()).collect::<Result<Vec<_>, _>>().map_err(hvm_error)?
+        }
         None => network.vehicles.classes.clone(),
     };
     if classes.is_empty() {
@@ -416,7 +504,10 @@ fn hvm_setup(network: &HvmNetwork, body: &HvmBody) -> Result<(Vec<vigie_hvm::Veh
     let mut params = vigie_hvm::DynamicsParams::default();
     if let Some(friction) = body.friction {
         if !(0.1..=1.5).contains(&friction) {
-            return Err(ApiError::new("hvm_parameter_invalid", "friction must lie between 0.1 and 1.5 (0.6 on normal roads, 1.0 as the conservative bound)"));
+            return Err(ApiError::new(
+                "hvm_parameter_invalid",
+                "friction must lie between 0.1 and 1.5 (0.6 on normal roads, 1.0 as the conservative bound)",
+            ));
         }
         params.friction = friction;
     }
@@ -424,27 +515,51 @@ fn hvm_setup(network: &HvmNetwork, body: &HvmBody) -> Result<(Vec<vigie_hvm::Veh
 }
 
 fn hvm_network(state: &AppState) -> Result<Arc<HvmNetwork>, ApiError> {
-    state.hvm.clone().ok_or_else(|| ApiError::new("hvm_network_missing", "this server has no street network loaded; start it with --osm FILE.osm.pbf"))
+    state.hvm.clone().ok_or_else(|| {
+        ApiError::new(
+            "hvm_network_missing",
+            "this server has no street network loaded; start it with --osm FILE.osm.pbf",
+        )
+    })
 }
 
 /// The dynamics are CPU work: they run off the async workers.
-async fn analyse(network: &Arc<HvmNetwork>, site: &Site, classes: Vec<vigie_hvm::VehicleClass>, params: vigie_hvm::DynamicsParams) -> Result<vigie_hvm::VdaResult, ApiError> {
+async fn analyse(
+    network: &Arc<HvmNetwork>,
+    site: &Site,
+    classes: Vec<vigie_hvm::VehicleClass>,
+    params: vigie_hvm::DynamicsParams,
+) -> Result<vigie_hvm::VdaResult, ApiError> {
     let geometry = vigie_domain::geometry::SiteGeometry::from_geojson(&site.geometry)?;
     let worker = network.clone();
-    tokio::task::spawn_blocking(move || vigie_hvm::analyse_site(&worker.graph, &geometry, &classes, &params)).await.map_err(|_| ApiError::internal())
+    tokio::task::spawn_blocking(move || vigie_hvm::analyse_site(&worker.graph, &geometry, &classes, &params))
+        .await
+        .map_err(|_| ApiError::internal())
 }
 
 /// Runs a vehicle dynamics assessment of the site on the server's street network and keeps
 /// it with the site.
-async fn run_hvm_study(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>, ApiJson(body): ApiJson<HvmBody>) -> Result<Response, ApiError> {
+async fn run_hvm_study(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<HvmBody>,
+) -> Result<Response, ApiError> {
     let site = readable_site(&state, &caller, &id).await?;
     if !caller.can_write_org(&site.org_id) {
         return Err(ApiError::forbidden("you may read this site but not add studies to it"));
     }
     let network = hvm_network(&state)?;
     let (classes, params) = hvm_setup(&network, &body)?;
-    let result = serde_json::to_value(analyse(&network, &site, classes, params).await?).map_err(|_| ApiError::internal())?;
-    let study = vigie_store::NewHvmStudy { site_id: site.id.clone(), org_id: site.org_id.clone(), vehicles_version: network.vehicles.version.clone(), network: network.name.clone(), result };
+    let result =
+        serde_json::to_value(analyse(&network, &site, classes, params).await?).map_err(|_| ApiError::internal())?;
+    let study = vigie_store::NewHvmStudy {
+        site_id: site.id.clone(),
+        org_id: site.org_id.clone(),
+        vehicles_version: network.vehicles.version.clone(),
+        network: network.name.clone(),
+        result,
+    };
     let stored = state.store.create_hvm_study(&write_context(&caller), &study).await?;
     Ok((StatusCode::CREATED, Json(stored)).into_response())
 }
@@ -469,13 +584,21 @@ struct RecommendationBody {
 /// For each access point of the site: the minimum rating, the catalogue's products that cover
 /// it, and the bends that would bring the speed down to a lower test speed. Computed afresh on
 /// the street network; a read of the site's weak points, so audited.
-async fn hvm_recommendation(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>, ApiJson(body): ApiJson<RecommendationBody>) -> Result<Json<Value>, ApiError> {
+async fn hvm_recommendation(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RecommendationBody>,
+) -> Result<Json<Value>, ApiError> {
     let site = readable_site(&state, &caller, &id).await?;
     let catalogue = vigie_hvm::Catalogue::from_csv(&body.catalogue_csv).map_err(hvm_error)?;
     let mut advice = vigie_hvm::RecommendParams::default();
     for (name, value) in [("standoff_m", body.standoff_m), ("bend_distance_m", body.bend_distance_m)] {
         if value.is_some_and(|v| !(v.is_finite() && v >= 0.0)) {
-            return Err(ApiError::new("hvm_parameter_invalid", format!("{name} must be zero or a positive number of metres")));
+            return Err(ApiError::new(
+                "hvm_parameter_invalid",
+                format!("{name} must be zero or a positive number of metres"),
+            ));
         }
     }
     advice.standoff_m = body.standoff_m;
@@ -484,14 +607,31 @@ async fn hvm_recommendation(State(state): State<AppState>, Caller(caller): Calle
     let (classes, params) = hvm_setup(&network, &HvmBody { vehicles: body.vehicles, friction: body.friction })?;
     let result = analyse(&network, &site, classes.clone(), params.clone()).await?;
     let recommendation = vigie_hvm::recommend(&result, &catalogue, &classes, &params, &advice);
-    state.audit.read(&caller, now_ms(), "hvm_recommendation", Some(&site.id), json!({"org_id": site.org_id, "products": catalogue.products.len()})).await?;
+    state
+        .audit
+        .read(
+            &caller,
+            now_ms(),
+            "hvm_recommendation",
+            Some(&site.id),
+            json!({"org_id": site.org_id, "products": catalogue.products.len()}),
+        )
+        .await?;
     Ok(Json(serde_json::to_value(recommendation).map_err(|_| ApiError::internal())?))
 }
 
 /// The site's latest study: where it is weak against vehicles, so every read is audited.
-async fn latest_hvm_study(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> Result<Json<vigie_store::HvmStudy>, ApiError> {
+async fn latest_hvm_study(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<vigie_store::HvmStudy>, ApiError> {
     let site = readable_site(&state, &caller, &id).await?;
-    let study = state.store.latest_hvm_study(&site.id).await?.ok_or_else(|| ApiError::not_found("vehicle study for this site"))?;
+    let study = state
+        .store
+        .latest_hvm_study(&site.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("vehicle study for this site"))?;
     state.audit.read(&caller, now_ms(), "hvm_study", Some(&study.id), json!({"site_id": site.id})).await?;
     Ok(Json(study))
 }

@@ -5,24 +5,27 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use vigie_assessment::{AssessmentError, AssessmentInput, Methodology, SiteContext};
+use vigie_domain::DomainError;
 use vigie_domain::access::Principal;
 use vigie_domain::assessment::{self as rules, ActionStatus, AssessmentStatus, GpsPoint};
-use vigie_domain::site::{check_text, Lang};
-use vigie_domain::DomainError;
-use vigie_store::{Action, ActionFields, AnswerContent, AnswerWrite, AssessedSite, Assessment, NewAssessment, NewPhoto, StoredAnswer, TransitionData};
+use vigie_domain::site::{Lang, check_text};
+use vigie_store::{
+    Action, ActionFields, AnswerContent, AnswerWrite, AssessedSite, Assessment, NewAssessment, NewPhoto, StoredAnswer,
+    TransitionData,
+};
 
 use crate::api::{readable_site, write_context};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery};
-use crate::{now_ms, AppState};
+use crate::{AppState, now_ms};
 
 /// Largest photo accepted: a phone photo is 2–6 MB.
 pub const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
@@ -55,7 +58,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/assessments/{id}", get(get_assessment))
         .route("/api/v1/assessments/{id}/answers", post(put_answers))
         .route("/api/v1/assessments/{id}/answers/{question}", put(put_answer))
-        .route("/api/v1/assessments/{id}/photos", post(add_photo).layer(axum::extract::DefaultBodyLimit::max(MAX_PHOTO_BYTES)))
+        .route(
+            "/api/v1/assessments/{id}/photos",
+            post(add_photo).layer(axum::extract::DefaultBodyLimit::max(MAX_PHOTO_BYTES)),
+        )
         .route("/api/v1/photos/{id}", get(get_photo))
         .route("/api/v1/assessments/{id}/transition", post(transition))
         .route("/api/v1/assessments/{id}/score", get(score))
@@ -84,7 +90,10 @@ fn pinned_methodology(assessment: &Assessment) -> Result<&'static Methodology, A
     if m.version != assessment.methodology_version {
         return Err(ApiError::new(
             "methodology_version_unavailable",
-            format!("this assessment was made with methodology {}, which this server does not carry (it has {})", assessment.methodology_version, m.version),
+            format!(
+                "this assessment was made with methodology {}, which this server does not carry (it has {})",
+                assessment.methodology_version, m.version
+            ),
         ));
     }
     Ok(m)
@@ -100,7 +109,9 @@ fn lang_of(param: Option<&str>) -> Result<Lang, ApiError> {
     match param {
         None | Some("en") => Ok(Lang::En),
         Some("fr") => Ok(Lang::Fr),
-        Some(other) => Err(DomainError::validation("lang", format!("'{other}' is not a language of Vigie; use en or fr")).into()),
+        Some(other) => {
+            Err(DomainError::validation("lang", format!("'{other}' is not a language of Vigie; use en or fr")).into())
+        }
     }
 }
 
@@ -125,10 +136,20 @@ async fn writable_assessment(state: &AppState, caller: &Principal, id: &str) -> 
     Ok(assessment)
 }
 
-fn input(methodology_version: &str, site: &AssessedSite, threat_level: u8, answers: BTreeMap<String, String>) -> AssessmentInput {
+fn input(
+    methodology_version: &str,
+    site: &AssessedSite,
+    threat_level: u8,
+    answers: BTreeMap<String, String>,
+) -> AssessmentInput {
     AssessmentInput {
         methodology_version: methodology_version.to_owned(),
-        site: SiteContext { category: site.category, occupancy: site.occupancy, area_m2: site.area_m2, visibility: site.visibility },
+        site: SiteContext {
+            category: site.category,
+            occupancy: site.occupancy,
+            area_m2: site.area_m2,
+            visibility: site.visibility,
+        },
         threat_level,
         answers,
     }
@@ -163,12 +184,22 @@ struct CreateBody {
     visibility: Option<u8>,
 }
 
-async fn create_assessment(State(state): State<AppState>, Caller(caller): Caller, Path(site_id): Path<String>, ApiJson(body): ApiJson<CreateBody>) -> Result<Response, ApiError> {
+async fn create_assessment(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(site_id): Path<String>,
+    ApiJson(body): ApiJson<CreateBody>,
+) -> Result<Response, ApiError> {
     let site = readable_site(&state, &caller, &site_id).await?;
     if !caller.can_write_org(&site.org_id) {
         return Err(ApiError::forbidden("you may read this site but not assess it"));
     }
-    let occupancy = body.occupancy.or(site.peak_occupancy).ok_or_else(|| DomainError::validation("occupancy", "the site has no peak occupancy on record: give the number of people expected at peak"))?;
+    let occupancy = body.occupancy.or(site.peak_occupancy).ok_or_else(|| {
+        DomainError::validation(
+            "occupancy",
+            "the site has no peak occupancy on record: give the number of people expected at peak",
+        )
+    })?;
     let m = methodology_data()?;
     let new = NewAssessment {
         site_id: site.id.clone(),
@@ -182,10 +213,19 @@ async fn create_assessment(State(state): State<AppState>, Caller(caller): Caller
     vigie_assessment::score(m, &input(&new.methodology_version, &new.site, new.threat_level, BTreeMap::new()))?;
     let assessment = state.store.create_assessment(&write_context(&caller), &new).await?;
     let location = format!("/api/v1/assessments/{}", assessment.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(assessment_json(&assessment, Some(&BTreeMap::new())))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(assessment_json(&assessment, Some(&BTreeMap::new()))),
+    )
+        .into_response())
 }
 
-async fn site_assessments(State(state): State<AppState>, Caller(caller): Caller, Path(site_id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn site_assessments(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(site_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let site = readable_site(&state, &caller, &site_id).await?;
     let items = state.store.site_assessments(&site.id).await?;
     let ids: Vec<&str> = items.iter().map(|a| a.id.as_str()).collect();
@@ -193,11 +233,18 @@ async fn site_assessments(State(state): State<AppState>, Caller(caller): Caller,
     Ok(Json(json!({ "items": items })))
 }
 
-async fn get_assessment(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn get_assessment(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let assessment = readable_assessment(&state, &caller, &id).await?;
     let answers = state.store.assessment_answers(&assessment.id).await?;
     let photos = state.store.assessment_photos(&assessment.id).await?;
-    state.audit.read(&caller, now_ms(), "assessment", Some(&assessment.id), json!({"org_id": assessment.org_id})).await?;
+    state
+        .audit
+        .read(&caller, now_ms(), "assessment", Some(&assessment.id), json!({"org_id": assessment.org_id}))
+        .await?;
     let mut value = assessment_json(&assessment, Some(&answers));
     value["photos"] = serde_json::to_value(&photos).map_err(|_| ApiError::internal())?;
     Ok(Json(value))
@@ -234,13 +281,22 @@ impl AnswerBody {
         if self.observed_at_ms.is_some_and(|t| t < 0) {
             return Err(DomainError::validation("observed_at_ms", "a time in milliseconds since 1970").into());
         }
-        Ok(AnswerWrite { question_id, content: AnswerContent { answer: self.answer, note, observed_at_ms: self.observed_at_ms, gps: self.gps }, base_version: self.base_version })
+        Ok(AnswerWrite {
+            question_id,
+            content: AnswerContent { answer: self.answer, note, observed_at_ms: self.observed_at_ms, gps: self.gps },
+            base_version: self.base_version,
+        })
     }
 }
 
 /// Checks answer ids against the pinned methodology (unknown question or answer, N/A where it
 /// cannot apply, a question for another category) by scoring the assessment as it would be.
-async fn write_answers(state: &AppState, caller: &Principal, id: &str, writes: Vec<AnswerWrite>) -> Result<Vec<StoredAnswer>, ApiError> {
+async fn write_answers(
+    state: &AppState,
+    caller: &Principal,
+    id: &str,
+    writes: Vec<AnswerWrite>,
+) -> Result<Vec<StoredAnswer>, ApiError> {
     let assessment = writable_assessment(state, caller, id).await?;
     let m = pinned_methodology(&assessment)?;
     let mut answers = answer_ids(&state.store.assessment_answers(&assessment.id).await?);
@@ -251,7 +307,12 @@ async fn write_answers(state: &AppState, caller: &Principal, id: &str, writes: V
     Ok(state.store.put_answers(&write_context(caller), &assessment.id, &writes).await?)
 }
 
-async fn put_answer(State(state): State<AppState>, Caller(caller): Caller, Path((id, question)): Path<(String, String)>, ApiJson(body): ApiJson<AnswerBody>) -> Result<Json<StoredAnswer>, ApiError> {
+async fn put_answer(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((id, question)): Path<(String, String)>,
+    ApiJson(body): ApiJson<AnswerBody>,
+) -> Result<Json<StoredAnswer>, ApiError> {
     let write = body.into_write(question)?;
     let mut stored = write_answers(&state, &caller, &id, vec![write]).await?;
     stored.pop().map(Json).ok_or_else(ApiError::internal)
@@ -263,7 +324,12 @@ struct BulkBody {
     answers: BTreeMap<String, AnswerBody>,
 }
 
-async fn put_answers(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>, ApiJson(body): ApiJson<BulkBody>) -> Result<Json<Value>, ApiError> {
+async fn put_answers(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<BulkBody>,
+) -> Result<Json<Value>, ApiError> {
     if body.answers.is_empty() {
         return Err(DomainError::validation("answers", "give at least one answer").into());
     }
@@ -288,26 +354,50 @@ async fn add_photo(
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
     let assessment = writable_assessment(&state, &caller, &id).await?;
-    let body = body.map_err(|_| ApiError::new("payload_too_large", format!("a photo may be at most {} MB", MAX_PHOTO_BYTES / (1024 * 1024))))?;
+    let body = body.map_err(|_| {
+        ApiError::new("payload_too_large", format!("a photo may be at most {} MB", MAX_PHOTO_BYTES / (1024 * 1024)))
+    })?;
     let m = pinned_methodology(&assessment)?;
     if m.question(&params.question).is_none() {
         return Err(AssessmentError::UnknownQuestion { question: params.question }.into());
     }
     let keep = params.keep_location.unwrap_or(false);
     let bytes = body.to_vec();
-    let clean = tokio::task::spawn_blocking(move || vigie_domain::photo::clean(&bytes, keep)).await.map_err(|_| ApiError::internal())??;
-    let photo = NewPhoto { assessment_id: assessment.id.clone(), question_id: params.question, content_type: clean.content_type.to_owned(), bytes: clean.bytes, location_kept: keep };
+    let clean = tokio::task::spawn_blocking(move || vigie_domain::photo::clean(&bytes, keep))
+        .await
+        .map_err(|_| ApiError::internal())??;
+    let photo = NewPhoto {
+        assessment_id: assessment.id.clone(),
+        question_id: params.question,
+        content_type: clean.content_type.to_owned(),
+        bytes: clean.bytes,
+        location_kept: keep,
+    };
     let stored = state.store.add_photo(&write_context(&caller), &photo).await?;
     let mut value = serde_json::to_value(&stored).map_err(|_| ApiError::internal())?;
     value["location_removed"] = json!(clean.location_removed);
     Ok((StatusCode::CREATED, Json(value)).into_response())
 }
 
-async fn get_photo(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn get_photo(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let photo = state.store.get_photo(&id).await?.ok_or_else(|| ApiError::not_found("photo"))?;
-    let assessment = readable_assessment(&state, &caller, &photo.assessment_id).await.map_err(|_| ApiError::not_found("photo"))?;
+    let assessment =
+        readable_assessment(&state, &caller, &photo.assessment_id).await.map_err(|_| ApiError::not_found("photo"))?;
     let bytes = state.store.photo_bytes(&photo).await?;
-    state.audit.read(&caller, now_ms(), "photo", Some(&photo.id), json!({"assessment_id": assessment.id, "org_id": assessment.org_id})).await?;
+    state
+        .audit
+        .read(
+            &caller,
+            now_ms(),
+            "photo",
+            Some(&photo.id),
+            json!({"assessment_id": assessment.id, "org_id": assessment.org_id}),
+        )
+        .await?;
     Ok((
         [
             (header::CONTENT_TYPE, photo.content_type),
@@ -325,7 +415,12 @@ struct TransitionBody {
     to: String,
 }
 
-async fn transition(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>, ApiJson(body): ApiJson<TransitionBody>) -> Result<Json<Value>, ApiError> {
+async fn transition(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<TransitionBody>,
+) -> Result<Json<Value>, ApiError> {
     let assessment = readable_assessment(&state, &caller, &id).await?;
     let to = AssessmentStatus::from_key(&body.to)?;
     rules::check_transition(&caller, &assessment.org_id, assessment.status, to, assessment.submitted_by.as_deref())?;
@@ -339,13 +434,22 @@ async fn transition(State(state): State<AppState>, Caller(caller): Caller, Path(
         data.protective_measures_index = report.protective_measures_index;
         data.summary = Some(summary_of(&report));
     }
-    let moved = state.store.transition_assessment(&write_context(&caller), &assessment.id, assessment.status, to, &data).await?;
+    let moved = state
+        .store
+        .transition_assessment(&write_context(&caller), &assessment.id, assessment.status, to, &data)
+        .await?;
     Ok(Json(assessment_json(&moved, None)))
 }
 
 /// What dashboards need of a validated assessment: the risk of each scenario and the worst.
 fn summary_of(report: &vigie_assessment::ScoreReport<'_>) -> Value {
-    let scenarios: Vec<Value> = report.scenarios.iter().filter_map(|s| Some(json!({"id": s.id, "risk": s.risk?, "band": s.risk_band?, "vulnerability": s.vulnerability}))).collect();
+    let scenarios: Vec<Value> = report
+        .scenarios
+        .iter()
+        .filter_map(|s| {
+            Some(json!({"id": s.id, "risk": s.risk?, "band": s.risk_band?, "vulnerability": s.vulnerability}))
+        })
+        .collect();
     let worst = report.scenarios.iter().filter_map(|s| Some((s.risk?, s.risk_band?))).max_by_key(|(risk, _)| *risk);
     json!({
         "protective_measures_index": report.protective_measures_index,
@@ -361,9 +465,12 @@ fn with_names(m: &Methodology, lang: Lang, mut report: Value) -> Value {
     let scenario_names: BTreeMap<&str, &str> = view.scenarios.iter().map(|s| (s.id, s.name)).collect();
     let domain_names: BTreeMap<&str, &str> = view.domains.iter().map(|d| (d.id, d.name)).collect();
     let band_names: BTreeMap<&str, &str> = view.risk_bands.iter().map(|b| (b.id, b.name)).collect();
-    let measure_labels: BTreeMap<&str, &str> = view.questions.iter().flat_map(|q| q.measures.iter().map(|me| (me.id, me.label))).collect();
+    let measure_labels: BTreeMap<&str, &str> =
+        view.questions.iter().flat_map(|q| q.measures.iter().map(|me| (me.id, me.label))).collect();
     let question_texts: BTreeMap<&str, &str> = view.questions.iter().map(|q| (q.id, q.text)).collect();
-    let name = |names: &BTreeMap<&str, &str>, id: &Value| id.as_str().and_then(|i| names.get(i)).map(|n| json!(n)).unwrap_or(Value::Null);
+    let name = |names: &BTreeMap<&str, &str>, id: &Value| {
+        id.as_str().and_then(|i| names.get(i)).map(|n| json!(n)).unwrap_or(Value::Null)
+    };
     if let Some(scenarios) = report["scenarios"].as_array_mut() {
         for s in scenarios {
             s["name"] = name(&scenario_names, &s["id"]);
@@ -409,7 +516,12 @@ fn hvm_evidence(study: &vigie_store::HvmStudy) -> Value {
     })
 }
 
-async fn score(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>, ApiQuery(params): ApiQuery<LangParam>) -> Result<Json<Value>, ApiError> {
+async fn score(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    ApiQuery(params): ApiQuery<LangParam>,
+) -> Result<Json<Value>, ApiError> {
     let lang = lang_of(params.lang.as_deref())?;
     let assessment = readable_assessment(&state, &caller, &id).await?;
     let m = pinned_methodology(&assessment)?;
@@ -422,11 +534,15 @@ async fn score(State(state): State<AppState>, Caller(caller): Caller, Path(id): 
     };
     let mut report_json = with_names(m, lang, serde_json::to_value(&report).map_err(|_| ApiError::internal())?);
     if let Some(study) = state.store.latest_hvm_study(&assessment.site_id).await?
-        && let Some(vehicle) = report_json["scenarios"].as_array_mut().and_then(|all| all.iter_mut().find(|s| s["id"] == VEHICLE_SCENARIO))
+        && let Some(vehicle) =
+            report_json["scenarios"].as_array_mut().and_then(|all| all.iter_mut().find(|s| s["id"] == VEHICLE_SCENARIO))
     {
         vehicle["hvm_evidence"] = hvm_evidence(&study);
     }
-    state.audit.read(&caller, now_ms(), "assessment_score", Some(&assessment.id), json!({"org_id": assessment.org_id})).await?;
+    state
+        .audit
+        .read(&caller, now_ms(), "assessment_score", Some(&assessment.id), json!({"org_id": assessment.org_id}))
+        .await?;
     Ok(Json(json!({
         "assessment_id": assessment.id,
         "status": assessment.status,
@@ -445,7 +561,12 @@ struct WhatIfBody {
     lang: Option<String>,
 }
 
-async fn what_if(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>, ApiJson(body): ApiJson<WhatIfBody>) -> Result<Json<Value>, ApiError> {
+async fn what_if(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<WhatIfBody>,
+) -> Result<Json<Value>, ApiError> {
     let lang = lang_of(body.lang.as_deref())?;
     let assessment = readable_assessment(&state, &caller, &id).await?;
     let m = pinned_methodology(&assessment)?;
@@ -455,7 +576,16 @@ async fn what_if(State(state): State<AppState>, Caller(caller): Caller, Path(id)
     for side in ["before", "after"] {
         value[side] = with_names(m, lang, value[side].take());
     }
-    state.audit.read(&caller, now_ms(), "assessment_score", Some(&assessment.id), json!({"org_id": assessment.org_id, "what_if": body.measures})).await?;
+    state
+        .audit
+        .read(
+            &caller,
+            now_ms(),
+            "assessment_score",
+            Some(&assessment.id),
+            json!({"org_id": assessment.org_id, "what_if": body.measures}),
+        )
+        .await?;
     Ok(Json(value))
 }
 
@@ -495,7 +625,8 @@ fn optional_text(field: &str, value: Option<String>, max: usize) -> Result<Optio
 
 impl ActionBody {
     fn into_fields(self, m: &Methodology) -> Result<(ActionFields, Option<i64>), ApiError> {
-        let title = optional_text("title", Some(self.title), 300)?.ok_or_else(|| DomainError::validation("title", "an action needs a title"))?;
+        let title = optional_text("title", Some(self.title), 300)?
+            .ok_or_else(|| DomainError::validation("title", "an action needs a title"))?;
         let due_date = optional_text("due_date", self.due_date, 10)?;
         if let Some(date) = &due_date {
             rules::check_date("due_date", date)?;
@@ -534,10 +665,22 @@ async fn plan_json(state: &AppState, assessment: &Assessment) -> Result<Value, A
     let m = pinned_methodology(assessment)?;
     let actions = state.store.assessment_actions(&assessment.id).await?;
     let answers = answer_ids(&state.store.assessment_answers(&assessment.id).await?);
-    let pending_measures: Vec<String> = actions.iter().filter(|a| a.fields.status.is_pending()).filter_map(|a| a.fields.measure_id.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let pending_measures: Vec<String> = actions
+        .iter()
+        .filter(|a| a.fields.status.is_pending())
+        .filter_map(|a| a.fields.measure_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let result = vigie_assessment::what_if(m, &input_of(assessment, answers), &pending_measures)?;
     let risks = |report: &vigie_assessment::ScoreReport<'_>| -> Vec<Value> {
-        report.scenarios.iter().filter_map(|s| Some(json!({"id": s.id, "risk": s.risk?, "risk_band": s.risk_band?, "vulnerability": s.vulnerability}))).collect()
+        report
+            .scenarios
+            .iter()
+            .filter_map(|s| {
+                Some(json!({"id": s.id, "risk": s.risk?, "risk_band": s.risk_band?, "vulnerability": s.vulnerability}))
+            })
+            .collect()
     };
     let count = |status: ActionStatus| actions.iter().filter(|a| a.fields.status == status).count();
     let counted = actions.len() - count(ActionStatus::Cancelled);
@@ -561,28 +704,48 @@ async fn plan_json(state: &AppState, assessment: &Assessment) -> Result<Value, A
     }))
 }
 
-async fn action_plan(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn action_plan(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let assessment = readable_assessment(&state, &caller, &id).await?;
     let plan = plan_json(&state, &assessment).await?;
-    state.audit.read(&caller, now_ms(), "action_plan", Some(&assessment.id), json!({"org_id": assessment.org_id})).await?;
+    state
+        .audit
+        .read(&caller, now_ms(), "action_plan", Some(&assessment.id), json!({"org_id": assessment.org_id}))
+        .await?;
     Ok(Json(plan))
 }
 
-async fn create_action(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>, ApiJson(body): ApiJson<ActionBody>) -> Result<Response, ApiError> {
+async fn create_action(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ActionBody>,
+) -> Result<Response, ApiError> {
     let assessment = writable_assessment(&state, &caller, &id).await?;
     let (fields, _) = body.into_fields(pinned_methodology(&assessment)?)?;
     let action = state.store.create_action(&write_context(&caller), &assessment.id, &fields).await?;
     Ok((StatusCode::CREATED, Json(action)).into_response())
 }
 
-async fn update_action(State(state): State<AppState>, Caller(caller): Caller, Path(id): Path<String>, ApiJson(body): ApiJson<ActionBody>) -> Result<Json<Action>, ApiError> {
+async fn update_action(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ActionBody>,
+) -> Result<Json<Action>, ApiError> {
     let action = state.store.get_action(&id).await?.ok_or_else(|| ApiError::not_found("action"))?;
-    let assessment = readable_assessment(&state, &caller, &action.assessment_id).await.map_err(|_| ApiError::not_found("action"))?;
+    let assessment =
+        readable_assessment(&state, &caller, &action.assessment_id).await.map_err(|_| ApiError::not_found("action"))?;
     if !caller.can_write_org(&assessment.org_id) {
         return Err(ApiError::forbidden("you may read this action plan but not change it"));
     }
     let (fields, version) = body.into_fields(pinned_methodology(&assessment)?)?;
-    let version = version.ok_or_else(|| DomainError::validation("version", "send the version of the action you last read, to detect concurrent edits"))?;
+    let version = version.ok_or_else(|| {
+        DomainError::validation("version", "send the version of the action you last read, to detect concurrent edits")
+    })?;
     Ok(Json(state.store.update_action(&write_context(&caller), &action.id, &fields, version).await?))
 }
 
@@ -617,7 +780,9 @@ async fn dashboard(State(state): State<AppState>, Caller(caller): Caller) -> Res
     due.sort_by_key(|d| d["due_at_ms"].as_i64());
     let actions = state.store.pending_actions(readable.as_deref(), 50).await?;
     state.audit.read(&caller, now, "dashboard", None, json!({"sites": sites.len(), "actions": actions.len()})).await?;
-    Ok(Json(json!({"sites_by_risk_band": by_band, "sites": sites, "reassessments_due": due, "pending_actions": actions})))
+    Ok(Json(
+        json!({"sites_by_risk_band": by_band, "sites": sites, "reassessments_due": due, "pending_actions": actions}),
+    ))
 }
 
 #[cfg(test)]
@@ -646,6 +811,9 @@ mod tests {
         let evidence = hvm_evidence(&study);
         assert_eq!(evidence["access_points"], 2);
         assert_eq!(evidence["assumed_barriers"], 1);
-        assert_eq!(evidence["max_impact"], json!([{"vehicle": "M1", "speed_kmh": 52.5, "access_point": "AP2"}, {"vehicle": "N3C", "speed_kmh": 31.5, "access_point": "AP1"}]));
+        assert_eq!(
+            evidence["max_impact"],
+            json!([{"vehicle": "M1", "speed_kmh": 52.5, "access_point": "AP2"}, {"vehicle": "N3C", "speed_kmh": 31.5, "access_point": "AP1"}])
+        );
     }
 }

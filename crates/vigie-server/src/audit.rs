@@ -53,7 +53,14 @@ impl AuditSink {
     }
 
     /// Records that `caller` read an object; fails closed when the entry cannot be written.
-    pub async fn read(&self, caller: &Principal, at_ms: i64, object_type: &str, object_id: Option<&str>, details: serde_json::Value) -> Result<(), ApiError> {
+    pub async fn read(
+        &self,
+        caller: &Principal,
+        at_ms: i64,
+        object_type: &str,
+        object_id: Option<&str>,
+        details: serde_json::Value,
+    ) -> Result<(), ApiError> {
         let record = AuditRecord {
             at_ms,
             actor: caller.user_id.clone(),

@@ -1,7 +1,7 @@
 //! Passwords, secrets, and who is calling.
+use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
@@ -10,8 +10,8 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use vigie_domain::access::Principal;
 
-use crate::error::ApiError;
 use crate::AppState;
+use crate::error::ApiError;
 
 pub const SESSION_COOKIE: &str = "vigie_session";
 pub const MIN_PASSWORD_CHARS: usize = 10;
@@ -19,7 +19,10 @@ pub const MIN_PASSWORD_CHARS: usize = 10;
 /// An argon2id PHC string for `password`.
 pub fn hash_password(password: &str) -> Result<String, ApiError> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(ApiError::new("validation_failed", format!("a password needs at least {MIN_PASSWORD_CHARS} characters")));
+        return Err(ApiError::new(
+            "validation_failed",
+            format!("a password needs at least {MIN_PASSWORD_CHARS} characters"),
+        ));
     }
     Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(|_| ApiError::internal())
 }
@@ -34,7 +37,9 @@ pub fn verify_password(phc: &str, password: &str) -> bool {
 pub async fn check_password(phc: Option<String>, password: String) -> bool {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let known = phc.is_some();
-    let phc = phc.unwrap_or_else(|| DUMMY.get_or_init(|| hash_password("no user has this password").unwrap_or_default()).clone());
+    let phc = phc.unwrap_or_else(|| {
+        DUMMY.get_or_init(|| hash_password("no user has this password").unwrap_or_default()).clone()
+    });
     let verified = tokio::task::spawn_blocking(move || verify_password(&phc, &password)).await.unwrap_or(false);
     known && verified
 }

@@ -2,7 +2,7 @@
 //! `{"error": {"code": "…", "message": "…", "details": {…}}}`.
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use vigie_domain::DomainError;
 use vigie_store::StoreError;
 
@@ -48,9 +48,21 @@ pub fn status_of(code: &str) -> StatusCode {
         "forbidden" => StatusCode::FORBIDDEN,
         "not_found" | "route_not_found" => StatusCode::NOT_FOUND,
         "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
-        "conflict" | "version_conflict" | "answer_conflict" | "assessment_locked" | "assessment_transition_invalid" | "methodology_version_mismatch" | "methodology_version_unavailable" => StatusCode::CONFLICT,
+        "conflict"
+        | "version_conflict"
+        | "answer_conflict"
+        | "assessment_locked"
+        | "assessment_transition_invalid"
+        | "methodology_version_mismatch"
+        | "methodology_version_unavailable" => StatusCode::CONFLICT,
         "photo_type_unsupported" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "photo_malformed" | "assessment_input_invalid" | "unknown_question" | "unknown_answer" | "not_applicable_refused" | "question_not_for_category" | "unknown_measure" => StatusCode::UNPROCESSABLE_ENTITY,
+        "photo_malformed"
+        | "assessment_input_invalid"
+        | "unknown_question"
+        | "unknown_answer"
+        | "not_applicable_refused"
+        | "question_not_for_category"
+        | "unknown_measure" => StatusCode::UNPROCESSABLE_ENTITY,
         "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
         "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         "json_malformed" | "query_invalid" => StatusCode::BAD_REQUEST,
@@ -58,7 +70,9 @@ pub fn status_of(code: &str) -> StatusCode {
         "too_many_requests" => StatusCode::TOO_MANY_REQUESTS,
         "hvm_vehicle_unknown" | "hvm_parameter_invalid" => StatusCode::UNPROCESSABLE_ENTITY,
         "hvm_network_missing" => StatusCode::SERVICE_UNAVAILABLE,
-        "document_unreadable" | "document_format_unsupported" | "marking_invalid" | "language_invalid" => StatusCode::UNPROCESSABLE_ENTITY,
+        "document_unreadable" | "document_format_unsupported" | "marking_invalid" | "language_invalid" => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
         "library_unavailable" | "search_index_busy" => StatusCode::SERVICE_UNAVAILABLE,
         "storage_failed" | "storage_corrupt" | "internal" => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -105,12 +119,41 @@ mod tests {
     #[test]
     fn every_code_the_server_emits_has_a_deliberate_status() {
         for code in [
-            "unauthenticated", "login_failed", "forbidden", "not_found", "route_not_found", "method_not_allowed", "conflict", "version_conflict",
-            "payload_too_large", "unsupported_media_type", "json_malformed", "json_invalid", "query_invalid", "validation_failed", "site_geometry_invalid",
-            "too_many_requests", "hvm_vehicle_unknown", "hvm_parameter_invalid", "answer_conflict", "assessment_locked", "assessment_transition_invalid",
-            "methodology_version_mismatch", "methodology_version_unavailable", "photo_type_unsupported", "photo_malformed", "assessment_input_invalid", "unknown_question",
-            "unknown_answer", "not_applicable_refused", "question_not_for_category", "unknown_measure",
-            "document_unreadable", "document_format_unsupported", "marking_invalid", "language_invalid",
+            "unauthenticated",
+            "login_failed",
+            "forbidden",
+            "not_found",
+            "route_not_found",
+            "method_not_allowed",
+            "conflict",
+            "version_conflict",
+            "payload_too_large",
+            "unsupported_media_type",
+            "json_malformed",
+            "json_invalid",
+            "query_invalid",
+            "validation_failed",
+            "site_geometry_invalid",
+            "too_many_requests",
+            "hvm_vehicle_unknown",
+            "hvm_parameter_invalid",
+            "answer_conflict",
+            "assessment_locked",
+            "assessment_transition_invalid",
+            "methodology_version_mismatch",
+            "methodology_version_unavailable",
+            "photo_type_unsupported",
+            "photo_malformed",
+            "assessment_input_invalid",
+            "unknown_question",
+            "unknown_answer",
+            "not_applicable_refused",
+            "question_not_for_category",
+            "unknown_measure",
+            "document_unreadable",
+            "document_format_unsupported",
+            "marking_invalid",
+            "language_invalid",
         ] {
             assert!(status_of(code).is_client_error(), "{code}");
         }

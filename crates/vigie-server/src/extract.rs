@@ -1,8 +1,8 @@
 //! Request extractors whose rejections speak the API's error format.
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::request::Parts;
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -25,10 +25,19 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     let detail = rejection.body_text();
     match rejection {
-        JsonRejection::JsonDataError(_) => ApiError::new("json_invalid", format!("the request body does not have the expected fields or types: {}", strip_prefix(&detail))),
-        JsonRejection::JsonSyntaxError(_) => ApiError::new("json_malformed", format!("the request body is not valid JSON: {}", strip_prefix(&detail))),
-        JsonRejection::MissingJsonContentType(_) => ApiError::new("unsupported_media_type", "send the body as JSON with 'Content-Type: application/json'"),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new("payload_too_large", "the request body is larger than the server accepts"),
+        JsonRejection::JsonDataError(_) => ApiError::new(
+            "json_invalid",
+            format!("the request body does not have the expected fields or types: {}", strip_prefix(&detail)),
+        ),
+        JsonRejection::JsonSyntaxError(_) => {
+            ApiError::new("json_malformed", format!("the request body is not valid JSON: {}", strip_prefix(&detail)))
+        }
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::new("unsupported_media_type", "send the body as JSON with 'Content-Type: application/json'")
+        }
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new("payload_too_large", "the request body is larger than the server accepts")
+        }
         _ => ApiError::new("json_malformed", "the request body could not be read"),
     }
 }
@@ -48,6 +57,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(value)| ApiQuery(value))
-            .map_err(|rejection: QueryRejection| ApiError::new("query_invalid", format!("the query string is invalid: {}", strip_prefix(&rejection.body_text()))))
+            .map_err(|rejection: QueryRejection| {
+                ApiError::new(
+                    "query_invalid",
+                    format!("the query string is invalid: {}", strip_prefix(&rejection.body_text())),
+                )
+            })
     }
 }

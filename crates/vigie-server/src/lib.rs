@@ -60,7 +60,14 @@ pub struct AppState {
 impl AppState {
     /// Must be called inside a Tokio runtime: it starts the audit writer.
     pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
-        AppState { audit: audit::AuditSink::spawn(store.clone()), store, config: Arc::new(config), hvm: None, login_throttle: Arc::default(), library: None }
+        AppState {
+            audit: audit::AuditSink::spawn(store.clone()),
+            store,
+            config: Arc::new(config),
+            hvm: None,
+            login_throttle: Arc::default(),
+            library: None,
+        }
     }
 
     pub fn with_hvm(mut self, network: HvmNetwork) -> Self {

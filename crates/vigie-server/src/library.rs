@@ -13,13 +13,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use base64::Engine;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use vigie_domain::access::{Principal, Role};
 use vigie_search::{Access, IngestOptions, Lang, Marking, SearchError, SearchQuery, SharedLibrary};
 use vigie_store::{Store, StoredDocument};
@@ -27,7 +27,7 @@ use vigie_store::{Store, StoredDocument};
 use crate::api::write_context;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery};
-use crate::{now_ms, AppState};
+use crate::{AppState, now_ms};
 
 /// Largest document accepted by upload (the raw file; the JSON body carries it in base64).
 pub const MAX_DOCUMENT_BYTES: usize = 20 * 1024 * 1024;
@@ -39,7 +39,10 @@ pub fn upload_body_limit() -> axum::extract::DefaultBodyLimit {
 
 impl From<SearchError> for ApiError {
     fn from(err: SearchError) -> Self {
-        if matches!(err, SearchError::IndexFailed { .. } | SearchError::IndexBusy { .. } | SearchError::GlossaryInvalid { .. }) {
+        if matches!(
+            err,
+            SearchError::IndexFailed { .. } | SearchError::IndexBusy { .. } | SearchError::GlossaryInvalid { .. }
+        ) {
             tracing::error!(code = err.code(), error = %err, "library index error");
         }
         ApiError::new(err.code(), err.to_string())
@@ -66,7 +69,8 @@ fn blocking_failed(_: tokio::task::JoinError) -> ApiError {
 /// backup) or unreadable.
 pub async fn open(store: &dyn Store, dir: Option<&Path>) -> Result<Arc<SharedLibrary>, ApiError> {
     let owned = dir.map(Path::to_path_buf);
-    let opened = tokio::task::spawn_blocking(move || SharedLibrary::open(owned.as_deref())).await.map_err(blocking_failed)?;
+    let opened =
+        tokio::task::spawn_blocking(move || SharedLibrary::open(owned.as_deref())).await.map_err(blocking_failed)?;
     let library = match opened {
         Ok(library) => Arc::new(library),
         // A running server holds it: leave its directory alone.
@@ -77,7 +81,11 @@ pub async fn open(store: &dyn Store, dir: Option<&Path>) -> Result<Arc<SharedLib
             if let Some(dir) = &dir {
                 let _ = std::fs::remove_dir_all(dir);
             }
-            Arc::new(tokio::task::spawn_blocking(move || SharedLibrary::open(dir.as_deref())).await.map_err(blocking_failed)??)
+            Arc::new(
+                tokio::task::spawn_blocking(move || SharedLibrary::open(dir.as_deref()))
+                    .await
+                    .map_err(blocking_failed)??,
+            )
         }
     };
     refresh(store, &library).await?;
@@ -94,9 +102,15 @@ pub async fn refresh(store: &dyn Store, library: &Arc<SharedLibrary>) -> Result<
     let rebuild = current < known;
     let changes = store.library_changes(if rebuild { 0 } else { known }).await?;
     let library = library.clone();
-    tokio::task::spawn_blocking(move || if rebuild { library.rebuild(&changes.documents, changes.generation) } else { library.apply(&changes.documents, changes.generation) })
-        .await
-        .map_err(blocking_failed)??;
+    tokio::task::spawn_blocking(move || {
+        if rebuild {
+            library.rebuild(&changes.documents, changes.generation)
+        } else {
+            library.apply(&changes.documents, changes.generation)
+        }
+    })
+    .await
+    .map_err(blocking_failed)??;
     Ok(())
 }
 
@@ -114,7 +128,10 @@ pub async fn rebuild(store: &dyn Store, library: &Arc<SharedLibrary>) -> Result<
 }
 
 async fn ready(state: &AppState) -> Result<Arc<SharedLibrary>, ApiError> {
-    let library = state.library.clone().ok_or_else(|| ApiError::new("library_unavailable", "this server has no library index loaded"))?;
+    let library = state
+        .library
+        .clone()
+        .ok_or_else(|| ApiError::new("library_unavailable", "this server has no library index loaded"))?;
     refresh(state.store.as_ref(), &library).await?;
     Ok(library)
 }
@@ -136,7 +153,13 @@ fn list(value: Option<&str>) -> Vec<String> {
 }
 
 /// Builds a search request from the API's (and the CLI's) parameters.
-pub fn search_query(q: &str, lang: Option<&str>, limit: Option<usize>, tags: Vec<String>, markings: &[String]) -> Result<SearchQuery, SearchError> {
+pub fn search_query(
+    q: &str,
+    lang: Option<&str>,
+    limit: Option<usize>,
+    tags: Vec<String>,
+    markings: &[String],
+) -> Result<SearchQuery, SearchError> {
     let mut query = SearchQuery::new(q);
     query.language = lang.map(Lang::parse).transpose()?;
     query.limit = limit.unwrap_or(10);
@@ -145,8 +168,18 @@ pub fn search_query(q: &str, lang: Option<&str>, limit: Option<usize>, tags: Vec
     Ok(query)
 }
 
-pub async fn search(State(state): State<AppState>, crate::auth::Caller(caller): crate::auth::Caller, ApiQuery(params): ApiQuery<SearchParams>) -> Result<Json<Value>, ApiError> {
-    let query = search_query(&params.q, params.lang.as_deref(), params.limit, list(params.tag.as_deref()), &list(params.marking.as_deref()))?;
+pub async fn search(
+    State(state): State<AppState>,
+    crate::auth::Caller(caller): crate::auth::Caller,
+    ApiQuery(params): ApiQuery<SearchParams>,
+) -> Result<Json<Value>, ApiError> {
+    let query = search_query(
+        &params.q,
+        params.lang.as_deref(),
+        params.limit,
+        list(params.tag.as_deref()),
+        &list(params.marking.as_deref()),
+    )?;
     let library = ready(&state).await?;
     let access = access(&caller.org_id);
     let results = library.search(&query, &access)?;
@@ -166,10 +199,19 @@ fn document_json(stored: &StoredDocument) -> Value {
 
 async fn readable_documents(state: &AppState, caller: &Principal) -> Result<Vec<StoredDocument>, ApiError> {
     let access = access(&caller.org_id);
-    Ok(state.store.list_library_documents().await?.into_iter().filter(|d| access.can_read(&d.document.org_id, d.document.marking)).collect())
+    Ok(state
+        .store
+        .list_library_documents()
+        .await?
+        .into_iter()
+        .filter(|d| access.can_read(&d.document.org_id, d.document.marking))
+        .collect())
 }
 
-pub async fn list_documents(State(state): State<AppState>, crate::auth::Caller(caller): crate::auth::Caller) -> Result<Json<Value>, ApiError> {
+pub async fn list_documents(
+    State(state): State<AppState>,
+    crate::auth::Caller(caller): crate::auth::Caller,
+) -> Result<Json<Value>, ApiError> {
     let documents = readable_documents(&state, &caller).await?;
     let items: Vec<Value> = documents.iter().map(document_json).collect();
     Ok(Json(json!({"items": items, "total": items.len()})))
@@ -182,19 +224,49 @@ async fn readable_document(state: &AppState, caller: &Principal, id: &str) -> Re
     }
 }
 
-pub async fn get_document(State(state): State<AppState>, crate::auth::Caller(caller): crate::auth::Caller, UrlPath(id): UrlPath<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get_document(
+    State(state): State<AppState>,
+    crate::auth::Caller(caller): crate::auth::Caller,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<Value>, ApiError> {
     let stored = readable_document(&state, &caller, &id).await?;
     let passages = state.store.library_passages(&id).await?;
-    state.audit.read(&caller, now_ms(), "library_document", Some(&id), json!({"org_id": stored.document.org_id, "marking": stored.document.marking})).await?;
+    state
+        .audit
+        .read(
+            &caller,
+            now_ms(),
+            "library_document",
+            Some(&id),
+            json!({"org_id": stored.document.org_id, "marking": stored.document.marking}),
+        )
+        .await?;
     let mut value = document_json(&stored);
-    value["passages"] = passages.iter().map(|p| json!({"id": p.id, "ordinal": p.ordinal, "heading": p.heading(), "kind": p.kind, "text": p.text})).collect();
+    value["passages"] = passages
+        .iter()
+        .map(|p| json!({"id": p.id, "ordinal": p.ordinal, "heading": p.heading(), "kind": p.kind, "text": p.text}))
+        .collect();
     Ok(Json(value))
 }
 
-pub async fn get_passage(State(state): State<AppState>, crate::auth::Caller(caller): crate::auth::Caller, UrlPath(id): UrlPath<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get_passage(
+    State(state): State<AppState>,
+    crate::auth::Caller(caller): crate::auth::Caller,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<Value>, ApiError> {
     let passage = state.store.library_passage(&id).await?.ok_or_else(|| ApiError::not_found("passage"))?;
-    let stored = readable_document(&state, &caller, &passage.document_id).await.map_err(|_| ApiError::not_found("passage"))?;
-    state.audit.read(&caller, now_ms(), "library_passage", Some(&id), json!({"document_id": passage.document_id, "marking": stored.document.marking})).await?;
+    let stored =
+        readable_document(&state, &caller, &passage.document_id).await.map_err(|_| ApiError::not_found("passage"))?;
+    state
+        .audit
+        .read(
+            &caller,
+            now_ms(),
+            "library_passage",
+            Some(&id),
+            json!({"document_id": passage.document_id, "marking": stored.document.marking}),
+        )
+        .await?;
     Ok(Json(json!({
         "id": passage.id, "document_id": passage.document_id, "document_title": stored.document.title, "marking": stored.document.marking,
         "language": stored.document.language, "ordinal": passage.ordinal, "heading": passage.heading(), "kind": passage.kind, "text": passage.text,
@@ -203,9 +275,17 @@ pub async fn get_passage(State(state): State<AppState>, crate::auth::Caller(call
 
 /// Near-duplicate pairs among the documents `caller` may read.
 pub async fn duplicate_pairs(store: &dyn Store, access: &Access) -> Result<Value, ApiError> {
-    let documents: Vec<StoredDocument> = store.list_library_documents().await?.into_iter().filter(|d| access.can_read(&d.document.org_id, d.document.marking)).collect();
-    let title = |id: &str| documents.iter().find(|d| d.document.id == id).map(|d| d.document.title.clone()).unwrap_or_default();
-    let pairs = vigie_search::near_duplicates(documents.iter().map(|d| (d.document.id.as_str(), d.content.signature.as_slice())));
+    let documents: Vec<StoredDocument> = store
+        .list_library_documents()
+        .await?
+        .into_iter()
+        .filter(|d| access.can_read(&d.document.org_id, d.document.marking))
+        .collect();
+    let title =
+        |id: &str| documents.iter().find(|d| d.document.id == id).map(|d| d.document.title.clone()).unwrap_or_default();
+    let pairs = vigie_search::near_duplicates(
+        documents.iter().map(|d| (d.document.id.as_str(), d.content.signature.as_slice())),
+    );
     let items: Vec<Value> = pairs
         .iter()
         .map(|p| json!({"a": {"id": p.a, "title": title(&p.a)}, "b": {"id": p.b, "title": title(&p.b)}, "similarity": (p.similarity * 100.0).round() / 100.0}))
@@ -213,7 +293,10 @@ pub async fn duplicate_pairs(store: &dyn Store, access: &Access) -> Result<Value
     Ok(json!({ "pairs": items }))
 }
 
-pub async fn duplicates(State(state): State<AppState>, crate::auth::Caller(caller): crate::auth::Caller) -> Result<Json<Value>, ApiError> {
+pub async fn duplicates(
+    State(state): State<AppState>,
+    crate::auth::Caller(caller): crate::auth::Caller,
+) -> Result<Json<Value>, ApiError> {
     Ok(Json(duplicate_pairs(state.store.as_ref(), &access(&caller.org_id)).await?))
 }
 
@@ -236,7 +319,13 @@ pub struct UploadBody {
 
 /// Ingest options from the metadata the CLI and the API accept. The document id follows the
 /// organisation and the file name, so that uploading a file again makes a new version.
-pub fn ingest_options(org_id: &str, filename: &str, language: Option<&str>, marking: Option<&str>, tags: Vec<String>) -> Result<IngestOptions, SearchError> {
+pub fn ingest_options(
+    org_id: &str,
+    filename: &str,
+    language: Option<&str>,
+    marking: Option<&str>,
+    tags: Vec<String>,
+) -> Result<IngestOptions, SearchError> {
     let mut options = IngestOptions::new(org_id);
     options.document_id = Some(vigie_search::ingest::document_id(org_id, filename));
     options.language = language.map(Lang::parse).transpose()?;
@@ -260,7 +349,11 @@ pub async fn duplicates_of(store: &dyn Store, access: &Access, document_id: &str
         .collect())
 }
 
-pub async fn upload(State(state): State<AppState>, crate::auth::Caller(caller): crate::auth::Caller, ApiJson(body): ApiJson<UploadBody>) -> Result<Response, ApiError> {
+pub async fn upload(
+    State(state): State<AppState>,
+    crate::auth::Caller(caller): crate::auth::Caller,
+    ApiJson(body): ApiJson<UploadBody>,
+) -> Result<Response, ApiError> {
     let org_id = body.org_id.clone().unwrap_or_else(|| caller.org_id.clone());
     if !caller.can_write_org(&org_id) || caller.role == Role::Viewer {
         return Err(ApiError::forbidden("you may not add documents for this organisation"));
@@ -277,7 +370,10 @@ pub async fn upload(State(state): State<AppState>, crate::auth::Caller(caller): 
         .decode(body.content_base64.trim())
         .map_err(|_| vigie_domain::DomainError::validation("content_base64", "the content is not valid base64"))?;
     if bytes.len() > MAX_DOCUMENT_BYTES {
-        return Err(ApiError::new("payload_too_large", format!("the document is larger than {} MB", MAX_DOCUMENT_BYTES / 1024 / 1024)));
+        return Err(ApiError::new(
+            "payload_too_large",
+            format!("the document is larger than {} MB", MAX_DOCUMENT_BYTES / 1024 / 1024),
+        ));
     }
     sniff(&bytes, &filename)?;
     let mut options = ingest_options(&org_id, &filename, body.language.as_deref(), body.marking.as_deref(), body.tags)?;
@@ -286,13 +382,16 @@ pub async fn upload(State(state): State<AppState>, crate::auth::Caller(caller): 
     options.date = body.date.as_deref().map(vigie_search::parse_date).transpose()?;
     let name = filename.clone();
     // PDF extraction is CPU work: off the async workers.
-    let parsed = tokio::task::spawn_blocking(move || vigie_search::parse(&bytes, &name, options)).await.map_err(blocking_failed)??;
+    let parsed = tokio::task::spawn_blocking(move || vigie_search::parse(&bytes, &name, options))
+        .await
+        .map_err(blocking_failed)??;
     let outcome = state.store.ingest_document(&write_context(&caller), &parsed).await?;
     if let Some(library) = &state.library {
         refresh(state.store.as_ref(), library).await?;
     }
     let duplicates = duplicates_of(state.store.as_ref(), &access(&caller.org_id), &outcome.document_id).await?;
-    let status = if outcome.status == vigie_store::IngestStatus::Created { StatusCode::CREATED } else { StatusCode::OK };
+    let status =
+        if outcome.status == vigie_store::IngestStatus::Created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((
         status,
         Json(json!({
@@ -315,7 +414,10 @@ fn sniff(bytes: &[u8], filename: &str) -> Result<(), SearchError> {
     if consistent {
         Ok(())
     } else {
-        Err(SearchError::DocumentUnreadable { name: filename.to_owned(), reason: "its content does not match its file name's type".into() })
+        Err(SearchError::DocumentUnreadable {
+            name: filename.to_owned(),
+            reason: "its content does not match its file name's type".into(),
+        })
     }
 }
 
@@ -330,24 +432,40 @@ pub struct RelatedParams {
 /// The passages `caller` may read that help with a methodology question: the question's
 /// `guidance` references and those of its measures (passage ids or phrases) first, then the best matches for its text
 /// in both languages.
-pub async fn related_passages(state: &AppState, caller: &Principal, question_id: &str, lang: vigie_domain::site::Lang, limit: usize) -> Result<Vec<vigie_search::SearchHit>, ApiError> {
+pub async fn related_passages(
+    state: &AppState,
+    caller: &Principal,
+    question_id: &str,
+    lang: vigie_domain::site::Lang,
+    limit: usize,
+) -> Result<Vec<vigie_search::SearchHit>, ApiError> {
     let methodology = vigie_assessment::Methodology::embedded().map_err(|e| {
         tracing::error!(error = %e, "the embedded methodology is unreadable");
         ApiError::internal()
     })?;
     let question = methodology.question(question_id).ok_or_else(|| ApiError::not_found("question"))?;
     if !(1..=vigie_search::query::MAX_LIMIT).contains(&limit) {
-        return Err(vigie_domain::DomainError::validation("limit", format!("between 1 and {}", vigie_search::query::MAX_LIMIT)).into());
+        return Err(vigie_domain::DomainError::validation(
+            "limit",
+            format!("between 1 and {}", vigie_search::query::MAX_LIMIT),
+        )
+        .into());
     }
     let library = ready(state).await?;
     // Both languages' wording: the library's documents are in either language.
-    let other = if lang == vigie_domain::site::Lang::Fr { vigie_domain::site::Lang::En } else { vigie_domain::site::Lang::Fr };
+    let other =
+        if lang == vigie_domain::site::Lang::Fr { vigie_domain::site::Lang::En } else { vigie_domain::site::Lang::Fr };
     let text = format!("{} {}", question.text(lang), question.text(other));
-    let references: Vec<String> = question.guidance.iter().chain(question.measures.iter().flat_map(|m| &m.guidance)).cloned().collect();
+    let references: Vec<String> =
+        question.guidance.iter().chain(question.measures.iter().flat_map(|m| &m.guidance)).cloned().collect();
     Ok(library.related(&text, &references, &access(&caller.org_id), limit)?)
 }
 
-pub async fn related(State(state): State<AppState>, crate::auth::Caller(caller): crate::auth::Caller, ApiQuery(params): ApiQuery<RelatedParams>) -> Result<Json<Value>, ApiError> {
+pub async fn related(
+    State(state): State<AppState>,
+    crate::auth::Caller(caller): crate::auth::Caller,
+    ApiQuery(params): ApiQuery<RelatedParams>,
+) -> Result<Json<Value>, ApiError> {
     let lang = match params.lang.as_deref() {
         None | Some("fr") => vigie_domain::site::Lang::Fr,
         Some("en") => vigie_domain::site::Lang::En,
@@ -355,6 +473,9 @@ pub async fn related(State(state): State<AppState>, crate::auth::Caller(caller):
     };
     let hits = related_passages(&state, &caller, &params.question, lang, params.limit.unwrap_or(3)).await?;
     let passages: Vec<&str> = hits.iter().map(|h| h.passage_id.as_str()).collect();
-    state.audit.read(&caller, now_ms(), "library_search", None, json!({"question": params.question, "passages": passages})).await?;
+    state
+        .audit
+        .read(&caller, now_ms(), "library_search", None, json!({"question": params.question, "passages": passages}))
+        .await?;
     Ok(Json(json!({ "results": hits })))
 }

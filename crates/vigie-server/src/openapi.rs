@@ -15,7 +15,8 @@ mod tests {
                 described.insert((method.to_owned(), path.clone()));
             }
         }
-        let routed: BTreeSet<(String, String)> = crate::api::all_routes().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
+        let routed: BTreeSet<(String, String)> =
+            crate::api::all_routes().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
         assert_eq!(described, routed);
     }
 }

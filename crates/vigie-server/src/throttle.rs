@@ -117,7 +117,8 @@ pub fn client_address(extensions: &Extensions, headers: &HeaderMap) -> Option<Ip
     if !peer.is_loopback() {
         return Some(peer);
     }
-    let forwarded = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).last();
+    let forwarded =
+        headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).last();
     Some(forwarded.and_then(|a| a.trim().parse().ok()).unwrap_or(peer))
 }
 
@@ -148,14 +149,21 @@ mod tests {
         }
         assert_eq!(throttle.blocked("someone.else@example.org", Some(sprayer), 2), Some(Blocked::Address));
         throttle.succeeded("user0@example.org");
-        assert_eq!(throttle.blocked("user0@example.org", Some(sprayer), 2), Some(Blocked::Address), "a success does not reset the address");
+        assert_eq!(
+            throttle.blocked("user0@example.org", Some(sprayer), 2),
+            Some(Blocked::Address),
+            "a success does not reset the address"
+        );
         assert_eq!(throttle.blocked("someone.else@example.org", Some("203.0.113.8".parse().unwrap()), 2), None);
         assert_eq!(throttle.blocked("someone.else@example.org", Some(sprayer), WINDOW_MS + 2), None);
     }
 
     #[test]
     fn ipv6_addresses_count_per_64_block() {
-        assert_eq!(address_key("2001:db8:1:2:aaaa::1".parse().unwrap()), address_key("2001:db8:1:2:bbbb::9".parse().unwrap()));
+        assert_eq!(
+            address_key("2001:db8:1:2:aaaa::1".parse().unwrap()),
+            address_key("2001:db8:1:2:bbbb::9".parse().unwrap())
+        );
         assert_ne!(address_key("2001:db8:1:2::1".parse().unwrap()), address_key("2001:db8:1:3::1".parse().unwrap()));
         assert_eq!(address_key("::ffff:203.0.113.7".parse().unwrap()), "203.0.113.7");
     }
@@ -174,7 +182,11 @@ mod tests {
         assert_eq!(with("127.0.0.1", Some("198.51.100.1, 203.0.113.9")), Some("203.0.113.9".into()));
         assert_eq!(with("127.0.0.1", None), Some("127.0.0.1".into()));
         assert_eq!(with("127.0.0.1", Some("not an address")), Some("127.0.0.1".into()));
-        assert_eq!(with("192.0.2.4", Some("203.0.113.9")), Some("192.0.2.4".into()), "a remote peer cannot pick its address");
+        assert_eq!(
+            with("192.0.2.4", Some("203.0.113.9")),
+            Some("192.0.2.4".into()),
+            "a remote peer cannot pick its address"
+        );
         assert_eq!(client_address(&Extensions::new(), &HeaderMap::new()), None);
     }
 }

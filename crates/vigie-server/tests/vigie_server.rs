@@ -4,10 +4,10 @@
 #![allow(clippy::disallowed_methods)] // tests may read the clock to name their schemas
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use serde_json::{json, Value};
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::{Value, json};
 use tower::ServiceExt;
 use vigie_domain::access::{OrgKind, Role};
 use vigie_server::auth::{hash_password, new_secret, secret_hash};
@@ -37,7 +37,11 @@ async fn stores() -> Vec<(Arc<dyn Store>, tempfile::TempDir)> {
     let mut all: Vec<(Arc<dyn Store>, tempfile::TempDir)> = vec![(vigie_store::open(&url).await.unwrap(), dir)];
     if let Ok(url) = std::env::var("VIGIE_TEST_POSTGRES_URL") {
         use sqlx::Connection;
-        let schema = format!("server_{}_{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+        let schema = format!(
+            "server_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+        );
         let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
         sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut admin).await.unwrap();
         let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
@@ -48,7 +52,18 @@ async fn stores() -> Vec<(Arc<dyn Store>, tempfile::TempDir)> {
 }
 
 async fn user(store: &dyn Store, email: &str, org: &str, role: Role) -> String {
-    let user = store.create_user(&ctx(), NewUser { email: email.into(), org_id: org.into(), role, password_hash: hash_password("a long enough password").unwrap() }).await.unwrap();
+    let user = store
+        .create_user(
+            &ctx(),
+            NewUser {
+                email: email.into(),
+                org_id: org.into(),
+                role,
+                password_hash: hash_password("a long enough password").unwrap(),
+            },
+        )
+        .await
+        .unwrap();
     let secret = new_secret("vg_");
     store.create_token(&ctx(), &user.id, "test", &secret_hash(&secret)).await.unwrap();
     secret
@@ -66,9 +81,14 @@ async fn worlds() -> Vec<World> {
         let viewer = user(store.as_ref(), "viewer@example.org", &city.id, Role::Viewer).await;
         let operator = user(store.as_ref(), "operator@example.org", &market.id, Role::Operator).await;
         let stranger = user(store.as_ref(), "stranger@example.org", &other.id, Role::Operator).await;
-        let app = vigie_server::router(AppState::new(store.clone(), ServerConfig { body_limit: 64 * 1024, ..ServerConfig::default() }));
-        let mut world = World { app, store, admin, officer, operator, stranger, viewer, operator_site: String::new(), _dir: dir };
-        let (status, body) = world.call("POST", "/api/v1/sites", Some(&world.operator.clone()), Some(site_body("Market Square"))).await;
+        let app = vigie_server::router(AppState::new(
+            store.clone(),
+            ServerConfig { body_limit: 64 * 1024, ..ServerConfig::default() },
+        ));
+        let mut world =
+            World { app, store, admin, officer, operator, stranger, viewer, operator_site: String::new(), _dir: dir };
+        let (status, body) =
+            world.call("POST", "/api/v1/sites", Some(&world.operator.clone()), Some(site_body("Market Square"))).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         world.operator_site = body["id"].as_str().unwrap().to_owned();
         worlds.push(world);
@@ -93,7 +113,12 @@ impl World {
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned())) };
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
         (status, body, headers)
     }
 
@@ -103,15 +128,25 @@ impl World {
             request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
         }
         let request = match body {
-            Some(body) => request.header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())).unwrap(),
+            Some(body) => {
+                request.header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())).unwrap()
+            }
             None => request.body(Body::empty()).unwrap(),
         };
         let (status, body, _) = self.send(request).await;
         (status, body)
     }
 
-    async fn raw(&self, method: &str, uri: &str, token: &str, content_type: Option<&str>, body: impl Into<Body>) -> (StatusCode, Value) {
-        let mut request = Request::builder().method(method).uri(uri).header(header::AUTHORIZATION, format!("Bearer {token}"));
+    async fn raw(
+        &self,
+        method: &str,
+        uri: &str,
+        token: &str,
+        content_type: Option<&str>,
+        body: impl Into<Body>,
+    ) -> (StatusCode, Value) {
+        let mut request =
+            Request::builder().method(method).uri(uri).header(header::AUTHORIZATION, format!("Bearer {token}"));
         if let Some(content_type) = content_type {
             request = request.header(header::CONTENT_TYPE, content_type);
         }
@@ -131,7 +166,11 @@ async fn every_api_call_needs_authentication() {
             } else if path == "/api/v1/auth/login" {
                 assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{path}: {body}");
             } else {
-                assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthenticated")), "{method} {path}");
+                assert_eq!(
+                    (status, body["error"]["code"].as_str()),
+                    (StatusCode::UNAUTHORIZED, Some("unauthenticated")),
+                    "{method} {path}"
+                );
             }
         }
         let (status, body) = world.call("GET", "/api/v1/sites", Some("vg_not-a-real-token"), None).await;
@@ -153,7 +192,8 @@ async fn organisations_only_see_what_they_may() {
         // A stranger and a viewer of the city (which does not oversee through a viewer role
         // of another org) get exactly what a missing site gives: nothing to learn.
         let (status, denied) = world.call("GET", &site, Some(&world.stranger), None).await;
-        let (missing_status, missing) = world.call("GET", "/api/v1/sites/00000000-0000-0000-0000-000000000000", Some(&world.stranger), None).await;
+        let (missing_status, missing) =
+            world.call("GET", "/api/v1/sites/00000000-0000-0000-0000-000000000000", Some(&world.stranger), None).await;
         assert_eq!((status, &denied), (missing_status, &missing));
         assert_eq!(status, StatusCode::NOT_FOUND);
         insta::assert_json_snapshot!("not_found", denied);
@@ -165,7 +205,8 @@ async fn organisations_only_see_what_they_may() {
         assert_eq!(page["total"], 0);
         let (_, page) = world.call("GET", "/api/v1/sites", Some(&world.officer), None).await;
         assert_eq!(page["total"], 1);
-        let (_, page) = world.call("GET", &format!("/api/v1/sites?org_id={}", "someone-else"), Some(&world.officer), None).await;
+        let (_, page) =
+            world.call("GET", &format!("/api/v1/sites?org_id={}", "someone-else"), Some(&world.officer), None).await;
         assert_eq!(page["total"], 0);
 
         // The authority reads but may not change another organisation's site.
@@ -176,9 +217,12 @@ async fn organisations_only_see_what_they_may() {
         assert_eq!(status, StatusCode::NOT_FOUND);
         let (status, _) = world.call("POST", "/api/v1/sites", Some(&world.viewer), Some(site_body("Viewer's"))).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
-        let (status, _) = world.call("POST", "/api/v1/orgs", Some(&world.officer), Some(json!({"name": "New", "kind": "other"}))).await;
+        let (status, _) = world
+            .call("POST", "/api/v1/orgs", Some(&world.officer), Some(json!({"name": "New", "kind": "other"})))
+            .await;
         assert_eq!(status, StatusCode::FORBIDDEN);
-        let (status, _) = world.call("POST", "/api/v1/orgs", Some(&world.admin), Some(json!({"name": "New", "kind": "other"}))).await;
+        let (status, _) =
+            world.call("POST", "/api/v1/orgs", Some(&world.admin), Some(json!({"name": "New", "kind": "other"}))).await;
         assert_eq!(status, StatusCode::CREATED);
 
         // The owner edits with the version it read; a stale version is a conflict.
@@ -190,7 +234,11 @@ async fn organisations_only_see_what_they_may() {
         assert_eq!(status, StatusCode::CONFLICT, "{body}");
         insta::assert_json_snapshot!("version_conflict", body);
         let (status, body) = world.call("PUT", &site, Some(&world.operator), Some(site_body("No version"))).await;
-        assert_eq!((status, body["error"]["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("version")), "an edit must say which version it started from");
+        assert_eq!(
+            (status, body["error"]["details"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("version")),
+            "an edit must say which version it started from"
+        );
         let (status, _) = world.call("DELETE", &site, Some(&world.operator), None).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
     }
@@ -204,7 +252,15 @@ async fn bad_input_gets_a_clear_error() {
         assert_eq!(status, StatusCode::BAD_REQUEST);
         insta::assert_json_snapshot!("json_malformed", body);
 
-        let (status, body) = world.raw("POST", "/api/v1/sites", &token, Some("application/json"), json!({"name": 12, "category": "public_square", "geometry": {}}).to_string()).await;
+        let (status, body) = world
+            .raw(
+                "POST",
+                "/api/v1/sites",
+                &token,
+                Some("application/json"),
+                json!({"name": 12, "category": "public_square", "geometry": {}}).to_string(),
+            )
+            .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         insta::assert_json_snapshot!("json_invalid", body);
 
@@ -226,7 +282,11 @@ async fn bad_input_gets_a_clear_error() {
         let mut unknown = site_body("Castle");
         unknown["category"] = json!("castle");
         let (status, body) = world.call("POST", "/api/v1/sites", Some(&token), Some(unknown)).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("json_invalid")), "{body}");
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("json_invalid")),
+            "{body}"
+        );
 
         let (status, body) = world.call("GET", "/api/v1/sites?bbox=24.9,60.1,25.0", Some(&token), None).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -272,7 +332,9 @@ async fn a_browser_session_signs_in_and_out() {
         assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"), "{set_cookie}");
         let cookie = set_cookie.split(';').next().unwrap().to_owned();
 
-        let with_cookie = |method: &str, uri: &str| Request::builder().method(method).uri(uri).header(header::COOKIE, &cookie).body(Body::empty()).unwrap();
+        let with_cookie = |method: &str, uri: &str| {
+            Request::builder().method(method).uri(uri).header(header::COOKIE, &cookie).body(Body::empty()).unwrap()
+        };
         let (status, body, _) = world.send(with_cookie("GET", "/api/v1/me")).await;
         assert_eq!((status, body["email"].as_str()), (StatusCode::OK, Some("operator@example.org")));
         let (status, _, _) = world.send(with_cookie("POST", "/api/v1/auth/logout")).await;
@@ -286,10 +348,17 @@ async fn a_browser_session_signs_in_and_out() {
             assert_eq!(status, StatusCode::UNAUTHORIZED);
         }
         let (status, body, _) = world.send(login("a long enough password")).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("too_many_requests")));
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::TOO_MANY_REQUESTS, Some("too_many_requests"))
+        );
 
-        let actions: Vec<String> = world.store.audit_entries().await.unwrap().into_iter().map(|e| e.record.action).collect();
-        assert!(actions.contains(&"user.login_failed".to_owned()) && actions.contains(&"user.logout".to_owned()), "{actions:?}");
+        let actions: Vec<String> =
+            world.store.audit_entries().await.unwrap().into_iter().map(|e| e.record.action).collect();
+        assert!(
+            actions.contains(&"user.login_failed".to_owned()) && actions.contains(&"user.logout".to_owned()),
+            "{actions:?}"
+        );
     }
 }
 
@@ -299,25 +368,40 @@ async fn password_spraying_from_one_address_is_refused() {
     // count stops it, even for a real account with its right password, and only there.
     for world in worlds().await {
         let login = |email: &str, password: &str, peer: &str, forwarded: Option<&str>| {
-            let mut request = Request::builder().method("POST").uri("/api/v1/auth/login").header(header::CONTENT_TYPE, "application/json");
+            let mut request = Request::builder()
+                .method("POST")
+                .uri("/api/v1/auth/login")
+                .header(header::CONTENT_TYPE, "application/json");
             if let Some(forwarded) = forwarded {
                 request = request.header("x-forwarded-for", forwarded);
             }
-            let mut request = request.body(Body::from(json!({"email": email, "password": password}).to_string())).unwrap();
-            request.extensions_mut().insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(peer.parse().unwrap(), 50000)));
+            let mut request =
+                request.body(Body::from(json!({"email": email, "password": password}).to_string())).unwrap();
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(peer.parse().unwrap(), 50000)));
             request
         };
         for i in 0..vigie_server::throttle::MAX_FAILURES_PER_ADDRESS {
-            let (status, _, _) = world.send(login(&format!("user{i}@example.org"), "Summer2026!", "203.0.113.7", None)).await;
+            let (status, _, _) =
+                world.send(login(&format!("user{i}@example.org"), "Summer2026!", "203.0.113.7", None)).await;
             assert_eq!(status, StatusCode::UNAUTHORIZED);
         }
-        let (status, body, _) = world.send(login("operator@example.org", "a long enough password", "203.0.113.7", None)).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("too_many_requests")), "{body}");
+        let (status, body, _) =
+            world.send(login("operator@example.org", "a long enough password", "203.0.113.7", None)).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::TOO_MANY_REQUESTS, Some("too_many_requests")),
+            "{body}"
+        );
         assert!(body["error"]["message"].as_str().unwrap().contains("network address"), "{body}");
         // Through a reverse proxy on this machine, the address it forwards is the one counted.
-        let (status, _, _) = world.send(login("operator@example.org", "a long enough password", "127.0.0.1", Some("203.0.113.7"))).await;
+        let (status, _, _) =
+            world.send(login("operator@example.org", "a long enough password", "127.0.0.1", Some("203.0.113.7"))).await;
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-        let (status, body, _) = world.send(login("operator@example.org", "a long enough password", "198.51.100.20", Some("203.0.113.99"))).await;
+        let (status, body, _) = world
+            .send(login("operator@example.org", "a long enough password", "198.51.100.20", Some("203.0.113.99")))
+            .await;
         assert_eq!(status, StatusCode::OK, "another address signs in: {body}");
     }
 }
@@ -326,8 +410,19 @@ async fn password_spraying_from_one_address_is_refused() {
 async fn the_web_pages_sign_in_list_sites_and_sign_out() {
     for world in worlds().await {
         let (status, _, headers) = world.send(Request::builder().uri("/").body(Body::empty()).unwrap()).await;
-        assert_eq!((status, headers.get(header::LOCATION).unwrap().to_str().unwrap()), (StatusCode::SEE_OTHER, "/login"));
-        let (status, page, _) = world.send(Request::builder().uri("/login").header(header::ACCEPT_LANGUAGE, "fr-FR,fr;q=0.9").body(Body::empty()).unwrap()).await;
+        assert_eq!(
+            (status, headers.get(header::LOCATION).unwrap().to_str().unwrap()),
+            (StatusCode::SEE_OTHER, "/login")
+        );
+        let (status, page, _) = world
+            .send(
+                Request::builder()
+                    .uri("/login")
+                    .header(header::ACCEPT_LANGUAGE, "fr-FR,fr;q=0.9")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK);
         assert!(page.as_str().unwrap().contains("Mot de passe"));
         let form = |password: &str| {
@@ -344,13 +439,31 @@ async fn the_web_pages_sign_in_list_sites_and_sign_out() {
         let (status, _, headers) = world.send(form("a+long+enough+password")).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         let cookie = headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
-        let (status, page, _) = world.send(Request::builder().uri("/?lang=en").header(header::COOKIE, &cookie).body(Body::empty()).unwrap()).await;
+        let (status, page, _) = world
+            .send(Request::builder().uri("/?lang=en").header(header::COOKIE, &cookie).body(Body::empty()).unwrap())
+            .await;
         assert_eq!(status, StatusCode::OK);
         let page = page.as_str().unwrap().to_owned();
-        assert!(page.contains("Market Square") && page.contains("Open-air market") && page.contains("operator@example.org"), "{page}");
-        let (status, _, headers) = world.send(Request::builder().method("POST").uri("/logout").header(header::COOKIE, &cookie).body(Body::empty()).unwrap()).await;
-        assert_eq!((status, headers.get(header::LOCATION).unwrap().to_str().unwrap()), (StatusCode::SEE_OTHER, "/login"));
-        let (status, _, _) = world.send(Request::builder().uri("/").header(header::COOKIE, &cookie).body(Body::empty()).unwrap()).await;
+        assert!(
+            page.contains("Market Square") && page.contains("Open-air market") && page.contains("operator@example.org"),
+            "{page}"
+        );
+        let (status, _, headers) = world
+            .send(
+                Request::builder()
+                    .method("POST")
+                    .uri("/logout")
+                    .header(header::COOKIE, &cookie)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(
+            (status, headers.get(header::LOCATION).unwrap().to_str().unwrap()),
+            (StatusCode::SEE_OTHER, "/login")
+        );
+        let (status, _, _) =
+            world.send(Request::builder().uri("/").header(header::COOKIE, &cookie).body(Body::empty()).unwrap()).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
     }
 }
@@ -365,16 +478,24 @@ async fn reads_and_writes_are_audited_in_an_intact_chain() {
             assert_eq!(status, StatusCode::OK);
         }
         let entries = world.store.audit_entries().await.unwrap();
-        let site_reads = entries.iter().filter(|e| e.record.action == "site.read" && e.record.object_id.as_deref() == Some(world.operator_site.as_str())).count();
+        let site_reads = entries
+            .iter()
+            .filter(|e| {
+                e.record.action == "site.read" && e.record.object_id.as_deref() == Some(world.operator_site.as_str())
+            })
+            .count();
         assert_eq!(site_reads, 10);
         assert!(entries.iter().any(|e| e.record.action == "site.create"));
         assert!(vigie_domain::audit::verify_chain(&entries).is_ok());
-        let (status, tokens) = world.call("POST", "/api/v1/tokens", Some(&world.viewer), Some(json!({"name": "phone"}))).await;
+        let (status, tokens) =
+            world.call("POST", "/api/v1/tokens", Some(&world.viewer), Some(json!({"name": "phone"}))).await;
         assert_eq!(status, StatusCode::CREATED);
         let secret = tokens["token"].as_str().unwrap().to_owned();
         let (status, _) = world.call("GET", "/api/v1/me", Some(&secret), None).await;
         assert_eq!(status, StatusCode::OK);
-        let (status, _) = world.call("DELETE", &format!("/api/v1/tokens/{}", tokens["id"].as_str().unwrap()), Some(&world.viewer), None).await;
+        let (status, _) = world
+            .call("DELETE", &format!("/api/v1/tokens/{}", tokens["id"].as_str().unwrap()), Some(&world.viewer), None)
+            .await;
         assert_eq!(status, StatusCode::NO_CONTENT);
         let (status, _) = world.call("GET", "/api/v1/me", Some(&secret), None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "a revoked token stops working");
@@ -393,7 +514,13 @@ impl World {
     async fn market_question(&self) -> (String, String, String, Value) {
         let (status, methodology) = self.call("GET", "/api/v1/methodology?lang=fr", Some(&self.operator), None).await;
         assert_eq!(status, StatusCode::OK);
-        let question = methodology["questions"].as_array().unwrap().iter().find(|q| q["applies_to"].as_array().unwrap().iter().any(|c| c == "open_air_market")).unwrap().clone();
+        let question = methodology["questions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["applies_to"].as_array().unwrap().iter().any(|c| c == "open_air_market"))
+            .unwrap()
+            .clone();
         let answers = question["answers"].as_array().unwrap();
         let best = answers.iter().find(|a| a["grade"] == 0).unwrap()["id"].as_str().unwrap().to_owned();
         let worst = answers.iter().max_by_key(|a| a["grade"].as_u64()).unwrap()["id"].as_str().unwrap().to_owned();
@@ -409,7 +536,14 @@ async fn an_assessment_goes_from_the_site_to_a_validated_score_and_a_tracked_pla
         assert!(methodology["scenarios"].as_array().unwrap().len() >= 10);
 
         // The operator starts a draft; the site's own occupancy is used.
-        let (status, created) = world.call("POST", &format!("/api/v1/sites/{site}/assessments"), Some(&world.operator), Some(json!({"threat_level": 3}))).await;
+        let (status, created) = world
+            .call(
+                "POST",
+                &format!("/api/v1/sites/{site}/assessments"),
+                Some(&world.operator),
+                Some(json!({"threat_level": 3})),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{created}");
         let id = created["id"].as_str().unwrap().to_owned();
         assert_eq!((created["status"].as_str(), created["site"]["occupancy"].as_u64()), (Some("draft"), Some(3000)));
@@ -420,7 +554,14 @@ async fn an_assessment_goes_from_the_site_to_a_validated_score_and_a_tracked_pla
         for token in [&world.stranger, &world.viewer] {
             let (status, body) = world.call("GET", &format!("/api/v1/assessments/{id}"), Some(token), None).await;
             assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
-            let (status, _) = world.call("PUT", &format!("/api/v1/assessments/{id}/answers/{question}"), Some(token), Some(json!({"answer": best}))).await;
+            let (status, _) = world
+                .call(
+                    "PUT",
+                    &format!("/api/v1/assessments/{id}/answers/{question}"),
+                    Some(token),
+                    Some(json!({"answer": best})),
+                )
+                .await;
             assert_eq!(status, StatusCode::NOT_FOUND);
         }
         let (status, _) = world.call("GET", &format!("/api/v1/assessments/{id}"), Some(&world.officer), None).await;
@@ -431,61 +572,127 @@ async fn an_assessment_goes_from_the_site_to_a_validated_score_and_a_tracked_pla
         let uri = format!("/api/v1/assessments/{id}/answers/{question}");
         let (status, answer) = world.call("PUT", &uri, Some(&world.operator), Some(json!({"answer": worst, "note": "Nobody checks bags at the north gate", "gps": {"lat": 60.1675, "lon": 24.9531, "accuracy_m": 5.0}, "observed_at_ms": 1_763_800_000_000i64, "base_version": 0}))).await;
         assert_eq!((status, answer["version"].as_i64()), (StatusCode::OK, Some(1)), "{answer}");
-        let (status, _) = world.call("PUT", &uri, Some(&world.officer), Some(json!({"answer": best, "base_version": 1}))).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "an authority reads and validates, it does not answer for the operator");
-        let (status, second) = world.call("PUT", &uri, Some(&world.operator), Some(json!({"answer": best, "base_version": 1}))).await;
+        let (status, _) =
+            world.call("PUT", &uri, Some(&world.officer), Some(json!({"answer": best, "base_version": 1}))).await;
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "an authority reads and validates, it does not answer for the operator"
+        );
+        let (status, second) =
+            world.call("PUT", &uri, Some(&world.operator), Some(json!({"answer": best, "base_version": 1}))).await;
         assert_eq!((status, second["version"].as_i64()), (StatusCode::OK, Some(2)));
-        let (status, conflict) = world.call("PUT", &uri, Some(&world.operator), Some(json!({"answer": worst, "base_version": 1}))).await;
-        assert_eq!((status, conflict["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("answer_conflict")), "{conflict}");
-        assert_eq!((conflict["error"]["details"]["current"]["answer"].as_str(), conflict["error"]["details"]["current"]["version"].as_i64()), (Some(best.as_str()), Some(2)));
-        let (status, body) = world.call("PUT", &format!("/api/v1/assessments/{id}/answers/no.such_question"), Some(&world.operator), Some(json!({"answer": "a0"}))).await;
-        assert_eq!((status, body["error"]["code"].as_str(), body["error"]["details"]["question"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_question"), Some("no.such_question")));
+        let (status, conflict) =
+            world.call("PUT", &uri, Some(&world.operator), Some(json!({"answer": worst, "base_version": 1}))).await;
+        assert_eq!(
+            (status, conflict["error"]["code"].as_str()),
+            (StatusCode::CONFLICT, Some("answer_conflict")),
+            "{conflict}"
+        );
+        assert_eq!(
+            (
+                conflict["error"]["details"]["current"]["answer"].as_str(),
+                conflict["error"]["details"]["current"]["version"].as_i64()
+            ),
+            (Some(best.as_str()), Some(2))
+        );
+        let (status, body) = world
+            .call(
+                "PUT",
+                &format!("/api/v1/assessments/{id}/answers/no.such_question"),
+                Some(&world.operator),
+                Some(json!({"answer": "a0"})),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str(), body["error"]["details"]["question"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_question"), Some("no.such_question"))
+        );
         let (status, body) = world.call("PUT", &uri, Some(&world.operator), Some(json!({"answer": "a9"}))).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_answer")));
-        let (status, body) = world.call("PUT", &uri, Some(&world.operator), Some(json!({"answer": best, "gps": {"lat": 123.0, "lon": 0.0}}))).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed")));
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_answer"))
+        );
+        let (status, body) = world
+            .call("PUT", &uri, Some(&world.operator), Some(json!({"answer": best, "gps": {"lat": 123.0, "lon": 0.0}})))
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"))
+        );
 
         // In bulk: every applicable question at its worst answer but ours.
         let mut bulk = serde_json::Map::new();
         for q in methodology["questions"].as_array().unwrap() {
             let applies = q["applies_to"].as_array().unwrap().iter().any(|c| c == "open_air_market");
             if applies && q["id"] != question.as_str() {
-                let worst = q["answers"].as_array().unwrap().iter().max_by_key(|a| a["grade"].as_u64()).unwrap()["id"].clone();
+                let worst =
+                    q["answers"].as_array().unwrap().iter().max_by_key(|a| a["grade"].as_u64()).unwrap()["id"].clone();
                 bulk.insert(q["id"].as_str().unwrap().to_owned(), json!({"answer": worst}));
             }
         }
         let answered = bulk.len() + 1;
-        let (status, body) = world.call("POST", &format!("/api/v1/assessments/{id}/answers"), Some(&world.operator), Some(json!({"answers": bulk}))).await;
+        let (status, body) = world
+            .call(
+                "POST",
+                &format!("/api/v1/assessments/{id}/answers"),
+                Some(&world.operator),
+                Some(json!({"answers": bulk})),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
 
         // A photo: the type is read from the bytes, the GPS block is wiped.
         assert!(PHOTO_WITH_GPS.windows(8).any(|w| w == LATITUDE_60_1), "the fixture carries a position");
         let photos = format!("/api/v1/assessments/{id}/photos?question={question}");
-        let (status, photo) = world.raw("POST", &photos, &world.operator, Some("application/octet-stream"), PHOTO_WITH_GPS.to_vec()).await;
-        assert_eq!((status, photo["content_type"].as_str(), photo["location_removed"].as_bool()), (StatusCode::CREATED, Some("image/jpeg"), Some(true)), "{photo}");
-        let request = Request::builder().uri(format!("/api/v1/photos/{}", photo["id"].as_str().unwrap())).header(header::AUTHORIZATION, format!("Bearer {}", world.officer)).body(Body::empty()).unwrap();
+        let (status, photo) = world
+            .raw("POST", &photos, &world.operator, Some("application/octet-stream"), PHOTO_WITH_GPS.to_vec())
+            .await;
+        assert_eq!(
+            (status, photo["content_type"].as_str(), photo["location_removed"].as_bool()),
+            (StatusCode::CREATED, Some("image/jpeg"), Some(true)),
+            "{photo}"
+        );
+        let request = Request::builder()
+            .uri(format!("/api/v1/photos/{}", photo["id"].as_str().unwrap()))
+            .header(header::AUTHORIZATION, format!("Bearer {}", world.officer))
+            .body(Body::empty())
+            .unwrap();
         let response = world.app.clone().oneshot(request).await.unwrap();
         assert_eq!(response.headers()[header::CONTENT_TYPE], "image/jpeg");
         let served = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
         assert_eq!(served.len(), PHOTO_WITH_GPS.len());
         assert!(!served.windows(8).any(|w| w == LATITUDE_60_1), "the position is gone");
-        let (status, kept) = world.raw("POST", &format!("{photos}&keep_location=true"), &world.operator, None, PHOTO_WITH_GPS.to_vec()).await;
+        let (status, kept) = world
+            .raw("POST", &format!("{photos}&keep_location=true"), &world.operator, None, PHOTO_WITH_GPS.to_vec())
+            .await;
         assert_eq!((status, kept["location_kept"].as_bool()), (StatusCode::CREATED, Some(true)));
-        let (status, body) = world.raw("POST", &photos, &world.operator, Some("image/jpeg"), b"GIF89a not a photo".to_vec()).await;
+        let (status, body) =
+            world.raw("POST", &photos, &world.operator, Some("image/jpeg"), b"GIF89a not a photo".to_vec()).await;
         assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
         insta::assert_json_snapshot!("photo_type_unsupported", body);
-        let (status, body) = world.raw("POST", &photos, &world.operator, Some("image/jpeg"), vec![0xFFu8; 10 * 1024 * 1024 + 1]).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")));
-        let (status, body) = world.raw("POST", &photos, &world.operator, Some("image/jpeg"), PHOTO_WITH_GPS[..200].to_vec()).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("photo_malformed")));
+        let (status, body) =
+            world.raw("POST", &photos, &world.operator, Some("image/jpeg"), vec![0xFFu8; 10 * 1024 * 1024 + 1]).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large"))
+        );
+        let (status, body) =
+            world.raw("POST", &photos, &world.operator, Some("image/jpeg"), PHOTO_WITH_GPS[..200].to_vec()).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("photo_malformed"))
+        );
         let (_, read) = world.call("GET", &format!("/api/v1/assessments/{id}"), Some(&world.operator), None).await;
         assert_eq!(read["answers"].as_object().unwrap().len(), answered);
         assert_eq!(read["answers"][&question]["photos"].as_array().unwrap().len(), 2);
 
         // Scores with names and explanations that add up.
-        let (status, score) = world.call("GET", &format!("/api/v1/assessments/{id}/score?lang=fr"), Some(&world.operator), None).await;
+        let (status, score) =
+            world.call("GET", &format!("/api/v1/assessments/{id}/score?lang=fr"), Some(&world.operator), None).await;
         assert_eq!(status, StatusCode::OK, "{score}");
-        let vehicle = score["report"]["scenarios"].as_array().unwrap().iter().find(|s| s["id"] == "vehicle_as_weapon").unwrap();
+        let vehicle =
+            score["report"]["scenarios"].as_array().unwrap().iter().find(|s| s["id"] == "vehicle_as_weapon").unwrap();
         assert!(vehicle["name"].as_str().unwrap().to_lowercase().contains("véhicule"), "{vehicle}");
         assert!(vehicle["risk"].as_u64().unwrap() >= 1 && vehicle["risk_band"].is_string());
         assert!(!vehicle["contributions"].as_array().unwrap().is_empty());
@@ -496,26 +703,52 @@ async fn an_assessment_goes_from_the_site_to_a_validated_score_and_a_tracked_pla
 
         // What-if: the proposed measures never make anything worse.
         let all_measures: Vec<Value> = proposed.iter().map(|a| a["measure"].clone()).collect();
-        let (status, what_if) = world.call("POST", &format!("/api/v1/assessments/{id}/what-if"), Some(&world.operator), Some(json!({"measures": all_measures}))).await;
+        let (status, what_if) = world
+            .call(
+                "POST",
+                &format!("/api/v1/assessments/{id}/what-if"),
+                Some(&world.operator),
+                Some(json!({"measures": all_measures})),
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "{what_if}");
-        assert!(what_if["deltas"]["scenarios"].as_array().unwrap().iter().all(|d| d["vulnerability"].as_i64().unwrap() <= 0));
-        assert!(what_if["deltas"]["scenarios"].as_array().unwrap().iter().any(|d| d["vulnerability"].as_i64().unwrap() < 0));
+        assert!(
+            what_if["deltas"]["scenarios"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|d| d["vulnerability"].as_i64().unwrap() <= 0)
+        );
+        assert!(
+            what_if["deltas"]["scenarios"].as_array().unwrap().iter().any(|d| d["vulnerability"].as_i64().unwrap() < 0)
+        );
 
         // Lifecycle: the operator submits; it cannot validate its own; the authority does.
         let transition = format!("/api/v1/assessments/{id}/transition");
-        let (status, body) = world.call("POST", &transition, Some(&world.operator), Some(json!({"to": "validated"}))).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("assessment_transition_invalid")), "a draft is submitted first");
-        let (status, _) = world.call("POST", &transition, Some(&world.operator), Some(json!({"to": "submitted"}))).await;
+        let (status, body) =
+            world.call("POST", &transition, Some(&world.operator), Some(json!({"to": "validated"}))).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::CONFLICT, Some("assessment_transition_invalid")),
+            "a draft is submitted first"
+        );
+        let (status, _) =
+            world.call("POST", &transition, Some(&world.operator), Some(json!({"to": "submitted"}))).await;
         assert_eq!(status, StatusCode::OK);
         let (status, body) = world.call("PUT", &uri, Some(&world.operator), Some(json!({"answer": worst}))).await;
         assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("assessment_locked")));
-        let (status, body) = world.call("POST", &transition, Some(&world.operator), Some(json!({"to": "validated"}))).await;
+        let (status, body) =
+            world.call("POST", &transition, Some(&world.operator), Some(json!({"to": "validated"}))).await;
         assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
         let before = vigie_server::now_ms();
-        let (status, validated) = world.call("POST", &transition, Some(&world.officer), Some(json!({"to": "validated"}))).await;
+        let (status, validated) =
+            world.call("POST", &transition, Some(&world.officer), Some(json!({"to": "validated"}))).await;
         assert_eq!((status, validated["status"].as_str()), (StatusCode::OK, Some("validated")), "{validated}");
         let due = validated["due_at_ms"].as_i64().unwrap();
-        assert!((before + 364 * 86_400_000..=vigie_server::now_ms() + 365 * 86_400_000).contains(&due), "due a year after validation by default");
+        assert!(
+            (before + 364 * 86_400_000..=vigie_server::now_ms() + 365 * 86_400_000).contains(&due),
+            "due a year after validation by default"
+        );
         assert!(validated["summary"]["max_risk_band"].is_string());
         let (status, _) = world.call("POST", &transition, Some(&world.officer), Some(json!({"to": "draft"}))).await;
         assert_eq!(status, StatusCode::CONFLICT, "a validated assessment is immutable");
@@ -523,33 +756,62 @@ async fn an_assessment_goes_from_the_site_to_a_validated_score_and_a_tracked_pla
         // The action plan: from a proposed measure to done, with the expected risk.
         let (status, action) = world.call("POST", &format!("/api/v1/assessments/{id}/actions"), Some(&world.operator), Some(json!({"title": "Bag checks at the north gate", "owner": "Security manager", "due_date": "2027-02-01", "measure_id": measure, "question_id": question}))).await;
         assert_eq!((status, action["status"].as_str()), (StatusCode::CREATED, Some("open")), "{action}");
-        let (status, body) = world.call("POST", &format!("/api/v1/assessments/{id}/actions"), Some(&world.operator), Some(json!({"title": "x", "due_date": "2027-02-30"}))).await;
-        assert_eq!((status, body["error"]["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("due_date")));
-        let (status, plan) = world.call("GET", &format!("/api/v1/assessments/{id}/actions"), Some(&world.officer), None).await;
+        let (status, body) = world
+            .call(
+                "POST",
+                &format!("/api/v1/assessments/{id}/actions"),
+                Some(&world.operator),
+                Some(json!({"title": "x", "due_date": "2027-02-30"})),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["details"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("due_date"))
+        );
+        let (status, plan) =
+            world.call("GET", &format!("/api/v1/assessments/{id}/actions"), Some(&world.officer), None).await;
         assert_eq!(status, StatusCode::OK, "{plan}");
         assert_eq!((plan["progress"]["open"].as_u64(), plan["progress"]["percent_done"].as_u64()), (Some(1), Some(0)));
-        let now: Vec<i64> = plan["risk_now"].as_array().unwrap().iter().map(|r| r["vulnerability"].as_i64().unwrap()).collect();
-        let after: Vec<i64> = plan["risk_after_pending_actions"].as_array().unwrap().iter().map(|r| r["vulnerability"].as_i64().unwrap()).collect();
+        let now: Vec<i64> =
+            plan["risk_now"].as_array().unwrap().iter().map(|r| r["vulnerability"].as_i64().unwrap()).collect();
+        let after: Vec<i64> = plan["risk_after_pending_actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["vulnerability"].as_i64().unwrap())
+            .collect();
         assert!(now.iter().zip(&after).all(|(n, a)| a <= n) && now != after, "{now:?} → {after:?}");
         let action_uri = format!("/api/v1/actions/{}", action["id"].as_str().unwrap());
         let (status, done) = world.call("PUT", &action_uri, Some(&world.operator), Some(json!({"title": "Bag checks at the north gate", "status": "done", "evidence": "Two stewards since 1 Feb", "measure_id": measure, "version": 1}))).await;
-        assert_eq!((status, done["status"].as_str(), done["version"].as_i64()), (StatusCode::OK, Some("done"), Some(2)));
-        let (status, body) = world.call("PUT", &action_uri, Some(&world.operator), Some(json!({"title": "stale", "version": 1}))).await;
+        assert_eq!(
+            (status, done["status"].as_str(), done["version"].as_i64()),
+            (StatusCode::OK, Some("done"), Some(2))
+        );
+        let (status, body) =
+            world.call("PUT", &action_uri, Some(&world.operator), Some(json!({"title": "stale", "version": 1}))).await;
         assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")));
-        let (status, _) = world.call("PUT", &action_uri, Some(&world.stranger), Some(json!({"title": "hijack", "version": 2}))).await;
+        let (status, _) =
+            world.call("PUT", &action_uri, Some(&world.stranger), Some(json!({"title": "hijack", "version": 2}))).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        let (_, plan) = world.call("GET", &format!("/api/v1/assessments/{id}/actions"), Some(&world.operator), None).await;
+        let (_, plan) =
+            world.call("GET", &format!("/api/v1/assessments/{id}/actions"), Some(&world.operator), None).await;
         assert_eq!(plan["progress"]["percent_done"].as_u64(), Some(100));
 
         // History and the dashboard: the authority sees the market; a stranger sees nothing.
-        let (_, history) = world.call("GET", &format!("/api/v1/sites/{site}/assessments"), Some(&world.officer), None).await;
+        let (_, history) =
+            world.call("GET", &format!("/api/v1/sites/{site}/assessments"), Some(&world.officer), None).await;
         assert_eq!(history["items"].as_array().unwrap().len(), 1);
         let (status, dashboard) = world.call("GET", "/api/v1/dashboard", Some(&world.officer), None).await;
         assert_eq!(status, StatusCode::OK, "{dashboard}");
-        assert_eq!(dashboard["sites_by_risk_band"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum::<u64>(), 1);
+        assert_eq!(
+            dashboard["sites_by_risk_band"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum::<u64>(),
+            1
+        );
         assert_eq!(dashboard["sites"][0]["site_name"], "Market Square");
         let (_, empty) = world.call("GET", "/api/v1/dashboard", Some(&world.stranger), None).await;
-        assert!(empty["sites"].as_array().unwrap().is_empty() && empty["pending_actions"].as_array().unwrap().is_empty());
+        assert!(
+            empty["sites"].as_array().unwrap().is_empty() && empty["pending_actions"].as_array().unwrap().is_empty()
+        );
 
         // Every read of it is in the audit log, and no note or photo content is.
         let entries = world.store.audit_entries().await.unwrap();
@@ -558,7 +820,10 @@ async fn an_assessment_goes_from_the_site_to_a_validated_score_and_a_tracked_pla
         for kind in ["assessment", "assessment_score", "photo", "action_plan", "dashboard"] {
             assert!(reads(kind) > 0, "reads of {kind} are audited");
         }
-        assert!(!entries.iter().any(|e| e.record.details.to_string().contains("north gate")), "notes stay out of the audit log");
+        assert!(
+            !entries.iter().any(|e| e.record.details.to_string().contains("north gate")),
+            "notes stay out of the audit log"
+        );
     }
 }
 
@@ -568,7 +833,8 @@ async fn an_assessment_goes_from_the_site_to_a_validated_score_and_a_tracked_pla
 async fn library_worlds() -> Vec<World> {
     let mut worlds = worlds().await;
     for world in &mut worlds {
-        let mut state = AppState::new(world.store.clone(), ServerConfig { body_limit: 64 * 1024, ..ServerConfig::default() });
+        let mut state =
+            AppState::new(world.store.clone(), ServerConfig { body_limit: 64 * 1024, ..ServerConfig::default() });
         state.library = Some(vigie_server::library::open(world.store.as_ref(), None).await.unwrap());
         world.app = vigie_server::router(state);
     }
@@ -585,15 +851,30 @@ async fn post_document(world: &World, token: &str, body: Value) -> (StatusCode, 
 }
 
 const AMBER_TEXT: &str = "# Plan du marché\n\n## Bornes\n\nLes bornes escamotables de l'entrée nord restent baissées le mardi, relève de la garde à six heures.";
-const CLEAR_TEXT: &str = "# Guide public\n\n## Bornes\n\nDes bornes escamotables protègent les places piétonnes des véhicules béliers.";
+const CLEAR_TEXT: &str =
+    "# Guide public\n\n## Bornes\n\nDes bornes escamotables protègent les places piétonnes des véhicules béliers.";
 
 #[tokio::test]
 async fn library_search_never_shows_or_counts_another_organisations_amber_passages() {
     for world in library_worlds().await {
-        let (status, amber) = world.call("POST", "/api/v1/library/documents", Some(&world.operator), Some(upload("plan-marche.md", AMBER_TEXT, "TLP:AMBER"))).await;
+        let (status, amber) = world
+            .call(
+                "POST",
+                "/api/v1/library/documents",
+                Some(&world.operator),
+                Some(upload("plan-marche.md", AMBER_TEXT, "TLP:AMBER")),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{amber}");
         assert_eq!((amber["status"].as_str(), amber["version"].as_i64()), (Some("created"), Some(1)));
-        let (status, clear) = world.call("POST", "/api/v1/library/documents", Some(&world.officer), Some(upload("guide.md", CLEAR_TEXT, "TLP:CLEAR"))).await;
+        let (status, clear) = world
+            .call(
+                "POST",
+                "/api/v1/library/documents",
+                Some(&world.officer),
+                Some(upload("guide.md", CLEAR_TEXT, "TLP:CLEAR")),
+            )
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{clear}");
 
         let search = "/api/v1/library/search?q=bornes%20escamotables";
@@ -619,11 +900,31 @@ async fn library_search_never_shows_or_counts_another_organisations_amber_passag
         assert_eq!((status, read["marking"].as_str()), (StatusCode::OK, Some("TLP:AMBER")));
 
         // The same file again changes nothing; a changed one is a new version.
-        let (status, again) = world.call("POST", "/api/v1/library/documents", Some(&world.operator), Some(upload("plan-marche.md", AMBER_TEXT, "TLP:AMBER"))).await;
-        assert_eq!((status, again["status"].as_str(), again["version"].as_i64()), (StatusCode::OK, Some("unchanged"), Some(1)));
+        let (status, again) = world
+            .call(
+                "POST",
+                "/api/v1/library/documents",
+                Some(&world.operator),
+                Some(upload("plan-marche.md", AMBER_TEXT, "TLP:AMBER")),
+            )
+            .await;
+        assert_eq!(
+            (status, again["status"].as_str(), again["version"].as_i64()),
+            (StatusCode::OK, Some("unchanged"), Some(1))
+        );
         let changed = AMBER_TEXT.replace("mardi", "jeudi");
-        let (_, updated) = world.call("POST", "/api/v1/library/documents", Some(&world.operator), Some(upload("plan-marche.md", &changed, "TLP:AMBER"))).await;
-        assert_eq!((updated["status"].as_str(), updated["version"].as_i64(), &updated["document_id"]), (Some("updated"), Some(2), &amber["document_id"]));
+        let (_, updated) = world
+            .call(
+                "POST",
+                "/api/v1/library/documents",
+                Some(&world.operator),
+                Some(upload("plan-marche.md", &changed, "TLP:AMBER")),
+            )
+            .await;
+        assert_eq!(
+            (updated["status"].as_str(), updated["version"].as_i64(), &updated["document_id"]),
+            (Some("updated"), Some(2), &amber["document_id"])
+        );
         let (_, found) = world.call("GET", "/api/v1/library/search?q=jeudi", Some(&world.operator), None).await;
         assert_eq!(found["total"].as_u64(), Some(1), "the new version is searchable at once: {found}");
 
@@ -631,7 +932,10 @@ async fn library_search_never_shows_or_counts_another_organisations_amber_passag
         let actions: Vec<&str> = entries.iter().map(|e| e.record.action.as_str()).collect();
         assert_eq!(actions.iter().filter(|a| **a == "library.ingest").count(), 4);
         assert!(actions.contains(&"library_search.read") && actions.contains(&"library_passage.read"));
-        assert!(entries.iter().all(|e| !e.record.details.to_string().contains("relève de la garde")), "no AMBER text in the audit log");
+        assert!(
+            entries.iter().all(|e| !e.record.details.to_string().contains("relève de la garde")),
+            "no AMBER text in the audit log"
+        );
     }
 }
 
@@ -641,29 +945,60 @@ async fn library_uploads_are_checked_and_duplicates_collapse() {
         let (status, body) = post_document(&world, &world.viewer, upload("a.md", CLEAR_TEXT, "TLP:CLEAR")).await;
         assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
         let (status, body) = post_document(&world, &world.officer, upload("a.md", CLEAR_TEXT, "TLP:WHITE")).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("marking_invalid")));
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("marking_invalid"))
+        );
         let (status, body) = post_document(&world, &world.officer, upload("a.pdf", CLEAR_TEXT, "TLP:CLEAR")).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("document_unreadable")), "{body}");
-        let (status, body) = post_document(&world, &world.officer, json!({"filename": "a.md", "content_base64": "***"})).await;
-        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed")));
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("document_unreadable")),
+            "{body}"
+        );
+        let (status, body) =
+            post_document(&world, &world.officer, json!({"filename": "a.md", "content_base64": "***"})).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"))
+        );
         let (status, body) = world.call("GET", "/api/v1/library/search?q=%22open", Some(&world.officer), None).await;
         assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("query_invalid")));
 
-        let sentences: Vec<String> = (1..40).map(|i| format!("Mesure {i} : des bornes protègent la place {i} contre les véhicules béliers lors du marché.")).collect();
-        post_document(&world, &world.officer, upload("guide.md", &format!("# Guide\n\n{}", sentences.join("\n\n")), "TLP:CLEAR")).await;
-        let (_, copy) = post_document(&world, &world.officer, upload("guide-copie.md", &format!("# Guide (copie)\n\n{}", sentences.join(" ")), "TLP:CLEAR")).await;
+        let sentences: Vec<String> = (1..40)
+            .map(|i| {
+                format!("Mesure {i} : des bornes protègent la place {i} contre les véhicules béliers lors du marché.")
+            })
+            .collect();
+        post_document(
+            &world,
+            &world.officer,
+            upload("guide.md", &format!("# Guide\n\n{}", sentences.join("\n\n")), "TLP:CLEAR"),
+        )
+        .await;
+        let (_, copy) = post_document(
+            &world,
+            &world.officer,
+            upload("guide-copie.md", &format!("# Guide (copie)\n\n{}", sentences.join(" ")), "TLP:CLEAR"),
+        )
+        .await;
         assert_eq!(copy["duplicates"].as_array().map(Vec::len), Some(1), "{copy}");
         let (_, pairs) = world.call("GET", "/api/v1/library/duplicates", Some(&world.stranger), None).await;
         assert_eq!(pairs["pairs"].as_array().map(Vec::len), Some(1), "{pairs}");
-        let (_, found) = world.call("GET", "/api/v1/library/search?q=v%C3%A9hicules%20b%C3%A9liers", Some(&world.stranger), None).await;
-        let documents: std::collections::BTreeSet<&str> = found["results"].as_array().unwrap().iter().filter_map(|h| h["document_id"].as_str()).collect();
+        let (_, found) = world
+            .call("GET", "/api/v1/library/search?q=v%C3%A9hicules%20b%C3%A9liers", Some(&world.stranger), None)
+            .await;
+        let documents: std::collections::BTreeSet<&str> =
+            found["results"].as_array().unwrap().iter().filter_map(|h| h["document_id"].as_str()).collect();
         assert_eq!(documents.len(), 1, "one result for the pair: {found}");
 
         let question = &vigie_assessment::Methodology::embedded().unwrap().questions[0].id;
-        let (status, related) = world.call("GET", &format!("/api/v1/library/related?question={question}&lang=fr"), Some(&world.stranger), None).await;
+        let (status, related) = world
+            .call("GET", &format!("/api/v1/library/related?question={question}&lang=fr"), Some(&world.stranger), None)
+            .await;
         assert_eq!(status, StatusCode::OK, "{related}");
         assert!(related["results"].is_array());
-        let (status, _) = world.call("GET", "/api/v1/library/related?question=no.such", Some(&world.stranger), None).await;
+        let (status, _) =
+            world.call("GET", "/api/v1/library/related?question=no.such", Some(&world.stranger), None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
 }

@@ -149,14 +149,27 @@ pub trait AssessmentStore: Send + Sync {
     /// The site's assessments, newest first.
     async fn site_assessments(&self, site_id: &str) -> Result<Vec<Assessment>>;
     /// Assessments of these organisations (`None`: all) in one status, for dashboards.
-    async fn assessments_by_status(&self, orgs: Option<&[String]>, status: AssessmentStatus) -> Result<Vec<Assessment>>;
+    async fn assessments_by_status(&self, orgs: Option<&[String]>, status: AssessmentStatus)
+    -> Result<Vec<Assessment>>;
     /// Question id → answer, with the ids of its photos.
     async fn assessment_answers(&self, assessment_id: &str) -> Result<BTreeMap<String, StoredAnswer>>;
     /// Writes answers in one transaction, all or none. Refused unless the assessment is a draft;
     /// refused with `AnswerConflict` when an answer changed since the writer read it.
-    async fn put_answers(&self, ctx: &WriteContext, assessment_id: &str, writes: &[AnswerWrite]) -> Result<Vec<StoredAnswer>>;
+    async fn put_answers(
+        &self,
+        ctx: &WriteContext,
+        assessment_id: &str,
+        writes: &[AnswerWrite],
+    ) -> Result<Vec<StoredAnswer>>;
     /// Moves the assessment from `from` to `to` (compare-and-set: `Conflict` if it moved meanwhile).
-    async fn transition_assessment(&self, ctx: &WriteContext, id: &str, from: AssessmentStatus, to: AssessmentStatus, data: &TransitionData) -> Result<Assessment>;
+    async fn transition_assessment(
+        &self,
+        ctx: &WriteContext,
+        id: &str,
+        from: AssessmentStatus,
+        to: AssessmentStatus,
+        data: &TransitionData,
+    ) -> Result<Assessment>;
     /// Protective measures indexes of the validated assessments of a category, but `exclude`.
     async fn peer_indexes(&self, category: SiteCategory, exclude: &str) -> Result<Vec<u8>>;
 
@@ -170,7 +183,13 @@ pub trait AssessmentStore: Send + Sync {
     async fn create_action(&self, ctx: &WriteContext, assessment_id: &str, fields: &ActionFields) -> Result<Action>;
     async fn get_action(&self, id: &str) -> Result<Option<Action>>;
     /// Replaces an action's fields; `Conflict` when its version is not `expected_version`.
-    async fn update_action(&self, ctx: &WriteContext, id: &str, fields: &ActionFields, expected_version: i64) -> Result<Action>;
+    async fn update_action(
+        &self,
+        ctx: &WriteContext,
+        id: &str,
+        fields: &ActionFields,
+        expected_version: i64,
+    ) -> Result<Action>;
     async fn assessment_actions(&self, assessment_id: &str) -> Result<Vec<Action>>;
     /// Open and in-progress actions of these organisations (`None`: all), soonest due first.
     async fn pending_actions(&self, orgs: Option<&[String]>, limit: u32) -> Result<Vec<Action>>;
@@ -178,7 +197,8 @@ pub trait AssessmentStore: Send + Sync {
 
 pub(crate) const ASSESSMENT_COLUMNS: &str = "id, site_id, org_id, methodology_version, status, threat_level, category, occupancy, area_m2, visibility, version, created_at, created_by, updated_at, submitted_at, submitted_by, validated_at, validated_by, archived_at, due_at, summary, protective_measures_index";
 pub(crate) const ANSWER_COLUMNS: &str = "question_id, answer, note, observed_at, gps, version, updated_at, updated_by";
-pub(crate) const PHOTO_COLUMNS: &str = "id, assessment_id, question_id, content_type, size_bytes, sha256, blob_ref, location_kept, created_at, created_by";
+pub(crate) const PHOTO_COLUMNS: &str =
+    "id, assessment_id, question_id, content_type, size_bytes, sha256, blob_ref, location_kept, created_at, created_by";
 pub(crate) const ACTION_COLUMNS: &str = "id, assessment_id, site_id, org_id, title, owner, due_date, status, evidence, question_id, scenario_id, measure_id, version, created_at, created_by, updated_at, updated_by";
 
 pub(crate) fn small(what: &str, value: i64) -> Result<u8> {

@@ -18,11 +18,14 @@ use async_trait::async_trait;
 use vigie_domain::access::Principal;
 use vigie_domain::audit::{AuditRecord, StoredAuditEntry};
 
-pub use assessment::{Action, ActionFields, AnswerContent, AnswerWrite, AssessedSite, Assessment, AssessmentStore, NewAssessment, NewPhoto, Photo, StoredAnswer, TransitionData};
+pub use assessment::{
+    Action, ActionFields, AnswerContent, AnswerWrite, AssessedSite, Assessment, AssessmentStore, NewAssessment,
+    NewPhoto, Photo, StoredAnswer, TransitionData,
+};
 pub use library::{IngestStatus, LibraryChanges, LibraryIngest, LibraryStore, StoredDocument};
 pub use model::*;
 pub use postgres::PgStore;
-pub use sqlite::{database_path, library_index_dir_of, restore as restore_sqlite, SqliteStore};
+pub use sqlite::{SqliteStore, database_path, library_index_dir_of, restore as restore_sqlite};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -82,7 +85,13 @@ pub trait Store: AssessmentStore + LibraryStore + Send + Sync {
     async fn create_user(&self, ctx: &WriteContext, user: NewUser) -> Result<User>;
     async fn user_by_email(&self, email: &str) -> Result<Option<UserWithSecret>>;
 
-    async fn create_session(&self, ctx: &WriteContext, token_hash: &str, user_id: &str, expires_at_ms: i64) -> Result<()>;
+    async fn create_session(
+        &self,
+        ctx: &WriteContext,
+        token_hash: &str,
+        user_id: &str,
+        expires_at_ms: i64,
+    ) -> Result<()>;
     async fn principal_for_session(&self, token_hash: &str, now_ms: i64) -> Result<Option<Principal>>;
     async fn delete_session(&self, ctx: &WriteContext, token_hash: &str) -> Result<()>;
 
@@ -99,7 +108,13 @@ pub trait Store: AssessmentStore + LibraryStore + Send + Sync {
     async fn site_names(&self, ids: &[&str]) -> Result<std::collections::HashMap<String, String>>;
     /// Replaces a site's fields; with `expected_version`, refuses (Conflict) when the stored
     /// version differs, so that a concurrent edit is never silently overwritten.
-    async fn update_site(&self, ctx: &WriteContext, id: &str, site: &NewSite, expected_version: Option<i64>) -> Result<Site>;
+    async fn update_site(
+        &self,
+        ctx: &WriteContext,
+        id: &str,
+        site: &NewSite,
+        expected_version: Option<i64>,
+    ) -> Result<Site>;
     async fn delete_site(&self, ctx: &WriteContext, id: &str) -> Result<()>;
     async fn list_sites(&self, filter: &SiteFilter) -> Result<SitePage>;
     /// Imports sites in one transaction: all or nothing. Sites whose `source_ref` the
@@ -161,7 +176,10 @@ pub fn redact_url(url: &str) -> String {
 mod tests {
     #[test]
     fn passwords_never_reach_messages() {
-        assert_eq!(super::redact_url("postgres://vigie:s3cret@localhost/vigie"), "postgres://vigie:***@localhost/vigie");
+        assert_eq!(
+            super::redact_url("postgres://vigie:s3cret@localhost/vigie"),
+            "postgres://vigie:***@localhost/vigie"
+        );
         assert_eq!(super::redact_url("sqlite://./vigie-data/vigie.db"), "sqlite://./vigie-data/vigie.db");
     }
 }

@@ -54,7 +54,8 @@ pub trait LibraryStore: Send + Sync {
     /// Stores a parsed document in one transaction with its audit entry: a new document, a new
     /// version of it (when its bytes or metadata changed), or nothing (`Unchanged`).
     /// `Conflict` when the id belongs to another organisation's document.
-    async fn ingest_document(&self, ctx: &crate::WriteContext, parsed: &ParsedDocument) -> crate::Result<LibraryIngest>;
+    async fn ingest_document(&self, ctx: &crate::WriteContext, parsed: &ParsedDocument)
+    -> crate::Result<LibraryIngest>;
     async fn library_document(&self, id: &str) -> crate::Result<Option<StoredDocument>>;
     /// Every document, by title; the shells filter by what the caller may read.
     async fn list_library_documents(&self) -> crate::Result<Vec<StoredDocument>>;

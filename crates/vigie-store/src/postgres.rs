@@ -16,7 +16,8 @@ const WRITE_LOCK_KEY: i64 = 0x0056_4947_4945;
 
 impl PgStore {
     pub async fn open(url: &str) -> crate::Result<Self> {
-        let options: PgConnectOptions = url.parse().map_err(|_| crate::StoreError::UrlInvalid(crate::redact_url(url)))?;
+        let options: PgConnectOptions =
+            url.parse().map_err(|_| crate::StoreError::UrlInvalid(crate::redact_url(url)))?;
         Self::open_with(options).await
     }
 
@@ -36,8 +37,14 @@ impl PgStore {
 
 impl PgStore {
     /// Photos are large objects, created in the transaction of the row that names them.
-    async fn put_photo_bytes(&self, tx: &mut sqlx::Transaction<'_, Postgres>, _sha256: &str, bytes: &[u8]) -> crate::Result<String> {
-        let oid: i64 = sqlx::query_scalar("SELECT CAST(lo_from_bytea(0, $1) AS BIGINT)").bind(bytes).fetch_one(&mut **tx).await?;
+    async fn put_photo_bytes(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Postgres>,
+        _sha256: &str,
+        bytes: &[u8],
+    ) -> crate::Result<String> {
+        let oid: i64 =
+            sqlx::query_scalar("SELECT CAST(lo_from_bytea(0, $1) AS BIGINT)").bind(bytes).fetch_one(&mut **tx).await?;
         Ok(oid.to_string())
     }
 
@@ -54,7 +61,10 @@ impl PgStore {
     /// Keeps the sites whose box meets `bbox`, in the form the GiST index of migration 0006
     /// answers.
     fn push_bbox_candidates(qb: &mut sqlx::QueryBuilder<'_, Postgres>, bbox: &vigie_domain::geometry::BoundingBox) {
-        qb.push(" AND box(point(min_lon, min_lat), point(max_lon, max_lat)) && box(point(").push_bind(bbox.west).push(", ").push_bind(bbox.south);
+        qb.push(" AND box(point(min_lon, min_lat), point(max_lon, max_lat)) && box(point(")
+            .push_bind(bbox.west)
+            .push(", ")
+            .push_bind(bbox.south);
         qb.push("), point(").push_bind(bbox.east).push(", ").push_bind(bbox.north).push("))");
     }
 }

@@ -37,7 +37,13 @@ pub(crate) fn org(id: String, name: String, kind: &str, created_at_ms: i64) -> R
     Ok(Org { id, name, kind: parse_org_kind(kind)?, created_at_ms })
 }
 
-pub(crate) fn principal(user_id: String, email: String, org_id: String, role: &str, overseen_orgs: Vec<String>) -> Result<Principal, StoreError> {
+pub(crate) fn principal(
+    user_id: String,
+    email: String,
+    org_id: String,
+    role: &str,
+    overseen_orgs: Vec<String>,
+) -> Result<Principal, StoreError> {
     Ok(Principal { user_id, email, org_id, role: parse_role(role)?, overseen_orgs })
 }
 

@@ -32,7 +32,8 @@ impl SqliteStore {
     pub async fn open(url: &str) -> crate::Result<Self> {
         let path = database_path(url)?;
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| crate::StoreError::Backup(format!("cannot create {}: {e}", parent.display())))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| crate::StoreError::Backup(format!("cannot create {}: {e}", parent.display())))?;
         }
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options(&path)).await?;
         MIGRATIONS.run(&pool).await?;
@@ -44,14 +45,16 @@ impl SqliteStore {
     }
 
     /// Writes a consistent copy of the live database to `out` (SQLite's `VACUUM INTO`), and its
-/// photos to the `photos/` folder next to `out`.
+    /// photos to the `photos/` folder next to `out`.
     pub async fn backup(&self, out: &Path) -> crate::Result<()> {
         if out.exists() {
             return Err(crate::StoreError::Backup(format!("{} already exists; choose a new file name", out.display())));
         }
-        let target = out.to_str().ok_or_else(|| crate::StoreError::Backup("the backup path is not valid UTF-8".into()))?;
+        let target =
+            out.to_str().ok_or_else(|| crate::StoreError::Backup("the backup path is not valid UTF-8".into()))?;
         sqlx::query("VACUUM INTO $1").bind(target).execute(&self.pool).await?;
-        copy_photos(&self.photos_dir(), &photos_dir_of(out)).map_err(|e| crate::StoreError::Backup(format!("cannot copy the photos next to the backup: {e}")))
+        copy_photos(&self.photos_dir(), &photos_dir_of(out))
+            .map_err(|e| crate::StoreError::Backup(format!("cannot copy the photos next to the backup: {e}")))
     }
 
     /// Photos are files named by their SHA-256 under `photos/` next to the database, written and
@@ -61,7 +64,12 @@ impl SqliteStore {
         photos_dir_of(&self.path)
     }
 
-    async fn put_photo_bytes(&self, _tx: &mut sqlx::Transaction<'_, Sqlite>, sha256: &str, bytes: &[u8]) -> crate::Result<String> {
+    async fn put_photo_bytes(
+        &self,
+        _tx: &mut sqlx::Transaction<'_, Sqlite>,
+        sha256: &str,
+        bytes: &[u8],
+    ) -> crate::Result<String> {
         let dir = self.photos_dir();
         let name = sha256.to_owned();
         let bytes = bytes.to_vec();
@@ -75,7 +83,9 @@ impl SqliteStore {
 
     async fn read_photo_bytes(&self, blob_ref: &str) -> crate::Result<Vec<u8>> {
         let path = self.photos_dir().join(blob_ref);
-        tokio::fs::read(&path).await.map_err(|e| crate::StoreError::Corrupt(format!("photo file {} is unreadable: {e}", path.display())))
+        tokio::fs::read(&path)
+            .await
+            .map_err(|e| crate::StoreError::Corrupt(format!("photo file {} is unreadable: {e}", path.display())))
     }
 
     pub fn path(&self) -> &Path {
@@ -139,14 +149,21 @@ pub async fn restore(url: &str, from: &Path) -> crate::Result<()> {
     let target = database_path(url)?;
     let staging = target.with_extension("restoring");
     let _ = std::fs::remove_file(&staging);
-    std::fs::copy(from, &staging).map_err(|e| crate::StoreError::Backup(format!("cannot read the backup {}: {e}", from.display())))?;
+    std::fs::copy(from, &staging)
+        .map_err(|e| crate::StoreError::Backup(format!("cannot read the backup {}: {e}", from.display())))?;
     let check = async {
-        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options(&staging).create_if_missing(false)).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options(&staging).create_if_missing(false))
+            .await?;
         let integrity: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&pool).await?;
         let has_schema: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('_sqlx_migrations', 'sites', 'audit_log')").fetch_one(&pool).await?;
         if integrity != "ok" || has_schema != 3 {
             pool.close().await;
-            return Err(crate::StoreError::Backup(format!("{} is not a readable Vigie database backup", from.display())));
+            return Err(crate::StoreError::Backup(format!(
+                "{} is not a readable Vigie database backup",
+                from.display()
+            )));
         }
         MIGRATIONS.run(&pool).await?;
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool).await?;
@@ -156,42 +173,61 @@ pub async fn restore(url: &str, from: &Path) -> crate::Result<()> {
     if let Err(err) = check.await {
         let _ = std::fs::remove_file(&staging);
         return Err(match err {
-            crate::StoreError::Database(_) => crate::StoreError::Backup(format!("{} is not a readable Vigie database backup", from.display())),
+            crate::StoreError::Database(_) => {
+                crate::StoreError::Backup(format!("{} is not a readable Vigie database backup", from.display()))
+            }
             other => other,
         });
     }
     if target.exists() {
         // Fold the WAL into the file first, so the copy kept aside holds every commit.
-        let current = SqlitePoolOptions::new().max_connections(1).connect_with(options(&target).create_if_missing(false)).await?;
+        let current =
+            SqlitePoolOptions::new().max_connections(1).connect_with(options(&target).create_if_missing(false)).await?;
         let (busy,): (i64,) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&current).await?;
         current.close().await;
         if busy != 0 {
             let _ = std::fs::remove_file(&staging);
-            return Err(crate::StoreError::Backup("the database is in use; stop `vigie serve` before restoring".into()));
+            return Err(crate::StoreError::Backup(
+                "the database is in use; stop `vigie serve` before restoring".into(),
+            ));
         }
-        let aside = (1..).map(|n| target.with_extension(format!("db.before-restore.{n}"))).find(|p| !p.exists()).unwrap_or_else(|| target.with_extension("db.before-restore"));
-        std::fs::rename(&target, &aside).map_err(|e| crate::StoreError::Backup(format!("cannot move the current database aside: {e}")))?;
+        let aside = (1..)
+            .map(|n| target.with_extension(format!("db.before-restore.{n}")))
+            .find(|p| !p.exists())
+            .unwrap_or_else(|| target.with_extension("db.before-restore"));
+        std::fs::rename(&target, &aside)
+            .map_err(|e| crate::StoreError::Backup(format!("cannot move the current database aside: {e}")))?;
     }
-    copy_photos(&photos_dir_of(from), &photos_dir_of(&target)).map_err(|e| crate::StoreError::Backup(format!("cannot restore the photos: {e}")))?;
-    std::fs::rename(&staging, &target).map_err(|e| crate::StoreError::Backup(format!("cannot put the backup in place: {e}")))?;
+    copy_photos(&photos_dir_of(from), &photos_dir_of(&target))
+        .map_err(|e| crate::StoreError::Backup(format!("cannot restore the photos: {e}")))?;
+    std::fs::rename(&staging, &target)
+        .map_err(|e| crate::StoreError::Backup(format!("cannot put the backup in place: {e}")))?;
     // The library's search index describes the database that was replaced: drop it, and the
     // next start rebuilds it from the restored store.
     let index = library_index_dir_of(&target);
     if index.exists() {
-        std::fs::remove_dir_all(&index).map_err(|e| crate::StoreError::Backup(format!("cannot remove the old search index {}: {e}", index.display())))?;
+        std::fs::remove_dir_all(&index).map_err(|e| {
+            crate::StoreError::Backup(format!("cannot remove the old search index {}: {e}", index.display()))
+        })?;
     }
     Ok(())
 }
 
 /// The file path in a `sqlite://PATH` or `sqlite:PATH` URL (query string ignored).
 pub fn database_path(url: &str) -> crate::Result<PathBuf> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).ok_or_else(|| crate::StoreError::UrlInvalid(url.to_owned()))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .ok_or_else(|| crate::StoreError::UrlInvalid(url.to_owned()))?;
     let path = rest.split('?').next().unwrap_or_default();
     if path.is_empty() || path == ":memory:" {
-        return Err(crate::StoreError::UrlInvalid(format!("{url} (Vigie needs a file so that data survives a restart)")));
+        return Err(crate::StoreError::UrlInvalid(format!(
+            "{url} (Vigie needs a file so that data survives a restart)"
+        )));
     }
     // Validate it the way sqlx would, for the same error on both paths.
-    SqliteConnectOptions::from_str(&format!("sqlite://{path}")).map_err(|_| crate::StoreError::UrlInvalid(url.to_owned()))?;
+    SqliteConnectOptions::from_str(&format!("sqlite://{path}"))
+        .map_err(|_| crate::StoreError::UrlInvalid(url.to_owned()))?;
     Ok(PathBuf::from(path))
 }
 
@@ -204,7 +240,10 @@ impl SqliteStore {
 
     /// Keeps the sites whose box may meet `bbox`, as the R*Tree of migration 0006 finds them.
     fn push_bbox_candidates(qb: &mut sqlx::QueryBuilder<'_, Sqlite>, bbox: &vigie_domain::geometry::BoundingBox) {
-        qb.push(" AND id IN (SELECT k.site_id FROM sites_rtree r JOIN site_keys k ON k.key = r.key WHERE r.min_lon <= ").push_bind(bbox.east);
+        qb.push(
+            " AND id IN (SELECT k.site_id FROM sites_rtree r JOIN site_keys k ON k.key = r.key WHERE r.min_lon <= ",
+        )
+        .push_bind(bbox.east);
         qb.push(" AND r.max_lon >= ").push_bind(bbox.west);
         qb.push(" AND r.min_lat <= ").push_bind(bbox.north);
         qb.push(" AND r.max_lat >= ").push_bind(bbox.south).push(")");

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::json;
-use sqlx::postgres::PgConnectOptions;
 use sqlx::Connection;
+use sqlx::postgres::PgConnectOptions;
 use vigie_domain::access::{OrgKind, Role};
 use vigie_domain::audit::verify_chain;
 use vigie_domain::geometry::BoundingBox;
@@ -24,7 +24,9 @@ async fn backends() -> Vec<Backend> {
     let mut all = vec![Backend { store: Arc::new(SqliteStore::open(&url).await.unwrap()), _dir: Some(dir) }];
     if let Ok(url) = std::env::var("VIGIE_TEST_POSTGRES_URL") {
         let schema = format!("story_{}", unique_suffix());
-        let mut admin = sqlx::PgConnection::connect(&url).await.expect("VIGIE_TEST_POSTGRES_URL is set but PostgreSQL is unreachable");
+        let mut admin = sqlx::PgConnection::connect(&url)
+            .await
+            .expect("VIGIE_TEST_POSTGRES_URL is set but PostgreSQL is unreachable");
         sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut admin).await.unwrap();
         let options: PgConnectOptions = url.parse().unwrap();
         let options = options.options([("search_path", schema.as_str())]);
@@ -50,7 +52,14 @@ fn square(lon: f64, lat: f64) -> serde_json::Value {
 }
 
 fn site(name: &str, category: SiteCategory, lon: f64, lat: f64, source_ref: Option<&str>) -> NewSite {
-    let input = SiteInput { name: name.into(), category, geometry: square(lon, lat), address: None, peak_occupancy: Some(500), tags: BTreeMap::new() };
+    let input = SiteInput {
+        name: name.into(),
+        category,
+        geometry: square(lon, lat),
+        address: None,
+        peak_occupancy: Some(500),
+        tags: BTreeMap::new(),
+    };
     NewSite { site: input.validate().unwrap(), source_ref: source_ref.map(str::to_owned) }
 }
 
@@ -60,14 +69,41 @@ async fn organisations_users_and_tokens() {
         let store = &backend.store;
         let name = store.backend();
         let org = store.create_org(&ctx(1), "Helsinki City", OrgKind::Authority).await.unwrap();
-        assert!(matches!(store.create_org(&ctx(2), "Helsinki City", OrgKind::Other).await, Err(StoreError::Conflict(_))), "{name}");
+        assert!(
+            matches!(store.create_org(&ctx(2), "Helsinki City", OrgKind::Other).await, Err(StoreError::Conflict(_))),
+            "{name}"
+        );
         assert_eq!(store.org_by_name("Helsinki City").await.unwrap().map(|o| o.id), Some(org.id.clone()));
 
-        let user = store.create_user(&ctx(3), NewUser { email: "Officer@Example.org ".into(), org_id: org.id.clone(), role: Role::Authority, password_hash: "$argon2id$x".into() }).await.unwrap();
+        let user = store
+            .create_user(
+                &ctx(3),
+                NewUser {
+                    email: "Officer@Example.org ".into(),
+                    org_id: org.id.clone(),
+                    role: Role::Authority,
+                    password_hash: "$argon2id$x".into(),
+                },
+            )
+            .await
+            .unwrap();
         assert_eq!(user.email, "officer@example.org");
-        let dup = store.create_user(&ctx(4), NewUser { email: "officer@example.org".into(), org_id: org.id.clone(), role: Role::Viewer, password_hash: "h".into() }).await;
+        let dup = store
+            .create_user(
+                &ctx(4),
+                NewUser {
+                    email: "officer@example.org".into(),
+                    org_id: org.id.clone(),
+                    role: Role::Viewer,
+                    password_hash: "h".into(),
+                },
+            )
+            .await;
         assert!(matches!(dup, Err(StoreError::Conflict(_))), "{name}");
-        assert_eq!(store.user_by_email("OFFICER@example.org").await.unwrap().map(|u| u.password_hash), Some("$argon2id$x".to_owned()));
+        assert_eq!(
+            store.user_by_email("OFFICER@example.org").await.unwrap().map(|u| u.password_hash),
+            Some("$argon2id$x".to_owned())
+        );
 
         let token = store.create_token(&ctx(5), &user.id, "laptop", "hash-1").await.unwrap();
         let principal = store.principal_for_token("hash-1").await.unwrap().unwrap();
@@ -79,7 +115,10 @@ async fn organisations_users_and_tokens() {
 
         store.create_session(&ctx(10), "session-1", &user.id, 1_000).await.unwrap();
         assert!(store.principal_for_session("session-1", 999).await.unwrap().is_some());
-        assert!(store.principal_for_session("session-1", 1_000).await.unwrap().is_none(), "{name}: expired sessions stop working");
+        assert!(
+            store.principal_for_session("session-1", 1_000).await.unwrap().is_none(),
+            "{name}: expired sessions stop working"
+        );
 
         let operator = store.create_org(&ctx(11), "Market Hall Ltd", OrgKind::Operator).await.unwrap();
         store.add_oversight(&ctx(12), &org.id, &operator.id).await.unwrap();
@@ -97,45 +136,119 @@ async fn sites_are_created_read_updated_listed_and_deleted() {
         let name = store.backend();
         let a = store.create_org(&ctx(1), "A", OrgKind::Operator).await.unwrap();
         let b = store.create_org(&ctx(1), "B", OrgKind::Operator).await.unwrap();
-        let square_site = store.create_site(&ctx(2), &a.id, &site("Senate Square", SiteCategory::PublicSquare, 24.951, 60.169, None)).await.unwrap();
+        let square_site = store
+            .create_site(&ctx(2), &a.id, &site("Senate Square", SiteCategory::PublicSquare, 24.951, 60.169, None))
+            .await
+            .unwrap();
         assert_eq!(square_site.version, 1);
         assert!((square_site.area_m2 - 6_195.0).abs() < 100.0, "{}", square_site.area_m2);
-        let market = store.create_site(&ctx(2), &a.id, &site("Market Square", SiteCategory::OpenAirMarket, 24.953, 60.167, None)).await.unwrap();
-        store.create_site(&ctx(2), &b.id, &site("Tampere Hall", SiteCategory::Venue, 23.77, 61.49, None)).await.unwrap();
+        let market = store
+            .create_site(&ctx(2), &a.id, &site("Market Square", SiteCategory::OpenAirMarket, 24.953, 60.167, None))
+            .await
+            .unwrap();
+        store
+            .create_site(&ctx(2), &b.id, &site("Tampere Hall", SiteCategory::Venue, 23.77, 61.49, None))
+            .await
+            .unwrap();
 
         let got = store.get_site(&square_site.id).await.unwrap().unwrap();
         assert_eq!(got, square_site, "{name}: a site reads back as written");
 
-        let updated = store.update_site(&ctx(3), &square_site.id, &site("Senaatintori", SiteCategory::PublicSquare, 24.951, 60.169, None), Some(1)).await.unwrap();
+        let updated = store
+            .update_site(
+                &ctx(3),
+                &square_site.id,
+                &site("Senaatintori", SiteCategory::PublicSquare, 24.951, 60.169, None),
+                Some(1),
+            )
+            .await
+            .unwrap();
         assert_eq!((updated.name.as_str(), updated.version, updated.updated_at_ms), ("Senaatintori", 2, 3));
-        let stale = store.update_site(&ctx(4), &square_site.id, &site("Stale edit", SiteCategory::PublicSquare, 24.951, 60.169, None), Some(1)).await;
+        let stale = store
+            .update_site(
+                &ctx(4),
+                &square_site.id,
+                &site("Stale edit", SiteCategory::PublicSquare, 24.951, 60.169, None),
+                Some(1),
+            )
+            .await;
         assert!(matches!(stale, Err(StoreError::Conflict(_))), "{name}: a stale version is refused");
 
         let all = store.list_sites(&SiteFilter { limit: 50, ..Default::default() }).await.unwrap();
         assert_eq!(all.total, 3);
-        let only_a = store.list_sites(&SiteFilter { orgs: Some(vec![a.id.clone()]), limit: 1, ..Default::default() }).await.unwrap();
-        assert_eq!((only_a.total, only_a.items.len()), (2, 1), "{name}: total counts every match, the page holds the limit");
-        let second = store.list_sites(&SiteFilter { orgs: Some(vec![a.id.clone()]), limit: 1, offset: 1, ..Default::default() }).await.unwrap();
+        let only_a = store
+            .list_sites(&SiteFilter { orgs: Some(vec![a.id.clone()]), limit: 1, ..Default::default() })
+            .await
+            .unwrap();
+        assert_eq!(
+            (only_a.total, only_a.items.len()),
+            (2, 1),
+            "{name}: total counts every match, the page holds the limit"
+        );
+        let second = store
+            .list_sites(&SiteFilter { orgs: Some(vec![a.id.clone()]), limit: 1, offset: 1, ..Default::default() })
+            .await
+            .unwrap();
         assert_ne!(second.items[0].id, only_a.items[0].id);
-        let markets = store.list_sites(&SiteFilter { category: Some(SiteCategory::OpenAirMarket), limit: 50, ..Default::default() }).await.unwrap();
+        let markets = store
+            .list_sites(&SiteFilter { category: Some(SiteCategory::OpenAirMarket), limit: 50, ..Default::default() })
+            .await
+            .unwrap();
         assert_eq!(markets.items.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), vec!["Market Square"]);
         let helsinki = BoundingBox { west: 24.9, south: 60.1, east: 25.0, north: 60.2 };
-        let in_box = store.list_sites(&SiteFilter { bbox: Some(helsinki), limit: 50, ..Default::default() }).await.unwrap();
+        let in_box =
+            store.list_sites(&SiteFilter { bbox: Some(helsinki), limit: 50, ..Default::default() }).await.unwrap();
         assert_eq!(in_box.total, 2, "{name}: the bounding box keeps Helsinki only");
-        let b_in_box = store.list_sites(&SiteFilter { orgs: Some(vec![b.id.clone()]), bbox: Some(helsinki), limit: 50, ..Default::default() }).await.unwrap();
-        let a_in_box = store.list_sites(&SiteFilter { orgs: Some(vec![a.id.clone()]), bbox: Some(helsinki), limit: 50, ..Default::default() }).await.unwrap();
+        let b_in_box = store
+            .list_sites(&SiteFilter {
+                orgs: Some(vec![b.id.clone()]),
+                bbox: Some(helsinki),
+                limit: 50,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let a_in_box = store
+            .list_sites(&SiteFilter {
+                orgs: Some(vec![a.id.clone()]),
+                bbox: Some(helsinki),
+                limit: 50,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
         assert_eq!((a_in_box.total, b_in_box.total), (2, 0), "{name}: organisation and box together");
-        let nobody = store.list_sites(&SiteFilter { orgs: Some(vec![]), limit: 50, ..Default::default() }).await.unwrap();
+        let nobody =
+            store.list_sites(&SiteFilter { orgs: Some(vec![]), limit: 50, ..Default::default() }).await.unwrap();
         assert_eq!(nobody.total, 0);
-        let names = store.site_names(&[square_site.id.as_str(), "no-such-site", square_site.id.as_str()]).await.unwrap();
-        assert_eq!(names.into_iter().collect::<Vec<_>>(), vec![(square_site.id.clone(), "Senaatintori".to_owned())], "{name}: names by id, missing ids left out");
+        let names =
+            store.site_names(&[square_site.id.as_str(), "no-such-site", square_site.id.as_str()]).await.unwrap();
+        assert_eq!(
+            names.into_iter().collect::<Vec<_>>(),
+            vec![(square_site.id.clone(), "Senaatintori".to_owned())],
+            "{name}: names by id, missing ids left out"
+        );
         assert!(store.site_names(&[]).await.unwrap().is_empty());
 
         // The spatial index follows a site that moves, and one that goes.
         let tampere = BoundingBox { west: 23.7, south: 61.4, east: 23.9, north: 61.6 };
-        let count_in = |bbox| async move { store.list_sites(&SiteFilter { bbox: Some(bbox), limit: 50, ..Default::default() }).await.unwrap().total };
-        store.update_site(&ctx(4), &market.id, &site("Market Square", SiteCategory::OpenAirMarket, 23.76, 61.50, None), None).await.unwrap();
-        assert_eq!((count_in(helsinki).await, count_in(tampere).await), (1, 2), "{name}: a moved site is found where it is now");
+        let count_in = |bbox| async move {
+            store.list_sites(&SiteFilter { bbox: Some(bbox), limit: 50, ..Default::default() }).await.unwrap().total
+        };
+        store
+            .update_site(
+                &ctx(4),
+                &market.id,
+                &site("Market Square", SiteCategory::OpenAirMarket, 23.76, 61.50, None),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (count_in(helsinki).await, count_in(tampere).await),
+            (1, 2),
+            "{name}: a moved site is found where it is now"
+        );
         let edge = BoundingBox { west: 23.76 + 0.001, south: 61.50, east: 23.8, north: 61.6 };
         assert_eq!(count_in(edge).await, 1, "{name}: a box touching a site's side finds it");
 
@@ -170,7 +283,11 @@ async fn reimporting_the_same_sources_changes_nothing() {
         edited.site.peak_occupancy = Some(20_000);
         store.update_site(&ctx(5), &station, &edited, None).await.unwrap();
         let fourth = store.import_sites(&ctx(6), &org.id, &batch).await.unwrap();
-        assert_eq!((fourth.updated, fourth.locally_edited), (1, 1), "the cathedral reverts to the source, the edited station stays");
+        assert_eq!(
+            (fourth.updated, fourth.locally_edited),
+            (1, 1),
+            "the cathedral reverts to the source, the edited station stays"
+        );
         assert_eq!(store.get_site(&station).await.unwrap().unwrap().peak_occupancy, Some(20_000));
     }
 }
@@ -180,13 +297,23 @@ async fn every_write_is_in_the_audit_chain() {
     for backend in backends().await {
         let store = &backend.store;
         let org = store.create_org(&ctx(1), "City", OrgKind::Authority).await.unwrap();
-        let created = store.create_site(&ctx(2), &org.id, &site("Square", SiteCategory::PublicSquare, 24.95, 60.17, None)).await.unwrap();
+        let created = store
+            .create_site(&ctx(2), &org.id, &site("Square", SiteCategory::PublicSquare, 24.95, 60.17, None))
+            .await
+            .unwrap();
         store.delete_site(&ctx(3), &created.id).await.unwrap();
         let entries = store.audit_entries().await.unwrap();
         let actions: Vec<&str> = entries.iter().map(|e| e.record.action.as_str()).collect();
         assert_eq!(actions, vec!["org.create", "site.create", "site.delete"]);
         assert_eq!(verify_chain(&entries), Ok(3));
-        let pages: Vec<i64> = store.audit_page(1, 1).await.unwrap().iter().chain(&store.audit_page(2, 5).await.unwrap()).map(|e| e.seq).collect();
+        let pages: Vec<i64> = store
+            .audit_page(1, 1)
+            .await
+            .unwrap()
+            .iter()
+            .chain(&store.audit_page(2, 5).await.unwrap())
+            .map(|e| e.seq)
+            .collect();
         assert_eq!(pages, vec![2, 3], "pages follow the sequence");
         let tail: Vec<i64> = store.audit_tail(2).await.unwrap().iter().map(|e| e.seq).collect();
         assert_eq!(tail, vec![2, 3], "the tail is oldest first");
@@ -203,7 +330,14 @@ async fn concurrent_writers_keep_the_audit_chain_whole() {
             let store = store.clone();
             let org_id = org.id.clone();
             tasks.push(tokio::spawn(async move {
-                store.create_site(&ctx(10 + i), &org_id, &site(&format!("Site {i}"), SiteCategory::Other, 24.9 + i as f64 * 0.002, 60.17, None)).await.map(|_| ())
+                store
+                    .create_site(
+                        &ctx(10 + i),
+                        &org_id,
+                        &site(&format!("Site {i}"), SiteCategory::Other, 24.9 + i as f64 * 0.002, 60.17, None),
+                    )
+                    .await
+                    .map(|_| ())
             }));
         }
         for task in tasks {
@@ -219,10 +353,19 @@ async fn hvm_studies_are_kept_with_their_site_and_go_with_it() {
     for backend in backends().await {
         let store = &backend.store;
         let org = store.create_org(&ctx(1), "City", OrgKind::Authority).await.unwrap();
-        let square = store.create_site(&ctx(2), &org.id, &site("Square", SiteCategory::PublicSquare, 24.95, 60.17, None)).await.unwrap();
+        let square = store
+            .create_site(&ctx(2), &org.id, &site("Square", SiteCategory::PublicSquare, 24.95, 60.17, None))
+            .await
+            .unwrap();
         assert!(store.latest_hvm_study(&square.id).await.unwrap().is_none());
         for (at, speed) in [(3, 40.0), (4, 52.5)] {
-            let study = vigie_store::NewHvmStudy { site_id: square.id.clone(), org_id: org.id.clone(), vehicles_version: "1".into(), network: "helsinki".into(), result: json!({"access_points": [{"speed_kmh": speed}]}) };
+            let study = vigie_store::NewHvmStudy {
+                site_id: square.id.clone(),
+                org_id: org.id.clone(),
+                vehicles_version: "1".into(),
+                network: "helsinki".into(),
+                result: json!({"access_points": [{"speed_kmh": speed}]}),
+            };
             store.create_hvm_study(&ctx(at), &study).await.unwrap();
         }
         let latest = store.latest_hvm_study(&square.id).await.unwrap().unwrap();
@@ -235,14 +378,30 @@ async fn hvm_studies_are_kept_with_their_site_and_go_with_it() {
 mod assessments {
     use super::*;
     use vigie_domain::assessment::{ActionStatus, AssessmentStatus, GpsPoint};
-    use vigie_store::{ActionFields, AnswerContent, AnswerWrite, AssessedSite, AssessmentStore, NewAssessment, NewPhoto, TransitionData};
+    use vigie_store::{
+        ActionFields, AnswerContent, AnswerWrite, AssessedSite, AssessmentStore, NewAssessment, NewPhoto,
+        TransitionData,
+    };
 
     fn answer(question: &str, answer: &str, base_version: Option<i64>) -> AnswerWrite {
-        AnswerWrite { question_id: question.into(), content: AnswerContent { answer: answer.into(), note: None, observed_at_ms: None, gps: None }, base_version }
+        AnswerWrite {
+            question_id: question.into(),
+            content: AnswerContent { answer: answer.into(), note: None, observed_at_ms: None, gps: None },
+            base_version,
+        }
     }
 
     fn action(title: &str, status: ActionStatus, due: Option<&str>) -> ActionFields {
-        ActionFields { title: title.into(), owner: Some("Facilities".into()), due_date: due.map(str::to_owned), status, evidence: None, question_id: None, scenario_id: None, measure_id: Some("bag_inspection".into()) }
+        ActionFields {
+            title: title.into(),
+            owner: Some("Facilities".into()),
+            due_date: due.map(str::to_owned),
+            status,
+            evidence: None,
+            question_id: None,
+            scenario_id: None,
+            measure_id: Some("bag_inspection".into()),
+        }
     }
 
     #[tokio::test]
@@ -251,16 +410,32 @@ mod assessments {
             let store = &backend.store;
             let name = store.backend();
             let org = store.create_org(&ctx(1), "Market Hall Ltd", OrgKind::Operator).await.unwrap();
-            let site = store.create_site(&ctx(2), &org.id, &site("Old Market Hall", SiteCategory::OpenAirMarket, 24.95, 60.16, None)).await.unwrap();
+            let site = store
+                .create_site(
+                    &ctx(2),
+                    &org.id,
+                    &site("Old Market Hall", SiteCategory::OpenAirMarket, 24.95, 60.16, None),
+                )
+                .await
+                .unwrap();
             let new = NewAssessment {
                 site_id: site.id.clone(),
                 org_id: org.id.clone(),
                 methodology_version: "2026.1".into(),
                 threat_level: 3,
-                site: AssessedSite { category: SiteCategory::OpenAirMarket, occupancy: 800, area_m2: site.area_m2, visibility: Some(2) },
+                site: AssessedSite {
+                    category: SiteCategory::OpenAirMarket,
+                    occupancy: 800,
+                    area_m2: site.area_m2,
+                    visibility: Some(2),
+                },
             };
             let assessment = store.create_assessment(&ctx(3), &new).await.unwrap();
-            assert_eq!((assessment.status, assessment.version, assessment.threat_level), (AssessmentStatus::Draft, 1, 3), "{name}");
+            assert_eq!(
+                (assessment.status, assessment.version, assessment.threat_level),
+                (AssessmentStatus::Draft, 1, 3),
+                "{name}"
+            );
             assert_eq!(assessment.site.visibility, Some(2));
 
             // One by one, with a note and a position; then a stale write is a conflict that
@@ -270,80 +445,282 @@ mod assessments {
             first.content.gps = Some(GpsPoint { lat: 60.1672, lon: 24.9534, accuracy_m: Some(6.0) });
             first.content.observed_at_ms = Some(1_700_000_000_000);
             let stored = store.put_answers(&ctx(4), &assessment.id, std::slice::from_ref(&first)).await.unwrap();
-            assert_eq!((stored[0].version, stored[0].content.note.as_deref()), (1, Some("Side door on Eteläranta unguarded")), "{name}");
-            assert_eq!(store.put_answers(&ctx(5), &assessment.id, std::slice::from_ref(&first)).await.unwrap()[0].version, 1, "{name}: a replay changes nothing");
+            assert_eq!(
+                (stored[0].version, stored[0].content.note.as_deref()),
+                (1, Some("Side door on Eteläranta unguarded")),
+                "{name}"
+            );
+            assert_eq!(
+                store.put_answers(&ctx(5), &assessment.id, std::slice::from_ref(&first)).await.unwrap()[0].version,
+                1,
+                "{name}: a replay changes nothing"
+            );
             let other = answer("access.public_entrance_search", "a0", Some(1));
             store.put_answers(&ctx(6), &assessment.id, &[other]).await.unwrap();
-            match store.put_answers(&ctx(7), &assessment.id, &[answer("access.public_entrance_search", "a3", Some(1))]).await {
-                Err(StoreError::AnswerConflict { current }) => assert_eq!((current.content.answer.as_str(), current.version), ("a0", 2), "{name}"),
+            match store
+                .put_answers(&ctx(7), &assessment.id, &[answer("access.public_entrance_search", "a3", Some(1))])
+                .await
+            {
+                Err(StoreError::AnswerConflict { current }) => {
+                    assert_eq!((current.content.answer.as_str(), current.version), ("a0", 2), "{name}")
+                }
                 other => panic!("{name}: expected a conflict, got {other:?}"),
             }
             // Bulk: all or none.
             let bulk = [answer("management.plan", "na", None), answer("access.public_entrance_search", "a1", Some(1))];
-            assert!(matches!(store.put_answers(&ctx(8), &assessment.id, &bulk).await, Err(StoreError::AnswerConflict { .. })), "{name}");
-            assert!(!store.assessment_answers(&assessment.id).await.unwrap().contains_key("management.plan"), "{name}: nothing of a refused batch lands");
-            store.put_answers(&ctx(9), &assessment.id, &[answer("management.plan", "na", None), answer("access.public_entrance_search", "a1", Some(2))]).await.unwrap();
+            assert!(
+                matches!(
+                    store.put_answers(&ctx(8), &assessment.id, &bulk).await,
+                    Err(StoreError::AnswerConflict { .. })
+                ),
+                "{name}"
+            );
+            assert!(
+                !store.assessment_answers(&assessment.id).await.unwrap().contains_key("management.plan"),
+                "{name}: nothing of a refused batch lands"
+            );
+            store
+                .put_answers(
+                    &ctx(9),
+                    &assessment.id,
+                    &[answer("management.plan", "na", None), answer("access.public_entrance_search", "a1", Some(2))],
+                )
+                .await
+                .unwrap();
 
             // A photo's bytes come back exactly, and the answer lists it.
             let bytes = vec![0xFF, 0xD8, 0xFF, 0xD9, 1, 2, 3];
-            let photo = store.add_photo(&ctx(10), &NewPhoto { assessment_id: assessment.id.clone(), question_id: "access.public_entrance_search".into(), content_type: "image/jpeg".into(), bytes: bytes.clone(), location_kept: false }).await.unwrap();
-            assert_eq!(store.photo_bytes(&store.get_photo(&photo.id).await.unwrap().unwrap()).await.unwrap(), bytes, "{name}");
+            let photo = store
+                .add_photo(
+                    &ctx(10),
+                    &NewPhoto {
+                        assessment_id: assessment.id.clone(),
+                        question_id: "access.public_entrance_search".into(),
+                        content_type: "image/jpeg".into(),
+                        bytes: bytes.clone(),
+                        location_kept: false,
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                store.photo_bytes(&store.get_photo(&photo.id).await.unwrap().unwrap()).await.unwrap(),
+                bytes,
+                "{name}"
+            );
             let answers = store.assessment_answers(&assessment.id).await.unwrap();
             assert_eq!(answers["access.public_entrance_search"].photos, vec![photo.id.clone()], "{name}");
             assert_eq!(answers["access.public_entrance_search"].version, 3);
 
             // Submitted: answers and photos are locked; a stale status change is refused.
-            let submitted = store.transition_assessment(&ctx(11), &assessment.id, AssessmentStatus::Draft, AssessmentStatus::Submitted, &TransitionData::default()).await.unwrap();
-            assert_eq!((submitted.status, submitted.submitted_by.as_deref()), (AssessmentStatus::Submitted, Some("cli")), "{name}");
-            assert!(matches!(store.put_answers(&ctx(12), &assessment.id, &[answer("management.plan", "a0", None)]).await, Err(StoreError::Locked(_))), "{name}");
-            assert!(matches!(store.transition_assessment(&ctx(12), &assessment.id, AssessmentStatus::Draft, AssessmentStatus::Submitted, &TransitionData::default()).await, Err(StoreError::Conflict(_))), "{name}");
-            let data = TransitionData { due_at_ms: Some(13 + 365 * 86_400_000), summary: Some(json!({"max_risk_band": "high"})), protective_measures_index: Some(41) };
-            let validated = store.transition_assessment(&ctx(13), &assessment.id, AssessmentStatus::Submitted, AssessmentStatus::Validated, &data).await.unwrap();
-            assert_eq!((validated.due_at_ms, validated.protective_measures_index, validated.validated_at_ms), (Some(13 + 365 * 86_400_000), Some(41), Some(13)), "{name}");
+            let submitted = store
+                .transition_assessment(
+                    &ctx(11),
+                    &assessment.id,
+                    AssessmentStatus::Draft,
+                    AssessmentStatus::Submitted,
+                    &TransitionData::default(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                (submitted.status, submitted.submitted_by.as_deref()),
+                (AssessmentStatus::Submitted, Some("cli")),
+                "{name}"
+            );
+            assert!(
+                matches!(
+                    store.put_answers(&ctx(12), &assessment.id, &[answer("management.plan", "a0", None)]).await,
+                    Err(StoreError::Locked(_))
+                ),
+                "{name}"
+            );
+            assert!(
+                matches!(
+                    store
+                        .transition_assessment(
+                            &ctx(12),
+                            &assessment.id,
+                            AssessmentStatus::Draft,
+                            AssessmentStatus::Submitted,
+                            &TransitionData::default()
+                        )
+                        .await,
+                    Err(StoreError::Conflict(_))
+                ),
+                "{name}"
+            );
+            let data = TransitionData {
+                due_at_ms: Some(13 + 365 * 86_400_000),
+                summary: Some(json!({"max_risk_band": "high"})),
+                protective_measures_index: Some(41),
+            };
+            let validated = store
+                .transition_assessment(
+                    &ctx(13),
+                    &assessment.id,
+                    AssessmentStatus::Submitted,
+                    AssessmentStatus::Validated,
+                    &data,
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                (validated.due_at_ms, validated.protective_measures_index, validated.validated_at_ms),
+                (Some(13 + 365 * 86_400_000), Some(41), Some(13)),
+                "{name}"
+            );
             assert_eq!(validated.summary, Some(json!({"max_risk_band": "high"})));
             assert_eq!(store.peer_indexes(SiteCategory::OpenAirMarket, "another").await.unwrap(), vec![41], "{name}");
             assert!(store.peer_indexes(SiteCategory::OpenAirMarket, &assessment.id).await.unwrap().is_empty());
-            assert_eq!(store.assessments_by_status(Some(std::slice::from_ref(&org.id)), AssessmentStatus::Validated).await.unwrap().len(), 1);
-            assert!(store.assessments_by_status(Some(&["other".to_owned()]), AssessmentStatus::Validated).await.unwrap().is_empty());
+            assert_eq!(
+                store
+                    .assessments_by_status(Some(std::slice::from_ref(&org.id)), AssessmentStatus::Validated)
+                    .await
+                    .unwrap()
+                    .len(),
+                1
+            );
+            assert!(
+                store
+                    .assessments_by_status(Some(&["other".to_owned()]), AssessmentStatus::Validated)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
 
             // The action plan moves on after validation, with optimistic versions.
-            let later = store.create_action(&ctx(14), &assessment.id, &action("Bag checks at all doors", ActionStatus::Open, Some("2027-03-01"))).await.unwrap();
-            let undated = store.create_action(&ctx(15), &assessment.id, &action("Brief the stallholders", ActionStatus::InProgress, None)).await.unwrap();
-            let sooner = store.create_action(&ctx(16), &assessment.id, &action("Lock the loading bay", ActionStatus::Open, Some("2026-12-15"))).await.unwrap();
-            let done = store.update_action(&ctx(17), &later.id, &action("Bag checks at all doors", ActionStatus::Done, Some("2027-03-01")), 1).await.unwrap();
+            let later = store
+                .create_action(
+                    &ctx(14),
+                    &assessment.id,
+                    &action("Bag checks at all doors", ActionStatus::Open, Some("2027-03-01")),
+                )
+                .await
+                .unwrap();
+            let undated = store
+                .create_action(
+                    &ctx(15),
+                    &assessment.id,
+                    &action("Brief the stallholders", ActionStatus::InProgress, None),
+                )
+                .await
+                .unwrap();
+            let sooner = store
+                .create_action(
+                    &ctx(16),
+                    &assessment.id,
+                    &action("Lock the loading bay", ActionStatus::Open, Some("2026-12-15")),
+                )
+                .await
+                .unwrap();
+            let done = store
+                .update_action(
+                    &ctx(17),
+                    &later.id,
+                    &action("Bag checks at all doors", ActionStatus::Done, Some("2027-03-01")),
+                    1,
+                )
+                .await
+                .unwrap();
             assert_eq!((done.fields.status, done.version), (ActionStatus::Done, 2), "{name}");
-            assert!(matches!(store.update_action(&ctx(18), &later.id, &action("x", ActionStatus::Open, None), 1).await, Err(StoreError::Conflict(_))), "{name}");
-            let pending: Vec<String> = store.pending_actions(None, 10).await.unwrap().into_iter().map(|a| a.id).collect();
-            assert_eq!(pending, vec![sooner.id.clone(), undated.id.clone()], "{name}: soonest due first, undated last, done left out");
+            assert!(
+                matches!(
+                    store.update_action(&ctx(18), &later.id, &action("x", ActionStatus::Open, None), 1).await,
+                    Err(StoreError::Conflict(_))
+                ),
+                "{name}"
+            );
+            let pending: Vec<String> =
+                store.pending_actions(None, 10).await.unwrap().into_iter().map(|a| a.id).collect();
+            assert_eq!(
+                pending,
+                vec![sooner.id.clone(), undated.id.clone()],
+                "{name}: soonest due first, undated last, done left out"
+            );
             assert_eq!(store.assessment_actions(&assessment.id).await.unwrap().len(), 3);
 
             // History, and nothing is lost: the site cannot be deleted from under its assessments.
             assert_eq!(store.site_assessments(&site.id).await.unwrap().len(), 1);
             assert!(matches!(store.delete_site(&ctx(19), &site.id).await, Err(StoreError::Conflict(_))), "{name}");
-            let archived = store.transition_assessment(&ctx(20), &assessment.id, AssessmentStatus::Validated, AssessmentStatus::Archived, &TransitionData::default()).await.unwrap();
+            let archived = store
+                .transition_assessment(
+                    &ctx(20),
+                    &assessment.id,
+                    AssessmentStatus::Validated,
+                    AssessmentStatus::Archived,
+                    &TransitionData::default(),
+                )
+                .await
+                .unwrap();
             assert_eq!(archived.archived_at_ms, Some(20));
-            assert!(matches!(store.create_action(&ctx(21), &assessment.id, &action("late", ActionStatus::Open, None)).await, Err(StoreError::Locked(_))), "{name}");
+            assert!(
+                matches!(
+                    store.create_action(&ctx(21), &assessment.id, &action("late", ActionStatus::Open, None)).await,
+                    Err(StoreError::Locked(_))
+                ),
+                "{name}"
+            );
 
             let entries = store.audit_entries().await.unwrap();
             verify_chain(&entries).unwrap();
             let actions: Vec<&str> = entries.iter().map(|e| e.record.action.as_str()).collect();
-            for expected in ["assessment.create", "assessment.answer", "assessment.photo_add", "assessment.submitted", "assessment.validated", "action.create", "action.update", "assessment.archived"] {
+            for expected in [
+                "assessment.create",
+                "assessment.answer",
+                "assessment.photo_add",
+                "assessment.submitted",
+                "assessment.validated",
+                "action.create",
+                "action.update",
+                "assessment.archived",
+            ] {
                 assert!(actions.contains(&expected), "{name}: {expected} audited");
             }
-            assert!(!entries.iter().any(|e| e.record.details.to_string().contains("Eteläranta")), "{name}: notes stay out of the audit log");
+            assert!(
+                !entries.iter().any(|e| e.record.details.to_string().contains("Eteläranta")),
+                "{name}: notes stay out of the audit log"
+            );
         }
     }
 
     #[tokio::test]
     async fn a_sqlite_backup_carries_the_photos_and_a_restore_drops_the_stale_index() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&format!("sqlite://{}", dir.path().join("live/vigie.db").display())).await.unwrap();
+        let store =
+            SqliteStore::open(&format!("sqlite://{}", dir.path().join("live/vigie.db").display())).await.unwrap();
         let org = store.create_org(&ctx(1), "Org", OrgKind::Operator).await.unwrap();
-        let site = store.create_site(&ctx(2), &org.id, &site("Square", SiteCategory::PublicSquare, 24.9, 60.1, None)).await.unwrap();
-        let new = NewAssessment { site_id: site.id, org_id: org.id, methodology_version: "2026.1".into(), threat_level: 2, site: AssessedSite { category: SiteCategory::PublicSquare, occupancy: 100, area_m2: 1000.0, visibility: None } };
+        let site = store
+            .create_site(&ctx(2), &org.id, &site("Square", SiteCategory::PublicSquare, 24.9, 60.1, None))
+            .await
+            .unwrap();
+        let new = NewAssessment {
+            site_id: site.id,
+            org_id: org.id,
+            methodology_version: "2026.1".into(),
+            threat_level: 2,
+            site: AssessedSite {
+                category: SiteCategory::PublicSquare,
+                occupancy: 100,
+                area_m2: 1000.0,
+                visibility: None,
+            },
+        };
         let assessment = store.create_assessment(&ctx(3), &new).await.unwrap();
         let bytes = vec![0x89, b'P', b'N', b'G', 7, 7, 7];
-        store.add_photo(&ctx(4), &NewPhoto { assessment_id: assessment.id.clone(), question_id: "q".into(), content_type: "image/png".into(), bytes: bytes.clone(), location_kept: true }).await.unwrap();
+        store
+            .add_photo(
+                &ctx(4),
+                &NewPhoto {
+                    assessment_id: assessment.id.clone(),
+                    question_id: "q".into(),
+                    content_type: "image/png".into(),
+                    bytes: bytes.clone(),
+                    location_kept: true,
+                },
+            )
+            .await
+            .unwrap();
         let backup = dir.path().join("backups/monday.db");
         std::fs::create_dir_all(backup.parent().unwrap()).unwrap();
         store.backup(&backup).await.unwrap();
@@ -362,4 +739,5 @@ mod assessments {
     }
 }
 
-#[path = "vigie_store/library.rs"] mod library;
+#[path = "vigie_store/library.rs"]
+mod library;

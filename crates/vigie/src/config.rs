@@ -79,22 +79,35 @@ pub struct Settings {
 
 fn read_file(path: Option<&Path>) -> Result<FileConfig, CliError> {
     let Some(path) = path else { return Ok(FileConfig::default()) };
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::new("config_unreadable", format!("cannot read the configuration file {}: {e}", path.display())))?;
-    toml::from_str(&text).map_err(|e| CliError::new("config_invalid", format!("the configuration file {} is invalid: {e}", path.display())))
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::new("config_unreadable", format!("cannot read the configuration file {}: {e}", path.display()))
+    })?;
+    toml::from_str(&text).map_err(|e| {
+        CliError::new("config_invalid", format!("the configuration file {} is invalid: {e}", path.display()))
+    })
 }
 
 impl Settings {
     pub fn resolve(global: &GlobalArgs, serve: &ServeArgs) -> Result<Settings, CliError> {
         let file = read_file(global.config.as_deref())?;
         let defaults = vigie_server::ServerConfig::default();
-        let database_url = global.database_url.clone().or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let database_url =
+            global.database_url.clone().or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         let bind_text = serve.bind.clone().or(file.server.bind).unwrap_or_else(|| DEFAULT_BIND.to_owned());
-        let bind = bind_text.parse().map_err(|_| CliError::new("config_invalid", format!("bind address '{bind_text}' is not of the form IP:PORT, e.g. 127.0.0.1:8080")))?;
+        let bind = bind_text.parse().map_err(|_| {
+            CliError::new(
+                "config_invalid",
+                format!("bind address '{bind_text}' is not of the form IP:PORT, e.g. 127.0.0.1:8080"),
+            )
+        })?;
         let server = vigie_server::ServerConfig {
             body_limit: serve.body_limit_bytes.or(file.server.body_limit_bytes).unwrap_or(defaults.body_limit),
             session_hours: serve.session_hours.or(file.server.session_hours).unwrap_or(defaults.session_hours),
             cookie_secure: serve.cookie_secure.or(file.server.cookie_secure).unwrap_or(defaults.cookie_secure),
-            reassessment_days: serve.reassessment_days.or(file.server.reassessment_days).unwrap_or(defaults.reassessment_days),
+            reassessment_days: serve
+                .reassessment_days
+                .or(file.server.reassessment_days)
+                .unwrap_or(defaults.reassessment_days),
         };
         if server.body_limit < 1024 {
             return Err(CliError::new("config_invalid", "body_limit_bytes must be at least 1024"));
@@ -175,7 +188,11 @@ mod tests {
     fn flags_beat_the_file_and_the_file_beats_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("vigie.toml");
-        std::fs::write(&path, "database_url = \"sqlite://file.db\"\n[server]\nbind = \"127.0.0.1:9000\"\nsession_hours = 2\n").unwrap();
+        std::fs::write(
+            &path,
+            "database_url = \"sqlite://file.db\"\n[server]\nbind = \"127.0.0.1:9000\"\nsession_hours = 2\n",
+        )
+        .unwrap();
         let global = GlobalArgs { config: Some(path), database_url: None };
         let serve = ServeArgs { bind: Some("127.0.0.1:9100".into()), ..Default::default() };
         let settings = Settings::resolve(&global, &serve).unwrap();
@@ -190,9 +207,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("vigie.toml");
         std::fs::write(&path, "databse_url = \"x\"\n").unwrap();
-        let err = Settings::resolve(&GlobalArgs { config: Some(path), database_url: None }, &ServeArgs::default()).unwrap_err();
+        let err = Settings::resolve(&GlobalArgs { config: Some(path), database_url: None }, &ServeArgs::default())
+            .unwrap_err();
         assert_eq!(err.code, "config_invalid");
-        let err = Settings::resolve(&GlobalArgs::default(), &ServeArgs { bind: Some("localhost".into()), ..Default::default() }).unwrap_err();
+        let err = Settings::resolve(
+            &GlobalArgs::default(),
+            &ServeArgs { bind: Some("localhost".into()), ..Default::default() },
+        )
+        .unwrap_err();
         assert_eq!(err.code, "config_invalid");
     }
 }

@@ -35,18 +35,32 @@ async fn ensure_org(store: &dyn Store, name: &str, kind: OrgKind) -> Result<Stri
 /// organisations or on a server reachable from other machines.
 pub async fn check_safe(store: &dyn Store, bind: std::net::SocketAddr) -> Result<(), CliError> {
     if !bind.ip().is_loopback() {
-        return Err(CliError::new("demo_refused", format!("--demo creates accounts whose password is public; it only listens on this machine (use --bind 127.0.0.1:PORT, not {bind})")));
+        return Err(CliError::new(
+            "demo_refused",
+            format!(
+                "--demo creates accounts whose password is public; it only listens on this machine (use --bind 127.0.0.1:PORT, not {bind})"
+            ),
+        ));
     }
-    let others: Vec<String> = store.list_orgs().await?.into_iter().map(|o| o.name).filter(|n| n != CITY && n != OPERATOR).collect();
+    let others: Vec<String> =
+        store.list_orgs().await?.into_iter().map(|o| o.name).filter(|n| n != CITY && n != OPERATOR).collect();
     if !others.is_empty() {
-        return Err(CliError::new("demo_refused", format!("this database holds real organisations ({}); --demo only runs on an empty database or its own", others.join(", "))));
+        return Err(CliError::new(
+            "demo_refused",
+            format!(
+                "this database holds real organisations ({}); --demo only runs on an empty database or its own",
+                others.join(", ")
+            ),
+        ));
     }
     Ok(())
 }
 
 /// The shipped Helsinki extract in a temporary file (removed when dropped).
 pub fn extract_file() -> Result<tempfile::NamedTempFile, CliError> {
-    let failed = |e: std::io::Error| CliError::new("demo_failed", format!("cannot write the demo extract to a temporary file: {e}"));
+    let failed = |e: std::io::Error| {
+        CliError::new("demo_failed", format!("cannot write the demo extract to a temporary file: {e}"))
+    };
     let mut pbf = tempfile::Builder::new().prefix("helsinki-centre").suffix(".osm.pbf").tempfile().map_err(failed)?;
     pbf.write_all(HELSINKI_PBF).map_err(failed)?;
     Ok(pbf)
@@ -62,15 +76,24 @@ pub async fn load(store: &dyn Store) -> Result<(), CliError> {
     for (email, org, role) in ACCOUNTS {
         if store.user_by_email(email).await?.is_none() {
             let org_id = if *org == CITY { city.clone() } else { operator.clone() };
-            let password_hash = vigie_server::auth::hash_password(DEMO_PASSWORD).map_err(|e| CliError::new(e.code, e.message))?;
-            store.create_user(&cli_context(), NewUser { email: (*email).to_owned(), org_id, role: *role, password_hash }).await?;
+            let password_hash =
+                vigie_server::auth::hash_password(DEMO_PASSWORD).map_err(|e| CliError::new(e.code, e.message))?;
+            store
+                .create_user(&cli_context(), NewUser { email: (*email).to_owned(), org_id, role: *role, password_hash })
+                .await?;
         }
     }
     let pbf = extract_file()?;
     let summary = crate::cmd::sites::import_osm(store, &city, pbf.path()).await?;
-    println!("Demo loaded: {} public spaces of central Helsinki from OpenStreetMap (© OpenStreetMap contributors, ODbL).", summary["candidates"]);
+    println!(
+        "Demo loaded: {} public spaces of central Helsinki from OpenStreetMap (© OpenStreetMap contributors, ODbL).",
+        summary["candidates"]
+    );
     let passages = crate::cmd::library::ingest_demo(store, &city).await?;
-    println!("Demo library: {} EU and UN documents, {passages} passages (sources: data/demo/library/SOURCES.md).", vigie_search::demo::DEMO_LIBRARY.len());
+    println!(
+        "Demo library: {} EU and UN documents, {passages} passages (sources: data/demo/library/SOURCES.md).",
+        vigie_search::demo::DEMO_LIBRARY.len()
+    );
     println!("Demo accounts (password for all: {DEMO_PASSWORD}):");
     for (email, org, role) in ACCOUNTS {
         println!("  {email:<22} {:<10} {org}", role.key());

@@ -71,7 +71,10 @@ fn main() -> ExitCode {
     let wants_json = std::env::args().any(|arg| arg == "--json");
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VIGIE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,vigie=info")))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VIGIE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,vigie=info")),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
@@ -92,7 +95,10 @@ fn main() -> ExitCode {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| CliError::new("runtime_failed", format!("cannot start: {e}")))
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new("runtime_failed", format!("cannot start: {e}")))
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {

@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vigie");
 
@@ -27,7 +27,12 @@ impl Sandbox {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(BIN);
-        command.args(args).env("VIGIE_DATABASE_URL", self.url()).env_remove("VIGIE_CONFIG").env_remove("VIGIE_BIND").current_dir(self.dir.path());
+        command
+            .args(args)
+            .env("VIGIE_DATABASE_URL", self.url())
+            .env_remove("VIGIE_CONFIG")
+            .env_remove("VIGIE_BIND")
+            .current_dir(self.dir.path());
         command
     }
 
@@ -50,17 +55,31 @@ impl Sandbox {
         if !self.ok(&["orgs", "list"]).contains(&format!("\"{org}\"")) {
             self.ok(&["orgs", "add", "--name", org, "--kind", kind]);
         }
-        let out = self.command(&["users", "add", "--email", email, "--org", org, "--role", role]).env("VIGIE_PASSWORD", "a long enough password").output().unwrap();
+        let out = self
+            .command(&["users", "add", "--email", email, "--org", org, "--role", role])
+            .env("VIGIE_PASSWORD", "a long enough password")
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let tokens = self.ok(&["tokens", "create", "--email", email]);
         tokens.lines().last().unwrap().trim().to_owned()
     }
 
     fn serve(&self) -> Server {
-        let mut child = self.command(&["serve", "--bind", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+        let mut child = self
+            .command(&["serve", "--bind", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-        let address = line.split("http://").nth(1).and_then(|rest| rest.split_whitespace().next()).unwrap_or_else(|| panic!("no address in {line:?}")).to_owned();
+        let address = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_owned();
         Server { child, base: format!("http://{address}") }
     }
 }
@@ -91,12 +110,28 @@ fn write_json(path: &Path, value: &Value) {
 fn help_lists_the_commands_and_default_config_is_a_commented_file() {
     let sandbox = Sandbox::new();
     let help = sandbox.ok(&["--help"]);
-    for command in ["serve", "default-config", "orgs", "users", "tokens", "sites", "audit", "backup", "restore", "hvm", "assess", "methodology"] {
+    for command in [
+        "serve",
+        "default-config",
+        "orgs",
+        "users",
+        "tokens",
+        "sites",
+        "audit",
+        "backup",
+        "restore",
+        "hvm",
+        "assess",
+        "methodology",
+    ] {
         assert!(help.contains(command), "{command} missing from --help:\n{help}");
     }
     let config = sandbox.ok(&["default-config"]);
     assert!(config.lines().filter(|l| l.starts_with('#')).count() > 5);
-    assert!(config.contains("database_url = \"sqlite://./vigie-data/vigie.db\"") && config.contains("bind = \"127.0.0.1:8080\""));
+    assert!(
+        config.contains("database_url = \"sqlite://./vigie-data/vigie.db\"")
+            && config.contains("bind = \"127.0.0.1:8080\"")
+    );
 }
 
 #[test]
@@ -112,10 +147,20 @@ fn json_commands_report_errors_as_json() {
 fn settings_come_from_defaults_then_file_then_environment_then_flags() {
     let sandbox = Sandbox::new();
     let file = sandbox.path("vigie.toml");
-    std::fs::write(&file, "database_url = \"sqlite://from-file.db\"\n[server]\nbind = \"127.0.0.1:7001\"\nsession_hours = 3\n").unwrap();
+    std::fs::write(
+        &file,
+        "database_url = \"sqlite://from-file.db\"\n[server]\nbind = \"127.0.0.1:7001\"\nsession_hours = 3\n",
+    )
+    .unwrap();
     let show = |envs: &[(&str, &str)], flags: &[&str]| -> Value {
         let mut command = Command::new(BIN);
-        command.arg("--config").arg(&file).arg("config").args(flags).env_remove("VIGIE_DATABASE_URL").env_remove("VIGIE_BIND");
+        command
+            .arg("--config")
+            .arg(&file)
+            .arg("config")
+            .args(flags)
+            .env_remove("VIGIE_DATABASE_URL")
+            .env_remove("VIGIE_BIND");
         for (k, v) in envs {
             command.env(k, v);
         }
@@ -124,9 +169,13 @@ fn settings_come_from_defaults_then_file_then_environment_then_flags() {
         serde_json::from_slice(&out.stdout).unwrap()
     };
     let from_file = show(&[], &[]);
-    assert_eq!((from_file["database_url"].as_str(), from_file["server"]["bind"].as_str()), (Some("sqlite://from-file.db"), Some("127.0.0.1:7001")));
+    assert_eq!(
+        (from_file["database_url"].as_str(), from_file["server"]["bind"].as_str()),
+        (Some("sqlite://from-file.db"), Some("127.0.0.1:7001"))
+    );
     assert_eq!(from_file["server"]["body_limit_bytes"], 2 * 1024 * 1024, "unset keys keep their default");
-    let from_env = show(&[("VIGIE_BIND", "127.0.0.1:7002"), ("VIGIE_DATABASE_URL", "postgres://u:secret@db/vigie")], &[]);
+    let from_env =
+        show(&[("VIGIE_BIND", "127.0.0.1:7002"), ("VIGIE_DATABASE_URL", "postgres://u:secret@db/vigie")], &[]);
     assert_eq!(from_env["server"]["bind"], "127.0.0.1:7002");
     assert_eq!(from_env["database_url"], "postgres://u:***@db/vigie", "passwords are never printed");
     let from_flag = show(&[("VIGIE_BIND", "127.0.0.1:7002")], &["--bind", "127.0.0.1:7003"]);
@@ -142,14 +191,27 @@ fn accounts_are_created_from_the_command_line() {
     let out = sandbox.run(&["orgs", "add", "--name", "X", "--kind", "castle"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown organisation kind 'castle'"));
-    let out = sandbox.command(&["users", "add", "--email", "a@example.org", "--org", "City", "--role", "viewer"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().and_then(|mut child| {
-        child.stdin.take().unwrap().write_all(b"password from standard input\n")?;
-        child.wait_with_output()
-    });
+    let out = sandbox
+        .command(&["users", "add", "--email", "a@example.org", "--org", "City", "--role", "viewer"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            child.stdin.take().unwrap().write_all(b"password from standard input\n")?;
+            child.wait_with_output()
+        });
     assert!(out.unwrap().status.success(), "the password may come on standard input");
-    let out = sandbox.command(&["users", "add", "--email", "b@example.org", "--org", "City", "--role", "viewer"]).env("VIGIE_PASSWORD", "short").output().unwrap();
+    let out = sandbox
+        .command(&["users", "add", "--email", "b@example.org", "--org", "City", "--role", "viewer"])
+        .env("VIGIE_PASSWORD", "short")
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 10 characters"));
-    let out = sandbox.command(&["users", "add", "--email", "c@example.org", "--org", "Nowhere", "--role", "viewer"]).env("VIGIE_PASSWORD", "a long enough password").output().unwrap();
+    let out = sandbox
+        .command(&["users", "add", "--email", "c@example.org", "--org", "Nowhere", "--role", "viewer"])
+        .env("VIGIE_PASSWORD", "a long enough password")
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("no organisation named 'Nowhere'"));
 }
 
@@ -170,10 +232,19 @@ fn geojson_import_reports_each_bad_feature_and_imports_the_good_ones() {
     write_json(&file, &collection);
     let summary = sandbox.json(&["sites", "import-geojson", file.to_str().unwrap(), "--org", "City"]);
     assert_eq!(summary["imported"], 2);
-    let rejected: Vec<(u64, &str)> = summary["rejected"].as_array().unwrap().iter().map(|r| (r["index"].as_u64().unwrap(), r["code"].as_str().unwrap())).collect();
+    let rejected: Vec<(u64, &str)> = summary["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["index"].as_u64().unwrap(), r["code"].as_str().unwrap()))
+        .collect();
     assert_eq!(rejected, vec![(1, "site_geometry_invalid"), (2, "validation_failed"), (3, "validation_failed")]);
     let again = sandbox.json(&["sites", "import-geojson", file.to_str().unwrap(), "--org", "City"]);
-    assert_eq!((again["imported"].as_u64(), again["unchanged"].as_u64()), (Some(0), Some(2)), "re-import by feature id changes nothing");
+    assert_eq!(
+        (again["imported"].as_u64(), again["unchanged"].as_u64()),
+        (Some(0), Some(2)),
+        "re-import by feature id changes nothing"
+    );
 
     for (content, code) in [("{not json", "geojson_invalid"), ("{\"type\": \"Feature\"}", "geojson_invalid")] {
         std::fs::write(&file, content).unwrap();
@@ -201,7 +272,9 @@ fn osm_import_finds_dozens_of_real_helsinki_sites_and_reimports_nothing() {
     let truncated = sandbox.path("truncated.osm.pbf");
     let bytes = std::fs::read(&pbf).unwrap();
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
-    for (file, code) in [(not_pbf, "osm_not_pbf"), (truncated, "osm_truncated"), (sandbox.path("missing.pbf"), "osm_file_unreadable")] {
+    for (file, code) in
+        [(not_pbf, "osm_not_pbf"), (truncated, "osm_truncated"), (sandbox.path("missing.pbf"), "osm_file_unreadable")]
+    {
         let out = sandbox.run(&["sites", "import-osm", file.to_str().unwrap(), "--org", "City"]);
         assert!(!out.status.success());
         assert!(String::from_utf8_lossy(&out.stderr).contains(code), "{}", String::from_utf8_lossy(&out.stderr));
@@ -226,7 +299,11 @@ fn audit_verify_detects_tampering() {
     });
     let out = sandbox.run(&["audit", "verify"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("tampered with at entry 2"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("tampered with at entry 2"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -234,14 +311,20 @@ fn backup_and_restore_round_trip() {
     let sandbox = Sandbox::new();
     sandbox.ok(&["orgs", "add", "--name", "City", "--kind", "authority"]);
     let file = sandbox.path("sites.geojson");
-    write_json(&file, &json!({"type": "FeatureCollection", "features": [feature("Senate Square", "public_square", 24.951, 60.169)]}));
+    write_json(
+        &file,
+        &json!({"type": "FeatureCollection", "features": [feature("Senate Square", "public_square", 24.951, 60.169)]}),
+    );
     sandbox.ok(&["sites", "import-geojson", file.to_str().unwrap(), "--org", "City"]);
     let backup = sandbox.path("backup.db");
     sandbox.ok(&["backup", "--out", backup.to_str().unwrap()]);
     assert!(!sandbox.run(&["backup", "--out", backup.to_str().unwrap()]).status.success(), "never overwrites a backup");
     let before = sandbox.json(&["sites", "list"]);
 
-    write_json(&file, &json!({"type": "FeatureCollection", "features": [feature("Later site", "other", 24.96, 60.17)]}));
+    write_json(
+        &file,
+        &json!({"type": "FeatureCollection", "features": [feature("Later site", "other", 24.96, 60.17)]}),
+    );
     sandbox.ok(&["sites", "import-geojson", file.to_str().unwrap(), "--org", "City"]);
     assert_eq!(sandbox.json(&["sites", "list"])["total"], 2);
 
@@ -265,8 +348,10 @@ async fn acknowledged_writes_survive_sigkill() {
     let mut acknowledged = Vec::new();
     for i in 0..40 {
         let body = feature(&format!("Site {i}"), "public_square", 24.90 + f64::from(i) * 0.002, 60.17);
-        let site = json!({"name": body["properties"]["name"], "category": "public_square", "geometry": body["geometry"]});
-        let response = client.post(format!("{}/api/v1/sites", server.base)).bearer_auth(&token).json(&site).send().await.unwrap();
+        let site =
+            json!({"name": body["properties"]["name"], "category": "public_square", "geometry": body["geometry"]});
+        let response =
+            client.post(format!("{}/api/v1/sites", server.base)).bearer_auth(&token).json(&site).send().await.unwrap();
         assert_eq!(response.status(), 201);
         let created: Value = response.json().await.unwrap();
         acknowledged.push(created["id"].as_str().unwrap().to_owned());
@@ -277,7 +362,8 @@ async fn acknowledged_writes_survive_sigkill() {
 
     let server = sandbox.serve();
     for id in &acknowledged {
-        let response = client.get(format!("{}/api/v1/sites/{id}", server.base)).bearer_auth(&token).send().await.unwrap();
+        let response =
+            client.get(format!("{}/api/v1/sites/{id}", server.base)).bearer_auth(&token).send().await.unwrap();
         assert_eq!(response.status(), 200, "acknowledged site {id} was lost");
     }
     assert!(sandbox.ok(&["audit", "verify"]).contains("intact"));
@@ -286,7 +372,8 @@ async fn acknowledged_writes_survive_sigkill() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_demo_serves_helsinki_to_its_accounts() {
     let sandbox = Sandbox::new();
-    let mut child = sandbox.command(&["serve", "--demo", "--bind", "127.0.0.1:0"]).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child =
+        sandbox.command(&["serve", "--demo", "--bind", "127.0.0.1:0"]).stdout(Stdio::piped()).spawn().unwrap();
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut printed = String::new();
     let base = loop {
@@ -300,18 +387,42 @@ async fn the_demo_serves_helsinki_to_its_accounts() {
     let server = Server { child, base };
     assert!(printed.contains("operator@vigie.demo") && printed.contains("vigie-demo-2026"), "{printed}");
     let client = reqwest::Client::new();
-    let login = client.post(format!("{}/api/v1/auth/login", server.base)).json(&json!({"email": "officer@vigie.demo", "password": "vigie-demo-2026"})).send().await.unwrap();
+    let login = client
+        .post(format!("{}/api/v1/auth/login", server.base))
+        .json(&json!({"email": "officer@vigie.demo", "password": "vigie-demo-2026"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(login.status(), 200);
     let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-    let page: Value = client.get(format!("{}/api/v1/sites?bbox=24.93,60.16,24.96,60.18&limit=200", server.base)).header("cookie", &cookie).send().await.unwrap().json().await.unwrap();
+    let page: Value = client
+        .get(format!("{}/api/v1/sites?bbox=24.93,60.16,24.96,60.18&limit=200", server.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(page["total"].as_u64().unwrap() >= 10, "{page}");
 
     // A hostile-vehicle study of Senate Square on the demo's street network, kept with the site.
-    let senate = page["items"].as_array().unwrap().iter().find(|s| s["name"] == "Senaatintori").expect("Senaatintori is in the demo registry");
+    let senate = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Senaatintori")
+        .expect("Senaatintori is in the demo registry");
     let study_url = format!("{}/api/v1/sites/{}/hvm", server.base, senate["id"].as_str().unwrap());
     let missing = client.get(&study_url).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(missing.status(), 404, "no study before one is run");
-    let created = client.post(&study_url).header("cookie", &cookie).json(&json!({"vehicles": ["M1", "N3C"]})).send().await.unwrap();
+    let created = client
+        .post(&study_url)
+        .header("cookie", &cookie)
+        .json(&json!({"vehicles": ["M1", "N3C"]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(created.status(), 201);
     let created: Value = created.json().await.unwrap();
     let points = created["result"]["access_points"].as_array().unwrap();
@@ -320,27 +431,51 @@ async fn the_demo_serves_helsinki_to_its_accounts() {
     assert!(speed > 5.0 && speed < 100.0, "{speed}");
     let stored: Value = client.get(&study_url).header("cookie", &cookie).send().await.unwrap().json().await.unwrap();
     assert_eq!(stored["id"], created["id"]);
-    let unknown = client.post(&study_url).header("cookie", &cookie).json(&json!({"vehicles": ["TANK"]})).send().await.unwrap();
+    let unknown =
+        client.post(&study_url).header("cookie", &cookie).json(&json!({"vehicles": ["TANK"]})).send().await.unwrap();
     assert_eq!(unknown.status(), 422);
     let body: Value = unknown.json().await.unwrap();
     assert_eq!(body["error"]["code"], "hvm_vehicle_unknown");
 
     // Barrier advice for the same entrances from the demo catalogue.
     let catalogue = include_str!("../../../data/demo/barrier-catalogue.csv");
-    let advice = client.post(format!("{study_url}/recommendation")).header("cookie", &cookie).json(&json!({"catalogue_csv": catalogue, "vehicles": ["M1", "N3C"], "standoff_m": 5.0})).send().await.unwrap();
+    let advice = client
+        .post(format!("{study_url}/recommendation"))
+        .header("cookie", &cookie)
+        .json(&json!({"catalogue_csv": catalogue, "vehicles": ["M1", "N3C"], "standoff_m": 5.0}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(advice.status(), 200);
     let advice: Value = advice.json().await.unwrap();
     let first = &advice["access_points"][0];
     assert_eq!(first["id"], points[0]["id"], "{advice}");
     let requirements = first["requirements"].as_array().unwrap();
     assert_eq!(requirements.len(), 2, "one requirement per vehicle class: {first}");
-    assert!(requirements.iter().any(|r| !r["products"].as_array().unwrap().is_empty()), "some fictional product covers some class: {first}");
+    assert!(
+        requirements.iter().any(|r| !r["products"].as_array().unwrap().is_empty()),
+        "some fictional product covers some class: {first}"
+    );
     // The methodology's guidance phrases find their passages in the demo library, whatever ids
     // this installation gave them; in English, the French documents still come first.
-    let related: Value = client.get(format!("{}/api/v1/library/related?question=access.public_entrance_search&lang=en&limit=3", server.base)).header("cookie", &cookie).send().await.unwrap().json().await.unwrap();
+    let related: Value = client
+        .get(format!("{}/api/v1/library/related?question=access.public_entrance_search&lang=en&limit=3", server.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let first = related["results"][0]["snippet"].as_str().unwrap_or_default().to_lowercase();
     assert!(first.contains("chiens") && first.contains("explosifs"), "{related}");
-    let garbage = client.post(format!("{study_url}/recommendation")).header("cookie", &cookie).json(&json!({"catalogue_csv": "name,price\nx,1"})).send().await.unwrap();
+    let garbage = client
+        .post(format!("{study_url}/recommendation"))
+        .header("cookie", &cookie)
+        .json(&json!({"catalogue_csv": "name,price\nx,1"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(garbage.status(), 422);
 }
 
@@ -353,7 +488,11 @@ fn the_demo_refuses_real_databases_and_public_addresses() {
     sandbox.ok(&["orgs", "add", "--name", "Real City", "--kind", "authority"]);
     let out = sandbox.run(&["serve", "--demo", "--bind", "127.0.0.1:0"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("holds real organisations (Real City)"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("holds real organisations (Real City)"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -389,12 +528,23 @@ fn library_ingest_search_duplicates_and_reindex_from_the_command_line() {
     sandbox.account("City", "authority", "officer@example.org", "authority");
     sandbox.account("Other", "operator", "other@example.org", "operator");
     let (md, txt) = (demo_document(PLAN_MD), demo_document(PLAN_TXT));
-    let first = sandbox.json(&["library", "ingest", &md, &txt, "--org", "City", "--lang", "fr", "--tag", "eu", "--json"]);
+    let first =
+        sandbox.json(&["library", "ingest", &md, &txt, "--org", "City", "--lang", "fr", "--tag", "eu", "--json"]);
     let docs = first["documents"].as_array().unwrap();
-    assert_eq!(docs.iter().map(|d| d["status"].as_str().unwrap()).collect::<Vec<_>>(), vec!["created", "created"], "{first}");
-    assert!(docs.iter().all(|d| d["duplicates"].as_array().unwrap().len() == 1 && d["pages"].as_f64().unwrap() > 5.0), "{first}");
+    assert_eq!(
+        docs.iter().map(|d| d["status"].as_str().unwrap()).collect::<Vec<_>>(),
+        vec!["created", "created"],
+        "{first}"
+    );
+    assert!(
+        docs.iter().all(|d| d["duplicates"].as_array().unwrap().len() == 1 && d["pages"].as_f64().unwrap() > 5.0),
+        "{first}"
+    );
     let again = sandbox.json(&["library", "ingest", &md, "--org", "City", "--lang", "fr", "--tag", "eu", "--json"]);
-    assert_eq!((again["documents"][0]["status"].as_str(), again["documents"][0]["version"].as_i64()), (Some("unchanged"), Some(1)));
+    assert_eq!(
+        (again["documents"][0]["status"].as_str(), again["documents"][0]["version"].as_i64()),
+        (Some("unchanged"), Some(1))
+    );
 
     let found = sandbox.json(&["library", "search", "chiens détecteurs d'explosifs", "--limit", "5", "--json"]);
     let results = found["results"].as_array().unwrap();
@@ -409,7 +559,8 @@ fn library_ingest_search_duplicates_and_reindex_from_the_command_line() {
 
     // An AMBER note of the city: the operator sees it, another organisation's user does not.
     let note = sandbox.path("note-interne.md");
-    std::fs::write(&note, "# Note\n\n## Gare\n\nLes chiens détecteurs de la gare centrale sont absents le dimanche.").unwrap();
+    std::fs::write(&note, "# Note\n\n## Gare\n\nLes chiens détecteurs de la gare centrale sont absents le dimanche.")
+        .unwrap();
     sandbox.json(&["library", "ingest", note.to_str().unwrap(), "--org", "City", "--marking", "TLP:AMBER", "--json"]);
     let all = sandbox.json(&["library", "search", "gare centrale dimanche", "--json"]);
     assert_eq!(all["results"][0]["marking"], "TLP:AMBER", "{all}");
@@ -424,7 +575,10 @@ fn library_ingest_search_duplicates_and_reindex_from_the_command_line() {
 
     for (args, code) in [
         (vec!["library", "ingest", "missing.md", "--org", "City", "--json"], "file_unreadable"),
-        (vec!["library", "ingest", note.to_str().unwrap(), "--org", "City", "--marking", "TLP:WHITE", "--json"], "marking_invalid"),
+        (
+            vec!["library", "ingest", note.to_str().unwrap(), "--org", "City", "--marking", "TLP:WHITE", "--json"],
+            "marking_invalid",
+        ),
         (vec!["library", "search", "\"open", "--json"], "query_invalid"),
     ] {
         let out = sandbox.run(&args);
@@ -445,12 +599,28 @@ async fn the_server_searches_the_library_and_catches_up_with_command_line_ingest
     sandbox.json(&["library", "ingest", &demo_document(PLAN_MD), "--org", "City", "--json"]);
     let server = sandbox.serve();
     let client = reqwest::Client::new();
-    let search = |q: &str| client.get(format!("{}/api/v1/library/search", server.base)).query(&[("q", q)]).bearer_auth(&token).send();
+    let search = |q: &str| {
+        client.get(format!("{}/api/v1/library/search", server.base)).query(&[("q", q)]).bearer_auth(&token).send()
+    };
     let found: Value = search("chiens détecteurs d'explosifs").await.unwrap().json().await.unwrap();
     assert!(found["results"][0]["document_id"].as_str().unwrap().starts_with("com-2017-612"), "{found}");
     // The server holds the index; the command line stores the document and the server adds it.
-    let out = sandbox.json(&["library", "ingest", &demo_document("ip-20-2328-rapport-union-securite.md"), "--org", "City", "--json"]);
+    let out = sandbox.json(&[
+        "library",
+        "ingest",
+        &demo_document("ip-20-2328-rapport-union-securite.md"),
+        "--org",
+        "City",
+        "--json",
+    ]);
     assert!(out["index"].as_str().unwrap().contains("running server"), "{out}");
     let found: Value = search("rapport union sécurité dynamique").await.unwrap().json().await.unwrap();
-    assert!(found["results"].as_array().unwrap().iter().any(|r| r["document_id"].as_str().unwrap().starts_with("ip-20-2328")), "{found}");
+    assert!(
+        found["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["document_id"].as_str().unwrap().starts_with("ip-20-2328")),
+        "{found}"
+    );
 }

@@ -33,15 +33,11 @@ pub fn heading(line: &str) -> Option<(usize, bool)> {
     let rest = rest.trim_start();
     let starts_upper = rest.chars().next().is_some_and(|c| c.is_uppercase());
     let number = number.trim_end_matches(['.', ')']);
-    let punctuated = line
-        .split_once(' ')
-        .is_some_and(|(n, _)| n.ends_with(['.', ')']));
+    let punctuated = line.split_once(' ').is_some_and(|(n, _)| n.ends_with(['.', ')']));
     let roman = !number.is_empty() && number.chars().all(|c| matches!(c, 'I' | 'V' | 'X' | 'L'));
     let letter = number.len() == 1 && number.chars().all(|c| c.is_ascii_uppercase());
     let decimal = !number.is_empty()
-        && number
-            .split('.')
-            .all(|p| !p.is_empty() && p.len() <= 2 && p.chars().all(|c| c.is_ascii_digit()));
+        && number.split('.').all(|p| !p.is_empty() && p.len() <= 2 && p.chars().all(|c| c.is_ascii_digit()));
     if starts_upper && punctuated && roman {
         Some((1, true))
     } else if starts_upper && punctuated && letter {
@@ -53,8 +49,7 @@ pub fn heading(line: &str) -> Option<(usize, bool)> {
         let upper = letters.iter().filter(|c| c.is_uppercase()).count();
         // One capitalised word is more often an acronym in the flow (EMPACT) than a title.
         let long_enough = words >= 2 || letters.len() >= 10;
-        (letters.len() >= 6 && long_enough && upper * 10 >= letters.len() * 9 && words <= 12)
-            .then_some((1, false))
+        (letters.len() >= 6 && long_enough && upper * 10 >= letters.len() * 9 && words <= 12).then_some((1, false))
     }
 }
 
@@ -104,10 +99,7 @@ pub fn from_markdown(text: &str) -> Vec<Block> {
         }
         let joined = clean_md(&para.join(" "));
         match heading_level(&joined) {
-            Some(level) if para.len() == 1 => blocks.push(Block::Heading {
-                level,
-                text: joined,
-            }),
+            Some(level) if para.len() == 1 => blocks.push(Block::Heading { level, text: joined }),
             _ if !joined.is_empty() => blocks.push(Block::Paragraph(joined)),
             _ => {}
         }
@@ -117,8 +109,7 @@ pub fn from_markdown(text: &str) -> Vec<Block> {
         let trimmed = line.trim();
         if !table.is_empty() && !is_table_row(line) {
             // A blank line inside a table is tolerated when the table goes on after it.
-            let next_is_row =
-                trimmed.is_empty() && lines.get(i + 1).is_some_and(|l| is_table_row(l));
+            let next_is_row = trimmed.is_empty() && lines.get(i + 1).is_some_and(|l| is_table_row(l));
             if !next_is_row {
                 blocks.push(Block::Table(std::mem::take(&mut table)));
             }
@@ -141,10 +132,7 @@ pub fn from_markdown(text: &str) -> Vec<Block> {
             }
             let text = clean_md(&trimmed[hashes..]);
             if !text.is_empty() {
-                blocks.push(Block::Heading {
-                    level: hashes,
-                    text,
-                });
+                blocks.push(Block::Heading { level: hashes, text });
             }
             continue;
         }
@@ -202,29 +190,18 @@ mod tests {
     #[test]
     fn numbered_titles_are_headings_sentences_are_not() {
         assert_eq!(heading_level("I. INTRODUCTION"), Some(1));
-        assert_eq!(
-            heading_level("IV. PARTICIPATION DES ACTEURS LOCAUX ET DU SECTEUR PRIVÉ"),
-            Some(1)
-        );
+        assert_eq!(heading_level("IV. PARTICIPATION DES ACTEURS LOCAUX ET DU SECTEUR PRIVÉ"), Some(1));
         assert_eq!(heading_level("A. Contexte général"), Some(2));
-        assert_eq!(
-            heading_level("1. Un environnement de sécurité à l’épreuve du temps"),
-            Some(2)
-        );
+        assert_eq!(heading_level("1. Un environnement de sécurité à l’épreuve du temps"), Some(2));
         assert_eq!(heading_level("2.1 Objectifs"), Some(3));
         assert_eq!(heading_level("CONCLUSIONS"), Some(1));
         assert_eq!(
-            heading_level(
-                "Les cibles sont souvent choisies dans l'intention de faire un grand nombre de victimes."
-            ),
+            heading_level("Les cibles sont souvent choisies dans l'intention de faire un grand nombre de victimes."),
             None
         );
         assert_eq!(heading_level("2018."), None);
         assert_eq!(heading_level("EMPACT"), None);
-        assert_eq!(
-            heading_level("35 000 pharmacies illégales actives en ligne"),
-            None
-        );
+        assert_eq!(heading_level("35 000 pharmacies illégales actives en ligne"), None);
     }
 
     #[test]
@@ -234,20 +211,14 @@ mod tests {
         assert_eq!(
             blocks,
             vec![
-                Block::Heading {
-                    level: 1,
-                    text: "Titre".into()
-                },
+                Block::Heading { level: 1, text: "Titre".into() },
                 Block::Paragraph("Un paragraphe sur deux lignes.".into()),
                 Block::List(vec!["un".into(), "deux".into()]),
                 Block::Table(vec![
                     vec!["Objectif".into(), "Action".into(), "Délai".into()],
                     vec!["A".into(), "B".into(), "C".into()]
                 ]),
-                Block::Heading {
-                    level: 1,
-                    text: "II. SUITE".into()
-                },
+                Block::Heading { level: 1, text: "II. SUITE".into() },
                 Block::Paragraph("Fin.".into()),
             ]
         );
@@ -256,12 +227,6 @@ mod tests {
     #[test]
     fn pipe_tables_skip_the_separator_row() {
         let blocks = from_markdown("| a | b |\n|---|---|\n| 1 | 2 |");
-        assert_eq!(
-            blocks,
-            vec![Block::Table(vec![
-                vec!["a".into(), "b".into()],
-                vec!["1".into(), "2".into()]
-            ])]
-        );
+        assert_eq!(blocks, vec![Block::Table(vec![vec!["a".into(), "b".into()], vec!["1".into(), "2".into()]])]);
     }
 }

@@ -16,12 +16,7 @@ pub fn to_markdown(html: &str) -> (Option<String>, String) {
         };
         let text = &rest[..lt];
         if in_title {
-            title = Some(
-                decode_entities(text)
-                    .split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            );
+            title = Some(decode_entities(text).split_whitespace().collect::<Vec<_>>().join(" "));
         } else {
             push_text(&mut out, text, skip_until.is_some());
         }
@@ -58,8 +53,8 @@ pub fn to_markdown(html: &str) -> (Option<String>, String) {
                     out.push(' ');
                 }
             }
-            "p" | "div" | "section" | "article" | "header" | "footer" | "blockquote" | "ul"
-            | "ol" | "table" | "main" | "nav" | "aside" | "pre" => out.push_str("\n\n"),
+            "p" | "div" | "section" | "article" | "header" | "footer" | "blockquote" | "ul" | "ol" | "table"
+            | "main" | "nav" | "aside" | "pre" => out.push_str("\n\n"),
             "li" if !closing => out.push_str("\n- "),
             "br" => out.push('\n'),
             "tr" if !closing => {
@@ -84,10 +79,7 @@ fn push_text(out: &mut String, text: &str, skip: bool) {
     }
     // Whitespace in HTML is not significant: one space, never a line break.
     let decoded = decode_entities(text);
-    let mut words = decoded
-        .split(|c: char| c.is_whitespace() && c != '\u{a0}')
-        .filter(|w| !w.is_empty())
-        .peekable();
+    let mut words = decoded.split(|c: char| c.is_whitespace() && c != '\u{a0}').filter(|w| !w.is_empty()).peekable();
     if decoded.starts_with(char::is_whitespace) && !out.ends_with(char::is_whitespace) {
         out.push(' ');
     }
@@ -111,10 +103,8 @@ fn decode_entities(text: &str) -> String {
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
         rest = &rest[amp..];
-        let decoded = rest
-            .find(';')
-            .filter(|&semi| semi <= 10)
-            .and_then(|semi| entity(&rest[1..semi]).map(|c| (c, semi)));
+        let decoded =
+            rest.find(';').filter(|&semi| semi <= 10).and_then(|semi| entity(&rest[1..semi]).map(|c| (c, semi)));
         match decoded {
             Some((c, semi)) => {
                 out.push(c);
@@ -181,15 +171,9 @@ mod tests {
         let (title, md) = to_markdown(html);
         assert_eq!(title.as_deref(), Some("Guide & bonnes pratiques"));
         assert!(md.contains("## Chiens détecteurs"), "{md}");
-        assert!(
-            md.contains("Les chiens\u{a0}détecteurs d'explosifs sont utiles."),
-            "{md}"
-        );
+        assert!(md.contains("Les chiens\u{a0}détecteurs d'explosifs sont utiles."), "{md}");
         assert!(md.contains("Objectif\tDélai\nA\t2018"), "{md}");
         assert!(md.contains("\n- un\n- deux"), "{md}");
-        assert!(
-            !md.contains("alert") && !md.contains("caché") && !md.contains("p{}"),
-            "{md}"
-        );
+        assert!(!md.contains("alert") && !md.contains("caché") && !md.contains("p{}"), "{md}");
     }
 }

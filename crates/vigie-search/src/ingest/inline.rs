@@ -4,11 +4,7 @@
 /// end of a word (`intention2 adressée` → `intention adressée`).
 pub fn clean(text: &str) -> String {
     let without_sup: String = text.chars().filter(|c| !is_superscript_digit(*c)).collect();
-    without_sup
-        .split_whitespace()
-        .map(unglue_footnote)
-        .collect::<Vec<_>>()
-        .join(" ")
+    without_sup.split_whitespace().map(unglue_footnote).collect::<Vec<_>>().join(" ")
 }
 
 fn is_superscript_digit(c: char) -> bool {
@@ -20,11 +16,7 @@ fn is_superscript_digit(c: char) -> bool {
 /// digits are codes (`G20`, `COM(2017)`) and do not start with three lower-case letters.
 fn unglue_footnote(word: &str) -> String {
     let chars: Vec<char> = word.chars().collect();
-    let punct = chars
-        .iter()
-        .rev()
-        .take_while(|c| matches!(c, '.' | ',' | ';' | ':' | ')' | '»'))
-        .count();
+    let punct = chars.iter().rev().take_while(|c| matches!(c, '.' | ',' | ';' | ':' | ')' | '»')).count();
     let body = &chars[..chars.len() - punct];
     let digits = body.iter().rev().take_while(|c| c.is_ascii_digit()).count();
     let stem = &body[..body.len() - digits];
@@ -58,11 +50,7 @@ pub fn strip_markdown(text: &str) -> String {
                     i += end;
                 }
             }
-            '[' if chars[i..]
-                .iter()
-                .take_while(|&&c| c != '\n')
-                .any(|&c| c == ']')
-                && link_follows(&chars, i) => {}
+            '[' if chars[i..].iter().take_while(|&&c| c != '\n').any(|&c| c == ']') && link_follows(&chars, i) => {}
             _ => out.push(c),
         }
         i += 1;
@@ -71,25 +59,16 @@ pub fn strip_markdown(text: &str) -> String {
 }
 
 fn starts_with(chars: &[char], at: usize, prefix: &str) -> bool {
-    prefix
-        .chars()
-        .enumerate()
-        .all(|(k, p)| chars.get(at + k) == Some(&p))
+    prefix.chars().enumerate().all(|(k, p)| chars.get(at + k) == Some(&p))
 }
 
 fn link_follows(chars: &[char], open: usize) -> bool {
-    chars[open..]
-        .iter()
-        .position(|&c| c == ']')
-        .is_some_and(|close| chars.get(open + close + 1) == Some(&'('))
+    chars[open..].iter().position(|&c| c == ']').is_some_and(|close| chars.get(open + close + 1) == Some(&'('))
 }
 
 /// `_emphasis_` but not `snake_case`.
 fn is_emphasis_underscore(chars: &[char], i: usize) -> bool {
-    let before = i
-        .checked_sub(1)
-        .and_then(|j| chars.get(j))
-        .is_some_and(|c| c.is_alphanumeric());
+    let before = i.checked_sub(1).and_then(|j| chars.get(j)).is_some_and(|c| c.is_alphanumeric());
     let after = chars.get(i + 1).is_some_and(|c| c.is_alphanumeric());
     !(before && after)
 }
@@ -100,16 +79,10 @@ mod tests {
 
     #[test]
     fn glued_footnote_numbers_are_removed() {
-        assert_eq!(
-            clean("la lettre d'intention2 adressée"),
-            "la lettre d'intention adressée"
-        );
+        assert_eq!(clean("la lettre d'intention2 adressée"), "la lettre d'intention adressée");
         assert_eq!(clean("publiés sur Internet¹."), "publiés sur Internet.");
         assert_eq!(clean("prochains mois3."), "prochains mois.");
-        assert_eq!(
-            clean("le G20 et COM(2017) 612 en 2018."),
-            "le G20 et COM(2017) 612 en 2018."
-        );
+        assert_eq!(clean("le G20 et COM(2017) 612 en 2018."), "le G20 et COM(2017) 612 en 2018.");
     }
 
     #[test]
@@ -118,10 +91,7 @@ mod tests {
             strip_markdown("**favoriser** l'échange de *bonnes* pratiques"),
             "favoriser l'échange de bonnes pratiques"
         );
-        assert_eq!(
-            strip_markdown("voir [le plan](https://x.eu/p) et <https://y.eu>"),
-            "voir le plan et https://y.eu"
-        );
+        assert_eq!(strip_markdown("voir [le plan](https://x.eu/p) et <https://y.eu>"), "voir le plan et https://y.eu");
         assert_eq!(strip_markdown("snake_case _here_"), "snake_case here");
     }
 }

@@ -2,12 +2,12 @@
 use crate::model::Lang;
 
 const FR: &[&str] = &[
-    "le", "la", "les", "des", "du", "et", "est", "une", "dans", "pour", "que", "qui", "sur", "au",
-    "aux", "pas", "par", "sont", "ces", "avec",
+    "le", "la", "les", "des", "du", "et", "est", "une", "dans", "pour", "que", "qui", "sur", "au", "aux", "pas", "par",
+    "sont", "ces", "avec",
 ];
 const EN: &[&str] = &[
-    "the", "and", "of", "to", "is", "are", "in", "for", "that", "with", "on", "by", "this", "be",
-    "from", "which", "an", "as", "it", "was",
+    "the", "and", "of", "to", "is", "are", "in", "for", "that", "with", "on", "by", "this", "be", "from", "which",
+    "an", "as", "it", "was",
 ];
 
 /// French unless English stop words clearly dominate (the corpus is mostly French).
@@ -27,14 +27,9 @@ mod tests {
 
     #[test]
     fn tells_french_from_english() {
+        assert_eq!(detect("La protection des espaces publics est une priorité pour les villes."), Lang::Fr);
         assert_eq!(
-            detect("La protection des espaces publics est une priorité pour les villes."),
-            Lang::Fr
-        );
-        assert_eq!(
-            detect(
-                "The protection of public spaces is a priority for the cities and their operators."
-            ),
+            detect("The protection of public spaces is a priority for the cities and their operators."),
             Lang::En
         );
     }

@@ -76,10 +76,7 @@ pub fn change(stored: Option<&DocumentVersion>, parsed: &DocumentVersion) -> Ing
 
 /// The format from the file name's extension, else from the first bytes.
 pub fn detect_format(bytes: &[u8], filename: &str) -> Result<Format, SearchError> {
-    let ext = filename
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
+    let ext = filename.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
     match ext.as_str() {
         "txt" | "text" => return Ok(Format::Text),
         "md" | "markdown" => return Ok(Format::Markdown),
@@ -90,30 +87,20 @@ pub fn detect_format(bytes: &[u8], filename: &str) -> Result<Format, SearchError
     if bytes.starts_with(b"%PDF") {
         return Ok(Format::Pdf);
     }
-    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(512)])
-        .trim_start()
-        .to_ascii_lowercase();
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).trim_start().to_ascii_lowercase();
     if head.starts_with("<!doctype html") || head.starts_with("<html") {
         return Ok(Format::Html);
     }
     if ext.is_empty() && std::str::from_utf8(bytes).is_ok() {
         return Ok(Format::Text);
     }
-    Err(SearchError::DocumentFormatUnsupported {
-        name: filename.to_owned(),
-    })
+    Err(SearchError::DocumentFormatUnsupported { name: filename.to_owned() })
 }
 
 /// Parses one document. Same bytes and options give the same result, ids included.
-pub fn parse(
-    bytes: &[u8],
-    filename: &str,
-    options: IngestOptions,
-) -> Result<ParsedDocument, SearchError> {
-    let unreadable = |reason: &str| SearchError::DocumentUnreadable {
-        name: filename.to_owned(),
-        reason: reason.to_owned(),
-    };
+pub fn parse(bytes: &[u8], filename: &str, options: IngestOptions) -> Result<ParsedDocument, SearchError> {
+    let unreadable =
+        |reason: &str| SearchError::DocumentUnreadable { name: filename.to_owned(), reason: reason.to_owned() };
     let format = detect_format(bytes, filename)?;
     let utf8 = || std::str::from_utf8(bytes).map_err(|_| unreadable("the text is not UTF-8"));
     let (html_title, blocks) = match format {
@@ -123,15 +110,9 @@ pub fn parse(
             let (title, md) = html::to_markdown(utf8()?);
             (title, blocks::from_markdown(&md))
         }
-        Format::Pdf => (
-            None,
-            reflow::reflow(&pdf_pages(bytes).map_err(|r| unreadable(&r))?),
-        ),
+        Format::Pdf => (None, reflow::reflow(&pdf_pages(bytes).map_err(|r| unreadable(&r))?)),
     };
-    let document_id = options
-        .document_id
-        .clone()
-        .unwrap_or_else(|| slug(filename));
+    let document_id = options.document_id.clone().unwrap_or_else(|| slug(filename));
     let title = options
         .title
         .clone()
@@ -140,15 +121,9 @@ pub fn parse(
         .unwrap_or_else(|| file_stem(filename));
     let passages = split::passages(&document_id, blocks);
     if passages.is_empty() {
-        return Err(unreadable(
-            "no text was found (a scanned PDF has no text layer)",
-        ));
+        return Err(unreadable("no text was found (a scanned PDF has no text layer)"));
     }
-    let full_text = passages
-        .iter()
-        .map(|p| p.text.as_str())
-        .collect::<Vec<_>>()
-        .join("\n");
+    let full_text = passages.iter().map(|p| p.text.as_str()).collect::<Vec<_>>().join("\n");
     let language = options.language.unwrap_or_else(|| lang::detect(&full_text));
     let version = DocumentVersion {
         document_id: document_id.clone(),
@@ -171,11 +146,7 @@ pub fn parse(
         tags,
         marking: options.marking,
     };
-    Ok(ParsedDocument {
-        document,
-        version,
-        passages,
-    })
+    Ok(ParsedDocument { document, version, passages })
 }
 
 /// Page texts of a PDF's text layer. The extractor may panic on malformed files; that is
@@ -199,9 +170,7 @@ fn leading_heading(blocks: &[Block]) -> Option<String> {
 
 fn file_stem(filename: &str) -> String {
     let base = filename.rsplit(['/', '\\']).next().unwrap_or(filename);
-    base.rsplit_once('.')
-        .map_or(base, |(stem, _)| stem)
-        .to_owned()
+    base.rsplit_once('.').map_or(base, |(stem, _)| stem).to_owned()
 }
 
 /// The id of an organisation's document from its file name: the same file ingested again by
@@ -215,16 +184,9 @@ pub fn document_id(org_id: &str, filename: &str) -> String {
 /// `Plan d'action (2017).md` → `plan-d-action-2017`.
 pub fn slug(filename: &str) -> String {
     let folded = crate::analysis::fold(&file_stem(filename));
-    let s: String = folded
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
+    let s: String = folded.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
     let parts: Vec<&str> = s.split('-').filter(|p| !p.is_empty()).collect();
-    if parts.is_empty() {
-        "document".to_owned()
-    } else {
-        parts.join("-")
-    }
+    if parts.is_empty() { "document".to_owned() } else { parts.join("-") }
 }
 
 #[cfg(test)]
@@ -235,15 +197,9 @@ mod tests {
     fn formats_from_extension_or_content() {
         assert_eq!(detect_format(b"x", "a.MD"), Ok(Format::Markdown));
         assert_eq!(detect_format(b"%PDF-1.4", "scan"), Ok(Format::Pdf));
-        assert_eq!(
-            detect_format(b"<!DOCTYPE html><p>x", "page"),
-            Ok(Format::Html)
-        );
+        assert_eq!(detect_format(b"<!DOCTYPE html><p>x", "page"), Ok(Format::Html));
         assert_eq!(detect_format(b"plain", "notes"), Ok(Format::Text));
-        assert_eq!(
-            detect_format(b"PK\x03\x04", "a.docx").map_err(|e| e.code()),
-            Err("document_format_unsupported")
-        );
+        assert_eq!(detect_format(b"PK\x03\x04", "a.docx").map_err(|e| e.code()), Err("document_format_unsupported"));
     }
 
     #[test]
@@ -253,51 +209,25 @@ mod tests {
         opts.tags = vec!["chiens".into(), "chiens".into()];
         let a = parse(md.as_bytes(), "Guide chiens.md", opts.clone()).unwrap();
         assert_eq!(a.document.id, "guide-chiens");
-        assert_eq!(
-            slug("dir/Plan d'action.pdf-extraction.txt"),
-            "plan-d-action-pdf-extraction"
-        );
+        assert_eq!(slug("dir/Plan d'action.pdf-extraction.txt"), "plan-d-action-pdf-extraction");
         assert_eq!(a.document.title, "Guide des chiens détecteurs");
         assert_eq!(a.document.language, Lang::Fr);
         assert_eq!(a.document.marking, Marking::Clear);
         assert_eq!(a.document.tags, vec!["chiens"]);
-        assert_eq!(
-            a.passages[0].heading_path,
-            vec!["Guide des chiens détecteurs"]
-        );
+        assert_eq!(a.passages[0].heading_path, vec!["Guide des chiens détecteurs"]);
         let again = parse(md.as_bytes(), "Guide chiens.md", opts.clone()).unwrap();
-        assert_eq!(
-            change(Some(&a.version), &again.version),
-            IngestChange::Unchanged
-        );
-        let edited = parse(
-            format!("{md}\nUne phrase de plus.").as_bytes(),
-            "Guide chiens.md",
-            opts,
-        )
-        .unwrap();
-        assert_eq!(
-            change(Some(&a.version), &edited.version),
-            IngestChange::NewVersion
-        );
+        assert_eq!(change(Some(&a.version), &again.version), IngestChange::Unchanged);
+        let edited = parse(format!("{md}\nUne phrase de plus.").as_bytes(), "Guide chiens.md", opts).unwrap();
+        assert_eq!(change(Some(&a.version), &edited.version), IngestChange::NewVersion);
         assert_eq!(change(None, &edited.version), IngestChange::New);
     }
 
     #[test]
     fn unreadable_inputs_are_clear_errors() {
         let opts = IngestOptions::new("o");
-        assert_eq!(
-            parse(&[0xff, 0xfe, 0x00], "a.txt", opts.clone()).map_err(|e| e.code()),
-            Err("document_unreadable")
-        );
-        assert_eq!(
-            parse(b"   \n\n", "a.md", opts.clone()).map_err(|e| e.code()),
-            Err("document_unreadable")
-        );
-        assert_eq!(
-            parse(b"%PDF-1.4 garbage", "a.pdf", opts).map_err(|e| e.code()),
-            Err("document_unreadable")
-        );
+        assert_eq!(parse(&[0xff, 0xfe, 0x00], "a.txt", opts.clone()).map_err(|e| e.code()), Err("document_unreadable"));
+        assert_eq!(parse(b"   \n\n", "a.md", opts.clone()).map_err(|e| e.code()), Err("document_unreadable"));
+        assert_eq!(parse(b"%PDF-1.4 garbage", "a.pdf", opts).map_err(|e| e.code()), Err("document_unreadable"));
     }
 
     #[test]

@@ -74,10 +74,7 @@ pub fn reflow(pages: &[String]) -> Vec<Block> {
                     text.push(' ');
                     text.push_str(&inline::clean(trimmed));
                 }
-                _ => blocks.push(Block::Heading {
-                    level,
-                    text: inline::clean(trimmed),
-                }),
+                _ => blocks.push(Block::Heading { level, text: inline::clean(trimmed) }),
             }
             last_was_heading = true;
             continue;
@@ -90,10 +87,7 @@ pub fn reflow(pages: &[String]) -> Vec<Block> {
     }
     para.flush(&mut blocks);
     if !notes.is_empty() {
-        blocks.push(Block::Heading {
-            level: 1,
-            text: "Notes".to_owned(),
-        });
+        blocks.push(Block::Heading { level: 1, text: "Notes".to_owned() });
         blocks.extend(notes.iter().map(|n| Block::Paragraph(inline::clean(n))));
     }
     blocks
@@ -117,10 +111,7 @@ impl Paragraph {
             return false;
         }
         let bullet = next.starts_with(['•', '–', '-', '▪', '\u{f0b7}']);
-        let starts_new = next
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_uppercase() || c == '«');
+        let starts_new = next.chars().next().is_some_and(|c| c.is_uppercase() || c == '«');
         bullet || (ends_sentence(&self.text) && starts_new && self.last_line_len * 10 < typical * 8)
     }
 
@@ -153,11 +144,7 @@ fn ends_sentence(text: &str) -> bool {
 fn join_into(text: &mut String, line: &str, hyphenated: &HashSet<String>) {
     let trimmed_len = text.trim_end().len();
     text.truncate(trimmed_len);
-    let cut = text.ends_with('-')
-        && text[..text.len() - 1]
-            .chars()
-            .last()
-            .is_some_and(|c| c.is_alphabetic());
+    let cut = text.ends_with('-') && text[..text.len() - 1].chars().last().is_some_and(|c| c.is_alphabetic());
     let next_lower = line.chars().next().is_some_and(|c| c.is_lowercase());
     if cut && next_lower {
         let head = text
@@ -166,18 +153,12 @@ fn join_into(text: &mut String, line: &str, hyphenated: &HashSet<String>) {
             .unwrap_or("")
             .trim_end_matches('-')
             .to_lowercase();
-        let tail: String = line
-            .chars()
-            .take_while(|c| c.is_alphabetic())
-            .collect::<String>()
-            .to_lowercase();
+        let tail: String = line.chars().take_while(|c| c.is_alphabetic()).collect::<String>().to_lowercase();
         if !hyphenated.contains(&format!("{head}-{tail}")) {
             text.pop();
         }
         text.push_str(line);
-    } else if line.starts_with([',', '.', ';', ':', ')', ']'])
-        || text.ends_with(['(', '[', '’', '\''])
-    {
+    } else if line.starts_with([',', '.', ';', ':', ')', ']']) || text.ends_with(['(', '[', '’', '\'']) {
         text.push_str(line);
     } else {
         text.push(' ');
@@ -201,22 +182,13 @@ fn hyphenated_words(lines: &[String]) -> HashSet<String> {
 }
 
 fn typical_width(lines: &[String]) -> usize {
-    let mut widths: Vec<usize> = lines
-        .iter()
-        .map(|l| l.trim().chars().count())
-        .filter(|&w| w > 0)
-        .collect();
+    let mut widths: Vec<usize> = lines.iter().map(|l| l.trim().chars().count()).filter(|&w| w > 0).collect();
     widths.sort_unstable();
-    widths
-        .get(widths.len() * 9 / 10)
-        .copied()
-        .unwrap_or(80)
-        .max(20)
+    widths.get(widths.len() * 9 / 10).copied().unwrap_or(80).max(20)
 }
 
 fn is_url(line: &str) -> bool {
-    !line.contains(' ')
-        && (line.starts_with("http://") || line.starts_with("https://") || line.starts_with("www."))
+    !line.contains(' ') && (line.starts_with("http://") || line.starts_with("https://") || line.starts_with("www."))
 }
 
 /// `40. Alors` → `. Alors`: a footnote call at the start of a line, before punctuation.
@@ -228,30 +200,18 @@ fn leading_call(line: &str) -> Option<&str> {
 
 fn footnote_start(line: &str) -> Option<&str> {
     let digits = line.chars().take_while(|c| c.is_ascii_digit()).count();
-    (1..=3)
-        .contains(&digits)
-        .then(|| &line[digits..])
-        .filter(|rest| rest.starts_with(' ') || rest.is_empty())
+    (1..=3).contains(&digits).then(|| &line[digits..]).filter(|rest| rest.starts_with(' ') || rest.is_empty())
 }
 
 /// Lines that open or close most pages, digits ignored (`FR 3 FR`, `Page 2 / 9`), are
 /// running headers or footers.
 fn drop_running_lines(pages: &[String]) -> Vec<String> {
-    let key = |l: &str| {
-        l.trim()
-            .chars()
-            .map(|c| if c.is_ascii_digit() { '#' } else { c })
-            .collect::<String>()
-    };
+    let key = |l: &str| l.trim().chars().map(|c| if c.is_ascii_digit() { '#' } else { c }).collect::<String>();
     let edges = |page: &String| -> Vec<String> {
         let lines: Vec<&str> = page.lines().filter(|l| !l.trim().is_empty()).collect();
         let n = lines.len();
-        let mut e: Vec<String> = lines
-            .iter()
-            .take(2)
-            .chain(lines.iter().skip(n.saturating_sub(2)))
-            .map(|l| key(l))
-            .collect();
+        let mut e: Vec<String> =
+            lines.iter().take(2).chain(lines.iter().skip(n.saturating_sub(2))).map(|l| key(l)).collect();
         e.sort();
         e.dedup();
         e
@@ -269,12 +229,7 @@ fn drop_running_lines(pages: &[String]) -> Vec<String> {
         .collect();
     pages
         .iter()
-        .flat_map(|p| {
-            p.lines()
-                .filter(|l| !running.contains(&key(l)))
-                .map(str::to_owned)
-                .collect::<Vec<_>>()
-        })
+        .flat_map(|p| p.lines().filter(|l| !running.contains(&key(l))).map(str::to_owned).collect::<Vec<_>>())
         .collect()
 }
 
@@ -294,25 +249,14 @@ mod tests {
         let blocks = paragraphs(&[text]);
         assert_eq!(
             blocks[0],
-            Block::Heading {
-                level: 1,
-                text: "I. INTRODUCTION DES ESPACES PUBLICS ET PRIVÉS".into()
-            }
+            Block::Heading { level: 1, text: "I. INTRODUCTION DES ESPACES PUBLICS ET PRIVÉS".into() }
         );
-        let Block::Paragraph(p) = &blocks[1] else {
-            panic!("{blocks:?}")
-        };
+        let Block::Paragraph(p) = &blocks[1] else { panic!("{blocks:?}") };
         assert!(p.contains("qui exploitent leur vulnérabilité"), "{p}");
         assert!(p.contains("internationale"), "{p}");
-        assert!(
-            p.contains("d’intention adressée au Parlement européen, du Conseil"),
-            "{p}"
-        );
+        assert!(p.contains("d’intention adressée au Parlement européen, du Conseil"), "{p}");
         assert!(p.contains("voiture-bélier et"), "{p}");
-        assert!(
-            !p.contains("40") && p.contains("dollars. Puis en 2017 2018."),
-            "{p}"
-        );
+        assert!(!p.contains("40") && p.contains("dollars. Puis en 2017 2018."), "{p}");
     }
 
     #[test]
@@ -323,10 +267,7 @@ mod tests {
             blocks,
             vec![
                 Block::Paragraph("Texte de la page qui continue suite du texte.".into()),
-                Block::Heading {
-                    level: 1,
-                    text: "Notes".into()
-                },
+                Block::Heading { level: 1, text: "Notes".into() },
                 Block::Paragraph("1 Europol, rapport de 2017.".into()),
             ]
         );
@@ -334,13 +275,16 @@ mod tests {
 
     #[test]
     fn running_headers_and_footers_are_dropped() {
-        let pages: Vec<String> = (1..=4).map(|i| format!("COM(2017) 612 final\nDébut {i} du texte.\nTexte {i} de la page.\nSuite {i} du texte.\n\nFR {i} FR")).collect();
+        let pages: Vec<String> = (1..=4)
+            .map(|i| {
+                format!(
+                    "COM(2017) 612 final\nDébut {i} du texte.\nTexte {i} de la page.\nSuite {i} du texte.\n\nFR {i} FR"
+                )
+            })
+            .collect();
         let blocks = reflow(&pages);
         let all = format!("{blocks:?}");
-        assert!(
-            !all.contains("612 final") && !all.contains("FR 2 FR"),
-            "{all}"
-        );
+        assert!(!all.contains("612 final") && !all.contains("FR 2 FR"), "{all}");
         assert!(all.contains("Texte 3 de la page."));
     }
 }

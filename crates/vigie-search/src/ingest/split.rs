@@ -50,29 +50,15 @@ pub fn passages(document_id: &str, blocks: Vec<Block>) -> Vec<Passage> {
                     String::new()
                 };
                 out.flush();
-                let list = items
-                    .iter()
-                    .map(|i| format!("- {i}"))
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                let text = if lead.is_empty() {
-                    list
-                } else {
-                    format!("{lead}\n{list}")
-                };
+                let list = items.iter().map(|i| format!("- {i}")).collect::<Vec<_>>().join("\n");
+                let text = if lead.is_empty() { list } else { format!("{lead}\n{list}") };
                 out.emit(PassageKind::List, text);
             }
             Block::Table(rows) => {
                 out.flush();
                 let lines: Vec<String> = rows
                     .iter()
-                    .map(|r| {
-                        r.iter()
-                            .filter(|c| !c.is_empty())
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(" | ")
-                    })
+                    .map(|r| r.iter().filter(|c| !c.is_empty()).cloned().collect::<Vec<_>>().join(" | "))
                     .collect();
                 let total: usize = lines.iter().map(|l| l.len() + 1).sum();
                 if total <= MAX_TABLE || lines.len() < 3 {
@@ -82,10 +68,7 @@ pub fn passages(document_id: &str, blocks: Vec<Block>) -> Vec<Passage> {
                     let mut chunk = header.clone();
                     for line in &lines[1..] {
                         if chunk.len() + line.len() > MAX_TABLE && chunk.len() > header.len() {
-                            out.emit(
-                                PassageKind::Table,
-                                std::mem::replace(&mut chunk, header.clone()),
-                            );
+                            out.emit(PassageKind::Table, std::mem::replace(&mut chunk, header.clone()));
                         }
                         chunk.push('\n');
                         chunk.push_str(line);
@@ -183,10 +166,7 @@ mod tests {
     use super::*;
 
     fn heading(level: usize, text: &str) -> Block {
-        Block::Heading {
-            level,
-            text: text.into(),
-        }
+        Block::Heading { level, text: text.into() }
     }
 
     #[test]
@@ -198,10 +178,7 @@ mod tests {
             heading(2, "A. Détail"),
             Block::Paragraph("Sous-section.".into()),
             heading(1, "II. SUITE"),
-            Block::Table(vec![
-                vec!["Objectif".into(), "Délai".into()],
-                vec!["Chiens".into(), "2018".into()],
-            ]),
+            Block::Table(vec![vec!["Objectif".into(), "Délai".into()], vec!["Chiens".into(), "2018".into()]]),
         ];
         let ps = passages("doc", blocks);
         assert_eq!(ps.len(), 3);
@@ -209,23 +186,17 @@ mod tests {
         assert_eq!(ps[0].heading_path, vec!["I. INTRODUCTION"]);
         assert_eq!(ps[1].heading_path, vec!["I. INTRODUCTION", "A. Détail"]);
         assert_eq!(ps[2].heading(), "II. SUITE");
-        assert_eq!(
-            (ps[2].kind, ps[2].text.as_str()),
-            (PassageKind::Table, "Objectif | Délai\nChiens | 2018")
-        );
+        assert_eq!((ps[2].kind, ps[2].text.as_str()), (PassageKind::Table, "Objectif | Délai\nChiens | 2018"));
     }
 
     #[test]
     fn long_prose_is_cut_at_sentence_ends() {
-        let sentence = "La protection des espaces publics demande une coopération étroite entre tous les acteurs concernés. ";
+        let sentence =
+            "La protection des espaces publics demande une coopération étroite entre tous les acteurs concernés. ";
         let ps = passages("doc", vec![Block::Paragraph(sentence.repeat(40))]);
         assert!(ps.len() > 1);
         for p in &ps {
-            assert!(
-                p.text.len() <= MAX_PROSE && p.text.ends_with('.'),
-                "{}",
-                p.text
-            );
+            assert!(p.text.len() <= MAX_PROSE && p.text.ends_with('.'), "{}", p.text);
         }
     }
 

@@ -1,23 +1,25 @@
 //! The assessment pages: the dashboard, the on-site form (mobile-first, works offline) and the
 //! results. The pages are shells the scripts fill from the JSON API, so that the assessment
 //! form keeps working from the browser's cache when the network drops.
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
 use serde_json::json;
 use vigie_domain::assessment as rules;
 use vigie_store::SiteFilter;
 
-use super::{esc, page_ctx, render, script_json, Ctx, LangParam, Page};
+use super::{Ctx, LangParam, Page, esc, page_ctx, render, script_json};
 use crate::error::ApiError;
-use crate::{now_ms, AppState};
+use crate::{AppState, now_ms};
 
 /// `YYYY-MM-DD HH:MM` (UTC) of a time in milliseconds.
 pub fn date_of(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .map(|t| format!("{}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute()))
+        .map(|t| {
+            format!("{}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
+        })
         .unwrap_or_default()
 }
 
@@ -48,15 +50,30 @@ fn rights_attrs(ctx: &Ctx, rights: Option<&Rights>) -> String {
     )
 }
 
-async fn dashboard(State(state): State<AppState>, Query(param): Query<LangParam>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn dashboard(
+    State(state): State<AppState>,
+    Query(param): Query<LangParam>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let ctx = match page_ctx(&state, &headers, param.lang.as_deref()).await? {
         Ok(ctx) => ctx,
         Err(redirect) => return Ok(redirect),
     };
-    let page = state.store.list_sites(&SiteFilter { orgs: ctx.caller.readable_orgs(), limit: vigie_store::MAX_PAGE, ..Default::default() }).await?;
+    let page = state
+        .store
+        .list_sites(&SiteFilter {
+            orgs: ctx.caller.readable_orgs(),
+            limit: vigie_store::MAX_PAGE,
+            ..Default::default()
+        })
+        .await?;
     let ids: Vec<&str> = page.items.iter().map(|s| s.id.as_str()).collect();
     state.audit.read(&ctx.caller, now_ms(), "site", None, json!({"list": ids})).await?;
-    let sites: Vec<_> = page.items.iter().map(|s| json!({"id": s.id, "name": s.name, "href": format!("/sites/{}", s.id), "geometry": s.geometry})).collect();
+    let sites: Vec<_> = page
+        .items
+        .iter()
+        .map(|s| json!({"id": s.id, "name": s.name, "href": format!("/sites/{}", s.id), "geometry": s.geometry}))
+        .collect();
     let body = format!(
         r#"<h1>{title}</h1>
 <div id="dashboard" class="grid2"><section aria-labelledby="d-bands"><h2 id="d-bands">{bands}</h2><div id="d-bands-body"><p>{loading}</p></div></section>
@@ -73,10 +90,23 @@ async fn dashboard(State(state): State<AppState>, Query(param): Query<LangParam>
         map_label = ctx.t("map_label"),
         data = script_json(&json!({"sites": sites})),
     );
-    Ok(render(&ctx, Page { title: &super::t(ctx.lang, "dashboard_title"), body, scripts: &["leaflet.js", "map.js", "results.js"], map: true }))
+    Ok(render(
+        &ctx,
+        Page {
+            title: &super::t(ctx.lang, "dashboard_title"),
+            body,
+            scripts: &["leaflet.js", "map.js", "results.js"],
+            map: true,
+        },
+    ))
 }
 
-async fn assessment(State(state): State<AppState>, Path(id): Path<String>, Query(param): Query<LangParam>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn assessment(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(param): Query<LangParam>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let ctx = match page_ctx(&state, &headers, param.lang.as_deref()).await? {
         Ok(ctx) => ctx,
         Err(redirect) => return Ok(redirect),
@@ -106,7 +136,12 @@ async fn assessment(State(state): State<AppState>, Path(id): Path<String>, Query
     Ok(render(&ctx, Page { title: &super::t(ctx.lang, "assessment_title"), body, scripts: &["assess.js"], map: false }))
 }
 
-async fn results(State(state): State<AppState>, Path(id): Path<String>, Query(param): Query<LangParam>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn results(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(param): Query<LangParam>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let ctx = match page_ctx(&state, &headers, param.lang.as_deref()).await? {
         Ok(ctx) => ctx,
         Err(redirect) => return Ok(redirect),
@@ -162,7 +197,10 @@ async fn results(State(state): State<AppState>, Path(id): Path<String>, Query(pa
 }
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/dashboard", get(dashboard)).route("/assessments/{id}", get(assessment)).route("/assessments/{id}/results", get(results))
+    Router::new()
+        .route("/dashboard", get(dashboard))
+        .route("/assessments/{id}", get(assessment))
+        .route("/assessments/{id}/results", get(results))
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 use std::sync::OnceLock;
 
 use axum::extract::Path;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::StatusCode;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
@@ -19,9 +19,21 @@ const ASSETS: &[Asset] = &[
     Asset { name: "vigie.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../../assets/vigie.js") },
     Asset { name: "map.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../../assets/map.js") },
     Asset { name: "assess.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../../assets/assess.js") },
-    Asset { name: "results.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../../assets/results.js") },
-    Asset { name: "leaflet.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../../assets/vendor/leaflet.js") },
-    Asset { name: "leaflet.css", mime: "text/css; charset=utf-8", body: include_bytes!("../../assets/vendor/leaflet.css") },
+    Asset {
+        name: "results.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../assets/results.js"),
+    },
+    Asset {
+        name: "leaflet.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../assets/vendor/leaflet.js"),
+    },
+    Asset {
+        name: "leaflet.css",
+        mime: "text/css; charset=utf-8",
+        body: include_bytes!("../../assets/vendor/leaflet.css"),
+    },
 ];
 
 const SERVICE_WORKER: &str = include_str!("../../assets/sw.js");

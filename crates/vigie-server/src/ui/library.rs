@@ -1,15 +1,15 @@
 //! The library page: search the reference documents, hits highlighted in their passages. The
 //! page is a form; the script asks the library API, which applies the documents' markings.
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
 
-use super::{esc, page_ctx, render, Page};
-use crate::error::ApiError;
+use super::{Page, esc, page_ctx, render};
 use crate::AppState;
+use crate::error::ApiError;
 
 #[derive(Debug, Deserialize, Default)]
 struct SearchParams {
@@ -17,7 +17,11 @@ struct SearchParams {
     q: Option<String>,
 }
 
-async fn library(State(state): State<AppState>, Query(params): Query<SearchParams>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn library(
+    State(state): State<AppState>,
+    Query(params): Query<SearchParams>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let ctx = match page_ctx(&state, &headers, params.lang.as_deref()).await? {
         Ok(ctx) => ctx,
         Err(redirect) => return Ok(redirect),

@@ -22,11 +22,11 @@ use serde::Deserialize;
 use vigie_domain::access::{Principal, Role};
 use vigie_domain::site::Lang;
 
-use crate::api::{close_session, open_session, LoginBody};
-use crate::throttle::ClientAddress;
-use crate::auth::{cleared_session_cookie, cookie, secret_hash, SESSION_COOKIE};
+use crate::api::{LoginBody, close_session, open_session};
+use crate::auth::{SESSION_COOKIE, cleared_session_cookie, cookie, secret_hash};
 use crate::error::ApiError;
-use crate::{now_ms, AppState};
+use crate::throttle::ClientAddress;
+use crate::{AppState, now_ms};
 
 type Strings = BTreeMap<String, String>;
 
@@ -123,7 +123,11 @@ impl Ctx {
 }
 
 /// The caller of a page, or the redirect to the sign-in page.
-async fn page_ctx(state: &AppState, headers: &HeaderMap, lang_param: Option<&str>) -> Result<Result<Ctx, Response>, ApiError> {
+async fn page_ctx(
+    state: &AppState,
+    headers: &HeaderMap,
+    lang_param: Option<&str>,
+) -> Result<Result<Ctx, Response>, ApiError> {
     let lang = choose_lang(lang_param, headers);
     let Some(caller) = signed_in(state, headers).await? else {
         return Ok(Err((StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response()));
@@ -144,8 +148,10 @@ struct Page<'a> {
 
 /// Strings the scripts show, handed to them in the page: every key starting with `js_`.
 fn script_strings(lang: Lang) -> String {
-    let map: serde_json::Map<String, serde_json::Value> =
-        strings(lang).iter().filter_map(|(k, v)| k.strip_prefix("js_").map(|k| (k.to_owned(), serde_json::Value::String(v.clone())))).collect();
+    let map: serde_json::Map<String, serde_json::Value> = strings(lang)
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("js_").map(|k| (k.to_owned(), serde_json::Value::String(v.clone()))))
+        .collect();
     script_json(&serde_json::Value::Object(map))
 }
 
@@ -170,8 +176,13 @@ fn layout(lang: Lang, ctx: Option<&Ctx>, page: Page<'_>) -> String {
         ),
         None => r#"<span class="spacer"></span>"#.to_owned(),
     };
-    let map_css = if page.map { format!(r#"<link rel="stylesheet" href="{}">"#, assets::url("leaflet.css")) } else { String::new() };
-    let scripts: String = page.scripts.iter().map(|s| format!(r#"<script src="{}" defer></script>"#, assets::url(s))).collect();
+    let map_css = if page.map {
+        format!(r#"<link rel="stylesheet" href="{}">"#, assets::url("leaflet.css"))
+    } else {
+        String::new()
+    };
+    let scripts: String =
+        page.scripts.iter().map(|s| format!(r#"<script src="{}" defer></script>"#, assets::url(s))).collect();
     format!(
         r##"<!doctype html>
 <html lang="{code}">
@@ -201,7 +212,11 @@ fn render(ctx: &Ctx, page: Page<'_>) -> Response {
 }
 
 fn login_page(lang: Lang, failed: bool, email: &str) -> String {
-    let error = if failed { format!(r#"<p class="error" role="alert">{}</p>"#, te(lang, "login_failed")) } else { String::new() };
+    let error = if failed {
+        format!(r#"<p class="error" role="alert">{}</p>"#, te(lang, "login_failed"))
+    } else {
+        String::new()
+    };
     let body = format!(
         r#"<h1>{title}</h1><p>{tagline}</p>{error}
 <form method="post" action="/login" class="card narrow">
@@ -229,13 +244,24 @@ struct LoginForm {
     password: String,
 }
 
-async fn submit_login(State(state): State<AppState>, ClientAddress(address): ClientAddress, headers: HeaderMap, Form(form): Form<LoginForm>) -> Result<Response, ApiError> {
+async fn submit_login(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, ApiError> {
     let lang = choose_lang(None, &headers);
     let body = LoginBody { email: form.email, password: form.password };
     match open_session(&state, &body, address).await {
-        Ok((_, session_cookie)) => Ok((StatusCode::SEE_OTHER, [(SET_COOKIE, session_cookie), (LOCATION, "/".to_owned())]).into_response()),
-        Err(err) if err.code == "login_failed" => Ok((StatusCode::UNAUTHORIZED, Html(login_page(lang, true, &body.email))).into_response()),
-        Err(err) if err.code == "too_many_requests" => Ok((StatusCode::TOO_MANY_REQUESTS, Html(login_page(lang, true, &body.email))).into_response()),
+        Ok((_, session_cookie)) => {
+            Ok((StatusCode::SEE_OTHER, [(SET_COOKIE, session_cookie), (LOCATION, "/".to_owned())]).into_response())
+        }
+        Err(err) if err.code == "login_failed" => {
+            Ok((StatusCode::UNAUTHORIZED, Html(login_page(lang, true, &body.email))).into_response())
+        }
+        Err(err) if err.code == "too_many_requests" => {
+            Ok((StatusCode::TOO_MANY_REQUESTS, Html(login_page(lang, true, &body.email))).into_response())
+        }
         Err(err) => Err(err),
     }
 }

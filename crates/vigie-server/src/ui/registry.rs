@@ -2,20 +2,20 @@
 //! study), the site form, and the street network the maps draw.
 use std::collections::HashSet;
 
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use vigie_domain::geometry::BoundingBox;
 use vigie_domain::site::{Lang, SiteCategory};
 use vigie_store::{Site, SiteFilter};
 
-use super::{esc, page_ctx, render, script_json, Ctx, LangParam, Page};
+use super::{Ctx, LangParam, Page, esc, page_ctx, render, script_json};
 use crate::error::ApiError;
-use crate::{now_ms, AppState};
+use crate::{AppState, now_ms};
 
 /// Rows shown on the registry page.
 const PAGE_ROWS: usize = 200;
@@ -36,31 +36,54 @@ fn site_href(site: &Site) -> String {
 }
 
 fn category_options(lang: Lang, selected: Option<SiteCategory>, with_any: bool) -> String {
-    let any = if with_any { format!(r#"<option value="">{}</option>"#, super::te(lang, "any_category")) } else { String::new() };
+    let any = if with_any {
+        format!(r#"<option value="">{}</option>"#, super::te(lang, "any_category"))
+    } else {
+        String::new()
+    };
     let options: String = SiteCategory::ALL
         .iter()
-        .map(|c| format!(r#"<option value="{}"{}>{}</option>"#, c.key(), if Some(*c) == selected { " selected" } else { "" }, esc(c.name(lang))))
+        .map(|c| {
+            format!(
+                r#"<option value="{}"{}>{}</option>"#,
+                c.key(),
+                if Some(*c) == selected { " selected" } else { "" },
+                esc(c.name(lang))
+            )
+        })
         .collect();
     any + &options
 }
 
 /// The sites as the maps draw them.
 fn map_sites(sites: &[&Site]) -> Value {
-    Value::Array(sites.iter().map(|s| json!({"id": s.id, "name": s.name, "href": site_href(s), "geometry": s.geometry})).collect())
+    Value::Array(
+        sites
+            .iter()
+            .map(|s| json!({"id": s.id, "name": s.name, "href": site_href(s), "geometry": s.geometry}))
+            .collect(),
+    )
 }
 
 fn matches_text(site: &Site, needle: &str) -> bool {
-    needle.is_empty() || site.name.to_lowercase().contains(needle) || site.address.as_deref().is_some_and(|a| a.to_lowercase().contains(needle))
+    needle.is_empty()
+        || site.name.to_lowercase().contains(needle)
+        || site.address.as_deref().is_some_and(|a| a.to_lowercase().contains(needle))
 }
 
-async fn registry(State(state): State<AppState>, Query(params): Query<RegistryParams>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn registry(
+    State(state): State<AppState>,
+    Query(params): Query<RegistryParams>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let ctx = match page_ctx(&state, &headers, params.lang.as_deref()).await? {
         Ok(ctx) => ctx,
         Err(redirect) => return Ok(redirect),
     };
     let category = params.category.as_deref().filter(|c| !c.is_empty()).map(SiteCategory::from_key).transpose()?;
     let bbox = params.bbox.as_deref().filter(|b| !b.is_empty()).map(BoundingBox::parse).transpose()?;
-    let filter = SiteFilter { orgs: ctx.caller.readable_orgs(), category, bbox, limit: vigie_store::MAX_PAGE, offset: 0 };
+    let filter =
+        SiteFilter { orgs: ctx.caller.readable_orgs(), category, bbox, limit: vigie_store::MAX_PAGE, offset: 0 };
     let page = state.store.list_sites(&filter).await?;
     let needle = params.q.as_deref().unwrap_or("").trim().to_lowercase();
     let found: Vec<&Site> = page.items.iter().filter(|s| matches_text(s, &needle)).collect();
@@ -95,9 +118,19 @@ async fn registry(State(state): State<AppState>, Query(params): Query<RegistryPa
             occ = ctx.t("site_occupancy"),
         )
     };
-    let new_link = if ctx.caller.can_write_org(&ctx.caller.org_id) { format!(r#"<a class="button" href="/sites/new">{}</a>"#, ctx.t("new_site")) } else { String::new() };
+    let new_link = if ctx.caller.can_write_org(&ctx.caller.org_id) {
+        format!(r#"<a class="button" href="/sites/new">{}</a>"#, ctx.t("new_site"))
+    } else {
+        String::new()
+    };
     let bbox_note = match &params.bbox {
-        Some(b) if !b.is_empty() => format!(r#"<p>{} <a href="?category={}&amp;q={}">{}</a></p>"#, ctx.t("filtered_to_area"), esc(params.category.as_deref().unwrap_or("")), esc(params.q.as_deref().unwrap_or("")), ctx.t("clear_area")),
+        Some(b) if !b.is_empty() => format!(
+            r#"<p>{} <a href="?category={}&amp;q={}">{}</a></p>"#,
+            ctx.t("filtered_to_area"),
+            esc(params.category.as_deref().unwrap_or("")),
+            esc(params.q.as_deref().unwrap_or("")),
+            ctx.t("clear_area")
+        ),
         _ => String::new(),
     };
     let body = format!(
@@ -122,7 +155,10 @@ async fn registry(State(state): State<AppState>, Query(params): Query<RegistryPa
         map_label = ctx.t("map_label"),
         data = script_json(&json!({"sites": map_sites(shown)})),
     );
-    Ok(render(&ctx, Page { title: &super::t(lang, "sites_title"), body, scripts: &["leaflet.js", "map.js"], map: true }))
+    Ok(render(
+        &ctx,
+        Page { title: &super::t(lang, "sites_title"), body, scripts: &["leaflet.js", "map.js"], map: true },
+    ))
 }
 
 /// A site the caller may read, or `not_found` as the API answers.
@@ -138,10 +174,28 @@ fn fmt_num(v: Option<f64>, decimals: usize) -> String {
 }
 
 /// The vehicle study section: the table per access point and vehicle, and the paths for the map.
-fn hvm_section(ctx: &Ctx, site: &Site, study: Option<&vigie_store::HvmStudy>, can_write: bool, network: bool) -> String {
-    let run = if can_write && network { format!(r#"<button type="button" id="run-hvm" data-site="{}">{}</button><p id="hvm-status" role="status" aria-live="polite"></p>"#, esc(&site.id), ctx.t("hvm_run")) } else { String::new() };
+fn hvm_section(
+    ctx: &Ctx,
+    site: &Site,
+    study: Option<&vigie_store::HvmStudy>,
+    can_write: bool,
+    network: bool,
+) -> String {
+    let run = if can_write && network {
+        format!(
+            r#"<button type="button" id="run-hvm" data-site="{}">{}</button><p id="hvm-status" role="status" aria-live="polite"></p>"#,
+            esc(&site.id),
+            ctx.t("hvm_run")
+        )
+    } else {
+        String::new()
+    };
     let Some(study) = study else {
-        return format!(r#"<section aria-labelledby="hvm-h"><h2 id="hvm-h">{}</h2><p>{}</p>{run}</section>"#, ctx.t("hvm_title"), ctx.t(if network { "hvm_none" } else { "hvm_no_network" }));
+        return format!(
+            r#"<section aria-labelledby="hvm-h"><h2 id="hvm-h">{}</h2><p>{}</p>{run}</section>"#,
+            ctx.t("hvm_title"),
+            ctx.t(if network { "hvm_none" } else { "hvm_no_network" })
+        );
     };
     let points = study.result.get("access_points").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut rows = String::new();
@@ -172,7 +226,8 @@ fn hvm_section(ctx: &Ctx, site: &Site, study: Option<&vigie_store::HvmStudy>, ca
             classes.push(class);
         }
     }
-    let class_options: String = classes.iter().map(|c| format!(r#"<option value="{0}">{0}</option>"#, esc(c))).collect();
+    let class_options: String =
+        classes.iter().map(|c| format!(r#"<option value="{0}">{0}</option>"#, esc(c))).collect();
     format!(
         r#"<section aria-labelledby="hvm-h"><h2 id="hvm-h">{title}</h2>
 <p>{computed} {when} · {net}: {network}</p>
@@ -200,7 +255,12 @@ fn hvm_section(ctx: &Ctx, site: &Site, study: Option<&vigie_store::HvmStudy>, ca
     )
 }
 
-async fn site_page(State(state): State<AppState>, Path(id): Path<String>, Query(param): Query<LangParam>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn site_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(param): Query<LangParam>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let ctx = match page_ctx(&state, &headers, param.lang.as_deref()).await? {
         Ok(ctx) => ctx,
         Err(redirect) => return Ok(redirect),
@@ -213,12 +273,27 @@ async fn site_page(State(state): State<AppState>, Path(id): Path<String>, Query(
     }
     let can_write = ctx.caller.can_write_org(&site.org_id);
     let lang = ctx.lang;
-    let edit = if can_write { format!(r#"<a class="button" href="/sites/{}/edit">{}</a>"#, esc(&site.id), ctx.t("edit_site")) } else { String::new() };
+    let edit = if can_write {
+        format!(r#"<a class="button" href="/sites/{}/edit">{}</a>"#, esc(&site.id), ctx.t("edit_site"))
+    } else {
+        String::new()
+    };
     let start = if can_write {
-        let levels: String = (1..=5).map(|l| format!(r#"<option value="{l}"{}>{l} – {}</option>"#, if l == 3 { " selected" } else { "" }, ctx.t(&format!("threat_{l}")))).collect();
+        let levels: String = (1..=5)
+            .map(|l| {
+                format!(
+                    r#"<option value="{l}"{}>{l} – {}</option>"#,
+                    if l == 3 { " selected" } else { "" },
+                    ctx.t(&format!("threat_{l}"))
+                )
+            })
+            .collect();
         // Scoring needs the people exposed: asked here when the site has no figure on record.
         let occupancy = if site.peak_occupancy.is_none() {
-            format!(r#"<div><label for="start-occ">{}</label><input id="start-occ" name="occupancy" type="number" min="1" step="1" required></div>"#, ctx.t("start_occupancy"))
+            format!(
+                r#"<div><label for="start-occ">{}</label><input id="start-occ" name="occupancy" type="number" min="1" step="1" required></div>"#,
+                ctx.t("start_occupancy")
+            )
         } else {
             String::new()
         };
@@ -304,7 +379,11 @@ fn site_form(ctx: &Ctx, site: Option<&Site>) -> String {
     )
 }
 
-async fn new_site(State(state): State<AppState>, Query(param): Query<LangParam>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn new_site(
+    State(state): State<AppState>,
+    Query(param): Query<LangParam>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let ctx = match page_ctx(&state, &headers, param.lang.as_deref()).await? {
         Ok(ctx) => ctx,
         Err(redirect) => return Ok(redirect),
@@ -312,11 +391,24 @@ async fn new_site(State(state): State<AppState>, Query(param): Query<LangParam>,
     if !ctx.caller.can_write_org(&ctx.caller.org_id) {
         return Err(ApiError::forbidden("you may not create sites"));
     }
-    let body = format!(r#"<p><a href="/">← {}</a></p><h1>{}</h1>{}"#, ctx.t("sites_title"), ctx.t("new_site"), site_form(&ctx, None));
-    Ok(render(&ctx, Page { title: &super::t(ctx.lang, "new_site"), body, scripts: &["leaflet.js", "map.js"], map: true }))
+    let body = format!(
+        r#"<p><a href="/">← {}</a></p><h1>{}</h1>{}"#,
+        ctx.t("sites_title"),
+        ctx.t("new_site"),
+        site_form(&ctx, None)
+    );
+    Ok(render(
+        &ctx,
+        Page { title: &super::t(ctx.lang, "new_site"), body, scripts: &["leaflet.js", "map.js"], map: true },
+    ))
 }
 
-async fn edit_site(State(state): State<AppState>, Path(id): Path<String>, Query(param): Query<LangParam>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn edit_site(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(param): Query<LangParam>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let ctx = match page_ctx(&state, &headers, param.lang.as_deref()).await? {
         Ok(ctx) => ctx,
         Err(redirect) => return Ok(redirect),
@@ -325,8 +417,18 @@ async fn edit_site(State(state): State<AppState>, Path(id): Path<String>, Query(
     if !ctx.caller.can_write_org(&site.org_id) {
         return Err(ApiError::forbidden("you may read this site but not change it"));
     }
-    let body = format!(r#"<p><a href="/sites/{}">← {}</a></p><h1>{}: {}</h1>{}"#, esc(&site.id), esc(&site.name), ctx.t("edit_site"), esc(&site.name), site_form(&ctx, Some(&site)));
-    Ok(render(&ctx, Page { title: &super::t(ctx.lang, "edit_site"), body, scripts: &["leaflet.js", "map.js"], map: true }))
+    let body = format!(
+        r#"<p><a href="/sites/{}">← {}</a></p><h1>{}: {}</h1>{}"#,
+        esc(&site.id),
+        esc(&site.name),
+        ctx.t("edit_site"),
+        esc(&site.name),
+        site_form(&ctx, Some(&site))
+    );
+    Ok(render(
+        &ctx,
+        Page { title: &super::t(ctx.lang, "edit_site"), body, scripts: &["leaflet.js", "map.js"], map: true },
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -340,7 +442,11 @@ fn round6(v: f64) -> f64 {
 
 /// The street segments in a box, as `[lon1, lat1, lon2, lat2]`, each street once whatever its
 /// directions. Signed-in callers only: the map is part of the pages.
-async fn streets(State(state): State<AppState>, Query(params): Query<StreetParams>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn streets(
+    State(state): State<AppState>,
+    Query(params): Query<StreetParams>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     if super::signed_in(&state, &headers).await?.is_none() {
         return Err(ApiError::unauthenticated());
     }

@@ -2,10 +2,10 @@
 //! role is offered.
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use serde_json::{json, Value};
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::{Value, json};
 use tower::ServiceExt;
 use vigie_domain::access::{OrgKind, Role};
 use vigie_store::{NewUser, Store, WriteContext};
@@ -27,11 +27,27 @@ fn ctx() -> WriteContext {
 /// A city with an assessor, an officer and a viewer; returns the world and the assessor's token.
 async fn world() -> (World, String) {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = vigie_store::open(&format!("sqlite://{}", dir.path().join("ui.db").display())).await.unwrap();
+    let store: Arc<dyn Store> =
+        vigie_store::open(&format!("sqlite://{}", dir.path().join("ui.db").display())).await.unwrap();
     let city = store.create_org(&ctx(), "City", OrgKind::Authority).await.unwrap();
     let mut assessor_token = String::new();
-    for (email, role) in [("assessor@example.org", Role::Assessor), ("officer@example.org", Role::Authority), ("viewer@example.org", Role::Viewer)] {
-        let user = store.create_user(&ctx(), NewUser { email: email.into(), org_id: city.id.clone(), role, password_hash: hash_password(PASSWORD).unwrap() }).await.unwrap();
+    for (email, role) in [
+        ("assessor@example.org", Role::Assessor),
+        ("officer@example.org", Role::Authority),
+        ("viewer@example.org", Role::Viewer),
+    ] {
+        let user = store
+            .create_user(
+                &ctx(),
+                NewUser {
+                    email: email.into(),
+                    org_id: city.id.clone(),
+                    role,
+                    password_hash: hash_password(PASSWORD).unwrap(),
+                },
+            )
+            .await
+            .unwrap();
         if role == Role::Assessor {
             assessor_token = new_secret("vg_");
             store.create_token(&ctx(), &user.id, "test", &secret_hash(&assessor_token)).await.unwrap();
@@ -60,7 +76,12 @@ impl World {
     /// Signs in through the form; returns the session cookie.
     async fn sign_in(&self, email: &str) -> String {
         let body = format!("email={}&password={}", email.replace('@', "%40"), PASSWORD.replace(' ', "+"));
-        let request = Request::builder().method("POST").uri("/login").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(Body::from(body)).unwrap();
+        let request = Request::builder()
+            .method("POST")
+            .uri("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
         let (status, _, headers) = self.send(request).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
         headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().split(';').next().unwrap().to_owned()
@@ -83,9 +104,22 @@ impl World {
 #[tokio::test]
 async fn signed_out_callers_are_sent_to_sign_in_and_get_no_streets() {
     let (world, _) = world().await;
-    for uri in ["/", "/dashboard", "/library", "/sites/new", "/sites/x", "/sites/x/edit", "/assessments/x", "/assessments/x/results"] {
+    for uri in [
+        "/",
+        "/dashboard",
+        "/library",
+        "/sites/new",
+        "/sites/x",
+        "/sites/x/edit",
+        "/assessments/x",
+        "/assessments/x/results",
+    ] {
         let (status, _, headers) = world.page(uri, None).await;
-        assert_eq!((status, headers.get(header::LOCATION).map(|l| l.to_str().unwrap())), (StatusCode::SEE_OTHER, Some("/login")), "{uri}");
+        assert_eq!(
+            (status, headers.get(header::LOCATION).map(|l| l.to_str().unwrap())),
+            (StatusCode::SEE_OTHER, Some("/login")),
+            "{uri}"
+        );
     }
     let (status, body, _) = world.page("/ui/streets?bbox=24.9,60.1,25.0,60.2", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
@@ -106,7 +140,8 @@ async fn each_role_is_offered_only_what_it_may_do() {
         )
         .await;
     let site_id = site["id"].as_str().unwrap();
-    let assessment = world.api(&format!("/api/v1/sites/{site_id}/assessments"), &token, json!({"threat_level": 3})).await;
+    let assessment =
+        world.api(&format!("/api/v1/sites/{site_id}/assessments"), &token, json!({"threat_level": 3})).await;
     let results = format!("/assessments/{}/results?lang=en", assessment["id"].as_str().unwrap());
     let site_page = format!("/sites/{site_id}?lang=en");
 
@@ -114,7 +149,13 @@ async fn each_role_is_offered_only_what_it_may_do() {
     let (_, page, _) = world.page("/?lang=en", Some(&viewer)).await;
     assert!(page.contains("Market Square") && !page.contains(r#"href="/sites/new""#), "{page}");
     let (_, page, _) = world.page(&site_page, Some(&viewer)).await;
-    assert!(page.contains("Market Square") && !page.contains("/edit\"") && !page.contains("start-assessment") && !page.contains("run-hvm"), "{page}");
+    assert!(
+        page.contains("Market Square")
+            && !page.contains("/edit\"")
+            && !page.contains("start-assessment")
+            && !page.contains("run-hvm"),
+        "{page}"
+    );
     let (_, page, _) = world.page(&results, Some(&viewer)).await;
     assert!(page.contains(r#"data-can-write="" data-can-validate="""#) && !page.contains("action-form"), "{page}");
 

@@ -87,7 +87,10 @@ pub async fn orgs(global: &GlobalArgs, command: OrgsCommand) -> Result<(), CliEr
         OrgsCommand::Oversee { authority, org } => {
             let authority = org_named(store.as_ref(), &authority).await?;
             if authority.kind != OrgKind::Authority {
-                return Err(CliError::new("validation_failed", format!("'{}' is not an authority; only authorities oversee others", authority.name)));
+                return Err(CliError::new(
+                    "validation_failed",
+                    format!("'{}' is not an authority; only authorities oversee others", authority.name),
+                ));
             }
             let overseen = org_named(store.as_ref(), &org).await?;
             store.add_oversight(&cli_context(), &authority.id, &overseen.id).await?;
@@ -107,7 +110,10 @@ fn read_password() -> Result<String, CliError> {
         let _ = std::io::stderr().flush();
     }
     let mut line = String::new();
-    stdin.lock().read_line(&mut line).map_err(|e| CliError::new("password_missing", format!("cannot read the password from standard input: {e}")))?;
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CliError::new("password_missing", format!("cannot read the password from standard input: {e}")))?;
     let password = line.trim_end_matches(['\r', '\n']).to_owned();
     if password.is_empty() {
         return Err(CliError::new("password_missing", "no password: set VIGIE_PASSWORD or write it on standard input"));
@@ -123,10 +129,12 @@ pub async fn users(global: &GlobalArgs, command: UsersCommand) -> Result<(), Cli
                 return Err(CliError::new("validation_failed", format!("'{email}' is not an email address")));
             }
             let password = read_password()?;
-            let password_hash = vigie_server::auth::hash_password(&password).map_err(|e| CliError::new(e.code, e.message))?;
+            let password_hash =
+                vigie_server::auth::hash_password(&password).map_err(|e| CliError::new(e.code, e.message))?;
             let (store, _) = open_store(global).await?;
             let org = org_named(store.as_ref(), &org).await?;
-            let user = store.create_user(&cli_context(), NewUser { email, org_id: org.id, role, password_hash }).await?;
+            let user =
+                store.create_user(&cli_context(), NewUser { email, org_id: org.id, role, password_hash }).await?;
             print_json(&json!(user));
             Ok(())
         }
@@ -139,7 +147,8 @@ pub async fn tokens(global: &GlobalArgs, command: TokensCommand) -> Result<(), C
         TokensCommand::Create { email, name } => {
             let user = user_with_email(store.as_ref(), &email).await?;
             let secret = vigie_server::auth::new_secret("vg_");
-            let token = store.create_token(&cli_context(), &user.id, &name, &vigie_server::auth::secret_hash(&secret)).await?;
+            let token =
+                store.create_token(&cli_context(), &user.id, &name, &vigie_server::auth::secret_hash(&secret)).await?;
             eprintln!("Token {} created for {}. Keep it secret: it is shown only now.", token.id, user.email);
             println!("{secret}");
         }

@@ -128,11 +128,12 @@ fn load(args: &ScoreArgs) -> Result<(&'static Methodology, AssessmentInput, Lang
 
 fn print_report(out: &mut String, m: &Methodology, report: &ScoreReport<'_>, lang: Lang) {
     let fr = lang == Lang::Fr;
-    let name = |id: &str| m.scenarios.iter().find(|s| s.id == id).map_or(id.to_owned(), |s| s.name.get(lang).to_owned());
-    let band = |id: Option<&str>| {
-        m.risk_bands.iter().find(|b| Some(b.id.as_str()) == id).map_or("", |b| b.name.get(lang))
-    };
-    say!(out, 
+    let name =
+        |id: &str| m.scenarios.iter().find(|s| s.id == id).map_or(id.to_owned(), |s| s.name.get(lang).to_owned());
+    let band =
+        |id: Option<&str>| m.risk_bands.iter().find(|b| Some(b.id.as_str()) == id).map_or("", |b| b.name.get(lang));
+    say!(
+        out,
         "{:<50} {:>5} {:>3} {:>3} {:>4}",
         if fr { "Scénario" } else { "Scenario" },
         "Vuln.",
@@ -142,7 +143,8 @@ fn print_report(out: &mut String, m: &Methodology, report: &ScoreReport<'_>, lan
     );
     for s in &report.scenarios {
         let show = |v: Option<u8>| v.map_or("–".to_owned(), |v| v.to_string());
-        say!(out, 
+        say!(
+            out,
             "{:<50} {:>5} {:>3} {:>3} {:>4}  {}",
             name(s.id),
             s.vulnerability,
@@ -170,10 +172,15 @@ fn print_report(out: &mut String, m: &Methodology, report: &ScoreReport<'_>, lan
         }
     }
     if !report.unanswered.is_empty() {
-        say!(out, 
+        say!(
+            out,
             "\n{} {}",
             report.unanswered.len(),
-            if fr { "question(s) sans réponse, comptée(s) comme « rien en place »." } else { "question(s) unanswered, counted as \"nothing in place\"." }
+            if fr {
+                "question(s) sans réponse, comptée(s) comme « rien en place »."
+            } else {
+                "question(s) unanswered, counted as \"nothing in place\"."
+            }
         );
     }
 }

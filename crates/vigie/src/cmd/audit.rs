@@ -21,24 +21,34 @@ pub enum Command {
 const PAGE: u32 = 10_000;
 
 /// Verifies the whole chain page by page; returns the count and the last entry.
-pub async fn verify(store: &dyn vigie_store::Store) -> Result<(u64, Option<vigie_domain::audit::StoredAuditEntry>), CliError> {
+pub async fn verify(
+    store: &dyn vigie_store::Store,
+) -> Result<(u64, Option<vigie_domain::audit::StoredAuditEntry>), CliError> {
     let mut verifier = vigie_domain::audit::ChainVerifier::default();
     let mut last = None;
     loop {
-        let page = store.audit_page(last.as_ref().map_or(0, |e: &vigie_domain::audit::StoredAuditEntry| e.seq), PAGE).await?;
+        let page =
+            store.audit_page(last.as_ref().map_or(0, |e: &vigie_domain::audit::StoredAuditEntry| e.seq), PAGE).await?;
         if page.is_empty() {
             break;
         }
         for entry in &page {
             verifier.push(entry).map_err(|broken| {
-                CliError::new("audit_chain_broken", format!("the audit log was tampered with at entry {}: {}", broken.seq, broken.reason)).with_details(json!(broken))
+                CliError::new(
+                    "audit_chain_broken",
+                    format!("the audit log was tampered with at entry {}: {}", broken.seq, broken.reason),
+                )
+                .with_details(json!(broken))
             })?;
         }
         last = page.into_iter().last();
     }
     // Every organisation's creation is audited: an empty log beside them was emptied.
     if verifier.count() == 0 && !store.list_orgs().await?.is_empty() {
-        return Err(CliError::new("audit_chain_broken", "the audit log is empty although the database holds organisations: it was emptied"));
+        return Err(CliError::new(
+            "audit_chain_broken",
+            "the audit log is empty although the database holds organisations: it was emptied",
+        ));
     }
     Ok((verifier.count(), last))
 }

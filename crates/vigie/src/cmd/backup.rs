@@ -22,7 +22,10 @@ fn require_sqlite(url: &str) -> Result<(), CliError> {
     if url.starts_with("sqlite:") {
         Ok(())
     } else {
-        Err(CliError::new("backup_unsupported", "backup and restore work on SQLite; for PostgreSQL use pg_dump and pg_restore"))
+        Err(CliError::new(
+            "backup_unsupported",
+            "backup and restore work on SQLite; for PostgreSQL use pg_dump and pg_restore",
+        ))
     }
 }
 
@@ -42,7 +45,9 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<(), CliEr
     vigie_store::restore_sqlite(&settings.database_url, &args.file).await?;
     // Opening migrates and proves the restored database is usable.
     let (store, _) = open_store(global).await?;
-    let (count, _) = super::audit::verify(store.as_ref()).await.map_err(|e| CliError::new(e.code, format!("restored, but: {}", e.message)))?;
+    let (count, _) = super::audit::verify(store.as_ref())
+        .await
+        .map_err(|e| CliError::new(e.code, format!("restored, but: {}", e.message)))?;
     println!("restored {} ({count} audit entries verified)", args.file.display());
     Ok(())
 }

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 use vigie_domain::geometry::SiteGeometry;
-use vigie_hvm::{Catalogue, DynamicsParams, GraphOptions, HvmError, Rating, RecommendParams, StreetGraph, VdaResult, VehicleClass, VehicleSet};
+use vigie_hvm::{
+    Catalogue, DynamicsParams, GraphOptions, HvmError, Rating, RecommendParams, StreetGraph, VdaResult, VehicleClass,
+    VehicleSet,
+};
 
 use crate::error::CliError;
 
@@ -127,10 +130,23 @@ pub fn run(command: Command) -> Result<(), CliError> {
             if let Some(path) = svg {
                 let class = match svg_vehicle {
                     Some(key) => loaded.set.get(&key).map_err(hvm)?.clone(),
-                    None => loaded.classes.iter().max_by(|a, b| a.mass_kg.total_cmp(&b.mass_kg)).cloned().ok_or_else(|| CliError::new("hvm_vehicle_unknown", "no vehicle class selected"))?,
+                    None => loaded
+                        .classes
+                        .iter()
+                        .max_by(|a, b| a.mass_kg.total_cmp(&b.mass_kg))
+                        .cloned()
+                        .ok_or_else(|| CliError::new("hvm_vehicle_unknown", "no vehicle class selected"))?,
                 };
-                let title = title.unwrap_or_else(|| format!("Vehicle dynamics / dynamique des véhicules: {}", site.site.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()));
-                write(&path, &vigie_hvm::render::to_svg(&loaded.graph, &loaded.site, &result, &class, &loaded.params, &title))?;
+                let title = title.unwrap_or_else(|| {
+                    format!(
+                        "Vehicle dynamics / dynamique des véhicules: {}",
+                        site.site.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+                    )
+                });
+                write(
+                    &path,
+                    &vigie_hvm::render::to_svg(&loaded.graph, &loaded.site, &result, &class, &loaded.params, &title),
+                )?;
             }
             if json {
                 println!("{}", pretty(&result));
@@ -151,7 +167,10 @@ pub fn run(command: Command) -> Result<(), CliError> {
         Command::Check { rating, vehicle, speed_kmh, angle_deg, standoff_m, vehicles_file, json } => {
             positive("--speed-kmh", speed_kmh)?;
             if !(0.0..=90.0).contains(&angle_deg) {
-                return Err(CliError::new("hvm_parameter_invalid", format!("--angle-deg must lie between 0 and 90, got {angle_deg}")));
+                return Err(CliError::new(
+                    "hvm_parameter_invalid",
+                    format!("--angle-deg must lie between 0 and 90, got {angle_deg}"),
+                ));
             }
             if let Some(s) = standoff_m {
                 positive("--standoff-m", s)?;
@@ -182,23 +201,42 @@ pub fn run(command: Command) -> Result<(), CliError> {
                 positive("--standoff-m", s)?;
             }
             if !(bend_distance_m >= 0.0 && bend_distance_m.is_finite()) {
-                return Err(CliError::new("hvm_parameter_invalid", "--bend-distance-m must be zero or a positive number"));
+                return Err(CliError::new(
+                    "hvm_parameter_invalid",
+                    "--bend-distance-m must be zero or a positive number",
+                ));
             }
             let text = std::fs::read_to_string(&catalogue).map_err(|e| unreadable(&catalogue, e))?;
             let catalogue = Catalogue::from_csv(&text).map_err(hvm)?;
             let loaded = load(&site)?;
             let result = vigie_hvm::analyse_site(&loaded.graph, &loaded.site, &loaded.classes, &loaded.params);
-            let advice = vigie_hvm::recommend(&result, &catalogue, &loaded.classes, &loaded.params, &RecommendParams { standoff_m, bend_distance_m });
+            let advice = vigie_hvm::recommend(
+                &result,
+                &catalogue,
+                &loaded.classes,
+                &loaded.params,
+                &RecommendParams { standoff_m, bend_distance_m },
+            );
             if json {
                 println!("{}", pretty(&advice));
             } else {
                 for ap in &advice.access_points {
                     println!("{} ({:.6}, {:.6})", ap.id, ap.lon, ap.lat);
                     for r in &ap.requirements {
-                        let minimum = r.minimum_rating.clone().unwrap_or_else(|| "above every test speed / au-delà de toute vitesse d'essai".into());
+                        let minimum = r
+                            .minimum_rating
+                            .clone()
+                            .unwrap_or_else(|| "above every test speed / au-delà de toute vitesse d'essai".into());
                         println!("  {:4} {:5.1} km/h  minimum: {minimum}", r.vehicle_class, r.impact_speed_kmh);
-                        let products: Vec<String> = r.products.iter().map(|p| format!("{} {} ({})", p.manufacturer, p.product, p.rating)).collect();
-                        println!("       products / produits: {}", if products.is_empty() { "none / aucun".to_owned() } else { products.join("; ") });
+                        let products: Vec<String> = r
+                            .products
+                            .iter()
+                            .map(|p| format!("{} {} ({})", p.manufacturer, p.product, p.rating))
+                            .collect();
+                        println!(
+                            "       products / produits: {}",
+                            if products.is_empty() { "none / aucun".to_owned() } else { products.join("; ") }
+                        );
                         if let Some(b) = r.speed_reduction.last() {
                             println!("       {}", b.en);
                             println!("       {}", b.fr);
@@ -206,7 +244,9 @@ pub fn run(command: Command) -> Result<(), CliError> {
                     }
                 }
                 if advice.access_points.is_empty() {
-                    println!("No access point: no drivable way enters the site. / Aucun point d'accès : aucune voie carrossable n'entre sur le site.");
+                    println!(
+                        "No access point: no drivable way enters the site. / Aucun point d'accès : aucune voie carrossable n'entre sur le site."
+                    );
                 }
             }
             Ok(())
@@ -218,7 +258,10 @@ pub fn run(command: Command) -> Result<(), CliError> {
             } else {
                 println!("vehicle classes / classes de véhicules, version {}", set.version);
                 for c in &set.classes {
-                    println!("  {:4} {:>6} kg  a0 {:.1} m/s²  vmax {:>3} km/h  {} / {}", c.key, c.mass_kg, c.a0_ms2, c.vmax_kmh, c.name_en, c.name_fr);
+                    println!(
+                        "  {:4} {:>6} kg  a0 {:.1} m/s²  vmax {:>3} km/h  {} / {}",
+                        c.key, c.mass_kg, c.a0_ms2, c.vmax_kmh, c.name_en, c.name_fr
+                    );
                 }
             }
             Ok(())
@@ -236,7 +279,8 @@ struct Loaded {
 
 /// Checks the arguments before reading the (large) OSM file.
 fn load(args: &SiteArgs) -> Result<Loaded, CliError> {
-    let params = DynamicsParams { friction: args.friction, local_radius_m: args.local_radius_m, ..DynamicsParams::default() };
+    let params =
+        DynamicsParams { friction: args.friction, local_radius_m: args.local_radius_m, ..DynamicsParams::default() };
     params.check().map_err(hvm)?;
     let set = vehicle_set(args.vehicles_file.as_deref())?;
     let classes = match &args.vehicles {
@@ -247,15 +291,19 @@ fn load(args: &SiteArgs) -> Result<Loaded, CliError> {
         return Err(CliError::new("hvm_vehicle_unknown", "--vehicles names no class"));
     }
     let text = std::fs::read_to_string(&args.site).map_err(|e| unreadable(&args.site, e))?;
-    let value: Value = serde_json::from_str(&text).map_err(|e| CliError::new("site_geometry_invalid", format!("{} is not JSON: {e}", args.site.display())))?;
+    let value: Value = serde_json::from_str(&text)
+        .map_err(|e| CliError::new("site_geometry_invalid", format!("{} is not JSON: {e}", args.site.display())))?;
     let site = vigie_hvm::site_from_geojson(&value)?;
-    let graph = vigie_hvm::osm::load_graph(&args.osm, &GraphOptions::default(), &vigie_osm::NoProgress).map_err(|e| CliError::new(e.code(), e.to_string()))?;
+    let graph = vigie_hvm::osm::load_graph(&args.osm, &GraphOptions::default(), &vigie_osm::NoProgress)
+        .map_err(|e| CliError::new(e.code(), e.to_string()))?;
     Ok(Loaded { graph, site, set, classes, params })
 }
 
 fn vehicle_set(file: Option<&Path>) -> Result<VehicleSet, CliError> {
     match file {
-        Some(path) => VehicleSet::from_toml(&std::fs::read_to_string(path).map_err(|e| unreadable(path, e))?).map_err(hvm),
+        Some(path) => {
+            VehicleSet::from_toml(&std::fs::read_to_string(path).map_err(|e| unreadable(path, e))?).map_err(hvm)
+        }
         None => VehicleSet::default_set().map_err(hvm),
     }
 }
@@ -265,15 +313,21 @@ fn hvm(e: HvmError) -> CliError {
 }
 
 fn unreadable(path: &Path, e: std::io::Error) -> CliError {
-    CliError::new("file_unreadable", format!("cannot read {}: {e}", path.display())).with_details(serde_json::json!({ "path": path.display().to_string() }))
+    CliError::new("file_unreadable", format!("cannot read {}: {e}", path.display()))
+        .with_details(serde_json::json!({ "path": path.display().to_string() }))
 }
 
 fn write(path: &Path, text: &str) -> Result<(), CliError> {
-    std::fs::write(path, text).map_err(|e| CliError::new("file_unwritable", format!("cannot write {}: {e}", path.display())))
+    std::fs::write(path, text)
+        .map_err(|e| CliError::new("file_unwritable", format!("cannot write {}: {e}", path.display())))
 }
 
 fn positive(name: &str, v: f64) -> Result<(), CliError> {
-    if v > 0.0 && v.is_finite() { Ok(()) } else { Err(CliError::new("hvm_parameter_invalid", format!("{name} must be a positive number, got {v}"))) }
+    if v > 0.0 && v.is_finite() {
+        Ok(())
+    } else {
+        Err(CliError::new("hvm_parameter_invalid", format!("{name} must be a positive number, got {v}")))
+    }
 }
 
 fn pretty<T: serde::Serialize>(value: &T) -> String {
@@ -317,18 +371,39 @@ fn print_warnings(r: &Rating) {
 
 fn print_vda(result: &VdaResult, classes: &[VehicleClass]) {
     if result.access_points.is_empty() {
-        println!("No access point: no drivable way enters the site. / Aucun point d'accès : aucune voie carrossable n'entre sur le site.");
+        println!(
+            "No access point: no drivable way enters the site. / Aucun point d'accès : aucune voie carrossable n'entre sur le site."
+        );
     }
     let header: Vec<String> = classes.iter().map(|c| format!("{:>7}", c.key)).collect();
-    println!("{:5} {:>11} {:>10} {:12} {}   (impact speed km/h / vitesse d'impact)", "AP", "lon", "lat", "highway", header.join(""));
+    println!(
+        "{:5} {:>11} {:>10} {:12} {}   (impact speed km/h / vitesse d'impact)",
+        "AP",
+        "lon",
+        "lat",
+        "highway",
+        header.join("")
+    );
     for ap in &result.access_points {
-        let speeds: Vec<String> = classes.iter().map(|c| ap.vehicles.get(&c.key).map(|i| format!("{:7.1}", i.speed_kmh)).unwrap_or_else(|| format!("{:>7}", "-"))).collect();
+        let speeds: Vec<String> = classes
+            .iter()
+            .map(|c| {
+                ap.vehicles.get(&c.key).map(|i| format!("{:7.1}", i.speed_kmh)).unwrap_or_else(|| format!("{:>7}", "-"))
+            })
+            .collect();
         println!("{:5} {:11.6} {:10.6} {:12} {}", ap.id, ap.lon, ap.lat, ap.highway, speeds.join(""));
     }
     if !result.assumed_barriers.is_empty() {
         println!("Barriers relied on (OSM, no crash rating) / barrières supposées (OSM, sans classement) :");
         for b in &result.assumed_barriers {
-            println!("  node {} {} {} ({:.6}, {:.6})", b.osm_node, b.barrier, b.bollard.as_deref().unwrap_or(""), b.lon, b.lat);
+            println!(
+                "  node {} {} {} ({:.6}, {:.6})",
+                b.osm_node,
+                b.barrier,
+                b.bollard.as_deref().unwrap_or(""),
+                b.lon,
+                b.lat
+            );
         }
     }
 }

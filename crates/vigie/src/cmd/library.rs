@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use vigie_search::{Access, Marking, SearchError};
 use vigie_server::error::ApiError;
 use vigie_server::library as lib;
@@ -91,9 +91,7 @@ fn api_error(err: ApiError) -> CliError {
 async fn access_as(store: &dyn Store, email: Option<&str>) -> Result<Access, CliError> {
     match email {
         None => Ok(Access { orgs: None, max_marking: Marking::Red }),
-        Some(email) => {
-            Ok(lib::access(&user_with_email(store, email).await?.org_id))
-        }
+        Some(email) => Ok(lib::access(&user_with_email(store, email).await?.org_id)),
     }
 }
 
@@ -105,9 +103,12 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             let date = date.as_deref().map(vigie_search::parse_date).transpose().map_err(search_error)?;
             let mut parsed = Vec::with_capacity(paths.len());
             for path in &paths {
-                let bytes = std::fs::read(path).map_err(|e| CliError::new("file_unreadable", format!("cannot read {}: {e}", path.display())))?;
+                let bytes = std::fs::read(path)
+                    .map_err(|e| CliError::new("file_unreadable", format!("cannot read {}: {e}", path.display())))?;
                 let filename = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                let mut options = lib::ingest_options(&org_id, &filename, lang.as_deref(), marking.as_deref(), tags.clone()).map_err(search_error)?;
+                let mut options =
+                    lib::ingest_options(&org_id, &filename, lang.as_deref(), marking.as_deref(), tags.clone())
+                        .map_err(search_error)?;
                 options.source = source.clone();
                 options.date = date;
                 parsed.push((path, vigie_search::parse(&bytes, &filename, options).map_err(search_error)?));
@@ -131,9 +132,20 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
                 print_json(&summary);
             } else {
                 for d in &documents {
-                    println!("{} {} (version {}, {} passages, {} pages) {}", d["status"].as_str().unwrap_or_default(), d["document_id"].as_str().unwrap_or_default(), d["version"], d["passages"], d["pages"], d["file"].as_str().unwrap_or_default());
+                    println!(
+                        "{} {} (version {}, {} passages, {} pages) {}",
+                        d["status"].as_str().unwrap_or_default(),
+                        d["document_id"].as_str().unwrap_or_default(),
+                        d["version"],
+                        d["passages"],
+                        d["pages"],
+                        d["file"].as_str().unwrap_or_default()
+                    );
                     if let Some(dups) = d["duplicates"].as_array().filter(|a| !a.is_empty()) {
-                        println!("  near-duplicate of: {}", dups.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "));
+                        println!(
+                            "  near-duplicate of: {}",
+                            dups.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")
+                        );
                     }
                 }
                 println!("index: {}", index.as_str().unwrap_or_default());
@@ -141,20 +153,35 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             Ok(())
         }
         Command::Search { query, lang, limit, tags, markings, as_user, json } => {
-            let request = lib::search_query(&query, lang.as_deref(), Some(limit), tags, &markings).map_err(search_error)?;
+            let request =
+                lib::search_query(&query, lang.as_deref(), Some(limit), tags, &markings).map_err(search_error)?;
             let (store, settings) = open_store(global).await?;
             let access = access_as(store.as_ref(), as_user.as_deref()).await?;
             let library = open_index(store.as_ref(), &settings.database_url).await?;
             let results = library.search(&request, &access).map_err(search_error)?;
             let passages: Vec<&str> = results.results.iter().map(|h| h.passage_id.as_str()).collect();
             let ctx = cli_context();
-            let record = vigie_domain::audit::AuditRecord { at_ms: ctx.at_ms, actor: ctx.actor, actor_org: None, action: "library_search.read".into(), object_type: "library_search".into(), object_id: None, details: json!({"q": query, "as": as_user, "total": results.total, "passages": passages}) };
+            let record = vigie_domain::audit::AuditRecord {
+                at_ms: ctx.at_ms,
+                actor: ctx.actor,
+                actor_org: None,
+                action: "library_search.read".into(),
+                object_type: "library_search".into(),
+                object_id: None,
+                details: json!({"q": query, "as": as_user, "total": results.total, "passages": passages}),
+            };
             store.append_audit(&[record]).await?;
             if json {
                 print_json(&json!({"results": results.results, "total": results.total}));
             } else {
                 for hit in &results.results {
-                    println!("{:6.2}  {} › {}\n        {}", hit.score, hit.document_title, hit.heading, hit.snippet.replace("<mark>", "[").replace("</mark>", "]"));
+                    println!(
+                        "{:6.2}  {} › {}\n        {}",
+                        hit.score,
+                        hit.document_title,
+                        hit.heading,
+                        hit.snippet.replace("<mark>", "[").replace("</mark>", "]")
+                    );
                 }
                 println!("{} matching passages", results.total);
             }
@@ -168,7 +195,12 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
                 print_json(&pairs);
             } else {
                 for p in pairs["pairs"].as_array().into_iter().flatten() {
-                    println!("{}  {}  ~  {}", p["similarity"], p["a"]["id"].as_str().unwrap_or_default(), p["b"]["id"].as_str().unwrap_or_default());
+                    println!(
+                        "{}  {}  ~  {}",
+                        p["similarity"],
+                        p["a"]["id"].as_str().unwrap_or_default(),
+                        p["b"]["id"].as_str().unwrap_or_default()
+                    );
                 }
             }
             Ok(())
@@ -176,7 +208,9 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
         Command::Reindex => {
             let (store, settings) = open_store(global).await?;
             let Some(dir) = lib::index_dir(&settings.database_url) else {
-                println!("PostgreSQL: the index lives in the server's memory and is rebuilt from the database at every start; nothing to do.");
+                println!(
+                    "PostgreSQL: the index lives in the server's memory and is rebuilt from the database at every start; nothing to do."
+                );
                 return Ok(());
             };
             let library = lib::open(store.as_ref(), Some(&dir)).await.map_err(api_error)?;
@@ -195,7 +229,9 @@ async fn update_index(store: &dyn Store, database_url: &str) -> Value {
     };
     match lib::open(store, Some(&dir)).await {
         Ok(_) => json!(format!("up to date in {}", dir.display())),
-        Err(err) if err.code == "search_index_busy" => json!("in use by the running server, which adds the new documents on its next library request"),
+        Err(err) if err.code == "search_index_busy" => {
+            json!("in use by the running server, which adds the new documents on its next library request")
+        }
         Err(err) => {
             tracing::warn!(error = %err.message, "the library index could not be updated");
             json!(format!("not updated ({}); run `vigie library reindex`", err.message))
@@ -206,7 +242,10 @@ async fn update_index(store: &dyn Store, database_url: &str) -> Value {
 /// The index to search (CLI) or serve: the one on disk next to a SQLite database, brought up
 /// to date (rebuilt when missing or ahead of the database); or one built in memory from the
 /// database, for PostgreSQL or when another Vigie process holds the directory.
-pub async fn open_index(store: &dyn Store, database_url: &str) -> Result<std::sync::Arc<vigie_search::SharedLibrary>, CliError> {
+pub async fn open_index(
+    store: &dyn Store,
+    database_url: &str,
+) -> Result<std::sync::Arc<vigie_search::SharedLibrary>, CliError> {
     if let Some(dir) = lib::index_dir(database_url) {
         match lib::open(store, Some(&dir)).await {
             Ok(library) => return Ok(library),

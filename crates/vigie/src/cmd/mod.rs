@@ -35,12 +35,19 @@ pub fn cli_context() -> WriteContext {
 
 /// The organisation named `name`, or an error that says how to list them.
 pub async fn org_named(store: &dyn Store, name: &str) -> Result<vigie_store::Org, CliError> {
-    store.org_by_name(name).await?.ok_or_else(|| CliError::new("not_found", format!("no organisation named '{name}' (see `vigie orgs list`)")))
+    store
+        .org_by_name(name)
+        .await?
+        .ok_or_else(|| CliError::new("not_found", format!("no organisation named '{name}' (see `vigie orgs list`)")))
 }
 
 /// The user with `email`, or an error that says how to list them.
 pub async fn user_with_email(store: &dyn Store, email: &str) -> Result<vigie_store::User, CliError> {
-    Ok(store.user_by_email(email).await?.ok_or_else(|| CliError::new("not_found", format!("no user with email '{email}' (see `vigie users list`)")))?.user)
+    Ok(store
+        .user_by_email(email)
+        .await?
+        .ok_or_else(|| CliError::new("not_found", format!("no user with email '{email}' (see `vigie users list`)")))?
+        .user)
 }
 
 pub fn print_json(value: &serde_json::Value) {

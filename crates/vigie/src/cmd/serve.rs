@@ -11,9 +11,15 @@ pub async fn run(global: &GlobalArgs, serve: &ServeArgs) -> Result<(), CliError>
         crate::demo::check_safe(store.as_ref(), settings.bind).await?;
         crate::demo::load(store.as_ref()).await?;
     }
-    let listener = tokio::net::TcpListener::bind(settings.bind).await.map_err(|e| CliError::new("bind_failed", format!("cannot listen on {}: {e}", settings.bind)))?;
+    let listener = tokio::net::TcpListener::bind(settings.bind)
+        .await
+        .map_err(|e| CliError::new("bind_failed", format!("cannot listen on {}: {e}", settings.bind)))?;
     let address = listener.local_addr().map_err(|e| CliError::new("bind_failed", e.to_string()))?;
-    println!("Vigie is listening on http://{address} (database: {}, {})", vigie_store::redact_url(&settings.database_url), store.backend());
+    println!(
+        "Vigie is listening on http://{address} (database: {}, {})",
+        vigie_store::redact_url(&settings.database_url),
+        store.backend()
+    );
     let _ = std::io::stdout().flush();
     let mut state = vigie_server::AppState::new(store.clone(), settings.server);
     state.library = Some(crate::cmd::library::open_index(store.as_ref(), &settings.database_url).await?);
@@ -24,7 +30,9 @@ pub async fn run(global: &GlobalArgs, serve: &ServeArgs) -> Result<(), CliError>
         }
         (None, true) => {
             let demo_extract = crate::demo::extract_file()?;
-            state = state.with_hvm(load_network(demo_extract.path().to_path_buf(), "helsinki-centre.osm.pbf (demo)".into()).await?);
+            state = state.with_hvm(
+                load_network(demo_extract.path().to_path_buf(), "helsinki-centre.osm.pbf (demo)".into()).await?,
+            );
         }
         (None, false) => {}
     }
@@ -33,10 +41,12 @@ pub async fn run(global: &GlobalArgs, serve: &ServeArgs) -> Result<(), CliError>
 
 /// Builds the street graph once, off the async workers.
 async fn load_network(path: std::path::PathBuf, name: String) -> Result<vigie_server::HvmNetwork, CliError> {
-    let graph = tokio::task::spawn_blocking(move || vigie_hvm::osm::load_graph(&path, &vigie_hvm::GraphOptions::default(), &vigie_osm::NoProgress))
-        .await
-        .map_err(|e| CliError::new("internal", format!("the street network loader stopped: {e}")))?
-        .map_err(|e| CliError::new(e.code(), e.to_string()))?;
+    let graph = tokio::task::spawn_blocking(move || {
+        vigie_hvm::osm::load_graph(&path, &vigie_hvm::GraphOptions::default(), &vigie_osm::NoProgress)
+    })
+    .await
+    .map_err(|e| CliError::new("internal", format!("the street network loader stopped: {e}")))?
+    .map_err(|e| CliError::new(e.code(), e.to_string()))?;
     let vehicles = vigie_hvm::VehicleSet::default_set().map_err(|e| CliError::new(e.code(), e.to_string()))?;
     Ok(vigie_server::HvmNetwork { graph, vehicles, name })
 }

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{json, Value};
-use vigie_domain::site::{SiteCategory, SiteInput, ValidSite, MAX_PEAK_OCCUPANCY, MAX_TAGS};
+use serde_json::{Value, json};
+use vigie_domain::site::{MAX_PEAK_OCCUPANCY, MAX_TAGS, SiteCategory, SiteInput, ValidSite};
 use vigie_store::{NewSite, SiteFilter, Store};
 
 use super::{cli_context, open_store, org_named, print_json};
@@ -58,7 +58,9 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
                 eprintln!("feature {}: {} [{}]", r["index"], r["reason"], r["code"]);
             }
             let outcome = store.import_sites(&cli_context(), &org, &good).await?;
-            print_json(&json!({"imported": outcome.imported, "updated": outcome.updated, "unchanged": outcome.unchanged, "locally_edited": outcome.locally_edited, "rejected": rejected}));
+            print_json(
+                &json!({"imported": outcome.imported, "updated": outcome.updated, "unchanged": outcome.unchanged, "locally_edited": outcome.locally_edited, "rejected": rejected}),
+            );
             Ok(())
         }
         Command::ImportOsm { file, org } => {
@@ -78,7 +80,15 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             let page = store.list_sites(&SiteFilter { orgs, category, limit, ..Default::default() }).await?;
             let ids: Vec<&str> = page.items.iter().map(|s| s.id.as_str()).collect();
             let ctx = cli_context();
-            let record = vigie_domain::audit::AuditRecord { at_ms: ctx.at_ms, actor: ctx.actor, actor_org: None, action: "site.read".into(), object_type: "site".into(), object_id: None, details: json!({"list": ids}) };
+            let record = vigie_domain::audit::AuditRecord {
+                at_ms: ctx.at_ms,
+                actor: ctx.actor,
+                actor_org: None,
+                action: "site.read".into(),
+                object_type: "site".into(),
+                object_id: None,
+                details: json!({"list": ids}),
+            };
             store.append_audit(&[record]).await?;
             print_json(&json!(page));
             Ok(())
@@ -87,13 +97,18 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
 }
 
 fn read_feature_collection(path: &Path) -> Result<Vec<Value>, CliError> {
-    let unreadable = |e: std::io::Error| CliError::new("file_unreadable", format!("cannot read {}: {e}", path.display()));
+    let unreadable =
+        |e: std::io::Error| CliError::new("file_unreadable", format!("cannot read {}: {e}", path.display()));
     let size = std::fs::metadata(path).map_err(unreadable)?.len();
     if size > MAX_GEOJSON_BYTES {
-        return Err(CliError::new("file_too_large", format!("{} is {} MB; the limit is {} MB", path.display(), size / 1_000_000, MAX_GEOJSON_BYTES / 1_000_000)));
+        return Err(CliError::new(
+            "file_too_large",
+            format!("{} is {} MB; the limit is {} MB", path.display(), size / 1_000_000, MAX_GEOJSON_BYTES / 1_000_000),
+        ));
     }
     let text = std::fs::read(path).map_err(unreadable)?;
-    let value: Value = serde_json::from_slice(&text).map_err(|e| CliError::new("geojson_invalid", format!("{} is not valid JSON: {e}", path.display())))?;
+    let value: Value = serde_json::from_slice(&text)
+        .map_err(|e| CliError::new("geojson_invalid", format!("{} is not valid JSON: {e}", path.display())))?;
     if value.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
         return Err(CliError::new("geojson_invalid", format!("{} is not a GeoJSON FeatureCollection", path.display())));
     }
@@ -127,20 +142,37 @@ fn site_from_feature(source: &str, feature: &Value) -> Result<NewSite, CliError>
     if feature.get("type").and_then(Value::as_str) != Some("Feature") {
         return Err(CliError::new("geojson_invalid", "not a GeoJSON Feature"));
     }
-    let properties = feature.get("properties").and_then(Value::as_object).ok_or_else(|| CliError::new("validation_failed", "the feature has no properties"))?;
+    let properties = feature
+        .get("properties")
+        .and_then(Value::as_object)
+        .ok_or_else(|| CliError::new("validation_failed", "the feature has no properties"))?;
     let text = |key: &str| properties.get(key).and_then(Value::as_str).map(str::to_owned);
     let name = text("name").ok_or_else(|| CliError::new("validation_failed", "properties.name is missing"))?;
-    let category = text("category").ok_or_else(|| CliError::new("validation_failed", "properties.category is missing"))?;
+    let category =
+        text("category").ok_or_else(|| CliError::new("validation_failed", "properties.category is missing"))?;
     let peak_occupancy = match properties.get("peak_occupancy") {
         None | Some(Value::Null) => None,
-        Some(value) => Some(value.as_u64().and_then(|v| u32::try_from(v).ok()).ok_or_else(|| CliError::new("validation_failed", "properties.peak_occupancy must be a whole number of people"))?),
+        Some(value) => Some(value.as_u64().and_then(|v| u32::try_from(v).ok()).ok_or_else(|| {
+            CliError::new("validation_failed", "properties.peak_occupancy must be a whole number of people")
+        })?),
     };
     let tags: BTreeMap<String, String> = match properties.get("tags") {
         None | Some(Value::Null) => BTreeMap::new(),
-        Some(value) => serde_json::from_value(value.clone()).map_err(|_| CliError::new("validation_failed", "properties.tags must map names to text"))?,
+        Some(value) => serde_json::from_value(value.clone())
+            .map_err(|_| CliError::new("validation_failed", "properties.tags must map names to text"))?,
     };
-    let geometry = feature.get("geometry").cloned().ok_or_else(|| CliError::new("site_geometry_invalid", "the feature has no geometry"))?;
-    let input = SiteInput { name, category: SiteCategory::from_key(&category)?, geometry, address: text("address"), peak_occupancy, tags };
+    let geometry = feature
+        .get("geometry")
+        .cloned()
+        .ok_or_else(|| CliError::new("site_geometry_invalid", "the feature has no geometry"))?;
+    let input = SiteInput {
+        name,
+        category: SiteCategory::from_key(&category)?,
+        geometry,
+        address: text("address"),
+        peak_occupancy,
+        tags,
+    };
     let source_ref = feature.get("id").or_else(|| properties.get("id")).and_then(|id| match id {
         Value::String(s) => Some(format!("geojson:{source}:{s}")),
         Value::Number(n) => Some(format!("geojson:{source}:{n}")),
@@ -161,7 +193,27 @@ impl vigie_osm::Progress for Bar {
 }
 
 /// OSM tags worth keeping on a site; the rest stay in OpenStreetMap.
-const KEPT_TAG_PREFIXES: &[&str] = &["name", "amenity", "shop", "leisure", "tourism", "railway", "public_transport", "place", "highway", "religion", "denomination", "building", "operator", "website", "wheelchair", "opening_hours", "capacity", "addr:", "area"];
+const KEPT_TAG_PREFIXES: &[&str] = &[
+    "name",
+    "amenity",
+    "shop",
+    "leisure",
+    "tourism",
+    "railway",
+    "public_transport",
+    "place",
+    "highway",
+    "religion",
+    "denomination",
+    "building",
+    "operator",
+    "website",
+    "wheelchair",
+    "opening_hours",
+    "capacity",
+    "addr:",
+    "area",
+];
 
 fn site_from_candidate(candidate: vigie_osm::SiteCandidate) -> NewSite {
     let tag = |key: &str| candidate.tags.get(key).map(String::as_str);
@@ -170,12 +222,25 @@ fn site_from_candidate(candidate: vigie_osm::SiteCandidate) -> NewSite {
         (Some(street), None) => Some(street.to_owned()),
         _ => None,
     };
-    let peak_occupancy = tag("capacity").and_then(|c| c.trim().parse::<u32>().ok()).filter(|c| *c <= MAX_PEAK_OCCUPANCY);
-    let mut tags: BTreeMap<String, String> =
-        candidate.tags.iter().filter(|(k, _)| KEPT_TAG_PREFIXES.iter().any(|p| k.starts_with(p))).take(MAX_TAGS - 1).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let peak_occupancy =
+        tag("capacity").and_then(|c| c.trim().parse::<u32>().ok()).filter(|c| *c <= MAX_PEAK_OCCUPANCY);
+    let mut tags: BTreeMap<String, String> = candidate
+        .tags
+        .iter()
+        .filter(|(k, _)| KEPT_TAG_PREFIXES.iter().any(|p| k.starts_with(p)))
+        .take(MAX_TAGS - 1)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     tags.insert("osm".into(), candidate.osm_ref.clone());
     NewSite {
-        site: ValidSite { name: candidate.name, category: candidate.category, geometry: candidate.geometry, address, peak_occupancy, tags },
+        site: ValidSite {
+            name: candidate.name,
+            category: candidate.category,
+            geometry: candidate.geometry,
+            address,
+            peak_occupancy,
+            tags,
+        },
         source_ref: Some(format!("osm:{}", candidate.osm_ref)),
     }
 }
@@ -185,7 +250,10 @@ fn site_from_candidate(candidate: vigie_osm::SiteCandidate) -> NewSite {
 pub async fn import_osm(store: &dyn Store, org: &str, file: &Path) -> Result<Value, CliError> {
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new(0);
-        bar.set_style(ProgressStyle::with_template("reading {msg} [{bar:40}] {bytes}/{total_bytes} ({eta})").unwrap_or_else(|_| ProgressStyle::default_bar()));
+        bar.set_style(
+            ProgressStyle::with_template("reading {msg} [{bar:40}] {bytes}/{total_bytes} ({eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
         bar.set_message(file.display().to_string());
         bar
     });
