@@ -1,5 +1,6 @@
 //! The crate's one error enum, with stable snake_case codes for the shells.
 use serde_json::{Value, json};
+use vigie_domain::{Code, Failure};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AssessmentError {
@@ -26,18 +27,18 @@ pub enum AssessmentError {
 }
 
 impl AssessmentError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            AssessmentError::MethodologyParse { .. } => "methodology_parse_failed",
-            AssessmentError::MethodologyInvalid { .. } => "methodology_invalid",
-            AssessmentError::InputMalformed { .. } => "assessment_input_malformed",
-            AssessmentError::VersionMismatch { .. } => "methodology_version_mismatch",
-            AssessmentError::UnknownQuestion { .. } => "unknown_question",
-            AssessmentError::UnknownAnswer { .. } => "unknown_answer",
-            AssessmentError::NotApplicableRefused { .. } => "not_applicable_refused",
-            AssessmentError::QuestionNotForCategory { .. } => "question_not_for_category",
-            AssessmentError::UnknownMeasure { .. } => "unknown_measure",
-            AssessmentError::InvalidInput { .. } => "assessment_input_invalid",
+            AssessmentError::MethodologyParse { .. } => Code::MethodologyParseFailed,
+            AssessmentError::MethodologyInvalid { .. } => Code::MethodologyInvalid,
+            AssessmentError::InputMalformed { .. } => Code::AssessmentInputMalformed,
+            AssessmentError::VersionMismatch { .. } => Code::MethodologyVersionMismatch,
+            AssessmentError::UnknownQuestion { .. } => Code::UnknownQuestion,
+            AssessmentError::UnknownAnswer { .. } => Code::UnknownAnswer,
+            AssessmentError::NotApplicableRefused { .. } => Code::NotApplicableRefused,
+            AssessmentError::QuestionNotForCategory { .. } => Code::QuestionNotForCategory,
+            AssessmentError::UnknownMeasure { .. } => Code::UnknownMeasure,
+            AssessmentError::InvalidInput { .. } => Code::AssessmentInputInvalid,
         }
     }
 
@@ -71,6 +72,12 @@ impl AssessmentError {
     }
 }
 
+impl From<AssessmentError> for Failure {
+    fn from(err: AssessmentError) -> Self {
+        Failure::new(err.code(), err.to_string()).with_details(err.details())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,7 +97,7 @@ mod tests {
             AssessmentError::input("f", "m"),
         ];
         let mut codes: Vec<_> = all.iter().map(AssessmentError::code).collect();
-        assert!(codes.iter().all(|c| c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_')));
+        assert!(codes.iter().all(|c| c.key().chars().all(|ch| ch.is_ascii_lowercase() || ch == '_')));
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), all.len());

@@ -1,5 +1,7 @@
 use serde_json::Value;
 
+use crate::code::{Code, Failure};
+
 /// The domain's one error enum. Each variant has a stable machine-readable code (see
 /// [`DomainError::code`]); the HTTP layer maps codes to statuses in one place.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -19,14 +21,14 @@ pub enum DomainError {
 }
 
 impl DomainError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            DomainError::GeometryInvalid { .. } => "site_geometry_invalid",
-            DomainError::Validation { .. } => "validation_failed",
-            DomainError::Transition { .. } => "assessment_transition_invalid",
-            DomainError::Forbidden { .. } => "forbidden",
-            DomainError::PhotoUnsupported { .. } => "photo_type_unsupported",
-            DomainError::PhotoMalformed { .. } => "photo_malformed",
+            DomainError::GeometryInvalid { .. } => Code::SiteGeometryInvalid,
+            DomainError::Validation { .. } => Code::ValidationFailed,
+            DomainError::Transition { .. } => Code::AssessmentTransitionInvalid,
+            DomainError::Forbidden { .. } => Code::Forbidden,
+            DomainError::PhotoUnsupported { .. } => Code::PhotoTypeUnsupported,
+            DomainError::PhotoMalformed { .. } => Code::PhotoMalformed,
         }
     }
 
@@ -43,5 +45,11 @@ impl DomainError {
 
     pub fn validation(field: &str, message: impl Into<String>) -> Self {
         DomainError::Validation { field: field.to_owned(), message: message.into() }
+    }
+}
+
+impl From<DomainError> for Failure {
+    fn from(err: DomainError) -> Self {
+        Failure::new(err.code(), err.to_string()).with_details(err.details())
     }
 }

@@ -5,9 +5,11 @@
 pub mod access;
 pub mod assessment;
 pub mod audit;
+pub mod code;
 pub mod error;
 pub mod geometry;
 pub mod photo;
 pub mod site;
 
+pub use code::{Code, Failure};
 pub use error::DomainError;

@@ -445,7 +445,7 @@ mod tests {
         assert_eq!(c.products[0].product, "Bollard, fixed");
         assert_eq!(c.products[0].width_m, Some(1.2));
         let bad = Catalogue::from_csv("manufacturer,product,standard,rating\nA,B,C,garbage\n").unwrap_err();
-        assert_eq!((bad.code(), bad.details()["line"].as_u64()), ("hvm_catalogue_invalid", Some(2)));
+        assert_eq!((bad.code().key(), bad.details()["line"].as_u64()), ("hvm_catalogue_invalid", Some(2)));
         assert!(Catalogue::from_csv("name,rating\n").is_err());
     }
 }

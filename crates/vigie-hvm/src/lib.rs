@@ -52,13 +52,13 @@ pub enum HvmError {
 }
 
 impl HvmError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> vigie_domain::Code {
         match self {
-            HvmError::RatingUnreadable { .. } => "hvm_rating_unreadable",
-            HvmError::VehiclesInvalid { .. } => "hvm_vehicles_invalid",
-            HvmError::VehicleUnknown { .. } => "hvm_vehicle_unknown",
-            HvmError::CatalogueInvalid { .. } => "hvm_catalogue_invalid",
-            HvmError::ParameterInvalid { .. } => "hvm_parameter_invalid",
+            HvmError::RatingUnreadable { .. } => vigie_domain::Code::HvmRatingUnreadable,
+            HvmError::VehiclesInvalid { .. } => vigie_domain::Code::HvmVehiclesInvalid,
+            HvmError::VehicleUnknown { .. } => vigie_domain::Code::HvmVehicleUnknown,
+            HvmError::CatalogueInvalid { .. } => vigie_domain::Code::HvmCatalogueInvalid,
+            HvmError::ParameterInvalid { .. } => vigie_domain::Code::HvmParameterInvalid,
         }
     }
 
@@ -74,6 +74,12 @@ impl HvmError {
 
     pub(crate) fn parameter(name: &str, reason: impl Into<String>) -> Self {
         HvmError::ParameterInvalid { name: name.to_owned(), reason: reason.into() }
+    }
+}
+
+impl From<HvmError> for vigie_domain::Failure {
+    fn from(err: HvmError) -> Self {
+        vigie_domain::Failure::new(err.code(), err.to_string()).with_details(err.details())
     }
 }
 

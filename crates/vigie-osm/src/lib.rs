@@ -36,12 +36,18 @@ pub enum OsmError {
 }
 
 impl OsmError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> vigie_domain::Code {
         match self {
-            OsmError::Unreadable { .. } => "osm_file_unreadable",
-            OsmError::NotPbf { .. } => "osm_not_pbf",
-            OsmError::Corrupt { .. } => "osm_truncated",
+            OsmError::Unreadable { .. } => vigie_domain::Code::OsmFileUnreadable,
+            OsmError::NotPbf { .. } => vigie_domain::Code::OsmNotPbf,
+            OsmError::Corrupt { .. } => vigie_domain::Code::OsmTruncated,
         }
+    }
+}
+
+impl From<OsmError> for vigie_domain::Failure {
+    fn from(err: OsmError) -> Self {
+        vigie_domain::Failure::new(err.code(), err.to_string())
     }
 }
 

@@ -1,5 +1,6 @@
 //! The crate's one error enum. Codes are stable: shells map them to HTTP and JSON.
 use thiserror::Error;
+use vigie_domain::{Code, Failure};
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum SearchError {
@@ -36,21 +37,27 @@ pub enum SearchError {
 }
 
 impl SearchError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            SearchError::DocumentUnreadable { .. } => "document_unreadable",
-            SearchError::DocumentFormatUnsupported { .. } => "document_format_unsupported",
-            SearchError::MarkingInvalid { .. } => "marking_invalid",
-            SearchError::LanguageInvalid { .. } => "language_invalid",
-            SearchError::QueryInvalid { .. } => "query_invalid",
-            SearchError::GlossaryInvalid { .. } => "glossary_invalid",
-            SearchError::IndexBusy { .. } => "search_index_busy",
-            SearchError::IndexFailed { .. } => "search_index_failed",
+            SearchError::DocumentUnreadable { .. } => Code::DocumentUnreadable,
+            SearchError::DocumentFormatUnsupported { .. } => Code::DocumentFormatUnsupported,
+            SearchError::MarkingInvalid { .. } => Code::MarkingInvalid,
+            SearchError::LanguageInvalid { .. } => Code::LanguageInvalid,
+            SearchError::QueryInvalid { .. } => Code::QueryInvalid,
+            SearchError::GlossaryInvalid { .. } => Code::GlossaryInvalid,
+            SearchError::IndexBusy { .. } => Code::SearchIndexBusy,
+            SearchError::IndexFailed { .. } => Code::SearchIndexFailed,
         }
     }
 
     pub(crate) fn query(reason: impl Into<String>) -> Self {
         SearchError::QueryInvalid { reason: reason.into() }
+    }
+}
+
+impl From<SearchError> for Failure {
+    fn from(err: SearchError) -> Self {
+        Failure::new(err.code(), err.to_string())
     }
 }
 
@@ -80,7 +87,7 @@ mod tests {
             SearchError::IndexFailed { reason: "x".into() },
         ];
         for e in all {
-            assert!(e.code().chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{}", e.code());
+            assert!(e.code().key().chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{}", e.code());
             assert!(!e.to_string().is_empty());
         }
     }

@@ -737,7 +737,7 @@ mod tests {
         let index = library();
         for bad in ["", "\"open", "-- ..."] {
             let r = index.search(&SearchQuery::new(bad), &Access::public());
-            assert_eq!(r.map_err(|e| e.code()), Err("query_invalid"), "{bad}");
+            assert_eq!(r.map_err(|e| e.code().key()), Err("query_invalid"), "{bad}");
         }
     }
 }

@@ -184,7 +184,7 @@ mod tests {
         assert_eq!(Marking::parse("tlp:green"), Ok(Marking::Green));
         assert_eq!(Marking::parse("red"), Ok(Marking::Red));
         for bad in ["TLP:WHITE", "", "TLP:AMBER STRICT", "secret"] {
-            assert_eq!(Marking::parse(bad).map_err(|e| e.code()), Err("marking_invalid"), "{bad}");
+            assert_eq!(Marking::parse(bad).map_err(|e| e.code().key()), Err("marking_invalid"), "{bad}");
         }
         assert!(Marking::Clear < Marking::Green && Marking::AmberStrict < Marking::Red);
     }

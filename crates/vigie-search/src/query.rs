@@ -139,8 +139,8 @@ mod tests {
             ]
         );
         assert_eq!(parse_text("« voiture-bélier »").unwrap(), vec![Part::Phrase("voiture-bélier".into())]);
-        assert_eq!(parse_text("\"ouvert").map_err(|e| e.code()), Err("query_invalid"));
-        assert_eq!(parse_text("  ").map_err(|e| e.code()), Err("query_invalid"));
+        assert_eq!(parse_text("\"ouvert").map_err(|e| e.code().key()), Err("query_invalid"));
+        assert_eq!(parse_text("  ").map_err(|e| e.code().key()), Err("query_invalid"));
     }
 
     #[test]

@@ -271,9 +271,9 @@ fn a_real_pdf_is_ingested_with_running_footers_and_hyphens_removed() {
 
 #[test]
 fn unknown_markings_and_formats_are_clear_errors() {
-    assert_eq!(Marking::parse("TLP:WHITE").map_err(|e| e.code()), Err("marking_invalid"));
+    assert_eq!(Marking::parse("TLP:WHITE").map_err(|e| e.code().key()), Err("marking_invalid"));
     assert_eq!(
-        parse(b"PK", "slides.pptx", IngestOptions::new("o")).map_err(|e| e.code()),
+        parse(b"PK", "slides.pptx", IngestOptions::new("o")).map_err(|e| e.code().key()),
         Err("document_format_unsupported")
     );
 }

@@ -5,6 +5,8 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use vigie_domain::Code;
+
 use crate::error::ApiError;
 
 /// `Json<T>` with readable errors: malformed JSON, wrong types, missing content type,
@@ -26,19 +28,19 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     let detail = rejection.body_text();
     match rejection {
         JsonRejection::JsonDataError(_) => ApiError::new(
-            "json_invalid",
+            Code::JsonInvalid,
             format!("the request body does not have the expected fields or types: {}", strip_prefix(&detail)),
         ),
         JsonRejection::JsonSyntaxError(_) => {
-            ApiError::new("json_malformed", format!("the request body is not valid JSON: {}", strip_prefix(&detail)))
+            ApiError::new(Code::JsonMalformed, format!("the request body is not valid JSON: {}", strip_prefix(&detail)))
         }
         JsonRejection::MissingJsonContentType(_) => {
-            ApiError::new("unsupported_media_type", "send the body as JSON with 'Content-Type: application/json'")
+            ApiError::new(Code::UnsupportedMediaType, "send the body as JSON with 'Content-Type: application/json'")
         }
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new("payload_too_large", "the request body is larger than the server accepts")
+            ApiError::new(Code::PayloadTooLarge, "the request body is larger than the server accepts")
         }
-        _ => ApiError::new("json_malformed", "the request body could not be read"),
+        _ => ApiError::new(Code::JsonMalformed, "the request body could not be read"),
     }
 }
 
@@ -59,7 +61,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
             .map(|axum::extract::Query(value)| ApiQuery(value))
             .map_err(|rejection: QueryRejection| {
                 ApiError::new(
-                    "query_invalid",
+                    Code::QueryInvalid,
                     format!("the query string is invalid: {}", strip_prefix(&rejection.body_text())),
                 )
             })

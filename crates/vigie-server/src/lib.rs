@@ -1,10 +1,9 @@
-//! Vigie's HTTP shell. Handlers translate between HTTP and the store and domain; rules live
-//! in `vigie-domain`, data in `vigie-store`.
+//! Vigie's HTTP shell. Handlers extract the caller and the request, call one use case of
+//! `vigie-app` and present its result as JSON or a page; they hold no rules of their own.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod api;
 pub mod assessments;
-pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -38,49 +37,32 @@ impl Default for ServerConfig {
     }
 }
 
-/// The street network hostile-vehicle studies run on, loaded once at start-up.
-pub struct HvmNetwork {
-    pub graph: vigie_hvm::StreetGraph,
-    pub vehicles: vigie_hvm::VehicleSet,
-    /// Shown with each study: which extract it was computed on.
-    pub name: String,
-}
+pub use vigie_app::HvmNetwork;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
-    pub audit: audit::AuditSink,
+    pub app: vigie_app::App,
     pub config: Arc<ServerConfig>,
-    pub hvm: Option<Arc<HvmNetwork>>,
-    pub login_throttle: Arc<throttle::LoginThrottle>,
-    /// The guidance library's search index (see `library::open`); `None` until loaded.
-    pub library: Option<Arc<vigie_search::SharedLibrary>>,
 }
 
 impl AppState {
-    /// Must be called inside a Tokio runtime: it starts the audit writer.
+    /// Must be called inside a Tokio runtime: the application starts its audit writer.
     pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
-        AppState {
-            audit: audit::AuditSink::spawn(store.clone()),
-            store,
-            config: Arc::new(config),
-            hvm: None,
-            login_throttle: Arc::default(),
-            library: None,
-        }
+        let settings =
+            vigie_app::Settings { session_hours: config.session_hours, reassessment_days: config.reassessment_days };
+        AppState { app: vigie_app::App::new(store, settings), config: Arc::new(config) }
     }
 
     pub fn with_hvm(mut self, network: HvmNetwork) -> Self {
-        self.hvm = Some(Arc::new(network));
+        self.app = self.app.with_hvm(network);
         self
     }
-}
 
-/// The shells read the clock; the domain and the store take time as a parameter.
-#[allow(clippy::disallowed_methods)]
-pub fn now_ms() -> i64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+    /// The guidance library's search index (see `vigie_app::library::open`).
+    pub fn with_library(mut self, library: Arc<vigie_search::SharedLibrary>) -> Self {
+        self.app = self.app.with_library(library);
+        self
+    }
 }
 
 pub fn router(state: AppState) -> Router {

@@ -9,8 +9,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 use tower::ServiceExt;
+use vigie_app::secrets::{hash_password, new_secret, secret_hash};
 use vigie_domain::access::{OrgKind, Role};
-use vigie_server::auth::{hash_password, new_secret, secret_hash};
 use vigie_server::{AppState, ServerConfig};
 use vigie_store::{NewUser, Store, WriteContext};
 

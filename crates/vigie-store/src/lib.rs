@@ -52,16 +52,40 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> vigie_domain::Code {
         match self {
-            StoreError::Conflict(_) => "conflict",
-            StoreError::NotFound(_) => "not_found",
-            StoreError::Locked(_) => "assessment_locked",
-            StoreError::AnswerConflict { .. } => "answer_conflict",
-            StoreError::UrlInvalid(_) => "database_url_invalid",
-            StoreError::Corrupt(_) => "storage_corrupt",
-            StoreError::Backup(_) => "backup_failed",
-            StoreError::Database(_) | StoreError::Migration(_) => "storage_failed",
+            StoreError::Conflict(_) => vigie_domain::Code::Conflict,
+            StoreError::NotFound(_) => vigie_domain::Code::NotFound,
+            StoreError::Locked(_) => vigie_domain::Code::AssessmentLocked,
+            StoreError::AnswerConflict { .. } => vigie_domain::Code::AnswerConflict,
+            StoreError::UrlInvalid(_) => vigie_domain::Code::DatabaseUrlInvalid,
+            StoreError::Corrupt(_) => vigie_domain::Code::StorageCorrupt,
+            StoreError::Backup(_) => vigie_domain::Code::BackupFailed,
+            StoreError::Database(_) | StoreError::Migration(_) => vigie_domain::Code::StorageFailed,
+        }
+    }
+}
+
+impl From<StoreError> for vigie_domain::Failure {
+    fn from(err: StoreError) -> Self {
+        use vigie_domain::{Code, Failure};
+        match err {
+            StoreError::Conflict(message) => Failure::new(Code::Conflict, message),
+            StoreError::NotFound(what) => Failure::not_found(&what),
+            StoreError::Locked(message) => Failure::new(Code::AssessmentLocked, message),
+            StoreError::AnswerConflict { current } => Failure::new(
+                Code::AnswerConflict,
+                "this answer was changed by someone else since you last saw it: keep theirs or send yours again with base_version set to theirs",
+            )
+            .with_details(serde_json::json!({ "question_id": current.question_id, "current": *current })),
+            StoreError::UrlInvalid(_) => Failure::new(Code::DatabaseUrlInvalid, err.to_string()),
+            StoreError::Backup(_) => Failure::new(Code::BackupFailed, err.to_string()),
+            StoreError::Corrupt(_) | StoreError::Database(_) | StoreError::Migration(_) => {
+                // The cause goes to the log, never to the client.
+                tracing::error!(code = err.code().key(), error = %err, "storage error");
+                let code = if matches!(err, StoreError::Corrupt(_)) { Code::StorageCorrupt } else { Code::StorageFailed };
+                Failure::new(code, "the database could not complete the request; the error was logged")
+            }
         }
     }
 }

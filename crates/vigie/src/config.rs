@@ -80,10 +80,16 @@ pub struct Settings {
 fn read_file(path: Option<&Path>) -> Result<FileConfig, CliError> {
     let Some(path) = path else { return Ok(FileConfig::default()) };
     let text = std::fs::read_to_string(path).map_err(|e| {
-        CliError::new("config_unreadable", format!("cannot read the configuration file {}: {e}", path.display()))
+        CliError::new(
+            vigie_domain::Code::ConfigUnreadable,
+            format!("cannot read the configuration file {}: {e}", path.display()),
+        )
     })?;
     toml::from_str(&text).map_err(|e| {
-        CliError::new("config_invalid", format!("the configuration file {} is invalid: {e}", path.display()))
+        CliError::new(
+            vigie_domain::Code::ConfigInvalid,
+            format!("the configuration file {} is invalid: {e}", path.display()),
+        )
     })
 }
 
@@ -96,7 +102,7 @@ impl Settings {
         let bind_text = serve.bind.clone().or(file.server.bind).unwrap_or_else(|| DEFAULT_BIND.to_owned());
         let bind = bind_text.parse().map_err(|_| {
             CliError::new(
-                "config_invalid",
+                vigie_domain::Code::ConfigInvalid,
                 format!("bind address '{bind_text}' is not of the form IP:PORT, e.g. 127.0.0.1:8080"),
             )
         })?;
@@ -110,13 +116,16 @@ impl Settings {
                 .unwrap_or(defaults.reassessment_days),
         };
         if server.body_limit < 1024 {
-            return Err(CliError::new("config_invalid", "body_limit_bytes must be at least 1024"));
+            return Err(CliError::new(vigie_domain::Code::ConfigInvalid, "body_limit_bytes must be at least 1024"));
         }
         if !(1..=720).contains(&server.session_hours) {
-            return Err(CliError::new("config_invalid", "session_hours must be between 1 and 720"));
+            return Err(CliError::new(vigie_domain::Code::ConfigInvalid, "session_hours must be between 1 and 720"));
         }
         if !(1..=3650).contains(&server.reassessment_days) {
-            return Err(CliError::new("config_invalid", "reassessment_days must be between 1 and 3650"));
+            return Err(CliError::new(
+                vigie_domain::Code::ConfigInvalid,
+                "reassessment_days must be between 1 and 3650",
+            ));
         }
         let osm = serve.osm.clone().or(file.server.osm);
         Ok(Settings { database_url, bind, server, osm })

@@ -36,7 +36,7 @@ async fn ensure_org(store: &dyn Store, name: &str, kind: OrgKind) -> Result<Stri
 pub async fn check_safe(store: &dyn Store, bind: std::net::SocketAddr) -> Result<(), CliError> {
     if !bind.ip().is_loopback() {
         return Err(CliError::new(
-            "demo_refused",
+            vigie_domain::Code::DemoRefused,
             format!(
                 "--demo creates accounts whose password is public; it only listens on this machine (use --bind 127.0.0.1:PORT, not {bind})"
             ),
@@ -46,7 +46,7 @@ pub async fn check_safe(store: &dyn Store, bind: std::net::SocketAddr) -> Result
         store.list_orgs().await?.into_iter().map(|o| o.name).filter(|n| n != CITY && n != OPERATOR).collect();
     if !others.is_empty() {
         return Err(CliError::new(
-            "demo_refused",
+            vigie_domain::Code::DemoRefused,
             format!(
                 "this database holds real organisations ({}); --demo only runs on an empty database or its own",
                 others.join(", ")
@@ -59,7 +59,7 @@ pub async fn check_safe(store: &dyn Store, bind: std::net::SocketAddr) -> Result
 /// The shipped Helsinki extract in a temporary file (removed when dropped).
 pub fn extract_file() -> Result<tempfile::NamedTempFile, CliError> {
     let failed = |e: std::io::Error| {
-        CliError::new("demo_failed", format!("cannot write the demo extract to a temporary file: {e}"))
+        CliError::new(vigie_domain::Code::DemoFailed, format!("cannot write the demo extract to a temporary file: {e}"))
     };
     let mut pbf = tempfile::Builder::new().prefix("helsinki-centre").suffix(".osm.pbf").tempfile().map_err(failed)?;
     pbf.write_all(HELSINKI_PBF).map_err(failed)?;
@@ -76,8 +76,7 @@ pub async fn load(store: &dyn Store) -> Result<(), CliError> {
     for (email, org, role) in ACCOUNTS {
         if store.user_by_email(email).await?.is_none() {
             let org_id = if *org == CITY { city.clone() } else { operator.clone() };
-            let password_hash =
-                vigie_server::auth::hash_password(DEMO_PASSWORD).map_err(|e| CliError::new(e.code, e.message))?;
+            let password_hash = vigie_app::secrets::hash_password(DEMO_PASSWORD)?;
             store
                 .create_user(&cli_context(), NewUser { email: (*email).to_owned(), org_id, role: *role, password_hash })
                 .await?;

@@ -89,7 +89,7 @@ fn main() -> ExitCode {
             if !err.details.is_null() {
                 eprintln!("       {}", err.details);
             }
-            ExitCode::FAILURE
+            ExitCode::from(err.code.exit_code())
         }
     }
 }
@@ -98,7 +98,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::new("runtime_failed", format!("cannot start: {e}")))
+        .map_err(|e| CliError::new(vigie_domain::Code::RuntimeFailed, format!("cannot start: {e}")))
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {

@@ -199,7 +199,10 @@ mod tests {
         assert_eq!(detect_format(b"%PDF-1.4", "scan"), Ok(Format::Pdf));
         assert_eq!(detect_format(b"<!DOCTYPE html><p>x", "page"), Ok(Format::Html));
         assert_eq!(detect_format(b"plain", "notes"), Ok(Format::Text));
-        assert_eq!(detect_format(b"PK\x03\x04", "a.docx").map_err(|e| e.code()), Err("document_format_unsupported"));
+        assert_eq!(
+            detect_format(b"PK\x03\x04", "a.docx").map_err(|e| e.code().key()),
+            Err("document_format_unsupported")
+        );
     }
 
     #[test]
@@ -225,9 +228,12 @@ mod tests {
     #[test]
     fn unreadable_inputs_are_clear_errors() {
         let opts = IngestOptions::new("o");
-        assert_eq!(parse(&[0xff, 0xfe, 0x00], "a.txt", opts.clone()).map_err(|e| e.code()), Err("document_unreadable"));
-        assert_eq!(parse(b"   \n\n", "a.md", opts.clone()).map_err(|e| e.code()), Err("document_unreadable"));
-        assert_eq!(parse(b"%PDF-1.4 garbage", "a.pdf", opts).map_err(|e| e.code()), Err("document_unreadable"));
+        assert_eq!(
+            parse(&[0xff, 0xfe, 0x00], "a.txt", opts.clone()).map_err(|e| e.code().key()),
+            Err("document_unreadable")
+        );
+        assert_eq!(parse(b"   \n\n", "a.md", opts.clone()).map_err(|e| e.code().key()), Err("document_unreadable"));
+        assert_eq!(parse(b"%PDF-1.4 garbage", "a.pdf", opts).map_err(|e| e.code().key()), Err("document_unreadable"));
     }
 
     #[test]

@@ -7,12 +7,11 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use serde_json::json;
-use vigie_domain::assessment as rules;
-use vigie_store::SiteFilter;
+use vigie_app::sites::SiteQuery;
 
 use super::{Ctx, LangParam, Page, esc, page_ctx, render, script_json};
+use crate::AppState;
 use crate::error::ApiError;
-use crate::{AppState, now_ms};
 
 /// `YYYY-MM-DD HH:MM` (UTC) of a time in milliseconds.
 pub fn date_of(ms: i64) -> String {
@@ -32,10 +31,8 @@ struct Rights {
 }
 
 async fn rights(state: &AppState, ctx: &Ctx, id: &str) -> Result<Option<Rights>, ApiError> {
-    Ok(state.store.get_assessment(id).await?.filter(|a| rules::can_read(&ctx.caller, &a.org_id)).map(|a| Rights {
-        can_write: ctx.caller.can_write_org(&a.org_id),
-        can_validate: rules::can_validate(&ctx.caller, &a.org_id),
-    }))
+    let rights = state.app.assessment_rights(&ctx.caller, id).await?;
+    Ok(rights.map(|(can_write, can_validate)| Rights { can_write, can_validate }))
 }
 
 /// The data attributes that hand `Rights` and the caller to the scripts.
@@ -59,16 +56,8 @@ async fn dashboard(
         Ok(ctx) => ctx,
         Err(redirect) => return Ok(redirect),
     };
-    let page = state
-        .store
-        .list_sites(&SiteFilter {
-            orgs: ctx.caller.readable_orgs(),
-            limit: vigie_store::MAX_PAGE,
-            ..Default::default()
-        })
-        .await?;
-    let ids: Vec<&str> = page.items.iter().map(|s| s.id.as_str()).collect();
-    state.audit.read(&ctx.caller, now_ms(), "site", None, json!({"list": ids})).await?;
+    let query = SiteQuery { limit: Some(vigie_store::MAX_PAGE), ..SiteQuery::default() };
+    let page = state.app.list_sites(&ctx.caller, query).await?;
     let sites: Vec<_> = page
         .items
         .iter()

@@ -19,14 +19,15 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
+use vigie_domain::Code;
 use vigie_domain::access::{Principal, Role};
 use vigie_domain::site::Lang;
 
+use crate::AppState;
 use crate::api::{LoginBody, close_session, open_session};
-use crate::auth::{SESSION_COOKIE, cleared_session_cookie, cookie, secret_hash};
+use crate::auth::{SESSION_COOKIE, cleared_session_cookie, cookie};
 use crate::error::ApiError;
 use crate::throttle::ClientAddress;
-use crate::{AppState, now_ms};
 
 type Strings = BTreeMap<String, String>;
 
@@ -132,7 +133,7 @@ async fn page_ctx(
     let Some(caller) = signed_in(state, headers).await? else {
         return Ok(Err((StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response()));
     };
-    let org_name = state.store.org_by_id(&caller.org_id).await?.map(|o| o.name).unwrap_or_default();
+    let org_name = state.app.me(&caller).await?.org.map(|o| o.name).unwrap_or_default();
     Ok(Ok(Ctx { lang, caller, org_name }))
 }
 
@@ -256,10 +257,10 @@ async fn submit_login(
         Ok((_, session_cookie)) => {
             Ok((StatusCode::SEE_OTHER, [(SET_COOKIE, session_cookie), (LOCATION, "/".to_owned())]).into_response())
         }
-        Err(err) if err.code == "login_failed" => {
+        Err(err) if err.code() == Code::LoginFailed => {
             Ok((StatusCode::UNAUTHORIZED, Html(login_page(lang, true, &body.email))).into_response())
         }
-        Err(err) if err.code == "too_many_requests" => {
+        Err(err) if err.code() == Code::TooManyRequests => {
             Ok((StatusCode::TOO_MANY_REQUESTS, Html(login_page(lang, true, &body.email))).into_response())
         }
         Err(err) => Err(err),
@@ -268,7 +269,7 @@ async fn submit_login(
 
 async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Option<Principal>, ApiError> {
     match cookie(headers, SESSION_COOKIE) {
-        Some(session) => Ok(state.store.principal_for_session(&secret_hash(session), now_ms()).await?),
+        Some(session) => Ok(state.app.principal_for_session(session).await?),
         None => Ok(None),
     }
 }

@@ -9,13 +9,14 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use vigie_app::sites::SiteQuery;
 use vigie_domain::geometry::BoundingBox;
 use vigie_domain::site::{Lang, SiteCategory};
-use vigie_store::{Site, SiteFilter};
+use vigie_store::Site;
 
 use super::{Ctx, LangParam, Page, esc, page_ctx, render, script_json};
+use crate::AppState;
 use crate::error::ApiError;
-use crate::{AppState, now_ms};
 
 /// Rows shown on the registry page.
 const PAGE_ROWS: usize = 200;
@@ -65,12 +66,6 @@ fn map_sites(sites: &[&Site]) -> Value {
     )
 }
 
-fn matches_text(site: &Site, needle: &str) -> bool {
-    needle.is_empty()
-        || site.name.to_lowercase().contains(needle)
-        || site.address.as_deref().is_some_and(|a| a.to_lowercase().contains(needle))
-}
-
 async fn registry(
     State(state): State<AppState>,
     Query(params): Query<RegistryParams>,
@@ -80,16 +75,10 @@ async fn registry(
         Ok(ctx) => ctx,
         Err(redirect) => return Ok(redirect),
     };
-    let category = params.category.as_deref().filter(|c| !c.is_empty()).map(SiteCategory::from_key).transpose()?;
-    let bbox = params.bbox.as_deref().filter(|b| !b.is_empty()).map(BoundingBox::parse).transpose()?;
-    let filter =
-        SiteFilter { orgs: ctx.caller.readable_orgs(), category, bbox, limit: vigie_store::MAX_PAGE, offset: 0 };
-    let page = state.store.list_sites(&filter).await?;
-    let needle = params.q.as_deref().unwrap_or("").trim().to_lowercase();
-    let found: Vec<&Site> = page.items.iter().filter(|s| matches_text(s, &needle)).collect();
-    let shown = &found[..found.len().min(PAGE_ROWS)];
-    let ids: Vec<&str> = shown.iter().map(|s| s.id.as_str()).collect();
-    state.audit.read(&ctx.caller, now_ms(), "site", None, json!({"list": ids})).await?;
+    let query = SiteQuery { category: params.category.clone(), bbox: params.bbox.clone(), ..SiteQuery::default() };
+    let (shown, found) = state.app.find_sites(&ctx.caller, query, params.q.as_deref().unwrap_or(""), PAGE_ROWS).await?;
+    // Checked by the search above.
+    let category = params.category.as_deref().filter(|c| !c.is_empty()).and_then(|c| SiteCategory::from_key(c).ok());
     let lang = ctx.lang;
     let rows: String = shown
         .iter()
@@ -111,7 +100,7 @@ async fn registry(
             r#"<div class="scroll"><table><caption>{showing} {n} / {total}</caption><thead><tr><th scope="col">{name}</th><th scope="col">{cat}</th><th scope="col" class="num">{area}</th><th scope="col" class="num">{occ}</th></tr></thead><tbody>{rows}</tbody></table></div>"#,
             showing = ctx.t("showing_first"),
             n = shown.len(),
-            total = found.len(),
+            total = found,
             name = ctx.t("site_name"),
             cat = ctx.t("site_category"),
             area = ctx.t("site_area"),
@@ -153,20 +142,12 @@ async fn registry(
         filter = ctx.t("filter"),
         filter_view = ctx.t("filter_to_view"),
         map_label = ctx.t("map_label"),
-        data = script_json(&json!({"sites": map_sites(shown)})),
+        data = script_json(&json!({"sites": map_sites(&shown.iter().collect::<Vec<_>>())})),
     );
     Ok(render(
         &ctx,
         Page { title: &super::t(lang, "sites_title"), body, scripts: &["leaflet.js", "map.js"], map: true },
     ))
-}
-
-/// A site the caller may read, or `not_found` as the API answers.
-async fn readable_site(state: &AppState, ctx: &Ctx, id: &str) -> Result<Site, ApiError> {
-    match state.store.get_site(id).await? {
-        Some(site) if ctx.caller.can_read_org(&site.org_id) => Ok(site),
-        _ => Err(ApiError::not_found("site")),
-    }
 }
 
 fn fmt_num(v: Option<f64>, decimals: usize) -> String {
@@ -265,12 +246,8 @@ async fn site_page(
         Ok(ctx) => ctx,
         Err(redirect) => return Ok(redirect),
     };
-    let site = readable_site(&state, &ctx, &id).await?;
-    state.audit.read(&ctx.caller, now_ms(), "site", Some(&site.id), json!({"org_id": site.org_id})).await?;
-    let study = state.store.latest_hvm_study(&site.id).await?;
-    if let Some(study) = &study {
-        state.audit.read(&ctx.caller, now_ms(), "hvm_study", Some(&study.id), json!({"site_id": site.id})).await?;
-    }
+    let site = state.app.site(&ctx.caller, &id).await?;
+    let study = state.app.latest_hvm_study(&ctx.caller, &site.id).await?;
     let can_write = ctx.caller.can_write_org(&site.org_id);
     let lang = ctx.lang;
     let edit = if can_write {
@@ -330,7 +307,7 @@ async fn site_page(
         assessments = ctx.t("assessments_title"),
         id = esc(&site.id),
         loading = ctx.t("loading"),
-        hvm = hvm_section(&ctx, &site, study.as_ref(), can_write, state.hvm.is_some()),
+        hvm = hvm_section(&ctx, &site, study.as_ref(), can_write, state.app.street_network().is_some()),
     );
     Ok(render(&ctx, Page { title: &site.name, body, scripts: &["leaflet.js", "map.js"], map: true }))
 }
@@ -413,7 +390,7 @@ async fn edit_site(
         Ok(ctx) => ctx,
         Err(redirect) => return Ok(redirect),
     };
-    let site = readable_site(&state, &ctx, &id).await?;
+    let site = state.app.site(&ctx.caller, &id).await?;
     if !ctx.caller.can_write_org(&site.org_id) {
         return Err(ApiError::forbidden("you may read this site but not change it"));
     }
@@ -451,7 +428,7 @@ async fn streets(
         return Err(ApiError::unauthenticated());
     }
     let bbox = BoundingBox::parse(&params.bbox)?;
-    let Some(network) = state.hvm.clone() else {
+    let Some(network) = state.app.street_network() else {
         return Ok(Json(json!({"segments": [], "network": null})).into_response());
     };
     let graph = &network.graph;

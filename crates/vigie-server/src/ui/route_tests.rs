@@ -10,8 +10,8 @@ use tower::ServiceExt;
 use vigie_domain::access::{OrgKind, Role};
 use vigie_store::{NewUser, Store, WriteContext};
 
-use crate::auth::{hash_password, new_secret, secret_hash};
 use crate::{AppState, ServerConfig};
+use vigie_app::secrets::{hash_password, new_secret, secret_hash};
 
 const PASSWORD: &str = "a long enough password";
 

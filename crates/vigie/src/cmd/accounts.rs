@@ -78,7 +78,7 @@ pub async fn orgs(global: &GlobalArgs, command: OrgsCommand) -> Result<(), CliEr
         OrgsCommand::Add { name, kind } => {
             let kind = OrgKind::from_key(&kind)?;
             if name.trim().is_empty() {
-                return Err(CliError::new("validation_failed", "an organisation needs a name"));
+                return Err(CliError::new(vigie_domain::Code::ValidationFailed, "an organisation needs a name"));
             }
             let org = store.create_org(&cli_context(), &name, kind).await?;
             print_json(&json!(org));
@@ -88,7 +88,7 @@ pub async fn orgs(global: &GlobalArgs, command: OrgsCommand) -> Result<(), CliEr
             let authority = org_named(store.as_ref(), &authority).await?;
             if authority.kind != OrgKind::Authority {
                 return Err(CliError::new(
-                    "validation_failed",
+                    vigie_domain::Code::ValidationFailed,
                     format!("'{}' is not an authority; only authorities oversee others", authority.name),
                 ));
             }
@@ -106,17 +106,19 @@ fn read_password() -> Result<String, CliError> {
     }
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
-        eprint!("Password (at least {} characters): ", vigie_server::auth::MIN_PASSWORD_CHARS);
+        eprint!("Password (at least {} characters): ", vigie_app::secrets::MIN_PASSWORD_CHARS);
         let _ = std::io::stderr().flush();
     }
     let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| CliError::new("password_missing", format!("cannot read the password from standard input: {e}")))?;
+    stdin.lock().read_line(&mut line).map_err(|e| {
+        CliError::new(vigie_domain::Code::PasswordMissing, format!("cannot read the password from standard input: {e}"))
+    })?;
     let password = line.trim_end_matches(['\r', '\n']).to_owned();
     if password.is_empty() {
-        return Err(CliError::new("password_missing", "no password: set VIGIE_PASSWORD or write it on standard input"));
+        return Err(CliError::new(
+            vigie_domain::Code::PasswordMissing,
+            "no password: set VIGIE_PASSWORD or write it on standard input",
+        ));
     }
     Ok(password)
 }
@@ -126,11 +128,13 @@ pub async fn users(global: &GlobalArgs, command: UsersCommand) -> Result<(), Cli
         UsersCommand::Add { email, org, role } => {
             let role = Role::from_key(&role)?;
             if !email.contains('@') {
-                return Err(CliError::new("validation_failed", format!("'{email}' is not an email address")));
+                return Err(CliError::new(
+                    vigie_domain::Code::ValidationFailed,
+                    format!("'{email}' is not an email address"),
+                ));
             }
             let password = read_password()?;
-            let password_hash =
-                vigie_server::auth::hash_password(&password).map_err(|e| CliError::new(e.code, e.message))?;
+            let password_hash = vigie_app::secrets::hash_password(&password)?;
             let (store, _) = open_store(global).await?;
             let org = org_named(store.as_ref(), &org).await?;
             let user =
@@ -146,9 +150,9 @@ pub async fn tokens(global: &GlobalArgs, command: TokensCommand) -> Result<(), C
     match command {
         TokensCommand::Create { email, name } => {
             let user = user_with_email(store.as_ref(), &email).await?;
-            let secret = vigie_server::auth::new_secret("vg_");
+            let secret = vigie_app::secrets::new_secret("vg_");
             let token =
-                store.create_token(&cli_context(), &user.id, &name, &vigie_server::auth::secret_hash(&secret)).await?;
+                store.create_token(&cli_context(), &user.id, &name, &vigie_app::secrets::secret_hash(&secret)).await?;
             eprintln!("Token {} created for {}. Keep it secret: it is shown only now.", token.id, user.email);
             println!("{secret}");
         }

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use vigie_assessment::{AssessmentError, AssessmentInput, Methodology, ScoreReport, score, what_if};
+use vigie_assessment::{AssessmentInput, Methodology, ScoreReport, score, what_if};
 use vigie_domain::site::Lang;
 
 use crate::error::CliError;
@@ -40,16 +40,6 @@ pub struct WhatIfArgs {
     pub measures: Vec<String>,
 }
 
-impl From<AssessmentError> for CliError {
-    fn from(err: AssessmentError) -> Self {
-        cli_error(err)
-    }
-}
-
-pub(crate) fn cli_error(err: AssessmentError) -> CliError {
-    CliError::new(err.code(), err.to_string()).with_details(err.details())
-}
-
 /// Appends one formatted line to a `String`.
 macro_rules! say {
     ($out:expr, $($arg:tt)*) => {{
@@ -65,7 +55,7 @@ pub(crate) fn emit(text: &str) -> Result<(), CliError> {
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(CliError::new("output_failed", format!("cannot write the output: {e}")))
+            Err(CliError::new(vigie_domain::Code::OutputFailed, format!("cannot write the output: {e}")))
         }
         _ => Ok(()),
     }
@@ -73,7 +63,7 @@ pub(crate) fn emit(text: &str) -> Result<(), CliError> {
 
 pub(crate) fn print_json(value: &impl Serialize) -> Result<(), CliError> {
     let mut text = serde_json::to_string_pretty(value)
-        .map_err(|e| CliError::new("output_failed", format!("cannot write the JSON output: {e}")))?;
+        .map_err(|e| CliError::new(vigie_domain::Code::OutputFailed, format!("cannot write the JSON output: {e}")))?;
     text.push('\n');
     emit(&text)
 }
@@ -115,13 +105,13 @@ fn load(args: &ScoreArgs) -> Result<(&'static Methodology, AssessmentInput, Lang
     let lang = Lang::from_code(&args.lang)?;
     let methodology = Methodology::embedded()?;
     let text = std::fs::read_to_string(&args.answers).map_err(|e| {
-        CliError::new("answers_file_unreadable", format!("cannot read {}: {e}", args.answers.display()))
+        CliError::new(vigie_domain::Code::AnswersFileUnreadable, format!("cannot read {}: {e}", args.answers.display()))
             .with_details(serde_json::json!({ "path": args.answers.display().to_string() }))
     })?;
     let input = AssessmentInput::from_json(&text).map_err(|err| {
         let mut details = err.details();
         details["path"] = serde_json::Value::String(args.answers.display().to_string());
-        cli_error(err).with_details(details)
+        CliError::from(err).with_details(details)
     })?;
     Ok((methodology, input, lang))
 }

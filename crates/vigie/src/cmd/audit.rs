@@ -35,7 +35,7 @@ pub async fn verify(
         for entry in &page {
             verifier.push(entry).map_err(|broken| {
                 CliError::new(
-                    "audit_chain_broken",
+                    vigie_domain::Code::AuditChainBroken,
                     format!("the audit log was tampered with at entry {}: {}", broken.seq, broken.reason),
                 )
                 .with_details(json!(broken))
@@ -46,7 +46,7 @@ pub async fn verify(
     // Every organisation's creation is audited: an empty log beside them was emptied.
     if verifier.count() == 0 && !store.list_orgs().await?.is_empty() {
         return Err(CliError::new(
-            "audit_chain_broken",
+            vigie_domain::Code::AuditChainBroken,
             "the audit log is empty although the database holds organisations: it was emptied",
         ));
     }

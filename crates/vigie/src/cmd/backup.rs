@@ -23,7 +23,7 @@ fn require_sqlite(url: &str) -> Result<(), CliError> {
         Ok(())
     } else {
         Err(CliError::new(
-            "backup_unsupported",
+            vigie_domain::Code::BackupUnsupported,
             "backup and restore work on SQLite; for PostgreSQL use pg_dump and pg_restore",
         ))
     }

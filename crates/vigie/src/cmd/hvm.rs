@@ -130,12 +130,9 @@ pub fn run(command: Command) -> Result<(), CliError> {
             if let Some(path) = svg {
                 let class = match svg_vehicle {
                     Some(key) => loaded.set.get(&key).map_err(hvm)?.clone(),
-                    None => loaded
-                        .classes
-                        .iter()
-                        .max_by(|a, b| a.mass_kg.total_cmp(&b.mass_kg))
-                        .cloned()
-                        .ok_or_else(|| CliError::new("hvm_vehicle_unknown", "no vehicle class selected"))?,
+                    None => loaded.classes.iter().max_by(|a, b| a.mass_kg.total_cmp(&b.mass_kg)).cloned().ok_or_else(
+                        || CliError::new(vigie_domain::Code::HvmVehicleUnknown, "no vehicle class selected"),
+                    )?,
                 };
                 let title = title.unwrap_or_else(|| {
                     format!(
@@ -168,7 +165,7 @@ pub fn run(command: Command) -> Result<(), CliError> {
             positive("--speed-kmh", speed_kmh)?;
             if !(0.0..=90.0).contains(&angle_deg) {
                 return Err(CliError::new(
-                    "hvm_parameter_invalid",
+                    vigie_domain::Code::HvmParameterInvalid,
                     format!("--angle-deg must lie between 0 and 90, got {angle_deg}"),
                 ));
             }
@@ -202,7 +199,7 @@ pub fn run(command: Command) -> Result<(), CliError> {
             }
             if !(bend_distance_m >= 0.0 && bend_distance_m.is_finite()) {
                 return Err(CliError::new(
-                    "hvm_parameter_invalid",
+                    vigie_domain::Code::HvmParameterInvalid,
                     "--bend-distance-m must be zero or a positive number",
                 ));
             }
@@ -288,14 +285,15 @@ fn load(args: &SiteArgs) -> Result<Loaded, CliError> {
         None => set.classes.clone(),
     };
     if classes.is_empty() {
-        return Err(CliError::new("hvm_vehicle_unknown", "--vehicles names no class"));
+        return Err(CliError::new(vigie_domain::Code::HvmVehicleUnknown, "--vehicles names no class"));
     }
     let text = std::fs::read_to_string(&args.site).map_err(|e| unreadable(&args.site, e))?;
-    let value: Value = serde_json::from_str(&text)
-        .map_err(|e| CliError::new("site_geometry_invalid", format!("{} is not JSON: {e}", args.site.display())))?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| {
+        CliError::new(vigie_domain::Code::SiteGeometryInvalid, format!("{} is not JSON: {e}", args.site.display()))
+    })?;
     let site = vigie_hvm::site_from_geojson(&value)?;
     let graph = vigie_hvm::osm::load_graph(&args.osm, &GraphOptions::default(), &vigie_osm::NoProgress)
-        .map_err(|e| CliError::new(e.code(), e.to_string()))?;
+        .map_err(CliError::from)?;
     Ok(Loaded { graph, site, set, classes, params })
 }
 
@@ -313,20 +311,23 @@ fn hvm(e: HvmError) -> CliError {
 }
 
 fn unreadable(path: &Path, e: std::io::Error) -> CliError {
-    CliError::new("file_unreadable", format!("cannot read {}: {e}", path.display()))
+    CliError::new(vigie_domain::Code::FileUnreadable, format!("cannot read {}: {e}", path.display()))
         .with_details(serde_json::json!({ "path": path.display().to_string() }))
 }
 
 fn write(path: &Path, text: &str) -> Result<(), CliError> {
     std::fs::write(path, text)
-        .map_err(|e| CliError::new("file_unwritable", format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| CliError::new(vigie_domain::Code::FileUnwritable, format!("cannot write {}: {e}", path.display())))
 }
 
 fn positive(name: &str, v: f64) -> Result<(), CliError> {
     if v > 0.0 && v.is_finite() {
         Ok(())
     } else {
-        Err(CliError::new("hvm_parameter_invalid", format!("{name} must be a positive number, got {v}")))
+        Err(CliError::new(
+            vigie_domain::Code::HvmParameterInvalid,
+            format!("{name} must be a positive number, got {v}"),
+        ))
     }
 }
 

@@ -9,9 +9,8 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 use serde_json::{Value, json};
-use vigie_search::{Access, Marking, SearchError};
-use vigie_server::error::ApiError;
-use vigie_server::library as lib;
+use vigie_app::library as lib;
+use vigie_search::{Access, Marking};
 use vigie_store::Store;
 
 use super::{cli_context, open_store, org_named, print_json, user_with_email};
@@ -79,14 +78,6 @@ pub enum Command {
     Reindex,
 }
 
-fn search_error(err: SearchError) -> CliError {
-    CliError::new(err.code(), err.to_string())
-}
-
-fn api_error(err: ApiError) -> CliError {
-    CliError::new(err.code, err.message)
-}
-
 /// The machine's operator, or what the user `email` may read.
 async fn access_as(store: &dyn Store, email: Option<&str>) -> Result<Access, CliError> {
     match email {
@@ -100,18 +91,18 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
         Command::Ingest { paths, org, lang, marking, tags, source, date, json } => {
             let (store, settings) = open_store(global).await?;
             let org_id = org_named(store.as_ref(), &org).await?.id;
-            let date = date.as_deref().map(vigie_search::parse_date).transpose().map_err(search_error)?;
+            let date = date.as_deref().map(vigie_search::parse_date).transpose()?;
             let mut parsed = Vec::with_capacity(paths.len());
             for path in &paths {
-                let bytes = std::fs::read(path)
-                    .map_err(|e| CliError::new("file_unreadable", format!("cannot read {}: {e}", path.display())))?;
+                let bytes = std::fs::read(path).map_err(|e| {
+                    CliError::new(vigie_domain::Code::FileUnreadable, format!("cannot read {}: {e}", path.display()))
+                })?;
                 let filename = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 let mut options =
-                    lib::ingest_options(&org_id, &filename, lang.as_deref(), marking.as_deref(), tags.clone())
-                        .map_err(search_error)?;
+                    lib::ingest_options(&org_id, &filename, lang.as_deref(), marking.as_deref(), tags.clone())?;
                 options.source = source.clone();
                 options.date = date;
-                parsed.push((path, vigie_search::parse(&bytes, &filename, options).map_err(search_error)?));
+                parsed.push((path, vigie_search::parse(&bytes, &filename, options)?));
             }
             let mut documents = Vec::new();
             for (path, doc) in &parsed {
@@ -124,7 +115,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             let operator = access_as(store.as_ref(), None).await?;
             for d in &mut documents {
                 let id = d["document_id"].as_str().unwrap_or_default().to_owned();
-                d["duplicates"] = json!(lib::duplicates_of(store.as_ref(), &operator, &id).await.map_err(api_error)?);
+                d["duplicates"] = json!(lib::duplicates_of(store.as_ref(), &operator, &id).await?);
             }
             let index = update_index(store.as_ref(), &settings.database_url).await;
             let summary = json!({"documents": documents, "index": index});
@@ -153,12 +144,11 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             Ok(())
         }
         Command::Search { query, lang, limit, tags, markings, as_user, json } => {
-            let request =
-                lib::search_query(&query, lang.as_deref(), Some(limit), tags, &markings).map_err(search_error)?;
+            let request = lib::search_query(&query, lang.as_deref(), Some(limit), tags, &markings)?;
             let (store, settings) = open_store(global).await?;
             let access = access_as(store.as_ref(), as_user.as_deref()).await?;
             let library = open_index(store.as_ref(), &settings.database_url).await?;
-            let results = library.search(&request, &access).map_err(search_error)?;
+            let results = library.search(&request, &access)?;
             let passages: Vec<&str> = results.results.iter().map(|h| h.passage_id.as_str()).collect();
             let ctx = cli_context();
             let record = vigie_domain::audit::AuditRecord {
@@ -190,7 +180,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
         Command::Duplicates { as_user, json } => {
             let (store, _) = open_store(global).await?;
             let access = access_as(store.as_ref(), as_user.as_deref()).await?;
-            let pairs = lib::duplicate_pairs(store.as_ref(), &access).await.map_err(api_error)?;
+            let pairs = lib::duplicate_pairs(store.as_ref(), &access).await?;
             if json {
                 print_json(&pairs);
             } else {
@@ -213,8 +203,8 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
                 );
                 return Ok(());
             };
-            let library = lib::open(store.as_ref(), Some(&dir)).await.map_err(api_error)?;
-            let passages = lib::rebuild(store.as_ref(), &library).await.map_err(api_error)?;
+            let library = lib::open(store.as_ref(), Some(&dir)).await?;
+            let passages = lib::rebuild(store.as_ref(), &library).await?;
             println!("Rebuilt the library index in {} ({passages} passages).", dir.display());
             Ok(())
         }
@@ -250,17 +240,17 @@ pub async fn open_index(
         match lib::open(store, Some(&dir)).await {
             Ok(library) => return Ok(library),
             Err(err) if err.code == "search_index_busy" => {}
-            Err(err) => return Err(api_error(err)),
+            Err(err) => return Err(err),
         }
     }
-    lib::open(store, None).await.map_err(api_error)
+    lib::open(store, None).await
 }
 
 /// Adds the demo library (`data/demo/library/`, embedded) for `org_id`: TLP:CLEAR, French.
 pub async fn ingest_demo(store: &dyn Store, org_id: &str) -> Result<usize, CliError> {
     let mut passages = 0;
     for entry in vigie_search::demo::DEMO_LIBRARY {
-        let parsed = vigie_search::parse(entry.bytes, entry.filename, entry.options(org_id)).map_err(search_error)?;
+        let parsed = vigie_search::parse(entry.bytes, entry.filename, entry.options(org_id))?;
         passages += store.ingest_document(&cli_context(), &parsed).await?.passages;
     }
     Ok(passages)

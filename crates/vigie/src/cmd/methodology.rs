@@ -31,7 +31,7 @@ pub fn run(command: Command) -> Result<(), CliError> {
 
 fn show(args: &ShowArgs) -> Result<(), CliError> {
     let lang = Lang::from_code(&args.lang)?;
-    let methodology = Methodology::embedded().map_err(super::assess::cli_error)?;
+    let methodology = Methodology::embedded()?;
     let view = methodology.view(lang);
     if args.json {
         return super::assess::print_json(&view);

@@ -15,12 +15,6 @@ use vigie_store::{Store, WriteContext};
 use crate::config::{GlobalArgs, ServeArgs, Settings};
 use crate::error::CliError;
 
-impl From<vigie_store::StoreError> for CliError {
-    fn from(err: vigie_store::StoreError) -> Self {
-        CliError::new(err.code(), err.to_string())
-    }
-}
-
 /// Opens the configured database (creating and migrating it if needed).
 pub async fn open_store(global: &GlobalArgs) -> Result<(Arc<dyn Store>, Settings), CliError> {
     let settings = Settings::resolve(global, &ServeArgs::default())?;
@@ -30,15 +24,15 @@ pub async fn open_store(global: &GlobalArgs) -> Result<(Arc<dyn Store>, Settings
 
 /// Writes made from the command line are audited as the `cli` actor.
 pub fn cli_context() -> WriteContext {
-    WriteContext { at_ms: vigie_server::now_ms(), actor: "cli".into(), actor_org: None }
+    use vigie_app::Clock;
+    WriteContext { at_ms: vigie_app::SystemClock.now_ms(), actor: "cli".into(), actor_org: None }
 }
 
 /// The organisation named `name`, or an error that says how to list them.
 pub async fn org_named(store: &dyn Store, name: &str) -> Result<vigie_store::Org, CliError> {
-    store
-        .org_by_name(name)
-        .await?
-        .ok_or_else(|| CliError::new("not_found", format!("no organisation named '{name}' (see `vigie orgs list`)")))
+    store.org_by_name(name).await?.ok_or_else(|| {
+        CliError::new(vigie_domain::Code::NotFound, format!("no organisation named '{name}' (see `vigie orgs list`)"))
+    })
 }
 
 /// The user with `email`, or an error that says how to list them.
@@ -46,7 +40,12 @@ pub async fn user_with_email(store: &dyn Store, email: &str) -> Result<vigie_sto
     Ok(store
         .user_by_email(email)
         .await?
-        .ok_or_else(|| CliError::new("not_found", format!("no user with email '{email}' (see `vigie users list`)")))?
+        .ok_or_else(|| {
+            CliError::new(
+                vigie_domain::Code::NotFound,
+                format!("no user with email '{email}' (see `vigie users list`)"),
+            )
+        })?
         .user)
 }
 

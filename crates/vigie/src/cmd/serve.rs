@@ -11,10 +11,10 @@ pub async fn run(global: &GlobalArgs, serve: &ServeArgs) -> Result<(), CliError>
         crate::demo::check_safe(store.as_ref(), settings.bind).await?;
         crate::demo::load(store.as_ref()).await?;
     }
-    let listener = tokio::net::TcpListener::bind(settings.bind)
-        .await
-        .map_err(|e| CliError::new("bind_failed", format!("cannot listen on {}: {e}", settings.bind)))?;
-    let address = listener.local_addr().map_err(|e| CliError::new("bind_failed", e.to_string()))?;
+    let listener = tokio::net::TcpListener::bind(settings.bind).await.map_err(|e| {
+        CliError::new(vigie_domain::Code::BindFailed, format!("cannot listen on {}: {e}", settings.bind))
+    })?;
+    let address = listener.local_addr().map_err(|e| CliError::new(vigie_domain::Code::BindFailed, e.to_string()))?;
     println!(
         "Vigie is listening on http://{address} (database: {}, {})",
         vigie_store::redact_url(&settings.database_url),
@@ -22,7 +22,7 @@ pub async fn run(global: &GlobalArgs, serve: &ServeArgs) -> Result<(), CliError>
     );
     let _ = std::io::stdout().flush();
     let mut state = vigie_server::AppState::new(store.clone(), settings.server);
-    state.library = Some(crate::cmd::library::open_index(store.as_ref(), &settings.database_url).await?);
+    state = state.with_library(crate::cmd::library::open_index(store.as_ref(), &settings.database_url).await?);
     match (&settings.osm, serve.demo) {
         (Some(path), _) => {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -36,7 +36,9 @@ pub async fn run(global: &GlobalArgs, serve: &ServeArgs) -> Result<(), CliError>
         }
         (None, false) => {}
     }
-    vigie_server::serve(state, listener).await.map_err(|e| CliError::new("server_failed", e.to_string()))
+    vigie_server::serve(state, listener)
+        .await
+        .map_err(|e| CliError::new(vigie_domain::Code::ServerFailed, e.to_string()))
 }
 
 /// Builds the street graph once, off the async workers.
@@ -45,8 +47,8 @@ async fn load_network(path: std::path::PathBuf, name: String) -> Result<vigie_se
         vigie_hvm::osm::load_graph(&path, &vigie_hvm::GraphOptions::default(), &vigie_osm::NoProgress)
     })
     .await
-    .map_err(|e| CliError::new("internal", format!("the street network loader stopped: {e}")))?
-    .map_err(|e| CliError::new(e.code(), e.to_string()))?;
-    let vehicles = vigie_hvm::VehicleSet::default_set().map_err(|e| CliError::new(e.code(), e.to_string()))?;
+    .map_err(|e| CliError::new(vigie_domain::Code::Internal, format!("the street network loader stopped: {e}")))?
+    .map_err(CliError::from)?;
+    let vehicles = vigie_hvm::VehicleSet::default_set().map_err(CliError::from)?;
     Ok(vigie_server::HvmNetwork { graph, vehicles, name })
 }

@@ -97,26 +97,29 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
 }
 
 fn read_feature_collection(path: &Path) -> Result<Vec<Value>, CliError> {
-    let unreadable =
-        |e: std::io::Error| CliError::new("file_unreadable", format!("cannot read {}: {e}", path.display()));
+    let unreadable = |e: std::io::Error| {
+        CliError::new(vigie_domain::Code::FileUnreadable, format!("cannot read {}: {e}", path.display()))
+    };
     let size = std::fs::metadata(path).map_err(unreadable)?.len();
     if size > MAX_GEOJSON_BYTES {
         return Err(CliError::new(
-            "file_too_large",
+            vigie_domain::Code::FileTooLarge,
             format!("{} is {} MB; the limit is {} MB", path.display(), size / 1_000_000, MAX_GEOJSON_BYTES / 1_000_000),
         ));
     }
     let text = std::fs::read(path).map_err(unreadable)?;
-    let value: Value = serde_json::from_slice(&text)
-        .map_err(|e| CliError::new("geojson_invalid", format!("{} is not valid JSON: {e}", path.display())))?;
+    let value: Value = serde_json::from_slice(&text).map_err(|e| {
+        CliError::new(vigie_domain::Code::GeojsonInvalid, format!("{} is not valid JSON: {e}", path.display()))
+    })?;
     if value.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
-        return Err(CliError::new("geojson_invalid", format!("{} is not a GeoJSON FeatureCollection", path.display())));
+        return Err(CliError::new(
+            vigie_domain::Code::GeojsonInvalid,
+            format!("{} is not a GeoJSON FeatureCollection", path.display()),
+        ));
     }
-    value
-        .get("features")
-        .and_then(Value::as_array)
-        .cloned()
-        .ok_or_else(|| CliError::new("geojson_invalid", format!("{} has no \"features\" array", path.display())))
+    value.get("features").and_then(Value::as_array).cloned().ok_or_else(|| {
+        CliError::new(vigie_domain::Code::GeojsonInvalid, format!("{} has no \"features\" array", path.display()))
+    })
 }
 
 /// Validates every feature; returns the good sites and, for each bad one, its index, code
@@ -140,31 +143,36 @@ pub fn sites_from_features(source: &str, features: &[Value]) -> (Vec<NewSite>, V
 
 fn site_from_feature(source: &str, feature: &Value) -> Result<NewSite, CliError> {
     if feature.get("type").and_then(Value::as_str) != Some("Feature") {
-        return Err(CliError::new("geojson_invalid", "not a GeoJSON Feature"));
+        return Err(CliError::new(vigie_domain::Code::GeojsonInvalid, "not a GeoJSON Feature"));
     }
     let properties = feature
         .get("properties")
         .and_then(Value::as_object)
-        .ok_or_else(|| CliError::new("validation_failed", "the feature has no properties"))?;
+        .ok_or_else(|| CliError::new(vigie_domain::Code::ValidationFailed, "the feature has no properties"))?;
     let text = |key: &str| properties.get(key).and_then(Value::as_str).map(str::to_owned);
-    let name = text("name").ok_or_else(|| CliError::new("validation_failed", "properties.name is missing"))?;
-    let category =
-        text("category").ok_or_else(|| CliError::new("validation_failed", "properties.category is missing"))?;
+    let name = text("name")
+        .ok_or_else(|| CliError::new(vigie_domain::Code::ValidationFailed, "properties.name is missing"))?;
+    let category = text("category")
+        .ok_or_else(|| CliError::new(vigie_domain::Code::ValidationFailed, "properties.category is missing"))?;
     let peak_occupancy = match properties.get("peak_occupancy") {
         None | Some(Value::Null) => None,
         Some(value) => Some(value.as_u64().and_then(|v| u32::try_from(v).ok()).ok_or_else(|| {
-            CliError::new("validation_failed", "properties.peak_occupancy must be a whole number of people")
+            CliError::new(
+                vigie_domain::Code::ValidationFailed,
+                "properties.peak_occupancy must be a whole number of people",
+            )
         })?),
     };
     let tags: BTreeMap<String, String> = match properties.get("tags") {
         None | Some(Value::Null) => BTreeMap::new(),
-        Some(value) => serde_json::from_value(value.clone())
-            .map_err(|_| CliError::new("validation_failed", "properties.tags must map names to text"))?,
+        Some(value) => serde_json::from_value(value.clone()).map_err(|_| {
+            CliError::new(vigie_domain::Code::ValidationFailed, "properties.tags must map names to text")
+        })?,
     };
     let geometry = feature
         .get("geometry")
         .cloned()
-        .ok_or_else(|| CliError::new("site_geometry_invalid", "the feature has no geometry"))?;
+        .ok_or_else(|| CliError::new(vigie_domain::Code::SiteGeometryInvalid, "the feature has no geometry"))?;
     let input = SiteInput {
         name,
         category: SiteCategory::from_key(&category)?,
@@ -268,8 +276,8 @@ pub async fn import_osm(store: &dyn Store, org: &str, file: &Path) -> Result<Val
         report
     })
     .await
-    .map_err(|e| CliError::new("internal", format!("the OSM reader stopped: {e}")))?
-    .map_err(|e| CliError::new(e.code(), e.to_string()))?;
+    .map_err(|e| CliError::new(vigie_domain::Code::Internal, format!("the OSM reader stopped: {e}")))?
+    .map_err(CliError::from)?;
     let by_category: BTreeMap<&str, u64> = report.count_by_category().into_iter().map(|(c, n)| (c.key(), n)).collect();
     let found = report.candidates.len();
     let skipped = report.skipped.clone();

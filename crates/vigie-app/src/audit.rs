@@ -8,7 +8,7 @@ use vigie_domain::access::Principal;
 use vigie_domain::audit::AuditRecord;
 use vigie_store::Store;
 
-use crate::error::ApiError;
+use crate::Failure;
 
 /// Entries written in one transaction at most.
 const MAX_BATCH: usize = 512;
@@ -30,7 +30,7 @@ impl AuditSink {
                 let committed = match store.append_audit(&records).await {
                     Ok(()) => true,
                     Err(err) => {
-                        tracing::error!(code = err.code(), error = %err, entries = records.len(), "audit entries could not be written");
+                        tracing::error!(code = err.code().key(), error = %err, entries = records.len(), "audit entries could not be written");
                         false
                     }
                 };
@@ -43,12 +43,12 @@ impl AuditSink {
     }
 
     /// Appends an entry through the group commit; returns once it is committed.
-    pub async fn append(&self, record: AuditRecord) -> Result<(), ApiError> {
+    pub async fn append(&self, record: AuditRecord) -> Result<(), Failure> {
         let (reply, committed) = oneshot::channel();
-        self.queue.send((record, reply)).await.map_err(|_| ApiError::internal())?;
+        self.queue.send((record, reply)).await.map_err(|_| Failure::internal())?;
         match committed.await {
             Ok(true) => Ok(()),
-            _ => Err(ApiError::internal()),
+            _ => Err(Failure::internal()),
         }
     }
 
@@ -60,7 +60,7 @@ impl AuditSink {
         object_type: &str,
         object_id: Option<&str>,
         details: serde_json::Value,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Failure> {
         let record = AuditRecord {
             at_ms,
             actor: caller.user_id.clone(),

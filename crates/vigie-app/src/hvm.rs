@@ -1,0 +1,145 @@
+//! Hostile-vehicle studies of a site on the server's street network, and barrier advice.
+//! Both say where a site is weak: reads are audited.
+use std::sync::Arc;
+
+use serde_json::json;
+use vigie_domain::access::Principal;
+use vigie_store::{HvmStudy, NewHvmStudy, Site};
+
+use crate::{App, Code, Failure, HvmNetwork, Result, blocking};
+
+/// What a study asks for: vehicle classes (keys such as `M1`, `N3C`; default every class) and
+/// the side friction factor (default 0.6).
+#[derive(Debug, Clone, Default)]
+pub struct StudyRequest {
+    pub vehicles: Option<Vec<String>>,
+    pub friction: Option<f64>,
+}
+
+/// Barrier advice: the catalogue (CSV with the header
+/// manufacturer,product,standard,rating,foundation,width) and the study's parameters.
+#[derive(Debug, Clone, Default)]
+pub struct RecommendationRequest {
+    pub catalogue_csv: String,
+    /// Room behind the line for the barrier's penetration and debris, in metres.
+    pub standoff_m: Option<f64>,
+    /// How far before an access point a bend or chicane is considered, in metres (default 20).
+    pub bend_distance_m: Option<f64>,
+    pub study: StudyRequest,
+}
+
+/// The vehicle classes and dynamics a request asks for, checked.
+fn setup(
+    network: &HvmNetwork,
+    request: &StudyRequest,
+) -> Result<(Vec<vigie_hvm::VehicleClass>, vigie_hvm::DynamicsParams)> {
+    let classes = match &request.vehicles {
+        Some(keys) => {
+            keys.iter().map(|k| network.vehicles.get(k).cloned()).collect::<std::result::Result<Vec<_>, _>>()?
+        }
+        None => network.vehicles.classes.clone(),
+    };
+    if classes.is_empty() {
+        return Err(Failure::new(Code::HvmParameterInvalid, "name at least one vehicle class"));
+    }
+    let mut params = vigie_hvm::DynamicsParams::default();
+    if let Some(friction) = request.friction {
+        if !(0.1..=1.5).contains(&friction) {
+            return Err(Failure::new(
+                Code::HvmParameterInvalid,
+                "friction must lie between 0.1 and 1.5 (0.6 on normal roads, 1.0 as the conservative bound)",
+            ));
+        }
+        params.friction = friction;
+    }
+    Ok((classes, params))
+}
+
+/// The dynamics are CPU work: they run off the async workers.
+async fn analyse(
+    network: &Arc<HvmNetwork>,
+    site: &Site,
+    classes: Vec<vigie_hvm::VehicleClass>,
+    params: vigie_hvm::DynamicsParams,
+) -> Result<vigie_hvm::VdaResult> {
+    let geometry = vigie_domain::geometry::SiteGeometry::from_geojson(&site.geometry)?;
+    let worker = network.clone();
+    blocking(move || vigie_hvm::analyse_site(&worker.graph, &geometry, &classes, &params)).await
+}
+
+impl App {
+    fn hvm_network(&self) -> Result<Arc<HvmNetwork>> {
+        self.hvm.clone().ok_or_else(|| {
+            Failure::new(
+                Code::HvmNetworkMissing,
+                "this server has no street network loaded; start it with --osm FILE.osm.pbf",
+            )
+        })
+    }
+
+    /// Runs a vehicle dynamics assessment of the site on the server's street network and keeps
+    /// it with the site.
+    pub async fn run_hvm_study(&self, caller: &Principal, site_id: &str, request: StudyRequest) -> Result<HvmStudy> {
+        let site = self.readable_site(caller, site_id).await?;
+        if !caller.can_write_org(&site.org_id) {
+            return Err(Failure::forbidden("you may read this site but not add studies to it"));
+        }
+        let network = self.hvm_network()?;
+        let (classes, params) = setup(&network, &request)?;
+        let result = analyse(&network, &site, classes, params).await?;
+        let study = NewHvmStudy {
+            site_id: site.id.clone(),
+            org_id: site.org_id.clone(),
+            vehicles_version: network.vehicles.version.clone(),
+            network: network.name.clone(),
+            result: serde_json::to_value(result).map_err(|_| Failure::internal())?,
+        };
+        Ok(self.store.create_hvm_study(&self.write_context(caller), &study).await?)
+    }
+
+    /// The site's latest study, if it has one.
+    pub async fn latest_hvm_study(&self, caller: &Principal, site_id: &str) -> Result<Option<HvmStudy>> {
+        let site = self.readable_site(caller, site_id).await?;
+        let study = self.store.latest_hvm_study(&site.id).await?;
+        if let Some(study) = &study {
+            self.audit_read(caller, "hvm_study", Some(&study.id), json!({"site_id": site.id})).await?;
+        }
+        Ok(study)
+    }
+
+    /// For each access point of the site: the minimum rating, the catalogue's products that
+    /// cover it, and the bends that would bring the speed down to a lower test speed. Computed
+    /// afresh on the street network; a read of the site's weak points, so audited.
+    pub async fn hvm_recommendation(
+        &self,
+        caller: &Principal,
+        site_id: &str,
+        request: RecommendationRequest,
+    ) -> Result<vigie_hvm::Recommendation> {
+        let site = self.readable_site(caller, site_id).await?;
+        let catalogue = vigie_hvm::Catalogue::from_csv(&request.catalogue_csv)?;
+        let mut advice = vigie_hvm::RecommendParams::default();
+        for (name, value) in [("standoff_m", request.standoff_m), ("bend_distance_m", request.bend_distance_m)] {
+            if value.is_some_and(|v| !(v.is_finite() && v >= 0.0)) {
+                return Err(Failure::new(
+                    Code::HvmParameterInvalid,
+                    format!("{name} must be zero or a positive number of metres"),
+                ));
+            }
+        }
+        advice.standoff_m = request.standoff_m;
+        advice.bend_distance_m = request.bend_distance_m.unwrap_or(advice.bend_distance_m);
+        let network = self.hvm_network()?;
+        let (classes, params) = setup(&network, &request.study)?;
+        let result = analyse(&network, &site, classes.clone(), params.clone()).await?;
+        let recommendation = vigie_hvm::recommend(&result, &catalogue, &classes, &params, &advice);
+        self.audit_read(
+            caller,
+            "hvm_recommendation",
+            Some(&site.id),
+            json!({"org_id": site.org_id, "products": catalogue.products.len()}),
+        )
+        .await?;
+        Ok(recommendation)
+    }
+}
