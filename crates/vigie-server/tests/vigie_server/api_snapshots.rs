@@ -320,6 +320,8 @@ impl Redactor {
         });
         let window = self.started_ms..=self.finished_ms;
         let now = |ms: i64| window.contains(&ms);
+        // When a validated assessment falls due, with the worlds' (default) setting.
+        let reassessment_ms = i64::from(vigie_server::ServerConfig::default().reassessment_days) * DAY_MS;
         text = replace_matches(&text, |previous, rest| {
             if previous.is_some_and(|c| c.is_ascii_alphanumeric() || c == '.') {
                 return None;
@@ -329,8 +331,8 @@ impl Redactor {
                 rest[..digits].parse().ok().filter(|_| digits == 13 && !is_word(rest[13..].chars().next()))?;
             let label = if now(ms) {
                 "[now]"
-            } else if now(ms - 365 * DAY_MS) {
-                "[now+365d]"
+            } else if now(ms - reassessment_ms) {
+                "[now+reassessment_days]"
             } else {
                 return None;
             };
