@@ -14,6 +14,9 @@ use vigie_domain::access::{OrgKind, Role};
 use vigie_server::{AppState, ServerConfig};
 use vigie_store::{NewUser, Store, WriteContext};
 
+#[path = "vigie_server/api_snapshots.rs"]
+mod api_snapshots;
+
 struct World {
     app: Router,
     store: Arc<dyn Store>,
@@ -829,14 +832,18 @@ async fn an_assessment_goes_from_the_site_to_a_validated_score_and_a_tracked_pla
 
 // --- The guidance library (issue 5) ---
 
+/// The state of a world's server, with a library index in memory.
+async fn library_state(store: &Arc<dyn Store>) -> AppState {
+    let mut state = AppState::new(store.clone(), ServerConfig { body_limit: 64 * 1024, ..ServerConfig::default() });
+    state.library = Some(vigie_server::library::open(store.as_ref(), None).await.unwrap());
+    state
+}
+
 /// The worlds, with a library index in memory.
 async fn library_worlds() -> Vec<World> {
     let mut worlds = worlds().await;
     for world in &mut worlds {
-        let mut state =
-            AppState::new(world.store.clone(), ServerConfig { body_limit: 64 * 1024, ..ServerConfig::default() });
-        state.library = Some(vigie_server::library::open(world.store.as_ref(), None).await.unwrap());
-        world.app = vigie_server::router(state);
+        world.app = vigie_server::router(library_state(&world.store).await);
     }
     worlds
 }
