@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 use tower::ServiceExt;
+use vigie_app::Clock;
 use vigie_app::secrets::{hash_password, new_secret, secret_hash};
 use vigie_domain::access::{OrgKind, Role};
 use vigie_server::{AppState, ServerConfig};
@@ -28,6 +29,10 @@ struct World {
     viewer: String,
     operator_site: String,
     _dir: tempfile::TempDir,
+}
+
+fn now_ms() -> i64 {
+    vigie_app::SystemClock.now_ms()
 }
 
 fn ctx() -> WriteContext {
@@ -385,7 +390,7 @@ async fn password_spraying_from_one_address_is_refused() {
                 .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(peer.parse().unwrap(), 50000)));
             request
         };
-        for i in 0..vigie_server::throttle::MAX_FAILURES_PER_ADDRESS {
+        for i in 0..vigie_app::throttle::MAX_FAILURES_PER_ADDRESS {
             let (status, _, _) =
                 world.send(login(&format!("user{i}@example.org"), "Summer2026!", "203.0.113.7", None)).await;
             assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -743,13 +748,13 @@ async fn an_assessment_goes_from_the_site_to_a_validated_score_and_a_tracked_pla
         let (status, body) =
             world.call("POST", &transition, Some(&world.operator), Some(json!({"to": "validated"}))).await;
         assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
-        let before = vigie_server::now_ms();
+        let before = now_ms();
         let (status, validated) =
             world.call("POST", &transition, Some(&world.officer), Some(json!({"to": "validated"}))).await;
         assert_eq!((status, validated["status"].as_str()), (StatusCode::OK, Some("validated")), "{validated}");
         let due = validated["due_at_ms"].as_i64().unwrap();
         assert!(
-            (before + 364 * 86_400_000..=vigie_server::now_ms() + 365 * 86_400_000).contains(&due),
+            (before + 364 * 86_400_000..=now_ms() + 365 * 86_400_000).contains(&due),
             "due a year after validation by default"
         );
         assert!(validated["summary"]["max_risk_band"].is_string());
@@ -834,9 +839,8 @@ async fn an_assessment_goes_from_the_site_to_a_validated_score_and_a_tracked_pla
 
 /// The state of a world's server, with a library index in memory.
 async fn library_state(store: &Arc<dyn Store>) -> AppState {
-    let mut state = AppState::new(store.clone(), ServerConfig { body_limit: 64 * 1024, ..ServerConfig::default() });
-    state.library = Some(vigie_server::library::open(store.as_ref(), None).await.unwrap());
-    state
+    AppState::new(store.clone(), ServerConfig { body_limit: 64 * 1024, ..ServerConfig::default() })
+        .with_library(vigie_app::library::open(store.as_ref(), None).await.unwrap())
 }
 
 /// The worlds, with a library index in memory.

@@ -180,7 +180,7 @@ impl<'w> Story<'w> {
         }
         placeholders.fix(&world.operator_site, "site-market");
         // The world's own site was made just before: times from then on are "now".
-        let started_ms = vigie_server::now_ms() - 10 * 60_000;
+        let started_ms = super::now_ms() - 10 * 60_000;
         Story { world, exchanges: Vec::new(), placeholders, started_ms }
     }
 
@@ -264,7 +264,7 @@ impl<'w> Story<'w> {
             placeholders,
             named,
             started_ms,
-            finished_ms: vigie_server::now_ms() + 60_000,
+            finished_ms: super::now_ms() + 60_000,
             backend: world.store.backend(),
         };
         let mut text = String::new();
