@@ -197,13 +197,13 @@ pub trait AssessmentStore: Send + Sync {
     async fn pending_actions(&self, orgs: Option<&[String]>, limit: u32) -> Result<Vec<Action>>;
 }
 
-pub(crate) const ASSESSMENT_COLUMNS: &str = "id, site_id, org_id, methodology_version, status, threat_level, category, occupancy, area_m2, visibility, version, created_at, created_by, updated_at, submitted_at, submitted_by, validated_at, validated_by, archived_at, due_at, summary, protective_measures_index";
-pub(crate) const ANSWER_COLUMNS: &str = "question_id, answer, note, observed_at, gps, version, updated_at, updated_by";
-pub(crate) const PHOTO_COLUMNS: &str =
+const ASSESSMENT_COLUMNS: &str = "id, site_id, org_id, methodology_version, status, threat_level, category, occupancy, area_m2, visibility, version, created_at, created_by, updated_at, submitted_at, submitted_by, validated_at, validated_by, archived_at, due_at, summary, protective_measures_index";
+const ANSWER_COLUMNS: &str = "question_id, answer, note, observed_at, gps, version, updated_at, updated_by";
+const PHOTO_COLUMNS: &str =
     "id, assessment_id, question_id, content_type, size_bytes, sha256, blob_ref, location_kept, created_at, created_by";
-pub(crate) const ACTION_COLUMNS: &str = "id, assessment_id, site_id, org_id, title, owner, due_date, status, evidence, question_id, scenario_id, measure_id, version, created_at, created_by, updated_at, updated_by";
+const ACTION_COLUMNS: &str = "id, assessment_id, site_id, org_id, title, owner, due_date, status, evidence, question_id, scenario_id, measure_id, version, created_at, created_by, updated_at, updated_by";
 
-pub(crate) fn small(what: &str, value: i64) -> Result<u8> {
+fn small(what: &str, value: i64) -> Result<u8> {
     u8::try_from(value).map_err(|e| corrupt(what, e))
 }
 

@@ -73,27 +73,27 @@ pub trait LibraryStore: Send + Sync {
 }
 
 /// A serde enum's snake_case key (`Format`, `PassageKind`, `Lang`).
-pub(crate) fn key<T: Serialize>(value: &T) -> crate::Result<String> {
+fn key<T: Serialize>(value: &T) -> crate::Result<String> {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(s)) => Ok(s),
         other => Err(corrupt("library key", format!("{other:?}"))),
     }
 }
 
-pub(crate) fn from_key<T: serde::de::DeserializeOwned>(what: &str, key: String) -> crate::Result<T> {
+fn from_key<T: serde::de::DeserializeOwned>(what: &str, key: String) -> crate::Result<T> {
     serde_json::from_value(serde_json::Value::String(key)).map_err(|e| corrupt(what, e))
 }
 
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> crate::Result<T> {
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> crate::Result<T> {
     serde_json::from_str(text).map_err(|e| corrupt(what, e))
 }
 
-pub(crate) fn to_json<T: Serialize>(what: &str, value: &T) -> crate::Result<String> {
+fn to_json<T: Serialize>(what: &str, value: &T) -> crate::Result<String> {
     serde_json::to_string(value).map_err(|e| corrupt(what, e))
 }
 
 /// Does the stored document already say what `parsed` says?
-pub(crate) fn same(stored: &StoredDocument, parsed: &ParsedDocument) -> bool {
+fn same(stored: &StoredDocument, parsed: &ParsedDocument) -> bool {
     stored.document == parsed.document && stored.content.content_hash == parsed.version.content_hash
 }
 
@@ -115,10 +115,10 @@ where
     Option<String>: Value<DB>,
     Option<i64>: Value<DB>,
 {
-    fn stored_document_from_row(row: &DB::Row) -> Result<crate::StoredDocument> {
+    fn stored_document_from_row(row: &DB::Row) -> Result<StoredDocument> {
         let date: Option<String> = row.try_get("doc_date")?;
         let id: String = row.try_get("id")?;
-        let document = vigie_search::Document {
+        let document = Document {
             id: id.clone(),
             org_id: row.try_get("org_id")?,
             title: row.try_get("title")?,
@@ -129,7 +129,7 @@ where
             marking: vigie_search::Marking::parse(&row.try_get::<String, _>("marking")?)
                 .map_err(|e| corrupt("document marking", e))?,
         };
-        let content = vigie_search::DocumentVersion {
+        let content = DocumentVersion {
             document_id: id,
             content_hash: row.try_get("content_hash")?,
             format: from_key("document format", row.try_get("format")?)?,
@@ -138,7 +138,7 @@ where
                 .map_err(|e| corrupt("document size", e))?,
             signature: from_json("document signature", &row.try_get::<String, _>("signature")?)?,
         };
-        Ok(crate::StoredDocument {
+        Ok(StoredDocument {
             document,
             version: row.try_get("version")?,
             content,
@@ -147,8 +147,8 @@ where
         })
     }
 
-    fn passage_from_row(row: &DB::Row) -> Result<vigie_search::Passage> {
-        Ok(vigie_search::Passage {
+    fn passage_from_row(row: &DB::Row) -> Result<Passage> {
+        Ok(Passage {
             id: row.try_get("id")?,
             document_id: row.try_get("document_id")?,
             ordinal: u32::try_from(row.try_get::<i64, _>("ordinal")?).map_err(|e| corrupt("passage ordinal", e))?,
@@ -176,11 +176,7 @@ where
     Option<i64>: Value<DB>,
 {
     #[tracing::instrument(skip_all)]
-    async fn ingest_document(
-        &self,
-        ctx: &WriteContext,
-        parsed: &vigie_search::ParsedDocument,
-    ) -> Result<crate::LibraryIngest> {
+    async fn ingest_document(&self, ctx: &WriteContext, parsed: &ParsedDocument) -> Result<LibraryIngest> {
         let doc = &parsed.document;
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(&format!("SELECT {DOCUMENT_COLUMNS} FROM library_documents WHERE id = $1"))
@@ -197,7 +193,7 @@ where
         let generation: i64 =
             sqlx::query_scalar("SELECT generation FROM library_state WHERE id = 1").fetch_one(&mut *tx).await?;
         let (status, version, generation) = match &stored {
-            Some(s) if crate::library::same(s, parsed) => (crate::IngestStatus::Unchanged, s.version, generation),
+            Some(s) if same(s, parsed) => (IngestStatus::Unchanged, s.version, generation),
             _ => {
                 let version = stored.as_ref().map_or(1, |s| s.version + 1);
                 let generation = generation + 1;
@@ -260,11 +256,7 @@ where
                     .bind(generation)
                     .execute(&mut *tx)
                     .await?;
-                (
-                    if stored.is_some() { crate::IngestStatus::Updated } else { crate::IngestStatus::Created },
-                    version,
-                    generation,
-                )
+                (if stored.is_some() { IngestStatus::Updated } else { IngestStatus::Created }, version, generation)
             }
         };
         // Metadata only: a TLP:RED document's text never reaches the audit log.
@@ -274,16 +266,10 @@ where
         });
         Sql::<DB>::audit(&mut tx, ctx, "library.ingest", "library_document", Some(&doc.id), details).await?;
         tx.commit().await?;
-        Ok(crate::LibraryIngest {
-            document_id: doc.id.clone(),
-            version,
-            status,
-            passages: parsed.passages.len(),
-            generation,
-        })
+        Ok(LibraryIngest { document_id: doc.id.clone(), version, status, passages: parsed.passages.len(), generation })
     }
 
-    async fn library_document(&self, id: &str) -> Result<Option<crate::StoredDocument>> {
+    async fn library_document(&self, id: &str) -> Result<Option<StoredDocument>> {
         let row = sqlx::query(&format!("SELECT {DOCUMENT_COLUMNS} FROM library_documents WHERE id = $1"))
             .bind(id)
             .fetch_optional(self.pool())
@@ -291,14 +277,14 @@ where
         row.as_ref().map(Sql::<DB>::stored_document_from_row).transpose()
     }
 
-    async fn list_library_documents(&self) -> Result<Vec<crate::StoredDocument>> {
+    async fn list_library_documents(&self) -> Result<Vec<StoredDocument>> {
         let rows = sqlx::query(&format!("SELECT {DOCUMENT_COLUMNS} FROM library_documents ORDER BY title, id"))
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(Sql::<DB>::stored_document_from_row).collect()
     }
 
-    async fn library_passages(&self, document_id: &str) -> Result<Vec<vigie_search::Passage>> {
+    async fn library_passages(&self, document_id: &str) -> Result<Vec<Passage>> {
         let rows = sqlx::query(&format!("{CURRENT_PASSAGES} WHERE p.document_id = $1 ORDER BY p.ordinal"))
             .bind(document_id)
             .fetch_all(self.pool())
@@ -306,7 +292,7 @@ where
         rows.iter().map(Sql::<DB>::passage_from_row).collect()
     }
 
-    async fn library_passage(&self, passage_id: &str) -> Result<Option<vigie_search::Passage>> {
+    async fn library_passage(&self, passage_id: &str) -> Result<Option<Passage>> {
         let row = sqlx::query(&format!("{CURRENT_PASSAGES} WHERE p.id = $1"))
             .bind(passage_id)
             .fetch_optional(self.pool())
@@ -319,7 +305,7 @@ where
     }
 
     #[tracing::instrument(skip_all)]
-    async fn library_changes(&self, since: i64) -> Result<crate::LibraryChanges> {
+    async fn library_changes(&self, since: i64) -> Result<LibraryChanges> {
         // One transaction: the generation and the documents come from the same snapshot.
         let mut tx = self.pool().begin().await?;
         let generation: i64 =
@@ -335,8 +321,7 @@ where
                 .fetch_all(&mut *tx)
                 .await?;
         tx.commit().await?;
-        let mut by_document: std::collections::HashMap<String, Vec<vigie_search::Passage>> =
-            std::collections::HashMap::new();
+        let mut by_document: std::collections::HashMap<String, Vec<Passage>> = std::collections::HashMap::new();
         for row in &passages {
             let p = Sql::<DB>::passage_from_row(row)?;
             by_document.entry(p.document_id.clone()).or_default().push(p);
@@ -346,9 +331,9 @@ where
             .map(|row| {
                 let stored = Sql::<DB>::stored_document_from_row(row)?;
                 let passages = by_document.remove(&stored.document.id).unwrap_or_default();
-                Ok(vigie_search::ParsedDocument { document: stored.document, version: stored.content, passages })
+                Ok(ParsedDocument { document: stored.document, version: stored.content, passages })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(crate::LibraryChanges { generation, documents })
+        Ok(LibraryChanges { generation, documents })
     }
 }

@@ -90,8 +90,9 @@ pub trait Backend: Send + Sync + 'static {
     fn push_bbox_candidates(qb: &mut QueryBuilder<'_, Self::Db>, bbox: &BoundingBox);
     /// sqlx gives each backend's query result its own `rows_affected`, with no trait over them.
     fn rows_affected(result: &<Self::Db as Database>::QueryResult) -> u64;
-    /// Runs a built query. Only the concrete backends can: generic code cannot drop a
-    /// `QueryBuilder` it has built from, as its arguments type is invariant there.
+    /// Runs a built query. Only the concrete backends can: over a generic database the built
+    /// query borrows the builder for as long as the arguments' own lifetime (`DB::Arguments<'q>`
+    /// is invariant there), so the builder could not be dropped afterwards.
     fn fetch_built<'a>(
         &'a self,
         query: QueryBuilder<'a, Self::Db>,
@@ -119,7 +120,7 @@ pub(crate) struct Sql<DB>(PhantomData<DB>);
 /// The site's stored representation: geometry and tags as JSON text.
 struct SiteColumns {
     geometry: String,
-    bbox: vigie_domain::geometry::BoundingBox,
+    bbox: BoundingBox,
     tags: String,
 }
 
