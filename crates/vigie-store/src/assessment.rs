@@ -1,14 +1,16 @@
 //! The assessment part of the [`crate::Store`]: assessments, their answers, photos and action
-//! plans. The SQL is shared by both backends like `sql.rs`: the macro is expanded in `sqlite.rs`
-//! and `postgres.rs` after `impl_store!`, whose helpers (`audit`, `Row`, …) it uses. Photo bytes
-//! go through two backend hooks, `put_photo_bytes` and `photo_bytes`.
+//! plans. The SQL is shared by both backends like `sql.rs`, implemented once for every
+//! [`Backend`] with the helpers of `sql.rs` (`Sql::audit`, …). Photo bytes go through two backend
+//! hooks, `Backend::put_photo_bytes` and `Backend::read_photo_bytes`.
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use sqlx::{ColumnIndex, Database, Encode, Executor, IntoArguments, QueryBuilder, Row as _, Transaction, Type};
 use vigie_domain::assessment::{ActionStatus, AssessmentStatus, GpsPoint};
 use vigie_domain::site::SiteCategory;
 
-use crate::{Result, WriteContext};
+use crate::sql::{Backend, Sql, Value, corrupt, new_id, parse_category};
+use crate::{Result, StoreError, WriteContext};
 
 /// The site as the assessment saw it: scores are recomputed from this, not from today's site.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -195,465 +197,626 @@ pub trait AssessmentStore: Send + Sync {
     async fn pending_actions(&self, orgs: Option<&[String]>, limit: u32) -> Result<Vec<Action>>;
 }
 
-pub(crate) const ASSESSMENT_COLUMNS: &str = "id, site_id, org_id, methodology_version, status, threat_level, category, occupancy, area_m2, visibility, version, created_at, created_by, updated_at, submitted_at, submitted_by, validated_at, validated_by, archived_at, due_at, summary, protective_measures_index";
-pub(crate) const ANSWER_COLUMNS: &str = "question_id, answer, note, observed_at, gps, version, updated_at, updated_by";
-pub(crate) const PHOTO_COLUMNS: &str =
+const ASSESSMENT_COLUMNS: &str = "id, site_id, org_id, methodology_version, status, threat_level, category, occupancy, area_m2, visibility, version, created_at, created_by, updated_at, submitted_at, submitted_by, validated_at, validated_by, archived_at, due_at, summary, protective_measures_index";
+const ANSWER_COLUMNS: &str = "question_id, answer, note, observed_at, gps, version, updated_at, updated_by";
+const PHOTO_COLUMNS: &str =
     "id, assessment_id, question_id, content_type, size_bytes, sha256, blob_ref, location_kept, created_at, created_by";
-pub(crate) const ACTION_COLUMNS: &str = "id, assessment_id, site_id, org_id, title, owner, due_date, status, evidence, question_id, scenario_id, measure_id, version, created_at, created_by, updated_at, updated_by";
+const ACTION_COLUMNS: &str = "id, assessment_id, site_id, org_id, title, owner, due_date, status, evidence, question_id, scenario_id, measure_id, version, created_at, created_by, updated_at, updated_by";
 
-pub(crate) fn small(what: &str, value: i64) -> Result<u8> {
-    u8::try_from(value).map_err(|e| crate::sql::corrupt(what, e))
+fn small(what: &str, value: i64) -> Result<u8> {
+    u8::try_from(value).map_err(|e| corrupt(what, e))
 }
 
-macro_rules! impl_assessment_store {
-    ($store:ident, $db:ident) => {
-        mod assessment_store {
-            type Store = super::$store;
-            type Db = sqlx::$db;
+impl<DB> Sql<DB>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'n> &'n str: ColumnIndex<DB::Row> + Encode<'n, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+    String: Value<DB>,
+    i64: Value<DB>,
+    f64: Value<DB>,
+    bool: Value<DB>,
+    Option<String>: Value<DB>,
+    Option<i64>: Value<DB>,
+{
+    fn assessment_from_row(row: &DB::Row) -> Result<Assessment> {
+        let status: String = row.try_get("status")?;
+        let summary: Option<String> = row.try_get("summary")?;
+        let visibility: Option<i64> = row.try_get("visibility")?;
+        let index: Option<i64> = row.try_get("protective_measures_index")?;
+        Ok(Assessment {
+            id: row.try_get("id")?,
+            site_id: row.try_get("site_id")?,
+            org_id: row.try_get("org_id")?,
+            methodology_version: row.try_get("methodology_version")?,
+            status: AssessmentStatus::from_key(&status).map_err(|e| corrupt("assessment status", e))?,
+            threat_level: small("threat level", row.try_get("threat_level")?)?,
+            site: AssessedSite {
+                category: parse_category(&row.try_get::<String, _>("category")?)?,
+                occupancy: u32::try_from(row.try_get::<i64, _>("occupancy")?).map_err(|e| corrupt("occupancy", e))?,
+                area_m2: row.try_get("area_m2")?,
+                visibility: visibility.map(|v| small("visibility", v)).transpose()?,
+            },
+            version: row.try_get("version")?,
+            created_at_ms: row.try_get("created_at")?,
+            created_by: row.try_get("created_by")?,
+            updated_at_ms: row.try_get("updated_at")?,
+            submitted_at_ms: row.try_get("submitted_at")?,
+            submitted_by: row.try_get("submitted_by")?,
+            validated_at_ms: row.try_get("validated_at")?,
+            validated_by: row.try_get("validated_by")?,
+            archived_at_ms: row.try_get("archived_at")?,
+            due_at_ms: row.try_get("due_at")?,
+            summary: summary
+                .map(|s| serde_json::from_str(&s).map_err(|e| corrupt("assessment summary", e)))
+                .transpose()?,
+            protective_measures_index: index.map(|v| small("protective measures index", v)).transpose()?,
+        })
+    }
 
-            use std::collections::BTreeMap;
+    fn answer_from_row(row: &DB::Row) -> Result<StoredAnswer> {
+        let gps: Option<String> = row.try_get("gps")?;
+        Ok(StoredAnswer {
+            question_id: row.try_get("question_id")?,
+            content: AnswerContent {
+                answer: row.try_get("answer")?,
+                note: row.try_get("note")?,
+                observed_at_ms: row.try_get("observed_at")?,
+                gps: gps.map(|g| serde_json::from_str(&g).map_err(|e| corrupt("answer position", e))).transpose()?,
+            },
+            photos: Vec::new(),
+            version: row.try_get("version")?,
+            updated_at_ms: row.try_get("updated_at")?,
+            updated_by: row.try_get("updated_by")?,
+        })
+    }
 
-            use sqlx::{QueryBuilder, Row as _, Transaction};
-            use vigie_domain::assessment::{ActionStatus, AssessmentStatus};
-            use vigie_domain::site::SiteCategory;
+    fn photo_from_row(row: &DB::Row) -> Result<Photo> {
+        Ok(Photo {
+            id: row.try_get("id")?,
+            assessment_id: row.try_get("assessment_id")?,
+            question_id: row.try_get("question_id")?,
+            content_type: row.try_get("content_type")?,
+            size_bytes: row.try_get("size_bytes")?,
+            sha256: row.try_get("sha256")?,
+            blob_ref: row.try_get("blob_ref")?,
+            location_kept: row.try_get("location_kept")?,
+            created_at_ms: row.try_get("created_at")?,
+            created_by: row.try_get("created_by")?,
+        })
+    }
 
-            use super::{audit, Row};
-            use $crate::assessment::{small, ACTION_COLUMNS, ANSWER_COLUMNS, ASSESSMENT_COLUMNS, PHOTO_COLUMNS};
-            use $crate::sql::{corrupt, new_id, parse_category};
-            use $crate::{Action, ActionFields, AnswerContent, AnswerWrite, AssessedSite, Assessment, NewAssessment, NewPhoto, Photo, Result, StoreError, StoredAnswer, TransitionData, WriteContext};
+    fn action_from_row(row: &DB::Row) -> Result<Action> {
+        let status: String = row.try_get("status")?;
+        Ok(Action {
+            id: row.try_get("id")?,
+            assessment_id: row.try_get("assessment_id")?,
+            site_id: row.try_get("site_id")?,
+            org_id: row.try_get("org_id")?,
+            fields: ActionFields {
+                title: row.try_get("title")?,
+                owner: row.try_get("owner")?,
+                due_date: row.try_get("due_date")?,
+                status: ActionStatus::from_key(&status).map_err(|e| corrupt("action status", e))?,
+                evidence: row.try_get("evidence")?,
+                question_id: row.try_get("question_id")?,
+                scenario_id: row.try_get("scenario_id")?,
+                measure_id: row.try_get("measure_id")?,
+            },
+            version: row.try_get("version")?,
+            created_at_ms: row.try_get("created_at")?,
+            created_by: row.try_get("created_by")?,
+            updated_at_ms: row.try_get("updated_at")?,
+            updated_by: row.try_get("updated_by")?,
+        })
+    }
 
-            fn assessment_from_row(row: &Row) -> Result<Assessment> {
-                let status: String = row.try_get("status")?;
-                let summary: Option<String> = row.try_get("summary")?;
-                let visibility: Option<i64> = row.try_get("visibility")?;
-                let index: Option<i64> = row.try_get("protective_measures_index")?;
-                Ok(Assessment {
-                    id: row.try_get("id")?,
-                    site_id: row.try_get("site_id")?,
-                    org_id: row.try_get("org_id")?,
-                    methodology_version: row.try_get("methodology_version")?,
-                    status: AssessmentStatus::from_key(&status).map_err(|e| corrupt("assessment status", e))?,
-                    threat_level: small("threat level", row.try_get("threat_level")?)?,
-                    site: AssessedSite {
-                        category: parse_category(&row.try_get::<String, _>("category")?)?,
-                        occupancy: u32::try_from(row.try_get::<i64, _>("occupancy")?).map_err(|e| corrupt("occupancy", e))?,
-                        area_m2: row.try_get("area_m2")?,
-                        visibility: visibility.map(|v| small("visibility", v)).transpose()?,
-                    },
-                    version: row.try_get("version")?,
-                    created_at_ms: row.try_get("created_at")?,
-                    created_by: row.try_get("created_by")?,
-                    updated_at_ms: row.try_get("updated_at")?,
-                    submitted_at_ms: row.try_get("submitted_at")?,
-                    submitted_by: row.try_get("submitted_by")?,
-                    validated_at_ms: row.try_get("validated_at")?,
-                    validated_by: row.try_get("validated_by")?,
-                    archived_at_ms: row.try_get("archived_at")?,
-                    due_at_ms: row.try_get("due_at")?,
-                    summary: summary.map(|s| serde_json::from_str(&s).map_err(|e| corrupt("assessment summary", e))).transpose()?,
-                    protective_measures_index: index.map(|v| small("protective measures index", v)).transpose()?,
-                })
+    /// The rows `sql` selects with one text parameter, each turned into a `T`.
+    async fn rows_where<'e, E, T>(
+        executor: E,
+        sql: &'e str,
+        key: &'e str,
+        from_row: fn(&DB::Row) -> Result<T>,
+    ) -> Result<Vec<T>>
+    where
+        E: sqlx::Executor<'e, Database = DB>,
+    {
+        let rows = sqlx::query(sql).bind(key).fetch_all(executor).await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// The row `sql` selects with one text parameter, if any, turned into a `T`.
+    async fn row_where<'e, E, T>(
+        executor: E,
+        sql: &'e str,
+        key: &'e str,
+        from_row: fn(&DB::Row) -> Result<T>,
+    ) -> Result<Option<T>>
+    where
+        E: sqlx::Executor<'e, Database = DB>,
+    {
+        let row = sqlx::query(sql).bind(key).fetch_optional(executor).await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    async fn assessment_in(tx: &mut Transaction<'_, DB>, id: &str) -> Result<Assessment> {
+        Self::row_where(
+            &mut **tx,
+            &format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE id = $1"),
+            id,
+            Self::assessment_from_row,
+        )
+        .await?
+        .ok_or_else(|| StoreError::NotFound("assessment".into()))
+    }
+
+    /// The assessment, if its answers and photos may still change.
+    async fn editable_assessment(tx: &mut Transaction<'_, DB>, id: &str) -> Result<Assessment> {
+        let assessment = Self::assessment_in(tx, id).await?;
+        if !assessment.status.answers_editable() {
+            return Err(StoreError::Locked(format!(
+                "the assessment is {}: its answers and photos can no longer change",
+                assessment.status.key()
+            )));
+        }
+        Ok(assessment)
+    }
+
+    async fn action_in(tx: &mut Transaction<'_, DB>, id: &str) -> Result<Action> {
+        Self::row_where(
+            &mut **tx,
+            &format!("SELECT {ACTION_COLUMNS} FROM actions WHERE id = $1"),
+            id,
+            Self::action_from_row,
+        )
+        .await?
+        .ok_or_else(|| StoreError::NotFound("action".into()))
+    }
+
+    async fn bump(tx: &mut Transaction<'_, DB>, ctx: &WriteContext, id: &str) -> Result<()> {
+        sqlx::query("UPDATE assessments SET version = version + 1, updated_at = $1 WHERE id = $2")
+            .bind(ctx.at_ms)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    fn push_orgs<'a>(qb: &mut QueryBuilder<'a, DB>, orgs: Option<&'a [String]>) {
+        if let Some(orgs) = orgs {
+            qb.push(" AND org_id IN (");
+            let mut list = qb.separated(", ");
+            for org in orgs {
+                list.push_bind(org.as_str());
             }
+            list.push_unseparated(")");
+        }
+    }
+}
 
-            fn answer_from_row(row: &Row) -> Result<StoredAnswer> {
-                let gps: Option<String> = row.try_get("gps")?;
-                Ok(StoredAnswer {
-                    question_id: row.try_get("question_id")?,
-                    content: AnswerContent {
-                        answer: row.try_get("answer")?,
-                        note: row.try_get("note")?,
-                        observed_at_ms: row.try_get("observed_at")?,
-                        gps: gps.map(|g| serde_json::from_str(&g).map_err(|e| corrupt("answer position", e))).transpose()?,
-                    },
-                    photos: Vec::new(),
-                    version: row.try_get("version")?,
-                    updated_at_ms: row.try_get("updated_at")?,
-                    updated_by: row.try_get("updated_by")?,
-                })
-            }
+#[async_trait::async_trait]
+impl<B, DB> AssessmentStore for B
+where
+    B: Backend<Db = DB>,
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'n> &'n str: ColumnIndex<DB::Row> + Encode<'n, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+    String: Value<DB>,
+    i64: Value<DB>,
+    f64: Value<DB>,
+    bool: Value<DB>,
+    Option<String>: Value<DB>,
+    Option<i64>: Value<DB>,
+{
+    #[tracing::instrument(skip_all)]
+    async fn create_assessment(&self, ctx: &WriteContext, new: &NewAssessment) -> Result<Assessment> {
+        let id = new_id();
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO assessments (id, site_id, org_id, methodology_version, status, threat_level, category, occupancy, area_m2, visibility, version, created_at, created_by, updated_at) VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $9, 1, $10, $11, $10)")
+            .bind(&id)
+            .bind(&new.site_id)
+            .bind(&new.org_id)
+            .bind(&new.methodology_version)
+            .bind(i64::from(new.threat_level))
+            .bind(new.site.category.key())
+            .bind(i64::from(new.site.occupancy))
+            .bind(new.site.area_m2)
+            .bind(new.site.visibility.map(i64::from))
+            .bind(ctx.at_ms)
+            .bind(&ctx.actor)
+            .execute(&mut *tx)
+            .await?;
+        Sql::<DB>::audit(&mut tx, ctx, "assessment.create", "assessment", Some(&id), serde_json::json!({"site_id": new.site_id, "org_id": new.org_id, "methodology_version": new.methodology_version})).await?;
+        let assessment = Sql::<DB>::assessment_in(&mut tx, &id).await?;
+        tx.commit().await?;
+        Ok(assessment)
+    }
 
-            fn photo_from_row(row: &Row) -> Result<Photo> {
-                Ok(Photo {
-                    id: row.try_get("id")?,
-                    assessment_id: row.try_get("assessment_id")?,
-                    question_id: row.try_get("question_id")?,
-                    content_type: row.try_get("content_type")?,
-                    size_bytes: row.try_get("size_bytes")?,
-                    sha256: row.try_get("sha256")?,
-                    blob_ref: row.try_get("blob_ref")?,
-                    location_kept: row.try_get("location_kept")?,
-                    created_at_ms: row.try_get("created_at")?,
-                    created_by: row.try_get("created_by")?,
-                })
-            }
+    async fn get_assessment(&self, id: &str) -> Result<Option<Assessment>> {
+        Sql::<DB>::row_where(
+            self.pool(),
+            &format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE id = $1"),
+            id,
+            Sql::<DB>::assessment_from_row,
+        )
+        .await
+    }
 
-            fn action_from_row(row: &Row) -> Result<Action> {
-                let status: String = row.try_get("status")?;
-                Ok(Action {
-                    id: row.try_get("id")?,
-                    assessment_id: row.try_get("assessment_id")?,
-                    site_id: row.try_get("site_id")?,
-                    org_id: row.try_get("org_id")?,
-                    fields: ActionFields {
-                        title: row.try_get("title")?,
-                        owner: row.try_get("owner")?,
-                        due_date: row.try_get("due_date")?,
-                        status: ActionStatus::from_key(&status).map_err(|e| corrupt("action status", e))?,
-                        evidence: row.try_get("evidence")?,
-                        question_id: row.try_get("question_id")?,
-                        scenario_id: row.try_get("scenario_id")?,
-                        measure_id: row.try_get("measure_id")?,
-                    },
-                    version: row.try_get("version")?,
-                    created_at_ms: row.try_get("created_at")?,
-                    created_by: row.try_get("created_by")?,
-                    updated_at_ms: row.try_get("updated_at")?,
-                    updated_by: row.try_get("updated_by")?,
-                })
-            }
+    async fn site_assessments(&self, site_id: &str) -> Result<Vec<Assessment>> {
+        Sql::<DB>::rows_where(
+            self.pool(),
+            &format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE site_id = $1 ORDER BY created_at DESC, id"),
+            site_id,
+            Sql::<DB>::assessment_from_row,
+        )
+        .await
+    }
 
-            /// The rows `sql` selects with one text parameter, each turned into a `T`.
-            async fn rows_where<'e, E, T>(executor: E, sql: &'e str, key: &'e str, from_row: fn(&Row) -> Result<T>) -> Result<Vec<T>>
-            where
-                E: sqlx::Executor<'e, Database = Db>,
-            {
-                let rows = sqlx::query(sql).bind(key).fetch_all(executor).await?;
-                rows.iter().map(from_row).collect()
-            }
+    async fn assessments_by_status(
+        &self,
+        orgs: Option<&[String]>,
+        status: AssessmentStatus,
+    ) -> Result<Vec<Assessment>> {
+        if orgs.is_some_and(<[String]>::is_empty) {
+            return Ok(Vec::new());
+        }
+        let mut qb = QueryBuilder::<DB>::new(format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE status = "));
+        qb.push_bind(status.key());
+        Sql::<DB>::push_orgs(&mut qb, orgs);
+        qb.push(" ORDER BY site_id, created_at DESC, id");
+        let rows = self.fetch_built(qb).await?;
+        rows.iter().map(Sql::<DB>::assessment_from_row).collect()
+    }
 
-            /// The row `sql` selects with one text parameter, if any, turned into a `T`.
-            async fn row_where<'e, E, T>(executor: E, sql: &'e str, key: &'e str, from_row: fn(&Row) -> Result<T>) -> Result<Option<T>>
-            where
-                E: sqlx::Executor<'e, Database = Db>,
-            {
-                let row = sqlx::query(sql).bind(key).fetch_optional(executor).await?;
-                row.as_ref().map(from_row).transpose()
-            }
-
-            async fn assessment_in(tx: &mut Transaction<'_, Db>, id: &str) -> Result<Assessment> {
-                row_where(&mut **tx, &format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE id = $1"), id, assessment_from_row).await?.ok_or_else(|| StoreError::NotFound("assessment".into()))
-            }
-
-            /// The assessment, if its answers and photos may still change.
-            async fn editable_assessment(tx: &mut Transaction<'_, Db>, id: &str) -> Result<Assessment> {
-                let assessment = assessment_in(tx, id).await?;
-                if !assessment.status.answers_editable() {
-                    return Err(StoreError::Locked(format!("the assessment is {}: its answers and photos can no longer change", assessment.status.key())));
-                }
-                Ok(assessment)
-            }
-
-            async fn action_in(tx: &mut Transaction<'_, Db>, id: &str) -> Result<Action> {
-                row_where(&mut **tx, &format!("SELECT {ACTION_COLUMNS} FROM actions WHERE id = $1"), id, action_from_row).await?.ok_or_else(|| StoreError::NotFound("action".into()))
-            }
-
-            async fn bump(tx: &mut Transaction<'_, Db>, ctx: &WriteContext, id: &str) -> Result<()> {
-                sqlx::query("UPDATE assessments SET version = version + 1, updated_at = $1 WHERE id = $2").bind(ctx.at_ms).bind(id).execute(&mut **tx).await?;
-                Ok(())
-            }
-
-            fn push_orgs<'a>(qb: &mut QueryBuilder<'a, Db>, orgs: Option<&'a [String]>) {
-                if let Some(orgs) = orgs {
-                    qb.push(" AND org_id IN (");
-                    let mut list = qb.separated(", ");
-                    for org in orgs {
-                        list.push_bind(org.as_str());
-                    }
-                    list.push_unseparated(")");
-                }
-            }
-
-            #[async_trait::async_trait]
-            impl $crate::AssessmentStore for Store {
-                #[tracing::instrument(skip_all)]
-                async fn create_assessment(&self, ctx: &WriteContext, new: &NewAssessment) -> Result<Assessment> {
-                    let id = new_id();
-                    let mut tx = self.begin_write().await?;
-                    sqlx::query("INSERT INTO assessments (id, site_id, org_id, methodology_version, status, threat_level, category, occupancy, area_m2, visibility, version, created_at, created_by, updated_at) VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $9, 1, $10, $11, $10)")
-                        .bind(&id)
-                        .bind(&new.site_id)
-                        .bind(&new.org_id)
-                        .bind(&new.methodology_version)
-                        .bind(i64::from(new.threat_level))
-                        .bind(new.site.category.key())
-                        .bind(i64::from(new.site.occupancy))
-                        .bind(new.site.area_m2)
-                        .bind(new.site.visibility.map(i64::from))
-                        .bind(ctx.at_ms)
-                        .bind(&ctx.actor)
-                        .execute(&mut *tx)
-                        .await?;
-                    audit(&mut tx, ctx, "assessment.create", "assessment", Some(&id), serde_json::json!({"site_id": new.site_id, "org_id": new.org_id, "methodology_version": new.methodology_version})).await?;
-                    let assessment = assessment_in(&mut tx, &id).await?;
-                    tx.commit().await?;
-                    Ok(assessment)
-                }
-
-                async fn get_assessment(&self, id: &str) -> Result<Option<Assessment>> {
-                    row_where(&self.pool, &format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE id = $1"), id, assessment_from_row).await
-                }
-
-                async fn site_assessments(&self, site_id: &str) -> Result<Vec<Assessment>> {
-                    rows_where(&self.pool, &format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE site_id = $1 ORDER BY created_at DESC, id"), site_id, assessment_from_row).await
-                }
-
-                async fn assessments_by_status(&self, orgs: Option<&[String]>, status: AssessmentStatus) -> Result<Vec<Assessment>> {
-                    if orgs.is_some_and(<[String]>::is_empty) {
-                        return Ok(Vec::new());
-                    }
-                    let mut qb = QueryBuilder::<Db>::new(format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE status = "));
-                    qb.push_bind(status.key());
-                    push_orgs(&mut qb, orgs);
-                    qb.push(" ORDER BY site_id, created_at DESC, id");
-                    let rows = qb.build().fetch_all(&self.pool).await?;
-                    rows.iter().map(assessment_from_row).collect()
-                }
-
-                async fn assessment_answers(&self, assessment_id: &str) -> Result<BTreeMap<String, StoredAnswer>> {
-                    let rows = rows_where(&self.pool, &format!("SELECT {ANSWER_COLUMNS} FROM assessment_answers WHERE assessment_id = $1"), assessment_id, answer_from_row).await?;
-                    let mut answers: BTreeMap<String, StoredAnswer> = rows.into_iter().map(|a| (a.question_id.clone(), a)).collect();
-                    let photos = sqlx::query("SELECT id, question_id FROM assessment_photos WHERE assessment_id = $1 ORDER BY created_at, id").bind(assessment_id).fetch_all(&self.pool).await?;
-                    for row in photos {
-                        let question: String = row.try_get("question_id")?;
-                        if let Some(answer) = answers.get_mut(&question) {
-                            answer.photos.push(row.try_get("id")?);
-                        }
-                    }
-                    Ok(answers)
-                }
-
-                #[tracing::instrument(skip_all)]
-                async fn put_answers(&self, ctx: &WriteContext, assessment_id: &str, writes: &[AnswerWrite]) -> Result<Vec<StoredAnswer>> {
-                    let mut tx = self.begin_write().await?;
-                    let assessment = editable_assessment(&mut tx, assessment_id).await?;
-                    let mut stored = Vec::with_capacity(writes.len());
-                    let mut changed = Vec::new();
-                    for write in writes {
-                        let current = sqlx::query(&format!("SELECT {ANSWER_COLUMNS} FROM assessment_answers WHERE assessment_id = $1 AND question_id = $2"))
-                            .bind(assessment_id)
-                            .bind(&write.question_id)
-                            .fetch_optional(&mut *tx)
-                            .await?
-                            .as_ref()
-                            .map(answer_from_row)
-                            .transpose()?;
-                        if let Some(current) = &current
-                            && current.content == write.content
-                        {
-                            stored.push(current.clone());
-                            continue;
-                        }
-                        let current_version = current.as_ref().map_or(0, |c| c.version);
-                        if let (Some(base), Some(current)) = (write.base_version, &current)
-                            && base != current_version
-                        {
-                            return Err(StoreError::AnswerConflict { current: Box::new(current.clone()) });
-                        }
-                        if write.base_version.is_some_and(|b| b != current_version) {
-                            return Err(StoreError::Conflict(format!("answer {} was removed since you read it", write.question_id)));
-                        }
-                        let gps = write.content.gps.map(|g| serde_json::to_string(&g)).transpose().map_err(|e| corrupt("answer position", e))?;
-                        sqlx::query("INSERT INTO assessment_answers (assessment_id, question_id, answer, note, observed_at, gps, version, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8) ON CONFLICT (assessment_id, question_id) DO UPDATE SET answer = excluded.answer, note = excluded.note, observed_at = excluded.observed_at, gps = excluded.gps, version = assessment_answers.version + 1, updated_at = excluded.updated_at, updated_by = excluded.updated_by")
-                            .bind(assessment_id)
-                            .bind(&write.question_id)
-                            .bind(&write.content.answer)
-                            .bind(&write.content.note)
-                            .bind(write.content.observed_at_ms)
-                            .bind(gps)
-                            .bind(ctx.at_ms)
-                            .bind(&ctx.actor)
-                            .execute(&mut *tx)
-                            .await?;
-                        let row = sqlx::query(&format!("SELECT {ANSWER_COLUMNS} FROM assessment_answers WHERE assessment_id = $1 AND question_id = $2")).bind(assessment_id).bind(&write.question_id).fetch_one(&mut *tx).await?;
-                        stored.push(answer_from_row(&row)?);
-                        changed.push(write.question_id.clone());
-                    }
-                    if !changed.is_empty() {
-                        bump(&mut tx, ctx, assessment_id).await?;
-                        // Question ids only: notes may hold sensitive detail and stay out of the log.
-                        audit(&mut tx, ctx, "assessment.answer", "assessment", Some(assessment_id), serde_json::json!({"org_id": assessment.org_id, "questions": changed})).await?;
-                    }
-                    for answer in &mut stored {
-                        let photos = sqlx::query_scalar::<_, String>("SELECT id FROM assessment_photos WHERE assessment_id = $1 AND question_id = $2 ORDER BY created_at, id").bind(assessment_id).bind(&answer.question_id).fetch_all(&mut *tx).await?;
-                        answer.photos = photos;
-                    }
-                    tx.commit().await?;
-                    Ok(stored)
-                }
-
-                #[tracing::instrument(skip_all)]
-                async fn transition_assessment(&self, ctx: &WriteContext, id: &str, from: AssessmentStatus, to: AssessmentStatus, data: &TransitionData) -> Result<Assessment> {
-                    let mut tx = self.begin_write().await?;
-                    let summary = data.summary.as_ref().map(|s| s.to_string());
-                    let query = match to {
-                        AssessmentStatus::Draft => sqlx::query("UPDATE assessments SET status = $1, submitted_at = NULL, submitted_by = NULL, version = version + 1, updated_at = $2 WHERE id = $3 AND status = $4")
-                            .bind(to.key())
-                            .bind(ctx.at_ms),
-                        AssessmentStatus::Submitted => sqlx::query("UPDATE assessments SET status = $1, submitted_at = $2, submitted_by = $5, version = version + 1, updated_at = $2 WHERE id = $3 AND status = $4")
-                            .bind(to.key())
-                            .bind(ctx.at_ms),
-                        AssessmentStatus::Validated => sqlx::query("UPDATE assessments SET status = $1, validated_at = $2, validated_by = $5, due_at = $6, summary = $7, protective_measures_index = $8, version = version + 1, updated_at = $2 WHERE id = $3 AND status = $4")
-                            .bind(to.key())
-                            .bind(ctx.at_ms),
-                        AssessmentStatus::Archived => sqlx::query("UPDATE assessments SET status = $1, archived_at = $2, version = version + 1, updated_at = $2 WHERE id = $3 AND status = $4")
-                            .bind(to.key())
-                            .bind(ctx.at_ms),
-                    };
-                    let mut query = query.bind(id).bind(from.key());
-                    if matches!(to, AssessmentStatus::Submitted | AssessmentStatus::Validated) {
-                        query = query.bind(&ctx.actor);
-                    }
-                    if to == AssessmentStatus::Validated {
-                        query = query.bind(data.due_at_ms).bind(summary).bind(data.protective_measures_index.map(i64::from));
-                    }
-                    let moved = query.execute(&mut *tx).await?;
-                    if moved.rows_affected() == 0 {
-                        let now = assessment_in(&mut tx, id).await?;
-                        return Err(StoreError::Conflict(format!("the assessment is {} now, not {}: reload it", now.status.key(), from.key())));
-                    }
-                    let assessment = assessment_in(&mut tx, id).await?;
-                    audit(&mut tx, ctx, &format!("assessment.{}", to.key()), "assessment", Some(id), serde_json::json!({"org_id": assessment.org_id, "from": from.key()})).await?;
-                    tx.commit().await?;
-                    Ok(assessment)
-                }
-
-                async fn peer_indexes(&self, category: SiteCategory, exclude: &str) -> Result<Vec<u8>> {
-                    let values: Vec<i64> = sqlx::query_scalar("SELECT protective_measures_index FROM assessments WHERE category = $1 AND status = 'validated' AND id <> $2 AND protective_measures_index IS NOT NULL")
-                        .bind(category.key())
-                        .bind(exclude)
-                        .fetch_all(&self.pool)
-                        .await?;
-                    values.into_iter().map(|v| small("protective measures index", v)).collect()
-                }
-
-                #[tracing::instrument(skip_all)]
-                async fn add_photo(&self, ctx: &WriteContext, photo: &NewPhoto) -> Result<Photo> {
-                    use sha2::Digest as _;
-                    let sha256 = hex::encode(sha2::Sha256::digest(&photo.bytes));
-                    let id = new_id();
-                    let mut tx = self.begin_write().await?;
-                    let assessment = editable_assessment(&mut tx, &photo.assessment_id).await?;
-                    let blob_ref = self.put_photo_bytes(&mut tx, &sha256, &photo.bytes).await?;
-                    sqlx::query(&format!("INSERT INTO assessment_photos ({PHOTO_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
-                        .bind(&id)
-                        .bind(&photo.assessment_id)
-                        .bind(&photo.question_id)
-                        .bind(&photo.content_type)
-                        .bind(i64::try_from(photo.bytes.len()).unwrap_or(i64::MAX))
-                        .bind(&sha256)
-                        .bind(&blob_ref)
-                        .bind(photo.location_kept)
-                        .bind(ctx.at_ms)
-                        .bind(&ctx.actor)
-                        .execute(&mut *tx)
-                        .await?;
-                    bump(&mut tx, ctx, &photo.assessment_id).await?;
-                    audit(&mut tx, ctx, "assessment.photo_add", "assessment", Some(&photo.assessment_id), serde_json::json!({"org_id": assessment.org_id, "photo_id": id, "question": photo.question_id, "sha256": sha256, "location_kept": photo.location_kept})).await?;
-                    let stored = row_where(&mut *tx, &format!("SELECT {PHOTO_COLUMNS} FROM assessment_photos WHERE id = $1"), &id, photo_from_row).await?.ok_or_else(|| StoreError::NotFound("photo".into()))?;
-                    tx.commit().await?;
-                    Ok(stored)
-                }
-
-                async fn get_photo(&self, id: &str) -> Result<Option<Photo>> {
-                    row_where(&self.pool, &format!("SELECT {PHOTO_COLUMNS} FROM assessment_photos WHERE id = $1"), id, photo_from_row).await
-                }
-
-                async fn assessment_photos(&self, assessment_id: &str) -> Result<Vec<Photo>> {
-                    rows_where(&self.pool, &format!("SELECT {PHOTO_COLUMNS} FROM assessment_photos WHERE assessment_id = $1 ORDER BY created_at, id"), assessment_id, photo_from_row).await
-                }
-
-                async fn photo_bytes(&self, photo: &Photo) -> Result<Vec<u8>> {
-                    let bytes = self.read_photo_bytes(&photo.blob_ref).await?;
-                    use sha2::Digest as _;
-                    if hex::encode(sha2::Sha256::digest(&bytes)) != photo.sha256 {
-                        return Err(corrupt("photo", format!("{} does not match its checksum", photo.id)));
-                    }
-                    Ok(bytes)
-                }
-
-                #[tracing::instrument(skip_all)]
-                async fn create_action(&self, ctx: &WriteContext, assessment_id: &str, fields: &ActionFields) -> Result<Action> {
-                    let id = new_id();
-                    let mut tx = self.begin_write().await?;
-                    let assessment = assessment_in(&mut tx, assessment_id).await?;
-                    if assessment.status == AssessmentStatus::Archived {
-                        return Err(StoreError::Locked("the assessment is archived: its action plan can no longer change".into()));
-                    }
-                    sqlx::query(&format!("INSERT INTO actions ({ACTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $14, $13, $14)"))
-                        .bind(&id)
-                        .bind(assessment_id)
-                        .bind(&assessment.site_id)
-                        .bind(&assessment.org_id)
-                        .bind(&fields.title)
-                        .bind(&fields.owner)
-                        .bind(&fields.due_date)
-                        .bind(fields.status.key())
-                        .bind(&fields.evidence)
-                        .bind(&fields.question_id)
-                        .bind(&fields.scenario_id)
-                        .bind(&fields.measure_id)
-                        .bind(ctx.at_ms)
-                        .bind(&ctx.actor)
-                        .execute(&mut *tx)
-                        .await?;
-                    audit(&mut tx, ctx, "action.create", "action", Some(&id), serde_json::json!({"org_id": assessment.org_id, "assessment_id": assessment_id, "status": fields.status.key()})).await?;
-                    let action = action_in(&mut tx, &id).await?;
-                    tx.commit().await?;
-                    Ok(action)
-                }
-
-                async fn get_action(&self, id: &str) -> Result<Option<Action>> {
-                    row_where(&self.pool, &format!("SELECT {ACTION_COLUMNS} FROM actions WHERE id = $1"), id, action_from_row).await
-                }
-
-                #[tracing::instrument(skip_all)]
-                async fn update_action(&self, ctx: &WriteContext, id: &str, fields: &ActionFields, expected_version: i64) -> Result<Action> {
-                    let mut tx = self.begin_write().await?;
-                    let current = action_in(&mut tx, id).await?;
-                    if current.version != expected_version {
-                        return Err(StoreError::Conflict(format!("the action was changed by someone else (version {} now, {expected_version} expected); reload it and apply your change again", current.version)));
-                    }
-                    if assessment_in(&mut tx, &current.assessment_id).await?.status == AssessmentStatus::Archived {
-                        return Err(StoreError::Locked("the assessment is archived: its action plan can no longer change".into()));
-                    }
-                    sqlx::query("UPDATE actions SET title = $1, owner = $2, due_date = $3, status = $4, evidence = $5, question_id = $6, scenario_id = $7, measure_id = $8, version = version + 1, updated_at = $9, updated_by = $10 WHERE id = $11")
-                        .bind(&fields.title)
-                        .bind(&fields.owner)
-                        .bind(&fields.due_date)
-                        .bind(fields.status.key())
-                        .bind(&fields.evidence)
-                        .bind(&fields.question_id)
-                        .bind(&fields.scenario_id)
-                        .bind(&fields.measure_id)
-                        .bind(ctx.at_ms)
-                        .bind(&ctx.actor)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                    audit(&mut tx, ctx, "action.update", "action", Some(id), serde_json::json!({"org_id": current.org_id, "status": fields.status.key(), "version": current.version + 1})).await?;
-                    let action = action_in(&mut tx, id).await?;
-                    tx.commit().await?;
-                    Ok(action)
-                }
-
-                async fn assessment_actions(&self, assessment_id: &str) -> Result<Vec<Action>> {
-                    rows_where(&self.pool, &format!("SELECT {ACTION_COLUMNS} FROM actions WHERE assessment_id = $1 ORDER BY created_at, id"), assessment_id, action_from_row).await
-                }
-
-                async fn pending_actions(&self, orgs: Option<&[String]>, limit: u32) -> Result<Vec<Action>> {
-                    if orgs.is_some_and(<[String]>::is_empty) {
-                        return Ok(Vec::new());
-                    }
-                    let mut qb = QueryBuilder::<Db>::new(format!("SELECT {ACTION_COLUMNS} FROM actions WHERE status IN ('open', 'in_progress')"));
-                    push_orgs(&mut qb, orgs);
-                    // Undated actions last: NULL sorts differently on the two backends.
-                    qb.push(" ORDER BY CASE WHEN due_date IS NULL THEN 1 ELSE 0 END, due_date, created_at, id LIMIT ").push_bind(i64::from(limit));
-                    let rows = qb.build().fetch_all(&self.pool).await?;
-                    rows.iter().map(action_from_row).collect()
-                }
+    async fn assessment_answers(&self, assessment_id: &str) -> Result<BTreeMap<String, StoredAnswer>> {
+        let rows = Sql::<DB>::rows_where(
+            self.pool(),
+            &format!("SELECT {ANSWER_COLUMNS} FROM assessment_answers WHERE assessment_id = $1"),
+            assessment_id,
+            Sql::<DB>::answer_from_row,
+        )
+        .await?;
+        let mut answers: BTreeMap<String, StoredAnswer> =
+            rows.into_iter().map(|a| (a.question_id.clone(), a)).collect();
+        let photos = sqlx::query(
+            "SELECT id, question_id FROM assessment_photos WHERE assessment_id = $1 ORDER BY created_at, id",
+        )
+        .bind(assessment_id)
+        .fetch_all(self.pool())
+        .await?;
+        for row in photos {
+            let question: String = row.try_get("question_id")?;
+            if let Some(answer) = answers.get_mut(&question) {
+                answer.photos.push(row.try_get("id")?);
             }
         }
-    };
-}
+        Ok(answers)
+    }
 
-pub(crate) use impl_assessment_store;
+    #[tracing::instrument(skip_all)]
+    async fn put_answers(
+        &self,
+        ctx: &WriteContext,
+        assessment_id: &str,
+        writes: &[AnswerWrite],
+    ) -> Result<Vec<StoredAnswer>> {
+        let mut tx = self.begin_write().await?;
+        let assessment = Sql::<DB>::editable_assessment(&mut tx, assessment_id).await?;
+        let mut stored = Vec::with_capacity(writes.len());
+        let mut changed = Vec::new();
+        for write in writes {
+            let current = sqlx::query(&format!(
+                "SELECT {ANSWER_COLUMNS} FROM assessment_answers WHERE assessment_id = $1 AND question_id = $2"
+            ))
+            .bind(assessment_id)
+            .bind(&write.question_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .as_ref()
+            .map(Sql::<DB>::answer_from_row)
+            .transpose()?;
+            if let Some(current) = &current
+                && current.content == write.content
+            {
+                stored.push(current.clone());
+                continue;
+            }
+            let current_version = current.as_ref().map_or(0, |c| c.version);
+            if let (Some(base), Some(current)) = (write.base_version, &current)
+                && base != current_version
+            {
+                return Err(StoreError::AnswerConflict { current: Box::new(current.clone()) });
+            }
+            if write.base_version.is_some_and(|b| b != current_version) {
+                return Err(StoreError::Conflict(format!(
+                    "answer {} was removed since you read it",
+                    write.question_id
+                )));
+            }
+            let gps = write
+                .content
+                .gps
+                .map(|g| serde_json::to_string(&g))
+                .transpose()
+                .map_err(|e| corrupt("answer position", e))?;
+            sqlx::query("INSERT INTO assessment_answers (assessment_id, question_id, answer, note, observed_at, gps, version, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8) ON CONFLICT (assessment_id, question_id) DO UPDATE SET answer = excluded.answer, note = excluded.note, observed_at = excluded.observed_at, gps = excluded.gps, version = assessment_answers.version + 1, updated_at = excluded.updated_at, updated_by = excluded.updated_by")
+                .bind(assessment_id)
+                .bind(&write.question_id)
+                .bind(&write.content.answer)
+                .bind(&write.content.note)
+                .bind(write.content.observed_at_ms)
+                .bind(gps)
+                .bind(ctx.at_ms)
+                .bind(&ctx.actor)
+                .execute(&mut *tx)
+                .await?;
+            let row = sqlx::query(&format!(
+                "SELECT {ANSWER_COLUMNS} FROM assessment_answers WHERE assessment_id = $1 AND question_id = $2"
+            ))
+            .bind(assessment_id)
+            .bind(&write.question_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            stored.push(Sql::<DB>::answer_from_row(&row)?);
+            changed.push(write.question_id.clone());
+        }
+        if !changed.is_empty() {
+            Sql::<DB>::bump(&mut tx, ctx, assessment_id).await?;
+            // Question ids only: notes may hold sensitive detail and stay out of the log.
+            Sql::<DB>::audit(
+                &mut tx,
+                ctx,
+                "assessment.answer",
+                "assessment",
+                Some(assessment_id),
+                serde_json::json!({"org_id": assessment.org_id, "questions": changed}),
+            )
+            .await?;
+        }
+        for answer in &mut stored {
+            let photos = sqlx::query_scalar::<_, String>("SELECT id FROM assessment_photos WHERE assessment_id = $1 AND question_id = $2 ORDER BY created_at, id").bind(assessment_id).bind(&answer.question_id).fetch_all(&mut *tx).await?;
+            answer.photos = photos;
+        }
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn transition_assessment(
+        &self,
+        ctx: &WriteContext,
+        id: &str,
+        from: AssessmentStatus,
+        to: AssessmentStatus,
+        data: &TransitionData,
+    ) -> Result<Assessment> {
+        let mut tx = self.begin_write().await?;
+        let summary = data.summary.as_ref().map(|s| s.to_string());
+        let query = match to {
+            AssessmentStatus::Draft => sqlx::query("UPDATE assessments SET status = $1, submitted_at = NULL, submitted_by = NULL, version = version + 1, updated_at = $2 WHERE id = $3 AND status = $4")
+                .bind(to.key())
+                .bind(ctx.at_ms),
+            AssessmentStatus::Submitted => sqlx::query("UPDATE assessments SET status = $1, submitted_at = $2, submitted_by = $5, version = version + 1, updated_at = $2 WHERE id = $3 AND status = $4")
+                .bind(to.key())
+                .bind(ctx.at_ms),
+            AssessmentStatus::Validated => sqlx::query("UPDATE assessments SET status = $1, validated_at = $2, validated_by = $5, due_at = $6, summary = $7, protective_measures_index = $8, version = version + 1, updated_at = $2 WHERE id = $3 AND status = $4")
+                .bind(to.key())
+                .bind(ctx.at_ms),
+            AssessmentStatus::Archived => sqlx::query("UPDATE assessments SET status = $1, archived_at = $2, version = version + 1, updated_at = $2 WHERE id = $3 AND status = $4")
+                .bind(to.key())
+                .bind(ctx.at_ms),
+        };
+        let mut query = query.bind(id).bind(from.key());
+        if matches!(to, AssessmentStatus::Submitted | AssessmentStatus::Validated) {
+            query = query.bind(&ctx.actor);
+        }
+        if to == AssessmentStatus::Validated {
+            query = query.bind(data.due_at_ms).bind(summary).bind(data.protective_measures_index.map(i64::from));
+        }
+        let moved = query.execute(&mut *tx).await?;
+        if B::rows_affected(&moved) == 0 {
+            let now = Sql::<DB>::assessment_in(&mut tx, id).await?;
+            return Err(StoreError::Conflict(format!(
+                "the assessment is {} now, not {}: reload it",
+                now.status.key(),
+                from.key()
+            )));
+        }
+        let assessment = Sql::<DB>::assessment_in(&mut tx, id).await?;
+        Sql::<DB>::audit(
+            &mut tx,
+            ctx,
+            &format!("assessment.{}", to.key()),
+            "assessment",
+            Some(id),
+            serde_json::json!({"org_id": assessment.org_id, "from": from.key()}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(assessment)
+    }
+
+    async fn peer_indexes(&self, category: SiteCategory, exclude: &str) -> Result<Vec<u8>> {
+        let values: Vec<i64> = sqlx::query_scalar("SELECT protective_measures_index FROM assessments WHERE category = $1 AND status = 'validated' AND id <> $2 AND protective_measures_index IS NOT NULL")
+            .bind(category.key())
+            .bind(exclude)
+            .fetch_all(self.pool())
+            .await?;
+        values.into_iter().map(|v| small("protective measures index", v)).collect()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn add_photo(&self, ctx: &WriteContext, photo: &NewPhoto) -> Result<Photo> {
+        use sha2::Digest as _;
+        let sha256 = hex::encode(sha2::Sha256::digest(&photo.bytes));
+        let id = new_id();
+        let mut tx = self.begin_write().await?;
+        let assessment = Sql::<DB>::editable_assessment(&mut tx, &photo.assessment_id).await?;
+        let blob_ref = self.put_photo_bytes(&mut tx, &sha256, &photo.bytes).await?;
+        sqlx::query(&format!(
+            "INSERT INTO assessment_photos ({PHOTO_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
+        .bind(&id)
+        .bind(&photo.assessment_id)
+        .bind(&photo.question_id)
+        .bind(&photo.content_type)
+        .bind(i64::try_from(photo.bytes.len()).unwrap_or(i64::MAX))
+        .bind(&sha256)
+        .bind(&blob_ref)
+        .bind(photo.location_kept)
+        .bind(ctx.at_ms)
+        .bind(&ctx.actor)
+        .execute(&mut *tx)
+        .await?;
+        Sql::<DB>::bump(&mut tx, ctx, &photo.assessment_id).await?;
+        Sql::<DB>::audit(&mut tx, ctx, "assessment.photo_add", "assessment", Some(&photo.assessment_id), serde_json::json!({"org_id": assessment.org_id, "photo_id": id, "question": photo.question_id, "sha256": sha256, "location_kept": photo.location_kept})).await?;
+        let stored = Sql::<DB>::row_where(
+            &mut *tx,
+            &format!("SELECT {PHOTO_COLUMNS} FROM assessment_photos WHERE id = $1"),
+            &id,
+            Sql::<DB>::photo_from_row,
+        )
+        .await?
+        .ok_or_else(|| StoreError::NotFound("photo".into()))?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn get_photo(&self, id: &str) -> Result<Option<Photo>> {
+        Sql::<DB>::row_where(
+            self.pool(),
+            &format!("SELECT {PHOTO_COLUMNS} FROM assessment_photos WHERE id = $1"),
+            id,
+            Sql::<DB>::photo_from_row,
+        )
+        .await
+    }
+
+    async fn assessment_photos(&self, assessment_id: &str) -> Result<Vec<Photo>> {
+        Sql::<DB>::rows_where(
+            self.pool(),
+            &format!("SELECT {PHOTO_COLUMNS} FROM assessment_photos WHERE assessment_id = $1 ORDER BY created_at, id"),
+            assessment_id,
+            Sql::<DB>::photo_from_row,
+        )
+        .await
+    }
+
+    async fn photo_bytes(&self, photo: &Photo) -> Result<Vec<u8>> {
+        let bytes = self.read_photo_bytes(&photo.blob_ref).await?;
+        use sha2::Digest as _;
+        if hex::encode(sha2::Sha256::digest(&bytes)) != photo.sha256 {
+            return Err(corrupt("photo", format!("{} does not match its checksum", photo.id)));
+        }
+        Ok(bytes)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn create_action(&self, ctx: &WriteContext, assessment_id: &str, fields: &ActionFields) -> Result<Action> {
+        let id = new_id();
+        let mut tx = self.begin_write().await?;
+        let assessment = Sql::<DB>::assessment_in(&mut tx, assessment_id).await?;
+        if assessment.status == AssessmentStatus::Archived {
+            return Err(StoreError::Locked("the assessment is archived: its action plan can no longer change".into()));
+        }
+        sqlx::query(&format!("INSERT INTO actions ({ACTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $14, $13, $14)"))
+            .bind(&id)
+            .bind(assessment_id)
+            .bind(&assessment.site_id)
+            .bind(&assessment.org_id)
+            .bind(&fields.title)
+            .bind(&fields.owner)
+            .bind(&fields.due_date)
+            .bind(fields.status.key())
+            .bind(&fields.evidence)
+            .bind(&fields.question_id)
+            .bind(&fields.scenario_id)
+            .bind(&fields.measure_id)
+            .bind(ctx.at_ms)
+            .bind(&ctx.actor)
+            .execute(&mut *tx)
+            .await?;
+        Sql::<DB>::audit(&mut tx, ctx, "action.create", "action", Some(&id), serde_json::json!({"org_id": assessment.org_id, "assessment_id": assessment_id, "status": fields.status.key()})).await?;
+        let action = Sql::<DB>::action_in(&mut tx, &id).await?;
+        tx.commit().await?;
+        Ok(action)
+    }
+
+    async fn get_action(&self, id: &str) -> Result<Option<Action>> {
+        Sql::<DB>::row_where(
+            self.pool(),
+            &format!("SELECT {ACTION_COLUMNS} FROM actions WHERE id = $1"),
+            id,
+            Sql::<DB>::action_from_row,
+        )
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_action(
+        &self,
+        ctx: &WriteContext,
+        id: &str,
+        fields: &ActionFields,
+        expected_version: i64,
+    ) -> Result<Action> {
+        let mut tx = self.begin_write().await?;
+        let current = Sql::<DB>::action_in(&mut tx, id).await?;
+        if current.version != expected_version {
+            return Err(StoreError::Conflict(format!(
+                "the action was changed by someone else (version {} now, {expected_version} expected); reload it and apply your change again",
+                current.version
+            )));
+        }
+        if Sql::<DB>::assessment_in(&mut tx, &current.assessment_id).await?.status == AssessmentStatus::Archived {
+            return Err(StoreError::Locked("the assessment is archived: its action plan can no longer change".into()));
+        }
+        sqlx::query("UPDATE actions SET title = $1, owner = $2, due_date = $3, status = $4, evidence = $5, question_id = $6, scenario_id = $7, measure_id = $8, version = version + 1, updated_at = $9, updated_by = $10 WHERE id = $11")
+            .bind(&fields.title)
+            .bind(&fields.owner)
+            .bind(&fields.due_date)
+            .bind(fields.status.key())
+            .bind(&fields.evidence)
+            .bind(&fields.question_id)
+            .bind(&fields.scenario_id)
+            .bind(&fields.measure_id)
+            .bind(ctx.at_ms)
+            .bind(&ctx.actor)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        Sql::<DB>::audit(&mut tx, ctx, "action.update", "action", Some(id), serde_json::json!({"org_id": current.org_id, "status": fields.status.key(), "version": current.version + 1})).await?;
+        let action = Sql::<DB>::action_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(action)
+    }
+
+    async fn assessment_actions(&self, assessment_id: &str) -> Result<Vec<Action>> {
+        Sql::<DB>::rows_where(
+            self.pool(),
+            &format!("SELECT {ACTION_COLUMNS} FROM actions WHERE assessment_id = $1 ORDER BY created_at, id"),
+            assessment_id,
+            Sql::<DB>::action_from_row,
+        )
+        .await
+    }
+
+    async fn pending_actions(&self, orgs: Option<&[String]>, limit: u32) -> Result<Vec<Action>> {
+        if orgs.is_some_and(<[String]>::is_empty) {
+            return Ok(Vec::new());
+        }
+        let mut qb = QueryBuilder::<DB>::new(format!(
+            "SELECT {ACTION_COLUMNS} FROM actions WHERE status IN ('open', 'in_progress')"
+        ));
+        Sql::<DB>::push_orgs(&mut qb, orgs);
+        // Undated actions last: NULL sorts differently on the two backends.
+        qb.push(" ORDER BY CASE WHEN due_date IS NULL THEN 1 ELSE 0 END, due_date, created_at, id LIMIT ")
+            .push_bind(i64::from(limit));
+        let rows = self.fetch_built(qb).await?;
+        rows.iter().map(Sql::<DB>::action_from_row).collect()
+    }
+}

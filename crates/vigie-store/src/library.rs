@@ -1,12 +1,16 @@
 //! The library part of the [`crate::Store`]: documents, their versions and passages.
-//! The SQL is shared by both backends like `sql.rs`: the macro is expanded in `sqlite.rs` and
-//! `postgres.rs` after `impl_store!`, whose helpers (`audit`, `Row`, …) it uses.
+//! The SQL is shared by both backends like `sql.rs`, implemented once for every [`Backend`] with
+//! the helpers of `sql.rs` (`Sql::audit`, …).
 //!
 //! The search index is derived from these tables. Every change bumps one generation counter
 //! (in the ingest's transaction) and stamps the changed document with it, so an index that
 //! knows which generation it holds can catch up with [`LibraryStore::library_changes`].
 use serde::Serialize;
+use sqlx::{ColumnIndex, Database, Encode, Executor, IntoArguments, Row as _, Type};
 use vigie_search::{Document, DocumentVersion, ParsedDocument, Passage};
+
+use crate::sql::{Backend, Sql, Value, corrupt};
+use crate::{Result, StoreError, WriteContext};
 
 /// What an ingest did to the library.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -69,209 +73,267 @@ pub trait LibraryStore: Send + Sync {
 }
 
 /// A serde enum's snake_case key (`Format`, `PassageKind`, `Lang`).
-pub(crate) fn key<T: Serialize>(value: &T) -> crate::Result<String> {
+fn key<T: Serialize>(value: &T) -> crate::Result<String> {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(s)) => Ok(s),
-        other => Err(crate::sql::corrupt("library key", format!("{other:?}"))),
+        other => Err(corrupt("library key", format!("{other:?}"))),
     }
 }
 
-pub(crate) fn from_key<T: serde::de::DeserializeOwned>(what: &str, key: String) -> crate::Result<T> {
-    serde_json::from_value(serde_json::Value::String(key)).map_err(|e| crate::sql::corrupt(what, e))
+fn from_key<T: serde::de::DeserializeOwned>(what: &str, key: String) -> crate::Result<T> {
+    serde_json::from_value(serde_json::Value::String(key)).map_err(|e| corrupt(what, e))
 }
 
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> crate::Result<T> {
-    serde_json::from_str(text).map_err(|e| crate::sql::corrupt(what, e))
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> crate::Result<T> {
+    serde_json::from_str(text).map_err(|e| corrupt(what, e))
 }
 
-pub(crate) fn to_json<T: Serialize>(what: &str, value: &T) -> crate::Result<String> {
-    serde_json::to_string(value).map_err(|e| crate::sql::corrupt(what, e))
+fn to_json<T: Serialize>(what: &str, value: &T) -> crate::Result<String> {
+    serde_json::to_string(value).map_err(|e| corrupt(what, e))
 }
 
 /// Does the stored document already say what `parsed` says?
-pub(crate) fn same(stored: &StoredDocument, parsed: &ParsedDocument) -> bool {
+fn same(stored: &StoredDocument, parsed: &ParsedDocument) -> bool {
     stored.document == parsed.document && stored.content.content_hash == parsed.version.content_hash
 }
 
-macro_rules! impl_library_store {
-    ($store:ty, $db:ty) => {
-        const DOCUMENT_COLUMNS: &str = "id, org_id, title, language, source, doc_date, tags, marking, version, content_hash, format, filename, char_count, signature, created_at, updated_at";
+const DOCUMENT_COLUMNS: &str = "id, org_id, title, language, source, doc_date, tags, marking, version, content_hash, format, filename, char_count, signature, created_at, updated_at";
 
-        fn stored_document_from_row(row: &Row) -> Result<$crate::StoredDocument> {
-            use $crate::library::{from_json, from_key};
-            let date: Option<String> = row.try_get("doc_date")?;
-            let id: String = row.try_get("id")?;
-            let document = vigie_search::Document {
-                id: id.clone(),
-                org_id: row.try_get("org_id")?,
-                title: row.try_get("title")?,
-                language: from_key("document language", row.try_get("language")?)?,
-                source: row.try_get("source")?,
-                date: date.map(|d| vigie_search::parse_date(&d)).transpose().map_err(|e| corrupt("document date", e))?,
-                tags: from_json("document tags", &row.try_get::<String, _>("tags")?)?,
-                marking: vigie_search::Marking::parse(&row.try_get::<String, _>("marking")?).map_err(|e| corrupt("document marking", e))?,
-            };
-            let content = vigie_search::DocumentVersion {
-                document_id: id,
-                content_hash: row.try_get("content_hash")?,
-                format: from_key("document format", row.try_get("format")?)?,
-                filename: row.try_get("filename")?,
-                char_count: usize::try_from(row.try_get::<i64, _>("char_count")?).map_err(|e| corrupt("document size", e))?,
-                signature: from_json("document signature", &row.try_get::<String, _>("signature")?)?,
-            };
-            Ok($crate::StoredDocument { document, version: row.try_get("version")?, content, created_at_ms: row.try_get("created_at")?, updated_at_ms: row.try_get("updated_at")? })
-        }
+const CURRENT_PASSAGES: &str = "SELECT p.id, p.document_id, p.ordinal, p.heading_path, p.kind, p.text FROM library_passages p JOIN library_documents d ON d.id = p.document_id AND d.version = p.version";
 
-        fn passage_from_row(row: &Row) -> Result<vigie_search::Passage> {
-            use $crate::library::{from_json, from_key};
-            Ok(vigie_search::Passage {
-                id: row.try_get("id")?,
-                document_id: row.try_get("document_id")?,
-                ordinal: u32::try_from(row.try_get::<i64, _>("ordinal")?).map_err(|e| corrupt("passage ordinal", e))?,
-                heading_path: from_json("passage headings", &row.try_get::<String, _>("heading_path")?)?,
-                kind: from_key("passage kind", row.try_get("kind")?)?,
-                text: row.try_get("text")?,
-            })
-        }
+impl<DB> Sql<DB>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'n> &'n str: ColumnIndex<DB::Row> + Encode<'n, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+    String: Value<DB>,
+    i64: Value<DB>,
+    f64: Value<DB>,
+    bool: Value<DB>,
+    Option<String>: Value<DB>,
+    Option<i64>: Value<DB>,
+{
+    fn stored_document_from_row(row: &DB::Row) -> Result<StoredDocument> {
+        let date: Option<String> = row.try_get("doc_date")?;
+        let id: String = row.try_get("id")?;
+        let document = Document {
+            id: id.clone(),
+            org_id: row.try_get("org_id")?,
+            title: row.try_get("title")?,
+            language: from_key("document language", row.try_get("language")?)?,
+            source: row.try_get("source")?,
+            date: date.map(|d| vigie_search::parse_date(&d)).transpose().map_err(|e| corrupt("document date", e))?,
+            tags: from_json("document tags", &row.try_get::<String, _>("tags")?)?,
+            marking: vigie_search::Marking::parse(&row.try_get::<String, _>("marking")?)
+                .map_err(|e| corrupt("document marking", e))?,
+        };
+        let content = DocumentVersion {
+            document_id: id,
+            content_hash: row.try_get("content_hash")?,
+            format: from_key("document format", row.try_get("format")?)?,
+            filename: row.try_get("filename")?,
+            char_count: usize::try_from(row.try_get::<i64, _>("char_count")?)
+                .map_err(|e| corrupt("document size", e))?,
+            signature: from_json("document signature", &row.try_get::<String, _>("signature")?)?,
+        };
+        Ok(StoredDocument {
+            document,
+            version: row.try_get("version")?,
+            content,
+            created_at_ms: row.try_get("created_at")?,
+            updated_at_ms: row.try_get("updated_at")?,
+        })
+    }
 
-        const CURRENT_PASSAGES: &str = "SELECT p.id, p.document_id, p.ordinal, p.heading_path, p.kind, p.text FROM library_passages p JOIN library_documents d ON d.id = p.document_id AND d.version = p.version";
-
-        #[async_trait::async_trait]
-        impl $crate::LibraryStore for $store {
-            #[tracing::instrument(skip_all)]
-            async fn ingest_document(&self, ctx: &WriteContext, parsed: &vigie_search::ParsedDocument) -> Result<$crate::LibraryIngest> {
-                use $crate::library::{key, to_json};
-                let doc = &parsed.document;
-                let mut tx = self.begin_write().await?;
-                let row = sqlx::query(&format!("SELECT {DOCUMENT_COLUMNS} FROM library_documents WHERE id = $1")).bind(&doc.id).fetch_optional(&mut *tx).await?;
-                let stored = row.as_ref().map(stored_document_from_row).transpose()?;
-                if stored.as_ref().is_some_and(|s| s.document.org_id != doc.org_id) {
-                    return Err(StoreError::Conflict(format!("the document id '{}' is taken by another organisation's document", doc.id)));
-                }
-                let generation: i64 = sqlx::query_scalar("SELECT generation FROM library_state WHERE id = 1").fetch_one(&mut *tx).await?;
-                let (status, version, generation) = match &stored {
-                    Some(s) if $crate::library::same(s, parsed) => ($crate::IngestStatus::Unchanged, s.version, generation),
-                    _ => {
-                        let version = stored.as_ref().map_or(1, |s| s.version + 1);
-                        let generation = generation + 1;
-                        let v = &parsed.version;
-                        let columns = (
-                            key(&doc.language)?,
-                            doc.date.map(vigie_search::format_date),
-                            to_json("document tags", &doc.tags)?,
-                            key(&v.format)?,
-                            i64::try_from(v.char_count).map_err(|e| corrupt("document size", e))?,
-                            to_json("document signature", &v.signature)?,
-                        );
-                        let (language, date, tags, format, chars, signature) = columns;
-                        let sql = if stored.is_some() {
-                            "UPDATE library_documents SET org_id = $2, title = $3, language = $4, source = $5, doc_date = $6, tags = $7, marking = $8, version = $9, content_hash = $10, format = $11, filename = $12, char_count = $13, signature = $14, generation = $15, updated_at = $16 WHERE id = $1"
-                        } else {
-                            "INSERT INTO library_documents (id, org_id, title, language, source, doc_date, tags, marking, version, content_hash, format, filename, char_count, signature, generation, updated_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)"
-                        };
-                        sqlx::query(sql)
-                            .bind(&doc.id)
-                            .bind(&doc.org_id)
-                            .bind(&doc.title)
-                            .bind(&language)
-                            .bind(&doc.source)
-                            .bind(&date)
-                            .bind(&tags)
-                            .bind(doc.marking.label())
-                            .bind(version)
-                            .bind(&v.content_hash)
-                            .bind(&format)
-                            .bind(&v.filename)
-                            .bind(chars)
-                            .bind(&signature)
-                            .bind(generation)
-                            .bind(ctx.at_ms)
-                            .execute(&mut *tx)
-                            .await?;
-                        sqlx::query("INSERT INTO library_versions (document_id, version, content_hash, metadata, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6)")
-                            .bind(&doc.id)
-                            .bind(version)
-                            .bind(&v.content_hash)
-                            .bind(to_json("document metadata", doc)?)
-                            .bind(ctx.at_ms)
-                            .bind(&ctx.actor)
-                            .execute(&mut *tx)
-                            .await?;
-                        for p in &parsed.passages {
-                            sqlx::query("INSERT INTO library_passages (document_id, version, ordinal, id, heading_path, kind, text) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                                .bind(&doc.id)
-                                .bind(version)
-                                .bind(i64::from(p.ordinal))
-                                .bind(&p.id)
-                                .bind(to_json("passage headings", &p.heading_path)?)
-                                .bind(key(&p.kind)?)
-                                .bind(&p.text)
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                        sqlx::query("UPDATE library_state SET generation = $1 WHERE id = 1").bind(generation).execute(&mut *tx).await?;
-                        (if stored.is_some() { $crate::IngestStatus::Updated } else { $crate::IngestStatus::Created }, version, generation)
-                    }
-                };
-                // Metadata only: a TLP:RED document's text never reaches the audit log.
-                let details = serde_json::json!({
-                    "org_id": doc.org_id, "title": doc.title, "marking": doc.marking.label(), "version": version,
-                    "status": status, "content_hash": parsed.version.content_hash, "filename": parsed.version.filename, "passages": parsed.passages.len(),
-                });
-                audit(&mut tx, ctx, "library.ingest", "library_document", Some(&doc.id), details).await?;
-                tx.commit().await?;
-                Ok($crate::LibraryIngest { document_id: doc.id.clone(), version, status, passages: parsed.passages.len(), generation })
-            }
-
-            async fn library_document(&self, id: &str) -> Result<Option<$crate::StoredDocument>> {
-                let row = sqlx::query(&format!("SELECT {DOCUMENT_COLUMNS} FROM library_documents WHERE id = $1")).bind(id).fetch_optional(&self.pool).await?;
-                row.as_ref().map(stored_document_from_row).transpose()
-            }
-
-            async fn list_library_documents(&self) -> Result<Vec<$crate::StoredDocument>> {
-                let rows = sqlx::query(&format!("SELECT {DOCUMENT_COLUMNS} FROM library_documents ORDER BY title, id")).fetch_all(&self.pool).await?;
-                rows.iter().map(stored_document_from_row).collect()
-            }
-
-            async fn library_passages(&self, document_id: &str) -> Result<Vec<vigie_search::Passage>> {
-                let rows = sqlx::query(&format!("{CURRENT_PASSAGES} WHERE p.document_id = $1 ORDER BY p.ordinal")).bind(document_id).fetch_all(&self.pool).await?;
-                rows.iter().map(passage_from_row).collect()
-            }
-
-            async fn library_passage(&self, passage_id: &str) -> Result<Option<vigie_search::Passage>> {
-                let row = sqlx::query(&format!("{CURRENT_PASSAGES} WHERE p.id = $1")).bind(passage_id).fetch_optional(&self.pool).await?;
-                row.as_ref().map(passage_from_row).transpose()
-            }
-
-            async fn library_generation(&self) -> Result<i64> {
-                Ok(sqlx::query_scalar("SELECT generation FROM library_state WHERE id = 1").fetch_one(&self.pool).await?)
-            }
-
-            #[tracing::instrument(skip_all)]
-            async fn library_changes(&self, since: i64) -> Result<$crate::LibraryChanges> {
-                // One transaction: the generation and the documents come from the same snapshot.
-                let mut tx = self.pool.begin().await?;
-                let generation: i64 = sqlx::query_scalar("SELECT generation FROM library_state WHERE id = 1").fetch_one(&mut *tx).await?;
-                let rows = sqlx::query(&format!("SELECT {DOCUMENT_COLUMNS} FROM library_documents WHERE generation > $1 ORDER BY id")).bind(since).fetch_all(&mut *tx).await?;
-                let passages = sqlx::query(&format!("{CURRENT_PASSAGES} WHERE d.generation > $1 ORDER BY p.document_id, p.ordinal")).bind(since).fetch_all(&mut *tx).await?;
-                tx.commit().await?;
-                let mut by_document: std::collections::HashMap<String, Vec<vigie_search::Passage>> = std::collections::HashMap::new();
-                for row in &passages {
-                    let p = passage_from_row(row)?;
-                    by_document.entry(p.document_id.clone()).or_default().push(p);
-                }
-                let documents = rows
-                    .iter()
-                    .map(|row| {
-                        let stored = stored_document_from_row(row)?;
-                        let passages = by_document.remove(&stored.document.id).unwrap_or_default();
-                        Ok(vigie_search::ParsedDocument { document: stored.document, version: stored.content, passages })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                Ok($crate::LibraryChanges { generation, documents })
-            }
-        }
-    };
+    fn passage_from_row(row: &DB::Row) -> Result<Passage> {
+        Ok(Passage {
+            id: row.try_get("id")?,
+            document_id: row.try_get("document_id")?,
+            ordinal: u32::try_from(row.try_get::<i64, _>("ordinal")?).map_err(|e| corrupt("passage ordinal", e))?,
+            heading_path: from_json("passage headings", &row.try_get::<String, _>("heading_path")?)?,
+            kind: from_key("passage kind", row.try_get("kind")?)?,
+            text: row.try_get("text")?,
+        })
+    }
 }
 
-pub(crate) use impl_library_store;
+#[async_trait::async_trait]
+impl<B, DB> LibraryStore for B
+where
+    B: Backend<Db = DB>,
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'n> &'n str: ColumnIndex<DB::Row> + Encode<'n, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+    String: Value<DB>,
+    i64: Value<DB>,
+    f64: Value<DB>,
+    bool: Value<DB>,
+    Option<String>: Value<DB>,
+    Option<i64>: Value<DB>,
+{
+    #[tracing::instrument(skip_all)]
+    async fn ingest_document(&self, ctx: &WriteContext, parsed: &ParsedDocument) -> Result<LibraryIngest> {
+        let doc = &parsed.document;
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(&format!("SELECT {DOCUMENT_COLUMNS} FROM library_documents WHERE id = $1"))
+            .bind(&doc.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let stored = row.as_ref().map(Sql::<DB>::stored_document_from_row).transpose()?;
+        if stored.as_ref().is_some_and(|s| s.document.org_id != doc.org_id) {
+            return Err(StoreError::Conflict(format!(
+                "the document id '{}' is taken by another organisation's document",
+                doc.id
+            )));
+        }
+        let generation: i64 =
+            sqlx::query_scalar("SELECT generation FROM library_state WHERE id = 1").fetch_one(&mut *tx).await?;
+        let (status, version, generation) = match &stored {
+            Some(s) if same(s, parsed) => (IngestStatus::Unchanged, s.version, generation),
+            _ => {
+                let version = stored.as_ref().map_or(1, |s| s.version + 1);
+                let generation = generation + 1;
+                let v = &parsed.version;
+                let columns = (
+                    key(&doc.language)?,
+                    doc.date.map(vigie_search::format_date),
+                    to_json("document tags", &doc.tags)?,
+                    key(&v.format)?,
+                    i64::try_from(v.char_count).map_err(|e| corrupt("document size", e))?,
+                    to_json("document signature", &v.signature)?,
+                );
+                let (language, date, tags, format, chars, signature) = columns;
+                let sql = if stored.is_some() {
+                    "UPDATE library_documents SET org_id = $2, title = $3, language = $4, source = $5, doc_date = $6, tags = $7, marking = $8, version = $9, content_hash = $10, format = $11, filename = $12, char_count = $13, signature = $14, generation = $15, updated_at = $16 WHERE id = $1"
+                } else {
+                    "INSERT INTO library_documents (id, org_id, title, language, source, doc_date, tags, marking, version, content_hash, format, filename, char_count, signature, generation, updated_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)"
+                };
+                sqlx::query(sql)
+                    .bind(&doc.id)
+                    .bind(&doc.org_id)
+                    .bind(&doc.title)
+                    .bind(&language)
+                    .bind(&doc.source)
+                    .bind(&date)
+                    .bind(&tags)
+                    .bind(doc.marking.label())
+                    .bind(version)
+                    .bind(&v.content_hash)
+                    .bind(&format)
+                    .bind(&v.filename)
+                    .bind(chars)
+                    .bind(&signature)
+                    .bind(generation)
+                    .bind(ctx.at_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("INSERT INTO library_versions (document_id, version, content_hash, metadata, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(&doc.id)
+                    .bind(version)
+                    .bind(&v.content_hash)
+                    .bind(to_json("document metadata", doc)?)
+                    .bind(ctx.at_ms)
+                    .bind(&ctx.actor)
+                    .execute(&mut *tx)
+                    .await?;
+                for p in &parsed.passages {
+                    sqlx::query("INSERT INTO library_passages (document_id, version, ordinal, id, heading_path, kind, text) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                        .bind(&doc.id)
+                        .bind(version)
+                        .bind(i64::from(p.ordinal))
+                        .bind(&p.id)
+                        .bind(to_json("passage headings", &p.heading_path)?)
+                        .bind(key(&p.kind)?)
+                        .bind(&p.text)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query("UPDATE library_state SET generation = $1 WHERE id = 1")
+                    .bind(generation)
+                    .execute(&mut *tx)
+                    .await?;
+                (if stored.is_some() { IngestStatus::Updated } else { IngestStatus::Created }, version, generation)
+            }
+        };
+        // Metadata only: a TLP:RED document's text never reaches the audit log.
+        let details = serde_json::json!({
+            "org_id": doc.org_id, "title": doc.title, "marking": doc.marking.label(), "version": version,
+            "status": status, "content_hash": parsed.version.content_hash, "filename": parsed.version.filename, "passages": parsed.passages.len(),
+        });
+        Sql::<DB>::audit(&mut tx, ctx, "library.ingest", "library_document", Some(&doc.id), details).await?;
+        tx.commit().await?;
+        Ok(LibraryIngest { document_id: doc.id.clone(), version, status, passages: parsed.passages.len(), generation })
+    }
+
+    async fn library_document(&self, id: &str) -> Result<Option<StoredDocument>> {
+        let row = sqlx::query(&format!("SELECT {DOCUMENT_COLUMNS} FROM library_documents WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(Sql::<DB>::stored_document_from_row).transpose()
+    }
+
+    async fn list_library_documents(&self) -> Result<Vec<StoredDocument>> {
+        let rows = sqlx::query(&format!("SELECT {DOCUMENT_COLUMNS} FROM library_documents ORDER BY title, id"))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(Sql::<DB>::stored_document_from_row).collect()
+    }
+
+    async fn library_passages(&self, document_id: &str) -> Result<Vec<Passage>> {
+        let rows = sqlx::query(&format!("{CURRENT_PASSAGES} WHERE p.document_id = $1 ORDER BY p.ordinal"))
+            .bind(document_id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(Sql::<DB>::passage_from_row).collect()
+    }
+
+    async fn library_passage(&self, passage_id: &str) -> Result<Option<Passage>> {
+        let row = sqlx::query(&format!("{CURRENT_PASSAGES} WHERE p.id = $1"))
+            .bind(passage_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(Sql::<DB>::passage_from_row).transpose()
+    }
+
+    async fn library_generation(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT generation FROM library_state WHERE id = 1").fetch_one(self.pool()).await?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn library_changes(&self, since: i64) -> Result<LibraryChanges> {
+        // One transaction: the generation and the documents come from the same snapshot.
+        let mut tx = self.pool().begin().await?;
+        let generation: i64 =
+            sqlx::query_scalar("SELECT generation FROM library_state WHERE id = 1").fetch_one(&mut *tx).await?;
+        let rows =
+            sqlx::query(&format!("SELECT {DOCUMENT_COLUMNS} FROM library_documents WHERE generation > $1 ORDER BY id"))
+                .bind(since)
+                .fetch_all(&mut *tx)
+                .await?;
+        let passages =
+            sqlx::query(&format!("{CURRENT_PASSAGES} WHERE d.generation > $1 ORDER BY p.document_id, p.ordinal"))
+                .bind(since)
+                .fetch_all(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        let mut by_document: std::collections::HashMap<String, Vec<Passage>> = std::collections::HashMap::new();
+        for row in &passages {
+            let p = Sql::<DB>::passage_from_row(row)?;
+            by_document.entry(p.document_id.clone()).or_default().push(p);
+        }
+        let documents = rows
+            .iter()
+            .map(|row| {
+                let stored = Sql::<DB>::stored_document_from_row(row)?;
+                let passages = by_document.remove(&stored.document.id).unwrap_or_default();
+                Ok(ParsedDocument { document: stored.document, version: stored.content, passages })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(LibraryChanges { generation, documents })
+    }
+}

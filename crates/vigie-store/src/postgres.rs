@@ -1,9 +1,10 @@
 //! PostgreSQL: the multi-user backend. Writers take a transaction-scoped advisory lock so
 //! that audit entries chain in commit order across every server process.
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgQueryResult, PgRow};
+use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
+use vigie_domain::geometry::BoundingBox;
 
-use crate::sql::impl_store;
+use crate::sql::Backend;
 
 pub struct PgStore {
     pool: PgPool,
@@ -27,19 +28,46 @@ impl PgStore {
         MIGRATIONS.run(&pool).await?;
         Ok(PgStore { pool })
     }
+}
 
-    async fn begin_write(&self) -> crate::Result<sqlx::Transaction<'_, Postgres>> {
+impl Backend for PgStore {
+    type Db = Postgres;
+    const NAME: &str = "postgres";
+    /// PostgreSQL keeps statistics and picks between the indexes itself.
+    const ORG_ID_BESIDE_BBOX: &str = "org_id";
+
+    fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn begin_write(&self) -> crate::Result<Transaction<'_, Postgres>> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK_KEY).execute(&mut *tx).await?;
         Ok(tx)
     }
-}
 
-impl PgStore {
+    /// Keeps the sites whose box meets `bbox`, in the form the GiST index of migration 0006
+    /// answers.
+    fn push_bbox_candidates(qb: &mut QueryBuilder<'_, Postgres>, bbox: &BoundingBox) {
+        qb.push(" AND box(point(min_lon, min_lat), point(max_lon, max_lat)) && box(point(")
+            .push_bind(bbox.west)
+            .push(", ")
+            .push_bind(bbox.south);
+        qb.push("), point(").push_bind(bbox.east).push(", ").push_bind(bbox.north).push("))");
+    }
+
+    async fn fetch_built<'a>(&'a self, mut query: QueryBuilder<'a, Postgres>) -> crate::Result<Vec<PgRow>> {
+        Ok(query.build().fetch_all(&self.pool).await?)
+    }
+
+    fn rows_affected(result: &PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
     /// Photos are large objects, created in the transaction of the row that names them.
     async fn put_photo_bytes(
         &self,
-        tx: &mut sqlx::Transaction<'_, Postgres>,
+        tx: &mut Transaction<'_, Postgres>,
         _sha256: &str,
         bytes: &[u8],
     ) -> crate::Result<String> {
@@ -53,22 +81,3 @@ impl PgStore {
         Ok(sqlx::query_scalar("SELECT lo_get(CAST($1 AS BIGINT)::oid)").bind(oid).fetch_one(&self.pool).await?)
     }
 }
-
-impl PgStore {
-    /// PostgreSQL keeps statistics and picks between the indexes itself.
-    const ORG_ID_BESIDE_BBOX: &str = "org_id";
-
-    /// Keeps the sites whose box meets `bbox`, in the form the GiST index of migration 0006
-    /// answers.
-    fn push_bbox_candidates(qb: &mut sqlx::QueryBuilder<'_, Postgres>, bbox: &vigie_domain::geometry::BoundingBox) {
-        qb.push(" AND box(point(min_lon, min_lat), point(max_lon, max_lat)) && box(point(")
-            .push_bind(bbox.west)
-            .push(", ")
-            .push_bind(bbox.south);
-        qb.push("), point(").push_bind(bbox.east).push(", ").push_bind(bbox.north).push("))");
-    }
-}
-
-impl_store!(PgStore, Postgres, "postgres");
-crate::assessment::impl_assessment_store!(PgStore, Postgres);
-crate::library::impl_library_store!(PgStore, Postgres);

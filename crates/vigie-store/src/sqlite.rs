@@ -5,10 +5,13 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+use vigie_domain::geometry::BoundingBox;
 
-use crate::sql::impl_store;
+use crate::sql::Backend;
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -40,10 +43,6 @@ impl SqliteStore {
         Ok(SqliteStore { pool, path })
     }
 
-    async fn begin_write(&self) -> crate::Result<sqlx::Transaction<'_, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
-    }
-
     /// Writes a consistent copy of the live database to `out` (SQLite's `VACUUM INTO`), and its
     /// photos to the `photos/` folder next to `out`.
     pub async fn backup(&self, out: &Path) -> crate::Result<()> {
@@ -62,30 +61,6 @@ impl SqliteStore {
     /// never a row without its photo.
     fn photos_dir(&self) -> PathBuf {
         photos_dir_of(&self.path)
-    }
-
-    async fn put_photo_bytes(
-        &self,
-        _tx: &mut sqlx::Transaction<'_, Sqlite>,
-        sha256: &str,
-        bytes: &[u8],
-    ) -> crate::Result<String> {
-        let dir = self.photos_dir();
-        let name = sha256.to_owned();
-        let bytes = bytes.to_vec();
-        let written = tokio::task::spawn_blocking(move || write_durably(&dir, &name, &bytes)).await;
-        match written {
-            Ok(Ok(())) => Ok(sha256.to_owned()),
-            Ok(Err(err)) => Err(crate::StoreError::Corrupt(format!("cannot write the photo file: {err}"))),
-            Err(err) => Err(crate::StoreError::Corrupt(format!("cannot write the photo file: {err}"))),
-        }
-    }
-
-    async fn read_photo_bytes(&self, blob_ref: &str) -> crate::Result<Vec<u8>> {
-        let path = self.photos_dir().join(blob_ref);
-        tokio::fs::read(&path)
-            .await
-            .map_err(|e| crate::StoreError::Corrupt(format!("photo file {} is unreadable: {e}", path.display())))
     }
 
     pub fn path(&self) -> &Path {
@@ -231,15 +206,25 @@ pub fn database_path(url: &str) -> crate::Result<PathBuf> {
     Ok(PathBuf::from(path))
 }
 
-impl SqliteStore {
+impl Backend for SqliteStore {
+    type Db = Sqlite;
+    const NAME: &str = "sqlite";
     /// How the organisation filter is written beside a box: with a unary `+`, which keeps
     /// SQLite from answering through the (org_id, name) index. Without statistics its planner
     /// preferred that index and walked every site of the organisation (11 ms on 10,000 sites)
     /// instead of asking the spatial index for the few in the box (under 1 ms).
     const ORG_ID_BESIDE_BBOX: &str = "+org_id";
 
+    fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn begin_write(&self) -> crate::Result<Transaction<'_, Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     /// Keeps the sites whose box may meet `bbox`, as the R*Tree of migration 0006 finds them.
-    fn push_bbox_candidates(qb: &mut sqlx::QueryBuilder<'_, Sqlite>, bbox: &vigie_domain::geometry::BoundingBox) {
+    fn push_bbox_candidates(qb: &mut QueryBuilder<'_, Sqlite>, bbox: &BoundingBox) {
         qb.push(
             " AND id IN (SELECT k.site_id FROM sites_rtree r JOIN site_keys k ON k.key = r.key WHERE r.min_lon <= ",
         )
@@ -248,8 +233,36 @@ impl SqliteStore {
         qb.push(" AND r.min_lat <= ").push_bind(bbox.north);
         qb.push(" AND r.max_lat >= ").push_bind(bbox.south).push(")");
     }
-}
 
-impl_store!(SqliteStore, Sqlite, "sqlite");
-crate::assessment::impl_assessment_store!(SqliteStore, Sqlite);
-crate::library::impl_library_store!(SqliteStore, Sqlite);
+    async fn fetch_built<'a>(&'a self, mut query: QueryBuilder<'a, Sqlite>) -> crate::Result<Vec<SqliteRow>> {
+        Ok(query.build().fetch_all(&self.pool).await?)
+    }
+
+    fn rows_affected(result: &SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    async fn put_photo_bytes(
+        &self,
+        _tx: &mut Transaction<'_, Sqlite>,
+        sha256: &str,
+        bytes: &[u8],
+    ) -> crate::Result<String> {
+        let dir = self.photos_dir();
+        let name = sha256.to_owned();
+        let bytes = bytes.to_vec();
+        let written = tokio::task::spawn_blocking(move || write_durably(&dir, &name, &bytes)).await;
+        match written {
+            Ok(Ok(())) => Ok(sha256.to_owned()),
+            Ok(Err(err)) => Err(crate::StoreError::Corrupt(format!("cannot write the photo file: {err}"))),
+            Err(err) => Err(crate::StoreError::Corrupt(format!("cannot write the photo file: {err}"))),
+        }
+    }
+
+    async fn read_photo_bytes(&self, blob_ref: &str) -> crate::Result<Vec<u8>> {
+        let path = self.photos_dir().join(blob_ref);
+        tokio::fs::read(&path)
+            .await
+            .map_err(|e| crate::StoreError::Corrupt(format!("photo file {} is unreadable: {e}", path.display())))
+    }
+}
