@@ -9,23 +9,10 @@ use vigie_domain::site::{Lang, SiteCategory};
 
 use crate::error::AssessmentError;
 
-/// The methodology files compiled into the binary: the header, then one file per domain.
+/// The methodology files compiled into the binary: the header, then one file per domain (every
+/// `methodology/questions/*.toml`, sorted by path; listed by `build.rs`).
 const EMBEDDED_HEADER: (&str, &str) = ("methodology.toml", include_str!("../../../methodology/methodology.toml"));
-const EMBEDDED_QUESTIONS: [(&str, &str); 13] = [
-    ("questions/management.toml", include_str!("../../../methodology/questions/management.toml")),
-    ("questions/perimeter.toml", include_str!("../../../methodology/questions/perimeter.toml")),
-    ("questions/access.toml", include_str!("../../../methodology/questions/access.toml")),
-    ("questions/surveillance.toml", include_str!("../../../methodology/questions/surveillance.toml")),
-    ("questions/security_staff.toml", include_str!("../../../methodology/questions/security_staff.toml")),
-    ("questions/personnel.toml", include_str!("../../../methodology/questions/personnel.toml")),
-    ("questions/training.toml", include_str!("../../../methodology/questions/training.toml")),
-    ("questions/communication.toml", include_str!("../../../methodology/questions/communication.toml")),
-    ("questions/response.toml", include_str!("../../../methodology/questions/response.toml")),
-    ("questions/crowd.toml", include_str!("../../../methodology/questions/crowd.toml")),
-    ("questions/infosec.toml", include_str!("../../../methodology/questions/infosec.toml")),
-    ("questions/design.toml", include_str!("../../../methodology/questions/design.toml")),
-    ("questions/cooperation.toml", include_str!("../../../methodology/questions/cooperation.toml")),
-];
+include!(concat!(env!("OUT_DIR"), "/embedded_questions.rs"));
 
 /// In a question's `scenarios`, the key that stands for every scenario not listed by name.
 pub const ALL_SCENARIOS: &str = "all";
@@ -316,6 +303,10 @@ impl Methodology {
                 questions.push(question);
             }
         }
+        // Questions follow the header's domain order whatever the order of the files; a question
+        // of an unknown domain goes last, for `validate` to report.
+        let domain_position = |domain: &str| head.domains.iter().position(|d| d.id == domain).unwrap_or(usize::MAX);
+        questions.sort_by_key(|q: &Question| domain_position(&q.domain));
         let mut methodology = Methodology {
             version: head.version,
             parameters: head.parameters,
