@@ -1,5 +1,5 @@
 //! Integration tests of the methodology and the scoring engine (one test binary per crate).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::unreachable, clippy::indexing_slicing)] // a test fails loudly
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // a test fails loudly
 
 use std::collections::{BTreeMap, BTreeSet};
 

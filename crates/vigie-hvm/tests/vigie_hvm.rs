@@ -1,5 +1,5 @@
 //! Hand-computed cases and properties of the HVM engine (one integration-test binary).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::unreachable, clippy::indexing_slicing)] // a test fails loudly
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // a test fails loudly
 
 use proptest::prelude::*;
 use vigie_domain::geometry::SiteGeometry;

@@ -1,5 +1,5 @@
 //! vigie-osm on the real Helsinki demo extract and on broken files.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::unreachable, clippy::indexing_slicing)] // a test fails loudly
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // a test fails loudly
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,5 @@
 //! Ingests the real demo library (data/demo/library) and checks the examples.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::unreachable, clippy::indexing_slicing)] // a test fails loudly
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // a test fails loudly
 
 use std::path::PathBuf;
 
