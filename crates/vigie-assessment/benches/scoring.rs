@@ -1,5 +1,7 @@
 //! `cargo bench -p vigie-assessment`: assessments scored per second on one core with the full
 //! embedded methodology, full report (`score`) and numbers only (`score_numbers`). Prints figures; no timing assertion (see docs/performance.md).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // a benchmark fails loudly
+
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::Instant;

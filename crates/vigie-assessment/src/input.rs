@@ -127,35 +127,38 @@ impl Methodology {
         // Answers come sorted by question id (BTreeMap): merge them with the sorted questions.
         let mut sorted = self.index.questions_sorted.iter().copied().peekable();
         for (question_id, answer_id) in &input.answers {
-            while sorted.next_if(|qi| self.questions[*qi].id < *question_id).is_some() {}
-            let qi = sorted
-                .next_if(|qi| self.questions[*qi].id == *question_id)
-                .ok_or_else(|| AssessmentError::UnknownQuestion { question: question_id.clone() })?;
-            let question = &self.questions[qi];
-            if slots[qi] == Slot::Excluded {
+            let id_of = |qi: &usize| self.questions.get(*qi).map(|q| q.id.as_str());
+            while sorted.next_if(|qi| id_of(qi).is_some_and(|id| id < question_id.as_str())).is_some() {}
+            let unknown = || AssessmentError::UnknownQuestion { question: question_id.clone() };
+            let qi = sorted.next_if(|qi| id_of(qi) == Some(question_id.as_str())).ok_or_else(unknown)?;
+            let (Some(question), Some(slot)) = (self.questions.get(qi), slots.get_mut(qi)) else {
+                return Err(unknown());
+            };
+            if *slot == Slot::Excluded {
                 return Err(AssessmentError::QuestionNotForCategory {
                     question: question_id.clone(),
                     category: site.category.key().to_owned(),
                 });
             }
-            slots[qi] = if answer_id == NOT_APPLICABLE {
+            *slot = if answer_id == NOT_APPLICABLE {
                 if !question.allows_na {
                     return Err(AssessmentError::NotApplicableRefused { question: question_id.clone() });
                 }
                 Slot::NotApplicable
             } else {
-                let ai = question.answers.iter().position(|a| &a.id == answer_id).ok_or_else(|| {
-                    let mut expected: Vec<&str> = question.answers.iter().map(|a| a.id.as_str()).collect();
-                    if question.allows_na {
-                        expected.push(NOT_APPLICABLE);
-                    }
-                    AssessmentError::UnknownAnswer {
-                        question: question_id.clone(),
-                        answer: answer_id.clone(),
-                        expected: expected.join(", "),
-                    }
-                })?;
-                Slot::Answered { answer: ai as u8, grade: question.answers[ai].grade }
+                let (ai, answer) =
+                    question.answers.iter().enumerate().find(|(_, a)| &a.id == answer_id).ok_or_else(|| {
+                        let mut expected: Vec<&str> = question.answers.iter().map(|a| a.id.as_str()).collect();
+                        if question.allows_na {
+                            expected.push(NOT_APPLICABLE);
+                        }
+                        AssessmentError::UnknownAnswer {
+                            question: question_id.clone(),
+                            answer: answer_id.clone(),
+                            expected: expected.join(", "),
+                        }
+                    })?;
+                Slot::Answered { answer: ai as u8, grade: answer.grade }
             };
         }
         Ok(Resolved {

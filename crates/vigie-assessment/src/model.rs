@@ -9,23 +9,10 @@ use vigie_domain::site::{Lang, SiteCategory};
 
 use crate::error::AssessmentError;
 
-/// The methodology files compiled into the binary: the header, then one file per domain.
+/// The methodology files compiled into the binary: the header, then one file per domain (every
+/// `methodology/questions/*.toml`, sorted by path; listed by `build.rs`).
 const EMBEDDED_HEADER: (&str, &str) = ("methodology.toml", include_str!("../../../methodology/methodology.toml"));
-const EMBEDDED_QUESTIONS: [(&str, &str); 13] = [
-    ("questions/management.toml", include_str!("../../../methodology/questions/management.toml")),
-    ("questions/perimeter.toml", include_str!("../../../methodology/questions/perimeter.toml")),
-    ("questions/access.toml", include_str!("../../../methodology/questions/access.toml")),
-    ("questions/surveillance.toml", include_str!("../../../methodology/questions/surveillance.toml")),
-    ("questions/security_staff.toml", include_str!("../../../methodology/questions/security_staff.toml")),
-    ("questions/personnel.toml", include_str!("../../../methodology/questions/personnel.toml")),
-    ("questions/training.toml", include_str!("../../../methodology/questions/training.toml")),
-    ("questions/communication.toml", include_str!("../../../methodology/questions/communication.toml")),
-    ("questions/response.toml", include_str!("../../../methodology/questions/response.toml")),
-    ("questions/crowd.toml", include_str!("../../../methodology/questions/crowd.toml")),
-    ("questions/infosec.toml", include_str!("../../../methodology/questions/infosec.toml")),
-    ("questions/design.toml", include_str!("../../../methodology/questions/design.toml")),
-    ("questions/cooperation.toml", include_str!("../../../methodology/questions/cooperation.toml")),
-];
+include!(concat!(env!("OUT_DIR"), "/embedded_questions.rs"));
 
 /// In a question's `scenarios`, the key that stands for every scenario not listed by name.
 pub const ALL_SCENARIOS: &str = "all";
@@ -316,6 +303,10 @@ impl Methodology {
                 questions.push(question);
             }
         }
+        // Questions follow the header's domain order whatever the order of the files; a question
+        // of an unknown domain goes last, for `validate` to report.
+        let domain_position = |domain: &str| head.domains.iter().position(|d| d.id == domain).unwrap_or(usize::MAX);
+        questions.sort_by_key(|q: &Question| domain_position(&q.domain));
         let mut methodology = Methodology {
             version: head.version,
             parameters: head.parameters,
@@ -384,7 +375,7 @@ impl Methodology {
             check_text(&format!("risk band {} name", band.id), &band.name)?;
         }
         let mins: Vec<u8> = self.risk_bands.iter().map(|b| b.min).collect();
-        if mins.first() != Some(&1) || mins.windows(2).any(|w| w[0] >= w[1]) || mins.iter().any(|m| *m > 25) {
+        if mins.first() != Some(&1) || !mins.is_sorted_by(|a, b| a < b) || mins.iter().any(|m| *m > 25) {
             return fail("risk bands must start at 1 and rise strictly up to at most 25".into());
         }
         for question in &self.questions {
@@ -406,20 +397,18 @@ impl Methodology {
             (l.vulnerability > 0, "vulnerability must weigh on likelihood"),
             ((1..=WORST_GRADE).contains(&p.action_threshold_grade), "action threshold grade must be 1 to 4"),
             ((1..=5).contains(&p.default_visibility), "default visibility must be 1 to 5"),
-            (p.people_exposed_thresholds.windows(2).all(|w| w[0] < w[1]), "people thresholds must rise"),
+            (p.people_exposed_thresholds.is_sorted_by(|a, b| a < b), "people thresholds must rise"),
             (
-                p.crowd_density_thresholds.windows(2).all(|w| w[0] < w[1])
+                p.crowd_density_thresholds.is_sorted_by(|a, b| a < b)
                     && p.crowd_density_thresholds.iter().all(|t| t.is_finite() && *t > 0.0),
                 "crowd density thresholds must be positive and rise",
             ),
             (
-                p.weakest_link_floor[0] == 0
-                    && p.weakest_link_floor.windows(2).all(|w| w[0] <= w[1])
-                    && p.weakest_link_floor[4] <= 100,
+                p.weakest_link_floor[0] == 0 && p.weakest_link_floor.is_sorted() && p.weakest_link_floor[4] <= 100,
                 "weakest link floors must start at 0 and rise within 0–100",
             ),
             (
-                p.vulnerability_thresholds.windows(2).all(|w| w[0] < w[1]) && p.vulnerability_thresholds[3] <= 100,
+                p.vulnerability_thresholds.is_sorted_by(|a, b| a < b) && p.vulnerability_thresholds[3] <= 100,
                 "vulnerability thresholds must rise within 0–100",
             ),
         ];
@@ -476,8 +465,7 @@ impl Methodology {
             return fail("needs 2 to 5 answers".into());
         }
         let grades: Vec<u8> = q.answers.iter().map(|a| a.grade).collect();
-        if grades.windows(2).any(|w| w[0] >= w[1]) || grades.first() != Some(&0) || grades.last() != Some(&WORST_GRADE)
-        {
+        if !grades.is_sorted_by(|a, b| a < b) || grades.first() != Some(&0) || grades.last() != Some(&WORST_GRADE) {
             return fail("answers must run from grade 0 (best practice) to 4 (nothing in place), rising".into());
         }
         unique_ids(&format!("answer of {}", q.id), q.answers.iter().map(|a| a.id.as_str()))?;
@@ -552,14 +540,16 @@ impl Methodology {
             let mut weights = Vec::new();
             for (si, s) in self.scenarios.iter().enumerate() {
                 if let Some(weight) = q.scenarios.get(&s.id) {
-                    index.scenario_questions[si].push((qi, *weight));
+                    if let Some(questions) = index.scenario_questions.get_mut(si) {
+                        questions.push((qi, *weight));
+                    }
                     weights.push((si, *weight));
                 }
             }
             index.question_scenarios.push(weights);
         }
         index.questions_sorted = (0..self.questions.len()).collect();
-        index.questions_sorted.sort_by(|a, b| self.questions[*a].id.cmp(&self.questions[*b].id));
+        index.questions_sorted.sort_by_key(|&qi| self.questions.get(qi).map(|q| q.id.as_str()));
         index.chain_count = chains.len();
         index.attractiveness =
             SiteCategory::ALL.iter().map(|c| self.category_attractiveness.get(c.key()).copied().unwrap_or(1)).collect();
@@ -567,7 +557,7 @@ impl Methodology {
     }
 
     pub fn question(&self, id: &str) -> Option<&Question> {
-        self.index.question_by_id.get(id).map(|i| &self.questions[*i])
+        self.index.question_by_id.get(id).and_then(|&i| self.questions.get(i))
     }
 
     /// The methodology in one language, shaped for `vigie methodology show --json` and the API.

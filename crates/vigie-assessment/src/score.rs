@@ -282,7 +282,9 @@ fn apportion_into(total: u64, parts: &[u64], out: &mut Vec<u64>, scratch: &mut V
         scratch.select_nth_unstable_by(left - 1, |a, b| b.cmp(a));
     }
     for key in scratch.iter().take(left) {
-        out[(u64::MAX - *key as u64) as usize] += 1;
+        if let Some(count) = out.get_mut((u64::MAX - *key as u64) as usize) {
+            *count += 1;
+        }
     }
 }
 
@@ -325,7 +327,9 @@ impl Scratch {
         self.parts.extend(self.units.iter().map(|(_, raw)| *raw));
         apportion_into(total, &self.parts, &mut self.shares, &mut self.order);
         for ((at, _), share) in self.units.iter().zip(&self.shares) {
-            contributions[*at].points = *share as u32;
+            if let Some(contribution) = contributions.get_mut(*at) {
+                contribution.points = *share as u32;
+            }
         }
     }
 }
@@ -335,7 +339,7 @@ fn site_factors(m: &Methodology, r: &Resolved) -> SiteFactors {
     let people_exposed = band(r.occupancy, &p.people_exposed_thresholds);
     let density_per_m2 = f64::from(r.occupancy) / r.area_m2;
     let crowd_density = band(density_per_m2, &p.crowd_density_thresholds);
-    let category = m.index.attractiveness[crate::model::category_position(r.category)];
+    let category = m.index.attractiveness.get(crate::model::category_position(r.category)).copied().unwrap_or(1);
     let attractiveness = round_div(u64::from(category) + u64::from(r.visibility) + u64::from(people_exposed), 3) as u8;
     SiteFactors {
         threat_level: r.threat_level,
@@ -363,21 +367,19 @@ fn vulnerability<'m, const EXPLAIN: bool>(
     // The weakest critical link: (grade, question, contribution index) of the worst unit of
     // weight 3; the contribution index means nothing without `EXPLAIN`.
     let mut weakest: Option<(u8, usize, usize)> = None;
-    for &(qi, weight) in &m.index.scenario_questions[scenario] {
-        let grade = scratch.grades[qi];
+    for &(qi, weight) in m.index.scenario_questions.get(scenario).map_or(&[][..], Vec::as_slice) {
+        let grade = scratch.grades.get(qi).copied().unwrap_or(NO_GRADE);
         if grade == NO_GRADE {
             continue;
         }
         let at = contributions.len();
-        let chain = m.index.question_chain[qi];
-        if EXPLAIN {
-            let question = &m.questions[qi];
-            let slot = r.slots[qi];
+        let chain = m.index.question_chain.get(qi).copied().flatten();
+        if EXPLAIN && let (Some(question), Some(slot)) = (m.questions.get(qi), r.slots.get(qi)) {
             contributions.push(Contribution {
                 to: Target::Vulnerability,
                 source: Source::Answer {
                     question,
-                    answer: slot.answer().map(|a| &question.answers[a]),
+                    answer: slot.answer().and_then(|a| question.answers.get(a)),
                     grade,
                     weight: u32::from(weight),
                     counted: chain.is_none(),
@@ -398,7 +400,7 @@ fn vulnerability<'m, const EXPLAIN: bool>(
                 }
             }
             Some(ci) => {
-                let link = &mut scratch.chains[ci];
+                let Some(link) = scratch.chains.get_mut(ci) else { continue };
                 *link = Some(match *link {
                     Some(held) if held.grade >= grade => Link { weight: held.weight.max(weight), ..held },
                     Some(held) => Link { grade, weight: held.weight.max(weight), question: qi, at },
@@ -410,7 +412,7 @@ fn vulnerability<'m, const EXPLAIN: bool>(
     for link in scratch.chains.iter().flatten() {
         let points = u64::from(link.grade) * u64::from(link.weight);
         if EXPLAIN {
-            if let Source::Answer { counted, .. } = &mut contributions[link.at].source {
+            if let Some(Contribution { source: Source::Answer { counted, .. }, .. }) = contributions.get_mut(link.at) {
                 *counted = true;
             }
             scratch.units.push((link.at, points));
@@ -427,14 +429,14 @@ fn vulnerability<'m, const EXPLAIN: bool>(
         scratch.distribute(mean, contributions);
     }
     let Some((grade, qi, _)) = weakest else { return mean as u8 };
-    let floor = u64::from(m.parameters.weakest_link_floor[usize::from(grade)]);
+    let floor = u64::from(m.parameters.weakest_link_floor.get(usize::from(grade)).copied().unwrap_or(0));
     if floor <= mean {
         return mean as u8;
     }
-    if EXPLAIN {
+    if EXPLAIN && let Some(question) = m.questions.get(qi) {
         contributions.push(Contribution {
             to: Target::Vulnerability,
-            source: Source::WeakestLink { question: &m.questions[qi], grade },
+            source: Source::WeakestLink { question, grade },
             points: (floor - mean) as u32,
         });
     }
@@ -493,8 +495,11 @@ fn score_resolved_with<'m, const EXPLAIN: bool>(m: &'m Methodology, r: &Resolved
         .iter()
         .enumerate()
         .map(|(si, s)| {
-            let mut contributions =
-                if EXPLAIN { Vec::with_capacity(m.index.scenario_questions[si].len() + 16) } else { Vec::new() };
+            let mut contributions = if EXPLAIN {
+                Vec::with_capacity(m.index.scenario_questions.get(si).map_or(0, Vec::len) + 16)
+            } else {
+                Vec::new()
+            };
             let vulnerability = vulnerability::<EXPLAIN>(m, r, si, &mut contributions, &mut scratch);
             ScenarioScore {
                 id: &s.id,
@@ -547,7 +552,7 @@ fn score_resolved_with<'m, const EXPLAIN: bool>(m: &'m Methodology, r: &Resolved
         );
         // risk = likelihood × consequence = Σ (likelihood contribution × consequence).
         for i in likelihood_start..likelihood_end {
-            let c = &contributions[i];
+            let Some(c) = contributions.get(i) else { break };
             let risk =
                 Contribution { to: Target::Risk, source: c.source.clone(), points: c.points * u32::from(consequence) };
             contributions.push(risk);
@@ -605,10 +610,9 @@ fn protective_measures<'m, const EXPLAIN: bool>(
         .collect();
     // Per domain: (protection points, possible points).
     let mut totals = vec![(0u64, 0u64); domains.len()];
-    for (qi, question) in m.questions.iter().enumerate() {
-        let slot = r.slots[qi];
-        let di = m.index.question_domain[qi];
-        let domain = &mut domains[di];
+    let per_question = m.questions.iter().zip(&r.slots).zip(&m.index.question_domain).zip(&m.index.question_pmi_weight);
+    for (((question, &slot), &di), &pmi_weight) in per_question {
+        let (Some(domain), Some(total)) = (domains.get_mut(di), totals.get_mut(di)) else { continue };
         match slot {
             Slot::Excluded => continue,
             Slot::NotApplicable => {
@@ -619,14 +623,14 @@ fn protective_measures<'m, const EXPLAIN: bool>(
             Slot::Answered { .. } => {}
         }
         let Some(grade) = slot.grade() else { continue };
-        let weight = u64::from(m.index.question_pmi_weight[qi]);
+        let weight = u64::from(pmi_weight);
         domain.counted += 1;
         if EXPLAIN {
             domain.contributions.push(Contribution {
                 to: Target::ProtectiveMeasuresIndex,
                 source: Source::Answer {
                     question,
-                    answer: slot.answer().map(|a| &question.answers[a]),
+                    answer: slot.answer().and_then(|a| question.answers.get(a)),
                     grade,
                     weight: weight as u32,
                     counted: true,
@@ -634,8 +638,8 @@ fn protective_measures<'m, const EXPLAIN: bool>(
                 points: 0,
             });
         }
-        totals[di].0 += protection_points(grade, weight);
-        totals[di].1 += u64::from(WORST_GRADE) * weight;
+        total.0 += protection_points(grade, weight);
+        total.1 += u64::from(WORST_GRADE) * weight;
     }
     for (domain, (protection, possible)) in domains.iter_mut().zip(&totals) {
         if *possible == 0 {
@@ -689,7 +693,7 @@ fn proposed_actions<'m>(m: &'m Methodology, r: &Resolved, scenarios: &[ScenarioS
     let risk: Vec<u32> = scenarios.iter().map(|s| u32::from(s.risk.unwrap_or(max_risk))).collect();
     let mut actions = Vec::new();
     for (qi, question) in m.questions.iter().enumerate() {
-        let Slot::Answered { grade, .. } = r.slots[qi] else { continue };
+        let Some(&Slot::Answered { grade, .. }) = r.slots.get(qi) else { continue };
         if grade < m.parameters.action_threshold_grade {
             continue;
         }
@@ -699,7 +703,7 @@ fn proposed_actions<'m>(m: &'m Methodology, r: &Resolved, scenarios: &[ScenarioS
                 .index
                 .question_scenarios
                 .get(qi)
-                .map(|ws| ws.iter().map(|(si, w)| u32::from(*w) * gained * risk[*si]).sum())
+                .map(|ws| ws.iter().map(|(si, w)| u32::from(*w) * gained * risk.get(*si).copied().unwrap_or(0)).sum())
                 .unwrap_or(0);
             actions.push(ProposedAction {
                 measure: &measure.id,
@@ -766,12 +770,12 @@ pub fn what_if<'m>(
     let mut after_input = before_input.clone();
     let mut applied = Vec::with_capacity(measures.len());
     for id in measures {
-        let (qi, mi) =
-            *m.index.measure_by_id.get(id).ok_or_else(|| AssessmentError::UnknownMeasure { measure: id.clone() })?;
-        let question = &m.questions[qi];
-        let measure = &question.measures[mi];
+        let unknown = || AssessmentError::UnknownMeasure { measure: id.clone() };
+        let &(qi, mi) = m.index.measure_by_id.get(id).ok_or_else(unknown)?;
+        let question = m.questions.get(qi).ok_or_else(unknown)?;
+        let measure = question.measures.get(mi).ok_or_else(unknown)?;
         applied.push(measure.id.as_str());
-        let slot = &mut after_input.slots[qi];
+        let slot = after_input.slots.get_mut(qi).ok_or_else(unknown)?;
         let raise = match *slot {
             Slot::Excluded => {
                 return Err(AssessmentError::QuestionNotForCategory {

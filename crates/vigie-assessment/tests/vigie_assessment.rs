@@ -1,4 +1,6 @@
 //! Integration tests of the methodology and the scoring engine (one test binary per crate).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // a test fails loudly
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;

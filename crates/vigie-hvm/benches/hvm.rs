@@ -3,6 +3,8 @@
 //!   candidate for every class (set VIGIE_HVM_PBF to use another extract).
 //! - Scale: a synthetic city of about 1 million directed edges, 1,000 sites, 6 classes, and how
 //!   the time grows with edges, sites and classes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // a benchmark fails loudly
+
 use std::path::PathBuf;
 use std::time::Instant;
 

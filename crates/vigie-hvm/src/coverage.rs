@@ -176,7 +176,8 @@ pub struct Catalogue {
 
 impl Catalogue {
     pub fn from_csv(text: &str) -> Result<Catalogue, HvmError> {
-        let mut rows = csv_rows(text).into_iter().filter(|(_, r)| !(r.len() == 1 && r[0].trim().is_empty()));
+        let mut rows =
+            csv_rows(text).into_iter().filter(|(_, r)| !matches!(r.as_slice(), [only] if only.trim().is_empty()));
         let (_, header) =
             rows.next().ok_or(HvmError::CatalogueInvalid { line: 1, reason: "the file is empty".into() })?;
         let header: Vec<String> = header.iter().map(|h| h.trim().to_ascii_lowercase().replace(' ', "_")).collect();
@@ -186,7 +187,7 @@ impl Catalogue {
                 line: 1,
                 reason: format!(
                     "missing column \"{}\" (header: manufacturer,product,standard,rating,foundation,width)",
-                    names[0]
+                    names.first().copied().unwrap_or_default()
                 ),
             })
         };

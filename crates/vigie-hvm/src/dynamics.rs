@@ -160,7 +160,7 @@ impl VehicleSet {
             {
                 return Err(bad("mass_kg, a0_ms2 and vmax_kmh must be positive numbers"));
             }
-            if file.class[..i].iter().any(|o| o.key == c.key) {
+            if file.class.iter().take(i).any(|o| o.key == c.key) {
                 return Err(bad("key used twice"));
             }
         }

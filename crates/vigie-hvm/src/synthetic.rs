@@ -46,7 +46,7 @@ pub fn city(n: usize, block_m: f64, split: usize, lon0: f64, lat0: f64, bollards
                 if i2 >= n || j2 >= n || rng.next() < 0.04 {
                     continue;
                 }
-                let (a, b) = (corner[i * n + j], corner[i2 * n + j2]);
+                let (Some(&a), Some(&b)) = (corner.get(i * n + j), corner.get(i2 * n + j2)) else { continue };
                 let bend = (rng.next() - 0.5) * 0.3;
                 let mut nodes = vec![(-((i * n + j) as i64) - 1, a.0, a.1)];
                 for k in 1..split {
@@ -63,8 +63,11 @@ pub fn city(n: usize, block_m: f64, split: usize, lon0: f64, lat0: f64, bollards
                     ));
                 }
                 nodes.push((-((i2 * n + j2) as i64) - 1, b.0, b.1));
-                if rng.next() < bollards && nodes.len() > 2 {
-                    barriers.push((nodes[1].0, vec![("barrier".into(), "bollard".into())]));
+                if rng.next() < bollards
+                    && nodes.len() > 2
+                    && let Some(&(first_inner, ..)) = nodes.get(1)
+                {
+                    barriers.push((first_inner, vec![("barrier".into(), "bollard".into())]));
                 }
                 let highway = if rng.next() < 0.1 { "pedestrian" } else { "residential" };
                 ways.push(WaySpec { osm_way: ways.len() as i64 + 1, highway: highway.into(), nodes });

@@ -1,4 +1,6 @@
 //! Hand-computed cases and properties of the HVM engine (one integration-test binary).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // a test fails loudly
+
 use proptest::prelude::*;
 use vigie_domain::geometry::SiteGeometry;
 use vigie_hvm::dynamics::{KMH_PER_MS, corner_radius};

@@ -11,6 +11,8 @@
 //! Besides wall time it prints CPU time (user + system, all threads), so that figures taken on
 //! a busy machine can still be compared, and the peak resident memory (VmHWM).
 //! `VIGIE_OSM_BENCH_TILES` sets how many copies the tiled files hold (default 200).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // a benchmark fails loudly
+
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

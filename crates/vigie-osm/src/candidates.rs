@@ -83,8 +83,8 @@ pub fn category_of(tags: &[(String, String)]) -> Option<SiteCategory> {
     let mut values: [Option<&str>; 10] = [None; 10];
     let mut any = false;
     for (key, value) in tags {
-        if let Some(slot) = key_slot(key) {
-            values[slot] = Some(value);
+        if let Some(cell) = key_slot(key).and_then(|slot| values.get_mut(slot)) {
+            *cell = Some(value);
             any = true;
         }
     }
@@ -95,7 +95,9 @@ pub fn category_of(tags: &[(String, String)]) -> Option<SiteCategory> {
         .iter()
         .find(|rule| {
             rule.all_of.iter().all(|(key, accepted)| {
-                key_slot(key).and_then(|slot| values[slot]).is_some_and(|v| accepted.contains(&v))
+                key_slot(key)
+                    .and_then(|slot| values.get(slot).copied().flatten())
+                    .is_some_and(|v| accepted.contains(&v))
             })
         })
         .map(|rule| rule.category)

@@ -43,7 +43,7 @@ pub(crate) fn index_frames(path: &str, file: File, file_len: u64) -> Result<Vec<
         let first = frames.is_empty();
         let truncated = |reason: String| OsmError::Corrupt { path: path.to_owned(), reason };
         let mut prefix = [0u8; 4];
-        let got = read_up_to(&mut reader, &mut prefix).map_err(|e| unreadable(path, e))?;
+        let got = read_up_to(&mut reader, &mut prefix).map_err(|e| unreadable(path, e))?.len();
         if got < 4 {
             return Err(if first {
                 not_pbf(path, &head, file_len)
@@ -66,12 +66,12 @@ pub(crate) fn index_frames(path: &str, file: File, file_len: u64) -> Result<Vec<
             });
         }
         header.resize(header_len as usize, 0);
-        let got = read_up_to(&mut reader, &mut header).map_err(|e| unreadable(path, e))?;
-        let parsed = parse_blob_header(&header[..got]);
-        if first && !looks_like_osm_header(&header[..got]) {
+        let read = read_up_to(&mut reader, &mut header).map_err(|e| unreadable(path, e))?;
+        let parsed = parse_blob_header(read);
+        if first && !looks_like_osm_header(read) {
             return Err(not_pbf(path, &head, file_len));
         }
-        if got < header.len() {
+        if read.len() < header_len as usize {
             return Err(truncated(format!(
                 "the file ends inside the header of block {} (at byte {offset}); the download or copy was probably interrupted",
                 frames.len() + 1
@@ -126,26 +126,25 @@ pub(crate) fn unreadable(path: &str, source: std::io::Error) -> OsmError {
     OsmError::Unreadable { path: path.to_owned(), source }
 }
 
-/// Fills `buf` as far as the reader allows; returns how many bytes were read.
-fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+/// Fills `buf` as far as the reader allows; returns the part that was read.
+fn read_up_to<'b>(reader: &mut impl Read, buf: &'b mut [u8]) -> std::io::Result<&'b [u8]> {
     let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
+    while let Some(rest) = buf.get_mut(filled..).filter(|rest| !rest.is_empty()) {
+        match reader.read(rest) {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
-    Ok(filled)
+    Ok(buf.get(..filled).unwrap_or_default())
 }
 
 /// Every PBF file starts with a BlobHeader whose first field is the type string "OSMHeader":
 /// bytes 0x0A 0x09 "OSMHeader". A file cut inside those bytes still shows a prefix of them.
 fn looks_like_osm_header(header: &[u8]) -> bool {
     const START: &[u8] = b"\x0a\x09OSMHeader";
-    let n = header.len().min(START.len());
-    n > 0 && header[..n] == START[..n]
+    !header.is_empty() && header.iter().zip(START).all(|(byte, expected)| byte == expected)
 }
 
 /// Explains what the file seems to be instead, from its first bytes.

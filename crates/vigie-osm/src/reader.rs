@@ -69,12 +69,12 @@ struct Pass1Shared {
 
 impl Source<'_> {
     fn check_header(&self) -> Result<(), OsmError> {
-        let Some(index) = self.frames.iter().position(|f| f.kind == FrameKind::Header) else {
+        let Some((index, frame)) = self.frames.iter().enumerate().find(|(_, f)| f.kind == FrameKind::Header) else {
             return Err(OsmError::NotPbf { path: self.name.to_owned(), reason: "it has no header block".to_owned() });
         };
         let mut file = File::open(self.path).map_err(|e| unreadable(self.name, e))?;
         let mut buf = Vec::new();
-        read_blob(self.name, &mut file, &self.frames[index], &mut buf)?;
+        read_blob(self.name, &mut file, frame, &mut buf)?;
         let mut inflater = Inflater::default();
         let features = pbf::blob(&buf).and_then(|data| inflater.block(data)).and_then(pbf::required_features);
         let unsupported = match features {
@@ -142,8 +142,9 @@ impl Source<'_> {
         // A block needs a second look if its id range holds a missing way that became wanted
         // after the block was read. (Ways missing from a clipped extract are in no block.)
         let missed = |&(_, low, high, seen): &(usize, i64, i64, usize)| {
-            missing[missing.partition_point(|&id| id < low)..]
+            missing
                 .iter()
+                .skip(missing.partition_point(|&id| id < low))
                 .take_while(|&&id| id <= high)
                 .any(|id| wanted.get(id).is_some_and(|&rank| rank >= seen))
         };
@@ -231,7 +232,11 @@ impl Source<'_> {
                 if skip(index) {
                     continue;
                 }
-                let frame = &self.frames[index];
+                let Some(frame) = self.frames.get(index) else {
+                    failed.store(true, Ordering::Relaxed);
+                    let reason = format!("block {} is not in the file's index", index + 1);
+                    return Err((index, OsmError::Corrupt { path: self.name.to_owned(), reason }));
+                };
                 let outcome = read_blob(self.name, &mut file, frame, &mut buf).and_then(|()| {
                     let bytes = pbf::blob(&buf).and_then(|data| inflater.block(data));
                     bytes
@@ -512,12 +517,12 @@ impl<'a> Cursor<'a> {
             Some(_) => {}
         }
         // Gallop forward: cheap for the next id, logarithmic for a jump.
-        let rest = &self.sorted[self.at..];
+        let rest = self.sorted.get(self.at..).unwrap_or_default();
         let mut step = 1;
-        while step < rest.len() && rest[step - 1] < id {
+        while step < rest.len() && rest.get(step - 1).is_some_and(|&x| x < id) {
             step *= 2;
         }
-        let window = &rest[step / 2..step.min(rest.len())];
+        let window = rest.get(step / 2..step.min(rest.len())).unwrap_or_default();
         self.at += step / 2 + window.partition_point(|&x| x < id);
         self.sorted.get(self.at) == Some(&id)
     }

@@ -20,33 +20,34 @@ pub enum RingError {
 /// Joins ways (lists of node ids) into closed rings. A closed way is a ring by itself; open
 /// ways are chained end to end, each taken forwards or backwards as it fits.
 pub fn stitch_rings(ways: &[&[i64]]) -> Result<Vec<Vec<i64>>, RingError> {
-    let open = |w: &[i64]| w.len() >= 2 && w.first() != w.last();
     let mut ends: HashMap<i64, Vec<usize>> = HashMap::new();
-    for (i, way) in ways.iter().enumerate().filter(|(_, w)| open(w)) {
-        for end in [way[0], way[way.len() - 1]] {
-            ends.entry(end).or_default().push(i);
+    for (i, way) in ways.iter().enumerate() {
+        if let (Some(&first), Some(&last)) = (way.first(), way.last())
+            && way.len() >= 2
+            && first != last
+        {
+            for end in [first, last] {
+                ends.entry(end).or_default().push(i);
+            }
         }
     }
     let mut used = vec![false; ways.len()];
     let mut rings = Vec::new();
-    for start in 0..ways.len() {
-        if used[start] {
+    for (start, way) in ways.iter().enumerate() {
+        if !claim(&mut used, start) {
             continue;
         }
-        used[start] = true;
-        let mut ring = ways[start].to_vec();
+        let mut ring = way.to_vec();
         while let (Some(&first), Some(&end)) = (ring.first(), ring.last()) {
             if ring.len() > 1 && first == end {
                 break;
             }
-            let next = ends.get(&end).and_then(|candidates| candidates.iter().copied().find(|&j| !used[j]));
-            let Some(j) = next else { return Err(RingError::Open { node: end }) };
-            used[j] = true;
-            let piece = ways[j];
-            if piece.first() == Some(&end) {
-                ring.extend_from_slice(&piece[1..]);
-            } else {
-                ring.extend(piece[..piece.len() - 1].iter().rev());
+            let next = ends.get(&end).and_then(|candidates| candidates.iter().copied().find(|&j| claim(&mut used, j)));
+            let Some(piece) = next.and_then(|j| ways.get(j)) else { return Err(RingError::Open { node: end }) };
+            if let Some(rest) = piece.strip_prefix(&[end]) {
+                ring.extend_from_slice(rest);
+            } else if let Some((_, init)) = piece.split_last() {
+                ring.extend(init.iter().rev());
             }
         }
         if ring.len() < 4 {
@@ -55,6 +56,11 @@ pub fn stitch_rings(ways: &[&[i64]]) -> Result<Vec<Vec<i64>>, RingError> {
         rings.push(ring);
     }
     Ok(rings)
+}
+
+/// Marks way `index` used; false if it already was.
+fn claim(used: &mut [bool], index: usize) -> bool {
+    used.get_mut(index).is_some_and(|used| !std::mem::replace(used, true))
 }
 
 /// Makes polygons of outer rings, each inner ring becoming a hole of the smallest outer ring
@@ -78,7 +84,7 @@ pub fn assemble_polygons(
             .map(|(i, _)| i)
             .ok_or(RingError::StrayInner)?;
         let (exterior, _) = hole.into_inner();
-        holes[host].push(exterior);
+        holes.get_mut(host).ok_or(RingError::StrayInner)?.push(exterior);
     }
     Ok(shells
         .into_iter()

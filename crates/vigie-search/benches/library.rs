@@ -5,6 +5,8 @@
 //! - search latency p50 / p95 / max on a library of at least 10,000 passages: the demo
 //!   corpus plus synthetic documents whose words are drawn from the corpus's own word
 //!   distribution, spread over ten organisations and all markings.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // a benchmark fails loudly
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;

@@ -47,7 +47,7 @@ pub fn near_duplicates<'a>(docs: impl IntoIterator<Item = (&'a str, &'a [u32])>)
     let docs: Vec<(&str, &[u32])> = docs.into_iter().collect();
     let mut pairs = Vec::new();
     for (i, (a, sa)) in docs.iter().enumerate() {
-        for (b, sb) in &docs[i + 1..] {
+        for (b, sb) in docs.iter().skip(i + 1) {
             let s = similarity(sa, sb);
             if s >= THRESHOLD {
                 let (a, b) = if a <= b { (a, b) } else { (b, a) };

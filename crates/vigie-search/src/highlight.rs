@@ -62,16 +62,24 @@ fn window(text: &str, spans: &[(usize, usize)], max_chars: usize) -> (usize, usi
         .iter()
         .map(|&(from, _)| {
             // Start a little before the first hit so it reads in context.
-            let lead = bounds[bounds.partition_point(|&b| b < from).saturating_sub(max_chars / 5)];
+            let lead =
+                bounds.get(bounds.partition_point(|&b| b < from).saturating_sub(max_chars / 5)).copied().unwrap_or(0);
             let end = width(lead);
             (spans.iter().filter(|(f, t)| *f >= lead && *t <= end).count(), std::cmp::Reverse(lead))
         })
         .max()
         .map_or(0, |(_, std::cmp::Reverse(lead))| lead);
-    let start =
-        if best_start == 0 { 0 } else { text[best_start..].find(' ').map_or(best_start, |s| best_start + s + 1) };
+    let start = if best_start == 0 {
+        0
+    } else {
+        text.get(best_start..).and_then(|rest| rest.find(' ')).map_or(best_start, |s| best_start + s + 1)
+    };
     let end = width(start);
-    let end = if end >= text.len() { text.len() } else { text[..end].rfind(' ').filter(|&e| e > start).unwrap_or(end) };
+    let end = if end >= text.len() {
+        text.len()
+    } else {
+        text.get(..end).and_then(|head| head.rfind(' ')).filter(|&e| e > start).unwrap_or(end)
+    };
     (start, end)
 }
 
@@ -95,14 +103,16 @@ pub fn within_one_edit(a: &str, b: &str) -> bool {
         return false;
     }
     let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let (ra, rb) = (&a[prefix..], &b[prefix..]);
-    match (ra.len(), rb.len()) {
-        (0, 0) => true,
-        (la, lb) if la == lb => {
-            ra[1..] == rb[1..] || (la >= 2 && ra[0] == rb[1] && ra[1] == rb[0] && ra[2..] == rb[2..])
+    let (ra, rb) = (a.get(prefix..).unwrap_or_default(), b.get(prefix..).unwrap_or_default());
+    match (ra, rb) {
+        ([], []) => true,
+        ([_, rest_a @ ..], [_, rest_b @ ..]) if ra.len() == rb.len() => {
+            let swapped = |(x, y): (&[char], &[char])| matches!((x, y), ([x1, x2, tail_x @ ..], [y1, y2, tail_y @ ..]) if x1 == y2 && x2 == y1 && tail_x == tail_y);
+            rest_a == rest_b || swapped((ra, rb))
         }
-        (la, lb) if la > lb => ra[1..] == *rb,
-        _ => *ra == rb[1..],
+        ([_, rest_a @ ..], _) if ra.len() > rb.len() => rest_a == rb,
+        (_, [_, rest_b @ ..]) => ra == rest_b,
+        _ => false,
     }
 }
 

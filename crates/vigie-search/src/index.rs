@@ -168,7 +168,7 @@ impl LibraryIndex {
             let doc: TantivyDocument = searcher.doc(addr)?;
             let id = doc.get_first(self.fields.doc_id).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
             let bytes = doc.get_first(self.fields.signature).and_then(|v| v.as_bytes()).unwrap_or_default();
-            let sig = bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            let sig = bytes.as_chunks::<4>().0.iter().map(|&c| u32::from_le_bytes(c)).collect();
             self.signatures.insert(id, sig);
         }
         self.regroup();

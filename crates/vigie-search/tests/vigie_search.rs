@@ -1,4 +1,6 @@
 //! Ingests the real demo library (data/demo/library) and checks the examples.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // a test fails loudly
+
 use std::path::PathBuf;
 
 use vigie_search::demo::DEMO_LIBRARY;

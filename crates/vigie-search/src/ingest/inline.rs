@@ -17,15 +17,11 @@ fn is_superscript_digit(c: char) -> bool {
 fn unglue_footnote(word: &str) -> String {
     let chars: Vec<char> = word.chars().collect();
     let punct = chars.iter().rev().take_while(|c| matches!(c, '.' | ',' | ';' | ':' | ')' | '»')).count();
-    let body = &chars[..chars.len() - punct];
+    let Some((body, closing)) = chars.split_at_checked(chars.len() - punct) else { return word.to_owned() };
     let digits = body.iter().rev().take_while(|c| c.is_ascii_digit()).count();
-    let stem = &body[..body.len() - digits];
+    let Some((stem, _)) = body.split_at_checked(body.len() - digits) else { return word.to_owned() };
     let letters = stem.iter().rev().take_while(|c| c.is_lowercase()).count();
-    if letters >= 3 && (1..=3).contains(&digits) {
-        stem.iter().chain(&chars[chars.len() - punct..]).collect()
-    } else {
-        word.to_owned()
-    }
+    if letters >= 3 && (1..=3).contains(&digits) { stem.iter().chain(closing).collect() } else { word.to_owned() }
 }
 
 /// Removes Markdown emphasis, code ticks, autolinks and link targets, keeping the words.
@@ -33,24 +29,23 @@ pub fn strip_markdown(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let chars: Vec<char> = text.chars().collect();
     let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
+    while let Some(&c) = chars.get(i) {
         match c {
             '*' | '`' => {}
             '_' if is_emphasis_underscore(&chars, i) => {}
             '<' if starts_with(&chars, i + 1, "http") => {
-                if let Some(end) = chars[i..].iter().position(|&c| c == '>') {
-                    out.extend(&chars[i + 1..i + end]);
+                if let Some(end) = chars.iter().skip(i).position(|&c| c == '>') {
+                    out.extend(chars.get(i + 1..i + end).unwrap_or_default());
                     i += end;
                 }
             }
             ']' if chars.get(i + 1) == Some(&'(') => {
                 // `[text](url)`: keep the text, drop the target.
-                if let Some(end) = chars[i..].iter().position(|&c| c == ')') {
+                if let Some(end) = chars.iter().skip(i).position(|&c| c == ')') {
                     i += end;
                 }
             }
-            '[' if chars[i..].iter().take_while(|&&c| c != '\n').any(|&c| c == ']') && link_follows(&chars, i) => {}
+            '[' if chars.iter().skip(i).take_while(|&&c| c != '\n').any(|&c| c == ']') && link_follows(&chars, i) => {}
             _ => out.push(c),
         }
         i += 1;
@@ -63,7 +58,7 @@ fn starts_with(chars: &[char], at: usize, prefix: &str) -> bool {
 }
 
 fn link_follows(chars: &[char], open: usize) -> bool {
-    chars[open..].iter().position(|&c| c == ']').is_some_and(|close| chars.get(open + close + 1) == Some(&'('))
+    chars.iter().skip(open).position(|&c| c == ']').is_some_and(|close| chars.get(open + close + 1) == Some(&'('))
 }
 
 /// `_emphasis_` but not `snake_case`.

@@ -87,7 +87,7 @@ pub fn detect_format(bytes: &[u8], filename: &str) -> Result<Format, SearchError
     if bytes.starts_with(b"%PDF") {
         return Ok(Format::Pdf);
     }
-    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).trim_start().to_ascii_lowercase();
+    let head = String::from_utf8_lossy(bytes.get(..512).unwrap_or(bytes)).trim_start().to_ascii_lowercase();
     if head.starts_with("<!doctype html") || head.starts_with("<html") {
         return Ok(Format::Html);
     }

@@ -63,10 +63,9 @@ pub fn passages(document_id: &str, blocks: Vec<Block>) -> Vec<Passage> {
                 let total: usize = lines.iter().map(|l| l.len() + 1).sum();
                 if total <= MAX_TABLE || lines.len() < 3 {
                     out.emit(PassageKind::Table, lines.join("\n"));
-                } else {
-                    let header = &lines[0];
+                } else if let Some((header, rows)) = lines.split_first() {
                     let mut chunk = header.clone();
-                    for line in &lines[1..] {
+                    for line in rows {
                         if chunk.len() + line.len() > MAX_TABLE && chunk.len() > header.len() {
                             out.emit(PassageKind::Table, std::mem::replace(&mut chunk, header.clone()));
                         }
@@ -145,10 +144,8 @@ fn sentences(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
     let chars: Vec<(usize, char)> = text.char_indices().collect();
-    for w in 0..chars.len().saturating_sub(2) {
-        let (_, c) = chars[w];
-        let (_, space) = chars[w + 1];
-        let (next_at, next) = chars[w + 2];
+    for window in chars.windows(3) {
+        let &[(_, c), (_, space), (next_at, next)] = window else { continue };
         if matches!(c, '.' | '?' | '!' | ';')
             && (space == ' ' || space == '\n')
             && (next.is_uppercase() || next == '«' || space == '\n')
