@@ -82,7 +82,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/library/duplicates", get(crate::library::duplicates))
         .route("/api/v1/library/related", get(crate::library::related))
         .merge(crate::assessments::routes())
-        .fallback(|| async { ApiError::new("route_not_found", "there is no such page or API route") })
+        .fallback(crate::ui::unknown_route)
         .method_not_allowed_fallback(|| async {
             ApiError::new("method_not_allowed", "this route does not accept that HTTP method")
         })
