@@ -1,7 +1,9 @@
-//! Server-rendered pages. French and English, the language taken from `?lang=`, then the
-//! `vigie_lang` cookie, then `Accept-Language`. Pages read the store with the same access checks
-//! as the API; the small scripts in `assets/` call the JSON API for maps, forms and the
-//! on-site assessment.
+//! Server-rendered pages, from the askama templates in `templates/` (which escape by default).
+//! French and English, the language taken from `?lang=`, then the `vigie_lang` cookie, then
+//! `Accept-Language`. Every page handler takes a `PageCtx` (the signed-in caller, or a redirect to
+//! the sign-in page); a failed page answers an HTML page in the caller's language. Pages read the
+//! store with the same access checks as the API; the ES modules in `assets/` call the JSON API for
+//! maps, forms and the on-site assessment.
 mod assess;
 mod assets;
 mod library;
