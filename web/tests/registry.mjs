@@ -98,6 +98,17 @@ async function signOut(page) {
 }
 signOut.options = desktop;
 
+async function missingPage(page) {
+  await signIn(page);
+  const response = await page.goto(BASE + "/sites/no-such-site");
+  check(response.status() === 404, "a missing site answers 404, not " + response.status());
+  await page.getByRole("heading", { level: 1, name: "Page not found" }).waitFor();
+  await shot(page, "17-page-not-found");
+  await page.getByRole("link", { name: "Back to the dashboard" }).click();
+  await page.getByRole("heading", { level: 1, name: "Dashboard" }).waitFor();
+}
+missingPage.options = desktop;
+
 export const registry = [
   ["sign in and see the registry", signInSeesRegistry],
   ["switch the language", languageSwitches],
@@ -105,5 +116,6 @@ export const registry = [
   ["run and see a vehicle study", vehicleStudy],
   ["import a site, and an edit that conflicts", importAndEditConflict],
   ["search the library", librarySearch],
+  ["a missing page leads back to the dashboard", missingPage],
   ["sign out", signOut],
 ];

@@ -2,11 +2,9 @@
 // Answers and photos go through a queue kept in IndexedDB, so that nothing typed is lost when
 // the network drops; the queue is sent again when the network returns. An answer someone else
 // changed meanwhile comes back as a conflict (409 answer_conflict) for the assessor to resolve.
-"use strict";
-(function () {
-  const { t, api, errorText, el } = window.Vigie;
-  const root = document.getElementById("assessment");
-  if (!root) return;
+import { t, api, errorText, el } from "./vigie.js";
+
+function assessmentPage(root) {
   const id = root.dataset.id;
   const lang = root.dataset.lang;
   const base = "/api/v1/assessments/" + encodeURIComponent(id);
@@ -314,4 +312,7 @@
     flush();
   }
   document.addEventListener("DOMContentLoaded", start);
-})();
+}
+
+const root = document.getElementById("assessment");
+if (root) assessmentPage(root);

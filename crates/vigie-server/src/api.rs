@@ -82,7 +82,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/library/duplicates", get(crate::library::duplicates))
         .route("/api/v1/library/related", get(crate::library::related))
         .merge(crate::assessments::routes())
-        .fallback(|| async { ApiError::new(vigie_domain::Code::RouteNotFound, "there is no such page or API route") })
+        .fallback(crate::ui::unknown_route)
         .method_not_allowed_fallback(|| async {
             ApiError::new(vigie_domain::Code::MethodNotAllowed, "this route does not accept that HTTP method")
         })

@@ -17,6 +17,7 @@ struct Asset {
 const ASSETS: &[Asset] = &[
     Asset { name: "vigie.css", mime: "text/css; charset=utf-8", body: include_bytes!("../../assets/vigie.css") },
     Asset { name: "vigie.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../../assets/vigie.js") },
+    Asset { name: "site.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../../assets/site.js") },
     Asset { name: "map.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../../assets/map.js") },
     Asset { name: "assess.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../../assets/assess.js") },
     Asset {

@@ -1,7 +1,9 @@
-//! Server-rendered pages. French and English, the language taken from `?lang=`, then the
-//! `vigie_lang` cookie, then `Accept-Language`. Pages read the store with the same access checks
-//! as the API; the small scripts in `assets/` call the JSON API for maps, forms and the
-//! on-site assessment.
+//! Server-rendered pages, from the askama templates in `templates/` (which escape by default).
+//! French and English, the language taken from `?lang=`, then the `vigie_lang` cookie, then
+//! `Accept-Language`. Every page handler takes a `PageCtx` (the signed-in caller, or a redirect to
+//! the sign-in page); a failed page answers an HTML page in the caller's language. Pages read the
+//! store with the same access checks as the API; the ES modules in `assets/` call the JSON API for
+//! maps, forms and the on-site assessment.
 mod assess;
 mod assets;
 mod library;
@@ -12,9 +14,12 @@ mod route_tests;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use axum::extract::{Query, State};
+use askama::Template;
+use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::http::header::{ACCEPT_LANGUAGE, LOCATION, SET_COOKIE};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -42,35 +47,9 @@ fn strings(lang: Lang) -> &'static Strings {
     cell.get_or_init(|| toml::from_str(source).unwrap_or_default())
 }
 
-fn t(lang: Lang, key: &str) -> String {
-    strings(lang).get(key).cloned().unwrap_or_else(|| key.to_owned())
-}
-
-/// `t`, escaped for HTML.
-fn te(lang: Lang, key: &str) -> String {
-    esc(&t(lang, key))
-}
-
-/// Escapes text for HTML element content and attribute values.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-/// JSON placed inside a `<script type="application/json">`: `<` is escaped so that no text can
-/// close the element.
-fn script_json(value: &serde_json::Value) -> String {
-    value.to_string().replace('<', "\\u003c")
+/// The text of `key` in `lang`; the key itself when the files lack it.
+fn t(lang: Lang, key: &str) -> &str {
+    strings(lang).get(key).map_or(key, String::as_str)
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -95,23 +74,41 @@ fn choose_lang(param: Option<&str>, headers: &HeaderMap) -> Lang {
         .unwrap_or_default()
 }
 
+/// The language of a request: `?lang=`, then the cookie, then `Accept-Language`.
+fn request_lang(uri: &Uri, headers: &HeaderMap) -> Lang {
+    let param = Query::<LangParam>::try_from_uri(uri).ok().and_then(|Query(p)| p.lang);
+    choose_lang(param.as_deref(), headers)
+}
+
 fn lang_cookie(lang: Lang) -> String {
     format!("vigie_lang={}; Path=/; SameSite=Lax; Max-Age=31536000", lang.code())
 }
 
-/// The signed-in caller of a page, with what every page header shows.
-struct Ctx {
+/// The language of a page that needs no sign-in.
+struct PageLang(Lang);
+
+impl<S: Sync> FromRequestParts<S> for PageLang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(PageLang(request_lang(&parts.uri, &parts.headers)))
+    }
+}
+
+/// The signed-in caller of a page, with the language and what every page header shows. As an
+/// extractor it sends a signed-out caller to the sign-in page.
+struct PageCtx {
     lang: Lang,
     caller: Principal,
     org_name: String,
 }
 
-impl Ctx {
-    fn t(&self, key: &str) -> String {
-        te(self.lang, key)
+impl PageCtx {
+    fn t<'k>(&self, key: &'k str) -> &'k str {
+        t(self.lang, key)
     }
 
-    fn role_name(&self) -> String {
+    fn role_name(&self) -> &'static str {
         let key = match self.caller.role {
             Role::Admin => "role_admin",
             Role::Authority => "role_authority",
@@ -119,124 +116,173 @@ impl Ctx {
             Role::Operator => "role_operator",
             Role::Viewer => "role_viewer",
         };
-        self.t(key)
+        t(self.lang, key)
+    }
+
+    /// The layout around a page of this caller.
+    fn layout<'a>(&'a self, title: &str, scripts: &'a [&'a str], map: bool) -> Layout<'a> {
+        Layout { lang: self.lang, user: Some(self), title: title.to_owned(), scripts, map }
     }
 }
 
-/// The caller of a page, or the redirect to the sign-in page.
-async fn page_ctx(
-    state: &AppState,
-    headers: &HeaderMap,
-    lang_param: Option<&str>,
-) -> Result<Result<Ctx, Response>, ApiError> {
-    let lang = choose_lang(lang_param, headers);
+/// The caller of a page, or `None` for a caller who is not signed in.
+async fn page_ctx(state: &AppState, headers: &HeaderMap, lang: Lang) -> Result<Option<PageCtx>, ApiError> {
     let Some(caller) = signed_in(state, headers).await? else {
-        return Ok(Err((StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response()));
+        return Ok(None);
     };
     let org_name = state.app.me(&caller).await?.org.map(|o| o.name).unwrap_or_default();
-    Ok(Ok(Ctx { lang, caller, org_name }))
+    Ok(Some(PageCtx { lang, caller, org_name }))
 }
 
-/// What a page puts in the layout.
-struct Page<'a> {
-    title: &'a str,
-    body: String,
-    /// Asset names of the scripts the page needs, in order.
+impl FromRequestParts<AppState> for PageCtx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let lang = request_lang(&parts.uri, &parts.headers);
+        match page_ctx(state, &parts.headers, lang).await {
+            Ok(Some(ctx)) => Ok(ctx),
+            Ok(None) => Err((StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response()),
+            Err(err) => Err(PageError(err).into_response()),
+        }
+    }
+}
+
+/// What the layout puts around every page: the header, the stylesheets and scripts.
+struct Layout<'a> {
+    lang: Lang,
+    /// The signed-in caller, for the navigation; `None` on the sign-in and error pages.
+    user: Option<&'a PageCtx>,
+    title: String,
+    /// Asset names of the page's ES modules, in order.
     scripts: &'a [&'a str],
-    /// Leaflet's stylesheet, for pages with a map.
+    /// Leaflet (a classic script, loaded before the modules) and its stylesheet.
     map: bool,
 }
 
-/// Strings the scripts show, handed to them in the page: every key starting with `js_`.
-fn script_strings(lang: Lang) -> String {
-    let map: serde_json::Map<String, serde_json::Value> = strings(lang)
-        .iter()
-        .filter_map(|(k, v)| k.strip_prefix("js_").map(|k| (k.to_owned(), serde_json::Value::String(v.clone()))))
-        .collect();
-    script_json(&serde_json::Value::Object(map))
-}
+impl Layout<'_> {
+    fn t<'k>(&self, key: &'k str) -> &'k str {
+        t(self.lang, key)
+    }
 
-fn layout(lang: Lang, ctx: Option<&Ctx>, page: Page<'_>) -> String {
-    let other = match lang {
-        Lang::En => ("fr", "Français"),
-        Lang::Fr => ("en", "English"),
-    };
-    let nav = match ctx {
-        Some(ctx) => format!(
-            r#"<nav aria-label="{nav_label}"><a href="/dashboard">{dashboard}</a><a href="/">{registry}</a><a href="/library">{library}</a></nav>
-<span class="spacer"></span><span class="who">{email} · {org} · {role}</span>
-<form method="post" action="/logout" class="inline"><button type="submit" class="link">{sign_out}</button></form>"#,
-            nav_label = ctx.t("nav_label"),
-            dashboard = ctx.t("dashboard_title"),
-            registry = ctx.t("sites_title_short"),
-            library = ctx.t("library_title"),
-            email = esc(&ctx.caller.email),
-            org = esc(&ctx.org_name),
-            role = ctx.role_name(),
-            sign_out = ctx.t("sign_out"),
-        ),
-        None => r#"<span class="spacer"></span>"#.to_owned(),
-    };
-    let map_css = if page.map {
-        format!(r#"<link rel="stylesheet" href="{}">"#, assets::url("leaflet.css"))
-    } else {
-        String::new()
-    };
-    let scripts: String =
-        page.scripts.iter().map(|s| format!(r#"<script src="{}" defer></script>"#, assets::url(s))).collect();
-    format!(
-        r##"<!doctype html>
-<html lang="{code}">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · Vigie</title>
-{map_css}<link rel="stylesheet" href="{css}">
-<script id="vigie-strings" type="application/json">{strings}</script>
-<script src="{app}" defer></script>{scripts}</head>
-<body><a class="skip" href="#main">{skip}</a>
-<header><a href="/" class="brand">Vigie</a>{nav}<a href="?lang={other_code}" hreflang="{other_code}" lang="{other_code}">{other_name}</a></header>
-<main id="main" tabindex="-1">{body}</main></body></html>"##,
-        code = lang.code(),
-        title = esc(page.title),
-        css = assets::url("vigie.css"),
-        app = assets::url("vigie.js"),
-        strings = script_strings(lang),
-        skip = te(lang, "skip_to_content"),
-        other_code = other.0,
-        other_name = other.1,
-        body = page.body,
-    )
+    fn asset(&self, name: &str) -> String {
+        assets::url(name)
+    }
+
+    /// The other language's code and name, for the switch in the header.
+    fn other_lang(&self) -> (&'static str, &'static str) {
+        match self.lang {
+            Lang::En => ("fr", "Français"),
+            Lang::Fr => ("en", "English"),
+        }
+    }
+
+    /// Strings the scripts show, handed to them in the page: every key starting with `js_`.
+    fn script_strings(&self) -> BTreeMap<&'static str, &'static str> {
+        strings(self.lang).iter().filter_map(|(k, v)| k.strip_prefix("js_").map(|k| (k, v.as_str()))).collect()
+    }
 }
 
 /// A page for a signed-in caller, with the language cookie refreshed.
-fn render(ctx: &Ctx, page: Page<'_>) -> Response {
-    ([(SET_COOKIE, lang_cookie(ctx.lang))], Html(layout(ctx.lang, Some(ctx), page))).into_response()
+fn render(ctx: &PageCtx, page: &impl Template) -> Result<Response, PageError> {
+    Ok(([(SET_COOKIE, lang_cookie(ctx.lang))], Html(html(page)?)).into_response())
 }
 
-fn login_page(lang: Lang, failed: bool, email: &str) -> String {
-    let error = if failed {
-        format!(r#"<p class="error" role="alert">{}</p>"#, te(lang, "login_failed"))
-    } else {
-        String::new()
+fn html(page: &impl Template) -> Result<String, ApiError> {
+    page.render().map_err(|err| {
+        tracing::error!(error = %err, "a page template failed");
+        ApiError::internal()
+    })
+}
+
+/// The error of a page handler. Its response carries the error's code, from which the
+/// `html_errors` layer makes a page in the caller's language.
+struct PageError(ApiError);
+
+impl<E: Into<ApiError>> From<E> for PageError {
+    fn from(err: E) -> Self {
+        PageError(err.into())
+    }
+}
+
+/// Marks a response as a failed page, for `html_errors`.
+#[derive(Clone, Copy)]
+struct FailedPage {
+    code: Code,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let code = self.0.code();
+        let mut response = self.0.into_response();
+        response.extensions_mut().insert(FailedPage { code });
+        response
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    page: Layout<'a>,
+    message: &'a str,
+    signed_in: bool,
+}
+
+/// The page for an error, with its status, and a link to the dashboard (or to the sign-in page
+/// for a caller without a session).
+fn error_page(lang: Lang, signed_in: bool, code: Code) -> Response {
+    let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let (title, message) = match status {
+        StatusCode::NOT_FOUND => ("error_not_found_title", "error_not_found"),
+        StatusCode::FORBIDDEN => ("error_forbidden_title", "error_forbidden"),
+        s if s.is_server_error() => ("error_server_title", "error_server"),
+        _ => ("error_request_title", "error_request"),
     };
-    let body = format!(
-        r#"<h1>{title}</h1><p>{tagline}</p>{error}
-<form method="post" action="/login" class="card narrow">
-<label for="email">{email_label}</label><input id="email" name="email" type="email" autocomplete="username" required value="{email}">
-<label for="password">{password_label}</label><input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">{sign_in}</button></form>"#,
-        title = te(lang, "login_title"),
-        tagline = te(lang, "tagline"),
-        email_label = te(lang, "email"),
-        password_label = te(lang, "password"),
-        email = esc(email),
-        sign_in = te(lang, "sign_in"),
-    );
-    layout(lang, None, Page { title: &t(lang, "login_title"), body, scripts: &[], map: false })
+    let page = ErrorPage {
+        page: Layout { lang, user: None, title: t(lang, title).to_owned(), scripts: &[], map: false },
+        message: t(lang, message),
+        signed_in,
+    };
+    match html(&page) {
+        Ok(body) => (status, Html(body)).into_response(),
+        Err(_) => (status, t(lang, message).to_owned()).into_response(),
+    }
 }
 
-async fn show_login(Query(param): Query<LangParam>, headers: HeaderMap) -> Response {
-    let lang = choose_lang(param.lang.as_deref(), &headers);
-    ([(SET_COOKIE, lang_cookie(lang))], Html(login_page(lang, false, ""))).into_response()
+/// Turns the errors of page handlers into pages in the caller's language.
+async fn html_errors(request: Request, next: Next) -> Response {
+    let lang = request_lang(request.uri(), request.headers());
+    let signed_in = cookie(request.headers(), SESSION_COOKIE).is_some();
+    let response = next.run(request).await;
+    match response.extensions().get::<FailedPage>() {
+        Some(failed) => error_page(lang, signed_in, failed.code),
+        None => response,
+    }
+}
+
+/// The answer for a URL no route knows: the API's JSON error under `/api`, a page elsewhere.
+pub async fn unknown_route(uri: Uri, headers: HeaderMap) -> Response {
+    let not_found = ApiError::new(Code::RouteNotFound, "there is no such page or API route");
+    if uri.path() == "/api" || uri.path().starts_with("/api/") {
+        return not_found.into_response();
+    }
+    error_page(request_lang(&uri, &headers), cookie(&headers, SESSION_COOKIE).is_some(), not_found.code())
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    page: Layout<'a>,
+    failed: bool,
+    email: &'a str,
+}
+
+fn login_page(lang: Lang, failed: bool, email: &str) -> Result<String, ApiError> {
+    let page = Layout { lang, user: None, title: t(lang, "login_title").to_owned(), scripts: &[], map: false };
+    html(&LoginPage { page, failed, email })
+}
+
+async fn show_login(PageLang(lang): PageLang) -> Result<Response, PageError> {
+    Ok(([(SET_COOKIE, lang_cookie(lang))], Html(login_page(lang, false, "")?)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -248,22 +294,21 @@ struct LoginForm {
 async fn submit_login(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
-    headers: HeaderMap,
+    PageLang(lang): PageLang,
     Form(form): Form<LoginForm>,
-) -> Result<Response, ApiError> {
-    let lang = choose_lang(None, &headers);
+) -> Result<Response, PageError> {
     let body = LoginBody { email: form.email, password: form.password };
     match open_session(&state, &body, address).await {
         Ok((_, session_cookie)) => {
             Ok((StatusCode::SEE_OTHER, [(SET_COOKIE, session_cookie), (LOCATION, "/".to_owned())]).into_response())
         }
         Err(err) if err.code() == Code::LoginFailed => {
-            Ok((StatusCode::UNAUTHORIZED, Html(login_page(lang, true, &body.email))).into_response())
+            Ok((StatusCode::UNAUTHORIZED, Html(login_page(lang, true, &body.email)?)).into_response())
         }
         Err(err) if err.code() == Code::TooManyRequests => {
-            Ok((StatusCode::TOO_MANY_REQUESTS, Html(login_page(lang, true, &body.email))).into_response())
+            Ok((StatusCode::TOO_MANY_REQUESTS, Html(login_page(lang, true, &body.email)?)).into_response())
         }
-        Err(err) => Err(err),
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -274,7 +319,7 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<Option<Princ
     }
 }
 
-async fn submit_logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn submit_logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
     let cleared = match signed_in(&state, &headers).await? {
         Some(caller) => close_session(&state, cookie(&headers, SESSION_COOKIE), &caller).await?,
         None => cleared_session_cookie(),
@@ -283,14 +328,17 @@ async fn submit_logout(State(state): State<AppState>, headers: HeaderMap) -> Res
 }
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    let pages = Router::new()
         .route("/login", get(show_login).post(submit_login))
         .route("/logout", post(submit_logout))
-        .route("/assets/{tag}/{name}", get(assets::serve))
-        .route("/sw.js", get(assets::service_worker))
         .merge(registry::routes())
         .merge(assess::routes())
         .merge(library::routes())
+        .layer(axum::middleware::from_fn(html_errors));
+    Router::new()
+        .route("/assets/{tag}/{name}", get(assets::serve))
+        .route("/sw.js", get(assets::service_worker))
+        .merge(pages)
 }
 
 #[cfg(test)]
@@ -307,13 +355,10 @@ mod tests {
     }
 
     #[test]
-    fn html_is_escaped() {
-        assert_eq!(esc(r#"<script>"x"&'y'</script>"#), "&lt;script&gt;&quot;x&quot;&amp;&#39;y&#39;&lt;/script&gt;");
-    }
-
-    #[test]
-    fn json_in_a_page_cannot_close_its_script() {
-        assert_eq!(script_json(&serde_json::json!({"a": "</script>"})), r#"{"a":"\u003c/script>"}"#);
+    fn text_in_a_page_is_escaped() {
+        let page = login_page(Lang::En, true, r#"<script>"x"&'y'</script>"#).unwrap();
+        assert!(page.contains("&#60;script&#62;&#34;x&#34;&#38;&#39;y&#39;&#60;/script&#62;"), "{page}");
+        assert!(!page.contains("<script>\""), "{page}");
     }
 
     #[test]

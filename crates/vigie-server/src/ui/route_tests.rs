@@ -169,3 +169,69 @@ async fn each_role_is_offered_only_what_it_may_do() {
     let (_, page, _) = world.page(&results, Some(&officer)).await;
     assert!(page.contains(r#"data-can-write="1" data-can-validate="1""#), "{page}");
 }
+
+#[tokio::test]
+async fn failed_pages_answer_html_in_the_callers_language_and_the_api_keeps_json() {
+    let (world, _) = world().await;
+    let viewer = world.sign_in("viewer@example.org").await;
+    let is_html = |headers: &axum::http::HeaderMap| {
+        headers.get(header::CONTENT_TYPE).is_some_and(|v| v.to_str().unwrap().starts_with("text/html"))
+    };
+
+    // A missing (or hidden) site: the dashboard is the way back.
+    let (status, page, headers) = world.page("/sites/nope?lang=fr", Some(&viewer)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{page}");
+    assert!(is_html(&headers), "{headers:?}");
+    assert!(
+        page.contains(r#"<html lang="fr">"#)
+            && page.contains("Page introuvable")
+            && page.contains(r#"href="/dashboard""#),
+        "{page}"
+    );
+
+    // A page the role does not allow.
+    let (status, page, headers) = world.page("/sites/new?lang=en", Some(&viewer)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert!(is_html(&headers) && page.contains("Not allowed") && page.contains(r#"href="/dashboard""#), "{page}");
+
+    // A filter the server cannot read.
+    let (status, page, headers) = world.page("/?category=nonsense&lang=en", Some(&viewer)).await;
+    assert!(status.is_client_error() && status != StatusCode::NOT_FOUND, "{status} {page}");
+    assert!(is_html(&headers) && page.contains("Request not understood"), "{page}");
+
+    // An unknown page, signed out: the language from the browser, the way back is the sign-in page.
+    let request = Request::builder()
+        .uri("/no/such/page")
+        .header(header::ACCEPT_LANGUAGE, "fr-FR,fr;q=0.9")
+        .body(Body::empty())
+        .unwrap();
+    let (status, page, headers) = world.send(request).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(is_html(&headers) && page.contains("Page introuvable") && page.contains(r#"href="/login""#), "{page}");
+
+    // Under /api the errors stay JSON.
+    let (status, body, headers) = world.page("/api/v1/no-such-route", Some(&viewer)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!is_html(&headers), "{headers:?}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"]["code"], "route_not_found");
+}
+
+#[tokio::test]
+async fn text_and_json_from_the_store_cannot_break_out_of_the_page() {
+    let (world, token) = world().await;
+    let name = r#"</script><b id="x">"&'"#;
+    world
+        .api(
+            "/api/v1/sites",
+            &token,
+            json!({"name": name, "category": "open_air_market", "peak_occupancy": 10,
+                   "geometry": {"type": "Polygon", "coordinates": [[[24.952, 60.167], [24.954, 60.167], [24.954, 60.168], [24.952, 60.168], [24.952, 60.167]]]}}),
+        )
+        .await;
+    let viewer = world.sign_in("viewer@example.org").await;
+    let (status, page, _) = world.page("/?lang=en", Some(&viewer)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("<b id="), "{page}");
+    // In the map's JSON, `<` cannot close the script element.
+    assert_eq!(page.matches("</script>").count(), page.matches("<script").count(), "{page}");
+}
