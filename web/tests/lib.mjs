@@ -3,6 +3,9 @@
 import { chromium } from "playwright-core";
 import fs from "node:fs";
 import path from "node:path";
+import { createRequire } from "node:module";
+
+const AXE_SOURCE = fs.readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 
 export const BASE = process.env.VIGIE_URL || "http://127.0.0.1:8080";
 export const SHOTS = process.env.VIGIE_SCREENSHOTS || path.resolve("screenshots");
@@ -14,8 +17,25 @@ export function check(condition, message) {
   if (!condition) throw new Error(message);
 }
 
+// Every page a test photographs is also checked against WCAG 2.1 A and AA with axe-core: public
+// bodies must meet it. The script is evaluated through the browser's debugging protocol, which the
+// page's Content-Security-Policy (no inline script) does not apply to.
+export async function checkAccessibility(page, name) {
+  if (!(await page.evaluate(() => typeof window.axe !== "undefined"))) {
+    await page.evaluate(AXE_SOURCE);
+  }
+  const results = await page.evaluate(() =>
+    window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }),
+  );
+  const found = results.violations.map(
+    (v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`,
+  );
+  check(found.length === 0, `${name}: ${found.length} accessibility violation(s): ${found.join("; ")}`);
+}
+
 export async function shot(page, name) {
   await page.screenshot({ path: path.join(SHOTS, name + ".png"), fullPage: true });
+  await checkAccessibility(page, name);
 }
 
 export async function launch() {

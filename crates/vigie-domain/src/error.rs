@@ -18,6 +18,14 @@ pub enum DomainError {
     PhotoUnsupported { message: String },
     #[error("the photo cannot be read: {message}")]
     PhotoMalformed { message: String },
+    /// A TLP marking outside TLP 2.0.
+    #[error(
+        "unknown marking '{given}'; expected TLP:CLEAR, TLP:GREEN, TLP:AMBER, TLP:AMBER+STRICT or TLP:RED / marquage inconnu « {given} »"
+    )]
+    MarkingInvalid { given: String },
+    /// A language other than those Vigie speaks.
+    #[error("unknown language '{given}'; expected fr or en / langue inconnue « {given} » ; attendu fr ou en")]
+    LanguageInvalid { given: String },
 }
 
 impl DomainError {
@@ -29,6 +37,8 @@ impl DomainError {
             DomainError::Forbidden { .. } => Code::Forbidden,
             DomainError::PhotoUnsupported { .. } => Code::PhotoTypeUnsupported,
             DomainError::PhotoMalformed { .. } => Code::PhotoMalformed,
+            DomainError::MarkingInvalid { .. } => Code::MarkingInvalid,
+            DomainError::LanguageInvalid { .. } => Code::LanguageInvalid,
         }
     }
 
@@ -39,7 +49,9 @@ impl DomainError {
             DomainError::Transition { .. }
             | DomainError::Forbidden { .. }
             | DomainError::PhotoUnsupported { .. }
-            | DomainError::PhotoMalformed { .. } => Value::Null,
+            | DomainError::PhotoMalformed { .. }
+            | DomainError::MarkingInvalid { .. }
+            | DomainError::LanguageInvalid { .. } => Value::Null,
         }
     }
 

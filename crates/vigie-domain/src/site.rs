@@ -105,6 +105,18 @@ pub enum Lang {
 }
 
 impl Lang {
+    /// Both languages, French first (the library's documents are mostly French).
+    pub const ALL: [Lang; 2] = [Lang::Fr, Lang::En];
+
+    /// A language code of the library (`fr`, `en`, any case), refused as `language_invalid`.
+    pub fn parse(given: &str) -> Result<Self, DomainError> {
+        let lower = given.trim().to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|l| l.code() == lower)
+            .ok_or_else(|| DomainError::LanguageInvalid { given: given.to_owned() })
+    }
+
     pub fn from_code(code: &str) -> Result<Self, DomainError> {
         match code.trim().to_ascii_lowercase().as_str() {
             "en" => Ok(Lang::En),

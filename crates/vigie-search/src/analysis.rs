@@ -11,7 +11,7 @@ use tantivy::tokenizer::{
 
 use std::sync::OnceLock;
 
-use crate::model::Lang;
+use crate::Lang;
 
 /// Tokenizer names registered in the index.
 pub const PLAIN: &str = "vigie_plain";

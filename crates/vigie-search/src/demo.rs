@@ -1,7 +1,7 @@
 //! The demo library's catalogue (`data/demo/library/`, sources in its `SOURCES.md`): which
 //! file is which document. The files are embedded, so the demo works from any directory.
+use crate::Lang;
 use crate::ingest::IngestOptions;
-use crate::model::Lang;
 
 pub struct DemoEntry {
     pub filename: &'static str,

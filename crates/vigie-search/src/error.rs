@@ -1,6 +1,6 @@
 //! The crate's one error enum. Codes are stable: shells map them to HTTP and JSON.
 use thiserror::Error;
-use vigie_domain::{Code, Failure};
+use vigie_domain::{Code, DomainError, Failure};
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum SearchError {
@@ -58,6 +58,17 @@ impl SearchError {
 impl From<SearchError> for Failure {
     fn from(err: SearchError) -> Self {
         Failure::new(err.code(), err.to_string())
+    }
+}
+
+/// The library's nouns (markings, languages) are checked by the domain.
+impl From<DomainError> for SearchError {
+    fn from(err: DomainError) -> Self {
+        match err {
+            DomainError::MarkingInvalid { given } => SearchError::MarkingInvalid { given },
+            DomainError::LanguageInvalid { given } => SearchError::LanguageInvalid { given },
+            other => SearchError::QueryInvalid { reason: other.to_string() },
+        }
     }
 }
 

@@ -4,9 +4,9 @@
 use serde::Deserialize;
 use tantivy::tokenizer::TextAnalyzer;
 
+use crate::Lang;
 use crate::analysis::{analyzer, tokens};
 use crate::error::SearchError;
-use crate::model::Lang;
 
 const SHIPPED: &str = include_str!("../data/glossary.toml");
 

@@ -3,8 +3,8 @@
 //! marks `sécurité`; typo-tolerant matches mark words one edit away.
 use std::collections::HashSet;
 
+use crate::Lang;
 use crate::analysis::{Tok, analyzer, plain_analyzer, tokens};
-use crate::model::Lang;
 
 /// What to mark in a passage.
 #[derive(Debug, Default, Clone)]

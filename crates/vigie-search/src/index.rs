@@ -21,8 +21,8 @@ use crate::dedup::{self, DuplicatePair};
 use crate::error::SearchError;
 use crate::glossary::Glossary;
 use crate::highlight::{Marks, snippet};
-use crate::model::{Document, DocumentVersion, Lang, Marking, Passage};
 use crate::query::{Access, Part, SearchHit, SearchQuery, SearchResults, validate};
+use crate::{Document, DocumentVersion, Lang, Marking, Passage};
 
 const KIND_PASSAGE: &str = "passage";
 /// One record per document holds its signature, so near-duplicates survive a reopen.
@@ -116,7 +116,7 @@ impl LibraryIndex {
 
     /// Builds a fresh index (in `dir`, emptied first, or in RAM) from stored documents.
     /// An index in memory of documents just parsed (tests, benchmarks, one-off searches).
-    pub fn in_ram_from(documents: &[crate::ingest::ParsedDocument]) -> Result<Self, SearchError> {
+    pub fn in_ram_from(documents: &[crate::ParsedDocument]) -> Result<Self, SearchError> {
         Self::rebuild(None, documents.iter().map(|d| (&d.document, &d.version, d.passages.as_slice())))
     }
 

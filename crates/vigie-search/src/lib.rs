@@ -15,32 +15,22 @@ pub mod highlight;
 pub mod index;
 pub mod ingest;
 pub mod library;
-pub mod model;
 pub mod query;
 
 pub use dedup::{DuplicatePair, near_duplicates};
 pub use error::SearchError;
 pub use index::LibraryIndex;
-pub use ingest::{IngestChange, IngestOptions, ParsedDocument, parse};
+pub use ingest::{IngestChange, IngestOptions, parse};
 pub use library::SharedLibrary;
-pub use model::{Document, DocumentVersion, Format, Lang, Marking, Passage, PassageKind};
 pub use query::{Access, SearchHit, SearchQuery, SearchResults};
-
-/// Characters per page in throughput figures (a dense A4 page of prose).
-pub const PAGE_CHARS: usize = 3000;
-
-/// Formats a date as `YYYY-MM-DD`.
-pub fn format_date(d: time::Date) -> String {
-    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
-}
+pub use vigie_domain::library::{
+    Document, DocumentVersion, Format, Lang, Marking, PAGE_CHARS, ParsedDocument, Passage, PassageKind, format_date,
+};
 
 /// Parses `YYYY-MM-DD`.
 pub fn parse_date(s: &str) -> Result<time::Date, SearchError> {
-    let bad = || SearchError::query(format!("'{s}' is not a date of the form YYYY-MM-DD"));
-    let mut parts = s.trim().splitn(3, '-').map(|p| p.parse::<i32>().map_err(|_| bad()));
-    let (y, m, d) = (parts.next().ok_or_else(bad)??, parts.next().ok_or_else(bad)??, parts.next().ok_or_else(bad)??);
-    let month = time::Month::try_from(u8::try_from(m).map_err(|_| bad())?).map_err(|_| bad())?;
-    time::Date::from_calendar_date(y, month, u8::try_from(d).map_err(|_| bad())?).map_err(|_| bad())
+    vigie_domain::library::parse_date(s)
+        .ok_or_else(|| SearchError::query(format!("'{s}' is not a date of the form YYYY-MM-DD")))
 }
 
 #[cfg(test)]

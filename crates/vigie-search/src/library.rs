@@ -7,10 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
+use crate::ParsedDocument;
 use crate::dedup::DuplicatePair;
 use crate::error::SearchError;
 use crate::index::LibraryIndex;
-use crate::ingest::ParsedDocument;
 use crate::query::{Access, SearchHit, SearchQuery, SearchResults};
 
 pub struct SharedLibrary {

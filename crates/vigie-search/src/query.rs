@@ -3,7 +3,7 @@ use serde::Serialize;
 use time::Date;
 
 use crate::error::SearchError;
-use crate::model::{Lang, Marking};
+use crate::{Lang, Marking};
 
 /// Upper bound on `limit`, so that one request cannot ask for the whole library.
 pub const MAX_LIMIT: usize = 100;

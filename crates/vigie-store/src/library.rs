@@ -7,7 +7,7 @@
 //! knows which generation it holds can catch up with [`LibraryStore::library_changes`].
 use serde::Serialize;
 use sqlx::{ColumnIndex, Database, Encode, Executor, IntoArguments, Row as _, Type};
-use vigie_search::{Document, DocumentVersion, ParsedDocument, Passage};
+use vigie_domain::library::{Document, DocumentVersion, ParsedDocument, Passage};
 
 use crate::sql::{Backend, Sql, Value, corrupt};
 use crate::{Result, StoreError, WriteContext};
@@ -124,9 +124,12 @@ where
             title: row.try_get("title")?,
             language: from_key("document language", row.try_get("language")?)?,
             source: row.try_get("source")?,
-            date: date.map(|d| vigie_search::parse_date(&d)).transpose().map_err(|e| corrupt("document date", e))?,
+            date: date
+                .map(|d| vigie_domain::library::parse_date(&d).ok_or(d))
+                .transpose()
+                .map_err(|d| corrupt("document date", d))?,
             tags: from_json("document tags", &row.try_get::<String, _>("tags")?)?,
-            marking: vigie_search::Marking::parse(&row.try_get::<String, _>("marking")?)
+            marking: vigie_domain::library::Marking::parse(&row.try_get::<String, _>("marking")?)
                 .map_err(|e| corrupt("document marking", e))?,
         };
         let content = DocumentVersion {
@@ -200,7 +203,7 @@ where
                 let v = &parsed.version;
                 let columns = (
                     key(&doc.language)?,
-                    doc.date.map(vigie_search::format_date),
+                    doc.date.map(vigie_domain::library::format_date),
                     to_json("document tags", &doc.tags)?,
                     key(&v.format)?,
                     i64::try_from(v.char_count).map_err(|e| corrupt("document size", e))?,

@@ -1,5 +1,5 @@
 //! Language detection by stop-word counts: enough to tell French from English prose.
-use crate::model::Lang;
+use crate::Lang;
 
 const FR: &[&str] = &[
     "le", "la", "les", "des", "du", "et", "est", "une", "dans", "pour", "que", "qui", "sur", "au", "aux", "pas", "par",

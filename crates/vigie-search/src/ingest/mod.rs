@@ -14,7 +14,7 @@ pub use lang::detect as detect_language;
 
 use crate::dedup;
 use crate::error::SearchError;
-use crate::model::{Document, DocumentVersion, Format, Lang, Marking, Passage};
+use crate::{Document, DocumentVersion, Format, Lang, Marking, ParsedDocument};
 use blocks::Block;
 
 /// What the caller knows about a document; what it leaves out is detected or defaulted.
@@ -46,13 +46,6 @@ impl IngestOptions {
             marking: Marking::Clear,
         }
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParsedDocument {
-    pub document: Document,
-    pub version: DocumentVersion,
-    pub passages: Vec<Passage>,
 }
 
 /// What re-ingesting a document means for the store.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use sha2::{Digest, Sha256};
 
 use super::blocks::Block;
-use crate::model::{Passage, PassageKind};
+use crate::{Passage, PassageKind};
 
 /// Paragraphs shorter than this are merged with the next one under the same heading.
 const MERGE_BELOW: usize = 400;

@@ -2,7 +2,8 @@
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use crate::error::SearchError;
+use crate::DomainError;
+pub use crate::site::Lang;
 
 /// TLP 2.0 marking, ordered from the most to the least shareable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
@@ -31,23 +32,23 @@ impl Marking {
 
     /// Accepts the TLP 2.0 labels, case-insensitively, with or without the `TLP:` prefix.
     /// TLP 1.0's WHITE is refused on purpose: silently mapping markings is how leaks start.
-    pub fn parse(given: &str) -> Result<Self, SearchError> {
+    pub fn parse(given: &str) -> Result<Self, DomainError> {
         let upper = given.trim().to_ascii_uppercase();
         let bare = upper.strip_prefix("TLP:").unwrap_or(&upper);
         Self::ALL
             .into_iter()
             .find(|m| &m.label()[4..] == bare)
-            .ok_or_else(|| SearchError::MarkingInvalid { given: given.to_owned() })
+            .ok_or_else(|| DomainError::MarkingInvalid { given: given.to_owned() })
     }
 
-    pub(crate) fn rank(self) -> u64 {
+    pub fn rank(self) -> u64 {
         self as u64
     }
 }
 
 impl TryFrom<String> for Marking {
-    type Error = SearchError;
-    fn try_from(s: String) -> Result<Self, SearchError> {
+    type Error = DomainError;
+    fn try_from(s: String) -> Result<Self, DomainError> {
         Marking::parse(&s)
     }
 }
@@ -59,32 +60,6 @@ impl From<Marking> for String {
 }
 
 /// Languages the library analyses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Lang {
-    Fr,
-    En,
-}
-
-impl Lang {
-    pub const ALL: [Lang; 2] = [Lang::Fr, Lang::En];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::Fr => "fr",
-            Lang::En => "en",
-        }
-    }
-
-    pub fn parse(given: &str) -> Result<Self, SearchError> {
-        let lower = given.trim().to_ascii_lowercase();
-        Self::ALL
-            .into_iter()
-            .find(|l| l.code() == lower)
-            .ok_or_else(|| SearchError::LanguageInvalid { given: given.to_owned() })
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
@@ -125,7 +100,7 @@ pub struct DocumentVersion {
 
 impl DocumentVersion {
     pub fn pages(&self) -> f64 {
-        self.char_count as f64 / crate::PAGE_CHARS as f64
+        self.char_count as f64 / PAGE_CHARS as f64
     }
 }
 
@@ -158,19 +133,48 @@ impl Passage {
 }
 
 /// Dates travel as `YYYY-MM-DD`.
+/// A document read into passages, ready to be stored and indexed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedDocument {
+    pub document: Document,
+    pub version: DocumentVersion,
+    pub passages: Vec<Passage>,
+}
+
+/// Characters per page in throughput figures and page counts (a dense A4 page of prose).
+pub const PAGE_CHARS: usize = 3000;
+
+/// Formats a date as `YYYY-MM-DD`.
+pub fn format_date(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// Parses `YYYY-MM-DD`; `None` for anything else.
+pub fn parse_date(s: &str) -> Option<Date> {
+    let mut parts = s.trim().splitn(3, '-').map(|p| p.parse::<i32>().ok());
+    let (y, m, d) = (parts.next()??, parts.next()??, parts.next()??);
+    let month = time::Month::try_from(u8::try_from(m).ok()?).ok()?;
+    Date::from_calendar_date(y, month, u8::try_from(d).ok()?).ok()
+}
+
 mod date_serde {
     use serde::{Deserialize, Deserializer, Serializer};
     use time::Date;
 
     pub fn serialize<S: Serializer>(date: &Option<Date>, s: S) -> Result<S::Ok, S::Error> {
         match date {
-            Some(d) => s.serialize_some(&crate::format_date(*d)),
+            Some(d) => s.serialize_some(&super::format_date(*d)),
             None => s.serialize_none(),
         }
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Date>, D::Error> {
-        Option::<String>::deserialize(d)?.map(|s| crate::parse_date(&s).map_err(serde::de::Error::custom)).transpose()
+        Option::<String>::deserialize(d)?
+            .map(|s| {
+                super::parse_date(&s)
+                    .ok_or_else(|| serde::de::Error::custom(format!("'{s}' is not a date of the form YYYY-MM-DD")))
+            })
+            .transpose()
     }
 }
 
