@@ -181,26 +181,53 @@ impl StreetGraph {
         self.barriers.len()
     }
 
+    /// The edges leaving `node` (none for a number that is not a node of this graph).
     pub fn out_edges(&self, node: u32) -> std::ops::Range<usize> {
-        self.out_start[node as usize] as usize..self.out_start[node as usize + 1] as usize
-    }
-
-    pub(crate) fn turns(&self, edge: usize) -> std::ops::Range<usize> {
-        self.turn_start[edge] as usize..self.turn_start[edge + 1] as usize
-    }
-
-    pub(crate) fn barrier_at(&self, node: u32) -> Option<&Barrier> {
-        match self.barrier_of[node as usize] {
-            0 => None,
-            i => self.barriers.get(i as usize - 1),
+        let n = node as usize;
+        match self.out_start.get(n..n + 2) {
+            Some(&[start, end]) => start as usize..end as usize,
+            _ => 0..0,
         }
     }
 
+    /// Indices in `turn_radius` of the turns at the end of `edge` (none for a number that is
+    /// not an edge of this graph).
+    pub(crate) fn turns(&self, edge: usize) -> std::ops::Range<usize> {
+        match self.turn_start.get(edge..edge + 2) {
+            Some(&[start, end]) => start as usize..end as usize,
+            _ => 0..0,
+        }
+    }
+
+    /// The radii of the turns at the end of `edge`, onto the edges leaving its end node in order.
+    fn turn_radii(&self, edge: usize) -> &[f32] {
+        self.turn_radius.get(self.turns(edge)).unwrap_or_default()
+    }
+
+    pub(crate) fn barrier_at(&self, node: u32) -> Option<&Barrier> {
+        match self.barrier_of.get(node as usize) {
+            None | Some(0) => None,
+            Some(&i) => self.barriers.get(i as usize - 1),
+        }
+    }
+
+    /// (lon, lat) of a node.
+    ///
+    /// # Panics
+    /// If `node` is not a node of this graph: take it from [`Self::nodes_in_box`] or
+    /// [`Self::edge_end`].
+    // Public and infallible for its callers (vigie-server): node ids come from this graph.
+    #[allow(clippy::indexing_slicing)]
     pub fn lon_lat(&self, node: u32) -> (f64, f64) {
         self.coords[node as usize]
     }
 
     /// The node an edge (from `out_edges`) ends at: maps draw the street network with it.
+    ///
+    /// # Panics
+    /// If `edge` is not an edge of this graph: take it from [`Self::out_edges`].
+    // Public and infallible for its callers (vigie-server): edge ids come from `out_edges`.
+    #[allow(clippy::indexing_slicing)]
     pub fn edge_end(&self, edge: usize) -> u32 {
         self.to[edge]
     }
@@ -226,8 +253,9 @@ impl StreetGraph {
     }
 
     fn in_box(&self, n: u32, west: f64, south: f64, east: f64, north: f64) -> bool {
-        let (lon, lat) = self.lon_lat(n);
-        lon >= west && lon <= east && lat >= south && lat <= north
+        self.coords
+            .get(n as usize)
+            .is_some_and(|&(lon, lat)| lon >= west && lon <= east && lat >= south && lat <= north)
     }
 
     fn cell(&self, lon: f64, lat: f64) -> (i32, i32) {
@@ -258,19 +286,23 @@ impl StreetGraph {
     /// the full graph at the start of each chain, the rest following by acceleration alone.
     /// A ring made only of such nodes keeps one node per edge, so every edge is in one chain.
     pub(crate) fn collapse_chains(&self, free_radius_m: f64, stop_radius_m: f64) -> Collapsed {
-        let n = self.node_count();
-        let plain = |x: usize| -> bool {
-            let outs = self.out_edges(x as u32);
-            if self.barrier_of[x] != 0 || outs.len() != 2 {
-                return false;
-            }
-            outs.clone().enumerate().all(|(k, o)| {
-                let t = self.turn_start[self.reverse[o] as usize] as usize;
-                let (back, through) = (self.turn_radius[t + k] as f64, self.turn_radius[t + 1 - k] as f64);
-                back <= stop_radius_m && through >= free_radius_m
-            })
+        // The turns onto a node's two edges are those at the end of their reverses: onto the
+        // edge itself (back) and onto the other one (through), in the order of `out_edges`.
+        let bends = |k: usize, o: usize| match self.reverse.get(o).map(|&r| self.turn_radii(r as usize)) {
+            Some(&[a, b]) => Some(if k == 0 { (a, b) } else { (b, a) }),
+            _ => None,
         };
-        let mut kept: Vec<bool> = (0..n).map(|x| !plain(x)).collect();
+        // A node whose turns cannot be read is kept: keeping a node is always correct.
+        let plain = |x: usize, barrier: u32| -> bool {
+            let outs = self.out_edges(x as u32);
+            barrier == 0
+                && outs.len() == 2
+                && outs.enumerate().all(|(k, o)| {
+                    bends(k, o)
+                        .is_some_and(|(back, through)| back as f64 <= stop_radius_m && through as f64 >= free_radius_m)
+                })
+        };
+        let mut kept: Vec<bool> = self.barrier_of.iter().enumerate().map(|(x, &b)| !plain(x, b)).collect();
         loop {
             let collapsed = self.merge(&kept);
             if collapsed.chain.len() == self.edge_count() {
@@ -278,12 +310,22 @@ impl StreetGraph {
             }
             // Only rings of plain nodes are left out: keep their nodes and merge again.
             let mut covered = vec![false; self.edge_count()];
-            collapsed.chain.iter().for_each(|&e| covered[e as usize] = true);
-            (0..self.edge_count()).filter(|&e| !covered[e]).for_each(|e| kept[self.from[e] as usize] = true);
+            for &e in &collapsed.chain {
+                if let Some(c) = covered.get_mut(e as usize) {
+                    *c = true;
+                }
+            }
+            for (&a, _) in self.from.iter().zip(&covered).filter(|&(_, &c)| !c) {
+                if let Some(k) = kept.get_mut(a as usize) {
+                    *k = true;
+                }
+            }
         }
     }
 
     /// One merged edge for each edge leaving a kept node, running on until a kept node.
+    // Whole-graph pass: `to`/`reverse` are ids made by `Builder::finish`, `kept` has one entry per node.
+    #[allow(clippy::indexing_slicing)]
     fn merge(&self, kept: &[bool]) -> Collapsed {
         let n = self.node_count();
         let mut out_start = vec![0u32; n + 1];
@@ -380,9 +422,10 @@ impl Builder {
         let mut previous: Option<u32> = None;
         for node in nodes {
             let current = node.map(|(id, lon, lat, tags)| self.node(id, lon, lat, tags));
+            let at = |i: u32| (self.lon.get(i as usize), self.lat.get(i as usize));
             if let (Some(a), Some(b)) = (previous, current)
                 && a != b
-                && (self.lon[a as usize], self.lat[a as usize]) != (self.lon[b as usize], self.lat[b as usize])
+                && at(a) != at(b)
             {
                 self.segments.push((a, b, way));
             }
@@ -394,6 +437,8 @@ impl Builder {
     /// map are close in memory, and with them their edges and labels: spreading a speed along
     /// a street, or around a site, then mostly reads memory already in the cache (OSM numbers
     /// nodes in the order they were mapped, which is no order at all).
+    // `order` is a permutation of the node numbers made by `node`, which also end every segment.
+    #[allow(clippy::indexing_slicing)]
     fn in_map_order(mut self) -> Builder {
         let n = self.lon.len();
         let span = |v: &[f64]| v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)));
@@ -422,6 +467,8 @@ impl Builder {
         self
     }
 
+    // Counting sort: every index is a node number made by `node` (< n) or an edge slot counted here (< e).
+    #[allow(clippy::indexing_slicing)]
     fn finish(self, options: GraphOptions) -> StreetGraph {
         let this = self.in_map_order();
         let n = this.lon.len();

@@ -116,15 +116,20 @@ pub fn to_svg(
         graph.nodes_in_box(west - margin_m / kx, south - margin_m / ky, east + margin_m / kx, north + margin_m / ky)
     {
         for e in graph.out_edges(n) {
-            let (a, b) = (graph.from[e], graph.to[e]);
+            // Only what the graph holds is drawn: an edge is skipped if any part of it is missing.
+            let (Some(&a), Some(&b)) = (graph.from.get(e), graph.to.get(e)) else { continue };
             if a > b {
                 continue;
             }
-            let ((x1, y1), (x2, y2)) = (
-                px(graph.coords[a as usize].0, graph.coords[a as usize].1),
-                px(graph.coords[b as usize].0, graph.coords[b as usize].1),
-            );
-            let highway = graph.ways[graph.way[e] as usize].highway.as_str();
+            let (Some(&(lon1, lat1)), Some(&(lon2, lat2)), Some(way)) = (
+                graph.coords.get(a as usize),
+                graph.coords.get(b as usize),
+                graph.way.get(e).and_then(|&w| graph.ways.get(w as usize)),
+            ) else {
+                continue;
+            };
+            let ((x1, y1), (x2, y2)) = (px(lon1, lat1), px(lon2, lat2));
+            let highway = way.highway.as_str();
             let target =
                 if matches!(highway, "pedestrian" | "footway" | "cycleway" | "path" | "bridleway" | "living_street") {
                     &mut paths_ped
@@ -145,9 +150,10 @@ pub fn to_svg(
     // Critical paths, each segment coloured by the speed reached on it.
     for ap in &result.access_points {
         let Some(impact) = ap.vehicles.get(&class.key) else { continue };
-        for (i, pair) in impact.path.windows(2).enumerate() {
-            let kmh = impact.path_speeds_kmh[i].max(impact.path_speeds_kmh[i + 1]);
-            let ((x1, y1), (x2, y2)) = (px(pair[0][0], pair[0][1]), px(pair[1][0], pair[1][1]));
+        let points = impact.path.iter().zip(&impact.path_speeds_kmh);
+        for ((&[lon1, lat1], kmh1), (&[lon2, lat2], kmh2)) in points.clone().zip(points.skip(1)) {
+            let kmh = kmh1.max(*kmh2);
+            let ((x1, y1), (x2, y2)) = (px(lon1, lat1), px(lon2, lat2));
             let _ = writeln!(
                 svg,
                 r#"<line x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="{}" stroke-width="5" stroke-linecap="round"/>"#,

@@ -72,6 +72,8 @@ struct Net {
 impl Net {
     /// The `edges` of `graph` (`slot` gives the index of a graph edge among them, if it is one):
     /// the turns from an edge that is not `open` are left out, since nothing spreads past it.
+    // Whole-graph pass: `edges` are ids of `graph`, whose `to` and `turns` the graph builder made in range.
+    #[allow(clippy::indexing_slicing)]
     fn new(
         graph: &StreetGraph,
         edges: &[u32],
@@ -104,6 +106,8 @@ impl Net {
         self.hops.len() - 1
     }
 
+    // Hot loop: i < len(); `new` makes `hops[..=len()].first_turn` nondecreasing up to `turns.len()`.
+    #[allow(clippy::indexing_slicing)]
     fn turns(&self, i: usize) -> &[Turn] {
         &self.turns[self.hops[i].first_turn as usize..self.hops[i + 1].first_turn as usize]
     }
@@ -140,6 +144,8 @@ impl BucketQueue {
         }
     }
 
+    // Hot loop: i is a hop of the net the queue was made for, b < `head.len()`, a `nonempty` bit per bucket.
+    #[allow(clippy::indexing_slicing)]
     fn push(&mut self, i: u32, speed: f64) {
         let b = ((speed.max(0.0) / BUCKET_MS) as usize).min(self.head.len() - 1);
         if self.queued[i as usize] == b as u32 + 1 {
@@ -153,9 +159,13 @@ impl BucketQueue {
 
     /// Drops index `i` from the queue (its entry is skipped when reached).
     fn forget(&mut self, i: usize) {
-        self.queued[i] = 0;
+        if let Some(q) = self.queued.get_mut(i) {
+            *q = 0;
+        }
     }
 
+    // Hot loop: a set `nonempty` bit is a bucket `push` filled (< `head.len()`), holding hops < `queued.len()`.
+    #[allow(clippy::indexing_slicing)]
     fn pop(&mut self) -> Option<usize> {
         loop {
             let w = self.nonempty.iter().rposition(|&w| w != 0)?;
@@ -184,6 +194,8 @@ impl BucketQueue {
 /// the result. The speed at the end of an edge (a solve) is only computed when some successor
 /// could improve by more than the threshold, checked first on the run-up S(v), and the bend
 /// there does not limit it.
+// Hot loop: `labels` has one entry per hop of `net`; `start`, turn targets and queued hops are < `net.len()`.
+#[allow(clippy::indexing_slicing)]
 fn propagate(
     net: &Net,
     class: &VehicleClass,
@@ -271,6 +283,8 @@ fn propagate(
 /// limit this class (its speed limit is at least vmax, never reached) changes nothing on the
 /// way, so the label along a chain follows from the one at its start by acceleration alone
 /// (run-up S(v) growing by each edge's length), as the full pass would set it.
+// Whole-graph pass: `chain_start` (merged edges + 1, up to `chain.len()`) and `chain` (ids of `graph`) from `merge`.
+#[allow(clippy::indexing_slicing)]
 fn whole_graph(graph: &StreetGraph, class: &VehicleClass, params: &DynamicsParams, merge_chains: bool) -> Field {
     let fg = params.friction * params.gravity_ms2;
     let run = |g: &StreetGraph| {
@@ -403,6 +417,8 @@ struct Entry {
 }
 
 impl Neighbourhood {
+    // Every slot index is masked by `table.len() - 1`; the length is a power of two (`table_for`).
+    #[allow(clippy::indexing_slicing)]
     fn table_for(edges: &[u32]) -> Vec<(u32, u32)> {
         let mut table = vec![(0u32, 0u32); (edges.len() * 2).next_power_of_two().max(2)];
         let mask = table.len() - 1;
@@ -425,6 +441,8 @@ impl Neighbourhood {
         Self::lookup(&self.table, e)
     }
 
+    // Per-site hot loop: every slot index is masked by `table.len() - 1`; the length is a power of two (`table_for`).
+    #[allow(clippy::indexing_slicing)]
     fn lookup(table: &[(u32, u32)], e: u32) -> Option<usize> {
         let mask = table.len() - 1;
         let mut h = Self::hash(e) & mask;
@@ -463,6 +481,8 @@ impl<'g> Analyser<'g> {
         parallel_map(sites, |s| self.analyse_site(s))
     }
 
+    // Per-site pass: crossings index `hood.edges` (as long as `labels`, `free`, `clean`); ids are the graph's.
+    #[allow(clippy::indexing_slicing)]
     pub fn analyse_site(&self, site: &SiteGeometry) -> VdaResult {
         let g = self.graph;
         let outline = Outline::new(site);
@@ -596,6 +616,8 @@ impl<'g> Analyser<'g> {
 
     /// The edges starting within `local_radius_m` of the site's box, how each one relates to the
     /// site, and the access points (edges crossing the boundary from outside to inside).
+    // Per-site pass: nodes from `nodes_in_box`, edges from `out_edges`, e turns onto e2's start node's edges.
+    #[allow(clippy::indexing_slicing)]
     fn neighbourhood(&self, outline: &Outline) -> Neighbourhood {
         let g = self.graph;
         let m_per_deg = EARTH_RADIUS_M.to_radians();
@@ -657,6 +679,8 @@ impl<'g> Analyser<'g> {
     /// says; returns the improved ones.
     /// Together with the whole-graph labels of the edges whose best path stays clear of the site
     /// (achievable speeds, so a valid start for label-correcting), this seeds the local pass.
+    // Per-site pass: `entry.hop` < `labels.len()` (one per hood edge), `entry.from` a graph edge (field label).
+    #[allow(clippy::indexing_slicing)]
     fn enter_from_outside(
         &self,
         hood: &Neighbourhood,
@@ -699,6 +723,8 @@ impl<'g> Analyser<'g> {
     /// predecessors form a cycle: the path is then drawn from where it enters the loop. The
     /// cycle is found by Brent's method (a marker edge moved at powers of two) rather than a set
     /// of the edges seen: drawing paths hundreds of edges long was a third of the per-site time.
+    // Per-site pass: `slot` indexes `local` (one label per hood edge); predecessors are graph edges.
+    #[allow(clippy::indexing_slicing)]
     fn path_back(
         &self,
         last: usize,
@@ -739,6 +765,8 @@ impl<'g> Analyser<'g> {
 /// For each edge of the neighbourhood, given its `whole_graph` label: does its best path stay
 /// clear of the site (no edge inside or crossing into it, within the neighbourhood)?
 /// Predecessor chains are followed once each; a chain that loops is treated as not clear.
+// Per-site pass: i, the stack and `slot` index `hood.edges`, as long as `state`, `hood.open`, `whole_graph`.
+#[allow(clippy::indexing_slicing)]
 fn clean_paths(hood: &Neighbourhood, whole_graph: &[Label]) -> Vec<bool> {
     const UNKNOWN: u8 = 0;
     const VISITING: u8 = 1;
@@ -867,8 +895,7 @@ impl Outline {
         let (px, py) = self.xy([lon, lat]);
         let mut inside = false;
         for ring in &self.rings {
-            for w in ring.windows(2) {
-                let ((x1, y1), (x2, y2)) = (w[0], w[1]);
+            for (&(x1, y1), &(x2, y2)) in ring.iter().zip(ring.iter().skip(1)) {
                 if (y1 > py) != (y2 > py) && px < x1 + (py - y1) * (x2 - x1) / (y2 - y1) {
                     inside = !inside;
                 }
@@ -884,8 +911,7 @@ impl Outline {
         let cross = |u: (f64, f64), v: (f64, f64)| u.0 * v.1 - u.1 * v.0;
         let mut best: Option<(f64, f64)> = None;
         for ring in &self.rings {
-            for w in ring.windows(2) {
-                let (c, d) = (w[0], w[1]);
+            for (&c, &d) in ring.iter().zip(ring.iter().skip(1)) {
                 let s = (d.0 - c.0, d.1 - c.1);
                 let denom = cross(r, s);
                 if denom.abs() < 1e-12 {
