@@ -11,8 +11,8 @@ use vigie_domain::access::Principal;
 use vigie_domain::assessment::{self as rules, ActionStatus, AssessmentStatus, GpsPoint};
 use vigie_domain::site::{Lang, check_text};
 use vigie_store::{
-    Action, ActionFields, AnswerContent, AnswerWrite, AssessedSite, Assessment, HvmStudy, NewAssessment, NewPhoto,
-    Photo, StoredAnswer, TransitionData,
+    Action, ActionFields, AnswerContent, AnswerWrite, AssessedSite, Assessment, AssessmentSummary, HvmStudy,
+    NewAssessment, NewPhoto, Photo, ScenarioRisk, StoredAnswer, TransitionData,
 };
 
 use crate::{App, Code, Failure, Result, blocking};
@@ -208,21 +208,26 @@ impl ActionDraft {
 }
 
 /// What dashboards need of a validated assessment: the risk of each scenario and the worst.
-fn summary_of(report: &vigie_assessment::ScoreReport<'_>) -> Value {
-    let scenarios: Vec<Value> = report
+fn summary_of(report: &vigie_assessment::ScoreReport<'_>) -> AssessmentSummary {
+    let scenarios: Vec<ScenarioRisk> = report
         .scenarios
         .iter()
         .filter_map(|s| {
-            Some(json!({"id": s.id, "risk": s.risk?, "band": s.risk_band?, "vulnerability": s.vulnerability}))
+            Some(ScenarioRisk {
+                band: s.risk_band?.to_owned(),
+                id: s.id.to_owned(),
+                risk: s.risk?,
+                vulnerability: s.vulnerability,
+            })
         })
         .collect();
     let worst = report.scenarios.iter().filter_map(|s| Some((s.risk?, s.risk_band?))).max_by_key(|(risk, _)| *risk);
-    json!({
-        "protective_measures_index": report.protective_measures_index,
-        "max_risk": worst.map(|w| w.0),
-        "max_risk_band": worst.map(|w| w.1),
-        "scenarios": scenarios,
-    })
+    AssessmentSummary {
+        protective_measures_index: report.protective_measures_index,
+        max_risk: worst.map(|w| w.0),
+        max_risk_band: worst.map(|w| w.1.to_owned()),
+        scenarios,
+    }
 }
 
 /// Adds the names of scenarios, domains, questions and measures in `lang` next to their ids.
@@ -601,10 +606,10 @@ impl App {
         let ids: Vec<&str> = latest.keys().copied().collect();
         let names = self.store.site_names(&ids).await?;
         for a in latest.values() {
-            let band = a.summary.as_ref().and_then(|s| s["max_risk_band"].as_str()).unwrap_or("unknown").to_owned();
+            let band = a.summary.as_ref().and_then(|s| s.max_risk_band.as_deref()).unwrap_or("unknown").to_owned();
             *by_band.entry(band.clone()).or_default() += 1;
             let name = names.get(&a.site_id);
-            sites.push(json!({"site_id": a.site_id, "site_name": name, "assessment_id": a.id, "max_risk": a.summary.as_ref().map(|s| s["max_risk"].clone()), "max_risk_band": band, "due_at_ms": a.due_at_ms}));
+            sites.push(json!({"site_id": a.site_id, "site_name": name, "assessment_id": a.id, "max_risk": a.summary.as_ref().map(|s| s.max_risk), "max_risk_band": band, "due_at_ms": a.due_at_ms}));
             if a.due_at_ms.is_some_and(|d| d <= horizon) {
                 due.push(json!({"site_id": a.site_id, "site_name": name, "assessment_id": a.id, "due_at_ms": a.due_at_ms, "overdue": a.due_at_ms.is_some_and(|d| d <= now)}));
             }

@@ -115,6 +115,34 @@ impl Principal {
     }
 }
 
+// --- Organisations, users and tokens, as stored and shown.
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Org {
+    pub id: String,
+    pub name: String,
+    pub kind: OrgKind,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub org_id: String,
+    pub role: Role,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ApiToken {
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    pub created_at_ms: i64,
+    pub revoked_at_ms: Option<i64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -190,6 +190,125 @@ impl GpsPoint {
     }
 }
 
+// --- The records of an assessment, as stored and shown.
+
+/// The site as the assessment saw it: scores are recomputed from this, not from today's site.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AssessedSite {
+    pub category: crate::site::SiteCategory,
+    pub occupancy: u32,
+    pub area_m2: f64,
+    pub visibility: Option<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Assessment {
+    pub id: String,
+    pub site_id: String,
+    pub org_id: String,
+    pub methodology_version: String,
+    pub status: AssessmentStatus,
+    pub threat_level: u8,
+    pub site: AssessedSite,
+    /// Increases with every change (answers included).
+    pub version: i64,
+    pub created_at_ms: i64,
+    pub created_by: String,
+    pub updated_at_ms: i64,
+    pub submitted_at_ms: Option<i64>,
+    pub submitted_by: Option<String>,
+    pub validated_at_ms: Option<i64>,
+    pub validated_by: Option<String>,
+    pub archived_at_ms: Option<i64>,
+    /// When the next assessment is due (set at validation).
+    pub due_at_ms: Option<i64>,
+    /// Scores at validation, for dashboards.
+    pub summary: Option<AssessmentSummary>,
+    pub protective_measures_index: Option<u8>,
+}
+
+/// What a person says about one question.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AnswerContent {
+    pub answer: String,
+    pub note: Option<String>,
+    pub observed_at_ms: Option<i64>,
+    pub gps: Option<GpsPoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StoredAnswer {
+    pub question_id: String,
+    #[serde(flatten)]
+    pub content: AnswerContent,
+    pub photos: Vec<String>,
+    pub version: i64,
+    pub updated_at_ms: i64,
+    pub updated_by: String,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Photo {
+    pub id: String,
+    pub assessment_id: String,
+    pub question_id: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    #[serde(skip)]
+    pub blob_ref: String,
+    pub location_kept: bool,
+    pub created_at_ms: i64,
+    pub created_by: String,
+}
+
+/// The fields of an action a person writes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ActionFields {
+    pub title: String,
+    pub owner: Option<String>,
+    pub due_date: Option<String>,
+    pub status: ActionStatus,
+    pub evidence: Option<String>,
+    pub question_id: Option<String>,
+    pub scenario_id: Option<String>,
+    pub measure_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Action {
+    pub id: String,
+    pub assessment_id: String,
+    pub site_id: String,
+    pub org_id: String,
+    #[serde(flatten)]
+    pub fields: ActionFields,
+    pub version: i64,
+    pub created_at_ms: i64,
+    pub created_by: String,
+    pub updated_at_ms: i64,
+    pub updated_by: String,
+}
+
+/// What dashboards need of a validated assessment, kept with it: the risk of each scenario and
+/// the worst. Fields in alphabetical order, as the API has always shown them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AssessmentSummary {
+    pub max_risk: Option<u8>,
+    pub max_risk_band: Option<String>,
+    pub protective_measures_index: Option<u8>,
+    pub scenarios: Vec<ScenarioRisk>,
+}
+
+/// One scenario's risk in an [`AssessmentSummary`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ScenarioRisk {
+    pub band: String,
+    pub id: String,
+    pub risk: u8,
+    pub vulnerability: u8,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod code;
 pub mod error;
 pub mod geometry;
+pub mod hvm;
 pub mod library;
 pub mod photo;
 pub mod site;

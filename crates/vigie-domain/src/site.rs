@@ -218,6 +218,25 @@ impl SiteInput {
     }
 }
 
+/// A site of the registry, as stored and shown.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Site {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub category: SiteCategory,
+    pub geometry: serde_json::Value,
+    pub area_m2: f64,
+    pub address: Option<String>,
+    pub peak_occupancy: Option<u32>,
+    pub tags: std::collections::BTreeMap<String, String>,
+    pub source_ref: Option<String>,
+    /// Increases with every change; clients send it back to detect concurrent edits.
+    pub version: i64,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,22 +4,15 @@
 //! hooks, `Backend::put_photo_bytes` and `Backend::read_photo_bytes`.
 use std::collections::BTreeMap;
 
-use serde::Serialize;
 use sqlx::{ColumnIndex, Database, Encode, Executor, IntoArguments, QueryBuilder, Row as _, Transaction, Type};
-use vigie_domain::assessment::{ActionStatus, AssessmentStatus, GpsPoint};
+use vigie_domain::assessment::{
+    Action, ActionFields, ActionStatus, AnswerContent, AssessedSite, Assessment, AssessmentStatus, AssessmentSummary,
+    Photo, StoredAnswer,
+};
 use vigie_domain::site::SiteCategory;
 
 use crate::sql::{Backend, Sql, Value, corrupt, new_id, parse_category};
 use crate::{Result, StoreError, WriteContext};
-
-/// The site as the assessment saw it: scores are recomputed from this, not from today's site.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AssessedSite {
-    pub category: SiteCategory,
-    pub occupancy: u32,
-    pub area_m2: f64,
-    pub visibility: Option<u8>,
-}
 
 pub struct NewAssessment {
     pub site_id: String,
@@ -27,41 +20,6 @@ pub struct NewAssessment {
     pub methodology_version: String,
     pub threat_level: u8,
     pub site: AssessedSite,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Assessment {
-    pub id: String,
-    pub site_id: String,
-    pub org_id: String,
-    pub methodology_version: String,
-    pub status: AssessmentStatus,
-    pub threat_level: u8,
-    pub site: AssessedSite,
-    /// Increases with every change (answers included).
-    pub version: i64,
-    pub created_at_ms: i64,
-    pub created_by: String,
-    pub updated_at_ms: i64,
-    pub submitted_at_ms: Option<i64>,
-    pub submitted_by: Option<String>,
-    pub validated_at_ms: Option<i64>,
-    pub validated_by: Option<String>,
-    pub archived_at_ms: Option<i64>,
-    /// When the next assessment is due (set at validation).
-    pub due_at_ms: Option<i64>,
-    /// Scores at validation, for dashboards.
-    pub summary: Option<serde_json::Value>,
-    pub protective_measures_index: Option<u8>,
-}
-
-/// What a person says about one question.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AnswerContent {
-    pub answer: String,
-    pub note: Option<String>,
-    pub observed_at_ms: Option<i64>,
-    pub gps: Option<GpsPoint>,
 }
 
 /// One answer to write. `base_version` is the version of the answer the writer last saw
@@ -73,22 +31,11 @@ pub struct AnswerWrite {
     pub base_version: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StoredAnswer {
-    pub question_id: String,
-    #[serde(flatten)]
-    pub content: AnswerContent,
-    pub photos: Vec<String>,
-    pub version: i64,
-    pub updated_at_ms: i64,
-    pub updated_by: String,
-}
-
 /// What a status change also records.
 #[derive(Debug, Clone, Default)]
 pub struct TransitionData {
     pub due_at_ms: Option<i64>,
-    pub summary: Option<serde_json::Value>,
+    pub summary: Option<AssessmentSummary>,
     pub protective_measures_index: Option<u8>,
 }
 
@@ -98,49 +45,6 @@ pub struct NewPhoto {
     pub content_type: String,
     pub bytes: Vec<u8>,
     pub location_kept: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Photo {
-    pub id: String,
-    pub assessment_id: String,
-    pub question_id: String,
-    pub content_type: String,
-    pub size_bytes: i64,
-    pub sha256: String,
-    #[serde(skip)]
-    pub blob_ref: String,
-    pub location_kept: bool,
-    pub created_at_ms: i64,
-    pub created_by: String,
-}
-
-/// The fields of an action a person writes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ActionFields {
-    pub title: String,
-    pub owner: Option<String>,
-    pub due_date: Option<String>,
-    pub status: ActionStatus,
-    pub evidence: Option<String>,
-    pub question_id: Option<String>,
-    pub scenario_id: Option<String>,
-    pub measure_id: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Action {
-    pub id: String,
-    pub assessment_id: String,
-    pub site_id: String,
-    pub org_id: String,
-    #[serde(flatten)]
-    pub fields: ActionFields,
-    pub version: i64,
-    pub created_at_ms: i64,
-    pub created_by: String,
-    pub updated_at_ms: i64,
-    pub updated_by: String,
 }
 
 #[async_trait::async_trait]
@@ -250,7 +154,7 @@ where
             archived_at_ms: row.try_get("archived_at")?,
             due_at_ms: row.try_get("due_at")?,
             summary: summary
-                .map(|s| serde_json::from_str(&s).map_err(|e| corrupt("assessment summary", e)))
+                .map(|s| serde_json::from_str::<AssessmentSummary>(&s).map_err(|e| corrupt("assessment summary", e)))
                 .transpose()?,
             protective_measures_index: index.map(|v| small("protective measures index", v)).transpose()?,
         })
@@ -595,7 +499,12 @@ where
         data: &TransitionData,
     ) -> Result<Assessment> {
         let mut tx = self.begin_write().await?;
-        let summary = data.summary.as_ref().map(|s| s.to_string());
+        let summary = data
+            .summary
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| corrupt("assessment summary", e))?;
         let query = match to {
             AssessmentStatus::Draft => sqlx::query("UPDATE assessments SET status = $1, submitted_at = NULL, submitted_by = NULL, version = version + 1, updated_at = $2 WHERE id = $3 AND status = $4")
                 .bind(to.key())

@@ -18,16 +18,16 @@ use async_trait::async_trait;
 use vigie_domain::access::Principal;
 use vigie_domain::audit::{AuditRecord, StoredAuditEntry};
 
-pub use assessment::{
-    Action, ActionFields, AnswerContent, AnswerWrite, AssessedSite, Assessment, AssessmentStore, NewAssessment,
-    NewPhoto, Photo, StoredAnswer, TransitionData,
-};
+pub use assessment::{AnswerWrite, AssessmentStore, NewAssessment, NewPhoto, TransitionData};
 pub use library::{IngestStatus, LibraryChanges, LibraryIngest, LibraryStore, StoredDocument};
 pub use model::*;
 pub use postgres::PgStore;
 pub use sqlite::{SqliteStore, database_path, library_index_dir_of, restore as restore_sqlite};
 /// The database driver's error, for callers that build a [`StoreError::Database`] in tests.
 pub use sqlx::Error as SqlxError;
+pub use vigie_domain::assessment::{
+    Action, ActionFields, AnswerContent, AssessedSite, Assessment, AssessmentSummary, Photo, ScenarioRisk, StoredAnswer,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -38,7 +38,7 @@ pub enum StoreError {
     Locked(String),
     /// An answer changed since the writer read it; `current` is what is stored now.
     #[error("this answer was changed by someone else meanwhile")]
-    AnswerConflict { current: Box<crate::assessment::StoredAnswer> },
+    AnswerConflict { current: Box<StoredAnswer> },
     #[error("{0} not found")]
     NotFound(String),
     #[error("unsupported database URL '{0}': use sqlite://PATH or postgres://…")]

@@ -1,9 +1,10 @@
 //! Rows as the rest of Vigie sees them.
-use std::collections::BTreeMap;
-
 use serde::Serialize;
-use vigie_domain::access::{OrgKind, Role};
+use vigie_domain::access::Role;
+pub use vigie_domain::access::{ApiToken, Org, User};
 use vigie_domain::geometry::BoundingBox;
+pub use vigie_domain::hvm::HvmStudy;
+pub use vigie_domain::site::Site;
 use vigie_domain::site::{SiteCategory, ValidSite};
 
 /// Who writes, and when: every write is audited with it.
@@ -15,28 +16,11 @@ pub struct WriteContext {
     pub actor_org: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Org {
-    pub id: String,
-    pub name: String,
-    pub kind: OrgKind,
-    pub created_at_ms: i64,
-}
-
 pub struct NewUser {
     pub email: String,
     pub org_id: String,
     pub role: Role,
     pub password_hash: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct User {
-    pub id: String,
-    pub email: String,
-    pub org_id: String,
-    pub role: Role,
-    pub created_at_ms: i64,
 }
 
 /// A user with the password hash, for login only. `Debug` hides the hash.
@@ -51,38 +35,11 @@ impl std::fmt::Debug for UserWithSecret {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ApiToken {
-    pub id: String,
-    pub user_id: String,
-    pub name: String,
-    pub created_at_ms: i64,
-    pub revoked_at_ms: Option<i64>,
-}
-
 /// A validated site and where it came from (`osm:way/123`, for re-imports).
 #[derive(Debug, Clone)]
 pub struct NewSite {
     pub site: ValidSite,
     pub source_ref: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Site {
-    pub id: String,
-    pub org_id: String,
-    pub name: String,
-    pub category: SiteCategory,
-    pub geometry: serde_json::Value,
-    pub area_m2: f64,
-    pub address: Option<String>,
-    pub peak_occupancy: Option<u32>,
-    pub tags: BTreeMap<String, String>,
-    pub source_ref: Option<String>,
-    /// Increases with every change; clients send it back to detect concurrent edits.
-    pub version: i64,
-    pub created_at_ms: i64,
-    pub updated_at_ms: i64,
 }
 
 pub const MAX_PAGE: u32 = 500;
@@ -123,18 +80,6 @@ pub struct NewHvmStudy {
     /// Version of the vehicle classes the study used.
     pub vehicles_version: String,
     /// Which street network it ran on (file name of the extract).
-    pub network: String,
-    pub result: serde_json::Value,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct HvmStudy {
-    pub id: String,
-    pub site_id: String,
-    pub org_id: String,
-    pub created_at_ms: i64,
-    pub created_by: String,
-    pub vehicles_version: String,
     pub network: String,
     pub result: serde_json::Value,
 }

@@ -11,7 +11,10 @@ use vigie_domain::access::{OrgKind, Role};
 use vigie_domain::audit::verify_chain;
 use vigie_domain::geometry::BoundingBox;
 use vigie_domain::site::{SiteCategory, SiteInput};
-use vigie_store::{NewSite, NewUser, PgStore, SiteFilter, SqliteStore, Store, StoreError, WriteContext};
+use vigie_store::{
+    AssessmentSummary, NewSite, NewUser, PgStore, ScenarioRisk, SiteFilter, SqliteStore, Store, StoreError,
+    WriteContext,
+};
 
 struct Backend {
     store: Arc<dyn Store>,
@@ -550,9 +553,20 @@ mod assessments {
                 ),
                 "{name}"
             );
+            let summary = AssessmentSummary {
+                max_risk: Some(12),
+                max_risk_band: Some("high".into()),
+                protective_measures_index: Some(41),
+                scenarios: vec![ScenarioRisk {
+                    band: "high".into(),
+                    id: "vehicle_as_weapon".into(),
+                    risk: 12,
+                    vulnerability: 80,
+                }],
+            };
             let data = TransitionData {
                 due_at_ms: Some(13 + 365 * 86_400_000),
-                summary: Some(json!({"max_risk_band": "high"})),
+                summary: Some(summary.clone()),
                 protective_measures_index: Some(41),
             };
             let validated = store
@@ -570,7 +584,9 @@ mod assessments {
                 (Some(13 + 365 * 86_400_000), Some(41), Some(13)),
                 "{name}"
             );
-            assert_eq!(validated.summary, Some(json!({"max_risk_band": "high"})));
+            assert_eq!(validated.summary, Some(summary.clone()), "{name}");
+            let read = store.get_assessment(&assessment.id).await.unwrap().unwrap();
+            assert_eq!(read.summary, Some(summary), "the summary comes back typed from the store: {name}");
             assert_eq!(store.peer_indexes(SiteCategory::OpenAirMarket, "another").await.unwrap(), vec![41], "{name}");
             assert!(store.peer_indexes(SiteCategory::OpenAirMarket, &assessment.id).await.unwrap().is_empty());
             assert_eq!(
