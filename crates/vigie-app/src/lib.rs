@@ -6,7 +6,6 @@
 //! use case and present its result. This crate knows no HTTP.
 //!
 //! Errors are [`Failure`]s of the one code table (`vigie_domain::code`).
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod accounts;
 pub mod assessments;

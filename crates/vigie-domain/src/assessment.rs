@@ -141,7 +141,7 @@ impl ActionStatus {
 pub fn check_date(field: &str, text: &str) -> Result<(), DomainError> {
     let bad = || DomainError::validation(field, format!("'{text}' is not a date written YYYY-MM-DD"));
     let bytes = text.as_bytes();
-    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+    if bytes.len() != 10 || bytes.get(4) != Some(&b'-') || bytes.get(7) != Some(&b'-') {
         return Err(bad());
     }
     let number = |range: std::ops::Range<usize>| {

@@ -196,8 +196,8 @@ fn read_position(value: &Value) -> Result<Coord<f64>, String> {
     if !(2..=3).contains(&numbers.len()) {
         return Err(format!("expected [longitude, latitude], got {} numbers", numbers.len()));
     }
-    let lon = numbers[0].as_f64().ok_or("longitude is not a number")?;
-    let lat = numbers[1].as_f64().ok_or("latitude is not a number")?;
+    let lon = numbers.first().and_then(Value::as_f64).ok_or("longitude is not a number")?;
+    let lat = numbers.get(1).and_then(Value::as_f64).ok_or("latitude is not a number")?;
     if !(-180.0..=180.0).contains(&lon) {
         return Err(format!("longitude {lon} is outside -180..180 (coordinates must be WGS84 degrees)"));
     }

@@ -43,7 +43,7 @@ fn malformed(message: &str) -> DomainError {
 
 fn clean_jpeg(bytes: &[u8], keep_location: bool) -> Result<(Vec<u8>, bool), DomainError> {
     let mut out = Vec::with_capacity(bytes.len());
-    out.extend_from_slice(&bytes[..2]);
+    out.extend_from_slice(bytes.get(..2).ok_or_else(|| malformed("the JPEG is cut short"))?);
     let mut removed = false;
     let mut at = 2;
     loop {
@@ -53,33 +53,34 @@ fn clean_jpeg(bytes: &[u8], keep_location: bool) -> Result<(Vec<u8>, bool), Doma
         };
         // Standalone markers carry no length.
         if marker == 0xD8 || marker == 0x01 || (0xD0..=0xD7).contains(&marker) {
-            out.extend_from_slice(&bytes[at..at + 2]);
+            out.extend_from_slice(&[0xFF, marker]);
             at += 2;
             continue;
         }
         if marker == 0xD9 {
-            out.extend_from_slice(&bytes[at..]);
+            out.extend_from_slice(bytes.get(at..).unwrap_or_default());
             return Ok((out, removed));
         }
         let length = bytes
             .get(at + 2..at + 4)
-            .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
+            .and_then(|l| <[u8; 2]>::try_from(l).ok())
+            .map(|l| usize::from(u16::from_be_bytes(l)))
             .ok_or_else(|| malformed("the JPEG is cut short"))?;
         let end = at + 2 + length;
         if length < 2 || end > bytes.len() {
             return Err(malformed("a JPEG segment runs past the end of the file"));
         }
-        let segment = &bytes[at..end];
-        let payload = &segment[4..];
+        let segment = bytes.get(at..end).ok_or_else(|| malformed("a JPEG segment runs past the end of the file"))?;
+        let payload = segment.get(4..).unwrap_or_default();
         if marker == 0xDA {
             // Start of scan: the image data follows, with no more metadata to look at.
-            out.extend_from_slice(&bytes[at..]);
+            out.extend_from_slice(bytes.get(at..).unwrap_or_default());
             return Ok((out, removed));
         }
         if marker == 0xE1 && !keep_location {
             if payload.starts_with(EXIF_HEADER) {
                 let mut kept = segment.to_vec();
-                match wipe_gps(&mut kept[4 + EXIF_HEADER.len()..]) {
+                match kept.get_mut(4 + EXIF_HEADER.len()..).and_then(wipe_gps) {
                     Some(wiped) => {
                         removed |= wiped;
                         out.extend_from_slice(&kept);
@@ -109,17 +110,13 @@ struct Tiff<'a> {
 
 impl Tiff<'_> {
     fn u16_at(&self, at: usize) -> Option<u16> {
-        let b = self.data.get(at..at.checked_add(2)?)?;
-        Some(if self.little_endian { u16::from_le_bytes([b[0], b[1]]) } else { u16::from_be_bytes([b[0], b[1]]) })
+        let b: [u8; 2] = self.data.get(at..at.checked_add(2)?)?.try_into().ok()?;
+        Some(if self.little_endian { u16::from_le_bytes(b) } else { u16::from_be_bytes(b) })
     }
 
     fn u32_at(&self, at: usize) -> Option<usize> {
-        let b = self.data.get(at..at.checked_add(4)?)?;
-        let v = if self.little_endian {
-            u32::from_le_bytes([b[0], b[1], b[2], b[3]])
-        } else {
-            u32::from_be_bytes([b[0], b[1], b[2], b[3]])
-        };
+        let b: [u8; 4] = self.data.get(at..at.checked_add(4)?)?.try_into().ok()?;
+        let v = if self.little_endian { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) };
         usize::try_from(v).ok()
     }
 }
@@ -172,7 +169,9 @@ fn wipe_gps(tiff: &mut [u8]) -> Option<bool> {
         return None;
     }
     for range in ranges {
-        tiff[range].fill(0);
+        if let Some(bytes) = tiff.get_mut(range) {
+            bytes.fill(0);
+        }
     }
     Some(true)
 }
@@ -183,21 +182,23 @@ fn clean_png(bytes: &[u8], keep_location: bool) -> Result<(Vec<u8>, bool), Domai
     let mut removed = false;
     let mut at = PNG_SIGNATURE.len();
     loop {
-        let header = bytes.get(at..at + 8).ok_or_else(|| malformed("the PNG is cut short"))?;
-        let length = usize::try_from(u32::from_be_bytes([header[0], header[1], header[2], header[3]]))
-            .map_err(|_| malformed("a PNG chunk is too long"))?;
-        let kind = &header[4..8];
+        let header: [u8; 8] =
+            bytes.get(at..at + 8).and_then(|h| h.try_into().ok()).ok_or_else(|| malformed("the PNG is cut short"))?;
+        let [l0, l1, l2, l3, k0, k1, k2, k3] = header;
+        let length =
+            usize::try_from(u32::from_be_bytes([l0, l1, l2, l3])).map_err(|_| malformed("a PNG chunk is too long"))?;
+        let kind = &[k0, k1, k2, k3];
         let end = at
             .checked_add(12)
             .and_then(|e| e.checked_add(length))
             .filter(|e| *e <= bytes.len())
             .ok_or_else(|| malformed("a PNG chunk runs past the end of the file"))?;
-        let data = &bytes[at + 8..at + 8 + length];
+        let data = bytes.get(at + 8..at + 8 + length).unwrap_or_default();
         let is_xmp = matches!(kind, b"iTXt" | b"tEXt" | b"zTXt") && data.starts_with(b"XML:com.adobe.xmp\0");
         if !keep_location && (kind == b"eXIf" || is_xmp) {
             removed = true;
         } else {
-            out.extend_from_slice(&bytes[at..end]);
+            out.extend_from_slice(bytes.get(at..end).unwrap_or_default());
         }
         at = end;
         if kind == b"IEND" {

@@ -1,6 +1,7 @@
 //! The API as a client sees it: authentication, organisation boundaries, error bodies
 //! (snapshots), sessions and the audit of reads. Runs on SQLite, and on PostgreSQL too when
 //! `VIGIE_TEST_POSTGRES_URL` is set.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // a test fails loudly
 #![allow(clippy::disallowed_methods)] // tests may read the clock to name their schemas
 use std::sync::Arc;
 

@@ -1,5 +1,6 @@
 //! Story tests: the same stories on every backend. SQLite always; PostgreSQL whenever
 //! `VIGIE_TEST_POSTGRES_URL` is set (each test then works in a schema of its own).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // a test fails loudly
 #![allow(clippy::disallowed_methods)] // tests may read the clock to name their schemas
 use std::collections::BTreeMap;
 use std::sync::Arc;
