@@ -646,10 +646,8 @@ impl App {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_vehicle_evidence_keeps_the_fastest_impact_of_each_class() {
-        let impact = |speed: f64| json!({"speed_kmh": speed, "energy_kj": 1.0, "run_up_m": 10.0, "angle_deg": 90.0, "path": [], "path_speeds_kmh": []});
-        let study = HvmStudy {
+    fn study_with(result: Value) -> HvmStudy {
+        HvmStudy {
             id: "study".into(),
             site_id: "site".into(),
             org_id: "org".into(),
@@ -657,14 +655,20 @@ mod tests {
             created_by: "u".into(),
             vehicles_version: "v".into(),
             network: "helsinki".into(),
-            result: json!({
-                "access_points": [
-                    {"id": "AP1", "vehicles": {"M1": impact(48.0), "N3C": impact(31.5)}},
-                    {"id": "AP2", "vehicles": {"M1": impact(52.5), "N3C": impact(30.0)}},
-                ],
-                "assumed_barriers": [{"osm_node": 1}],
-            }),
-        };
+            result,
+        }
+    }
+
+    #[test]
+    fn the_vehicle_evidence_keeps_the_fastest_impact_of_each_class() {
+        let impact = |speed: f64| json!({"speed_kmh": speed, "energy_kj": 1.0, "run_up_m": 10.0, "angle_deg": 90.0, "path": [], "path_speeds_kmh": []});
+        let study = study_with(json!({
+            "access_points": [
+                {"id": "AP1", "vehicles": {"M1": impact(48.0), "N3C": impact(31.5)}},
+                {"id": "AP2", "vehicles": {"M1": impact(52.5), "N3C": impact(30.0)}},
+            ],
+            "assumed_barriers": [{"osm_node": 1}],
+        }));
         let evidence = hvm_evidence(&study).unwrap();
         assert_eq!(evidence["access_points"], 2);
         assert_eq!(evidence["assumed_barriers"], 1);
@@ -676,16 +680,9 @@ mod tests {
 
     #[test]
     fn an_unreadable_vehicle_study_is_reported_not_read_as_zero_speeds() {
-        let study = HvmStudy {
-            id: "study".into(),
-            site_id: "site".into(),
-            org_id: "org".into(),
-            created_at_ms: 5,
-            created_by: "u".into(),
-            vehicles_version: "v".into(),
-            network: "helsinki".into(),
-            result: json!({"access_points": [{"id": "AP1", "vehicles": {"M1": {"speed_kmh": "fast"}}}], "assumed_barriers": []}),
-        };
+        let study = study_with(
+            json!({"access_points": [{"id": "AP1", "vehicles": {"M1": {"speed_kmh": "fast"}}}], "assumed_barriers": []}),
+        );
         assert_eq!(hvm_evidence(&study).map_err(|f| f.code), Err(Code::StorageCorrupt));
     }
 }
