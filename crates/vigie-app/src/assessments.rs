@@ -397,11 +397,6 @@ impl App {
             .map(|a| (caller.can_write_org(&a.org_id), rules::can_validate(caller, &a.org_id))))
     }
 
-    /// Whether the caller may change the assessment (answers, photos, actions).
-    pub fn can_write_assessment(&self, caller: &Principal, assessment: &Assessment) -> bool {
-        caller.can_write_org(&assessment.org_id)
-    }
-
     /// Writes answers after checking them against the pinned methodology (unknown question or
     /// answer, N/A where it cannot apply, a question for another category) by scoring the
     /// assessment as it would be.

@@ -93,6 +93,7 @@ impl App {
         }
     }
 
+    /// Tests pass a clock they move by hand.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -111,10 +112,6 @@ impl App {
     /// The storage backend's name (`sqlite` or `postgres`), for the health check.
     pub fn backend(&self) -> &'static str {
         self.store.backend()
-    }
-
-    pub fn settings(&self) -> &Settings {
-        &self.settings
     }
 
     /// The street network, when one is loaded (vehicle studies, and the streets drawn on

@@ -3,12 +3,17 @@
 //! and the body every shell prints is pinned for every code.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // a test fails loudly
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use vigie_app::{App, Clock, Settings};
 use vigie_assessment::AssessmentError;
+use vigie_domain::access::{OrgKind, Role};
 use vigie_domain::{Code, DomainError, Failure};
 use vigie_hvm::HvmError;
 use vigie_osm::OsmError;
 use vigie_search::SearchError;
-use vigie_store::StoreError;
+use vigie_store::{NewUser, StoreError, WriteContext};
 
 /// One value of each variant. The `match` in each list makes this fail to compile when a
 /// variant is added without a sample here.
@@ -212,4 +217,33 @@ fn the_error_code_table() {
         table.push_str(&format!("{:<32} {} {:>3}  {}\n", code.key(), code.http_status(), code.exit_code(), body));
     }
     insta::assert_snapshot!(table);
+}
+
+/// A clock the test moves by hand.
+struct TestClock(AtomicI64);
+
+impl Clock for TestClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[tokio::test]
+async fn a_session_ends_when_its_hours_are_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = vigie_store::open(&format!("sqlite://{}", dir.path().join("app.db").display())).await.unwrap();
+    let ctx = WriteContext { at_ms: 1, actor: "test".into(), actor_org: None };
+    let org = store.create_org(&ctx, "City", OrgKind::Authority).await.unwrap();
+    let password_hash = vigie_app::secrets::hash_password("a long enough password").unwrap();
+    let user = NewUser { email: "officer@example.org".into(), org_id: org.id, role: Role::Authority, password_hash };
+    store.create_user(&ctx, user).await.unwrap();
+    let clock = Arc::new(TestClock(AtomicI64::new(1_000_000)));
+    let app = App::new(store, Settings { session_hours: 2, reassessment_days: 365 }).with_clock(clock.clone());
+
+    let session = app.sign_in("Officer@Example.org ", "a long enough password", None).await.unwrap();
+    assert_eq!(session.max_age_s, 2 * 3600);
+    clock.0.store(1_000_000 + 2 * 3_600_000 - 1, Ordering::SeqCst);
+    assert!(app.principal_for_session(&session.secret).await.unwrap().is_some(), "still open a millisecond before");
+    clock.0.store(1_000_000 + 2 * 3_600_000 + 1, Ordering::SeqCst);
+    assert!(app.principal_for_session(&session.secret).await.unwrap().is_none(), "closed once its hours are over");
 }

@@ -21,10 +21,6 @@ impl ApiError {
         ApiError(Failure::unauthenticated())
     }
 
-    pub fn not_found(what: &str) -> Self {
-        ApiError(Failure::not_found(what))
-    }
-
     pub fn forbidden(message: impl Into<String>) -> Self {
         ApiError(Failure::forbidden(message))
     }

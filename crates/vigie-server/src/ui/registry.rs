@@ -202,7 +202,7 @@ struct SitePage<'a> {
 async fn site_page(State(state): State<AppState>, ctx: PageCtx, Path(id): Path<String>) -> Result<Response, PageError> {
     let site = state.app.site(&ctx.caller, &id).await?;
     let study = state.app.latest_hvm_study(&ctx.caller, &site.id).await?;
-    let can_write = ctx.caller.can_write_org(&site.org_id);
+    let can_write = state.app.can_write_site(&ctx.caller, &site);
     const THREAT_LEVELS: [(u8, &str); 5] =
         [(1, "threat_1"), (2, "threat_2"), (3, "threat_3"), (4, "threat_4"), (5, "threat_5")];
     render(
@@ -262,7 +262,7 @@ async fn new_site(ctx: PageCtx) -> Result<Response, PageError> {
 
 async fn edit_site(State(state): State<AppState>, ctx: PageCtx, Path(id): Path<String>) -> Result<Response, PageError> {
     let site = state.app.site(&ctx.caller, &id).await?;
-    if !ctx.caller.can_write_org(&site.org_id) {
+    if !state.app.can_write_site(&ctx.caller, &site) {
         return Err(ApiError::forbidden("you may read this site but not change it").into());
     }
     render(&ctx, &site_form(&ctx, "edit_site", Some(&site)))
