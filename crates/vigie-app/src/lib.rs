@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod assessments;
 mod audit;
+pub mod console;
 pub mod hvm;
 pub mod library;
 pub mod secrets;

@@ -1,14 +1,12 @@
 //! `vigie orgs|users|tokens`.
 use std::io::{BufRead, IsTerminal, Write};
 
+use super::{open_app, print_json};
+use crate::config::GlobalArgs;
+use crate::error::CliError;
 use clap::Subcommand;
 use serde_json::json;
 use vigie_domain::access::{OrgKind, Role};
-use vigie_store::NewUser;
-
-use super::{cli_context, open_store, org_named, print_json, user_with_email};
-use crate::config::GlobalArgs;
-use crate::error::CliError;
 
 #[derive(Debug, Subcommand)]
 pub enum OrgsCommand {
@@ -73,27 +71,16 @@ pub enum TokensCommand {
 }
 
 pub async fn orgs(global: &GlobalArgs, command: OrgsCommand) -> Result<(), CliError> {
-    let (store, _) = open_store(global).await?;
+    let (app, _, _) = open_app(global).await?;
+    let console = app.console();
     match command {
         OrgsCommand::Add { name, kind } => {
-            let kind = OrgKind::from_key(&kind)?;
-            if name.trim().is_empty() {
-                return Err(CliError::new(vigie_domain::Code::ValidationFailed, "an organisation needs a name"));
-            }
-            let org = store.create_org(&cli_context(), &name, kind).await?;
+            let org = console.create_organisation(&name, OrgKind::from_key(&kind)?).await?;
             print_json(&json!(org));
         }
-        OrgsCommand::List => print_json(&json!({ "items": store.list_orgs().await? })),
+        OrgsCommand::List => print_json(&json!({ "items": console.organisations().await? })),
         OrgsCommand::Oversee { authority, org } => {
-            let authority = org_named(store.as_ref(), &authority).await?;
-            if authority.kind != OrgKind::Authority {
-                return Err(CliError::new(
-                    vigie_domain::Code::ValidationFailed,
-                    format!("'{}' is not an authority; only authorities oversee others", authority.name),
-                ));
-            }
-            let overseen = org_named(store.as_ref(), &org).await?;
-            store.add_oversight(&cli_context(), &authority.id, &overseen.id).await?;
+            let (authority, overseen) = console.oversee(&authority, &org).await?;
             println!("{} now oversees {}", authority.name, overseen.name);
         }
     }
@@ -126,19 +113,12 @@ fn read_password() -> Result<String, CliError> {
 pub async fn users(global: &GlobalArgs, command: UsersCommand) -> Result<(), CliError> {
     match command {
         UsersCommand::Add { email, org, role } => {
+            // Checked before the password is asked for.
             let role = Role::from_key(&role)?;
-            if !email.contains('@') {
-                return Err(CliError::new(
-                    vigie_domain::Code::ValidationFailed,
-                    format!("'{email}' is not an email address"),
-                ));
-            }
+            vigie_app::console::check_email(&email)?;
             let password = read_password()?;
-            let password_hash = vigie_app::secrets::hash_password(&password)?;
-            let (store, _) = open_store(global).await?;
-            let org = org_named(store.as_ref(), &org).await?;
-            let user =
-                store.create_user(&cli_context(), NewUser { email, org_id: org.id, role, password_hash }).await?;
+            let (app, _, _) = open_app(global).await?;
+            let user = app.console().add_user(email, &org, role, &password).await?;
             print_json(&json!(user));
             Ok(())
         }
@@ -146,23 +126,17 @@ pub async fn users(global: &GlobalArgs, command: UsersCommand) -> Result<(), Cli
 }
 
 pub async fn tokens(global: &GlobalArgs, command: TokensCommand) -> Result<(), CliError> {
-    let (store, _) = open_store(global).await?;
+    let (app, _, _) = open_app(global).await?;
+    let console = app.console();
     match command {
         TokensCommand::Create { email, name } => {
-            let user = user_with_email(store.as_ref(), &email).await?;
-            let secret = vigie_app::secrets::new_secret("vg_");
-            let token =
-                store.create_token(&cli_context(), &user.id, &name, &vigie_app::secrets::secret_hash(&secret)).await?;
-            eprintln!("Token {} created for {}. Keep it secret: it is shown only now.", token.id, user.email);
-            println!("{secret}");
+            let (user, created) = console.create_token(&email, &name).await?;
+            eprintln!("Token {} created for {}. Keep it secret: it is shown only now.", created.token.id, user.email);
+            println!("{}", created.secret);
         }
-        TokensCommand::List { email } => {
-            let user = user_with_email(store.as_ref(), &email).await?;
-            print_json(&json!({ "items": store.list_tokens(&user.id).await? }));
-        }
+        TokensCommand::List { email } => print_json(&json!({ "items": console.tokens(&email).await? })),
         TokensCommand::Revoke { email, id } => {
-            let user = user_with_email(store.as_ref(), &email).await?;
-            store.revoke_token(&cli_context(), &user.id, &id).await?;
+            console.revoke_token(&email, &id).await?;
             println!("revoked {id}");
         }
     }

@@ -13,7 +13,7 @@ use vigie_app::library as lib;
 use vigie_search::{Access, Marking};
 use vigie_store::Store;
 
-use super::{cli_context, open_store, org_named, print_json, user_with_email};
+use super::{cli_context, open_app, open_store, print_json};
 use crate::config::GlobalArgs;
 use crate::error::CliError;
 
@@ -79,18 +79,18 @@ pub enum Command {
 }
 
 /// The machine's operator, or what the user `email` may read.
-async fn access_as(store: &dyn Store, email: Option<&str>) -> Result<Access, CliError> {
+async fn access_as(app: &vigie_app::App, email: Option<&str>) -> Result<Access, CliError> {
     match email {
         None => Ok(Access { orgs: None, max_marking: Marking::Red }),
-        Some(email) => Ok(lib::access(&user_with_email(store, email).await?.org_id)),
+        Some(email) => Ok(lib::access(&app.console().user_with_email(email).await?.org_id)),
     }
 }
 
 pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> {
     match command {
         Command::Ingest { paths, org, lang, marking, tags, source, date, json } => {
-            let (store, settings) = open_store(global).await?;
-            let org_id = org_named(store.as_ref(), &org).await?.id;
+            let (app, store, settings) = open_app(global).await?;
+            let org_id = app.console().organisation_named(&org).await?.id;
             let date = date.as_deref().map(vigie_search::parse_date).transpose()?;
             let mut parsed = Vec::with_capacity(paths.len());
             for path in &paths {
@@ -112,7 +112,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
                     "status": outcome.status, "passages": outcome.passages, "pages": (doc.version.pages() * 10.0).round() / 10.0,
                 }));
             }
-            let operator = access_as(store.as_ref(), None).await?;
+            let operator = access_as(&app, None).await?;
             for d in &mut documents {
                 let id = d["document_id"].as_str().unwrap_or_default().to_owned();
                 d["duplicates"] = json!(lib::duplicates_of(store.as_ref(), &operator, &id).await?);
@@ -145,8 +145,8 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
         }
         Command::Search { query, lang, limit, tags, markings, as_user, json } => {
             let request = lib::search_query(&query, lang.as_deref(), Some(limit), tags, &markings)?;
-            let (store, settings) = open_store(global).await?;
-            let access = access_as(store.as_ref(), as_user.as_deref()).await?;
+            let (app, store, settings) = open_app(global).await?;
+            let access = access_as(&app, as_user.as_deref()).await?;
             let library = open_index(store.as_ref(), &settings.database_url).await?;
             let results = library.search(&request, &access)?;
             let passages: Vec<&str> = results.results.iter().map(|h| h.passage_id.as_str()).collect();
@@ -178,8 +178,8 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             Ok(())
         }
         Command::Duplicates { as_user, json } => {
-            let (store, _) = open_store(global).await?;
-            let access = access_as(store.as_ref(), as_user.as_deref()).await?;
+            let (app, store, _) = open_app(global).await?;
+            let access = access_as(&app, as_user.as_deref()).await?;
             let pairs = lib::duplicate_pairs(store.as_ref(), &access).await?;
             if json {
                 print_json(&pairs);

@@ -22,31 +22,16 @@ pub async fn open_store(global: &GlobalArgs) -> Result<(Arc<dyn Store>, Settings
     Ok((store, settings))
 }
 
+/// The application over the configured database, for the console's use cases.
+pub async fn open_app(global: &GlobalArgs) -> Result<(vigie_app::App, Arc<dyn Store>, Settings), CliError> {
+    let (store, settings) = open_store(global).await?;
+    Ok((vigie_app::App::new(store.clone(), vigie_app::Settings::default()), store, settings))
+}
+
 /// Writes made from the command line are audited as the `cli` actor.
 pub fn cli_context() -> WriteContext {
     use vigie_app::Clock;
     WriteContext { at_ms: vigie_app::SystemClock.now_ms(), actor: "cli".into(), actor_org: None }
-}
-
-/// The organisation named `name`, or an error that says how to list them.
-pub async fn org_named(store: &dyn Store, name: &str) -> Result<vigie_store::Org, CliError> {
-    store.org_by_name(name).await?.ok_or_else(|| {
-        CliError::new(vigie_domain::Code::NotFound, format!("no organisation named '{name}' (see `vigie orgs list`)"))
-    })
-}
-
-/// The user with `email`, or an error that says how to list them.
-pub async fn user_with_email(store: &dyn Store, email: &str) -> Result<vigie_store::User, CliError> {
-    Ok(store
-        .user_by_email(email)
-        .await?
-        .ok_or_else(|| {
-            CliError::new(
-                vigie_domain::Code::NotFound,
-                format!("no user with email '{email}' (see `vigie users list`)"),
-            )
-        })?
-        .user)
 }
 
 pub fn print_json(value: &serde_json::Value) {

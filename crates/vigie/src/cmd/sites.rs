@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use vigie_domain::site::{MAX_PEAK_OCCUPANCY, MAX_TAGS, SiteCategory, SiteInput, ValidSite};
 use vigie_store::{NewSite, SiteFilter, Store};
 
-use super::{cli_context, open_store, org_named, print_json};
+use super::{cli_context, open_app, print_json};
 use crate::config::GlobalArgs;
 use crate::error::CliError;
 
@@ -50,8 +50,8 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
     match command {
         Command::ImportGeojson { file, org } => {
             let features = read_feature_collection(&file)?;
-            let (store, _) = open_store(global).await?;
-            let org = org_named(store.as_ref(), &org).await?.id;
+            let (app, store, _) = open_app(global).await?;
+            let org = app.console().organisation_named(&org).await?.id;
             let source = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             let (good, rejected) = sites_from_features(&source, &features);
             for r in &rejected {
@@ -64,16 +64,16 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             Ok(())
         }
         Command::ImportOsm { file, org } => {
-            let (store, _) = open_store(global).await?;
-            let org = org_named(store.as_ref(), &org).await?.id;
+            let (app, store, _) = open_app(global).await?;
+            let org = app.console().organisation_named(&org).await?.id;
             let summary = import_osm(store.as_ref(), &org, &file).await?;
             print_json(&summary);
             Ok(())
         }
         Command::List { org, category, limit } => {
-            let (store, _) = open_store(global).await?;
+            let (app, store, _) = open_app(global).await?;
             let orgs = match org {
-                Some(name) => Some(vec![org_named(store.as_ref(), &name).await?.id]),
+                Some(name) => Some(vec![app.console().organisation_named(&name).await?.id]),
                 None => None,
             };
             let category = category.as_deref().map(SiteCategory::from_key).transpose()?;

@@ -1,0 +1,102 @@
+//! The machine's operator at the command line: organisations, oversight, users and tokens.
+//! The operator holds the database anyway, so the console has every right; every write is
+//! audited as the actor `cli`, with no organisation.
+use vigie_domain::DomainError;
+use vigie_domain::access::{OrgKind, Role};
+use vigie_store::{ApiToken, NewUser, Org, User, WriteContext};
+
+use crate::accounts::NewToken;
+use crate::secrets::{hash_password, new_secret, secret_hash};
+use crate::{App, Code, Failure, Result};
+
+/// What the console does, on behalf of the machine's operator.
+pub struct Console<'a> {
+    app: &'a App,
+}
+
+/// An email address as far as Vigie can tell: it must hold an `@`.
+pub fn check_email(email: &str) -> Result<()> {
+    if email.contains('@') {
+        Ok(())
+    } else {
+        Err(Failure::new(Code::ValidationFailed, format!("'{email}' is not an email address")))
+    }
+}
+
+impl App {
+    pub fn console(&self) -> Console<'_> {
+        Console { app: self }
+    }
+}
+
+impl Console<'_> {
+    fn write_context(&self) -> WriteContext {
+        WriteContext { at_ms: self.app.now_ms(), actor: "cli".into(), actor_org: None }
+    }
+
+    /// The organisation named `name`, or an error that says how to list them.
+    pub async fn organisation_named(&self, name: &str) -> Result<Org> {
+        self.app.store.org_by_name(name).await?.ok_or_else(|| {
+            Failure::new(Code::NotFound, format!("no organisation named '{name}' (see `vigie orgs list`)"))
+        })
+    }
+
+    /// The user with `email`, or an error that says how to list them.
+    pub async fn user_with_email(&self, email: &str) -> Result<User> {
+        let found = self.app.store.user_by_email(email).await?;
+        found.map(|f| f.user).ok_or_else(|| {
+            Failure::new(Code::NotFound, format!("no user with email '{email}' (see `vigie users list`)"))
+        })
+    }
+
+    pub async fn create_organisation(&self, name: &str, kind: OrgKind) -> Result<Org> {
+        if name.trim().is_empty() {
+            return Err(DomainError::validation("name", "an organisation needs a name").into());
+        }
+        Ok(self.app.store.create_org(&self.write_context(), name, kind).await?)
+    }
+
+    pub async fn organisations(&self) -> Result<Vec<Org>> {
+        Ok(self.app.store.list_orgs().await?)
+    }
+
+    /// Lets the authority `authority` read the sites of `overseen`; returns both.
+    pub async fn oversee(&self, authority: &str, overseen: &str) -> Result<(Org, Org)> {
+        let authority = self.organisation_named(authority).await?;
+        if authority.kind != OrgKind::Authority {
+            return Err(Failure::new(
+                Code::ValidationFailed,
+                format!("'{}' is not an authority; only authorities oversee others", authority.name),
+            ));
+        }
+        let overseen = self.organisation_named(overseen).await?;
+        self.app.store.add_oversight(&self.write_context(), &authority.id, &overseen.id).await?;
+        Ok((authority, overseen))
+    }
+
+    pub async fn add_user(&self, email: String, org: &str, role: Role, password: &str) -> Result<User> {
+        check_email(&email)?;
+        let password_hash = hash_password(password)?;
+        let org = self.organisation_named(org).await?;
+        let user = NewUser { email, org_id: org.id, role, password_hash };
+        Ok(self.app.store.create_user(&self.write_context(), user).await?)
+    }
+
+    /// A new API token for the user with `email`; its secret is shown once.
+    pub async fn create_token(&self, email: &str, name: &str) -> Result<(User, NewToken)> {
+        let user = self.user_with_email(email).await?;
+        let secret = new_secret("vg_");
+        let token = self.app.store.create_token(&self.write_context(), &user.id, name, &secret_hash(&secret)).await?;
+        Ok((user, NewToken { token, secret }))
+    }
+
+    pub async fn tokens(&self, email: &str) -> Result<Vec<ApiToken>> {
+        let user = self.user_with_email(email).await?;
+        Ok(self.app.store.list_tokens(&user.id).await?)
+    }
+
+    pub async fn revoke_token(&self, email: &str, token_id: &str) -> Result<()> {
+        let user = self.user_with_email(email).await?;
+        Ok(self.app.store.revoke_token(&self.write_context(), &user.id, token_id).await?)
+    }
+}
