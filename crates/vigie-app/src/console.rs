@@ -1,9 +1,13 @@
 //! The machine's operator at the command line: organisations, oversight, users and tokens.
 //! The operator holds the database anyway, so the console has every right; every write is
 //! audited as the actor `cli`, with no organisation.
+use serde_json::json;
 use vigie_domain::DomainError;
 use vigie_domain::access::{OrgKind, Role};
-use vigie_store::{ApiToken, NewUser, Org, User, WriteContext};
+use vigie_domain::audit::AuditRecord;
+use vigie_domain::site::SiteCategory;
+use vigie_search::{Access, Marking, SearchQuery, SearchResults, SharedLibrary};
+use vigie_store::{ApiToken, NewUser, Org, SiteFilter, SitePage, User, WriteContext};
 
 use crate::accounts::NewToken;
 use crate::secrets::{hash_password, new_secret, secret_hash};
@@ -32,6 +36,61 @@ impl App {
 impl Console<'_> {
     fn write_context(&self) -> WriteContext {
         WriteContext { at_ms: self.app.now_ms(), actor: "cli".into(), actor_org: None }
+    }
+
+    /// Records a read made at the console; fails closed when the entry cannot be written.
+    async fn audit_read(&self, object_type: &str, details: serde_json::Value) -> Result<()> {
+        let record = AuditRecord {
+            at_ms: self.app.now_ms(),
+            actor: "cli".into(),
+            actor_org: None,
+            action: format!("{object_type}.read"),
+            object_type: object_type.to_owned(),
+            object_id: None,
+            details,
+        };
+        self.app.audit.append(record).await
+    }
+
+    /// A page of sites, of one organisation (by name) or all; audited.
+    pub async fn list_sites(&self, org: Option<&str>, category: Option<&str>, limit: u32) -> Result<SitePage> {
+        let orgs = match org {
+            Some(name) => Some(vec![self.organisation_named(name).await?.id]),
+            None => None,
+        };
+        let category = category.map(SiteCategory::from_key).transpose()?;
+        let page = self.app.store.list_sites(&SiteFilter { orgs, category, limit, ..Default::default() }).await?;
+        let ids: Vec<&str> = page.items.iter().map(|s| s.id.as_str()).collect();
+        self.audit_read("site", json!({"list": ids})).await?;
+        Ok(page)
+    }
+
+    /// What the console may read of the library: everything, or what the user with `email`
+    /// may read.
+    pub async fn library_access(&self, email: Option<&str>) -> Result<Access> {
+        match email {
+            None => Ok(Access { orgs: None, max_marking: Marking::Red }),
+            Some(email) => Ok(crate::library::access(&self.user_with_email(email).await?.org_id)),
+        }
+    }
+
+    /// Searches the library as the operator or as the user with `as_user`; audited with the
+    /// query and the passages found, never their text.
+    pub async fn search_library(
+        &self,
+        library: &SharedLibrary,
+        query: &SearchQuery,
+        as_user: Option<&str>,
+    ) -> Result<SearchResults> {
+        let access = self.library_access(as_user).await?;
+        let results = library.search(query, &access)?;
+        let passages: Vec<&str> = results.results.iter().map(|h| h.passage_id.as_str()).collect();
+        self.audit_read(
+            "library_search",
+            json!({"q": query.text, "as": as_user, "total": results.total, "passages": passages}),
+        )
+        .await?;
+        Ok(results)
     }
 
     /// The organisation named `name`, or an error that says how to list them.

@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use serde_json::{Value, json};
 use vigie_app::library as lib;
-use vigie_search::{Access, Marking};
 use vigie_store::Store;
 
 use super::{cli_context, open_app, open_store, print_json};
@@ -78,14 +77,6 @@ pub enum Command {
     Reindex,
 }
 
-/// The machine's operator, or what the user `email` may read.
-async fn access_as(app: &vigie_app::App, email: Option<&str>) -> Result<Access, CliError> {
-    match email {
-        None => Ok(Access { orgs: None, max_marking: Marking::Red }),
-        Some(email) => Ok(lib::access(&app.console().user_with_email(email).await?.org_id)),
-    }
-}
-
 pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> {
     match command {
         Command::Ingest { paths, org, lang, marking, tags, source, date, json } => {
@@ -112,7 +103,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
                     "status": outcome.status, "passages": outcome.passages, "pages": (doc.version.pages() * 10.0).round() / 10.0,
                 }));
             }
-            let operator = access_as(&app, None).await?;
+            let operator = app.console().library_access(None).await?;
             for d in &mut documents {
                 let id = d["document_id"].as_str().unwrap_or_default().to_owned();
                 d["duplicates"] = json!(lib::duplicates_of(store.as_ref(), &operator, &id).await?);
@@ -146,21 +137,8 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
         Command::Search { query, lang, limit, tags, markings, as_user, json } => {
             let request = lib::search_query(&query, lang.as_deref(), Some(limit), tags, &markings)?;
             let (app, store, settings) = open_app(global).await?;
-            let access = access_as(&app, as_user.as_deref()).await?;
             let library = open_index(store.as_ref(), &settings.database_url).await?;
-            let results = library.search(&request, &access)?;
-            let passages: Vec<&str> = results.results.iter().map(|h| h.passage_id.as_str()).collect();
-            let ctx = cli_context();
-            let record = vigie_domain::audit::AuditRecord {
-                at_ms: ctx.at_ms,
-                actor: ctx.actor,
-                actor_org: None,
-                action: "library_search.read".into(),
-                object_type: "library_search".into(),
-                object_id: None,
-                details: json!({"q": query, "as": as_user, "total": results.total, "passages": passages}),
-            };
-            store.append_audit(&[record]).await?;
+            let results = app.console().search_library(&library, &request, as_user.as_deref()).await?;
             if json {
                 print_json(&json!({"results": results.results, "total": results.total}));
             } else {
@@ -179,7 +157,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
         }
         Command::Duplicates { as_user, json } => {
             let (app, store, _) = open_app(global).await?;
-            let access = access_as(&app, as_user.as_deref()).await?;
+            let access = app.console().library_access(as_user.as_deref()).await?;
             let pairs = lib::duplicate_pairs(store.as_ref(), &access).await?;
             if json {
                 print_json(&pairs);

@@ -7,7 +7,7 @@ use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 use vigie_domain::site::{MAX_PEAK_OCCUPANCY, MAX_TAGS, SiteCategory, SiteInput, ValidSite};
-use vigie_store::{NewSite, SiteFilter, Store};
+use vigie_store::{NewSite, Store};
 
 use super::{cli_context, open_app, print_json};
 use crate::config::GlobalArgs;
@@ -71,25 +71,8 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             Ok(())
         }
         Command::List { org, category, limit } => {
-            let (app, store, _) = open_app(global).await?;
-            let orgs = match org {
-                Some(name) => Some(vec![app.console().organisation_named(&name).await?.id]),
-                None => None,
-            };
-            let category = category.as_deref().map(SiteCategory::from_key).transpose()?;
-            let page = store.list_sites(&SiteFilter { orgs, category, limit, ..Default::default() }).await?;
-            let ids: Vec<&str> = page.items.iter().map(|s| s.id.as_str()).collect();
-            let ctx = cli_context();
-            let record = vigie_domain::audit::AuditRecord {
-                at_ms: ctx.at_ms,
-                actor: ctx.actor,
-                actor_org: None,
-                action: "site.read".into(),
-                object_type: "site".into(),
-                object_id: None,
-                details: json!({"list": ids}),
-            };
-            store.append_audit(&[record]).await?;
+            let (app, _, _) = open_app(global).await?;
+            let page = app.console().list_sites(org.as_deref(), category.as_deref(), limit).await?;
             print_json(&json!(page));
             Ok(())
         }
