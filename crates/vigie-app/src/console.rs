@@ -5,9 +5,12 @@ use serde_json::json;
 use vigie_domain::DomainError;
 use vigie_domain::access::{OrgKind, Role};
 use vigie_domain::audit::AuditRecord;
+use vigie_domain::library::ParsedDocument;
 use vigie_domain::site::SiteCategory;
 use vigie_search::{Access, Marking, SearchQuery, SearchResults, SharedLibrary};
-use vigie_store::{ApiToken, NewUser, Org, SiteFilter, SitePage, User, WriteContext};
+use vigie_store::{
+    ApiToken, ImportOutcome, LibraryIngest, NewSite, NewUser, Org, SiteFilter, SitePage, User, WriteContext,
+};
 
 use crate::accounts::NewToken;
 use crate::secrets::{hash_password, new_secret, secret_hash};
@@ -113,6 +116,29 @@ impl Console<'_> {
             return Err(DomainError::validation("name", "an organisation needs a name").into());
         }
         Ok(self.app.store.create_org(&self.write_context(), name, kind).await?)
+    }
+
+    /// The organisation named `name`, created with `kind` if there is none.
+    pub async fn ensure_organisation(&self, name: &str, kind: OrgKind) -> Result<Org> {
+        match self.app.store.org_by_name(name).await? {
+            Some(org) => Ok(org),
+            None => self.create_organisation(name, kind).await,
+        }
+    }
+
+    pub async fn user_exists(&self, email: &str) -> Result<bool> {
+        Ok(self.app.store.user_by_email(email).await?.is_some())
+    }
+
+    /// Imports sites for the organisation `org_id` in one transaction (see
+    /// `Store::import_sites`: re-imports update what changed and leave local edits alone).
+    pub async fn import_sites(&self, org_id: &str, sites: &[NewSite]) -> Result<ImportOutcome> {
+        Ok(self.app.store.import_sites(&self.write_context(), org_id, sites).await?)
+    }
+
+    /// Stores a parsed document (or a new version of it) in the library.
+    pub async fn ingest_document(&self, parsed: &ParsedDocument) -> Result<LibraryIngest> {
+        Ok(self.app.store.ingest_document(&self.write_context(), parsed).await?)
     }
 
     pub async fn organisations(&self) -> Result<Vec<Org>> {

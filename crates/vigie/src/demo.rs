@@ -3,10 +3,9 @@
 //! (© OpenStreetMap contributors, ODbL 1.0). Loading twice changes nothing.
 use std::io::Write;
 
+use vigie_app::App;
 use vigie_domain::access::{OrgKind, Role};
-use vigie_store::{NewUser, Store};
 
-use crate::cmd::cli_context;
 use crate::error::CliError;
 
 const HELSINKI_PBF: &[u8] = include_bytes!("../../../data/demo/helsinki-centre.osm.pbf");
@@ -24,16 +23,9 @@ pub const ACCOUNTS: &[(&str, &str, Role)] = &[
     ("operator@vigie.demo", OPERATOR, Role::Operator),
 ];
 
-async fn ensure_org(store: &dyn Store, name: &str, kind: OrgKind) -> Result<String, CliError> {
-    match store.org_by_name(name).await? {
-        Some(org) => Ok(org.id),
-        None => Ok(store.create_org(&cli_context(), name, kind).await?.id),
-    }
-}
-
 /// Refuses to put demo accounts, whose password is public, into a database that holds real
 /// organisations or on a server reachable from other machines.
-pub async fn check_safe(store: &dyn Store, bind: std::net::SocketAddr) -> Result<(), CliError> {
+pub async fn check_safe(app: &App, bind: std::net::SocketAddr) -> Result<(), CliError> {
     if !bind.ip().is_loopback() {
         return Err(CliError::new(
             vigie_domain::Code::DemoRefused,
@@ -42,8 +34,14 @@ pub async fn check_safe(store: &dyn Store, bind: std::net::SocketAddr) -> Result
             ),
         ));
     }
-    let others: Vec<String> =
-        store.list_orgs().await?.into_iter().map(|o| o.name).filter(|n| n != CITY && n != OPERATOR).collect();
+    let others: Vec<String> = app
+        .console()
+        .organisations()
+        .await?
+        .into_iter()
+        .map(|o| o.name)
+        .filter(|n| n != CITY && n != OPERATOR)
+        .collect();
     if !others.is_empty() {
         return Err(CliError::new(
             vigie_domain::Code::DemoRefused,
@@ -66,29 +64,26 @@ pub fn extract_file() -> Result<tempfile::NamedTempFile, CliError> {
     Ok(pbf)
 }
 
-pub async fn load(store: &dyn Store) -> Result<(), CliError> {
-    let city = ensure_org(store, CITY, OrgKind::Authority).await?;
-    let operator = ensure_org(store, OPERATOR, OrgKind::Operator).await?;
+pub async fn load(app: &App) -> Result<(), CliError> {
+    let console = app.console();
+    let city = console.ensure_organisation(CITY, OrgKind::Authority).await?.id;
+    console.ensure_organisation(OPERATOR, OrgKind::Operator).await?;
     // Only on the first load: the audit log needs no row for a link that already exists.
-    if store.user_by_email(ACCOUNTS[0].0).await?.is_none() {
-        store.add_oversight(&cli_context(), &city, &operator).await?;
+    if !console.user_exists(ACCOUNTS[0].0).await? {
+        console.oversee(CITY, OPERATOR).await?;
     }
     for (email, org, role) in ACCOUNTS {
-        if store.user_by_email(email).await?.is_none() {
-            let org_id = if *org == CITY { city.clone() } else { operator.clone() };
-            let password_hash = vigie_app::secrets::hash_password(DEMO_PASSWORD)?;
-            store
-                .create_user(&cli_context(), NewUser { email: (*email).to_owned(), org_id, role: *role, password_hash })
-                .await?;
+        if !console.user_exists(email).await? {
+            console.add_user((*email).to_owned(), org, *role, DEMO_PASSWORD).await?;
         }
     }
     let pbf = extract_file()?;
-    let summary = crate::cmd::sites::import_osm(store, &city, pbf.path()).await?;
+    let summary = crate::cmd::sites::import_osm(&console, &city, pbf.path()).await?;
     println!(
         "Demo loaded: {} public spaces of central Helsinki from OpenStreetMap (© OpenStreetMap contributors, ODbL).",
         summary["candidates"]
     );
-    let passages = crate::cmd::library::ingest_demo(store, &city).await?;
+    let passages = crate::cmd::library::ingest_demo(&console, &city).await?;
     println!(
         "Demo library: {} EU and UN documents, {passages} passages (sources: data/demo/library/SOURCES.md).",
         vigie_search::demo::DEMO_LIBRARY.len()

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use vigie_app::library as lib;
 use vigie_store::Store;
 
-use super::{cli_context, open_app, open_store, print_json};
+use super::{open_app, open_store, print_json};
 use crate::config::GlobalArgs;
 use crate::error::CliError;
 
@@ -97,7 +97,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             }
             let mut documents = Vec::new();
             for (path, doc) in &parsed {
-                let outcome = store.ingest_document(&cli_context(), doc).await?;
+                let outcome = app.console().ingest_document(doc).await?;
                 documents.push(json!({
                     "file": path.display().to_string(), "document_id": outcome.document_id, "title": doc.document.title, "version": outcome.version,
                     "status": outcome.status, "passages": outcome.passages, "pages": (doc.version.pages() * 10.0).round() / 10.0,
@@ -225,11 +225,11 @@ pub async fn open_index(
 }
 
 /// Adds the demo library (`data/demo/library/`, embedded) for `org_id`: TLP:CLEAR, French.
-pub async fn ingest_demo(store: &dyn Store, org_id: &str) -> Result<usize, CliError> {
+pub async fn ingest_demo(console: &vigie_app::console::Console<'_>, org_id: &str) -> Result<usize, CliError> {
     let mut passages = 0;
     for entry in vigie_search::demo::DEMO_LIBRARY {
         let parsed = vigie_search::parse(entry.bytes, entry.filename, entry.options(org_id))?;
-        passages += store.ingest_document(&cli_context(), &parsed).await?.passages;
+        passages += console.ingest_document(&parsed).await?.passages;
     }
     Ok(passages)
 }

@@ -10,7 +10,7 @@ pub mod sites;
 
 use std::sync::Arc;
 
-use vigie_store::{Store, WriteContext};
+use vigie_store::Store;
 
 use crate::config::{GlobalArgs, ServeArgs, Settings};
 use crate::error::CliError;
@@ -26,12 +26,6 @@ pub async fn open_store(global: &GlobalArgs) -> Result<(Arc<dyn Store>, Settings
 pub async fn open_app(global: &GlobalArgs) -> Result<(vigie_app::App, Arc<dyn Store>, Settings), CliError> {
     let (store, settings) = open_store(global).await?;
     Ok((vigie_app::App::new(store.clone(), vigie_app::Settings::default()), store, settings))
-}
-
-/// Writes made from the command line are audited as the `cli` actor.
-pub fn cli_context() -> WriteContext {
-    use vigie_app::Clock;
-    WriteContext { at_ms: vigie_app::SystemClock.now_ms(), actor: "cli".into(), actor_org: None }
 }
 
 pub fn print_json(value: &serde_json::Value) {

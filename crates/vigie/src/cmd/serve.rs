@@ -8,8 +8,9 @@ pub async fn run(global: &GlobalArgs, serve: &ServeArgs) -> Result<(), CliError>
     let settings = Settings::resolve(global, serve)?;
     let store = vigie_store::open(&settings.database_url).await?;
     if serve.demo {
-        crate::demo::check_safe(store.as_ref(), settings.bind).await?;
-        crate::demo::load(store.as_ref()).await?;
+        let app = vigie_app::App::new(store.clone(), vigie_app::Settings::default());
+        crate::demo::check_safe(&app, settings.bind).await?;
+        crate::demo::load(&app).await?;
     }
     let listener = tokio::net::TcpListener::bind(settings.bind).await.map_err(|e| {
         CliError::new(vigie_domain::Code::BindFailed, format!("cannot listen on {}: {e}", settings.bind))

@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
+use vigie_app::console::Console;
 use vigie_domain::site::{MAX_PEAK_OCCUPANCY, MAX_TAGS, SiteCategory, SiteInput, ValidSite};
-use vigie_store::{NewSite, Store};
+use vigie_store::NewSite;
 
-use super::{cli_context, open_app, print_json};
+use super::{open_app, print_json};
 use crate::config::GlobalArgs;
 use crate::error::CliError;
 
@@ -50,23 +51,23 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
     match command {
         Command::ImportGeojson { file, org } => {
             let features = read_feature_collection(&file)?;
-            let (app, store, _) = open_app(global).await?;
+            let (app, _, _) = open_app(global).await?;
             let org = app.console().organisation_named(&org).await?.id;
             let source = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             let (good, rejected) = sites_from_features(&source, &features);
             for r in &rejected {
                 eprintln!("feature {}: {} [{}]", r["index"], r["reason"], r["code"]);
             }
-            let outcome = store.import_sites(&cli_context(), &org, &good).await?;
+            let outcome = app.console().import_sites(&org, &good).await?;
             print_json(
                 &json!({"imported": outcome.imported, "updated": outcome.updated, "unchanged": outcome.unchanged, "locally_edited": outcome.locally_edited, "rejected": rejected}),
             );
             Ok(())
         }
         Command::ImportOsm { file, org } => {
-            let (app, store, _) = open_app(global).await?;
+            let (app, _, _) = open_app(global).await?;
             let org = app.console().organisation_named(&org).await?.id;
-            let summary = import_osm(store.as_ref(), &org, &file).await?;
+            let summary = import_osm(&app.console(), &org, &file).await?;
             print_json(&summary);
             Ok(())
         }
@@ -238,7 +239,7 @@ fn site_from_candidate(candidate: vigie_osm::SiteCandidate) -> NewSite {
 
 /// Finds the public spaces in `file`, imports them for `org` in one transaction, and returns
 /// the summary printed by `vigie sites import-osm`.
-pub async fn import_osm(store: &dyn Store, org: &str, file: &Path) -> Result<Value, CliError> {
+pub async fn import_osm(console: &Console<'_>, org: &str, file: &Path) -> Result<Value, CliError> {
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new(0);
         bar.set_style(
@@ -265,7 +266,7 @@ pub async fn import_osm(store: &dyn Store, org: &str, file: &Path) -> Result<Val
     let found = report.candidates.len();
     let skipped = report.skipped.clone();
     let sites: Vec<NewSite> = report.candidates.into_iter().map(site_from_candidate).collect();
-    let outcome = store.import_sites(&cli_context(), org, &sites).await?;
+    let outcome = console.import_sites(org, &sites).await?;
     let mut skipped_json: BTreeMap<String, u64> = skipped;
     skipped_json.insert("unchanged".into(), outcome.unchanged);
     skipped_json.insert("locally_edited".into(), outcome.locally_edited);
