@@ -262,48 +262,25 @@ fn with_names(m: &Methodology, lang: Lang, mut report: Value) -> Value {
     report
 }
 
-/// The parts of a stored vehicle study (`vigie_hvm::VdaResult` as JSON) that the vehicle
-/// scenario's evidence reads, typed; the rest of the document is skipped.
-#[derive(serde::Deserialize)]
-struct StudyFacts {
-    access_points: Vec<AccessPointFacts>,
-    assumed_barriers: Vec<serde::de::IgnoredAny>,
-}
-
-#[derive(serde::Deserialize)]
-struct AccessPointFacts {
-    id: String,
-    vehicles: BTreeMap<String, ImpactFacts>,
-}
-
-#[derive(serde::Deserialize)]
-struct ImpactFacts {
-    speed_kmh: f64,
-}
-
 /// What the site's latest vehicle study says about the vehicle scenario: per class, the highest
 /// impact speed over the access points and where. Shown next to the assessor's answers (it
 /// does not change the score: the answers say what is in place, the study what it must stop).
-fn hvm_evidence(study: &HvmStudy) -> Result<Value> {
-    let facts = <StudyFacts as serde::Deserialize>::deserialize(&study.result).map_err(|err| {
-        tracing::error!(study = %study.id, error = %err, "a stored vehicle study is unreadable");
-        Failure::new(Code::StorageCorrupt, "the database could not complete the request; the error was logged")
-    })?;
+fn hvm_evidence(study: &HvmStudy) -> Value {
     let mut worst: BTreeMap<&str, (f64, &str)> = BTreeMap::new();
-    for point in &facts.access_points {
-        for (class, impact) in &point.vehicles {
-            if worst.get(class.as_str()).is_none_or(|(best, _)| impact.speed_kmh > *best) {
-                worst.insert(class, (impact.speed_kmh, &point.id));
+    for point in &study.summary.access_points {
+        for (class, speed) in &point.speed_kmh {
+            if worst.get(class.as_str()).is_none_or(|(best, _)| speed > best) {
+                worst.insert(class, (*speed, &point.id));
             }
         }
     }
-    Ok(json!({
+    json!({
         "study_id": study.id,
         "created_at_ms": study.created_at_ms,
-        "access_points": facts.access_points.len(),
-        "assumed_barriers": facts.assumed_barriers.len(),
+        "access_points": study.summary.access_points.len(),
+        "assumed_barriers": study.summary.assumed_barriers,
         "max_impact": worst.into_iter().map(|(class, (speed, point))| json!({"vehicle": class, "speed_kmh": speed, "access_point": point})).collect::<Vec<_>>(),
-    }))
+    })
 }
 
 fn to_json(value: impl serde::Serialize) -> Result<Value> {
@@ -499,7 +476,7 @@ impl App {
                 .as_array_mut()
                 .and_then(|all| all.iter_mut().find(|s| s["id"] == VEHICLE_SCENARIO))
         {
-            vehicle["hvm_evidence"] = hvm_evidence(&study)?;
+            vehicle["hvm_evidence"] = hvm_evidence(&study);
         }
         self.audit_read(caller, "assessment_score", Some(&assessment.id), json!({"org_id": assessment.org_id})).await?;
         Ok(json!({
@@ -650,6 +627,7 @@ mod tests {
             created_by: "u".into(),
             vehicles_version: "v".into(),
             network: "helsinki".into(),
+            summary: vigie_domain::hvm::HvmStudySummary::of(&result).unwrap(),
             result,
         }
     }
@@ -664,20 +642,12 @@ mod tests {
             ],
             "assumed_barriers": [{"osm_node": 1}],
         }));
-        let evidence = hvm_evidence(&study).unwrap();
+        let evidence = hvm_evidence(&study);
         assert_eq!(evidence["access_points"], 2);
         assert_eq!(evidence["assumed_barriers"], 1);
         assert_eq!(
             evidence["max_impact"],
             json!([{"vehicle": "M1", "speed_kmh": 52.5, "access_point": "AP2"}, {"vehicle": "N3C", "speed_kmh": 31.5, "access_point": "AP1"}])
         );
-    }
-
-    #[test]
-    fn an_unreadable_vehicle_study_is_reported_not_read_as_zero_speeds() {
-        let study = study_with(
-            json!({"access_points": [{"id": "AP1", "vehicles": {"M1": {"speed_kmh": "fast"}}}], "assumed_barriers": []}),
-        );
-        assert_eq!(hvm_evidence(&study).map_err(|f| f.code), Err(Code::StorageCorrupt));
     }
 }

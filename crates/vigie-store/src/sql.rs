@@ -20,6 +20,7 @@ use sqlx::{
 use vigie_domain::access::{OrgKind, Principal, Role};
 use vigie_domain::audit::{AuditRecord, GENESIS_HASH, StoredAuditEntry, chain_hash};
 use vigie_domain::geometry::BoundingBox;
+use vigie_domain::hvm::HvmStudySummary;
 use vigie_domain::site::SiteCategory;
 
 use crate::{
@@ -825,6 +826,8 @@ where
             vehicles_version: study.vehicles_version.clone(),
             network: study.network.clone(),
             result: study.result.clone(),
+            summary: HvmStudySummary::of(&study.result)
+                .ok_or_else(|| corrupt("hvm study", "the result does not have the shape of a study"))?,
         };
         let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO hvm_studies (id, site_id, org_id, created_at, created_by, vehicles_version, network, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
@@ -859,6 +862,7 @@ where
             .await?;
         row.map(|row| {
             let result: String = row.try_get("result")?;
+            let result: serde_json::Value = serde_json::from_str(&result).map_err(|e| corrupt("hvm study", e))?;
             Ok(HvmStudy {
                 id: row.try_get("id")?,
                 site_id: row.try_get("site_id")?,
@@ -867,7 +871,9 @@ where
                 created_by: row.try_get("created_by")?,
                 vehicles_version: row.try_get("vehicles_version")?,
                 network: row.try_get("network")?,
-                result: serde_json::from_str(&result).map_err(|e| corrupt("hvm study", e))?,
+                summary: HvmStudySummary::of(&result)
+                    .ok_or_else(|| corrupt("hvm study", "the result does not have the shape of a study"))?,
+                result,
             })
         })
         .transpose()

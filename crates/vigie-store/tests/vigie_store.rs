@@ -368,13 +368,25 @@ async fn hvm_studies_are_kept_with_their_site_and_go_with_it() {
                 org_id: org.id.clone(),
                 vehicles_version: "1".into(),
                 network: "helsinki".into(),
-                result: json!({"access_points": [{"speed_kmh": speed}]}),
+                result: json!({"access_points": [{"id": "AP1", "vehicles": {"M1": {"speed_kmh": speed}}}], "assumed_barriers": []}),
             };
             store.create_hvm_study(&ctx(at), &study).await.unwrap();
         }
         let latest = store.latest_hvm_study(&square.id).await.unwrap().unwrap();
-        assert_eq!(latest.result["access_points"][0]["speed_kmh"], 52.5, "{}", store.backend());
-        store.delete_site(&ctx(5), &square.id).await.unwrap();
+        assert_eq!(latest.result["access_points"][0]["vehicles"]["M1"]["speed_kmh"], 52.5, "{}", store.backend());
+        assert_eq!(latest.summary.access_points[0].speed_kmh["M1"], 52.5, "read typed: {}", store.backend());
+        let not_a_study = vigie_store::NewHvmStudy {
+            site_id: square.id.clone(),
+            org_id: org.id.clone(),
+            vehicles_version: "1".into(),
+            network: "helsinki".into(),
+            result: json!({"access_points": [{"speed_kmh": 40.0}]}),
+        };
+        assert!(
+            matches!(store.create_hvm_study(&ctx(5), &not_a_study).await, Err(StoreError::Corrupt(_))),
+            "a result without the shape of a study is refused, never stored to be read as zero speeds"
+        );
+        store.delete_site(&ctx(6), &square.id).await.unwrap();
         assert!(store.latest_hvm_study(&square.id).await.unwrap().is_none(), "studies go with their site");
     }
 }
