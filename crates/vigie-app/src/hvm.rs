@@ -100,6 +100,19 @@ impl App {
     /// The site's latest study, if it has one.
     pub async fn latest_hvm_study(&self, caller: &Principal, site_id: &str) -> Result<Option<HvmStudy>> {
         let site = self.readable_site(caller, site_id).await?;
+        self.latest_study_of(caller, &site).await
+    }
+
+    /// A site and its latest vehicle study, both audited as read (the site page), with one
+    /// read of the site.
+    pub async fn site_with_latest_study(&self, caller: &Principal, site_id: &str) -> Result<(Site, Option<HvmStudy>)> {
+        let site = self.site(caller, site_id).await?;
+        let study = self.latest_study_of(caller, &site).await?;
+        Ok((site, study))
+    }
+
+    /// The latest study of a site the caller was allowed to read.
+    async fn latest_study_of(&self, caller: &Principal, site: &Site) -> Result<Option<HvmStudy>> {
         let study = self.store.latest_hvm_study(&site.id).await?;
         if let Some(study) = &study {
             self.audit_read(caller, "hvm_study", Some(&study.id), json!({"site_id": site.id})).await?;

@@ -115,14 +115,19 @@ fn document_json(stored: &StoredDocument) -> Value {
     value
 }
 
-/// Near-duplicate pairs among the documents `caller` may read.
-pub async fn duplicate_pairs(store: &dyn Store, access: &Access) -> Result<Value> {
-    let documents: Vec<StoredDocument> = store
+/// The library's documents `access` may read.
+async fn readable_documents(store: &dyn Store, access: &Access) -> Result<Vec<StoredDocument>> {
+    Ok(store
         .list_library_documents()
         .await?
         .into_iter()
         .filter(|d| access.can_read(&d.document.org_id, d.document.marking))
-        .collect();
+        .collect())
+}
+
+/// Near-duplicate pairs among the documents `access` may read.
+pub async fn duplicate_pairs(store: &dyn Store, access: &Access) -> Result<Value> {
+    let documents = readable_documents(store, access).await?;
     let title =
         |id: &str| documents.iter().find(|d| d.document.id == id).map(|d| d.document.title.clone()).unwrap_or_default();
     let pairs = vigie_search::near_duplicates(
@@ -154,14 +159,15 @@ pub fn ingest_options(
 
 /// The near-duplicates of `document_id` among documents `access` may read.
 pub async fn duplicates_of(store: &dyn Store, access: &Access, document_id: &str) -> Result<Vec<String>> {
-    let pairs = duplicate_pairs(store, access).await?;
-    Ok(pairs["pairs"]
-        .as_array()
+    let documents = readable_documents(store, access).await?;
+    let pairs = vigie_search::near_duplicates(
+        documents.iter().map(|d| (d.document.id.as_str(), d.content.signature.as_slice())),
+    );
+    Ok(pairs
         .into_iter()
-        .flatten()
-        .filter_map(|p| match (p["a"]["id"].as_str(), p["b"]["id"].as_str()) {
-            (Some(a), Some(b)) if a == document_id => Some(b.to_owned()),
-            (Some(a), Some(b)) if b == document_id => Some(a.to_owned()),
+        .filter_map(|p| match (p.a, p.b) {
+            (a, b) if a == document_id => Some(b),
+            (a, b) if b == document_id => Some(a),
             _ => None,
         })
         .collect())
@@ -253,20 +259,9 @@ impl App {
         Ok(json!(results))
     }
 
-    async fn readable_documents(&self, caller: &Principal) -> Result<Vec<StoredDocument>> {
-        let access = access(&caller.org_id);
-        Ok(self
-            .store
-            .list_library_documents()
-            .await?
-            .into_iter()
-            .filter(|d| access.can_read(&d.document.org_id, d.document.marking))
-            .collect())
-    }
-
     /// The documents the caller may read.
     pub async fn library_documents(&self, caller: &Principal) -> Result<Value> {
-        let documents = self.readable_documents(caller).await?;
+        let documents = readable_documents(self.store.as_ref(), &access(&caller.org_id)).await?;
         let items: Vec<Value> = documents.iter().map(document_json).collect();
         Ok(json!({"items": items, "total": items.len()}))
     }
@@ -407,11 +402,7 @@ impl App {
         lang: Option<&str>,
         limit: Option<usize>,
     ) -> Result<Vec<vigie_search::SearchHit>> {
-        let lang = match lang {
-            None | Some("fr") => vigie_domain::site::Lang::Fr,
-            Some("en") => vigie_domain::site::Lang::En,
-            Some(other) => return Err(SearchError::LanguageInvalid { given: other.to_owned() }.into()),
-        };
+        let lang = lang.map(vigie_domain::site::Lang::parse).transpose()?.unwrap_or(vigie_domain::site::Lang::Fr);
         let hits = self.related_passages(caller, question_id, lang, limit.unwrap_or(3)).await?;
         let passages: Vec<&str> = hits.iter().map(|h| h.passage_id.as_str()).collect();
         self.audit_read(caller, "library_search", None, json!({"question": question_id, "passages": passages})).await?;

@@ -160,8 +160,8 @@ fn store_errors() -> Vec<StoreError> {
 }
 
 /// A database error without a database.
-fn sqlx_error() -> vigie_store::SqlxError {
-    vigie_store::SqlxError::RowNotFound
+fn sqlx_error() -> sqlx::Error {
+    sqlx::Error::RowNotFound
 }
 
 /// Failures that are Vigie's own fault (or its machine's) may answer 5xx; every other one must

@@ -32,7 +32,14 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { body_limit: 2 * 1024 * 1024, session_hours: 12, cookie_secure: false, reassessment_days: 365 }
+        // The application's defaults, so that the two never disagree.
+        let app = vigie_app::Settings::default();
+        ServerConfig {
+            body_limit: 2 * 1024 * 1024,
+            session_hours: app.session_hours,
+            cookie_secure: false,
+            reassessment_days: app.reassessment_days,
+        }
     }
 }
 

@@ -22,8 +22,6 @@ pub use library::{IngestStatus, LibraryChanges, LibraryIngest, LibraryStore, Sto
 pub use model::*;
 pub use postgres::PgStore;
 pub use sqlite::{SqliteStore, database_path, library_index_dir_of, restore as restore_sqlite};
-/// The database driver's error, for callers that build a [`StoreError::Database`] in tests.
-pub use sqlx::Error as SqlxError;
 pub use vigie_domain::assessment::{
     Action, ActionFields, AnswerContent, AssessedSite, Assessment, AssessmentSummary, Photo, ScenarioRisk, StoredAnswer,
 };

@@ -200,8 +200,7 @@ struct SitePage<'a> {
 }
 
 async fn site_page(State(state): State<AppState>, ctx: PageCtx, Path(id): Path<String>) -> Result<Response, PageError> {
-    let site = state.app.site(&ctx.caller, &id).await?;
-    let study = state.app.latest_hvm_study(&ctx.caller, &site.id).await?;
+    let (site, study) = state.app.site_with_latest_study(&ctx.caller, &id).await?;
     let can_write = state.app.can_write_site(&ctx.caller, &site);
     const THREAT_LEVELS: [(u8, &str); 5] =
         [(1, "threat_1"), (2, "threat_2"), (3, "threat_3"), (4, "threat_4"), (5, "threat_5")];

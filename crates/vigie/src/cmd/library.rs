@@ -197,7 +197,7 @@ async fn update_index(store: &dyn Store, database_url: &str) -> Value {
     };
     match lib::open(store, Some(&dir)).await {
         Ok(_) => json!(format!("up to date in {}", dir.display())),
-        Err(err) if err.code == "search_index_busy" => {
+        Err(err) if err.code == vigie_domain::Code::SearchIndexBusy => {
             json!("in use by the running server, which adds the new documents on its next library request")
         }
         Err(err) => {
@@ -217,7 +217,7 @@ pub async fn open_index(
     if let Some(dir) = lib::index_dir(database_url) {
         match lib::open(store, Some(&dir)).await {
             Ok(library) => return Ok(library),
-            Err(err) if err.code == "search_index_busy" => {}
+            Err(err) if err.code == vigie_domain::Code::SearchIndexBusy => {}
             Err(err) => return Err(err),
         }
     }
