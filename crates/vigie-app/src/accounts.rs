@@ -2,9 +2,9 @@
 use std::net::IpAddr;
 
 use serde_json::json;
-use vigie_domain::DomainError;
 use vigie_domain::access::{OrgKind, Principal};
 use vigie_domain::audit::AuditRecord;
+use vigie_domain::{DomainError, TokenId};
 use vigie_store::{ApiToken, Org, WriteContext};
 
 use crate::secrets::{check_password, new_secret, secret_hash};
@@ -78,7 +78,8 @@ impl App {
         };
         self.login_throttle.succeeded(&email);
         let secret = new_secret("");
-        let ctx = WriteContext { at_ms: now, actor: found.user.id.clone(), actor_org: Some(found.user.org_id.clone()) };
+        let ctx =
+            WriteContext { at_ms: now, actor: found.user.id.to_string(), actor_org: Some(found.user.org_id.clone()) };
         let expires = now + i64::from(self.settings.session_hours) * 3_600_000;
         self.store.create_session(&ctx, &secret_hash(&secret), &found.user.id, expires).await?;
         let principal =
@@ -141,7 +142,7 @@ impl App {
         Ok(NewToken { token, secret })
     }
 
-    pub async fn revoke_token(&self, caller: &Principal, token_id: &str) -> Result<()> {
+    pub async fn revoke_token(&self, caller: &Principal, token_id: &TokenId) -> Result<()> {
         Ok(self.store.revoke_token(&self.write_context(caller), &caller.user_id, token_id).await?)
     }
 }

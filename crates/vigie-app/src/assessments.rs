@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 use vigie_assessment::{AssessmentError, AssessmentInput, Methodology, SiteContext};
-use vigie_domain::DomainError;
 use vigie_domain::access::Principal;
 use vigie_domain::assessment::{self as rules, ActionStatus, AssessmentStatus, GpsPoint};
 use vigie_domain::site::{Lang, check_text};
+use vigie_domain::{ActionId, AssessmentId, DomainError, PhotoId, SiteId};
 use vigie_store::{
     Action, ActionFields, AnswerContent, AnswerWrite, AssessedSite, Assessment, AssessmentSummary, HvmStudy,
     NewAssessment, NewPhoto, Photo, ScenarioRisk, StoredAnswer, TransitionData,
@@ -290,14 +290,14 @@ fn to_json(value: impl serde::Serialize) -> Result<Value> {
 impl App {
     /// Loads an assessment the caller may read; otherwise "not found", whether or not it
     /// exists. Not audited: callers audit what they show.
-    async fn readable_assessment(&self, caller: &Principal, id: &str) -> Result<Assessment> {
+    async fn readable_assessment(&self, caller: &Principal, id: &AssessmentId) -> Result<Assessment> {
         match self.store.get_assessment(id).await? {
             Some(a) if rules::can_read(caller, &a.org_id) => Ok(a),
             _ => Err(Failure::not_found("assessment")),
         }
     }
 
-    async fn writable_assessment(&self, caller: &Principal, id: &str) -> Result<Assessment> {
+    async fn writable_assessment(&self, caller: &Principal, id: &AssessmentId) -> Result<Assessment> {
         let assessment = self.readable_assessment(caller, id).await?;
         if !caller.can_write_org(&assessment.org_id) {
             return Err(Failure::forbidden("you may read this assessment but not change it"));
@@ -312,7 +312,7 @@ impl App {
     pub async fn start_assessment(
         &self,
         caller: &Principal,
-        site_id: &str,
+        site_id: &SiteId,
         request: NewAssessmentRequest,
     ) -> Result<Assessment> {
         let site = self.readable_site(caller, site_id).await?;
@@ -345,7 +345,7 @@ impl App {
     }
 
     /// The assessments of a site.
-    pub async fn site_assessments(&self, caller: &Principal, site_id: &str) -> Result<Vec<Assessment>> {
+    pub async fn site_assessments(&self, caller: &Principal, site_id: &SiteId) -> Result<Vec<Assessment>> {
         let site = self.readable_site(caller, site_id).await?;
         let items = self.store.site_assessments(&site.id).await?;
         let ids: Vec<&str> = items.iter().map(|a| a.id.as_str()).collect();
@@ -354,7 +354,7 @@ impl App {
     }
 
     /// An assessment with its answers and photos.
-    pub async fn assessment(&self, caller: &Principal, id: &str) -> Result<AssessmentRecord> {
+    pub async fn assessment(&self, caller: &Principal, id: &AssessmentId) -> Result<AssessmentRecord> {
         let assessment = self.readable_assessment(caller, id).await?;
         let answers = self.store.assessment_answers(&assessment.id).await?;
         let photos = self.store.assessment_photos(&assessment.id).await?;
@@ -365,7 +365,7 @@ impl App {
     /// What the caller may do with an assessment: `(write answers and actions, validate)`;
     /// `None` when it is missing or unreadable. For pages to offer only those buttons (each
     /// use case checks again).
-    pub async fn assessment_rights(&self, caller: &Principal, id: &str) -> Result<Option<(bool, bool)>> {
+    pub async fn assessment_rights(&self, caller: &Principal, id: &AssessmentId) -> Result<Option<(bool, bool)>> {
         Ok(self
             .store
             .get_assessment(id)
@@ -380,7 +380,7 @@ impl App {
     pub async fn write_answers(
         &self,
         caller: &Principal,
-        id: &str,
+        id: &AssessmentId,
         drafts: Vec<AnswerDraft>,
     ) -> Result<Vec<StoredAnswer>> {
         let writes = drafts.into_iter().map(AnswerDraft::into_write).collect::<Result<Vec<_>>>()?;
@@ -399,7 +399,7 @@ impl App {
     pub async fn add_photo(
         &self,
         caller: &Principal,
-        id: &str,
+        id: &AssessmentId,
         question_id: String,
         keep_location: bool,
         bytes: Vec<u8>,
@@ -422,7 +422,7 @@ impl App {
     }
 
     /// A photo and its bytes.
-    pub async fn photo(&self, caller: &Principal, id: &str) -> Result<(Photo, Vec<u8>)> {
+    pub async fn photo(&self, caller: &Principal, id: &PhotoId) -> Result<(Photo, Vec<u8>)> {
         let photo = self.store.get_photo(id).await?.ok_or_else(|| Failure::not_found("photo"))?;
         let assessment =
             self.readable_assessment(caller, &photo.assessment_id).await.map_err(|_| Failure::not_found("photo"))?;
@@ -439,7 +439,7 @@ impl App {
 
     /// Moves an assessment along draft → submitted → validated → archived. Validating scores it
     /// and sets the date the next assessment is due.
-    pub async fn transition_assessment(&self, caller: &Principal, id: &str, to: &str) -> Result<Assessment> {
+    pub async fn transition_assessment(&self, caller: &Principal, id: &AssessmentId, to: &str) -> Result<Assessment> {
         let assessment = self.readable_assessment(caller, id).await?;
         let to = AssessmentStatus::from_key(to)?;
         rules::check_transition(caller, &assessment.org_id, assessment.status, to, assessment.submitted_by.as_deref())?;
@@ -460,7 +460,7 @@ impl App {
 
     /// The score with explanations, names in `lang`, the peer percentile (when there are
     /// enough peers) and the site's vehicle study as evidence for the vehicle scenario.
-    pub async fn score(&self, caller: &Principal, id: &str, lang: Lang) -> Result<Value> {
+    pub async fn score(&self, caller: &Principal, id: &AssessmentId, lang: Lang) -> Result<Value> {
         let assessment = self.readable_assessment(caller, id).await?;
         let m = pinned_methodology(&assessment)?;
         let answers = self.answers_of(&assessment).await?;
@@ -490,7 +490,13 @@ impl App {
     }
 
     /// The score before and after the given measures are in place.
-    pub async fn what_if(&self, caller: &Principal, id: &str, measures: &[String], lang: Lang) -> Result<Value> {
+    pub async fn what_if(
+        &self,
+        caller: &Principal,
+        id: &AssessmentId,
+        measures: &[String],
+        lang: Lang,
+    ) -> Result<Value> {
         let assessment = self.readable_assessment(caller, id).await?;
         let m = pinned_methodology(&assessment)?;
         let answers = self.answers_of(&assessment).await?;
@@ -510,7 +516,7 @@ impl App {
     }
 
     /// The plan: its actions, progress, and the risk now and once the pending actions are done.
-    pub async fn action_plan(&self, caller: &Principal, id: &str) -> Result<Value> {
+    pub async fn action_plan(&self, caller: &Principal, id: &AssessmentId) -> Result<Value> {
         let assessment = self.readable_assessment(caller, id).await?;
         let m = pinned_methodology(&assessment)?;
         let actions = self.store.assessment_actions(&assessment.id).await?;
@@ -556,13 +562,18 @@ impl App {
         Ok(plan)
     }
 
-    pub async fn create_action(&self, caller: &Principal, assessment_id: &str, draft: ActionDraft) -> Result<Action> {
+    pub async fn create_action(
+        &self,
+        caller: &Principal,
+        assessment_id: &AssessmentId,
+        draft: ActionDraft,
+    ) -> Result<Action> {
         let assessment = self.writable_assessment(caller, assessment_id).await?;
         let (fields, _) = draft.into_fields(pinned_methodology(&assessment)?)?;
         Ok(self.store.create_action(&self.write_context(caller), &assessment.id, &fields).await?)
     }
 
-    pub async fn update_action(&self, caller: &Principal, action_id: &str, draft: ActionDraft) -> Result<Action> {
+    pub async fn update_action(&self, caller: &Principal, action_id: &ActionId, draft: ActionDraft) -> Result<Action> {
         let action = self.store.get_action(action_id).await?.ok_or_else(|| Failure::not_found("action"))?;
         let assessment =
             self.readable_assessment(caller, &action.assessment_id).await.map_err(|_| Failure::not_found("action"))?;
@@ -584,9 +595,9 @@ impl App {
     pub async fn dashboard(&self, caller: &Principal) -> Result<Value> {
         let readable = caller.readable_orgs();
         let validated = self.store.assessments_by_status(readable.as_deref(), AssessmentStatus::Validated).await?;
-        let mut latest: BTreeMap<&str, &Assessment> = BTreeMap::new();
+        let mut latest: BTreeMap<&SiteId, &Assessment> = BTreeMap::new();
         for a in &validated {
-            let newer = latest.get(a.site_id.as_str()).is_none_or(|b| a.validated_at_ms > b.validated_at_ms);
+            let newer = latest.get(&a.site_id).is_none_or(|b| a.validated_at_ms > b.validated_at_ms);
             if newer {
                 latest.insert(&a.site_id, a);
             }
@@ -596,7 +607,7 @@ impl App {
         let now = self.now_ms();
         let horizon = now + DUE_HORIZON_DAYS * 86_400_000;
         let mut due = Vec::new();
-        let ids: Vec<&str> = latest.keys().copied().collect();
+        let ids: Vec<&SiteId> = latest.keys().copied().collect();
         let names = self.store.site_names(&ids).await?;
         for a in latest.values() {
             let band = a.summary.as_ref().and_then(|s| s.max_risk_band.as_deref()).unwrap_or("unknown").to_owned();

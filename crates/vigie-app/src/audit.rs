@@ -63,8 +63,8 @@ impl AuditSink {
     ) -> Result<(), Failure> {
         let record = AuditRecord {
             at_ms,
-            actor: caller.user_id.clone(),
-            actor_org: Some(caller.org_id.clone()),
+            actor: caller.user_id.to_string(),
+            actor_org: Some(caller.org_id.to_string()),
             action: format!("{object_type}.read"),
             object_type: object_type.to_owned(),
             object_id: object_id.map(str::to_owned),

@@ -2,11 +2,11 @@
 //! The operator holds the database anyway, so the console has every right; every write is
 //! audited as the actor `cli`, with no organisation.
 use serde_json::json;
-use vigie_domain::DomainError;
 use vigie_domain::access::{OrgKind, Role};
 use vigie_domain::audit::AuditRecord;
 use vigie_domain::library::ParsedDocument;
 use vigie_domain::site::SiteCategory;
+use vigie_domain::{DomainError, OrgId, TokenId};
 use vigie_search::{Access, Marking, SearchQuery, SearchResults, SharedLibrary};
 use vigie_store::{
     ApiToken, ImportOutcome, LibraryIngest, NewSite, NewUser, Org, SiteFilter, SitePage, User, WriteContext,
@@ -132,7 +132,7 @@ impl Console<'_> {
 
     /// Imports sites for the organisation `org_id` in one transaction (see
     /// `Store::import_sites`: re-imports update what changed and leave local edits alone).
-    pub async fn import_sites(&self, org_id: &str, sites: &[NewSite]) -> Result<ImportOutcome> {
+    pub async fn import_sites(&self, org_id: &OrgId, sites: &[NewSite]) -> Result<ImportOutcome> {
         Ok(self.app.store.import_sites(&self.write_context(), org_id, sites).await?)
     }
 
@@ -180,7 +180,7 @@ impl Console<'_> {
         Ok(self.app.store.list_tokens(&user.id).await?)
     }
 
-    pub async fn revoke_token(&self, email: &str, token_id: &str) -> Result<()> {
+    pub async fn revoke_token(&self, email: &str, token_id: &TokenId) -> Result<()> {
         let user = self.user_with_email(email).await?;
         Ok(self.app.store.revoke_token(&self.write_context(), &user.id, token_id).await?)
     }

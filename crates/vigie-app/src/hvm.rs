@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use serde_json::json;
+use vigie_domain::SiteId;
 use vigie_domain::access::Principal;
 use vigie_store::{HvmStudy, NewHvmStudy, Site};
 
@@ -79,7 +80,7 @@ impl App {
 
     /// Runs a vehicle dynamics assessment of the site on the server's street network and keeps
     /// it with the site.
-    pub async fn run_hvm_study(&self, caller: &Principal, site_id: &str, request: StudyRequest) -> Result<HvmStudy> {
+    pub async fn run_hvm_study(&self, caller: &Principal, site_id: &SiteId, request: StudyRequest) -> Result<HvmStudy> {
         let site = self.readable_site(caller, site_id).await?;
         if !caller.can_write_org(&site.org_id) {
             return Err(Failure::forbidden("you may read this site but not add studies to it"));
@@ -98,14 +99,18 @@ impl App {
     }
 
     /// The site's latest study, if it has one.
-    pub async fn latest_hvm_study(&self, caller: &Principal, site_id: &str) -> Result<Option<HvmStudy>> {
+    pub async fn latest_hvm_study(&self, caller: &Principal, site_id: &SiteId) -> Result<Option<HvmStudy>> {
         let site = self.readable_site(caller, site_id).await?;
         self.latest_study_of(caller, &site).await
     }
 
     /// A site and its latest vehicle study, both audited as read (the site page), with one
     /// read of the site.
-    pub async fn site_with_latest_study(&self, caller: &Principal, site_id: &str) -> Result<(Site, Option<HvmStudy>)> {
+    pub async fn site_with_latest_study(
+        &self,
+        caller: &Principal,
+        site_id: &SiteId,
+    ) -> Result<(Site, Option<HvmStudy>)> {
         let site = self.site(caller, site_id).await?;
         let study = self.latest_study_of(caller, &site).await?;
         Ok((site, study))
@@ -126,7 +131,7 @@ impl App {
     pub async fn hvm_recommendation(
         &self,
         caller: &Principal,
-        site_id: &str,
+        site_id: &SiteId,
         request: RecommendationRequest,
     ) -> Result<vigie_hvm::Recommendation> {
         let site = self.readable_site(caller, site_id).await?;

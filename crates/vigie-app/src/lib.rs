@@ -127,7 +127,7 @@ impl App {
 
     /// Who writes, and when: every write is audited with it.
     fn write_context(&self, caller: &Principal) -> WriteContext {
-        WriteContext { at_ms: self.now_ms(), actor: caller.user_id.clone(), actor_org: Some(caller.org_id.clone()) }
+        WriteContext { at_ms: self.now_ms(), actor: caller.user_id.to_string(), actor_org: Some(caller.org_id.clone()) }
     }
 
     /// Records that `caller` read protected data; fails closed when the entry cannot be written.

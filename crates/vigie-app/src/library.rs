@@ -16,6 +16,7 @@ use std::sync::Arc;
 use base64::Engine;
 use serde_json::{Value, json};
 use vigie_domain::access::{Principal, Role};
+use vigie_domain::{DocumentId, OrgId, PassageId};
 use vigie_search::{Access, IngestOptions, Lang, Marking, SearchError, SearchQuery, SharedLibrary};
 use vigie_store::{Store, StoredDocument};
 
@@ -158,7 +159,7 @@ pub fn ingest_options(
 }
 
 /// The near-duplicates of `document_id` among documents `access` may read.
-pub async fn duplicates_of(store: &dyn Store, access: &Access, document_id: &str) -> Result<Vec<String>> {
+pub async fn duplicates_of(store: &dyn Store, access: &Access, document_id: &DocumentId) -> Result<Vec<String>> {
     let documents = readable_documents(store, access).await?;
     let pairs = vigie_search::near_duplicates(
         documents.iter().map(|d| (d.document.id.as_str(), d.content.signature.as_slice())),
@@ -166,8 +167,8 @@ pub async fn duplicates_of(store: &dyn Store, access: &Access, document_id: &str
     Ok(pairs
         .into_iter()
         .filter_map(|p| match (p.a, p.b) {
-            (a, b) if a == document_id => Some(b),
-            (a, b) if b == document_id => Some(a),
+            (a, b) if a == document_id.as_str() => Some(b),
+            (a, b) if b == document_id.as_str() => Some(a),
             _ => None,
         })
         .collect())
@@ -221,7 +222,7 @@ pub struct Upload {
     pub tags: Vec<String>,
     pub source: Option<String>,
     pub date: Option<String>,
-    pub org_id: Option<String>,
+    pub org_id: Option<OrgId>,
 }
 
 /// What an upload did.
@@ -266,7 +267,7 @@ impl App {
         Ok(json!({"items": items, "total": items.len()}))
     }
 
-    async fn readable_document(&self, caller: &Principal, id: &str) -> Result<StoredDocument> {
+    async fn readable_document(&self, caller: &Principal, id: &DocumentId) -> Result<StoredDocument> {
         match self.store.library_document(id).await? {
             Some(d) if access(&caller.org_id).can_read(&d.document.org_id, d.document.marking) => Ok(d),
             _ => Err(Failure::not_found("document")),
@@ -274,7 +275,7 @@ impl App {
     }
 
     /// A document with its passages.
-    pub async fn library_document(&self, caller: &Principal, id: &str) -> Result<Value> {
+    pub async fn library_document(&self, caller: &Principal, id: &DocumentId) -> Result<Value> {
         let stored = self.readable_document(caller, id).await?;
         let passages = self.store.library_passages(id).await?;
         self.audit_read(
@@ -293,7 +294,7 @@ impl App {
     }
 
     /// A passage, with its document's title, marking and language.
-    pub async fn library_passage(&self, caller: &Principal, id: &str) -> Result<Value> {
+    pub async fn library_passage(&self, caller: &Principal, id: &PassageId) -> Result<Value> {
         let passage = self.store.library_passage(id).await?.ok_or_else(|| Failure::not_found("passage"))?;
         let stored =
             self.readable_document(caller, &passage.document_id).await.map_err(|_| Failure::not_found("passage"))?;

@@ -2,10 +2,10 @@
 //! Reads are audited (a site's existence and outline are protected data); a site the caller
 //! may not read is "not found", whether or not it exists.
 use serde_json::json;
-use vigie_domain::DomainError;
 use vigie_domain::access::{Principal, Role};
 use vigie_domain::geometry::BoundingBox;
 use vigie_domain::site::{SiteCategory, SiteInput};
+use vigie_domain::{DomainError, OrgId, SiteId};
 use vigie_store::{MAX_PAGE, NewSite, Site, SiteFilter, SitePage, StoreError};
 
 use crate::{App, Code, Failure, Result};
@@ -14,7 +14,7 @@ use crate::{App, Code, Failure, Result};
 #[derive(Debug, Clone, Default)]
 pub struct SiteQuery {
     pub category: Option<String>,
-    pub org_id: Option<String>,
+    pub org_id: Option<OrgId>,
     /// `west,south,east,north` in degrees.
     pub bbox: Option<String>,
     pub limit: Option<u32>,
@@ -25,14 +25,14 @@ pub struct SiteQuery {
 #[derive(Debug, Clone)]
 pub struct SiteDraft {
     pub input: SiteInput,
-    pub org_id: Option<String>,
+    pub org_id: Option<OrgId>,
     pub version: Option<i64>,
 }
 
 impl App {
     /// Loads a site the caller may read; otherwise "not found", whether or not it exists.
     /// Not audited: callers audit what they show.
-    pub(crate) async fn readable_site(&self, caller: &Principal, id: &str) -> Result<Site> {
+    pub(crate) async fn readable_site(&self, caller: &Principal, id: &SiteId) -> Result<Site> {
         match self.store.get_site(id).await? {
             Some(site) if caller.can_read_org(&site.org_id) => Ok(site),
             _ => Err(Failure::not_found("site")),
@@ -93,7 +93,7 @@ impl App {
         Ok((found, total))
     }
 
-    pub async fn site(&self, caller: &Principal, id: &str) -> Result<Site> {
+    pub async fn site(&self, caller: &Principal, id: &SiteId) -> Result<Site> {
         let site = self.readable_site(caller, id).await?;
         self.audit_read(caller, "site", Some(&site.id), json!({"org_id": site.org_id})).await?;
         Ok(site)
@@ -119,7 +119,7 @@ impl App {
 
     /// Replaces a site's fields. The version the caller edited is required, so that an edit
     /// made from a stale copy is refused (`version_conflict`) instead of overwriting.
-    pub async fn update_site(&self, caller: &Principal, id: &str, draft: SiteDraft) -> Result<Site> {
+    pub async fn update_site(&self, caller: &Principal, id: &SiteId, draft: SiteDraft) -> Result<Site> {
         let current = self.readable_site(caller, id).await?;
         if !caller.can_write_org(&current.org_id) {
             return Err(Failure::forbidden("you may read this site but not change it"));
@@ -141,7 +141,7 @@ impl App {
         }
     }
 
-    pub async fn delete_site(&self, caller: &Principal, id: &str) -> Result<()> {
+    pub async fn delete_site(&self, caller: &Principal, id: &SiteId) -> Result<()> {
         let current = self.readable_site(caller, id).await?;
         if !caller.can_write_org(&current.org_id) || caller.role == Role::Assessor {
             return Err(Failure::forbidden("you may read this site but not delete it"));

@@ -2,6 +2,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
+use crate::id::{OrgId, TokenId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -71,36 +72,36 @@ impl Role {
 /// The authenticated caller, as the shells resolve it from a session or a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub role: Role,
     /// Organisations whose sites this principal's organisation oversees (authorities only).
-    pub overseen_orgs: Vec<String>,
+    pub overseen_orgs: Vec<OrgId>,
 }
 
 impl Principal {
     /// May this principal see objects owned by `owner_org`? A `false` must surface as
     /// "not found", so that a denial does not reveal that the object exists.
-    pub fn can_read_org(&self, owner_org: &str) -> bool {
+    pub fn can_read_org(&self, owner_org: &OrgId) -> bool {
         match self.role {
             Role::Admin => true,
-            Role::Authority => owner_org == self.org_id || self.overseen_orgs.iter().any(|o| o == owner_org),
-            Role::Assessor | Role::Operator | Role::Viewer => owner_org == self.org_id,
+            Role::Authority => *owner_org == self.org_id || self.overseen_orgs.contains(owner_org),
+            Role::Assessor | Role::Operator | Role::Viewer => *owner_org == self.org_id,
         }
     }
 
     /// May this principal create, change or delete objects owned by `owner_org`?
-    pub fn can_write_org(&self, owner_org: &str) -> bool {
+    pub fn can_write_org(&self, owner_org: &OrgId) -> bool {
         match self.role {
             Role::Admin => true,
-            Role::Authority | Role::Assessor | Role::Operator => owner_org == self.org_id,
+            Role::Authority | Role::Assessor | Role::Operator => *owner_org == self.org_id,
             Role::Viewer => false,
         }
     }
 
     /// Organisations whose objects a listing may include; `None` means every organisation.
-    pub fn readable_orgs(&self) -> Option<Vec<String>> {
+    pub fn readable_orgs(&self) -> Option<Vec<OrgId>> {
         match self.role {
             Role::Admin => None,
             Role::Authority => {
@@ -119,7 +120,7 @@ impl Principal {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Org {
-    pub id: String,
+    pub id: OrgId,
     pub name: String,
     pub kind: OrgKind,
     pub created_at_ms: i64,
@@ -127,17 +128,17 @@ pub struct Org {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct User {
-    pub id: String,
+    pub id: UserId,
     pub email: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub role: Role,
     pub created_at_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ApiToken {
-    pub id: String,
-    pub user_id: String,
+    pub id: TokenId,
+    pub user_id: UserId,
     pub name: String,
     pub created_at_ms: i64,
     pub revoked_at_ms: Option<i64>,
@@ -169,8 +170,9 @@ mod tests {
         for (role, reads, writes) in cases {
             let p = principal(role);
             for (i, org) in ["own", "child", "stranger"].into_iter().enumerate() {
-                assert_eq!(p.can_read_org(org), reads[i], "{role:?} read {org}");
-                assert_eq!(p.can_write_org(org), writes[i], "{role:?} write {org}");
+                let org = OrgId::new(org);
+                assert_eq!(p.can_read_org(&org), reads[i], "{role:?} read {org}");
+                assert_eq!(p.can_write_org(&org), writes[i], "{role:?} write {org}");
             }
         }
     }
@@ -178,9 +180,9 @@ mod tests {
     #[test]
     fn only_authorities_see_overseen_organisations() {
         let mut p = principal(Role::Operator);
-        assert_eq!(p.readable_orgs(), Some(vec!["own".to_owned()]));
+        assert_eq!(p.readable_orgs(), Some(vec![OrgId::new("own")]));
         p.role = Role::Authority;
-        assert_eq!(p.readable_orgs(), Some(vec!["own".to_owned(), "child".to_owned()]));
+        assert_eq!(p.readable_orgs(), Some(vec![OrgId::new("own"), OrgId::new("child")]));
         p.role = Role::Admin;
         assert_eq!(p.readable_orgs(), None);
     }

@@ -1,5 +1,6 @@
 //! The life of an assessment and of its action plan: who may move it from one status to the
 //! next, what may change in each status, and the checks on what people type in.
+use crate::id::{ActionId, AssessmentId, OrgId, PhotoId, SiteId};
 use serde::{Deserialize, Serialize};
 
 use crate::access::{Principal, Role};
@@ -44,13 +45,13 @@ impl AssessmentStatus {
 }
 
 /// May `who` see the assessments of `owner_org`? The same rule as for its sites.
-pub fn can_read(who: &Principal, owner_org: &str) -> bool {
+pub fn can_read(who: &Principal, owner_org: &OrgId) -> bool {
     who.can_read_org(owner_org)
 }
 
 /// May `who` validate (or send back) an assessment of `owner_org`: an admin, or an authority of
 /// that organisation or overseeing it.
-pub fn can_validate(who: &Principal, owner_org: &str) -> bool {
+pub fn can_validate(who: &Principal, owner_org: &OrgId) -> bool {
     match who.role {
         Role::Admin => true,
         Role::Authority => who.can_read_org(owner_org),
@@ -62,7 +63,7 @@ pub fn can_validate(who: &Principal, owner_org: &str) -> bool {
 /// admin must be someone else (four eyes).
 pub fn check_transition(
     who: &Principal,
-    owner_org: &str,
+    owner_org: &OrgId,
     from: AssessmentStatus,
     to: AssessmentStatus,
     submitted_by: Option<&str>,
@@ -203,9 +204,9 @@ pub struct AssessedSite {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Assessment {
-    pub id: String,
-    pub site_id: String,
-    pub org_id: String,
+    pub id: AssessmentId,
+    pub site_id: SiteId,
+    pub org_id: OrgId,
     pub methodology_version: String,
     pub status: AssessmentStatus,
     pub threat_level: u8,
@@ -241,7 +242,7 @@ pub struct StoredAnswer {
     pub question_id: String,
     #[serde(flatten)]
     pub content: AnswerContent,
-    pub photos: Vec<String>,
+    pub photos: Vec<PhotoId>,
     pub version: i64,
     pub updated_at_ms: i64,
     pub updated_by: String,
@@ -249,8 +250,8 @@ pub struct StoredAnswer {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Photo {
-    pub id: String,
-    pub assessment_id: String,
+    pub id: PhotoId,
+    pub assessment_id: AssessmentId,
     pub question_id: String,
     pub content_type: String,
     pub size_bytes: i64,
@@ -277,10 +278,10 @@ pub struct ActionFields {
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Action {
-    pub id: String,
-    pub assessment_id: String,
-    pub site_id: String,
-    pub org_id: String,
+    pub id: ActionId,
+    pub assessment_id: AssessmentId,
+    pub site_id: SiteId,
+    pub org_id: OrgId,
     #[serde(flatten)]
     pub fields: ActionFields,
     pub version: i64,
@@ -314,9 +315,13 @@ mod tests {
     use super::*;
     use AssessmentStatus::*;
 
+    fn venue() -> OrgId {
+        OrgId::new("venue")
+    }
+
     fn who(role: Role, org: &str) -> Principal {
         Principal {
-            user_id: format!("{}-{org}", role.key()),
+            user_id: format!("{}-{org}", role.key()).into(),
             email: "x@example.org".into(),
             org_id: org.into(),
             role,
@@ -328,19 +333,19 @@ mod tests {
     fn the_owner_submits_and_an_authority_validates() {
         let assessor = who(Role::Assessor, "venue");
         let authority = who(Role::Authority, "city");
-        assert_eq!(check_transition(&assessor, "venue", Draft, Submitted, None), Ok(()));
-        assert_eq!(check_transition(&authority, "venue", Submitted, Validated, Some(&assessor.user_id)), Ok(()));
+        assert_eq!(check_transition(&assessor, &venue(), Draft, Submitted, None), Ok(()));
+        assert_eq!(check_transition(&authority, &venue(), Submitted, Validated, Some(&assessor.user_id)), Ok(()));
         assert_eq!(
-            check_transition(&assessor, "venue", Submitted, Validated, Some("other")).map_err(|e| e.code().key()),
+            check_transition(&assessor, &venue(), Submitted, Validated, Some("other")).map_err(|e| e.code().key()),
             Err("forbidden")
         );
         assert_eq!(
-            check_transition(&who(Role::Viewer, "venue"), "venue", Draft, Submitted, None).map_err(|e| e.code().key()),
+            check_transition(&who(Role::Viewer, "venue"), &venue(), Draft, Submitted, None).map_err(|e| e.code().key()),
             Err("forbidden")
         );
         let stranger = Principal { overseen_orgs: Vec::new(), ..who(Role::Authority, "elsewhere") };
         assert_eq!(
-            check_transition(&stranger, "venue", Submitted, Validated, Some("a")).map_err(|e| e.code().key()),
+            check_transition(&stranger, &venue(), Submitted, Validated, Some("a")).map_err(|e| e.code().key()),
             Err("forbidden")
         );
     }
@@ -350,23 +355,23 @@ mod tests {
         let admin = who(Role::Admin, "platform");
         for to in [Draft, Submitted] {
             assert_eq!(
-                check_transition(&admin, "venue", Validated, to, None).map_err(|e| e.code().key()),
+                check_transition(&admin, &venue(), Validated, to, None).map_err(|e| e.code().key()),
                 Err("assessment_transition_invalid")
             );
         }
-        assert_eq!(check_transition(&admin, "venue", Validated, Archived, None), Ok(()));
+        assert_eq!(check_transition(&admin, &venue(), Validated, Archived, None), Ok(()));
         for to in AssessmentStatus::ALL {
-            assert!(check_transition(&admin, "venue", Archived, to, None).is_err());
+            assert!(check_transition(&admin, &venue(), Archived, to, None).is_err());
         }
     }
 
     #[test]
     fn nobody_validates_what_they_submitted_except_an_admin() {
         let authority = who(Role::Authority, "venue");
-        let err = check_transition(&authority, "venue", Submitted, Validated, Some(&authority.user_id));
+        let err = check_transition(&authority, &venue(), Submitted, Validated, Some(&authority.user_id));
         assert_eq!(err.map_err(|e| e.code().key()), Err("assessment_transition_invalid"));
         let admin = who(Role::Admin, "venue");
-        assert_eq!(check_transition(&admin, "venue", Submitted, Validated, Some(&admin.user_id)), Ok(()));
+        assert_eq!(check_transition(&admin, &venue(), Submitted, Validated, Some(&admin.user_id)), Ok(()));
     }
 
     #[test]

@@ -1,4 +1,5 @@
 //! Hostile-vehicle studies as stored and shown.
+use crate::id::{OrgId, SiteId, StudyId};
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -9,9 +10,9 @@ use serde::Deserialize;
 /// once where the study leaves the store.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct HvmStudy {
-    pub id: String,
-    pub site_id: String,
-    pub org_id: String,
+    pub id: StudyId,
+    pub site_id: SiteId,
+    pub org_id: OrgId,
     pub created_at_ms: i64,
     pub created_by: String,
     pub vehicles_version: String,

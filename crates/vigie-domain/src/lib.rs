@@ -10,9 +10,11 @@ pub mod code;
 pub mod error;
 pub mod geometry;
 pub mod hvm;
+pub mod id;
 pub mod library;
 pub mod photo;
 pub mod site;
 
 pub use code::{Code, Failure};
 pub use error::DomainError;
+pub use id::{ActionId, AssessmentId, DocumentId, OrgId, PassageId, PhotoId, SiteId, StudyId, TokenId, UserId};

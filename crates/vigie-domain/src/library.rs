@@ -1,4 +1,5 @@
 //! Plain, serialisable records the store persists: documents, their versions, their passages.
+use crate::id::{DocumentId, OrgId, PassageId};
 use serde::{Deserialize, Serialize};
 use time::Date;
 
@@ -73,8 +74,8 @@ pub enum Format {
 /// the same across versions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Document {
-    pub id: String,
-    pub org_id: String,
+    pub id: DocumentId,
+    pub org_id: OrgId,
     pub title: String,
     pub language: Lang,
     pub source: Option<String>,
@@ -87,7 +88,7 @@ pub struct Document {
 /// One ingested content of a document. Same `content_hash` = same content: nothing to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DocumentVersion {
-    pub document_id: String,
+    pub document_id: DocumentId,
     /// SHA-256 of the raw bytes, hex.
     pub content_hash: String,
     pub format: Format,
@@ -117,8 +118,8 @@ pub enum PassageKind {
 pub struct Passage {
     /// Derived from the document id and the passage's text, so that an unchanged passage keeps
     /// its id across versions and references from the methodology stay valid.
-    pub id: String,
-    pub document_id: String,
+    pub id: PassageId,
+    pub document_id: DocumentId,
     pub ordinal: u32,
     pub heading_path: Vec<String>,
     pub kind: PassageKind,

@@ -1,4 +1,5 @@
 //! The registry of public spaces: categories and the rules a site must satisfy.
+use crate::id::{OrgId, SiteId};
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -221,8 +222,8 @@ impl SiteInput {
 /// A site of the registry, as stored and shown.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Site {
-    pub id: String,
-    pub org_id: String,
+    pub id: SiteId,
+    pub org_id: OrgId,
     pub name: String,
     pub category: SiteCategory,
     pub geometry: serde_json::Value,

@@ -210,7 +210,7 @@ impl LibraryIndex {
             d.add_text(f.plain, &p.text);
             self.writer.add_document(d)?;
         }
-        self.signatures.insert(doc.id.clone(), version.signature.clone());
+        self.signatures.insert(doc.id.to_string(), version.signature.clone());
         Ok(())
     }
 

@@ -13,6 +13,7 @@ use vigie_app::hvm::{RecommendationRequest, StudyRequest};
 use vigie_app::sites::{SiteDraft, SiteQuery};
 use vigie_domain::access::{OrgKind, Principal};
 use vigie_domain::site::{Lang, SiteCategory, SiteInput};
+use vigie_domain::{OrgId, SiteId, TokenId};
 use vigie_store::Site;
 
 use crate::AppState;
@@ -222,7 +223,7 @@ async fn create_token(
 async fn revoke_token(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<TokenId>,
 ) -> Result<StatusCode, ApiError> {
     state.app.revoke_token(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -255,7 +256,7 @@ impl From<Site> for SiteView {
 #[serde(deny_unknown_fields)]
 struct ListParams {
     category: Option<String>,
-    org_id: Option<String>,
+    org_id: Option<OrgId>,
     bbox: Option<String>,
     limit: Option<u32>,
     offset: Option<u64>,
@@ -292,7 +293,7 @@ struct SiteBody {
     #[serde(default)]
     tags: BTreeMap<String, String>,
     #[serde(default)]
-    org_id: Option<String>,
+    org_id: Option<OrgId>,
     #[serde(default)]
     version: Option<i64>,
 }
@@ -327,7 +328,7 @@ async fn create_site(
 async fn get_site(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<SiteId>,
 ) -> Result<Json<SiteView>, ApiError> {
     Ok(Json(SiteView::from(state.app.site(&caller, &id).await?)))
 }
@@ -335,7 +336,7 @@ async fn get_site(
 async fn update_site(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<SiteId>,
     ApiJson(body): ApiJson<SiteBody>,
 ) -> Result<Json<SiteView>, ApiError> {
     Ok(Json(SiteView::from(state.app.update_site(&caller, &id, body.into()).await?)))
@@ -344,7 +345,7 @@ async fn update_site(
 async fn delete_site(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<SiteId>,
 ) -> Result<StatusCode, ApiError> {
     state.app.delete_site(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -366,7 +367,7 @@ struct HvmBody {
 async fn run_hvm_study(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<SiteId>,
     ApiJson(body): ApiJson<HvmBody>,
 ) -> Result<Response, ApiError> {
     let request = StudyRequest { vehicles: body.vehicles, friction: body.friction };
@@ -394,7 +395,7 @@ struct RecommendationBody {
 async fn hvm_recommendation(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<SiteId>,
     ApiJson(body): ApiJson<RecommendationBody>,
 ) -> Result<Json<Value>, ApiError> {
     let request = RecommendationRequest {
@@ -412,7 +413,7 @@ async fn hvm_recommendation(
 async fn latest_hvm_study(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<SiteId>,
 ) -> Result<Json<vigie_store::HvmStudy>, ApiError> {
     let study = state.app.latest_hvm_study(&caller, &id).await?;
     Ok(Json(study.ok_or_else(|| ApiError(vigie_domain::Failure::not_found("vehicle study for this site")))?))

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use vigie_app::assessments::{ActionDraft, AnswerDraft, MAX_PHOTO_BYTES, NewAssessmentRequest, lang_of, methodology};
 use vigie_domain::assessment::GpsPoint;
-use vigie_domain::{Code, DomainError, Failure};
+use vigie_domain::{ActionId, AssessmentId, Code, DomainError, Failure, PhotoId, SiteId};
 use vigie_store::{Action, Assessment, StoredAnswer};
 
 use crate::AppState;
@@ -97,7 +97,7 @@ struct CreateBody {
 async fn create_assessment(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(site_id): Path<String>,
+    Path(site_id): Path<SiteId>,
     ApiJson(body): ApiJson<CreateBody>,
 ) -> Result<Response, ApiError> {
     let request = NewAssessmentRequest {
@@ -118,7 +118,7 @@ async fn create_assessment(
 async fn site_assessments(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(site_id): Path<String>,
+    Path(site_id): Path<SiteId>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "items": state.app.site_assessments(&caller, &site_id).await? })))
 }
@@ -126,7 +126,7 @@ async fn site_assessments(
 async fn get_assessment(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<AssessmentId>,
 ) -> Result<Json<Value>, ApiError> {
     let record = state.app.assessment(&caller, &id).await?;
     let mut value = assessment_json(&record.assessment, Some(&record.answers));
@@ -166,7 +166,7 @@ impl AnswerBody {
 async fn put_answer(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path((id, question)): Path<(String, String)>,
+    Path((id, question)): Path<(AssessmentId, String)>,
     ApiJson(body): ApiJson<AnswerBody>,
 ) -> Result<Json<StoredAnswer>, ApiError> {
     let mut stored = state.app.write_answers(&caller, &id, vec![body.into_draft(question)]).await?;
@@ -182,7 +182,7 @@ struct BulkBody {
 async fn put_answers(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<AssessmentId>,
     ApiJson(body): ApiJson<BulkBody>,
 ) -> Result<Json<Value>, ApiError> {
     if body.answers.is_empty() {
@@ -204,7 +204,7 @@ struct PhotoParams {
 async fn add_photo(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<AssessmentId>,
     ApiQuery(params): ApiQuery<PhotoParams>,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -221,7 +221,7 @@ async fn add_photo(
 async fn get_photo(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<PhotoId>,
 ) -> Result<Response, ApiError> {
     let (photo, bytes) = state.app.photo(&caller, &id).await?;
     Ok((
@@ -244,7 +244,7 @@ struct TransitionBody {
 async fn transition(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<AssessmentId>,
     ApiJson(body): ApiJson<TransitionBody>,
 ) -> Result<Json<Value>, ApiError> {
     let moved = state.app.transition_assessment(&caller, &id, &body.to).await?;
@@ -254,7 +254,7 @@ async fn transition(
 async fn score(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<AssessmentId>,
     ApiQuery(params): ApiQuery<LangParam>,
 ) -> Result<Json<Value>, ApiError> {
     let lang = lang_of(params.lang.as_deref())?;
@@ -272,7 +272,7 @@ struct WhatIfBody {
 async fn what_if(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<AssessmentId>,
     ApiJson(body): ApiJson<WhatIfBody>,
 ) -> Result<Json<Value>, ApiError> {
     let lang = lang_of(body.lang.as_deref())?;
@@ -321,7 +321,7 @@ impl From<ActionBody> for ActionDraft {
 async fn action_plan(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<AssessmentId>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(state.app.action_plan(&caller, &id).await?))
 }
@@ -329,7 +329,7 @@ async fn action_plan(
 async fn create_action(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<AssessmentId>,
     ApiJson(body): ApiJson<ActionBody>,
 ) -> Result<Response, ApiError> {
     let action = state.app.create_action(&caller, &id, body.into()).await?;
@@ -339,7 +339,7 @@ async fn create_action(
 async fn update_action(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(id): Path<String>,
+    Path(id): Path<ActionId>,
     ApiJson(body): ApiJson<ActionBody>,
 ) -> Result<Json<Action>, ApiError> {
     Ok(Json(state.app.update_action(&caller, &id, body.into()).await?))

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use vigie_app::library::{MAX_DOCUMENT_BYTES, SearchRequest, Upload};
+use vigie_domain::{DocumentId, OrgId, PassageId};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -47,7 +48,7 @@ pub async fn list_documents(State(state): State<AppState>, Caller(caller): Calle
 pub async fn get_document(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    UrlPath(id): UrlPath<String>,
+    UrlPath(id): UrlPath<DocumentId>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(state.app.library_document(&caller, &id).await?))
 }
@@ -55,7 +56,7 @@ pub async fn get_document(
 pub async fn get_passage(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    UrlPath(id): UrlPath<String>,
+    UrlPath(id): UrlPath<PassageId>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(state.app.library_passage(&caller, &id).await?))
 }
@@ -78,7 +79,7 @@ pub struct UploadBody {
     tags: Vec<String>,
     source: Option<String>,
     date: Option<String>,
-    org_id: Option<String>,
+    org_id: Option<OrgId>,
 }
 
 pub async fn upload(

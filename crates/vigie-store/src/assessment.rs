@@ -10,13 +10,14 @@ use vigie_domain::assessment::{
     Photo, StoredAnswer,
 };
 use vigie_domain::site::SiteCategory;
+use vigie_domain::{ActionId, AssessmentId, OrgId, PhotoId, SiteId};
 
 use crate::sql::{Backend, Sql, Value, corrupt, new_id, parse_category};
 use crate::{Result, StoreError, WriteContext};
 
 pub struct NewAssessment {
-    pub site_id: String,
-    pub org_id: String,
+    pub site_id: SiteId,
+    pub org_id: OrgId,
     pub methodology_version: String,
     pub threat_level: u8,
     pub site: AssessedSite,
@@ -40,7 +41,7 @@ pub struct TransitionData {
 }
 
 pub struct NewPhoto {
-    pub assessment_id: String,
+    pub assessment_id: AssessmentId,
     pub question_id: String,
     pub content_type: String,
     pub bytes: Vec<u8>,
@@ -51,54 +52,58 @@ pub struct NewPhoto {
 pub trait AssessmentStore: Send + Sync {
     /// Starts a draft assessment of a site.
     async fn create_assessment(&self, ctx: &WriteContext, new: &NewAssessment) -> Result<Assessment>;
-    async fn get_assessment(&self, id: &str) -> Result<Option<Assessment>>;
+    async fn get_assessment(&self, id: &AssessmentId) -> Result<Option<Assessment>>;
     /// The site's assessments, newest first.
-    async fn site_assessments(&self, site_id: &str) -> Result<Vec<Assessment>>;
+    async fn site_assessments(&self, site_id: &SiteId) -> Result<Vec<Assessment>>;
     /// Assessments of these organisations (`None`: all) in one status, for dashboards.
-    async fn assessments_by_status(&self, orgs: Option<&[String]>, status: AssessmentStatus)
-    -> Result<Vec<Assessment>>;
+    async fn assessments_by_status(&self, orgs: Option<&[OrgId]>, status: AssessmentStatus) -> Result<Vec<Assessment>>;
     /// Question id → answer, with the ids of its photos.
-    async fn assessment_answers(&self, assessment_id: &str) -> Result<BTreeMap<String, StoredAnswer>>;
+    async fn assessment_answers(&self, assessment_id: &AssessmentId) -> Result<BTreeMap<String, StoredAnswer>>;
     /// Writes answers in one transaction, all or none. Refused unless the assessment is a draft;
     /// refused with `AnswerConflict` when an answer changed since the writer read it.
     async fn put_answers(
         &self,
         ctx: &WriteContext,
-        assessment_id: &str,
+        assessment_id: &AssessmentId,
         writes: &[AnswerWrite],
     ) -> Result<Vec<StoredAnswer>>;
     /// Moves the assessment from `from` to `to` (compare-and-set: `Conflict` if it moved meanwhile).
     async fn transition_assessment(
         &self,
         ctx: &WriteContext,
-        id: &str,
+        id: &AssessmentId,
         from: AssessmentStatus,
         to: AssessmentStatus,
         data: &TransitionData,
     ) -> Result<Assessment>;
     /// Protective measures indexes of the validated assessments of a category, but `exclude`.
-    async fn peer_indexes(&self, category: SiteCategory, exclude: &str) -> Result<Vec<u8>>;
+    async fn peer_indexes(&self, category: SiteCategory, exclude: &AssessmentId) -> Result<Vec<u8>>;
 
     /// Stores a photo of a draft assessment (bytes already checked and cleaned).
     async fn add_photo(&self, ctx: &WriteContext, photo: &NewPhoto) -> Result<Photo>;
-    async fn get_photo(&self, id: &str) -> Result<Option<Photo>>;
+    async fn get_photo(&self, id: &PhotoId) -> Result<Option<Photo>>;
     /// Every photo of the assessment, oldest first.
-    async fn assessment_photos(&self, assessment_id: &str) -> Result<Vec<Photo>>;
+    async fn assessment_photos(&self, assessment_id: &AssessmentId) -> Result<Vec<Photo>>;
     async fn photo_bytes(&self, photo: &Photo) -> Result<Vec<u8>>;
 
-    async fn create_action(&self, ctx: &WriteContext, assessment_id: &str, fields: &ActionFields) -> Result<Action>;
-    async fn get_action(&self, id: &str) -> Result<Option<Action>>;
+    async fn create_action(
+        &self,
+        ctx: &WriteContext,
+        assessment_id: &AssessmentId,
+        fields: &ActionFields,
+    ) -> Result<Action>;
+    async fn get_action(&self, id: &ActionId) -> Result<Option<Action>>;
     /// Replaces an action's fields; `Conflict` when its version is not `expected_version`.
     async fn update_action(
         &self,
         ctx: &WriteContext,
-        id: &str,
+        id: &ActionId,
         fields: &ActionFields,
         expected_version: i64,
     ) -> Result<Action>;
-    async fn assessment_actions(&self, assessment_id: &str) -> Result<Vec<Action>>;
+    async fn assessment_actions(&self, assessment_id: &AssessmentId) -> Result<Vec<Action>>;
     /// Open and in-progress actions of these organisations (`None`: all), soonest due first.
-    async fn pending_actions(&self, orgs: Option<&[String]>, limit: u32) -> Result<Vec<Action>>;
+    async fn pending_actions(&self, orgs: Option<&[OrgId]>, limit: u32) -> Result<Vec<Action>>;
 }
 
 const ASSESSMENT_COLUMNS: &str = "id, site_id, org_id, methodology_version, status, threat_level, category, occupancy, area_m2, visibility, version, created_at, created_by, updated_at, submitted_at, submitted_by, validated_at, validated_by, archived_at, due_at, summary, protective_measures_index";
@@ -131,9 +136,9 @@ where
         let visibility: Option<i64> = row.try_get("visibility")?;
         let index: Option<i64> = row.try_get("protective_measures_index")?;
         Ok(Assessment {
-            id: row.try_get("id")?,
-            site_id: row.try_get("site_id")?,
-            org_id: row.try_get("org_id")?,
+            id: row.try_get::<String, _>("id")?.into(),
+            site_id: row.try_get::<String, _>("site_id")?.into(),
+            org_id: row.try_get::<String, _>("org_id")?.into(),
             methodology_version: row.try_get("methodology_version")?,
             status: AssessmentStatus::from_key(&status).map_err(|e| corrupt("assessment status", e))?,
             threat_level: small("threat level", row.try_get("threat_level")?)?,
@@ -179,8 +184,8 @@ where
 
     fn photo_from_row(row: &DB::Row) -> Result<Photo> {
         Ok(Photo {
-            id: row.try_get("id")?,
-            assessment_id: row.try_get("assessment_id")?,
+            id: row.try_get::<String, _>("id")?.into(),
+            assessment_id: row.try_get::<String, _>("assessment_id")?.into(),
             question_id: row.try_get("question_id")?,
             content_type: row.try_get("content_type")?,
             size_bytes: row.try_get("size_bytes")?,
@@ -195,10 +200,10 @@ where
     fn action_from_row(row: &DB::Row) -> Result<Action> {
         let status: String = row.try_get("status")?;
         Ok(Action {
-            id: row.try_get("id")?,
-            assessment_id: row.try_get("assessment_id")?,
-            site_id: row.try_get("site_id")?,
-            org_id: row.try_get("org_id")?,
+            id: row.try_get::<String, _>("id")?.into(),
+            assessment_id: row.try_get::<String, _>("assessment_id")?.into(),
+            site_id: row.try_get::<String, _>("site_id")?.into(),
+            org_id: row.try_get::<String, _>("org_id")?.into(),
             fields: ActionFields {
                 title: row.try_get("title")?,
                 owner: row.try_get("owner")?,
@@ -288,7 +293,7 @@ where
         Ok(())
     }
 
-    fn push_orgs<'a>(qb: &mut QueryBuilder<'a, DB>, orgs: Option<&'a [String]>) {
+    fn push_orgs<'a>(qb: &mut QueryBuilder<'a, DB>, orgs: Option<&'a [OrgId]>) {
         if let Some(orgs) = orgs {
             qb.push(" AND org_id IN (");
             let mut list = qb.separated(", ");
@@ -322,8 +327,8 @@ where
         let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO assessments (id, site_id, org_id, methodology_version, status, threat_level, category, occupancy, area_m2, visibility, version, created_at, created_by, updated_at) VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $9, 1, $10, $11, $10)")
             .bind(&id)
-            .bind(&new.site_id)
-            .bind(&new.org_id)
+            .bind(new.site_id.as_str())
+            .bind(new.org_id.as_str())
             .bind(&new.methodology_version)
             .bind(i64::from(new.threat_level))
             .bind(new.site.category.key())
@@ -340,7 +345,7 @@ where
         Ok(assessment)
     }
 
-    async fn get_assessment(&self, id: &str) -> Result<Option<Assessment>> {
+    async fn get_assessment(&self, id: &AssessmentId) -> Result<Option<Assessment>> {
         Sql::<DB>::row_where(
             self.pool(),
             &format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE id = $1"),
@@ -350,7 +355,7 @@ where
         .await
     }
 
-    async fn site_assessments(&self, site_id: &str) -> Result<Vec<Assessment>> {
+    async fn site_assessments(&self, site_id: &SiteId) -> Result<Vec<Assessment>> {
         Sql::<DB>::rows_where(
             self.pool(),
             &format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE site_id = $1 ORDER BY created_at DESC, id"),
@@ -360,12 +365,8 @@ where
         .await
     }
 
-    async fn assessments_by_status(
-        &self,
-        orgs: Option<&[String]>,
-        status: AssessmentStatus,
-    ) -> Result<Vec<Assessment>> {
-        if orgs.is_some_and(<[String]>::is_empty) {
+    async fn assessments_by_status(&self, orgs: Option<&[OrgId]>, status: AssessmentStatus) -> Result<Vec<Assessment>> {
+        if orgs.is_some_and(<[OrgId]>::is_empty) {
             return Ok(Vec::new());
         }
         let mut qb = QueryBuilder::<DB>::new(format!("SELECT {ASSESSMENT_COLUMNS} FROM assessments WHERE status = "));
@@ -376,7 +377,7 @@ where
         rows.iter().map(Sql::<DB>::assessment_from_row).collect()
     }
 
-    async fn assessment_answers(&self, assessment_id: &str) -> Result<BTreeMap<String, StoredAnswer>> {
+    async fn assessment_answers(&self, assessment_id: &AssessmentId) -> Result<BTreeMap<String, StoredAnswer>> {
         let rows = Sql::<DB>::rows_where(
             self.pool(),
             &format!("SELECT {ANSWER_COLUMNS} FROM assessment_answers WHERE assessment_id = $1"),
@@ -389,13 +390,13 @@ where
         let photos = sqlx::query(
             "SELECT id, question_id FROM assessment_photos WHERE assessment_id = $1 ORDER BY created_at, id",
         )
-        .bind(assessment_id)
+        .bind(assessment_id.as_str())
         .fetch_all(self.pool())
         .await?;
         for row in photos {
             let question: String = row.try_get("question_id")?;
             if let Some(answer) = answers.get_mut(&question) {
-                answer.photos.push(row.try_get("id")?);
+                answer.photos.push(row.try_get::<String, _>("id")?.into());
             }
         }
         Ok(answers)
@@ -405,7 +406,7 @@ where
     async fn put_answers(
         &self,
         ctx: &WriteContext,
-        assessment_id: &str,
+        assessment_id: &AssessmentId,
         writes: &[AnswerWrite],
     ) -> Result<Vec<StoredAnswer>> {
         let mut tx = self.begin_write().await?;
@@ -416,7 +417,7 @@ where
             let current = sqlx::query(&format!(
                 "SELECT {ANSWER_COLUMNS} FROM assessment_answers WHERE assessment_id = $1 AND question_id = $2"
             ))
-            .bind(assessment_id)
+            .bind(assessment_id.as_str())
             .bind(&write.question_id)
             .fetch_optional(&mut *tx)
             .await?
@@ -448,7 +449,7 @@ where
                 .transpose()
                 .map_err(|e| corrupt("answer position", e))?;
             sqlx::query("INSERT INTO assessment_answers (assessment_id, question_id, answer, note, observed_at, gps, version, updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8) ON CONFLICT (assessment_id, question_id) DO UPDATE SET answer = excluded.answer, note = excluded.note, observed_at = excluded.observed_at, gps = excluded.gps, version = assessment_answers.version + 1, updated_at = excluded.updated_at, updated_by = excluded.updated_by")
-                .bind(assessment_id)
+                .bind(assessment_id.as_str())
                 .bind(&write.question_id)
                 .bind(&write.content.answer)
                 .bind(&write.content.note)
@@ -461,7 +462,7 @@ where
             let row = sqlx::query(&format!(
                 "SELECT {ANSWER_COLUMNS} FROM assessment_answers WHERE assessment_id = $1 AND question_id = $2"
             ))
-            .bind(assessment_id)
+            .bind(assessment_id.as_str())
             .bind(&write.question_id)
             .fetch_one(&mut *tx)
             .await?;
@@ -482,8 +483,8 @@ where
             .await?;
         }
         for answer in &mut stored {
-            let photos = sqlx::query_scalar::<_, String>("SELECT id FROM assessment_photos WHERE assessment_id = $1 AND question_id = $2 ORDER BY created_at, id").bind(assessment_id).bind(&answer.question_id).fetch_all(&mut *tx).await?;
-            answer.photos = photos;
+            let photos = sqlx::query_scalar::<_, String>("SELECT id FROM assessment_photos WHERE assessment_id = $1 AND question_id = $2 ORDER BY created_at, id").bind(assessment_id.as_str()).bind(&answer.question_id).fetch_all(&mut *tx).await?;
+            answer.photos = photos.into_iter().map(PhotoId::from).collect();
         }
         tx.commit().await?;
         Ok(stored)
@@ -493,7 +494,7 @@ where
     async fn transition_assessment(
         &self,
         ctx: &WriteContext,
-        id: &str,
+        id: &AssessmentId,
         from: AssessmentStatus,
         to: AssessmentStatus,
         data: &TransitionData,
@@ -519,7 +520,7 @@ where
                 .bind(to.key())
                 .bind(ctx.at_ms),
         };
-        let mut query = query.bind(id).bind(from.key());
+        let mut query = query.bind(id.as_str()).bind(from.key());
         if matches!(to, AssessmentStatus::Submitted | AssessmentStatus::Validated) {
             query = query.bind(&ctx.actor);
         }
@@ -549,10 +550,10 @@ where
         Ok(assessment)
     }
 
-    async fn peer_indexes(&self, category: SiteCategory, exclude: &str) -> Result<Vec<u8>> {
+    async fn peer_indexes(&self, category: SiteCategory, exclude: &AssessmentId) -> Result<Vec<u8>> {
         let values: Vec<i64> = sqlx::query_scalar("SELECT protective_measures_index FROM assessments WHERE category = $1 AND status = 'validated' AND id <> $2 AND protective_measures_index IS NOT NULL")
             .bind(category.key())
-            .bind(exclude)
+            .bind(exclude.as_str())
             .fetch_all(self.pool())
             .await?;
         values.into_iter().map(|v| small("protective measures index", v)).collect()
@@ -570,7 +571,7 @@ where
             "INSERT INTO assessment_photos ({PHOTO_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
         .bind(&id)
-        .bind(&photo.assessment_id)
+        .bind(photo.assessment_id.as_str())
         .bind(&photo.question_id)
         .bind(&photo.content_type)
         .bind(i64::try_from(photo.bytes.len()).unwrap_or(i64::MAX))
@@ -595,7 +596,7 @@ where
         Ok(stored)
     }
 
-    async fn get_photo(&self, id: &str) -> Result<Option<Photo>> {
+    async fn get_photo(&self, id: &PhotoId) -> Result<Option<Photo>> {
         Sql::<DB>::row_where(
             self.pool(),
             &format!("SELECT {PHOTO_COLUMNS} FROM assessment_photos WHERE id = $1"),
@@ -605,7 +606,7 @@ where
         .await
     }
 
-    async fn assessment_photos(&self, assessment_id: &str) -> Result<Vec<Photo>> {
+    async fn assessment_photos(&self, assessment_id: &AssessmentId) -> Result<Vec<Photo>> {
         Sql::<DB>::rows_where(
             self.pool(),
             &format!("SELECT {PHOTO_COLUMNS} FROM assessment_photos WHERE assessment_id = $1 ORDER BY created_at, id"),
@@ -625,7 +626,12 @@ where
     }
 
     #[tracing::instrument(skip_all)]
-    async fn create_action(&self, ctx: &WriteContext, assessment_id: &str, fields: &ActionFields) -> Result<Action> {
+    async fn create_action(
+        &self,
+        ctx: &WriteContext,
+        assessment_id: &AssessmentId,
+        fields: &ActionFields,
+    ) -> Result<Action> {
         let id = new_id();
         let mut tx = self.begin_write().await?;
         let assessment = Sql::<DB>::assessment_in(&mut tx, assessment_id).await?;
@@ -634,9 +640,9 @@ where
         }
         sqlx::query(&format!("INSERT INTO actions ({ACTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $14, $13, $14)"))
             .bind(&id)
-            .bind(assessment_id)
-            .bind(&assessment.site_id)
-            .bind(&assessment.org_id)
+            .bind(assessment_id.as_str())
+            .bind(assessment.site_id.as_str())
+            .bind(assessment.org_id.as_str())
             .bind(&fields.title)
             .bind(&fields.owner)
             .bind(&fields.due_date)
@@ -655,7 +661,7 @@ where
         Ok(action)
     }
 
-    async fn get_action(&self, id: &str) -> Result<Option<Action>> {
+    async fn get_action(&self, id: &ActionId) -> Result<Option<Action>> {
         Sql::<DB>::row_where(
             self.pool(),
             &format!("SELECT {ACTION_COLUMNS} FROM actions WHERE id = $1"),
@@ -669,7 +675,7 @@ where
     async fn update_action(
         &self,
         ctx: &WriteContext,
-        id: &str,
+        id: &ActionId,
         fields: &ActionFields,
         expected_version: i64,
     ) -> Result<Action> {
@@ -695,7 +701,7 @@ where
             .bind(&fields.measure_id)
             .bind(ctx.at_ms)
             .bind(&ctx.actor)
-            .bind(id)
+            .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
         Sql::<DB>::audit(&mut tx, ctx, "action.update", "action", Some(id), serde_json::json!({"org_id": current.org_id, "status": fields.status.key(), "version": current.version + 1})).await?;
@@ -704,7 +710,7 @@ where
         Ok(action)
     }
 
-    async fn assessment_actions(&self, assessment_id: &str) -> Result<Vec<Action>> {
+    async fn assessment_actions(&self, assessment_id: &AssessmentId) -> Result<Vec<Action>> {
         Sql::<DB>::rows_where(
             self.pool(),
             &format!("SELECT {ACTION_COLUMNS} FROM actions WHERE assessment_id = $1 ORDER BY created_at, id"),
@@ -714,8 +720,8 @@ where
         .await
     }
 
-    async fn pending_actions(&self, orgs: Option<&[String]>, limit: u32) -> Result<Vec<Action>> {
-        if orgs.is_some_and(<[String]>::is_empty) {
+    async fn pending_actions(&self, orgs: Option<&[OrgId]>, limit: u32) -> Result<Vec<Action>> {
+        if orgs.is_some_and(<[OrgId]>::is_empty) {
             return Ok(Vec::new());
         }
         let mut qb = QueryBuilder::<DB>::new(format!(

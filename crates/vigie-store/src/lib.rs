@@ -1,26 +1,28 @@
-//! Vigie's storage. One [`Store`] trait; a SQLite and a PostgreSQL implementation, each with
+//! Vigie's storage. One [`Store`], made of a trait per aggregate; a SQLite and a PostgreSQL implementation, each with
 //! its own append-only migrations embedded in the binary and applied by [`open`].
 //!
 //! Every write method takes a [`WriteContext`] and appends its audit entry in the same
 //! transaction as the write: a write cannot land without its audit row, nor the reverse.
 
+mod accounts;
 mod assessment;
+mod audit;
 mod library;
 mod model;
 mod postgres;
+mod sites;
 mod sql;
 mod sqlite;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use vigie_domain::access::Principal;
-use vigie_domain::audit::{AuditRecord, StoredAuditEntry};
-
+pub use accounts::AccountStore;
 pub use assessment::{AnswerWrite, AssessmentStore, NewAssessment, NewPhoto, TransitionData};
+pub use audit::AuditStore;
 pub use library::{IngestStatus, LibraryChanges, LibraryIngest, LibraryStore, StoredDocument};
 pub use model::*;
 pub use postgres::PgStore;
+pub use sites::SiteStore;
 pub use sqlite::{SqliteStore, database_path, library_index_dir_of, restore as restore_sqlite};
 pub use vigie_domain::assessment::{
     Action, ActionFields, AnswerContent, AssessedSite, Assessment, AssessmentSummary, Photo, ScenarioRisk, StoredAnswer,
@@ -91,83 +93,20 @@ impl From<StoreError> for vigie_domain::Failure {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
-/// The whole store: the registry and accounts here, assessments and the library in their own
-/// traits (one object; the areas are split only to keep each file readable).
-#[async_trait]
-pub trait Store: AssessmentStore + LibraryStore + Send + Sync {
+/// The whole store: one object, one trait per aggregate (accounts, sites and their studies,
+/// assessments, the library, the audit log), each in its own file.
+pub trait Store: AccountStore + SiteStore + AssessmentStore + LibraryStore + AuditStore + Send + Sync {
     /// Which backend this is: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+}
 
-    async fn create_org(&self, ctx: &WriteContext, name: &str, kind: vigie_domain::access::OrgKind) -> Result<Org>;
-    async fn org_by_name(&self, name: &str) -> Result<Option<Org>>;
-    async fn org_by_id(&self, id: &str) -> Result<Option<Org>>;
-    async fn list_orgs(&self) -> Result<Vec<Org>>;
-    /// Lets `authority_org` read the sites of `overseen_org`.
-    async fn add_oversight(&self, ctx: &WriteContext, authority_org: &str, overseen_org: &str) -> Result<()>;
-
-    async fn create_user(&self, ctx: &WriteContext, user: NewUser) -> Result<User>;
-    async fn user_by_email(&self, email: &str) -> Result<Option<UserWithSecret>>;
-
-    async fn create_session(
-        &self,
-        ctx: &WriteContext,
-        token_hash: &str,
-        user_id: &str,
-        expires_at_ms: i64,
-    ) -> Result<()>;
-    async fn principal_for_session(&self, token_hash: &str, now_ms: i64) -> Result<Option<Principal>>;
-    async fn delete_session(&self, ctx: &WriteContext, token_hash: &str) -> Result<()>;
-
-    async fn create_token(&self, ctx: &WriteContext, user_id: &str, name: &str, token_hash: &str) -> Result<ApiToken>;
-    async fn principal_for_token(&self, token_hash: &str) -> Result<Option<Principal>>;
-    async fn list_tokens(&self, user_id: &str) -> Result<Vec<ApiToken>>;
-    /// Revokes one of `user_id`'s tokens; `NotFound` when it has no such live token.
-    async fn revoke_token(&self, ctx: &WriteContext, user_id: &str, token_id: &str) -> Result<()>;
-
-    async fn create_site(&self, ctx: &WriteContext, org_id: &str, site: &NewSite) -> Result<Site>;
-    async fn get_site(&self, id: &str) -> Result<Option<Site>>;
-    /// The names of the sites among `ids` that exist, by id: one query for a whole list
-    /// (dashboards name hundreds of sites), not one per site.
-    async fn site_names(&self, ids: &[&str]) -> Result<std::collections::HashMap<String, String>>;
-    /// Replaces a site's fields; with `expected_version`, refuses (Conflict) when the stored
-    /// version differs, so that a concurrent edit is never silently overwritten.
-    async fn update_site(
-        &self,
-        ctx: &WriteContext,
-        id: &str,
-        site: &NewSite,
-        expected_version: Option<i64>,
-    ) -> Result<Site>;
-    async fn delete_site(&self, ctx: &WriteContext, id: &str) -> Result<()>;
-    async fn list_sites(&self, filter: &SiteFilter) -> Result<SitePage>;
-    /// Imports sites in one transaction: all or nothing. Sites whose `source_ref` the
-    /// organisation already holds are updated when they changed, else skipped.
-    async fn import_sites(&self, ctx: &WriteContext, org_id: &str, sites: &[NewSite]) -> Result<ImportOutcome>;
-
-    /// Stores a hostile-vehicle study of a site (the result JSON of `vigie_hvm::analyse_site`).
-    async fn create_hvm_study(&self, ctx: &WriteContext, study: &NewHvmStudy) -> Result<HvmStudy>;
-    /// The site's most recent study, if any.
-    async fn latest_hvm_study(&self, site_id: &str) -> Result<Option<HvmStudy>>;
-
-    /// Appends audit entries on their own (reads of sensitive objects, failed logins), all
-    /// in one transaction.
-    async fn append_audit(&self, records: &[AuditRecord]) -> Result<()>;
-    /// The whole audit log in sequence order (tests and small logs; see `audit_page`).
-    async fn audit_entries(&self) -> Result<Vec<StoredAuditEntry>> {
-        let mut all = Vec::new();
-        loop {
-            let page = self.audit_page(all.last().map_or(0, |e: &StoredAuditEntry| e.seq), 10_000).await?;
-            if page.is_empty() {
-                return Ok(all);
-            }
-            all.extend(page);
-        }
+impl<B> Store for B
+where
+    B: sql::Backend + AccountStore + SiteStore + AssessmentStore + LibraryStore + AuditStore,
+{
+    fn backend(&self) -> &'static str {
+        B::NAME
     }
-    /// Up to `limit` entries after sequence number `after_seq`, in order: verification walks
-    /// the log page by page, in bounded memory.
-    async fn audit_page(&self, after_seq: i64, limit: u32) -> Result<Vec<StoredAuditEntry>>;
-    /// The last `count` entries, oldest first.
-    async fn audit_tail(&self, count: u32) -> Result<Vec<StoredAuditEntry>>;
 }
 
 /// Opens (creating it if needed) and migrates the database at `url`.

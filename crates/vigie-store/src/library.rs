@@ -8,6 +8,7 @@
 use serde::Serialize;
 use sqlx::{ColumnIndex, Database, Encode, Executor, IntoArguments, Row as _, Type};
 use vigie_domain::library::{Document, DocumentVersion, ParsedDocument, Passage};
+use vigie_domain::{DocumentId, PassageId};
 
 use crate::sql::{Backend, Sql, Value, corrupt};
 use crate::{Result, StoreError, WriteContext};
@@ -25,7 +26,7 @@ pub enum IngestStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LibraryIngest {
-    pub document_id: String,
+    pub document_id: DocumentId,
     pub version: i64,
     pub status: IngestStatus,
     pub passages: usize,
@@ -60,13 +61,13 @@ pub trait LibraryStore: Send + Sync {
     /// `Conflict` when the id belongs to another organisation's document.
     async fn ingest_document(&self, ctx: &crate::WriteContext, parsed: &ParsedDocument)
     -> crate::Result<LibraryIngest>;
-    async fn library_document(&self, id: &str) -> crate::Result<Option<StoredDocument>>;
+    async fn library_document(&self, id: &DocumentId) -> crate::Result<Option<StoredDocument>>;
     /// Every document, by title; the shells filter by what the caller may read.
     async fn list_library_documents(&self) -> crate::Result<Vec<StoredDocument>>;
     /// The passages of a document's current version, in order.
-    async fn library_passages(&self, document_id: &str) -> crate::Result<Vec<Passage>>;
+    async fn library_passages(&self, document_id: &DocumentId) -> crate::Result<Vec<Passage>>;
     /// A passage of a current version (superseded ones are not found).
-    async fn library_passage(&self, passage_id: &str) -> crate::Result<Option<Passage>>;
+    async fn library_passage(&self, passage_id: &PassageId) -> crate::Result<Option<Passage>>;
     async fn library_generation(&self) -> crate::Result<i64>;
     /// Documents changed after `since` (0: all), read in one snapshot with the generation.
     async fn library_changes(&self, since: i64) -> crate::Result<LibraryChanges>;
@@ -117,10 +118,10 @@ where
 {
     fn stored_document_from_row(row: &DB::Row) -> Result<StoredDocument> {
         let date: Option<String> = row.try_get("doc_date")?;
-        let id: String = row.try_get("id")?;
+        let id = DocumentId::new(row.try_get::<String, _>("id")?);
         let document = Document {
             id: id.clone(),
-            org_id: row.try_get("org_id")?,
+            org_id: row.try_get::<String, _>("org_id")?.into(),
             title: row.try_get("title")?,
             language: from_key("document language", row.try_get("language")?)?,
             source: row.try_get("source")?,
@@ -152,8 +153,8 @@ where
 
     fn passage_from_row(row: &DB::Row) -> Result<Passage> {
         Ok(Passage {
-            id: row.try_get("id")?,
-            document_id: row.try_get("document_id")?,
+            id: row.try_get::<String, _>("id")?.into(),
+            document_id: row.try_get::<String, _>("document_id")?.into(),
             ordinal: u32::try_from(row.try_get::<i64, _>("ordinal")?).map_err(|e| corrupt("passage ordinal", e))?,
             heading_path: from_json("passage headings", &row.try_get::<String, _>("heading_path")?)?,
             kind: from_key("passage kind", row.try_get("kind")?)?,
@@ -183,7 +184,7 @@ where
         let doc = &parsed.document;
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(&format!("SELECT {DOCUMENT_COLUMNS} FROM library_documents WHERE id = $1"))
-            .bind(&doc.id)
+            .bind(doc.id.as_str())
             .fetch_optional(&mut *tx)
             .await?;
         let stored = row.as_ref().map(Sql::<DB>::stored_document_from_row).transpose()?;
@@ -216,8 +217,8 @@ where
                     "INSERT INTO library_documents (id, org_id, title, language, source, doc_date, tags, marking, version, content_hash, format, filename, char_count, signature, generation, updated_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)"
                 };
                 sqlx::query(sql)
-                    .bind(&doc.id)
-                    .bind(&doc.org_id)
+                    .bind(doc.id.as_str())
+                    .bind(doc.org_id.as_str())
                     .bind(&doc.title)
                     .bind(&language)
                     .bind(&doc.source)
@@ -235,7 +236,7 @@ where
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query("INSERT INTO library_versions (document_id, version, content_hash, metadata, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6)")
-                    .bind(&doc.id)
+                    .bind(doc.id.as_str())
                     .bind(version)
                     .bind(&v.content_hash)
                     .bind(to_json("document metadata", doc)?)
@@ -245,10 +246,10 @@ where
                     .await?;
                 for p in &parsed.passages {
                     sqlx::query("INSERT INTO library_passages (document_id, version, ordinal, id, heading_path, kind, text) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                        .bind(&doc.id)
+                        .bind(doc.id.as_str())
                         .bind(version)
                         .bind(i64::from(p.ordinal))
-                        .bind(&p.id)
+                        .bind(p.id.as_str())
                         .bind(to_json("passage headings", &p.heading_path)?)
                         .bind(key(&p.kind)?)
                         .bind(&p.text)
@@ -272,9 +273,9 @@ where
         Ok(LibraryIngest { document_id: doc.id.clone(), version, status, passages: parsed.passages.len(), generation })
     }
 
-    async fn library_document(&self, id: &str) -> Result<Option<StoredDocument>> {
+    async fn library_document(&self, id: &DocumentId) -> Result<Option<StoredDocument>> {
         let row = sqlx::query(&format!("SELECT {DOCUMENT_COLUMNS} FROM library_documents WHERE id = $1"))
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(self.pool())
             .await?;
         row.as_ref().map(Sql::<DB>::stored_document_from_row).transpose()
@@ -287,17 +288,17 @@ where
         rows.iter().map(Sql::<DB>::stored_document_from_row).collect()
     }
 
-    async fn library_passages(&self, document_id: &str) -> Result<Vec<Passage>> {
+    async fn library_passages(&self, document_id: &DocumentId) -> Result<Vec<Passage>> {
         let rows = sqlx::query(&format!("{CURRENT_PASSAGES} WHERE p.document_id = $1 ORDER BY p.ordinal"))
-            .bind(document_id)
+            .bind(document_id.as_str())
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(Sql::<DB>::passage_from_row).collect()
     }
 
-    async fn library_passage(&self, passage_id: &str) -> Result<Option<Passage>> {
+    async fn library_passage(&self, passage_id: &PassageId) -> Result<Option<Passage>> {
         let row = sqlx::query(&format!("{CURRENT_PASSAGES} WHERE p.id = $1"))
-            .bind(passage_id)
+            .bind(passage_id.as_str())
             .fetch_optional(self.pool())
             .await?;
         row.as_ref().map(Sql::<DB>::passage_from_row).transpose()
@@ -324,7 +325,7 @@ where
                 .fetch_all(&mut *tx)
                 .await?;
         tx.commit().await?;
-        let mut by_document: std::collections::HashMap<String, Vec<Passage>> = std::collections::HashMap::new();
+        let mut by_document: std::collections::HashMap<DocumentId, Vec<Passage>> = std::collections::HashMap::new();
         for row in &passages {
             let p = Sql::<DB>::passage_from_row(row)?;
             by_document.entry(p.document_id.clone()).or_default().push(p);

@@ -6,6 +6,7 @@ use vigie_domain::geometry::BoundingBox;
 pub use vigie_domain::hvm::HvmStudy;
 pub use vigie_domain::site::Site;
 use vigie_domain::site::{SiteCategory, ValidSite};
+use vigie_domain::{OrgId, SiteId};
 
 /// Who writes, and when: every write is audited with it.
 #[derive(Debug, Clone)]
@@ -13,12 +14,12 @@ pub struct WriteContext {
     pub at_ms: i64,
     /// A user id, or `cli` / `system`.
     pub actor: String,
-    pub actor_org: Option<String>,
+    pub actor_org: Option<OrgId>,
 }
 
 pub struct NewUser {
     pub email: String,
-    pub org_id: String,
+    pub org_id: OrgId,
     pub role: Role,
     pub password_hash: String,
 }
@@ -47,7 +48,7 @@ pub const MAX_PAGE: u32 = 500;
 #[derive(Debug, Clone, Default)]
 pub struct SiteFilter {
     /// `None`: every organisation (admins); `Some`: only these.
-    pub orgs: Option<Vec<String>>,
+    pub orgs: Option<Vec<OrgId>>,
     pub category: Option<SiteCategory>,
     pub bbox: Option<BoundingBox>,
     pub limit: u32,
@@ -70,13 +71,13 @@ pub struct ImportOutcome {
     /// Sites edited by a person since they were imported: left as they are.
     pub locally_edited: u64,
     /// Ids of the sites created and changed, for the audit log.
-    pub created: Vec<String>,
-    pub changed: Vec<String>,
+    pub created: Vec<SiteId>,
+    pub changed: Vec<SiteId>,
 }
 
 pub struct NewHvmStudy {
-    pub site_id: String,
-    pub org_id: String,
+    pub site_id: SiteId,
+    pub org_id: OrgId,
     /// Version of the vehicle classes the study used.
     pub vehicles_version: String,
     /// Which street network it ran on (file name of the extract).

@@ -7,26 +7,23 @@
 //! The generic code needs the same facts about the database everywhere (which values it
 //! encodes and decodes, that a connection executes queries). Rust does not carry a trait's
 //! where-clauses over to the places that use the trait, so the facts are written out in each
-//! `where` clause that needs them: on the helper blocks of `Sql` and on the three trait impls.
+//! `where` clause that needs them: on the helper blocks of `Sql` and on each aggregate's trait
+//! impl (`accounts.rs`, `sites.rs`, `audit.rs`, `assessment.rs`, `library.rs`).
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::marker::PhantomData;
 
-use async_trait::async_trait;
 use sqlx::{
     ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, QueryBuilder, Row as _, Transaction, Type,
 };
 use vigie_domain::access::{OrgKind, Principal, Role};
 use vigie_domain::audit::{AuditRecord, GENESIS_HASH, StoredAuditEntry, chain_hash};
 use vigie_domain::geometry::BoundingBox;
-use vigie_domain::hvm::HvmStudySummary;
 use vigie_domain::site::SiteCategory;
+use vigie_domain::{OrgId, SiteId};
 
-use crate::{
-    ApiToken, HvmStudy, ImportOutcome, NewHvmStudy, NewSite, NewUser, Org, Result, Site, SiteFilter, SitePage, Store,
-    StoreError, User, UserWithSecret, WriteContext,
-};
+use crate::{ApiToken, NewSite, Org, Result, Site, SiteFilter, StoreError, User, WriteContext};
 
 pub(crate) const SITE_COLUMNS: &str = "id, org_id, name, category, geometry, area_m2, address, peak_occupancy, tags, source_ref, version, created_at, updated_at";
 
@@ -51,7 +48,7 @@ pub(crate) fn parse_tags(tags: &str) -> Result<BTreeMap<String, String>> {
 }
 
 pub(crate) fn org(id: String, name: String, kind: &str, created_at_ms: i64) -> Result<Org> {
-    Ok(Org { id, name, kind: parse_org_kind(kind)?, created_at_ms })
+    Ok(Org { id: id.into(), name, kind: parse_org_kind(kind)?, created_at_ms })
 }
 
 pub(crate) fn principal(
@@ -61,7 +58,13 @@ pub(crate) fn principal(
     role: &str,
     overseen_orgs: Vec<String>,
 ) -> Result<Principal> {
-    Ok(Principal { user_id, email, org_id, role: parse_role(role)?, overseen_orgs })
+    Ok(Principal {
+        user_id: user_id.into(),
+        email,
+        org_id: org_id.into(),
+        role: parse_role(role)?,
+        overseen_orgs: overseen_orgs.into_iter().map(OrgId::from).collect(),
+    })
 }
 
 pub(crate) fn new_id() -> String {
@@ -146,12 +149,12 @@ where
     Option<String>: Value<DB>,
     Option<i64>: Value<DB>,
 {
-    fn site_from_row(row: &DB::Row) -> Result<Site> {
+    pub(crate) fn site_from_row(row: &DB::Row) -> Result<Site> {
         let geometry: String = row.try_get("geometry")?;
         let occupancy: Option<i64> = row.try_get("peak_occupancy")?;
         Ok(Site {
-            id: row.try_get("id")?,
-            org_id: row.try_get("org_id")?,
+            id: row.try_get::<String, _>("id")?.into(),
+            org_id: row.try_get::<String, _>("org_id")?.into(),
             name: row.try_get("name")?,
             category: parse_category(&row.try_get::<String, _>("category")?)?,
             geometry: serde_json::from_str(&geometry).map_err(|e| corrupt("site geometry", e))?,
@@ -166,27 +169,27 @@ where
         })
     }
 
-    fn user_from_row(row: &DB::Row) -> Result<User> {
+    pub(crate) fn user_from_row(row: &DB::Row) -> Result<User> {
         Ok(User {
-            id: row.try_get("id")?,
+            id: row.try_get::<String, _>("id")?.into(),
             email: row.try_get("email")?,
-            org_id: row.try_get("org_id")?,
+            org_id: row.try_get::<String, _>("org_id")?.into(),
             role: parse_role(&row.try_get::<String, _>("role")?)?,
             created_at_ms: row.try_get("created_at")?,
         })
     }
 
-    fn token_from_row(row: &DB::Row) -> Result<ApiToken> {
+    pub(crate) fn token_from_row(row: &DB::Row) -> Result<ApiToken> {
         Ok(ApiToken {
-            id: row.try_get("id")?,
-            user_id: row.try_get("user_id")?,
+            id: row.try_get::<String, _>("id")?.into(),
+            user_id: row.try_get::<String, _>("user_id")?.into(),
             name: row.try_get("name")?,
             created_at_ms: row.try_get("created_at")?,
             revoked_at_ms: row.try_get("revoked_at")?,
         })
     }
 
-    fn audit_from_row(row: &DB::Row) -> Result<StoredAuditEntry> {
+    pub(crate) fn audit_from_row(row: &DB::Row) -> Result<StoredAuditEntry> {
         let details: String = row.try_get("details")?;
         Ok(StoredAuditEntry {
             seq: row.try_get("seq")?,
@@ -204,7 +207,7 @@ where
         })
     }
 
-    fn org_from_row(row: &DB::Row) -> Result<Org> {
+    pub(crate) fn org_from_row(row: &DB::Row) -> Result<Org> {
         org(row.try_get("id")?, row.try_get("name")?, &row.try_get::<String, _>("kind")?, row.try_get("created_at")?)
     }
 
@@ -228,7 +231,7 @@ where
             .bind(&columns.tags)
     }
 
-    async fn append_audit_in(tx: &mut Transaction<'_, DB>, record: &AuditRecord) -> Result<()> {
+    pub(crate) async fn append_audit_in(tx: &mut Transaction<'_, DB>, record: &AuditRecord) -> Result<()> {
         let last =
             sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut **tx).await?;
         let (seq, prev_hash) = match last {
@@ -263,7 +266,7 @@ where
         let record = AuditRecord {
             at_ms: ctx.at_ms,
             actor: ctx.actor.clone(),
-            actor_org: ctx.actor_org.clone(),
+            actor_org: ctx.actor_org.as_ref().map(|org| org.to_string()),
             action: action.to_owned(),
             object_type: object_type.to_owned(),
             object_id: object_id.map(str::to_owned),
@@ -272,21 +275,21 @@ where
         Self::append_audit_in(tx, &record).await
     }
 
-    async fn insert_site(
+    pub(crate) async fn insert_site(
         tx: &mut Transaction<'_, DB>,
         ctx: &WriteContext,
-        org_id: &str,
+        org_id: &OrgId,
         new: &NewSite,
-    ) -> Result<String> {
-        let id = new_id();
+    ) -> Result<SiteId> {
+        let id = SiteId::new(new_id());
         let columns = site_columns(new)?;
         let imported_version = new.source_ref.as_ref().map(|_| 1i64);
         let insert = sqlx::query(
             "INSERT INTO sites (name, category, geometry, area_m2, min_lon, min_lat, max_lon, max_lat, address, peak_occupancy, tags, id, org_id, source_ref, version, created_at, updated_at, imported_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15, $16)",
         );
         Self::bind_site(insert, new, &columns)
-            .bind(&id)
-            .bind(org_id)
+            .bind(id.as_str())
+            .bind(org_id.as_str())
             .bind(&new.source_ref)
             .bind(ctx.at_ms)
             .bind(imported_version)
@@ -305,7 +308,7 @@ where
 
     /// Overwrites a site's content and bumps its version; `false` when nothing changed.
     /// `by_import` records the new version as the import's own.
-    async fn rewrite_site(
+    pub(crate) async fn rewrite_site(
         tx: &mut Transaction<'_, DB>,
         ctx: &WriteContext,
         current: &Site,
@@ -327,14 +330,14 @@ where
         );
         Self::bind_site(update, new, &columns)
             .bind(ctx.at_ms)
-            .bind(&current.id)
+            .bind(current.id.as_str())
             .bind(by_import)
             .execute(&mut **tx)
             .await?;
         Ok(true)
     }
 
-    async fn site_in(tx: &mut Transaction<'_, DB>, id: &str) -> Result<Option<Site>> {
+    pub(crate) async fn site_in(tx: &mut Transaction<'_, DB>, id: &str) -> Result<Option<Site>> {
         let row = sqlx::query(&format!("SELECT {SITE_COLUMNS} FROM sites WHERE id = $1"))
             .bind(id)
             .fetch_optional(&mut **tx)
@@ -342,7 +345,7 @@ where
         row.as_ref().map(Self::site_from_row).transpose()
     }
 
-    fn push_site_filters<'a, B: Backend<Db = DB>>(qb: &mut QueryBuilder<'a, DB>, filter: &'a SiteFilter) {
+    pub(crate) fn push_site_filters<'a, B: Backend<Db = DB>>(qb: &mut QueryBuilder<'a, DB>, filter: &'a SiteFilter) {
         qb.push(" WHERE 1 = 1");
         if let Some(orgs) = &filter.orgs {
             let column = if filter.bbox.is_some() { B::ORG_ID_BESIDE_BBOX } else { "org_id" };
@@ -367,7 +370,7 @@ where
         }
     }
 
-    async fn principal_from_row(pool: &Pool<DB>, row: Option<DB::Row>) -> Result<Option<Principal>> {
+    pub(crate) async fn principal_from_row(pool: &Pool<DB>, row: Option<DB::Row>) -> Result<Option<Principal>> {
         let Some(row) = row else { return Ok(None) };
         let org_id: String = row.try_get("org_id")?;
         let overseen: Vec<String> =
@@ -377,534 +380,5 @@ where
                 .await?;
         let role: String = row.try_get("role")?;
         Ok(Some(principal(row.try_get("id")?, row.try_get("email")?, org_id, &role, overseen)?))
-    }
-}
-
-#[async_trait]
-impl<B, DB> Store for B
-where
-    B: Backend<Db = DB>,
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'n> &'n str: ColumnIndex<DB::Row> + Encode<'n, DB> + Type<DB>,
-    usize: ColumnIndex<DB::Row>,
-    String: Value<DB>,
-    i64: Value<DB>,
-    f64: Value<DB>,
-    bool: Value<DB>,
-    Option<String>: Value<DB>,
-    Option<i64>: Value<DB>,
-{
-    fn backend(&self) -> &'static str {
-        B::NAME
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn create_org(&self, ctx: &WriteContext, name: &str, kind: OrgKind) -> Result<Org> {
-        let org = Org { id: new_id(), name: name.trim().to_owned(), kind, created_at_ms: ctx.at_ms };
-        let mut tx = self.begin_write().await?;
-        sqlx::query("INSERT INTO orgs (id, name, kind, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&org.id)
-            .bind(&org.name)
-            .bind(kind.key())
-            .bind(org.created_at_ms)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| conflict_or(e, || format!("an organisation named '{}' already exists", org.name)))?;
-        Sql::<DB>::audit(
-            &mut tx,
-            ctx,
-            "org.create",
-            "org",
-            Some(&org.id),
-            serde_json::json!({"name": org.name, "kind": kind.key()}),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(org)
-    }
-
-    async fn org_by_name(&self, name: &str) -> Result<Option<Org>> {
-        let row = sqlx::query("SELECT id, name, kind, created_at FROM orgs WHERE name = $1")
-            .bind(name.trim())
-            .fetch_optional(self.pool())
-            .await?;
-        row.as_ref().map(Sql::<DB>::org_from_row).transpose()
-    }
-
-    async fn org_by_id(&self, id: &str) -> Result<Option<Org>> {
-        let row = sqlx::query("SELECT id, name, kind, created_at FROM orgs WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
-        row.as_ref().map(Sql::<DB>::org_from_row).transpose()
-    }
-
-    async fn list_orgs(&self) -> Result<Vec<Org>> {
-        let rows =
-            sqlx::query("SELECT id, name, kind, created_at FROM orgs ORDER BY name").fetch_all(self.pool()).await?;
-        rows.iter().map(Sql::<DB>::org_from_row).collect()
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn add_oversight(&self, ctx: &WriteContext, authority_org: &str, overseen_org: &str) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query("INSERT INTO oversight (authority_org, overseen_org) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(authority_org)
-            .bind(overseen_org)
-            .execute(&mut *tx)
-            .await?;
-        Sql::<DB>::audit(
-            &mut tx,
-            ctx,
-            "org.oversight_add",
-            "org",
-            Some(overseen_org),
-            serde_json::json!({"authority_org": authority_org}),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn create_user(&self, ctx: &WriteContext, new: NewUser) -> Result<User> {
-        let user = User {
-            id: new_id(),
-            email: new.email.trim().to_lowercase(),
-            org_id: new.org_id,
-            role: new.role,
-            created_at_ms: ctx.at_ms,
-        };
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO users (id, email, org_id, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&user.id)
-        .bind(&user.email)
-        .bind(&user.org_id)
-        .bind(user.role.key())
-        .bind(&new.password_hash)
-        .bind(user.created_at_ms)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| conflict_or(e, || format!("a user with email {} already exists", user.email)))?;
-        Sql::<DB>::audit(
-            &mut tx,
-            ctx,
-            "user.create",
-            "user",
-            Some(&user.id),
-            serde_json::json!({"email": user.email, "org_id": user.org_id, "role": user.role.key()}),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(user)
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn user_by_email(&self, email: &str) -> Result<Option<UserWithSecret>> {
-        let row = sqlx::query("SELECT id, email, org_id, role, password_hash, created_at FROM users WHERE email = $1")
-            .bind(email.trim().to_lowercase())
-            .fetch_optional(self.pool())
-            .await?;
-        row.map(|row| {
-            Ok(UserWithSecret { user: Sql::<DB>::user_from_row(&row)?, password_hash: row.try_get("password_hash")? })
-        })
-        .transpose()
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn create_session(
-        &self,
-        ctx: &WriteContext,
-        token_hash: &str,
-        user_id: &str,
-        expires_at_ms: i64,
-    ) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(token_hash)
-            .bind(user_id)
-            .bind(ctx.at_ms)
-            .bind(expires_at_ms)
-            .execute(&mut *tx)
-            .await?;
-        // Expired sessions are dead weight; clearing them here keeps the table small.
-        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(ctx.at_ms).execute(&mut *tx).await?;
-        Sql::<DB>::audit(&mut tx, ctx, "user.login", "user", Some(user_id), serde_json::json!({})).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn principal_for_session(&self, token_hash: &str, now_ms: i64) -> Result<Option<Principal>> {
-        let row = sqlx::query("SELECT u.id, u.email, u.org_id, u.role FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2")
-            .bind(token_hash)
-            .bind(now_ms)
-            .fetch_optional(self.pool())
-            .await?;
-        Sql::<DB>::principal_from_row(self.pool(), row).await
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn delete_session(&self, ctx: &WriteContext, token_hash: &str) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        let deleted =
-            sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&mut *tx).await?;
-        if B::rows_affected(&deleted) > 0 {
-            Sql::<DB>::audit(&mut tx, ctx, "user.logout", "user", Some(&ctx.actor), serde_json::json!({})).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn create_token(&self, ctx: &WriteContext, user_id: &str, name: &str, token_hash: &str) -> Result<ApiToken> {
-        let token = ApiToken {
-            id: new_id(),
-            user_id: user_id.to_owned(),
-            name: name.to_owned(),
-            created_at_ms: ctx.at_ms,
-            revoked_at_ms: None,
-        };
-        let mut tx = self.begin_write().await?;
-        sqlx::query("INSERT INTO api_tokens (id, token_hash, user_id, name, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&token.id)
-            .bind(token_hash)
-            .bind(user_id)
-            .bind(name)
-            .bind(ctx.at_ms)
-            .execute(&mut *tx)
-            .await?;
-        Sql::<DB>::audit(
-            &mut tx,
-            ctx,
-            "token.create",
-            "token",
-            Some(&token.id),
-            serde_json::json!({"user_id": user_id, "name": name}),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(token)
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn principal_for_token(&self, token_hash: &str) -> Result<Option<Principal>> {
-        let row = sqlx::query("SELECT u.id, u.email, u.org_id, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.revoked_at IS NULL")
-            .bind(token_hash)
-            .fetch_optional(self.pool())
-            .await?;
-        Sql::<DB>::principal_from_row(self.pool(), row).await
-    }
-
-    async fn list_tokens(&self, user_id: &str) -> Result<Vec<ApiToken>> {
-        let rows = sqlx::query("SELECT id, user_id, name, created_at, revoked_at FROM api_tokens WHERE user_id = $1 ORDER BY created_at, id")
-            .bind(user_id)
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter().map(Sql::<DB>::token_from_row).collect()
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn revoke_token(&self, ctx: &WriteContext, user_id: &str, token_id: &str) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        let revoked =
-            sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
-                .bind(ctx.at_ms)
-                .bind(token_id)
-                .bind(user_id)
-                .execute(&mut *tx)
-                .await?;
-        if B::rows_affected(&revoked) == 0 {
-            return Err(StoreError::NotFound("token".into()));
-        }
-        Sql::<DB>::audit(
-            &mut tx,
-            ctx,
-            "token.revoke",
-            "token",
-            Some(token_id),
-            serde_json::json!({"user_id": user_id}),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn create_site(&self, ctx: &WriteContext, org_id: &str, new: &NewSite) -> Result<Site> {
-        let mut tx = self.begin_write().await?;
-        let id = Sql::<DB>::insert_site(&mut tx, ctx, org_id, new).await?;
-        Sql::<DB>::audit(
-            &mut tx,
-            ctx,
-            "site.create",
-            "site",
-            Some(&id),
-            serde_json::json!({"org_id": org_id, "name": new.site.name}),
-        )
-        .await?;
-        let site = Sql::<DB>::site_in(&mut tx, &id).await?.ok_or_else(|| StoreError::NotFound("site".into()))?;
-        tx.commit().await?;
-        Ok(site)
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn get_site(&self, id: &str) -> Result<Option<Site>> {
-        let row = sqlx::query(&format!("SELECT {SITE_COLUMNS} FROM sites WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
-        row.as_ref().map(Sql::<DB>::site_from_row).transpose()
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn site_names(&self, ids: &[&str]) -> Result<std::collections::HashMap<String, String>> {
-        let mut names = std::collections::HashMap::with_capacity(ids.len());
-        // Chunks keep each query well under both backends' limits on bound parameters.
-        for chunk in ids.chunks(500) {
-            let mut select = QueryBuilder::new("SELECT id, name FROM sites WHERE id IN (");
-            let mut list = select.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            list.push_unseparated(")");
-            for row in self.fetch_built(select).await? {
-                names.insert(row.try_get("id")?, row.try_get("name")?);
-            }
-        }
-        Ok(names)
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn update_site(
-        &self,
-        ctx: &WriteContext,
-        id: &str,
-        new: &NewSite,
-        expected_version: Option<i64>,
-    ) -> Result<Site> {
-        let mut tx = self.begin_write().await?;
-        let current = Sql::<DB>::site_in(&mut tx, id).await?.ok_or_else(|| StoreError::NotFound("site".into()))?;
-        if let Some(expected) = expected_version
-            && expected != current.version
-        {
-            return Err(StoreError::Conflict(format!(
-                "the site was changed by someone else (version {} now, {expected} expected); reload it and apply your change again",
-                current.version
-            )));
-        }
-        if Sql::<DB>::rewrite_site(&mut tx, ctx, &current, new, false).await? {
-            Sql::<DB>::audit(
-                &mut tx,
-                ctx,
-                "site.update",
-                "site",
-                Some(id),
-                serde_json::json!({"org_id": current.org_id, "version": current.version + 1}),
-            )
-            .await?;
-        }
-        let site = Sql::<DB>::site_in(&mut tx, id).await?.ok_or_else(|| StoreError::NotFound("site".into()))?;
-        tx.commit().await?;
-        Ok(site)
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn delete_site(&self, ctx: &WriteContext, id: &str) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        let current = Sql::<DB>::site_in(&mut tx, id).await?.ok_or_else(|| StoreError::NotFound("site".into()))?;
-        let assessments: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM assessments WHERE site_id = $1")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-        if assessments > 0 {
-            return Err(StoreError::Conflict(format!(
-                "the site has {assessments} assessment(s), which are kept for the record: it cannot be deleted"
-            )));
-        }
-        sqlx::query("DELETE FROM sites WHERE id = $1").bind(id).execute(&mut *tx).await?;
-        Sql::<DB>::audit(
-            &mut tx,
-            ctx,
-            "site.delete",
-            "site",
-            Some(id),
-            serde_json::json!({"org_id": current.org_id, "name": current.name}),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn list_sites(&self, filter: &SiteFilter) -> Result<SitePage> {
-        let limit = filter.limit.clamp(1, crate::MAX_PAGE);
-        let empty = SitePage { items: Vec::new(), total: 0, limit, offset: filter.offset };
-        if filter.orgs.as_ref().is_some_and(Vec::is_empty) {
-            return Ok(empty);
-        }
-        let mut count = QueryBuilder::<DB>::new("SELECT COUNT(*) FROM sites");
-        Sql::<DB>::push_site_filters::<B>(&mut count, filter);
-        let counted = self.fetch_built(count).await?;
-        let total: i64 = counted.first().ok_or_else(|| corrupt("site count", "no row"))?.try_get(0)?;
-        let mut select = QueryBuilder::<DB>::new(format!("SELECT {SITE_COLUMNS} FROM sites"));
-        Sql::<DB>::push_site_filters::<B>(&mut select, filter);
-        select.push(" ORDER BY name, id LIMIT ").push_bind(i64::from(limit));
-        select.push(" OFFSET ").push_bind(i64::try_from(filter.offset).unwrap_or(i64::MAX));
-        let rows = self.fetch_built(select).await?;
-        let items = rows.iter().map(Sql::<DB>::site_from_row).collect::<Result<Vec<_>>>()?;
-        Ok(SitePage { items, total: u64::try_from(total).unwrap_or(0), ..empty })
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn import_sites(&self, ctx: &WriteContext, org_id: &str, sites: &[NewSite]) -> Result<ImportOutcome> {
-        let mut outcome = ImportOutcome::default();
-        let mut tx = self.begin_write().await?;
-        for new in sites {
-            let existing = match &new.source_ref {
-                Some(source) => {
-                    sqlx::query("SELECT id, version, imported_version FROM sites WHERE org_id = $1 AND source_ref = $2")
-                        .bind(org_id)
-                        .bind(source)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .map(|row| {
-                            Ok::<_, StoreError>((
-                                row.try_get::<String, _>("id")?,
-                                row.try_get::<i64, _>("version")?,
-                                row.try_get::<Option<i64>, _>("imported_version")?,
-                            ))
-                        })
-                        .transpose()?
-                }
-                None => None,
-            };
-            match existing {
-                None => {
-                    outcome.created.push(Sql::<DB>::insert_site(&mut tx, ctx, org_id, new).await?);
-                    outcome.imported += 1;
-                }
-                // Someone edited it since the last import: their edit wins.
-                Some((_, version, imported)) if imported != Some(version) => outcome.locally_edited += 1,
-                Some((id, _, _)) => {
-                    let current =
-                        Sql::<DB>::site_in(&mut tx, &id).await?.ok_or_else(|| StoreError::NotFound("site".into()))?;
-                    if Sql::<DB>::rewrite_site(&mut tx, ctx, &current, new, true).await? {
-                        outcome.updated += 1;
-                        outcome.changed.push(id);
-                    } else {
-                        outcome.unchanged += 1;
-                    }
-                }
-            }
-        }
-        Sql::<DB>::audit(
-            &mut tx,
-            ctx,
-            "site.import",
-            "org",
-            Some(org_id),
-            serde_json::to_value(&outcome).map_err(|e| corrupt("import summary", e))?,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(outcome)
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn create_hvm_study(&self, ctx: &WriteContext, study: &NewHvmStudy) -> Result<HvmStudy> {
-        let stored = HvmStudy {
-            id: new_id(),
-            site_id: study.site_id.clone(),
-            org_id: study.org_id.clone(),
-            created_at_ms: ctx.at_ms,
-            created_by: ctx.actor.clone(),
-            vehicles_version: study.vehicles_version.clone(),
-            network: study.network.clone(),
-            result: study.result.clone(),
-            summary: HvmStudySummary::of(&study.result)
-                .ok_or_else(|| corrupt("hvm study", "the result does not have the shape of a study"))?,
-        };
-        let mut tx = self.begin_write().await?;
-        sqlx::query("INSERT INTO hvm_studies (id, site_id, org_id, created_at, created_by, vehicles_version, network, result) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-            .bind(&stored.id)
-            .bind(&stored.site_id)
-            .bind(&stored.org_id)
-            .bind(stored.created_at_ms)
-            .bind(&stored.created_by)
-            .bind(&stored.vehicles_version)
-            .bind(&stored.network)
-            .bind(stored.result.to_string())
-            .execute(&mut *tx)
-            .await?;
-        Sql::<DB>::audit(
-            &mut tx,
-            ctx,
-            "hvm_study.create",
-            "site",
-            Some(&stored.site_id),
-            serde_json::json!({"study_id": stored.id, "org_id": stored.org_id}),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(stored)
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn latest_hvm_study(&self, site_id: &str) -> Result<Option<HvmStudy>> {
-        let row = sqlx::query("SELECT id, site_id, org_id, created_at, created_by, vehicles_version, network, result FROM hvm_studies WHERE site_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1")
-            .bind(site_id)
-            .fetch_optional(self.pool())
-            .await?;
-        row.map(|row| {
-            let result: String = row.try_get("result")?;
-            let result: serde_json::Value = serde_json::from_str(&result).map_err(|e| corrupt("hvm study", e))?;
-            Ok(HvmStudy {
-                id: row.try_get("id")?,
-                site_id: row.try_get("site_id")?,
-                org_id: row.try_get("org_id")?,
-                created_at_ms: row.try_get("created_at")?,
-                created_by: row.try_get("created_by")?,
-                vehicles_version: row.try_get("vehicles_version")?,
-                network: row.try_get("network")?,
-                summary: HvmStudySummary::of(&result)
-                    .ok_or_else(|| corrupt("hvm study", "the result does not have the shape of a study"))?,
-                result,
-            })
-        })
-        .transpose()
-    }
-
-    #[tracing::instrument(skip_all)]
-    async fn append_audit(&self, records: &[AuditRecord]) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        for record in records {
-            Sql::<DB>::append_audit_in(&mut tx, record).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn audit_page(&self, after_seq: i64, limit: u32) -> Result<Vec<StoredAuditEntry>> {
-        let rows = sqlx::query("SELECT seq, at, actor, actor_org, action, object_type, object_id, details, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2")
-            .bind(after_seq)
-            .bind(i64::from(limit))
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter().map(Sql::<DB>::audit_from_row).collect()
-    }
-
-    async fn audit_tail(&self, count: u32) -> Result<Vec<StoredAuditEntry>> {
-        let rows = sqlx::query("SELECT seq, at, actor, actor_org, action, object_type, object_id, details, prev_hash, hash FROM audit_log ORDER BY seq DESC LIMIT $1")
-            .bind(i64::from(count))
-            .fetch_all(self.pool())
-            .await?;
-        let mut entries = rows.iter().map(Sql::<DB>::audit_from_row).collect::<Result<Vec<_>>>()?;
-        entries.reverse();
-        Ok(entries)
     }
 }

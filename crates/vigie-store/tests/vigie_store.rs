@@ -12,9 +12,10 @@ use vigie_domain::access::{OrgKind, Role};
 use vigie_domain::audit::verify_chain;
 use vigie_domain::geometry::BoundingBox;
 use vigie_domain::site::{SiteCategory, SiteInput};
+use vigie_domain::{ActionId, AssessmentId, OrgId, SiteId};
 use vigie_store::{
-    AssessmentSummary, NewSite, NewUser, PgStore, ScenarioRisk, SiteFilter, SqliteStore, Store, StoreError,
-    WriteContext,
+    AccountStore, AssessmentSummary, NewSite, NewUser, PgStore, ScenarioRisk, SiteFilter, SiteStore, SqliteStore,
+    Store, StoreError, WriteContext,
 };
 
 struct Backend {
@@ -225,8 +226,7 @@ async fn sites_are_created_read_updated_listed_and_deleted() {
         let nobody =
             store.list_sites(&SiteFilter { orgs: Some(vec![]), limit: 50, ..Default::default() }).await.unwrap();
         assert_eq!(nobody.total, 0);
-        let names =
-            store.site_names(&[square_site.id.as_str(), "no-such-site", square_site.id.as_str()]).await.unwrap();
+        let names = store.site_names(&[&square_site.id, &SiteId::new("no-such-site"), &square_site.id]).await.unwrap();
         assert_eq!(
             names.into_iter().collect::<Vec<_>>(),
             vec![(square_site.id.clone(), "Senaatintori".to_owned())],
@@ -600,7 +600,11 @@ mod assessments {
             assert_eq!(validated.summary, Some(summary.clone()), "{name}");
             let read = store.get_assessment(&assessment.id).await.unwrap().unwrap();
             assert_eq!(read.summary, Some(summary), "the summary comes back typed from the store: {name}");
-            assert_eq!(store.peer_indexes(SiteCategory::OpenAirMarket, "another").await.unwrap(), vec![41], "{name}");
+            assert_eq!(
+                store.peer_indexes(SiteCategory::OpenAirMarket, &AssessmentId::new("another")).await.unwrap(),
+                vec![41],
+                "{name}"
+            );
             assert!(store.peer_indexes(SiteCategory::OpenAirMarket, &assessment.id).await.unwrap().is_empty());
             assert_eq!(
                 store
@@ -612,7 +616,7 @@ mod assessments {
             );
             assert!(
                 store
-                    .assessments_by_status(Some(&["other".to_owned()]), AssessmentStatus::Validated)
+                    .assessments_by_status(Some(&[OrgId::new("other")]), AssessmentStatus::Validated)
                     .await
                     .unwrap()
                     .is_empty()
@@ -660,7 +664,7 @@ mod assessments {
                 ),
                 "{name}"
             );
-            let pending: Vec<String> =
+            let pending: Vec<ActionId> =
                 store.pending_actions(None, 10).await.unwrap().into_iter().map(|a| a.id).collect();
             assert_eq!(
                 pending,

@@ -9,6 +9,7 @@ mod split;
 
 use sha2::{Digest, Sha256};
 use time::Date;
+use vigie_domain::{DocumentId, OrgId};
 
 pub use lang::detect as detect_language;
 
@@ -105,7 +106,7 @@ pub fn parse(bytes: &[u8], filename: &str, options: IngestOptions) -> Result<Par
         }
         Format::Pdf => (None, reflow::reflow(&pdf_pages(bytes).map_err(|r| unreadable(&r))?)),
     };
-    let document_id = options.document_id.clone().unwrap_or_else(|| slug(filename));
+    let document_id = DocumentId::new(options.document_id.clone().unwrap_or_else(|| slug(filename)));
     let title = options
         .title
         .clone()
@@ -131,7 +132,7 @@ pub fn parse(bytes: &[u8], filename: &str, options: IngestOptions) -> Result<Par
     tags.dedup();
     let document = Document {
         id: document_id,
-        org_id: options.org_id,
+        org_id: OrgId::new(options.org_id),
         title,
         language,
         source: options.source,

@@ -109,8 +109,8 @@ impl Splitter<'_> {
         *n += 1;
         let id = if *n == 1 { base } else { format!("{base}-{n}") };
         self.passages.push(Passage {
-            id,
-            document_id: self.document_id.to_owned(),
+            id: id.into(),
+            document_id: self.document_id.into(),
             ordinal: u32::try_from(self.passages.len()).unwrap_or(u32::MAX),
             heading_path: self.headings.iter().map(|(_, h)| h.clone()).collect(),
             kind,

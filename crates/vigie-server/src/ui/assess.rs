@@ -8,6 +8,7 @@ use axum::response::Response;
 use axum::routing::get;
 use serde_json::json;
 use vigie_app::sites::SiteQuery;
+use vigie_domain::AssessmentId;
 
 use super::{Layout, PageCtx, PageError, render};
 use crate::AppState;
@@ -30,7 +31,7 @@ struct Rights {
     can_validate: bool,
 }
 
-async fn rights(state: &AppState, ctx: &PageCtx, id: &str) -> Result<Option<Rights>, ApiError> {
+async fn rights(state: &AppState, ctx: &PageCtx, id: &AssessmentId) -> Result<Option<Rights>, ApiError> {
     let rights = state.app.assessment_rights(&ctx.caller, id).await?;
     Ok(rights.map(|(can_write, can_validate)| Rights { can_write, can_validate }))
 }
@@ -87,7 +88,7 @@ struct AssessmentPage<'a> {
 async fn assessment(
     State(state): State<AppState>,
     ctx: PageCtx,
-    Path(id): Path<String>,
+    Path(id): Path<AssessmentId>,
 ) -> Result<Response, PageError> {
     let rights = rights(&state, &ctx, &id).await?;
     render(
@@ -108,7 +109,11 @@ struct ResultsPage<'a> {
     rights: RightsAttrs<'a>,
 }
 
-async fn results(State(state): State<AppState>, ctx: PageCtx, Path(id): Path<String>) -> Result<Response, PageError> {
+async fn results(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(id): Path<AssessmentId>,
+) -> Result<Response, PageError> {
     let rights = rights(&state, &ctx, &id).await?;
     render(
         &ctx,

@@ -11,6 +11,7 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use vigie_app::sites::SiteQuery;
+use vigie_domain::SiteId;
 use vigie_domain::geometry::BoundingBox;
 use vigie_domain::site::{Lang, SiteCategory};
 use vigie_store::Site;
@@ -199,7 +200,7 @@ struct SitePage<'a> {
     hvm: Option<HvmView>,
 }
 
-async fn site_page(State(state): State<AppState>, ctx: PageCtx, Path(id): Path<String>) -> Result<Response, PageError> {
+async fn site_page(State(state): State<AppState>, ctx: PageCtx, Path(id): Path<SiteId>) -> Result<Response, PageError> {
     let (site, study) = state.app.site_with_latest_study(&ctx.caller, &id).await?;
     let can_write = state.app.can_write_site(&ctx.caller, &site);
     const THREAT_LEVELS: [(u8, &str); 5] =
@@ -259,7 +260,7 @@ async fn new_site(ctx: PageCtx) -> Result<Response, PageError> {
     render(&ctx, &site_form(&ctx, "new_site", None))
 }
 
-async fn edit_site(State(state): State<AppState>, ctx: PageCtx, Path(id): Path<String>) -> Result<Response, PageError> {
+async fn edit_site(State(state): State<AppState>, ctx: PageCtx, Path(id): Path<SiteId>) -> Result<Response, PageError> {
     let site = state.app.site(&ctx.caller, &id).await?;
     if !state.app.can_write_site(&ctx.caller, &site) {
         return Err(ApiError::forbidden("you may read this site but not change it").into());

@@ -1,4 +1,5 @@
 //! The library's stories, on every backend.
+use vigie_domain::DocumentId;
 use vigie_domain::access::OrgKind;
 use vigie_domain::audit::verify_chain;
 use vigie_search::{IngestOptions, Marking, ParsedDocument};
@@ -42,7 +43,7 @@ async fn ingest_versions_documents_and_reingest_changes_nothing() {
 
         let second = store.ingest_document(&ctx(4), &parsed(&org.id, "guide", V2, Marking::Clear)).await.unwrap();
         assert_eq!((second.status, second.version, second.generation), (IngestStatus::Updated, 2, 2), "{name}");
-        let passages = store.library_passages("guide").await.unwrap();
+        let passages = store.library_passages(&DocumentId::new("guide")).await.unwrap();
         assert_eq!(
             passages.iter().map(|p| p.text.as_str()).collect::<Vec<_>>(),
             vec!["Les bornes protègent les entrées.", "Les barrières ferment la rue."]
@@ -59,7 +60,7 @@ async fn ingest_versions_documents_and_reingest_changes_nothing() {
         // A marking change alone is a new version too: access depends on it.
         let amber = store.ingest_document(&ctx(5), &parsed(&org.id, "guide", V2, Marking::Amber)).await.unwrap();
         assert_eq!((amber.status, amber.version), (IngestStatus::Updated, 3));
-        let doc = store.library_document("guide").await.unwrap().unwrap();
+        let doc = store.library_document(&DocumentId::new("guide")).await.unwrap().unwrap();
         assert_eq!(
             (doc.document.marking, doc.version, doc.document.tags.clone()),
             (Marking::Amber, 3, vec!["guide".to_owned()])
@@ -107,7 +108,7 @@ async fn changes_since_a_generation_feed_the_index() {
         assert_eq!((since.generation, since.documents.len(), since.documents[0].document.id.as_str()), (3, 1, "one"));
         assert!(store.library_changes(3).await.unwrap().documents.is_empty());
 
-        let listed: Vec<String> =
+        let listed: Vec<DocumentId> =
             store.list_library_documents().await.unwrap().into_iter().map(|d| d.document.id).collect();
         assert_eq!(listed.len(), 2);
         // Ids are global: another organisation cannot overwrite a document by reusing its id.

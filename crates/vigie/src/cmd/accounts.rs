@@ -6,6 +6,7 @@ use crate::config::GlobalArgs;
 use crate::error::CliError;
 use clap::Subcommand;
 use serde_json::json;
+use vigie_domain::TokenId;
 use vigie_domain::access::{OrgKind, Role};
 
 #[derive(Debug, Subcommand)]
@@ -136,7 +137,7 @@ pub async fn tokens(global: &GlobalArgs, command: TokensCommand) -> Result<(), C
         }
         TokensCommand::List { email } => print_json(&json!({ "items": console.tokens(&email).await? })),
         TokensCommand::Revoke { email, id } => {
-            console.revoke_token(&email, &id).await?;
+            console.revoke_token(&email, &TokenId::new(id.as_str())).await?;
             println!("revoked {id}");
         }
     }

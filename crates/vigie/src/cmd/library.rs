@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use serde_json::{Value, json};
 use vigie_app::library as lib;
+use vigie_domain::DocumentId;
 use vigie_store::Store;
 
 use super::{open_app, open_store, print_json};
@@ -105,7 +106,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             }
             let operator = app.console().library_access(None).await?;
             for d in &mut documents {
-                let id = d["document_id"].as_str().unwrap_or_default().to_owned();
+                let id = DocumentId::new(d["document_id"].as_str().unwrap_or_default());
                 d["duplicates"] = json!(lib::duplicates_of(store.as_ref(), &operator, &id).await?);
             }
             let index = update_index(store.as_ref(), &settings.database_url).await;

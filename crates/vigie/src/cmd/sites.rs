@@ -7,6 +7,7 @@ use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 use vigie_app::console::Console;
+use vigie_domain::OrgId;
 use vigie_domain::site::{MAX_PEAK_OCCUPANCY, MAX_TAGS, SiteCategory, SiteInput, ValidSite};
 use vigie_store::NewSite;
 
@@ -239,7 +240,7 @@ fn site_from_candidate(candidate: vigie_osm::SiteCandidate) -> NewSite {
 
 /// Finds the public spaces in `file`, imports them for `org` in one transaction, and returns
 /// the summary printed by `vigie sites import-osm`.
-pub async fn import_osm(console: &Console<'_>, org: &str, file: &Path) -> Result<Value, CliError> {
+pub async fn import_osm(console: &Console<'_>, org: &OrgId, file: &Path) -> Result<Value, CliError> {
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new(0);
         bar.set_style(

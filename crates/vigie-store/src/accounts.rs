@@ -1,0 +1,300 @@
+//! Organisations, users, sessions and API tokens: who may call, and as whom.
+use async_trait::async_trait;
+use sqlx::{ColumnIndex, Database, Encode, Executor, IntoArguments, Row as _, Type};
+use vigie_domain::access::{OrgKind, Principal};
+use vigie_domain::{OrgId, TokenId, UserId};
+
+use crate::sql::{Backend, Sql, Value, conflict_or, new_id};
+use crate::{ApiToken, NewUser, Org, Result, StoreError, User, UserWithSecret, WriteContext};
+
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    async fn create_org(&self, ctx: &WriteContext, name: &str, kind: OrgKind) -> Result<Org>;
+    async fn org_by_name(&self, name: &str) -> Result<Option<Org>>;
+    async fn org_by_id(&self, id: &OrgId) -> Result<Option<Org>>;
+    async fn list_orgs(&self) -> Result<Vec<Org>>;
+    /// Lets `authority_org` read the sites of `overseen_org`.
+    async fn add_oversight(&self, ctx: &WriteContext, authority_org: &OrgId, overseen_org: &OrgId) -> Result<()>;
+
+    async fn create_user(&self, ctx: &WriteContext, user: NewUser) -> Result<User>;
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserWithSecret>>;
+
+    async fn create_session(
+        &self,
+        ctx: &WriteContext,
+        token_hash: &str,
+        user_id: &UserId,
+        expires_at_ms: i64,
+    ) -> Result<()>;
+    async fn principal_for_session(&self, token_hash: &str, now_ms: i64) -> Result<Option<Principal>>;
+    async fn delete_session(&self, ctx: &WriteContext, token_hash: &str) -> Result<()>;
+
+    async fn create_token(
+        &self,
+        ctx: &WriteContext,
+        user_id: &UserId,
+        name: &str,
+        token_hash: &str,
+    ) -> Result<ApiToken>;
+    async fn principal_for_token(&self, token_hash: &str) -> Result<Option<Principal>>;
+    async fn list_tokens(&self, user_id: &UserId) -> Result<Vec<ApiToken>>;
+    /// Revokes one of `user_id`'s tokens; `NotFound` when it has no such live token.
+    async fn revoke_token(&self, ctx: &WriteContext, user_id: &UserId, token_id: &TokenId) -> Result<()>;
+}
+
+#[async_trait]
+impl<B, DB> AccountStore for B
+where
+    B: Backend<Db = DB>,
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'n> &'n str: ColumnIndex<DB::Row> + Encode<'n, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+    String: Value<DB>,
+    i64: Value<DB>,
+    f64: Value<DB>,
+    bool: Value<DB>,
+    Option<String>: Value<DB>,
+    Option<i64>: Value<DB>,
+{
+    #[tracing::instrument(skip_all)]
+    async fn create_org(&self, ctx: &WriteContext, name: &str, kind: OrgKind) -> Result<Org> {
+        let org = Org { id: new_id().into(), name: name.trim().to_owned(), kind, created_at_ms: ctx.at_ms };
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO orgs (id, name, kind, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(org.id.as_str())
+            .bind(&org.name)
+            .bind(kind.key())
+            .bind(org.created_at_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| conflict_or(e, || format!("an organisation named '{}' already exists", org.name)))?;
+        Sql::<DB>::audit(
+            &mut tx,
+            ctx,
+            "org.create",
+            "org",
+            Some(&org.id),
+            serde_json::json!({"name": org.name, "kind": kind.key()}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(org)
+    }
+
+    async fn org_by_name(&self, name: &str) -> Result<Option<Org>> {
+        let row = sqlx::query("SELECT id, name, kind, created_at FROM orgs WHERE name = $1")
+            .bind(name.trim())
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(Sql::<DB>::org_from_row).transpose()
+    }
+
+    async fn org_by_id(&self, id: &OrgId) -> Result<Option<Org>> {
+        let row = sqlx::query("SELECT id, name, kind, created_at FROM orgs WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(Sql::<DB>::org_from_row).transpose()
+    }
+
+    async fn list_orgs(&self) -> Result<Vec<Org>> {
+        let rows =
+            sqlx::query("SELECT id, name, kind, created_at FROM orgs ORDER BY name").fetch_all(self.pool()).await?;
+        rows.iter().map(Sql::<DB>::org_from_row).collect()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn add_oversight(&self, ctx: &WriteContext, authority_org: &OrgId, overseen_org: &OrgId) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO oversight (authority_org, overseen_org) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(authority_org.as_str())
+            .bind(overseen_org.as_str())
+            .execute(&mut *tx)
+            .await?;
+        Sql::<DB>::audit(
+            &mut tx,
+            ctx,
+            "org.oversight_add",
+            "org",
+            Some(overseen_org),
+            serde_json::json!({"authority_org": authority_org}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn create_user(&self, ctx: &WriteContext, new: NewUser) -> Result<User> {
+        let user = User {
+            id: new_id().into(),
+            email: new.email.trim().to_lowercase(),
+            org_id: new.org_id,
+            role: new.role,
+            created_at_ms: ctx.at_ms,
+        };
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO users (id, email, org_id, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(user.id.as_str())
+        .bind(&user.email)
+        .bind(user.org_id.as_str())
+        .bind(user.role.key())
+        .bind(&new.password_hash)
+        .bind(user.created_at_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict_or(e, || format!("a user with email {} already exists", user.email)))?;
+        Sql::<DB>::audit(
+            &mut tx,
+            ctx,
+            "user.create",
+            "user",
+            Some(&user.id),
+            serde_json::json!({"email": user.email, "org_id": user.org_id, "role": user.role.key()}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserWithSecret>> {
+        let row = sqlx::query("SELECT id, email, org_id, role, password_hash, created_at FROM users WHERE email = $1")
+            .bind(email.trim().to_lowercase())
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|row| {
+            Ok(UserWithSecret { user: Sql::<DB>::user_from_row(&row)?, password_hash: row.try_get("password_hash")? })
+        })
+        .transpose()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn create_session(
+        &self,
+        ctx: &WriteContext,
+        token_hash: &str,
+        user_id: &UserId,
+        expires_at_ms: i64,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash)
+            .bind(user_id.as_str())
+            .bind(ctx.at_ms)
+            .bind(expires_at_ms)
+            .execute(&mut *tx)
+            .await?;
+        // Expired sessions are dead weight; clearing them here keeps the table small.
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(ctx.at_ms).execute(&mut *tx).await?;
+        Sql::<DB>::audit(&mut tx, ctx, "user.login", "user", Some(user_id), serde_json::json!({})).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn principal_for_session(&self, token_hash: &str, now_ms: i64) -> Result<Option<Principal>> {
+        let row = sqlx::query("SELECT u.id, u.email, u.org_id, u.role FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2")
+            .bind(token_hash)
+            .bind(now_ms)
+            .fetch_optional(self.pool())
+            .await?;
+        Sql::<DB>::principal_from_row(self.pool(), row).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn delete_session(&self, ctx: &WriteContext, token_hash: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let deleted =
+            sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&mut *tx).await?;
+        if B::rows_affected(&deleted) > 0 {
+            Sql::<DB>::audit(&mut tx, ctx, "user.logout", "user", Some(&ctx.actor), serde_json::json!({})).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn create_token(
+        &self,
+        ctx: &WriteContext,
+        user_id: &UserId,
+        name: &str,
+        token_hash: &str,
+    ) -> Result<ApiToken> {
+        let token = ApiToken {
+            id: new_id().into(),
+            user_id: user_id.clone(),
+            name: name.to_owned(),
+            created_at_ms: ctx.at_ms,
+            revoked_at_ms: None,
+        };
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO api_tokens (id, token_hash, user_id, name, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(token.id.as_str())
+            .bind(token_hash)
+            .bind(user_id.as_str())
+            .bind(name)
+            .bind(ctx.at_ms)
+            .execute(&mut *tx)
+            .await?;
+        Sql::<DB>::audit(
+            &mut tx,
+            ctx,
+            "token.create",
+            "token",
+            Some(&token.id),
+            serde_json::json!({"user_id": user_id, "name": name}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn principal_for_token(&self, token_hash: &str) -> Result<Option<Principal>> {
+        let row = sqlx::query("SELECT u.id, u.email, u.org_id, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.revoked_at IS NULL")
+            .bind(token_hash)
+            .fetch_optional(self.pool())
+            .await?;
+        Sql::<DB>::principal_from_row(self.pool(), row).await
+    }
+
+    async fn list_tokens(&self, user_id: &UserId) -> Result<Vec<ApiToken>> {
+        let rows = sqlx::query("SELECT id, user_id, name, created_at, revoked_at FROM api_tokens WHERE user_id = $1 ORDER BY created_at, id")
+            .bind(user_id.as_str())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(Sql::<DB>::token_from_row).collect()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn revoke_token(&self, ctx: &WriteContext, user_id: &UserId, token_id: &TokenId) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let revoked =
+            sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
+                .bind(ctx.at_ms)
+                .bind(token_id.as_str())
+                .bind(user_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        if B::rows_affected(&revoked) == 0 {
+            return Err(StoreError::NotFound("token".into()));
+        }
+        Sql::<DB>::audit(
+            &mut tx,
+            ctx,
+            "token.revoke",
+            "token",
+            Some(token_id),
+            serde_json::json!({"user_id": user_id}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
