@@ -41,8 +41,17 @@ async function submitThenValidate(page, context) {
   // Weak answers (grade 4) come with library passages.
   await page.locator("#r-guidance .passage").first().waitFor({ timeout: 15000 });
   await page.locator("#r-guidance .passage mark").first().waitFor();
+  // Only the first domain is answered: the figures say they are provisional, and how much is
+  // answered.
+  check(/Provisional/.test(await page.locator("#r-provisional").textContent()), "an incomplete assessment is marked provisional");
+  const answered = await page.locator("#r-answered").textContent();
+  check(/^\d+ of \d+ applicable questions answered, \d+ not applicable, \d+ unanswered\.$/.test(answered), "the results say how much is answered: " + answered);
+  // Submitting asks to confirm, with the count of unanswered questions.
+  let asked = "";
+  page.once("dialog", (d) => { asked = d.message(); d.accept(); });
   await page.getByRole("button", { name: "Submit for validation" }).click();
   await page.locator('#r-state[data-status="submitted"]').waitFor();
+  check(/^\d+ of the \d+ applicable questions are unanswered/.test(asked), "submitting asked to confirm with the count: " + asked);
   check(await page.getByRole("button", { name: "Send back to the assessor" }).isVisible(), "the owner may take a submitted assessment back");
   await shot(page, "13-results-submitted-by-assessor");
   // A submitted assessment is read-only on the form.
@@ -59,8 +68,15 @@ async function submitThenValidate(page, context) {
   try {
     await signIn(other, "officer@vigie.demo");
     await other.goto(BASE + "/assessments/" + id + "/results");
+    // Validating an incomplete assessment needs a reason: without one it is refused.
+    await other.getByRole("button", { name: "Validate" }).click();
+    await other.locator("#r-lifecycle .error").filter({ hasText: "unanswered" }).waitFor();
+    check(await other.locator('#r-state[data-status="submitted"]').count() === 1, "no reason, no validation");
+    await other.getByLabel(/Reason for validating with \d+ unanswered questions/).fill("Roof and plant rooms not reachable today; second visit booked.");
     await other.getByRole("button", { name: "Validate" }).click();
     await other.locator('#r-state[data-status="validated"]').waitFor();
+    const given = await other.locator("#r-reason-given").textContent();
+    check(given.includes("second visit booked"), "the reason is recorded and shown: " + given);
     const due = await other.locator("#r-due").textContent();
     check(/Re-assessment due \d{4}-\d{2}-\d{2}/.test(due), "the re-assessment date shows: " + due);
     check(!(await other.getByRole("button", { name: "Validate" }).count()), "Validate is gone once validated");
@@ -71,6 +87,7 @@ async function submitThenValidate(page, context) {
     const text = await row.textContent();
     check(text.includes(site.name) && /\d{4}-\d{2}-\d{2}/.test(text), "the dashboard shows the site with its band and re-assessment date: " + text);
     check(/Low|Medium|High|Very high/.test(text), "the dashboard names the site's risk band: " + text);
+    check(/provisional/.test(text) && /\d+ \/ \d+/.test(text), "the dashboard shows how much was answered and that the figure is provisional: " + text);
     await shot(other, "15-dashboard-after-validation");
     // Archived: still readable, out of the dashboard.
     await other.goto(BASE + "/assessments/" + id + "/results");

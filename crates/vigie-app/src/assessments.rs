@@ -34,19 +34,23 @@ pub fn methodology() -> Result<&'static Methodology> {
     })
 }
 
-/// The methodology an assessment pinned; only the embedded version can score.
+/// The methodology an assessment pinned: the current one or an earlier version this server
+/// still carries, so that an assessment keeps the results of the version it was made with.
 fn pinned_methodology(assessment: &Assessment) -> Result<&'static Methodology> {
-    let m = methodology()?;
-    if m.version != assessment.methodology_version {
-        return Err(Failure::new(
+    let pinned = Methodology::embedded_version(&assessment.methodology_version).map_err(|err| {
+        tracing::error!(error = %err, "the embedded methodology is unreadable");
+        Failure::internal()
+    })?;
+    pinned.ok_or_else(|| {
+        Failure::new(
             Code::MethodologyVersionUnavailable,
             format!(
                 "this assessment was made with methodology {}, which this server does not carry (it has {})",
-                assessment.methodology_version, m.version
+                assessment.methodology_version,
+                methodology().map(|m| m.version.as_str()).unwrap_or("none")
             ),
-        ));
-    }
-    Ok(m)
+        )
+    })
 }
 
 /// The language a caller asked for: English unless `fr`.
@@ -223,6 +227,8 @@ fn summary_of(report: &vigie_assessment::ScoreReport<'_>) -> AssessmentSummary {
         .collect();
     let worst = report.scenarios.iter().filter_map(|s| Some((s.risk?, s.risk_band?))).max_by_key(|(risk, _)| *risk);
     AssessmentSummary {
+        completeness: Some(report.completeness),
+        incomplete_reason: None,
         protective_measures_index: report.protective_measures_index,
         max_risk: worst.map(|w| w.0),
         max_risk_band: worst.map(|w| w.1.to_owned()),
@@ -438,8 +444,15 @@ impl App {
     }
 
     /// Moves an assessment along draft → submitted → validated → archived. Validating scores it
-    /// and sets the date the next assessment is due.
-    pub async fn transition_assessment(&self, caller: &Principal, id: &AssessmentId, to: &str) -> Result<Assessment> {
+    /// and sets the date the next assessment is due; validating one with unanswered questions
+    /// needs a `reason`, kept with its summary.
+    pub async fn transition_assessment(
+        &self,
+        caller: &Principal,
+        id: &AssessmentId,
+        to: &str,
+        reason: Option<&str>,
+    ) -> Result<Assessment> {
         let assessment = self.readable_assessment(caller, id).await?;
         let to = AssessmentStatus::from_key(to)?;
         rules::check_transition(caller, &assessment.org_id, assessment.status, to, assessment.submitted_by.as_deref())?;
@@ -448,9 +461,25 @@ impl App {
             let m = pinned_methodology(&assessment)?;
             let answers = self.answers_of(&assessment).await?;
             let report = vigie_assessment::score(m, &input_of(&assessment, answers))?;
+            let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+            let mut summary = summary_of(&report);
+            if report.provisional {
+                let reason = reason.ok_or_else(|| {
+                    Failure::new(
+                        Code::IncompleteReasonRequired,
+                        format!(
+                            "{} of the {} applicable questions are unanswered and count as \"nothing in place\": \
+                             give the reason for validating it as it is, or send it back to be completed",
+                            report.completeness.unanswered, report.completeness.applicable
+                        ),
+                    )
+                    .with_details(json!({"unanswered": report.completeness.unanswered, "applicable": report.completeness.applicable}))
+                })?;
+                summary.incomplete_reason = optional_text("reason", Some(reason.to_owned()), MAX_NOTE_CHARS)?;
+            }
             data.due_at_ms = Some(rules::reassessment_due_ms(self.now_ms(), self.settings.reassessment_days));
             data.protective_measures_index = report.protective_measures_index;
-            data.summary = Some(summary_of(&report));
+            data.summary = Some(summary);
         }
         Ok(self
             .store
@@ -613,7 +642,8 @@ impl App {
             let band = a.summary.as_ref().and_then(|s| s.max_risk_band.as_deref()).unwrap_or("unknown").to_owned();
             *by_band.entry(band.clone()).or_default() += 1;
             let name = names.get(&a.site_id);
-            sites.push(json!({"site_id": a.site_id, "site_name": name, "assessment_id": a.id, "max_risk": a.summary.as_ref().map(|s| s.max_risk), "max_risk_band": band, "due_at_ms": a.due_at_ms}));
+            let completeness = a.summary.as_ref().and_then(|s| s.completeness);
+            sites.push(json!({"site_id": a.site_id, "site_name": name, "assessment_id": a.id, "max_risk": a.summary.as_ref().map(|s| s.max_risk), "max_risk_band": band, "due_at_ms": a.due_at_ms, "methodology_version": a.methodology_version, "completeness": completeness, "provisional": completeness.map(|c| c.provisional())}));
             if a.due_at_ms.is_some_and(|d| d <= horizon) {
                 due.push(json!({"site_id": a.site_id, "site_name": name, "assessment_id": a.id, "due_at_ms": a.due_at_ms, "overdue": a.due_at_ms.is_some_and(|d| d <= now)}));
             }

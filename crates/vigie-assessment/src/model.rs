@@ -111,7 +111,7 @@ pub struct Domain {
 #[serde(deny_unknown_fields)]
 pub struct RiskBand {
     pub id: String,
-    /// Lowest risk (likelihood × consequence) in the band.
+    /// Lowest risk in the band.
     pub min: u8,
     pub name: Text,
 }
@@ -126,6 +126,37 @@ pub struct LikelihoodWeights {
     pub reconnaissance: u32,
 }
 
+/// The threat of one scenario at one site, each factor 1–5, weights in percent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThreatWeights {
+    pub threat_level: u32,
+    pub attractiveness: u32,
+    pub prevalence: u32,
+    pub reconnaissance: u32,
+}
+
+/// How a scenario's risk is formed (docs/methodology.md §8).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "formula", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RiskFormula {
+    /// Version 2026.1: risk = likelihood × consequence (1–25), vulnerability one of the
+    /// likelihood's weighted factors.
+    LikelihoodConsequence { likelihood_weights: LikelihoodWeights },
+    /// From version 2026.2: risk = threat × vulnerability × consequence (1–125), each 1–5.
+    ThreatVulnerabilityConsequence { threat_weights: ThreatWeights },
+}
+
+impl RiskFormula {
+    /// The highest risk the formula can give.
+    pub fn max_risk(&self) -> u8 {
+        match self {
+            RiskFormula::LikelihoodConsequence { .. } => 25,
+            RiskFormula::ThreatVulnerabilityConsequence { .. } => 125,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsequenceWeights {
@@ -138,7 +169,7 @@ pub struct ConsequenceWeights {
 #[serde(deny_unknown_fields)]
 pub struct Parameters {
     pub action_threshold_grade: u8,
-    pub likelihood_weights: LikelihoodWeights,
+    pub risk: RiskFormula,
     pub consequence_weights: ConsequenceWeights,
     pub people_exposed_thresholds: [u32; 4],
     pub crowd_density_thresholds: [f64; 4],
@@ -223,6 +254,8 @@ struct HeaderFile {
     risk_bands: Vec<RiskBand>,
     scenarios: Vec<Scenario>,
     domains: Vec<Domain>,
+    #[serde(default)]
+    previous: Vec<PreviousVersion>,
 }
 
 #[derive(Deserialize)]
@@ -254,6 +287,16 @@ pub(crate) struct Index {
     pub attractiveness: Vec<u8>,
 }
 
+/// Earlier versions the binary still scores, for the assessments made with them: what differed
+/// from the current header (the questions, scenarios and domains are the same).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreviousVersion {
+    version: String,
+    parameters: Parameters,
+    risk_bands: Vec<RiskBand>,
+}
+
 /// A loaded, checked methodology.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Methodology {
@@ -267,23 +310,46 @@ pub struct Methodology {
     pub(crate) index: Index,
 }
 
-static EMBEDDED: OnceLock<Result<Methodology, AssessmentError>> = OnceLock::new();
+/// The current version first, then the earlier ones it still carries.
+static EMBEDDED: OnceLock<Result<Vec<Methodology>, AssessmentError>> = OnceLock::new();
 
 pub(crate) fn category_position(category: SiteCategory) -> usize {
     SiteCategory::ALL.iter().position(|c| *c == category).unwrap_or(0)
 }
 
 impl Methodology {
-    /// The methodology compiled into this binary, parsed and checked once.
+    /// The current methodology compiled into this binary, parsed and checked once.
     pub fn embedded() -> Result<&'static Methodology, AssessmentError> {
+        Self::embedded_versions()?.first().ok_or_else(|| AssessmentError::invalid("no methodology is embedded"))
+    }
+
+    /// Every version compiled into this binary, the current one first.
+    pub fn embedded_versions() -> Result<&'static [Methodology], AssessmentError> {
         EMBEDDED
-            .get_or_init(|| Methodology::from_sources(EMBEDDED_HEADER, &EMBEDDED_QUESTIONS))
-            .as_ref()
+            .get_or_init(|| Methodology::versions_from_sources(EMBEDDED_HEADER, &EMBEDDED_QUESTIONS))
+            .as_deref()
             .map_err(Clone::clone)
+    }
+
+    /// The embedded version an assessment pinned, current or earlier; `None` when this binary
+    /// does not carry it.
+    pub fn embedded_version(version: &str) -> Result<Option<&'static Methodology>, AssessmentError> {
+        Ok(Self::embedded_versions()?.iter().find(|m| m.version == version))
     }
 
     /// Parses and checks a methodology from its header and question files: `(name, text)`.
     pub fn from_sources(header: (&str, &str), question_files: &[(&str, &str)]) -> Result<Self, AssessmentError> {
+        Self::versions_from_sources(header, question_files)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| AssessmentError::invalid("no methodology is embedded"))
+    }
+
+    /// The current version and every earlier one the header lists, each checked.
+    fn versions_from_sources(
+        header: (&str, &str),
+        question_files: &[(&str, &str)],
+    ) -> Result<Vec<Self>, AssessmentError> {
         let parse_error = |file: &str, err: toml::de::Error| AssessmentError::MethodologyParse {
             file: file.to_owned(),
             message: err.to_string(),
@@ -307,7 +373,7 @@ impl Methodology {
         // of an unknown domain goes last, for `validate` to report.
         let domain_position = |domain: &str| head.domains.iter().position(|d| d.id == domain).unwrap_or(usize::MAX);
         questions.sort_by_key(|q: &Question| domain_position(&q.domain));
-        let mut methodology = Methodology {
+        let mut current = Methodology {
             version: head.version,
             parameters: head.parameters,
             category_attractiveness: head.category_attractiveness,
@@ -317,10 +383,25 @@ impl Methodology {
             questions,
             index: Index::default(),
         };
-        methodology.complete();
-        methodology.validate()?;
-        methodology.index = methodology.build_index();
-        Ok(methodology)
+        current.complete();
+        let earlier: Vec<Methodology> = head
+            .previous
+            .into_iter()
+            .map(|previous| Methodology {
+                version: previous.version,
+                parameters: previous.parameters,
+                risk_bands: previous.risk_bands,
+                ..current.clone()
+            })
+            .collect();
+        let mut versions = vec![current];
+        versions.extend(earlier);
+        unique_ids("methodology version", versions.iter().map(|m| m.version.as_str()))?;
+        for methodology in &mut versions {
+            methodology.validate()?;
+            methodology.index = methodology.build_index();
+        }
+        Ok(versions)
     }
 
     /// Fills in what the files leave implicit: answer ids, full measure ids, all categories.
@@ -375,8 +456,9 @@ impl Methodology {
             check_text(&format!("risk band {} name", band.id), &band.name)?;
         }
         let mins: Vec<u8> = self.risk_bands.iter().map(|b| b.min).collect();
-        if mins.first() != Some(&1) || !mins.is_sorted_by(|a, b| a < b) || mins.iter().any(|m| *m > 25) {
-            return fail("risk bands must start at 1 and rise strictly up to at most 25".into());
+        let max_risk = self.parameters.risk.max_risk();
+        if mins.first() != Some(&1) || !mins.is_sorted_by(|a, b| a < b) || mins.iter().any(|m| *m > max_risk) {
+            return fail(format!("risk bands must start at 1 and rise strictly up to at most {max_risk}"));
         }
         for question in &self.questions {
             self.validate_question(question, &scenario_ids, &domain_ids)?;
@@ -386,15 +468,20 @@ impl Methodology {
 
     fn validate_parameters(&self) -> Result<(), AssessmentError> {
         let p = &self.parameters;
-        let l = &p.likelihood_weights;
         let c = &p.consequence_weights;
-        let checks = [
-            (
+        let (weights_sum_to_100, vulnerability_weighs) = match &p.risk {
+            RiskFormula::LikelihoodConsequence { likelihood_weights: l } => (
                 l.threat_level + l.attractiveness + l.prevalence + l.vulnerability + l.reconnaissance == 100,
-                "likelihood weights must sum to 100",
+                l.vulnerability > 0,
             ),
+            RiskFormula::ThreatVulnerabilityConsequence { threat_weights: t } => {
+                (t.threat_level + t.attractiveness + t.prevalence + t.reconnaissance == 100, true)
+            }
+        };
+        let checks = [
+            (weights_sum_to_100, "likelihood or threat weights must sum to 100"),
             (c.severity + c.people_exposed + c.crowd_density == 100, "consequence weights must sum to 100"),
-            (l.vulnerability > 0, "vulnerability must weigh on likelihood"),
+            (vulnerability_weighs, "vulnerability must weigh on likelihood"),
             ((1..=WORST_GRADE).contains(&p.action_threshold_grade), "action threshold grade must be 1 to 4"),
             ((1..=5).contains(&p.default_visibility), "default visibility must be 1 to 5"),
             (p.people_exposed_thresholds.is_sorted_by(|a, b| a < b), "people thresholds must rise"),

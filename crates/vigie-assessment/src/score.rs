@@ -6,10 +6,14 @@
 use std::cmp::Reverse;
 
 use serde::Serialize;
+use vigie_domain::assessment::Completeness;
 
 use crate::error::AssessmentError;
 use crate::input::{AssessmentInput, Resolved, Slot};
-use crate::model::{Answer, CostBand, MAX_WEIGHT, Methodology, OpennessImpact, Question, WORST_GRADE};
+use crate::model::{
+    Answer, ConsequenceWeights, CostBand, MAX_WEIGHT, Methodology, OpennessImpact, Question, RiskFormula, Scenario,
+    WORST_GRADE,
+};
 
 /// The number a contribution adds to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -17,12 +21,14 @@ use crate::model::{Answer, CostBand, MAX_WEIGHT, Methodology, OpennessImpact, Qu
 pub enum Target {
     Vulnerability,
     Likelihood,
+    Threat,
     Consequence,
     Risk,
     ProtectiveMeasuresIndex,
 }
 
-/// The site and scenario factors of likelihood and consequence, each 1–5.
+/// The site and scenario factors of threat, likelihood and consequence, and the three factors
+/// of a risk (threat, vulnerability, consequence), each 1–5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Factor {
@@ -34,6 +40,8 @@ pub enum Factor {
     Severity,
     PeopleExposed,
     CrowdDensity,
+    Threat,
+    Consequence,
 }
 
 /// Where a contribution comes from. Borrowed from the methodology, so that a report of
@@ -118,12 +126,22 @@ pub struct ScenarioScore<'m> {
     pub precursor: bool,
     /// 0 (nothing to exploit) … 100 (nothing in place).
     pub vulnerability: u8,
-    /// 1–5; absent for a precursor.
+    /// The vulnerability as a risk factor, 1–5 (threat × vulnerability × consequence only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vulnerability_band: Option<u8>,
+    /// 1–5 (threat × vulnerability × consequence only); absent for a precursor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threat: Option<u8>,
+    /// 1–5 (likelihood × consequence only); absent for a precursor.
     pub likelihood: Option<u8>,
     pub consequence: Option<u8>,
-    /// likelihood × consequence, 1–25.
+    /// threat × vulnerability × consequence (1–125), or likelihood × consequence (1–25) in
+    /// version 2026.1.
     pub risk: Option<u8>,
     pub risk_band: Option<&'m str>,
+    /// A question bearing on the scenario (or on reconnaissance, which raises every threat)
+    /// is unanswered and counted at the worst grade.
+    pub provisional: bool,
     pub contributions: Vec<Contribution<'m>>,
 }
 
@@ -156,6 +174,9 @@ pub struct ProposedAction<'m> {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ScoreReport<'m> {
     pub methodology_version: &'m str,
+    pub completeness: Completeness,
+    /// Some applicable question is unanswered and counted at the worst grade.
+    pub provisional: bool,
     pub factors: SiteFactors,
     pub scenarios: Vec<ScenarioScore<'m>>,
     pub protective_measures_index: Option<u8>,
@@ -187,6 +208,7 @@ pub struct ScoreNumbers<'m> {
 pub struct ScenarioNumbers<'m> {
     pub id: &'m str,
     pub vulnerability: u8,
+    pub threat: Option<u8>,
     pub likelihood: Option<u8>,
     pub consequence: Option<u8>,
     pub risk: Option<u8>,
@@ -204,6 +226,7 @@ impl<'m> ScoreReport<'m> {
                 .map(|s| ScenarioNumbers {
                     id: s.id,
                     vulnerability: s.vulnerability,
+                    threat: s.threat,
                     likelihood: s.likelihood,
                     consequence: s.consequence,
                     risk: s.risk,
@@ -479,6 +502,55 @@ fn weighted_factor<'m, const EXPLAIN: bool>(
     value as u8
 }
 
+/// A scenario's consequence: the weighted mean of its severity and the site's exposure and
+/// density.
+fn consequence_of<'m, const EXPLAIN: bool>(
+    scenario: &Scenario,
+    factors: &SiteFactors,
+    cw: &ConsequenceWeights,
+    contributions: &mut Vec<Contribution<'m>>,
+    scratch: &mut Scratch,
+) -> u8 {
+    weighted_factor::<EXPLAIN>(
+        Target::Consequence,
+        &[
+            (Factor::Severity, scenario.severity, cw.severity),
+            (Factor::PeopleExposed, factors.people_exposed, cw.people_exposed),
+            (Factor::CrowdDensity, factors.crowd_density, cw.crowd_density),
+        ],
+        contributions,
+        scratch,
+    )
+}
+
+/// ln 1 … ln 5 in thousandths: a factor's weight in a product is its share of the product's
+/// logarithm, so a factor of 1 (it multiplies nothing) gets no share and doubling a factor
+/// weighs the same whichever factor it is.
+const LN_MILLI: [u64; 5] = [0, 693, 1099, 1386, 1609];
+
+/// Splits a product of factors 1–5 into integer contributions, one per factor, in proportion
+/// to each factor's share of the product's logarithm; a product of ones goes to the first.
+fn product_contributions<'m>(
+    product: u8,
+    parts: [(Factor, u8); 3],
+    contributions: &mut Vec<Contribution<'m>>,
+    scratch: &mut Scratch,
+) {
+    scratch.units.clear();
+    let ln = |value: u8| LN_MILLI.get(usize::from(value.saturating_sub(1))).copied().unwrap_or(0);
+    let all_ones = parts.iter().all(|(_, value)| *value <= 1);
+    for (i, (factor, value)) in parts.into_iter().enumerate() {
+        let weight = if all_ones { u64::from(i == 0) } else { ln(value) };
+        scratch.units.push((contributions.len(), weight));
+        contributions.push(Contribution {
+            to: Target::Risk,
+            source: Source::Factor { factor, value, weight: ln(value) as u32 },
+            points: 0,
+        });
+    }
+    scratch.distribute(u64::from(product), contributions);
+}
+
 pub(crate) fn score_resolved<'m>(m: &'m Methodology, r: &Resolved) -> ScoreReport<'m> {
     score_resolved_with::<true>(m, r)
 }
@@ -505,61 +577,101 @@ fn score_resolved_with<'m, const EXPLAIN: bool>(m: &'m Methodology, r: &Resolved
                 id: &s.id,
                 precursor: s.precursor,
                 vulnerability,
+                vulnerability_band: None,
+                threat: None,
                 likelihood: None,
                 consequence: None,
                 risk: None,
                 risk_band: None,
+                provisional: m
+                    .index
+                    .scenario_questions
+                    .get(si)
+                    .is_some_and(|qs| qs.iter().any(|(qi, _)| r.slots.get(*qi) == Some(&Slot::Unanswered))),
                 contributions,
             }
         })
         .collect();
+    let reconnaissance_provisional = scenarios.iter().any(|s| s.precursor && s.provisional);
+    for score in scenarios.iter_mut() {
+        score.provisional |= reconnaissance_provisional;
+    }
     let reconnaissance = scenarios
         .iter()
         .filter(|s| s.precursor)
         .map(|s| band(s.vulnerability, &p.vulnerability_thresholds))
         .max()
         .unwrap_or(1);
-    let lw = &p.likelihood_weights;
     let cw = &p.consequence_weights;
     for (score, scenario) in scenarios.iter_mut().zip(&m.scenarios) {
         if scenario.precursor {
             continue;
         }
         let contributions = &mut score.contributions;
-        let likelihood_start = contributions.len();
-        let likelihood = weighted_factor::<EXPLAIN>(
-            Target::Likelihood,
-            &[
-                (Factor::ThreatLevel, factors.threat_level, lw.threat_level),
-                (Factor::Attractiveness, factors.attractiveness, lw.attractiveness),
-                (Factor::Prevalence, scenario.prevalence, lw.prevalence),
-                (Factor::Vulnerability, band(score.vulnerability, &p.vulnerability_thresholds), lw.vulnerability),
-                (Factor::Reconnaissance, reconnaissance, lw.reconnaissance),
-            ],
-            contributions,
-            &mut scratch,
-        );
-        let likelihood_end = contributions.len();
-        let consequence = weighted_factor::<EXPLAIN>(
-            Target::Consequence,
-            &[
-                (Factor::Severity, scenario.severity, cw.severity),
-                (Factor::PeopleExposed, factors.people_exposed, cw.people_exposed),
-                (Factor::CrowdDensity, factors.crowd_density, cw.crowd_density),
-            ],
-            contributions,
-            &mut scratch,
-        );
-        // risk = likelihood × consequence = Σ (likelihood contribution × consequence).
-        for i in likelihood_start..likelihood_end {
-            let Some(c) = contributions.get(i) else { break };
-            let risk =
-                Contribution { to: Target::Risk, source: c.source.clone(), points: c.points * u32::from(consequence) };
-            contributions.push(risk);
-        }
-        let risk = likelihood * consequence;
-        score.likelihood = Some(likelihood);
-        score.consequence = Some(consequence);
+        let vulnerability_band = band(score.vulnerability, &p.vulnerability_thresholds);
+        let risk = match &p.risk {
+            RiskFormula::LikelihoodConsequence { likelihood_weights: lw } => {
+                let likelihood_start = contributions.len();
+                let likelihood = weighted_factor::<EXPLAIN>(
+                    Target::Likelihood,
+                    &[
+                        (Factor::ThreatLevel, factors.threat_level, lw.threat_level),
+                        (Factor::Attractiveness, factors.attractiveness, lw.attractiveness),
+                        (Factor::Prevalence, scenario.prevalence, lw.prevalence),
+                        (Factor::Vulnerability, vulnerability_band, lw.vulnerability),
+                        (Factor::Reconnaissance, reconnaissance, lw.reconnaissance),
+                    ],
+                    contributions,
+                    &mut scratch,
+                );
+                let likelihood_end = contributions.len();
+                let consequence = consequence_of::<EXPLAIN>(scenario, &factors, cw, contributions, &mut scratch);
+                // risk = likelihood × consequence = Σ (likelihood contribution × consequence).
+                for i in likelihood_start..likelihood_end {
+                    let Some(c) = contributions.get(i) else { break };
+                    let risk = Contribution {
+                        to: Target::Risk,
+                        source: c.source.clone(),
+                        points: c.points * u32::from(consequence),
+                    };
+                    contributions.push(risk);
+                }
+                score.likelihood = Some(likelihood);
+                score.consequence = Some(consequence);
+                likelihood * consequence
+            }
+            RiskFormula::ThreatVulnerabilityConsequence { threat_weights: tw } => {
+                let threat = weighted_factor::<EXPLAIN>(
+                    Target::Threat,
+                    &[
+                        (Factor::ThreatLevel, factors.threat_level, tw.threat_level),
+                        (Factor::Attractiveness, factors.attractiveness, tw.attractiveness),
+                        (Factor::Prevalence, scenario.prevalence, tw.prevalence),
+                        (Factor::Reconnaissance, reconnaissance, tw.reconnaissance),
+                    ],
+                    contributions,
+                    &mut scratch,
+                );
+                let consequence = consequence_of::<EXPLAIN>(scenario, &factors, cw, contributions, &mut scratch);
+                let risk = threat * vulnerability_band * consequence;
+                if EXPLAIN {
+                    product_contributions(
+                        risk,
+                        [
+                            (Factor::Threat, threat),
+                            (Factor::Vulnerability, vulnerability_band),
+                            (Factor::Consequence, consequence),
+                        ],
+                        contributions,
+                        &mut scratch,
+                    );
+                }
+                score.threat = Some(threat);
+                score.vulnerability_band = Some(vulnerability_band);
+                score.consequence = Some(consequence);
+                risk
+            }
+        };
         score.risk = Some(risk);
         score.risk_band = m.risk_bands.iter().rev().find(|b| b.min <= risk).map(|b| b.id.as_str());
     }
@@ -576,8 +688,11 @@ fn score_resolved_with<'m, const EXPLAIN: bool>(m: &'m Methodology, r: &Resolved
     } else {
         (Vec::new(), Vec::new())
     };
+    let completeness = completeness_of(&r.slots);
     ScoreReport {
         methodology_version: &m.version,
+        completeness,
+        provisional: completeness.provisional(),
         factors,
         scenarios,
         protective_measures_index: site_index,
@@ -585,6 +700,17 @@ fn score_resolved_with<'m, const EXPLAIN: bool>(m: &'m Methodology, r: &Resolved
         domains,
         actions,
         unanswered,
+    }
+}
+
+/// How many applicable questions are answered, not applicable and unanswered.
+fn completeness_of(slots: &[Slot]) -> Completeness {
+    let count = |pick: fn(&Slot) -> bool| slots.iter().filter(|s| pick(s)).count() as u32;
+    Completeness {
+        applicable: count(|s| *s != Slot::Excluded),
+        answered: count(|s| matches!(s, Slot::Answered { .. })),
+        not_applicable: count(|s| *s == Slot::NotApplicable),
+        unanswered: count(|s| *s == Slot::Unanswered),
     }
 }
 
@@ -743,9 +869,16 @@ pub struct Deltas<'m> {
 pub struct ScenarioDelta<'m> {
     pub id: &'m str,
     pub vulnerability: i16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threat: Option<i16>,
     pub likelihood: Option<i16>,
     pub consequence: Option<i16>,
     pub risk: Option<i16>,
+    /// When a measure bears on the scenario but leaves its vulnerability as it was: the
+    /// question that decides instead (the weakest critical link, or the weakest way in of
+    /// the measure's chain).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<&'m str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -769,6 +902,8 @@ pub fn what_if<'m>(
     let before_input = m.resolve(input)?;
     let mut after_input = before_input.clone();
     let mut applied = Vec::with_capacity(measures.len());
+    // The questions a measure raised.
+    let mut raised = Vec::with_capacity(measures.len());
     for id in measures {
         let unknown = || AssessmentError::UnknownMeasure { measure: id.clone() };
         let &(qi, mi) = m.index.measure_by_id.get(id).ok_or_else(unknown)?;
@@ -789,6 +924,7 @@ pub fn what_if<'m>(
         };
         if raise && let Some(ai) = question.answers.iter().position(|a| a.grade == measure.target) {
             *slot = Slot::Answered { answer: ai as u8, grade: measure.target };
+            raised.push(question);
         }
     }
     let before = score_resolved(m, &before_input);
@@ -800,7 +936,9 @@ pub fn what_if<'m>(
             .zip(&after.scenarios)
             .map(|(b, a)| ScenarioDelta {
                 id: b.id,
+                decided_by: (a.vulnerability == b.vulnerability).then(|| decider(a, &raised)).flatten(),
                 vulnerability: i16::from(a.vulnerability) - i16::from(b.vulnerability),
+                threat: diff(b.threat, a.threat),
                 likelihood: diff(b.likelihood, a.likelihood),
                 consequence: diff(b.consequence, a.consequence),
                 risk: diff(b.risk, a.risk),
@@ -818,6 +956,33 @@ pub fn what_if<'m>(
             .collect(),
     };
     Ok(WhatIf { measures: applied, before, after, deltas })
+}
+
+/// Why raising these questions left a scenario's vulnerability as it was: the weakest critical
+/// link that sets its floor, or else the counted (weakest) member of a raised question's chain.
+/// `None` when no raised question bears on the scenario.
+fn decider<'m>(after: &ScenarioScore<'m>, raised: &[&'m Question]) -> Option<&'m str> {
+    let bears = |q: &Question| q.scenarios.contains_key(after.id);
+    if !raised.iter().any(|q| bears(q)) {
+        return None;
+    }
+    let weakest_link = after.contributions.iter().find_map(|c| match c.source {
+        Source::WeakestLink { question, .. } if c.to == Target::Vulnerability => Some(question.id.as_str()),
+        _ => None,
+    });
+    weakest_link.or_else(|| {
+        raised.iter().filter(|q| bears(q)).find_map(|q| {
+            let chain = q.chain.as_deref()?;
+            after.contributions.iter().find_map(|c| match c.source {
+                Source::Answer { question, counted: true, .. }
+                    if question.chain.as_deref() == Some(chain) && question.id != q.id =>
+                {
+                    Some(question.id.as_str())
+                }
+                _ => None,
+            })
+        })
+    })
 }
 
 /// Percentile rank of `value` among peer values (e.g. the protective measures index of the

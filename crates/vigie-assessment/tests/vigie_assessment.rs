@@ -188,36 +188,51 @@ fn input_errors_name_the_culprit_with_a_stable_code() {
 
 // ── The worked example of docs/methodology.md ─────────────────────────────────────────────
 
+/// The named scenario of a report.
+fn scenario<'r, 'm>(
+    report: &'r vigie_assessment::ScoreReport<'m>,
+    id: &str,
+) -> &'r vigie_assessment::score::ScenarioScore<'m> {
+    report.scenarios.iter().find(|s| s.id == id).unwrap_or_else(|| panic!("scenario {id}"))
+}
+
+/// A scenario's contributions to one number, by source, leaving out zeros.
+fn points(s: &vigie_assessment::score::ScenarioScore<'_>, target: Target) -> Vec<(String, u32)> {
+    s.contributions
+        .iter()
+        .filter(|c| c.to == target && c.points > 0)
+        .map(|c| match &c.source {
+            Source::Answer { question, .. } => (question.id.clone(), c.points),
+            Source::WeakestLink { question, .. } => (format!("weakest link {}", question.id), c.points),
+            Source::Factor { factor, .. } => (format!("{factor:?}"), c.points),
+            Source::Domain { domain } => (domain.to_string(), c.points),
+        })
+        .collect()
+}
+
+fn owned(pairs: &[(&str, u32)]) -> Vec<(String, u32)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
 #[test]
 fn the_worked_example_of_the_documentation_is_reproduced() {
     let m = methodology();
     let input = AssessmentInput::from_json(WORKED_EXAMPLE).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(input.methodology_version, m.version, "the worked example uses the current methodology");
     let report = score(m, &input).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.factors.attractiveness, 3);
     assert_eq!(report.factors.people_exposed, 3);
     assert_eq!(report.factors.crowd_density, 2);
-    let vehicle = report.scenarios.iter().find(|s| s.id == "vehicle_as_weapon").unwrap_or_else(|| panic!("scenario"));
+    let vehicle = scenario(&report, "vehicle_as_weapon");
     assert_eq!(vehicle.vulnerability, 60);
-    assert_eq!(vehicle.likelihood, Some(4));
+    assert_eq!(vehicle.vulnerability_band, Some(4));
+    assert_eq!(vehicle.threat, Some(3));
+    assert_eq!(vehicle.likelihood, None);
     assert_eq!(vehicle.consequence, Some(4));
-    assert_eq!(vehicle.risk, Some(16));
-    assert_eq!(vehicle.risk_band, Some("very_high"));
-    let points = |target: Target| -> Vec<(String, u32)> {
-        vehicle
-            .contributions
-            .iter()
-            .filter(|c| c.to == target && c.points > 0)
-            .map(|c| match &c.source {
-                Source::Answer { question, .. } => (question.id.clone(), c.points),
-                Source::WeakestLink { question, .. } => (format!("weakest link {}", question.id), c.points),
-                Source::Factor { factor, .. } => (format!("{factor:?}"), c.points),
-                Source::Domain { domain } => (domain.to_string(), c.points),
-            })
-            .collect()
-    };
-    let owned = |pairs: &[(&str, u32)]| pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect::<Vec<_>>();
+    assert_eq!(vehicle.risk, Some(48));
+    assert_eq!(vehicle.risk_band, Some("high"));
     assert_eq!(
-        points(Target::Vulnerability),
+        points(vehicle, Target::Vulnerability),
         owned(&[
             ("perimeter.hvm_event_closures", 3),
             ("perimeter.delivery_vehicles", 2),
@@ -226,11 +241,12 @@ fn the_worked_example_of_the_documentation_is_reproduced() {
             ("weakest link perimeter.hvm_event_closures", 53),
         ])
     );
-    assert_eq!(
-        points(Target::Likelihood),
-        owned(&[("ThreatLevel", 1), ("Attractiveness", 1), ("Prevalence", 1), ("Vulnerability", 1)])
-    );
-    assert_eq!(points(Target::Consequence), owned(&[("Severity", 3), ("PeopleExposed", 1)]));
+    assert_eq!(points(vehicle, Target::Threat), owned(&[("ThreatLevel", 1), ("Attractiveness", 1), ("Prevalence", 1)]));
+    assert_eq!(points(vehicle, Target::Consequence), owned(&[("Severity", 3), ("PeopleExposed", 1)]));
+    assert_eq!(points(vehicle, Target::Risk), owned(&[("Threat", 14), ("Vulnerability", 17), ("Consequence", 17)]));
+    // Marauding firearms, nothing to exploit: low, where version 2026.1 said high (12).
+    let firearms = scenario(&report, "marauding_firearms");
+    assert_eq!((firearms.vulnerability, firearms.risk, firearms.risk_band), (0, Some(12), Some("low")));
     assert_eq!(report.protective_measures_index, Some(99));
     assert_eq!(report.domains[1].protective_measures_index, Some(75));
     let first = &report.actions[0];
@@ -240,8 +256,82 @@ fn the_worked_example_of_the_documentation_is_reproduced() {
         what_if(m, &input, &["perimeter.hvm_event_closures.temporary_hvm".into()]).unwrap_or_else(|e| panic!("{e}"));
     let delta = after.deltas.scenarios.iter().find(|d| d.id == "vehicle_as_weapon").unwrap_or_else(|| panic!("delta"));
     assert_eq!(delta.vulnerability, -40);
-    assert_eq!(delta.likelihood, Some(-1));
-    assert_eq!(delta.risk, Some(-4));
+    assert_eq!(delta.threat, Some(0));
+    assert_eq!(delta.risk, Some(-24));
+    assert_eq!(scenario(&after.after, "vehicle_as_weapon").risk_band, Some("medium"));
+    assert_eq!(delta.decided_by, None);
+
+    // Checking delivery vehicles changes nothing for vehicle ramming while the event closures
+    // (the weakest critical link) set the floor: the what-if names them.
+    let checked = what_if(m, &input, &["perimeter.delivery_vehicles.vehicle_register".into()]).unwrap();
+    let delta = checked.deltas.scenarios.iter().find(|d| d.id == "vehicle_as_weapon").unwrap();
+    assert_eq!((delta.vulnerability, delta.risk), (0, Some(0)));
+    assert_eq!(delta.decided_by, Some("perimeter.hvm_event_closures"));
+    // Raising the main approaches, a stronger member of the closures' chain, is decided by the
+    // closures too.
+    let approaches = what_if(m, &input, &["perimeter.hvm_main_approaches.rated_hvm".into()]).unwrap();
+    let delta = approaches.deltas.scenarios.iter().find(|d| d.id == "vehicle_as_weapon").unwrap();
+    assert_eq!((delta.vulnerability, delta.decided_by), (0, Some("perimeter.hvm_event_closures")));
+}
+
+#[test]
+fn completeness_counts_answered_not_applicable_and_unanswered_and_marks_figures_provisional() {
+    let m = methodology();
+    let complete = score(m, &AssessmentInput::from_json(WORKED_EXAMPLE).unwrap()).unwrap();
+    let c = complete.completeness;
+    assert_eq!(c.unanswered, 0);
+    assert!(c.not_applicable >= 3);
+    assert_eq!(c.answered + c.not_applicable, c.applicable);
+    assert!(!complete.provisional && complete.scenarios.iter().all(|s| !s.provisional));
+
+    let mut partial = AssessmentInput::from_json(WORKED_EXAMPLE).unwrap();
+    partial.answers.remove("perimeter.hvm_main_approaches");
+    let report = score(m, &partial).unwrap();
+    assert_eq!(report.completeness.unanswered, 1);
+    assert_eq!(report.completeness.applicable, c.applicable);
+    assert!(report.provisional);
+    assert!(scenario(&report, "vehicle_as_weapon").provisional);
+    assert!(!scenario(&report, "cbrn").provisional, "the main approaches do not bear on CBRN");
+}
+
+#[test]
+fn an_assessment_made_with_version_2026_1_keeps_its_results() {
+    let old = Methodology::embedded_version("2026.1").unwrap().unwrap_or_else(|| panic!("2026.1 is carried"));
+    let mut input = AssessmentInput::from_json(WORKED_EXAMPLE).unwrap_or_else(|e| panic!("{e}"));
+    input.methodology_version = "2026.1".into();
+    let report = score(old, &input).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.methodology_version, "2026.1");
+    let vehicle = scenario(&report, "vehicle_as_weapon");
+    assert_eq!((vehicle.likelihood, vehicle.consequence, vehicle.threat), (Some(4), Some(4), None));
+    assert_eq!((vehicle.risk, vehicle.risk_band), (Some(16), Some("very_high")));
+    assert_eq!(
+        points(vehicle, Target::Likelihood),
+        owned(&[("ThreatLevel", 1), ("Attractiveness", 1), ("Prevalence", 1), ("Vulnerability", 1)])
+    );
+    let firearms = scenario(&report, "marauding_firearms");
+    assert_eq!((firearms.risk, firearms.risk_band), (Some(12), Some("high")));
+    let after =
+        what_if(old, &input, &["perimeter.hvm_event_closures.temporary_hvm".into()]).unwrap_or_else(|e| panic!("{e}"));
+    let delta = after.deltas.scenarios.iter().find(|d| d.id == "vehicle_as_weapon").unwrap_or_else(|| panic!("delta"));
+    assert_eq!((delta.likelihood, delta.risk), (Some(-1), Some(-4)));
+    assert!(Methodology::embedded_version("2025.9").unwrap().is_none());
+}
+
+/// The position of a risk's band among the methodology's bands, lowest 0.
+fn band_rank(m: &Methodology, risk: u32) -> usize {
+    m.risk_bands.iter().rposition(|b| u32::from(b.min) <= risk).unwrap_or(0)
+}
+
+#[test]
+fn at_every_threat_and_consequence_vulnerability_0_is_two_bands_below_vulnerability_100() {
+    let m = methodology();
+    for threat in 1..=5u32 {
+        for consequence in 1..=5u32 {
+            let worst = band_rank(m, threat * 5 * consequence);
+            let best = band_rank(m, threat * consequence);
+            assert!(best <= worst.saturating_sub(2), "threat {threat}, consequence {consequence}: {best} vs {worst}");
+        }
+    }
 }
 
 // ── Properties ─────────────────────────────────────────────────────────────────────────────
@@ -314,17 +404,28 @@ proptest! {
             prop_assert!(s.vulnerability <= 100);
             let sum = |t: Target| s.contributions.iter().filter(|c| c.to == t).map(|c| c.points).sum::<u32>();
             prop_assert_eq!(sum(Target::Vulnerability), u32::from(s.vulnerability));
-            match (s.likelihood, s.consequence, s.risk) {
-                (Some(l), Some(c), Some(r)) => {
-                    prop_assert!((1..=5).contains(&l) && (1..=5).contains(&c));
-                    prop_assert_eq!(r, l * c);
-                    prop_assert_eq!(sum(Target::Likelihood), u32::from(l));
+            match (s.threat, s.vulnerability_band, s.consequence, s.risk) {
+                (Some(t), Some(v), Some(c), Some(r)) => {
+                    prop_assert!((1..=5).contains(&t) && (1..=5).contains(&v) && (1..=5).contains(&c));
+                    prop_assert_eq!(u32::from(r), u32::from(t) * u32::from(v) * u32::from(c));
+                    prop_assert_eq!(sum(Target::Threat), u32::from(t));
                     prop_assert_eq!(sum(Target::Consequence), u32::from(c));
                     prop_assert_eq!(sum(Target::Risk), u32::from(r));
+                    prop_assert!(s.likelihood.is_none());
                     prop_assert!(s.risk_band.is_some());
                 }
-                (None, None, None) => prop_assert!(s.precursor),
-                _ => prop_assert!(false, "likelihood, consequence and risk come together"),
+                (None, None, None, None) => prop_assert!(s.precursor),
+                _ => prop_assert!(false, "threat, vulnerability, consequence and risk come together"),
+            }
+            // The weakest link: a critical measure at grade g keeps the scenario at least
+            // as vulnerable as the floor of g.
+            for q in m.questions.iter().filter(|q| q.scenarios.get(s.id) == Some(&3) && q.applies_to.contains(&input.site.category)) {
+                let grade = match input.answers.get(&q.id).map(String::as_str) {
+                    Some("na") => continue,
+                    Some(a) => q.answers.iter().find(|x| x.id == a).map_or(4, |x| x.grade),
+                    None => 4,
+                };
+                prop_assert!(s.vulnerability >= m.parameters.weakest_link_floor[usize::from(grade)], "{} below the floor of {}", s.id, q.id);
             }
             // Every counted question bearing on the scenario is explained exactly once.
             let si = m.scenarios.iter().position(|x| x.id == s.id).unwrap_or(0);
@@ -370,7 +471,7 @@ proptest! {
         let after = score(m, &improved).map_err(|e| TestCaseError::fail(e.to_string()))?;
         for (b, a) in before.scenarios.iter().zip(&after.scenarios) {
             prop_assert!(a.vulnerability <= b.vulnerability, "{} vulnerability rose", b.id);
-            prop_assert!(a.likelihood <= b.likelihood, "{} likelihood rose", b.id);
+            prop_assert!(a.threat <= b.threat, "{} threat rose", b.id);
             prop_assert!(a.risk <= b.risk, "{} risk rose", b.id);
         }
         prop_assert!(after.protective_measures_index >= before.protective_measures_index);
@@ -391,6 +492,42 @@ proptest! {
             prop_assert_eq!(i16::from(a.vulnerability) - i16::from(b.vulnerability), d.vulnerability);
         }
         prop_assert!(plan.deltas.protective_measures_index.unwrap_or(0) >= 0);
+    }
+
+    #[test]
+    fn risk_never_falls_when_the_threat_level_or_the_crowd_rises(input in arbitrary_input(), more_people in 0u32..20_000) {
+        let m = methodology();
+        let before = score(m, &input).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let mut raised = input.clone();
+        raised.threat_level = (input.threat_level + 1).min(5);
+        raised.site.occupancy += more_people;
+        let after = score(m, &raised).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        for (b, a) in before.scenarios.iter().zip(&after.scenarios) {
+            prop_assert_eq!(a.vulnerability, b.vulnerability);
+            prop_assert!(a.threat >= b.threat && a.consequence >= b.consequence, "{} fell", b.id);
+            prop_assert!(a.risk >= b.risk, "{} risk fell", b.id);
+        }
+    }
+
+    #[test]
+    fn every_answer_at_best_is_two_bands_below_every_answer_at_worst(input in arbitrary_input()) {
+        let m = methodology();
+        let at = |pick: fn(&[vigie_assessment::model::Answer]) -> Option<&vigie_assessment::model::Answer>| {
+            let mut answers = BTreeMap::new();
+            for q in m.questions.iter().filter(|q| q.applies_to.contains(&input.site.category)) {
+                if let Some(a) = pick(&q.answers) {
+                    answers.insert(q.id.clone(), a.id.clone());
+                }
+            }
+            score(m, &AssessmentInput { answers, ..input.clone() })
+        };
+        let best = at(|answers| answers.iter().min_by_key(|a| a.grade)).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let worst = at(|answers| answers.iter().max_by_key(|a| a.grade)).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        for (b, w) in best.scenarios.iter().zip(&worst.scenarios).filter(|(b, _)| !b.precursor) {
+            prop_assert_eq!((b.vulnerability, w.vulnerability), (0, 100), "{}", b.id);
+            let (rb, rw) = (band_rank(m, u32::from(b.risk.unwrap_or(0))), band_rank(m, u32::from(w.risk.unwrap_or(0))));
+            prop_assert!(rb <= rw.saturating_sub(2), "{}: band {} at best, {} at worst", b.id, rb, rw);
+        }
     }
 
     #[test]

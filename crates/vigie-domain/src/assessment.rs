@@ -295,10 +295,36 @@ pub struct Action {
 /// the worst. Fields in alphabetical order, as the API has always shown them.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AssessmentSummary {
+    /// How much of the assessment was answered when it was validated; absent from summaries
+    /// written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completeness: Option<Completeness>,
+    /// Why an assessment with unanswered questions was validated all the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete_reason: Option<String>,
     pub max_risk: Option<u8>,
     pub max_risk_band: Option<String>,
     pub protective_measures_index: Option<u8>,
     pub scenarios: Vec<ScenarioRisk>,
+}
+
+/// How much of an assessment is answered. Of the `applicable` questions (those of the site's
+/// category), `answered` have a grade, `not_applicable` were answered "not applicable" and
+/// `unanswered` have no answer yet and count as "nothing in place": a figure computed while
+/// any is unanswered is provisional.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Completeness {
+    pub applicable: u32,
+    pub answered: u32,
+    pub not_applicable: u32,
+    pub unanswered: u32,
+}
+
+impl Completeness {
+    /// Figures computed with unanswered questions may only fall as answers come in.
+    pub fn provisional(&self) -> bool {
+        self.unanswered > 0
+    }
 }
 
 /// One scenario's risk in an [`AssessmentSummary`].

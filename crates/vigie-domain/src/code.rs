@@ -85,6 +85,7 @@ error_codes! {
     QueryInvalid = "query_invalid", 400, exit::DATA;
     // Input that breaks a rule.
     ValidationFailed = "validation_failed", 422, exit::DATA;
+    IncompleteReasonRequired = "incomplete_reason_required", 422, exit::DATA;
     SiteGeometryInvalid = "site_geometry_invalid", 422, exit::DATA;
     GeojsonInvalid = "geojson_invalid", 422, exit::DATA;
     PhotoTypeUnsupported = "photo_type_unsupported", 415, exit::DATA;

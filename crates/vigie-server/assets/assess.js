@@ -175,6 +175,9 @@ function assessmentPage(root) {
     const out = el("p", { role: "status" });
     wrap.append(el("button", { type: "button", id: "a-submit", onclick: async () => {
       if (Object.keys(pending).length || conflicts.length) { out.textContent = t("submit_wait"); return; }
+      // Unanswered questions count as "nothing in place": the assessor confirms knowing how many.
+      const unanswered = questions.filter((q) => { const a = answerOf(q.id); return !(a && a.answer); }).length;
+      if (unanswered > 0 && !confirm(t("confirm_submit_incomplete").replace("{n}", unanswered).replace("{applicable}", questions.length))) return;
       const r = await api("POST", base + "/transition", { to: "submitted" });
       if (r.ok) { assessment = Object.assign(assessment, r.data || { status: "submitted" }); render(); }
       else out.textContent = errorText(r);

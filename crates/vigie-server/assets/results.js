@@ -6,8 +6,13 @@ const SVG = "http://www.w3.org/2000/svg";
 const BAND_COLOURS = { low: "#1a9850", moderate: "#e6b400", medium: "#e6b400", high: "#f46d43", very_high: "#d73027", critical: "#a50026" };
 const bandColour = (band) => BAND_COLOURS[band] || "#6b7785";
 const bandText = (band) => (t("band_" + band) !== "band_" + band ? t("band_" + band) : band);
-// Cell colour of the matrix by likelihood × consequence.
+// Cell colour of the version 2026.1 matrix by likelihood × consequence.
 const cellColour = (r) => (r >= 15 ? "#f4a6a6" : r >= 10 ? "#fcc99b" : r >= 5 ? "#fde9a6" : "#cfe9d3");
+// From version 2026.2 risk is threat × vulnerability × consequence (1–125); 2026.1 gave
+// likelihood × consequence (1–25). A report says which by carrying `threat`.
+const isProduct = (report) => (report.scenarios || []).some((s) => s.threat !== undefined && s.threat !== null);
+const maxRisk = (report) => (isProduct(report) ? 125 : 25);
+const fill = (text, values) => Object.entries(values).reduce((out, [k, v]) => out.replaceAll("{" + k + "}", String(v)), text);
 
 function svg(tag, attrs, ...children) {
   const node = document.createElementNS(SVG, tag);
@@ -48,26 +53,31 @@ function bars(report) {
   const row = 30;
   const width = 400;
   const left = 150;
-  const chart = svg("svg", { viewBox: `0 0 ${width} ${scenarios.length * row + 30}`, role: "img", "aria-labelledby": "bars-title" }, svg("title", { id: "bars-title" }, t("bars_title")));
+  const product = isProduct(report);
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${scenarios.length * row + 30}`, role: "img", "aria-labelledby": "bars-title" }, svg("title", { id: "bars-title" }, t(product ? "bars_title_tvc" : "bars_title")));
   scenarios.forEach((s, i) => {
     const y = i * row + 6;
     const risk = s.risk || 0;
-    const w = Math.max(2, ((width - left - 60) * risk) / 25);
+    const w = Math.max(2, ((width - left - 60) * risk) / maxRisk(report));
     const name = scenarioName(s);
     chart.append(svg("text", { x: 2, y: y + 16, "font-size": 12 }, name.length > 22 ? name.slice(0, 21) + "…" : name, svg("title", {}, name)));
     chart.append(svg("rect", { x: left, y, width: w, height: 20, fill: bandColour(s.risk_band), rx: 2 }));
     chart.append(svg("text", { x: left + w + 6, y: y + 15, "font-size": 12 }, s.risk === null || s.risk === undefined ? "–" : String(risk)));
   });
-  chart.append(svg("text", { x: 2, y: scenarios.length * row + 24, "font-size": 11, fill: "#4a5560" }, t("risk_scale")));
+  chart.append(svg("text", { x: 2, y: scenarios.length * row + 24, "font-size": 11, fill: "#4a5560" }, t(product ? "risk_scale_tvc" : "risk_scale")));
   const box = document.getElementById("r-bars");
   box.replaceChildren(el("div", { class: "bars" }, chart));
   for (const s of scenarios) {
-    const summary = scenarioName(s) + ": " + t("risk") + " " + (s.risk ?? "–") + " (" + bandName(s.risk_band) + ") = " + t("likelihood") + " " + (s.likelihood ?? "–") + " × " + t("consequence") + " " + (s.consequence ?? "–") + "; " + t("vulnerability") + " " + s.vulnerability;
+    const factors = product
+      ? t("threat") + " " + (s.threat ?? "–") + " × " + t("vulnerability") + " " + (s.vulnerability_band ?? "–") + " × " + t("consequence") + " " + (s.consequence ?? "–")
+      : t("likelihood") + " " + (s.likelihood ?? "–") + " × " + t("consequence") + " " + (s.consequence ?? "–");
+    const summary = scenarioName(s) + ": " + t("risk") + " " + (s.risk ?? "–") + " (" + bandName(s.risk_band) + ")" + (s.provisional ? ", " + t("provisional_short") : "") + " = " + factors + "; " + t("vulnerability") + " " + s.vulnerability + " / 100";
     box.append(explanation(summary, s.contributions));
   }
 }
 
 function matrix(report) {
+  if (isProduct(report)) { threatVulnerabilityMatrix(report); return; }
   const size = 5;
   const cell = 56;
   const pad = 44;
@@ -94,6 +104,47 @@ function matrix(report) {
     legend.append(el("li", { text: scenarioName(s) + " (" + s.likelihood + " × " + s.consequence + ")" }));
   });
   document.getElementById("r-matrix").replaceChildren(el("div", { class: "matrix" }, chart), legend);
+}
+
+// Version 2026.2 onwards: each scenario placed by its vulnerability (1–5) and its threat
+// (1–5); the consequence is the third factor, so the marker's colour gives the risk band.
+function threatVulnerabilityMatrix(report) {
+  const size = 5;
+  const cell = 56;
+  const pad = 44;
+  const chart = svg("svg", { viewBox: `0 0 ${pad + size * cell + 10} ${size * cell + pad + 10}`, role: "img", "aria-labelledby": "mx-title", width: 360 }, svg("title", { id: "mx-title" }, t("matrix_title_tvc")));
+  for (let v = 1; v <= size; v++) for (let th = 1; th <= size; th++) {
+    chart.append(svg("rect", { x: pad + (v - 1) * cell, y: (size - th) * cell, width: cell, height: cell, fill: "#eef1f4", stroke: "#fff" }));
+  }
+  for (let i = 1; i <= size; i++) {
+    chart.append(svg("text", { x: pad + (i - 0.5) * cell, y: size * cell + 16, "text-anchor": "middle", "font-size": 12 }, String(i)));
+    chart.append(svg("text", { x: pad - 10, y: (size - i + 0.5) * cell + 4, "text-anchor": "end", "font-size": 12 }, String(i)));
+  }
+  chart.append(svg("text", { x: pad + (size * cell) / 2, y: size * cell + 36, "text-anchor": "middle", "font-size": 12 }, t("vulnerability_factor")));
+  chart.append(svg("text", { x: 12, y: (size * cell) / 2, "font-size": 12, transform: `rotate(-90 12 ${(size * cell) / 2})`, "text-anchor": "middle" }, t("threat")));
+  const placed = {};
+  const legend = el("ol", {});
+  (report.scenarios || []).forEach((s, i) => {
+    if (!s.threat || !s.vulnerability_band) return;
+    const key = s.vulnerability_band + "," + s.threat;
+    const n = (placed[key] = (placed[key] || 0) + 1) - 1;
+    const x = pad + (s.vulnerability_band - 1) * cell + 14 + (n % 3) * 15;
+    const y = (size - s.threat) * cell + 14 + Math.floor(n / 3) * 15;
+    chart.append(svg("circle", { cx: x, cy: y, r: 7, fill: bandColour(s.risk_band), stroke: "#17324d" }, svg("title", {}, scenarioName(s))));
+    chart.append(svg("text", { x, y: y + 4, "text-anchor": "middle", "font-size": 10, fill: "#000" }, String(i + 1)));
+    legend.append(el("li", { text: scenarioName(s) + " (" + s.threat + " × " + s.vulnerability_band + " × " + s.consequence + " = " + s.risk + ", " + bandName(s.risk_band) + ")" }));
+  });
+  document.getElementById("r-matrix").replaceChildren(el("div", { class: "matrix" }, chart), legend);
+}
+
+// How much of the assessment is answered, the methodology it was scored with, and a warning
+// when the figures are provisional.
+function completeness(report) {
+  const c = report.completeness || {};
+  const parts = [el("p", { id: "r-answered", text: fill(t("completeness"), { answered: c.answered ?? 0, applicable: c.applicable ?? 0, na: c.not_applicable ?? 0, unanswered: c.unanswered ?? 0 }) }),
+    el("p", { class: "state", text: t("methodology_version") + " " + report.methodology_version })];
+  if (report.provisional) parts.unshift(el("p", { id: "r-provisional", class: "warning", role: "note" }, el("strong", { text: t("provisional") })));
+  document.getElementById("r-completeness").replaceChildren(el("div", { class: "card" }, ...parts));
 }
 
 function pmi(data) {
@@ -142,9 +193,12 @@ function whatIf(report) {
     const after = (r.data.after && r.data.after.scenarios) || [];
     const table = el("table", {}, el("thead", {}, el("tr", {}, el("th", { scope: "col", text: t("scenario") }), el("th", { scope: "col", class: "num", text: t("risk_now") }), el("th", { scope: "col", class: "num", text: t("risk_after") }))));
     const body = el("tbody", {});
+    const deltas = (r.data.deltas && r.data.deltas.scenarios) || [];
     for (const s of (r.data.before && r.data.before.scenarios) || []) {
       const a = after.find((x) => x.id === s.id) || {};
-      body.append(el("tr", {}, el("td", { text: scenarioName(s) }), el("td", { class: "num", text: String(s.risk ?? "–") }), el("td", { class: "num", text: String(a.risk ?? "–") })));
+      const d = deltas.find((x) => x.id === s.id) || {};
+      const why = d.decided_by ? el("span", { class: "state decided-by", text: " (" + fill(t("decided_by"), { question: questionText(d.decided_by) }) + ")" }) : "";
+      body.append(el("tr", { "data-scenario": s.id }, el("td", {}, scenarioName(s), why), el("td", { class: "num", text: String(s.risk ?? "–") }), el("td", { class: "num", text: String(a.risk ?? "–") })));
     }
     table.append(body);
     const dp = r.data.deltas && r.data.deltas.protective_measures_index;
@@ -187,32 +241,48 @@ const day = (ms) => (ms ? new Date(ms).toISOString().slice(0, 10) : "–");
 // The status, who may move it on, and the buttons for the moves the caller's role allows
 // (draft → submitted by its owners; submitted → validated by an authority who did not
 // submit it, or back to draft; draft or validated → archived). The API checks again.
-function lifecycle(root, assessment) {
+function lifecycle(root, assessment, report) {
   const box = document.getElementById("r-lifecycle");
   const canWrite = root.dataset.canWrite === "1";
   const canValidate = root.dataset.canValidate === "1";
   const a = assessment;
+  const c = (report && report.completeness) || {};
+  const unanswered = c.unanswered ?? 0;
   const parts = [el("p", {}, t("status") + ": ", el("strong", { id: "r-state", "data-status": a.status, text: t("status_" + a.status) }))];
   if (a.submitted_at_ms) parts.push(el("p", { text: t("submitted_on") + " " + day(a.submitted_at_ms) }));
   if (a.validated_at_ms) parts.push(el("p", { text: t("validated_on") + " " + day(a.validated_at_ms) }));
   if (a.due_at_ms) parts.push(el("p", { id: "r-due", text: t("reassess_by") + " " + day(a.due_at_ms) }));
+  const reasonGiven = a.summary && a.summary.incomplete_reason;
+  if (reasonGiven) parts.push(el("p", { id: "r-reason-given", class: "warning", text: t("incomplete_reason_given") + " " + reasonGiven }));
   const out = el("p", { role: "alert", class: "error" });
   const buttons = el("div", { class: "actions" });
+  // Validating with unanswered questions needs a reason, which the assessment keeps.
+  const reasonBox = el("div", { id: "r-reason-box" });
+  let reason = null;
   const move = (to, label, secondary) => buttons.append(el("button", { type: "button", class: secondary ? "secondary" : null, "data-to": to, text: label, onclick: async () => {
     if (to === "archived" && !confirm(t("confirm_archive"))) return;
+    if (to === "submitted" && unanswered > 0 && !confirm(fill(t("confirm_submit_incomplete"), { n: unanswered, applicable: c.applicable ?? 0 }))) return;
     out.textContent = "";
-    const r = await api("POST", "/api/v1/assessments/" + encodeURIComponent(a.id) + "/transition", { to });
-    if (!r.ok) { out.textContent = errorText(r); return; }
-    lifecycle(root, r.data);
+    const body = { to };
+    if (to === "validated" && reason) body.reason = reason.value;
+    const r = await api("POST", "/api/v1/assessments/" + encodeURIComponent(a.id) + "/transition", body);
+    if (!r.ok) { out.textContent = errorText(r); if (reason) reason.focus(); return; }
+    lifecycle(root, r.data, report);
   } }));
   const submittedByMe = a.submitted_by === root.dataset.user && root.dataset.admin !== "1";
   if (a.status === "draft" && canWrite) move("submitted", t("submit_assessment"));
-  if (a.status === "submitted" && canValidate && !submittedByMe) move("validated", t("validate"));
+  if (a.status === "submitted" && canValidate && !submittedByMe) {
+    if (unanswered > 0) {
+      reason = el("textarea", { id: "r-reason", rows: 3, maxlength: 4000 });
+      reasonBox.append(el("label", { for: "r-reason", text: fill(t("incomplete_reason"), { n: unanswered }) }), reason);
+    }
+    move("validated", t("validate"));
+  }
   if (a.status === "submitted" && canValidate && submittedByMe) parts.push(el("p", { class: "state", text: t("four_eyes") }));
   if (a.status === "submitted" && (canWrite || canValidate)) move("draft", t("send_back"), true);
   if ((a.status === "draft" && canWrite) || (a.status === "validated" && (canWrite || canValidate))) move("archived", t("archive"), true);
   if (a.status !== "draft") parts.push(el("p", { class: "state", text: t("read_only") }));
-  box.replaceChildren(...parts, buttons, out);
+  box.replaceChildren(...parts, reasonBox, buttons, out);
 }
 
 // The library passages next to each weak answer (grade 3 or 4), most relevant first.
@@ -249,7 +319,8 @@ async function results(root) {
   if (m.ok) methodology = m.data;
   if (!s.ok) { status.textContent = errorText(s); return; }
   status.textContent = "";
-  if (a.ok) { lifecycle(root, a.data); guidance(a.data, lang); }
+  if (a.ok) { lifecycle(root, a.data, s.data.report); guidance(a.data, lang); }
+  completeness(s.data.report);
   bars(s.data.report);
   matrix(s.data.report);
   pmi(s.data);
@@ -291,9 +362,11 @@ async function dashboard() {
   for (const s of (d.sites || []).slice().sort((x, y) => (y.max_risk ?? 0) - (x.max_risk ?? 0))) {
     siteRows.append(el("tr", { "data-site": s.site_id }, el("td", {}, el("a", { href: "/assessments/" + s.assessment_id + "/results", text: s.site_name || s.site_id })),
       el("td", {}, el("span", { class: "band", style: "border-left: 1em solid " + bandColour(s.max_risk_band) }, " " + bandText(s.max_risk_band))),
-      el("td", { class: "num", text: String(s.max_risk ?? "–") }), el("td", { text: day(s.due_at_ms) })));
+      el("td", { class: "num", text: String(s.max_risk ?? "–") + (s.provisional ? " (" + t("provisional_short") + ")" : "") }),
+      el("td", { class: "num", text: s.completeness ? s.completeness.answered + s.completeness.not_applicable + " / " + s.completeness.applicable : "–" }),
+      el("td", { text: day(s.due_at_ms) })));
   }
-  const siteTable = el("div", { class: "scroll" }, el("table", { id: "d-sites" }, el("thead", {}, el("tr", {}, ...[t("site"), t("band"), t("max_risk"), t("reassess_by")].map((h) => el("th", { scope: "col", text: h })))), siteRows));
+  const siteTable = el("div", { class: "scroll" }, el("table", { id: "d-sites" }, el("thead", {}, el("tr", {}, ...[t("site"), t("band"), t("max_risk"), t("answered_col"), t("reassess_by")].map((h) => el("th", { scope: "col", text: h })))), siteRows));
   document.getElementById("d-bands-body").replaceChildren(...(bands.length ? [el("div", { class: "bars" }, chart), siteTable] : [el("p", { text: t("none") })]));
   const due = el("ul", { class: "plain" });
   for (const x of d.reassessments_due || []) due.append(el("li", {}, el("a", { href: "/sites/" + x.site_id, text: x.site_name || x.site_id }), " · " + day(x.due_at_ms) + (x.overdue ? " · " + t("overdue") : "")));

@@ -239,6 +239,8 @@ async fn get_photo(
 #[serde(deny_unknown_fields)]
 struct TransitionBody {
     to: String,
+    /// Why an assessment with unanswered questions is validated as it is.
+    reason: Option<String>,
 }
 
 async fn transition(
@@ -247,7 +249,7 @@ async fn transition(
     Path(id): Path<AssessmentId>,
     ApiJson(body): ApiJson<TransitionBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let moved = state.app.transition_assessment(&caller, &id, &body.to).await?;
+    let moved = state.app.transition_assessment(&caller, &id, &body.to, body.reason.as_deref()).await?;
     Ok(Json(assessment_json(&moved, None)))
 }
 

@@ -537,15 +537,13 @@ where
             )));
         }
         let assessment = Sql::<DB>::assessment_in(&mut tx, id).await?;
-        Sql::<DB>::audit(
-            &mut tx,
-            ctx,
-            &format!("assessment.{}", to.key()),
-            "assessment",
-            Some(id),
-            serde_json::json!({"org_id": assessment.org_id, "from": from.key()}),
-        )
-        .await?;
+        let mut details = serde_json::json!({"org_id": assessment.org_id, "from": from.key()});
+        // A validation with unanswered questions records how many; its reason stays with the
+        // assessment, out of the log.
+        if let Some(completeness) = data.summary.as_ref().and_then(|s| s.completeness) {
+            details["unanswered"] = completeness.unanswered.into();
+        }
+        Sql::<DB>::audit(&mut tx, ctx, &format!("assessment.{}", to.key()), "assessment", Some(id), details).await?;
         tx.commit().await?;
         Ok(assessment)
     }

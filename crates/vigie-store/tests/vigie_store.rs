@@ -567,6 +567,13 @@ mod assessments {
                 "{name}"
             );
             let summary = AssessmentSummary {
+                completeness: Some(vigie_domain::assessment::Completeness {
+                    applicable: 90,
+                    answered: 80,
+                    not_applicable: 4,
+                    unanswered: 6,
+                }),
+                incomplete_reason: Some("the roof could not be reached".into()),
                 max_risk: Some(12),
                 max_risk_band: Some("high".into()),
                 protective_measures_index: Some(41),
