@@ -251,6 +251,7 @@ fn the_worked_example_of_the_documentation_is_reproduced() {
     assert_eq!(report.domains[1].protective_measures_index, Some(75));
     let first = &report.actions[0];
     assert_eq!(first.measure, "perimeter.hvm_event_closures.temporary_hvm");
+    assert_eq!(first.priority, 432);
 
     let after =
         what_if(m, &input, &["perimeter.hvm_event_closures.temporary_hvm".into()]).unwrap_or_else(|e| panic!("{e}"));
