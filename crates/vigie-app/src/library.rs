@@ -59,6 +59,17 @@ pub async fn open(store: &dyn Store, dir: Option<&Path>) -> Result<Arc<SharedLib
     Ok(library)
 }
 
+/// The on-disk index opened read-only, for a search while a server holds it; `None` when it
+/// is missing, unreadable or behind the store (the caller then builds one in memory).
+pub async fn open_read_only(store: &dyn Store, dir: &Path) -> Result<Option<Arc<SharedLibrary>>> {
+    let owned = dir.to_path_buf();
+    let Ok(Ok(library)) = blocking(move || SharedLibrary::open_read_only(&owned)).await else {
+        return Ok(None);
+    };
+    let current = store.library_generation().await?;
+    Ok((library.generation()? == current).then(|| Arc::new(library)))
+}
+
 /// Adds to the index what changed in the store since the index's generation.
 pub async fn refresh(store: &dyn Store, library: &Arc<SharedLibrary>) -> Result<()> {
     let current = store.library_generation().await?;

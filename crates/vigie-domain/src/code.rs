@@ -118,6 +118,8 @@ error_codes! {
     ConfigUnreadable = "config_unreadable", 500, exit::CONFIG;
     ConfigInvalid = "config_invalid", 500, exit::CONFIG;
     DatabaseUrlInvalid = "database_url_invalid", 500, exit::CONFIG;
+    DatabaseMissing = "database_missing", 500, exit::NO_INPUT;
+    ImportRejectedAll = "import_rejected_all", 422, exit::DATA;
     BackupFailed = "backup_failed", 500, exit::CANT_CREATE;
     BackupUnsupported = "backup_unsupported", 422, exit::UNAVAILABLE;
     FileTooLarge = "file_too_large", 413, exit::DATA;

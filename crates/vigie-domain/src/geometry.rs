@@ -1,4 +1,5 @@
 //! Site geometry: GeoJSON Polygon or MultiPolygon in WGS84, checked before it is stored.
+use geo::orient::{Direction, Orient};
 use geo::{BoundingRect, Coord, GeodesicArea, LineString, MultiPolygon, Polygon, Validation};
 use serde_json::Value;
 
@@ -98,8 +99,12 @@ impl SiteGeometry {
         Self::from_polygons(polygons)
     }
 
-    /// Checks polygons built elsewhere (for example from OpenStreetMap ways).
+    /// Checks polygons built elsewhere (for example from OpenStreetMap ways). Rings come out
+    /// in the GeoJSON orientation (outer counter-clockwise, holes clockwise) whatever their
+    /// winding: RFC 7946 §3.1.6 asks parsers not to reject the other one, and the geodesic area
+    /// of a clockwise outer ring would be the rest of the Earth.
     pub fn from_polygons(polygons: Vec<Polygon<f64>>) -> Result<Self, DomainError> {
+        let polygons: Vec<Polygon<f64>> = polygons.into_iter().map(|p| p.orient(Direction::Default)).collect();
         let vertices: usize = polygons
             .iter()
             .map(|p| p.exterior().0.len() + p.interiors().iter().map(|r| r.0.len()).sum::<usize>())
@@ -230,6 +235,28 @@ mod tests {
         // 0.002° of longitude at 60.17° N ≈ 111 m, 0.001° of latitude ≈ 111 m.
         assert!((geometry.area_m2() - 12_390.0).abs() < 100.0, "{}", geometry.area_m2());
         assert_eq!(geometry.to_geojson(), square());
+    }
+
+    #[test]
+    fn clockwise_rings_are_accepted_and_rewound() {
+        // Regression: a clockwise outer ring was refused as larger than the area limit.
+        let clockwise = json!({"type": "Polygon", "coordinates": [[[24.951, 60.169], [24.951, 60.170], [24.953, 60.170], [24.953, 60.169], [24.951, 60.169]]]});
+        let geometry = SiteGeometry::from_geojson(&clockwise).unwrap_or_else(|e| unreachable!("{e}"));
+        let counter_clockwise = SiteGeometry::from_geojson(&square()).unwrap_or_else(|e| unreachable!("{e}"));
+        assert!((geometry.area_m2() - counter_clockwise.area_m2()).abs() < 1e-6);
+        let ring = &geometry.to_geojson()["coordinates"][0];
+        let signed: f64 = ring
+            .as_array()
+            .map(|r| {
+                r.windows(2)
+                    .map(|w| {
+                        w[0][0].as_f64().unwrap_or(0.0) * w[1][1].as_f64().unwrap_or(0.0)
+                            - w[1][0].as_f64().unwrap_or(0.0) * w[0][1].as_f64().unwrap_or(0.0)
+                    })
+                    .sum()
+            })
+            .unwrap_or(0.0);
+        assert!(signed > 0.0, "the stored outer ring is counter-clockwise: {ring}");
     }
 
     #[test]

@@ -265,6 +265,15 @@ fn parse_vehicle_test(
             ));
             s
         }
+        // Regression: `K99` was reported as not starting with V/.
+        None if s.strip_prefix('K').is_some_and(|k| k.starts_with(|c: char| c.is_ascii_digit())) => {
+            return Err(unreadable(
+                input,
+                format!(
+                    "{s} is not a K-rating of the US Department of State standard: the K-ratings are K4 (30 mph), K8 (40 mph) and K12 (50 mph), optionally followed by a penetration level L1, L2 or L3 (e.g. K12-L3)"
+                ),
+            ));
+        }
         None => return Err(fail("it does not start with V/ followed by the test mass")),
     };
     let (mass, after) = number_prefix(rest).ok_or_else(|| fail("no test mass after V/"))?;
@@ -434,6 +443,13 @@ mod tests {
         assert_eq!(r.penetration_m, Some(0.0));
         let r = Rating::parse("V/7200[N2A]/48/30:0.2").unwrap();
         assert_eq!(r.angle_deg, 30.0);
+    }
+
+    #[test]
+    fn an_unknown_k_rating_is_named_as_such() {
+        let err = Rating::parse("K99").unwrap_err().to_string();
+        assert!(err.contains("not a K-rating") && err.contains("K4") && !err.contains("V/"), "{err}");
+        assert_eq!(Rating::parse("k12-l3").unwrap().normalised, "K12/L3");
     }
 
     #[test]

@@ -96,6 +96,18 @@ fn escape_into(out: &mut String, text: &str) {
     }
 }
 
+/// A snippet as plain text for a terminal: hits in `[` `]`, the escapes of `escape_into` undone.
+pub fn snippet_as_text(html: &str) -> String {
+    html.replace("<mark>", "[")
+        .replace("</mark>", "]")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        // Last, so that an escaped "&lt;" in the text ("&amp;lt;") stays "&lt;".
+        .replace("&amp;", "&")
+}
+
 /// Damerau–Levenshtein distance ≤ 1 (one insertion, deletion, substitution or swap).
 pub fn within_one_edit(a: &str, b: &str) -> bool {
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
@@ -120,6 +132,16 @@ pub fn within_one_edit(a: &str, b: &str) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_snippet_reads_as_plain_text_in_a_terminal() {
+        // Regression: `vigie library search` printed "l&#39;Union" and "&amp;".
+        let mut html = String::from("<mark>");
+        escape_into(&mut html, "l'Union");
+        html.push_str("</mark>");
+        escape_into(&mut html, " & \"les <États>\" &lt;");
+        assert_eq!(snippet_as_text(&html), "[l'Union] & \"les <États>\" &lt;");
+    }
 
     fn marks(stems: &[&str], fuzzy: &[&str]) -> Marks {
         Marks {

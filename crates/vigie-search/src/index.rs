@@ -91,7 +91,8 @@ fn schema() -> (Schema, Fields) {
 
 pub struct LibraryIndex {
     reader: IndexReader,
-    writer: IndexWriter<TantivyDocument>,
+    /// `None` when opened read-only, beside a running server that holds the writer's lock.
+    writer: Option<IndexWriter<TantivyDocument>>,
     fields: Fields,
     glossary: Glossary,
     signatures: BTreeMap<String, Vec<u32>>,
@@ -102,7 +103,7 @@ pub struct LibraryIndex {
 impl LibraryIndex {
     pub fn open_in_ram() -> Result<Self, SearchError> {
         let (schema, fields) = schema();
-        Self::with_index(Index::create_in_ram(schema), fields)
+        Self::with_index(Index::create_in_ram(schema), fields, true)
     }
 
     /// Opens the index in `dir`, creating it if absent.
@@ -111,7 +112,19 @@ impl LibraryIndex {
             .map_err(|e| SearchError::IndexFailed { reason: format!("{}: {e}", dir.display()) })?;
         let directory = MmapDirectory::open(dir).map_err(|e| SearchError::IndexFailed { reason: e.to_string() })?;
         let (schema, fields) = schema();
-        Self::with_index(Index::open_or_create(directory, schema)?, fields)
+        Self::with_index(Index::open_or_create(directory, schema)?, fields, true)
+    }
+
+    /// Opens the existing index in `dir` for searching only: it takes no lock, so it works
+    /// while a server writes to it; adding to it is refused.
+    pub fn open_read_only(dir: &Path) -> Result<Self, SearchError> {
+        let directory = MmapDirectory::open(dir).map_err(|e| SearchError::IndexFailed { reason: e.to_string() })?;
+        let (_, fields) = schema();
+        Self::with_index(Index::open(directory)?, fields, false)
+    }
+
+    fn writer(&mut self) -> Result<&mut IndexWriter<TantivyDocument>, SearchError> {
+        self.writer.as_mut().ok_or_else(|| SearchError::IndexFailed { reason: "the index was opened read-only".into() })
     }
 
     /// Builds a fresh index (in `dir`, emptied first, or in RAM) from stored documents.
@@ -142,13 +155,13 @@ impl LibraryIndex {
         Ok(index)
     }
 
-    fn with_index(index: Index, fields: Fields) -> Result<Self, SearchError> {
+    fn with_index(index: Index, fields: Fields, writable: bool) -> Result<Self, SearchError> {
         for lang in Lang::ALL {
             index.tokenizers().register(tokenizer_name(lang), analyzer(lang));
         }
         index.tokenizers().register(PLAIN, plain_analyzer());
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        let writer = index.writer_with_num_threads(1, WRITER_MEMORY)?;
+        let writer = if writable { Some(index.writer_with_num_threads(1, WRITER_MEMORY)?) } else { None };
         let mut me = LibraryIndex {
             reader,
             writer,
@@ -179,13 +192,14 @@ impl LibraryIndex {
     /// Visible to searches after [`commit`](Self::commit).
     pub fn add(&mut self, doc: &Document, version: &DocumentVersion, passages: &[Passage]) -> Result<(), SearchError> {
         let f = self.fields;
-        self.writer.delete_term(Term::from_field_text(f.doc_id, &doc.id));
+        let writer = self.writer()?;
+        writer.delete_term(Term::from_field_text(f.doc_id, &doc.id));
         let mut record = TantivyDocument::default();
         record.add_text(f.kind, KIND_DOCUMENT);
         record.add_text(f.doc_id, &doc.id);
         let sig: Vec<u8> = version.signature.iter().flat_map(|v| v.to_le_bytes()).collect();
         record.add_bytes(f.signature, &sig);
-        self.writer.add_document(record)?;
+        writer.add_document(record)?;
         for p in passages {
             let mut d = TantivyDocument::default();
             d.add_text(f.kind, KIND_PASSAGE);
@@ -208,20 +222,22 @@ impl LibraryIndex {
             // match its title's words, drowning the one passage that is about them.
             d.add_text(f.text_of(doc.language), &p.text);
             d.add_text(f.plain, &p.text);
-            self.writer.add_document(d)?;
+            writer.add_document(d)?;
         }
         self.signatures.insert(doc.id.to_string(), version.signature.clone());
         Ok(())
     }
 
-    pub fn remove(&mut self, document_id: &str) {
-        self.writer.delete_term(Term::from_field_text(self.fields.doc_id, document_id));
+    pub fn remove(&mut self, document_id: &str) -> Result<(), SearchError> {
+        let term = Term::from_field_text(self.fields.doc_id, document_id);
+        self.writer()?.delete_term(term);
         self.signatures.remove(document_id);
+        Ok(())
     }
 
     /// Makes added and removed documents visible, durably when the index is on disk.
     pub fn commit(&mut self) -> Result<(), SearchError> {
-        self.writer.commit()?;
+        self.writer()?.commit()?;
         self.reader.reload()?;
         self.regroup();
         Ok(())
@@ -231,7 +247,7 @@ impl LibraryIndex {
     fn merge_segments(&mut self) -> Result<(), SearchError> {
         let ids = self.reader.searcher().segment_readers().iter().map(|r| r.segment_id()).collect::<Vec<_>>();
         if ids.len() > 1 {
-            self.writer.merge(&ids).wait()?;
+            self.writer()?.merge(&ids).wait()?;
             self.reader.reload()?;
         }
         Ok(())

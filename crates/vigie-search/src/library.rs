@@ -49,6 +49,16 @@ impl SharedLibrary {
         Ok(SharedLibrary { dir: Some(dir.to_owned()), state: RwLock::new(State { index, generation }) })
     }
 
+    /// The index in `dir` opened for searching only, without the lock a running server holds.
+    pub fn open_read_only(dir: &Path) -> Result<Self, SearchError> {
+        let generation = match std::fs::read_to_string(dir.join("generation")) {
+            Ok(text) => text.trim().parse().unwrap_or(0),
+            Err(_) => 0,
+        };
+        let index = LibraryIndex::open_read_only(&dir.join("index"))?;
+        Ok(SharedLibrary { dir: Some(dir.to_owned()), state: RwLock::new(State { index, generation }) })
+    }
+
     /// The store generation the index reflects.
     pub fn generation(&self) -> Result<i64, SearchError> {
         Ok(self.state.read().map_err(|_| poisoned())?.generation)

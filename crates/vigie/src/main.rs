@@ -27,8 +27,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the web application and the API.
+    /// Run the web application and the API (creates the database if needed).
     Serve(ServeArgs),
+    /// Create the database named by --database-url (every other command but `serve` needs
+    /// it to exist).
+    Init,
     /// Print a commented configuration file with every default.
     DefaultConfig,
     /// Print the settings in effect (after file, environment and flags), as JSON.
@@ -114,6 +117,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Serve(serve) => runtime()?.block_on(cmd::serve::run(&global, &serve)),
+        Command::Init => runtime()?.block_on(cmd::init(&global)),
         Command::Orgs(command) => runtime()?.block_on(cmd::accounts::orgs(&global, command)),
         Command::Users(command) => runtime()?.block_on(cmd::accounts::users(&global, command)),
         Command::Tokens(command) => runtime()?.block_on(cmd::accounts::tokens(&global, command)),

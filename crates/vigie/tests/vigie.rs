@@ -14,7 +14,15 @@ struct Sandbox {
 }
 
 impl Sandbox {
+    /// A folder with a new, empty database (`vigie init`).
     fn new() -> Self {
+        let sandbox = Sandbox::uninitialised();
+        assert!(sandbox.ok(&["init"]).starts_with("created the database"));
+        sandbox
+    }
+
+    /// A folder with no database yet.
+    fn uninitialised() -> Self {
         Sandbox { dir: tempfile::tempdir().unwrap() }
     }
 
@@ -253,7 +261,7 @@ fn geojson_import_reports_each_bad_feature_and_imports_the_good_ones() {
         assert!(!out.status.success());
         assert!(String::from_utf8_lossy(&out.stderr).contains(code));
     }
-    assert_eq!(sandbox.json(&["sites", "list"])["total"], 2, "failed imports wrote nothing");
+    assert_eq!(sandbox.json(&["sites", "list", "--json"])["total"], 2, "failed imports wrote nothing");
 }
 
 #[test]
@@ -280,7 +288,7 @@ fn osm_import_finds_dozens_of_real_helsinki_sites_and_reimports_nothing() {
         assert!(!out.status.success());
         assert!(String::from_utf8_lossy(&out.stderr).contains(code), "{}", String::from_utf8_lossy(&out.stderr));
     }
-    assert_eq!(sandbox.json(&["sites", "list"])["total"].as_u64(), Some(imported), "bad files wrote nothing");
+    assert_eq!(sandbox.json(&["sites", "list", "--json"])["total"].as_u64(), Some(imported), "bad files wrote nothing");
 }
 
 #[test]
@@ -320,24 +328,24 @@ fn backup_and_restore_round_trip() {
     let backup = sandbox.path("backup.db");
     sandbox.ok(&["backup", "--out", backup.to_str().unwrap()]);
     assert!(!sandbox.run(&["backup", "--out", backup.to_str().unwrap()]).status.success(), "never overwrites a backup");
-    let before = sandbox.json(&["sites", "list"]);
+    let before = sandbox.json(&["sites", "list", "--json"]);
 
     write_json(
         &file,
         &json!({"type": "FeatureCollection", "features": [feature("Later site", "other", 24.96, 60.17)]}),
     );
     sandbox.ok(&["sites", "import-geojson", file.to_str().unwrap(), "--org", "City"]);
-    assert_eq!(sandbox.json(&["sites", "list"])["total"], 2);
+    assert_eq!(sandbox.json(&["sites", "list", "--json"])["total"], 2);
 
     assert!(sandbox.ok(&["restore", backup.to_str().unwrap()]).contains("audit entries verified"));
-    assert_eq!(sandbox.json(&["sites", "list"]), before);
+    assert_eq!(sandbox.json(&["sites", "list", "--json"]), before);
 
     let garbage = sandbox.path("garbage.db");
     std::fs::write(&garbage, "not a database at all").unwrap();
     let out = sandbox.run(&["restore", garbage.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a readable Vigie database backup"));
-    assert_eq!(sandbox.json(&["sites", "list"]), before, "a bad backup leaves the database alone");
+    assert_eq!(sandbox.json(&["sites", "list", "--json"]), before, "a bad backup leaves the database alone");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -511,7 +519,7 @@ fn geojson_files_with_the_same_feature_ids_do_not_replace_each_other() {
         assert_eq!(summary["imported"], 1, "{summary}");
         assert_eq!(summary["rejected"][0]["reason"], "another feature of this file has the same id");
     }
-    assert_eq!(sandbox.json(&["sites", "list"])["total"], 2);
+    assert_eq!(sandbox.json(&["sites", "list", "--json"])["total"], 2);
 }
 
 // --- The guidance library (issue 5) ---
@@ -624,4 +632,83 @@ async fn the_server_searches_the_library_and_catches_up_with_command_line_ingest
             .any(|r| r["document_id"].as_str().unwrap().starts_with("ip-20-2328")),
         "{found}"
     );
+    // Regression: the command line searches while the server holds the index, and prints
+    // text, not HTML entities.
+    let text = sandbox.ok(&["library", "search", "chiens détecteurs d'explosifs"]);
+    assert!(text.contains("[chiens]") || text.contains("[détecteurs]"), "{text}");
+    assert!(!text.contains("&#39;") && !text.contains("&amp;") && !text.contains("<mark>"), "{text}");
+    assert!(!text.starts_with("0 matching"), "{text}");
+}
+
+#[test]
+fn a_mistyped_sqlite_url_is_an_error_not_an_empty_database() {
+    let sandbox = Sandbox::uninitialised();
+    for args in [&["sites", "list"][..], &["orgs", "list"], &["audit", "verify"], &["library", "search", "x"]] {
+        let out = sandbox.run(args);
+        assert_eq!(out.status.code(), Some(66), "vigie {args:?} exits with EX_NOINPUT");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("there is no database at") && stderr.contains("database_missing"), "{stderr}");
+    }
+    assert!(!sandbox.path("vigie.db").exists(), "no empty database was created");
+    assert!(sandbox.ok(&["init"]).starts_with("created the database"));
+    assert!(sandbox.ok(&["init"]).contains("is ready"), "init on an existing database only migrates");
+    assert!(sandbox.ok(&["sites", "list"]).contains("0 of 0 sites"));
+}
+
+#[test]
+fn geojson_rings_wound_clockwise_are_imported() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["orgs", "add", "--name", "City", "--kind", "authority"]);
+    let mut clockwise = feature("Senate Square", "public_square", 24.951, 60.169);
+    clockwise["geometry"]["coordinates"][0].as_array_mut().unwrap().reverse();
+    let file = sandbox.path("clockwise.geojson");
+    write_json(&file, &json!({"type": "FeatureCollection", "features": [clockwise]}));
+    let summary = sandbox.json(&["sites", "import-geojson", file.to_str().unwrap(), "--org", "City"]);
+    assert_eq!(summary["imported"], 1, "{summary}");
+    let listed = sandbox.json(&["sites", "list", "--json", "--geometry"]);
+    let area = listed["items"][0]["area_m2"].as_f64().unwrap();
+    assert!((3_000.0..7_000.0).contains(&area), "the area of the square, not of the rest of the Earth: {area}");
+}
+
+#[test]
+fn an_import_that_rejects_every_feature_fails() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["orgs", "add", "--name", "City", "--kind", "authority"]);
+    let file = sandbox.path("bad.geojson");
+    write_json(&file, &json!({"type": "FeatureCollection", "features": [feature("Castle", "castle", 24.96, 60.17)]}));
+    let out = sandbox.run(&["sites", "import-geojson", file.to_str().unwrap(), "--org", "City"]);
+    assert_eq!(out.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("import_rejected_all"));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((summary["imported"].as_u64(), summary["rejected"][0]["index"].as_u64()), (Some(0), Some(0)));
+}
+
+#[test]
+fn sites_list_prints_a_table_or_json_with_geometry_on_request() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["orgs", "add", "--name", "City", "--kind", "authority"]);
+    let file = sandbox.path("sites.geojson");
+    write_json(
+        &file,
+        &json!({"type": "FeatureCollection", "features": [feature("Senate Square", "public_square", 24.951, 60.169)]}),
+    );
+    sandbox.ok(&["sites", "import-geojson", file.to_str().unwrap(), "--org", "City"]);
+    let table = sandbox.ok(&["sites", "list"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("NAME") && lines[0].contains("CATEGORY"), "{table}");
+    assert!(lines[1].starts_with("Senate Square") && lines[1].contains("public_square"), "{table}");
+    assert_eq!(lines[2], "1 of 1 sites (--limit to see more, --json for JSON)");
+    let plain = sandbox.json(&["sites", "list", "--json"]);
+    assert!(plain["items"][0].get("geometry").is_none() && plain["items"][0]["name"] == "Senate Square");
+    let full = sandbox.json(&["sites", "list", "--json", "--geometry"]);
+    assert_eq!(full["items"][0]["geometry"]["type"], "Polygon");
+    assert!(!sandbox.run(&["sites", "list", "--geometry"]).status.success(), "--geometry needs --json");
+}
+
+#[test]
+fn an_unknown_k_rating_is_reported_as_such() {
+    let out = Sandbox::uninitialised().run(&["hvm", "rating", "parse", "K99"]);
+    assert_eq!(out.status.code(), Some(65));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("K99 is not a K-rating") && !stderr.contains("does not start with V/"), "{stderr}");
 }

@@ -138,7 +138,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
         Command::Search { query, lang, limit, tags, markings, as_user, json } => {
             let request = lib::search_query(&query, lang.as_deref(), Some(limit), tags, &markings)?;
             let (app, store, settings) = open_app(global).await?;
-            let library = open_index(store.as_ref(), &settings.database_url).await?;
+            let library = open_index(store.as_ref(), &settings.database_url, WhenBusy::ReadIfCurrent).await?;
             let results = app.console().search_library(&library, &request, as_user.as_deref()).await?;
             if json {
                 print_json(&json!({"results": results.results, "total": results.total}));
@@ -149,7 +149,7 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
                         hit.score,
                         hit.document_title,
                         hit.heading,
-                        hit.snippet.replace("<mark>", "[").replace("</mark>", "]")
+                        vigie_search::highlight::snippet_as_text(&hit.snippet)
                     );
                 }
                 println!("{} matching passages", results.total);
@@ -208,17 +208,34 @@ async fn update_index(store: &dyn Store, database_url: &str) -> Value {
     }
 }
 
+/// What to do when another Vigie process (a running server) holds the on-disk index.
+#[derive(Clone, Copy, PartialEq)]
+pub enum WhenBusy {
+    /// Build an index in memory from the database (a server must be able to add to it).
+    BuildInMemory,
+    /// Read the held index without its lock if it is up to date (a search only reads), else
+    /// build one in memory.
+    ReadIfCurrent,
+}
+
 /// The index to search (CLI) or serve: the one on disk next to a SQLite database, brought up
 /// to date (rebuilt when missing or ahead of the database); or one built in memory from the
 /// database, for PostgreSQL or when another Vigie process holds the directory.
 pub async fn open_index(
     store: &dyn Store,
     database_url: &str,
+    when_busy: WhenBusy,
 ) -> Result<std::sync::Arc<vigie_search::SharedLibrary>, CliError> {
     if let Some(dir) = lib::index_dir(database_url) {
         match lib::open(store, Some(&dir)).await {
             Ok(library) => return Ok(library),
-            Err(err) if err.code == vigie_domain::Code::SearchIndexBusy => {}
+            Err(err) if err.code == vigie_domain::Code::SearchIndexBusy => {
+                if when_busy == WhenBusy::ReadIfCurrent
+                    && let Some(library) = lib::open_read_only(store, &dir).await?
+                {
+                    return Ok(library);
+                }
+            }
             Err(err) => return Err(err),
         }
     }

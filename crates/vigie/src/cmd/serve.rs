@@ -23,7 +23,14 @@ pub async fn run(global: &GlobalArgs, serve: &ServeArgs) -> Result<(), CliError>
     );
     let _ = std::io::stdout().flush();
     let mut state = vigie_server::AppState::new(store.clone(), settings.server);
-    state = state.with_library(crate::cmd::library::open_index(store.as_ref(), &settings.database_url).await?);
+    state = state.with_library(
+        crate::cmd::library::open_index(
+            store.as_ref(),
+            &settings.database_url,
+            crate::cmd::library::WhenBusy::BuildInMemory,
+        )
+        .await?,
+    );
     match (&settings.osm, serve.demo) {
         (Some(path), _) => {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

@@ -32,7 +32,7 @@ pub enum Command {
         #[arg(long)]
         org: String,
     },
-    /// List sites as JSON.
+    /// List sites: a table, or JSON with --json.
     List {
         /// Only this organisation's sites.
         #[arg(long)]
@@ -42,6 +42,12 @@ pub enum Command {
         category: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        /// Print the page as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// With --json, keep each site's GeoJSON outline (left out otherwise: it is long).
+        #[arg(long, requires = "json")]
+        geometry: bool,
     },
 }
 
@@ -59,6 +65,19 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             for r in &rejected {
                 eprintln!("feature {}: {} [{}]", r["index"], r["reason"], r["code"]);
             }
+            if good.is_empty() && !rejected.is_empty() {
+                print_json(
+                    &json!({"imported": 0, "updated": 0, "unchanged": 0, "locally_edited": 0, "rejected": rejected}),
+                );
+                return Err(CliError::new(
+                    vigie_domain::Code::ImportRejectedAll,
+                    format!(
+                        "none of the {} features of {} could be imported (the reasons are above)",
+                        rejected.len(),
+                        file.display()
+                    ),
+                ));
+            }
             let outcome = app.console().import_sites(&org, &good).await?;
             print_json(
                 &json!({"imported": outcome.imported, "updated": outcome.updated, "unchanged": outcome.unchanged, "locally_edited": outcome.locally_edited, "rejected": rejected}),
@@ -72,13 +91,55 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             print_json(&summary);
             Ok(())
         }
-        Command::List { org, category, limit } => {
+        Command::List { org, category, limit, json, geometry } => {
             let (app, _, _) = open_app(global).await?;
             let page = app.console().list_sites(org.as_deref(), category.as_deref(), limit).await?;
-            print_json(&json!(page));
+            if json {
+                let mut value = json!(page);
+                if !geometry && let Some(items) = value["items"].as_array_mut() {
+                    for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                        item.remove("geometry");
+                    }
+                }
+                print_json(&value);
+            } else {
+                print!("{}", site_table(&page));
+            }
             Ok(())
         }
     }
+}
+
+/// The page as a table a person reads: name, category, area, address, id; then the count.
+fn site_table(page: &vigie_store::SitePage) -> String {
+    let rows: Vec<[String; 5]> = page
+        .items
+        .iter()
+        .map(|site| {
+            [
+                site.name.clone(),
+                site.category.key().to_owned(),
+                format!("{:.0}", site.area_m2),
+                site.address.clone().unwrap_or_default(),
+                site.id.to_string(),
+            ]
+        })
+        .collect();
+    let header = ["NAME", "CATEGORY", "AREA_M2", "ADDRESS", "ID"].map(str::to_owned);
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out.push_str(&format!("{} of {} sites (--limit to see more, --json for JSON)\n", rows.len(), page.total));
+    out
 }
 
 fn read_feature_collection(path: &Path) -> Result<Vec<Value>, CliError> {
