@@ -1,10 +1,13 @@
 //! `vigie serve --demo`: organisations, accounts and a registry of real public spaces of
 //! central Helsinki, from the OpenStreetMap extract shipped in `data/demo/`
-//! (© OpenStreetMap contributors, ODbL 1.0). Loading twice changes nothing.
+//! (© OpenStreetMap contributors, ODbL 1.0), and three assessments made by the demo accounts
+//! through the same use cases as the pages. Loading twice changes nothing.
 use std::io::Write;
 
 use vigie_app::App;
-use vigie_domain::access::{OrgKind, Role};
+use vigie_app::assessments::{ActionDraft, AnswerDraft, NewAssessmentRequest};
+use vigie_assessment::Methodology;
+use vigie_domain::access::{OrgKind, Principal, Role};
 
 use crate::error::CliError;
 
@@ -83,6 +86,9 @@ pub async fn load(app: &App) -> Result<(), CliError> {
         "Demo loaded: {} public spaces of central Helsinki from OpenStreetMap (© OpenStreetMap contributors, ODbL).",
         summary["candidates"]
     );
+    if load_assessments(app).await? > 0 {
+        println!("Demo assessments: two validated (Senaatintori, the central station), one in progress (Stockmann).");
+    }
     let passages = crate::cmd::library::ingest_demo(&console, &city).await?;
     println!(
         "Demo library: {} EU and UN documents, {passages} passages (sources: data/demo/library/SOURCES.md).",
@@ -94,4 +100,117 @@ pub async fn load(app: &App) -> Result<(), CliError> {
     }
     let _ = std::io::stdout().flush();
     Ok(())
+}
+
+/// A demo assessment: the site (by its OpenStreetMap name), the people at peak, the grade each
+/// domain's answers are given (the closest the question offers; domains not listed: 1), and
+/// whether it goes all the way to validation or stops in the first three domains.
+struct DemoAssessment {
+    site: &'static str,
+    occupancy: u32,
+    threat_level: u8,
+    grades: &'static [(&'static str, u8)],
+    validated: bool,
+}
+
+const DEMO_ASSESSMENTS: &[DemoAssessment] = &[
+    // The square in front of the cathedral: events and markets, open on every side, its vehicle
+    // approaches not protected.
+    DemoAssessment {
+        site: "Senaatintori",
+        occupancy: 8000,
+        threat_level: 3,
+        grades: &[("perimeter", 4), ("access", 3), ("surveillance", 2), ("crowd", 2), ("cooperation", 0)],
+        validated: true,
+    },
+    // The central station: staffed, watched and rehearsed, but its forecourt is open to traffic.
+    DemoAssessment {
+        site: "Helsingin päärautatieasema",
+        occupancy: 20000,
+        threat_level: 3,
+        grades: &[("perimeter", 2), ("surveillance", 0), ("security_staff", 0), ("training", 1), ("response", 0)],
+        validated: true,
+    },
+    // A department store, assessed this week: three domains answered so far.
+    DemoAssessment {
+        site: "Stockmann",
+        occupancy: 3000,
+        threat_level: 3,
+        grades: &[("management", 1), ("perimeter", 3), ("access", 2)],
+        validated: false,
+    },
+];
+
+/// Assesses the demo sites that have no assessment yet, as the demo's assessor (answers,
+/// submission, two actions) and officer (validation); returns how many it made.
+async fn load_assessments(app: &App) -> Result<usize, CliError> {
+    let assessor = demo_principal(app, "assessor@vigie.demo").await?;
+    let officer = demo_principal(app, "officer@vigie.demo").await?;
+    let methodology = Methodology::embedded()?;
+    let sites = app.console().list_sites(Some(CITY), None, 500).await?.items;
+    let mut made = 0;
+    for demo in DEMO_ASSESSMENTS {
+        let Some(site) = sites.iter().find(|s| s.name == demo.site) else { continue };
+        if !app.site_assessments(&assessor, &site.id).await?.is_empty() {
+            continue;
+        }
+        let request =
+            NewAssessmentRequest { threat_level: demo.threat_level, occupancy: Some(demo.occupancy), visibility: None };
+        let assessment = app.start_assessment(&assessor, &site.id, request).await?;
+        let answered_domains: Vec<&str> = if demo.validated {
+            methodology.domains.iter().map(|d| d.id.as_str()).collect()
+        } else {
+            demo.grades.iter().map(|(domain, _)| *domain).collect()
+        };
+        let answers = methodology
+            .questions
+            .iter()
+            .filter(|q| q.applies_to.contains(&site.category) && answered_domains.contains(&q.domain.as_str()))
+            .filter_map(|q| {
+                let wanted = demo.grades.iter().find(|(d, _)| *d == q.domain).map_or(1, |(_, g)| *g);
+                let answer = q.answers.iter().min_by_key(|a| (a.grade.abs_diff(wanted), a.grade))?;
+                Some(AnswerDraft {
+                    question_id: q.id.clone(),
+                    answer: answer.id.clone(),
+                    note: None,
+                    observed_at_ms: None,
+                    gps: None,
+                    base_version: Some(0),
+                })
+            })
+            .collect();
+        app.write_answers(&assessor, &assessment.id, answers).await?;
+        made += 1;
+        if !demo.validated {
+            continue;
+        }
+        // The two most useful proposed measures become the site's first actions.
+        let score = app.score(&assessor, &assessment.id, vigie_domain::site::Lang::En).await?;
+        let proposed = score["report"]["actions"].as_array().cloned().unwrap_or_default();
+        for (n, action) in proposed.iter().take(2).enumerate() {
+            let draft = ActionDraft {
+                title: action["label"].as_str().unwrap_or("Proposed measure").to_owned(),
+                owner: Some(if n == 0 { "Head of security" } else { "Facilities manager" }.to_owned()),
+                due_date: Some(if n == 0 { "2027-03-31" } else { "2027-06-30" }.to_owned()),
+                status: Some("open".to_owned()),
+                evidence: None,
+                question_id: action["question"].as_str().map(str::to_owned),
+                scenario_id: None,
+                measure_id: action["measure"].as_str().map(str::to_owned),
+                version: None,
+            };
+            app.create_action(&assessor, &assessment.id, draft).await?;
+        }
+        app.transition_assessment(&assessor, &assessment.id, "submitted", None).await?;
+        app.transition_assessment(&officer, &assessment.id, "validated", None).await?;
+    }
+    Ok(made)
+}
+
+/// A demo account as it signs in (its password is public), to act through the use cases.
+async fn demo_principal(app: &App, email: &str) -> Result<Principal, CliError> {
+    let session = app.sign_in(email, DEMO_PASSWORD, None).await?;
+    let principal = session.principal.clone();
+    app.sign_out(&principal, Some(&session.secret)).await?;
+    Ok(principal)
 }

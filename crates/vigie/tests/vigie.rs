@@ -415,6 +415,41 @@ async fn the_demo_serves_helsinki_to_its_accounts() {
         .unwrap();
     assert!(page["total"].as_u64().unwrap() >= 10, "{page}");
 
+    // The officer's dashboard opens on assessed sites: two validated, complete assessments with
+    // their actions; a third, in progress, waits on the department store.
+    let dashboard: Value = client
+        .get(format!("{}/api/v1/dashboard", server.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut assessed: Vec<&str> =
+        dashboard["sites"].as_array().unwrap().iter().map(|s| s["site_name"].as_str().unwrap()).collect();
+    assessed.sort_unstable();
+    assert_eq!(assessed, ["Helsingin päärautatieasema", "Senaatintori"], "{dashboard}");
+    assert!(
+        dashboard["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["provisional"] == false && s["completeness"]["unanswered"] == 0)
+    );
+    assert_eq!(dashboard["pending_actions"].as_array().unwrap().len(), 4, "{dashboard}");
+    let stockmann = page["items"].as_array().unwrap().iter().find(|s| s["name"] == "Stockmann").unwrap();
+    let drafts: Value = client
+        .get(format!("{}/api/v1/sites/{}/assessments", server.base, stockmann["id"].as_str().unwrap()))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(drafts["items"][0]["status"], "draft", "{drafts}");
+
     // A hostile-vehicle study of Senate Square on the demo's street network, kept with the site.
     let senate = page["items"]
         .as_array()
