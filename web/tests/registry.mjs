@@ -106,8 +106,43 @@ async function missingPage(page) {
   await shot(page, "17-page-not-found");
   await page.getByRole("link", { name: "Back to the dashboard" }).click();
   await page.getByRole("heading", { level: 1, name: "Dashboard" }).waitFor();
+  // The same in French, and for a URL no route knows.
+  const french = await page.goto(BASE + "/no/such/page?lang=fr");
+  check(french.status() === 404 && (await page.locator("html").getAttribute("lang")) === "fr", "an unknown URL answers a French 404 page");
+  await page.getByRole("heading", { level: 1, name: "Page introuvable" }).waitFor();
+  await shot(page, "18-page-not-found-fr");
+  await page.getByRole("link", { name: "Retour au tableau de bord" }).click();
+  await page.getByRole("heading", { level: 1, name: "Tableau de bord" }).waitFor();
+  const icon = await page.request.get(BASE + "/favicon.ico");
+  check(icon.ok() && icon.headers()["content-type"] === "image/svg+xml", "a favicon is served");
+  check(Boolean(await page.locator('link[rel="icon"]').getAttribute("href")), "pages link the favicon");
 }
 missingPage.options = desktop;
+
+// A phone that loses the network: the registry, which is not kept offline, shows the offline
+// page in the user's language instead of the browser's error.
+async function offlineFallback(page, context) {
+  await signIn(page);
+  await page.goto(BASE + "/?lang=fr");
+  await page.getByRole("heading", { level: 1, name: "Registre des espaces publics" }).waitFor();
+  await page.waitForFunction(() => Boolean(navigator.serviceWorker.controller), null, { timeout: 15000 });
+  await page.waitForFunction(async () => {
+    const held = await (await caches.open("offline-page")).match("/offline");
+    return Boolean(held) && (await held.text()).includes('<html lang="fr"');
+  }, null, { timeout: 15000 });
+  await context.setOffline(true);
+  try {
+    await page.goto(BASE + "/?category=public_square");
+    await page.getByRole("heading", { level: 1, name: "Vous êtes hors ligne" }).waitFor();
+    check((await page.locator("#offline-text").textContent()).includes("réseau"), "the offline page explains, in French");
+    await shot(page, "19-registry-offline-fr");
+  } finally {
+    await context.setOffline(false);
+  }
+  await page.getByRole("link", { name: "Réessayer" }).click();
+  await page.getByRole("heading", { level: 1, name: "Registre des espaces publics" }).waitFor();
+}
+offlineFallback.options = { viewport: { width: 390, height: 844 }, locale: "fr-FR", isMobile: true };
 
 export const registry = [
   ["sign in and see the registry", signInSeesRegistry],
@@ -116,6 +151,7 @@ export const registry = [
   ["run and see a vehicle study", vehicleStudy],
   ["import a site, and an edit that conflicts", importAndEditConflict],
   ["search the library", librarySearch],
-  ["a missing page leads back to the dashboard", missingPage],
+  ["a missing page leads back to the dashboard, in English and French, and a favicon", missingPage],
+  ["the registry opened offline shows the offline page in French", offlineFallback],
   ["sign out", signOut],
 ];

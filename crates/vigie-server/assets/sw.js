@@ -16,6 +16,15 @@ self.addEventListener("activate", (event) => {
   );
 });
 
+// The page for a page that cannot be reached offline, in the user's language; the pages put it
+// there (vigie.js), under a name the clean-up of old versions leaves alone.
+const OFFLINE_CACHE = "offline-page";
+function offlinePage() {
+  return caches.open(OFFLINE_CACHE)
+    .then((cache) => cache.match("/offline"))
+    .then((hit) => hit || new Response("You are offline. / Vous êtes hors ligne.", { status: 503, headers: { "Content-Type": "text/plain; charset=utf-8" } }));
+}
+
 // Only reads are cached; the API's writes go to the network (the page queues them when offline).
 function cacheable(request, url) {
   if (request.method !== "GET" || url.origin !== self.location.origin) return false;
@@ -30,7 +39,12 @@ function cacheable(request, url) {
 
 self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
-  if (!cacheable(event.request, url)) return;
+  const navigation = event.request.mode === "navigate";
+  if (!cacheable(event.request, url)) {
+    // Any other page: the network, or the offline page rather than the browser's error.
+    if (navigation && event.request.method === "GET") event.respondWith(fetch(event.request).catch(() => offlinePage()));
+    return;
+  }
   if (url.pathname.startsWith("/assets/")) {
     // Asset paths carry their content hash: the cached copy is always right.
     event.respondWith(caches.match(event.request).then((hit) => hit || fetch(event.request)));
@@ -46,6 +60,6 @@ self.addEventListener("fetch", (event) => {
         }
         return response;
       })
-      .catch(() => caches.match(event.request).then((hit) => hit || new Response(JSON.stringify({ error: { code: "offline", message: "offline" } }), { status: 503, headers: { "Content-Type": "application/json" } })))
+      .catch(() => caches.match(event.request).then((hit) => hit || (navigation ? offlinePage() : new Response(JSON.stringify({ error: { code: "offline", message: "offline" } }), { status: 503, headers: { "Content-Type": "application/json" } }))))
   );
 });

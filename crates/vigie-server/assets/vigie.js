@@ -50,3 +50,16 @@ export function el(tag, attrs, ...children) {
 }
 
 if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});
+
+// The page the service worker shows for a page it cannot reach offline (sw.js), kept in the
+// language of the pages the user reads now; fetched again only when that language changes.
+export const OFFLINE_CACHE = "offline-page";
+async function keepOfflinePage() {
+  const lang = document.documentElement.lang;
+  const cache = await caches.open(OFFLINE_CACHE);
+  const held = await cache.match("/offline");
+  if (held && (await held.text()).includes('<html lang="' + lang + '"')) return;
+  const response = await fetch("/offline?lang=" + encodeURIComponent(lang));
+  if (response.ok) await cache.put("/offline", response);
+}
+if ("caches" in window && navigator.onLine) keepOfflinePage().catch(() => {});

@@ -25,6 +25,7 @@ const ASSETS: &[Asset] = &[
         mime: "text/javascript; charset=utf-8",
         body: include_bytes!("../../assets/results.js"),
     },
+    Asset { name: "favicon.svg", mime: "image/svg+xml", body: include_bytes!("../../assets/favicon.svg") },
     Asset {
         name: "leaflet.js",
         mime: "text/javascript; charset=utf-8",
@@ -65,6 +66,12 @@ pub async fn serve(Path((tag, name)): Path<(String, String)>) -> Response {
     // An old tag still gets the current file, but must not be kept for long.
     let cache = if tag == version() { "public, max-age=31536000, immutable" } else { "no-cache" };
     ([(CONTENT_TYPE, asset.mime), (CACHE_CONTROL, cache)], asset.body).into_response()
+}
+
+/// `/favicon.ico`, which browsers ask for whatever the page links: the SVG icon.
+pub async fn favicon() -> Response {
+    let icon = ASSETS.iter().find(|a| a.name == "favicon.svg").map_or(&[][..], |a| a.body);
+    ([(CONTENT_TYPE, "image/svg+xml"), (CACHE_CONTROL, "public, max-age=86400")], icon).into_response()
 }
 
 /// The service worker lives at the root so that it may serve every page offline; it is told

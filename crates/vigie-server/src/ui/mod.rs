@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use askama::Template;
 use axum::extract::{FromRequestParts, Query, Request, State};
-use axum::http::header::{ACCEPT_LANGUAGE, LOCATION, SET_COOKIE};
+use axum::http::header::{ACCEPT_LANGUAGE, CACHE_CONTROL, LOCATION, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::middleware::Next;
@@ -281,6 +281,19 @@ fn login_page(lang: Lang, failed: bool, email: &str) -> Result<String, ApiError>
     html(&LoginPage { page, failed, email })
 }
 
+#[derive(Template)]
+#[template(path = "offline.html")]
+struct OfflinePage<'a> {
+    page: Layout<'a>,
+}
+
+/// What the phone shows for a page it cannot reach offline: each page the signed-in user opens
+/// stores this one, in their language, for the service worker (`vigie.js`).
+async fn show_offline(PageLang(lang): PageLang) -> Result<Response, PageError> {
+    let page = Layout { lang, user: None, title: t(lang, "offline_title").to_owned(), scripts: &[], map: false };
+    Ok(([(CACHE_CONTROL, "no-cache")], Html(html(&OfflinePage { page })?)).into_response())
+}
+
 async fn show_login(PageLang(lang): PageLang) -> Result<Response, PageError> {
     Ok(([(SET_COOKIE, lang_cookie(lang))], Html(login_page(lang, false, "")?)).into_response())
 }
@@ -330,6 +343,7 @@ async fn submit_logout(State(state): State<AppState>, headers: HeaderMap) -> Res
 pub fn routes() -> Router<AppState> {
     let pages = Router::new()
         .route("/login", get(show_login).post(submit_login))
+        .route("/offline", get(show_offline))
         .route("/logout", post(submit_logout))
         .merge(registry::routes())
         .merge(assess::routes())
@@ -338,6 +352,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/assets/{tag}/{name}", get(assets::serve))
         .route("/sw.js", get(assets::service_worker))
+        .route("/favicon.ico", get(assets::favicon))
         .merge(pages)
 }
 

@@ -185,14 +185,17 @@ async fn failed_pages_answer_html_in_the_callers_language_and_the_api_keeps_json
     assert!(
         page.contains(r#"<html lang="fr">"#)
             && page.contains("Page introuvable")
-            && page.contains(r#"href="/dashboard""#),
+            && page.contains(r#"href="/dashboard?lang=fr""#),
         "{page}"
     );
 
     // A page the role does not allow.
     let (status, page, headers) = world.page("/sites/new?lang=en", Some(&viewer)).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
-    assert!(is_html(&headers) && page.contains("Not allowed") && page.contains(r#"href="/dashboard""#), "{page}");
+    assert!(
+        is_html(&headers) && page.contains("Not allowed") && page.contains(r#"href="/dashboard?lang=en""#),
+        "{page}"
+    );
 
     // A filter the server cannot read.
     let (status, page, headers) = world.page("/?category=nonsense&lang=en", Some(&viewer)).await;
@@ -207,7 +210,10 @@ async fn failed_pages_answer_html_in_the_callers_language_and_the_api_keeps_json
         .unwrap();
     let (status, page, headers) = world.send(request).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(is_html(&headers) && page.contains("Page introuvable") && page.contains(r#"href="/login""#), "{page}");
+    assert!(
+        is_html(&headers) && page.contains("Page introuvable") && page.contains(r#"href="/login?lang=fr""#),
+        "{page}"
+    );
 
     // Under /api the errors stay JSON.
     let (status, body, headers) = world.page("/api/v1/no-such-route", Some(&viewer)).await;
