@@ -49,6 +49,11 @@ async function vehicleStudy(page) {
   await page.getByRole("table", { name: /Highest impact speed/ }).waitFor({ timeout: 60000 });
   const rows = await page.getByRole("table", { name: /Highest impact speed/ }).locator("tbody tr").count();
   check(rows > 0, "the study lists access points and vehicles");
+  // Each vehicle is named in words, and each speed says why it is what it is.
+  const car = page.locator('#hvm-rows tr[data-class="M1"]').first();
+  check((await car.textContent()).includes("Car (M1)"), "the car class has its plain name");
+  const why = await car.locator("td").last().textContent();
+  check(/straight run of \d+ m from rest/.test(why), "the speed is explained: " + why);
   await page.getByLabel("Vehicle", { exact: true }).selectOption("N3C");
   await page.waitForFunction(() => Number(document.getElementById("hvm-map").dataset.streetSegments || 0) > 0, null, { timeout: 15000 });
   await shot(page, "10-site-vehicle-study");

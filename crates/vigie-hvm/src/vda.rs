@@ -354,7 +354,11 @@ pub struct AccessPoint {
 pub struct Impact {
     pub speed_kmh: f64,
     pub energy_kj: f64,
+    /// Distance since the last bend that slowed the vehicle (or since rest): the vehicle
+    /// may reach the bend already fast, so this can be short for a high speed.
     pub run_up_m: f64,
+    /// The straight run from rest that gives this speed: why the speed is what it is.
+    pub distance_from_rest_m: f64,
     /// Between the path's last segment and the site boundary: 90 is head-on.
     pub angle_deg: f64,
     /// [lon, lat] from where the vehicle starts from rest to the access point.
@@ -560,6 +564,7 @@ impl<'g> Analyser<'g> {
                         speed_kmh: round(v * KMH_PER_MS, 1),
                         energy_kj: round(energy_kj(class.mass_kg, v), 1),
                         run_up_m: round(label.run_up + c.t * g.length[e], 1),
+                        distance_from_rest_m: round(class.distance_from_rest(v), 1),
                         angle_deg: round(c.angle_deg, 1),
                         path,
                         path_speeds_kmh,

@@ -16,7 +16,7 @@ use vigie_domain::geometry::BoundingBox;
 use vigie_domain::site::{Lang, SiteCategory};
 use vigie_store::Site;
 
-use super::{Layout, PageCtx, PageError, render};
+use super::{Layout, PageCtx, PageError, render, t};
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -129,6 +129,10 @@ struct HvmRow {
     access_point: String,
     highway: String,
     class: String,
+    /// The class in words (car, van, 7.5 t truck…), from the vehicle classes the study used.
+    class_name: String,
+    /// Why this speed, in words: the straight run from rest it takes, the last bend.
+    why: String,
     speed: String,
     energy: String,
     run_up: String,
@@ -145,8 +149,34 @@ struct HvmView {
     data: Value,
 }
 
-fn hvm_view(study: &vigie_store::HvmStudy) -> HvmView {
+/// "As fast as a straight run of 154 m from rest; the last bend that slows it is 12 m before
+/// the site." Studies made before the distance from rest was kept say nothing.
+fn why_this_speed(lang: Lang, from_rest: Option<f64>, run_up: Option<f64>) -> String {
+    let Some(from_rest) = from_rest else { return String::new() };
+    let metres = |m: f64| fmt_num(Some(m), 0);
+    match run_up {
+        // The run-up restarts at a bend that binds: shorter than the run from rest, a bend
+        // slowed the vehicle on the way.
+        Some(run_up) if run_up + 1.0 < from_rest => {
+            t(lang, "hvm_why_bend").replace("{from_rest}", &metres(from_rest)).replace("{run_up}", &metres(run_up))
+        }
+        _ => t(lang, "hvm_why_straight").replace("{from_rest}", &metres(from_rest)),
+    }
+}
+
+fn hvm_view(study: &vigie_store::HvmStudy, lang: Lang) -> HvmView {
     let points = study.result.get("access_points").and_then(Value::as_array).cloned().unwrap_or_default();
+    let name_field = match lang {
+        Lang::En => "name_en",
+        Lang::Fr => "name_fr",
+    };
+    let class_name = |class: &str| -> String {
+        study.result["model"]["vehicles"]
+            .as_array()
+            .and_then(|all| all.iter().find(|v| v["key"] == class))
+            .and_then(|v| v[name_field].as_str())
+            .map_or_else(|| class.to_owned(), |name| format!("{name} ({class})"))
+    };
     let mut rows = Vec::new();
     let mut paths = Vec::new();
     for ap in &points {
@@ -159,6 +189,8 @@ fn hvm_view(study: &vigie_store::HvmStudy) -> HvmView {
                     access_point: ap_id.to_owned(),
                     highway: highway.to_owned(),
                     class: class.clone(),
+                    class_name: class_name(class),
+                    why: why_this_speed(lang, num("distance_from_rest_m"), num("run_up_m")),
                     speed: fmt_num(num("speed_kmh"), 0),
                     energy: fmt_num(num("energy_kj"), 0),
                     run_up: fmt_num(num("run_up_m"), 0),
@@ -218,7 +250,7 @@ async fn site_page(State(state): State<AppState>, ctx: PageCtx, Path(id): Path<S
             can_write,
             threat_levels: THREAT_LEVELS.iter().map(|&(level, key)| (level, ctx.t(key))).collect(),
             network: state.app.street_network().is_some(),
-            hvm: study.as_ref().map(hvm_view),
+            hvm: study.as_ref().map(|s| hvm_view(s, ctx.lang)),
         },
     )
 }
