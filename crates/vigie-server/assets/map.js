@@ -61,16 +61,32 @@ function baseMap(div) {
   return map;
 }
 
+// Site outlines by id, for the dashboard to colour them by risk band.
+const outlines = new Map();
+
 function siteLayer(sites) {
   const group = L.featureGroup();
   for (const site of sites) {
     const shape = L.geoJSON(site.geometry, { style: { color: "#0b4f8a", weight: 2, fillOpacity: 0.25 } });
     shape.bindTooltip(site.name);
     if (site.href) shape.on("click", () => { location.href = site.href; });
+    outlines.set(site.id, { shape, name: site.name });
     group.addLayer(shape);
   }
   return group;
 }
+
+// The dashboard names each assessed site's band and colour (results.js): the outline takes the
+// colour and its tooltip the band; sites without a validated assessment stay blue.
+function colourByBand(bands) {
+  for (const [id, { colour, label }] of Object.entries(bands || {})) {
+    const outline = outlines.get(id);
+    if (!outline) continue;
+    outline.shape.setStyle({ color: colour, fillColor: colour, fillOpacity: 0.45, weight: 3 });
+    outline.shape.setTooltipContent(outline.name + " · " + label);
+  }
+}
+document.addEventListener("vigie:site-bands", (event) => colourByBand(event.detail));
 
 function fit(map, layer) {
   const bounds = layer.getLayers().length ? layer.getBounds() : null;
@@ -83,6 +99,7 @@ function overviewMap(div) {
   const map = baseMap(div);
   const sites = siteLayer(data.sites).addTo(map);
   fit(map, sites);
+  colourByBand(window.vigieSiteBands);
   const button = document.getElementById("filter-view");
   if (button) button.addEventListener("click", () => {
     const b = map.getBounds();

@@ -366,6 +366,10 @@ async function dashboard() {
       el("td", { class: "num", text: s.completeness ? s.completeness.answered + s.completeness.not_applicable + " / " + s.completeness.applicable : "–" }),
       el("td", { text: day(s.due_at_ms) })));
   }
+  // The map colours each assessed site by its band (map.js), whichever script runs first.
+  const siteBands = Object.fromEntries((d.sites || []).map((s) => [s.site_id, { colour: bandColour(s.max_risk_band), label: bandText(s.max_risk_band) }]));
+  window.vigieSiteBands = siteBands;
+  document.dispatchEvent(new CustomEvent("vigie:site-bands", { detail: siteBands }));
   const siteTable = el("div", { class: "scroll" }, el("table", { id: "d-sites" }, el("thead", {}, el("tr", {}, ...[t("site"), t("band"), t("max_risk"), t("answered_col"), t("reassess_by")].map((h) => el("th", { scope: "col", text: h })))), siteRows));
   document.getElementById("d-bands-body").replaceChildren(...(bands.length ? [el("div", { class: "bars" }, chart), siteTable] : [el("p", { text: t("none") })]));
   const due = el("ul", { class: "plain" });
