@@ -10,6 +10,15 @@ pub struct DemoEntry {
     pub source: &'static str,
     pub tags: &'static [&'static str],
     pub bytes: &'static [u8],
+    /// Loaded by `vigie serve --demo`. A raw extraction of a document the demo already holds
+    /// stays out of it (a user would see the same document twice) and serves the tests of
+    /// PDF clean-up and near-duplicate detection only.
+    pub in_demo: bool,
+}
+
+/// The documents `vigie serve --demo` loads.
+pub fn demo_documents() -> impl Iterator<Item = &'static DemoEntry> {
+    DEMO_LIBRARY.iter().filter(|entry| entry.in_demo)
 }
 
 pub const DEMO_LIBRARY: &[DemoEntry] = &[
@@ -20,6 +29,7 @@ pub const DEMO_LIBRARY: &[DemoEntry] = &[
         source: "European Commission, COM(2017) 612 final",
         tags: &["eu", "action-plan", "public-spaces"],
         bytes: include_bytes!("../../../data/demo/library/com-2017-612-plan-action-espaces-publics.md"),
+        in_demo: true,
     },
     DemoEntry {
         filename: "com-2017-612-plan-action-espaces-publics.pdf-extraction.txt",
@@ -28,6 +38,7 @@ pub const DEMO_LIBRARY: &[DemoEntry] = &[
         source: "European Commission, COM(2017) 612 final",
         tags: &["eu", "action-plan", "public-spaces"],
         bytes: include_bytes!("../../../data/demo/library/com-2017-612-plan-action-espaces-publics.pdf-extraction.txt"),
+        in_demo: false,
     },
     DemoEntry {
         filename: "com-2020-605-strategie-union-securite.pdf-extraction.txt",
@@ -36,6 +47,7 @@ pub const DEMO_LIBRARY: &[DemoEntry] = &[
         source: "European Commission, COM(2020) 605 final",
         tags: &["eu", "strategy"],
         bytes: include_bytes!("../../../data/demo/library/com-2020-605-strategie-union-securite.pdf-extraction.txt"),
+        in_demo: true,
     },
     DemoEntry {
         filename: "ip-20-2328-rapport-union-securite.md",
@@ -44,6 +56,7 @@ pub const DEMO_LIBRARY: &[DemoEntry] = &[
         source: "European Commission, press release IP/20/2328",
         tags: &["eu", "press-release"],
         bytes: include_bytes!("../../../data/demo/library/ip-20-2328-rapport-union-securite.md"),
+        in_demo: true,
     },
     DemoEntry {
         filename: "cted-note-partenariat-public-prive-securite-urbaine.md",
@@ -52,6 +65,7 @@ pub const DEMO_LIBRARY: &[DemoEntry] = &[
         source: "United Nations Counter-Terrorism Committee Executive Directorate (CTED)",
         tags: &["un", "public-private-partnership"],
         bytes: include_bytes!("../../../data/demo/library/cted-note-partenariat-public-prive-securite-urbaine.md"),
+        in_demo: true,
     },
 ];
 

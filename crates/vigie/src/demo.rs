@@ -92,7 +92,7 @@ pub async fn load(app: &App) -> Result<(), CliError> {
     let passages = crate::cmd::library::ingest_demo(&console, &city).await?;
     println!(
         "Demo library: {} EU and UN documents, {passages} passages (sources: data/demo/library/SOURCES.md).",
-        vigie_search::demo::DEMO_LIBRARY.len()
+        vigie_search::demo::demo_documents().count()
     );
     println!("Demo accounts (password for all: {DEMO_PASSWORD}):");
     for (email, org, role) in ACCOUNTS {

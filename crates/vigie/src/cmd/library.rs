@@ -245,7 +245,7 @@ pub async fn open_index(
 /// Adds the demo library (`data/demo/library/`, embedded) for `org_id`: TLP:CLEAR, French.
 pub async fn ingest_demo(console: &vigie_app::console::Console<'_>, org_id: &str) -> Result<usize, CliError> {
     let mut passages = 0;
-    for entry in vigie_search::demo::DEMO_LIBRARY {
+    for entry in vigie_search::demo::demo_documents() {
         let parsed = vigie_search::parse(entry.bytes, entry.filename, entry.options(org_id))?;
         passages += console.ingest_document(&parsed).await?.passages;
     }
