@@ -88,6 +88,8 @@ async function submitThenValidate(page, context) {
     check(text.includes(site.name) && /\d{4}-\d{2}-\d{2}/.test(text), "the dashboard shows the site with its band and re-assessment date: " + text);
     check(/Low|Medium|High|Very high/.test(text), "the dashboard names the site's risk band: " + text);
     check(/provisional/.test(text) && /\d+ \/ \d+/.test(text), "the dashboard shows how much was answered and that the figure is provisional: " + text);
+    // Every assessed site (the demo's two and this one) takes its band's colour on the map.
+    await other.waitForFunction((n) => Number(document.getElementById("map").dataset.colouredSites || 0) === n, await other.locator("#d-sites tbody tr").count(), { timeout: 15000 });
     await shot(other, "15-dashboard-after-validation");
     // Archived: still readable, out of the dashboard.
     await other.goto(BASE + "/assessments/" + id + "/results");

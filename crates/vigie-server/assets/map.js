@@ -79,12 +79,17 @@ function siteLayer(sites) {
 // The dashboard names each assessed site's band and colour (results.js): the outline takes the
 // colour and its tooltip the band; sites without a validated assessment stay blue.
 function colourByBand(bands) {
+  let coloured = 0;
   for (const [id, { colour, label }] of Object.entries(bands || {})) {
     const outline = outlines.get(id);
     if (!outline) continue;
     outline.shape.setStyle({ color: colour, fillColor: colour, fillOpacity: 0.45, weight: 3 });
     outline.shape.setTooltipContent(outline.name + " · " + label);
+    coloured += 1;
   }
+  // The map draws on a canvas: the count says what was coloured (the browser tests read it).
+  const div = document.getElementById("map");
+  if (div && coloured) div.dataset.colouredSites = String(coloured);
 }
 document.addEventListener("vigie:site-bands", (event) => colourByBand(event.detail));
 
