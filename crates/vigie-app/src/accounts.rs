@@ -2,12 +2,12 @@
 use std::net::IpAddr;
 
 use serde_json::json;
-use vigie_domain::access::{OrgKind, Principal};
+use vigie_domain::access::{LinkPurpose, OrgKind, Principal, Role, User};
 use vigie_domain::audit::AuditRecord;
-use vigie_domain::{DomainError, TokenId};
-use vigie_store::{ApiToken, Org, WriteContext};
+use vigie_domain::{DomainError, OrgId, TokenId, UserId};
+use vigie_store::{ApiToken, NewUser, Org, WriteContext};
 
-use crate::secrets::{check_password, new_secret, secret_hash};
+use crate::secrets::{check_password, hash_password, new_secret, secret_hash};
 use crate::throttle::{Blocked, WINDOW_MS};
 use crate::{App, Code, Failure, Result};
 
@@ -29,6 +29,28 @@ impl std::fmt::Debug for Session {
 pub struct NewToken {
     pub token: ApiToken,
     pub secret: String,
+}
+
+/// How long an invitation or a password-reset link works.
+pub const LINK_HOURS: i64 = 72;
+
+/// A one-time link just made for `user`: its secret goes in the URL shown to the
+/// administrator (`/welcome/SECRET`), once; only its hash is kept.
+pub struct AccountLink {
+    pub user: User,
+    pub purpose: LinkPurpose,
+    pub secret: String,
+    pub expires_at_ms: i64,
+}
+
+impl std::fmt::Debug for AccountLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountLink")
+            .field("user", &self.user)
+            .field("purpose", &self.purpose)
+            .field("secret", &"***")
+            .finish()
+    }
 }
 
 /// The signed-in caller and their organisation.
@@ -77,14 +99,113 @@ impl App {
             return Err(failed());
         };
         self.login_throttle.succeeded(&email);
+        if found.user.disabled_at_ms.is_some() {
+            return Err(Failure::forbidden("this account is disabled: ask your administrator"));
+        }
+        self.open_session(&found.user).await
+    }
+
+    /// A new session for `user`, who has just proved who they are.
+    async fn open_session(&self, user: &User) -> Result<Session> {
+        let now = self.now_ms();
         let secret = new_secret("");
-        let ctx =
-            WriteContext { at_ms: now, actor: found.user.id.to_string(), actor_org: Some(found.user.org_id.clone()) };
+        let ctx = WriteContext { at_ms: now, actor: user.id.to_string(), actor_org: Some(user.org_id.clone()) };
         let expires = now + i64::from(self.settings.session_hours) * 3_600_000;
-        self.store.create_session(&ctx, &secret_hash(&secret), &found.user.id, expires).await?;
+        self.store.create_session(&ctx, &secret_hash(&secret), &user.id, expires).await?;
         let principal =
             self.store.principal_for_session(&secret_hash(&secret), now).await?.ok_or_else(Failure::internal)?;
         Ok(Session { principal, secret, max_age_s: u64::from(self.settings.session_hours) * 3600 })
+    }
+
+    /// Every account, for an administrator; the read is audited.
+    pub async fn users(&self, caller: &Principal) -> Result<Vec<User>> {
+        require_admin(caller)?;
+        let users = self.store.list_users(None).await?;
+        self.audit_read(caller, "user", None, json!({"list": users.len()})).await?;
+        Ok(users)
+    }
+
+    /// Invites someone: the account exists at once (with no usable password) and a one-time
+    /// link lets them choose their password. An administrator's use case.
+    pub async fn invite_user(
+        &self,
+        caller: &Principal,
+        email: &str,
+        org_id: &OrgId,
+        role: Role,
+    ) -> Result<AccountLink> {
+        require_admin(caller)?;
+        crate::console::check_email(email)?;
+        self.store.org_by_id(org_id).await?.ok_or_else(|| Failure::not_found("organisation"))?;
+        // Nobody knows this password: the account opens only through the link.
+        let password_hash = hash_password(&new_secret("unusable-"))?;
+        let new = NewUser { email: email.to_owned(), org_id: org_id.clone(), role, password_hash };
+        let user = self.store.create_user(&self.write_context(caller), new).await?;
+        self.account_link(caller, user, LinkPurpose::Invite).await
+    }
+
+    /// A one-time link for `id` to set a new password; earlier links stop working.
+    pub async fn reset_link(&self, caller: &Principal, id: &UserId) -> Result<AccountLink> {
+        require_admin(caller)?;
+        let user = self.store.user_by_id(id).await?.ok_or_else(|| Failure::not_found("user"))?;
+        self.account_link(caller, user, LinkPurpose::Reset).await
+    }
+
+    async fn account_link(&self, caller: &Principal, user: User, purpose: LinkPurpose) -> Result<AccountLink> {
+        let secret = new_secret("");
+        let expires_at_ms = self.now_ms() + LINK_HOURS * 3_600_000;
+        self.store
+            .create_account_link(&self.write_context(caller), &user.id, &secret_hash(&secret), purpose, expires_at_ms)
+            .await?;
+        Ok(AccountLink { user, purpose, secret, expires_at_ms })
+    }
+
+    /// Changes a user's role, or disables (re-enables) the account: a disabled user's sessions
+    /// end and their tokens stop at once. An administrator cannot disable or demote themself
+    /// (the last administrator would lock everyone out).
+    pub async fn update_user(&self, caller: &Principal, id: &UserId, role: Role, disabled: bool) -> Result<User> {
+        require_admin(caller)?;
+        if *id == caller.user_id && (disabled || role != Role::Admin) {
+            return Err(DomainError::validation(
+                "role",
+                "you cannot disable your own account or give up your own administrator role",
+            )
+            .into());
+        }
+        Ok(self.store.update_user(&self.write_context(caller), id, role, disabled).await?)
+    }
+
+    /// Whom a live one-time link is for (its page shows the email); `None` when it is unknown,
+    /// used or expired.
+    pub async fn link_user(&self, secret: &str) -> Result<Option<User>> {
+        Ok(self.store.account_link_user(&secret_hash(secret), self.now_ms()).await?)
+    }
+
+    /// Sets the password through a one-time link and signs the user in.
+    pub async fn accept_link(&self, secret: &str, password: &str) -> Result<Session> {
+        let password_hash = hash_password(password)?;
+        let ctx = WriteContext { at_ms: self.now_ms(), actor: "link".into(), actor_org: None };
+        let user = self.store.use_account_link(&ctx, &secret_hash(secret), &password_hash).await?.ok_or_else(|| {
+            Failure::new(
+                Code::NotFound,
+                "this link was used already or has expired: ask your administrator for a new one",
+            )
+        })?;
+        if user.disabled_at_ms.is_some() {
+            return Err(Failure::forbidden("this account is disabled: ask your administrator"));
+        }
+        self.open_session(&user).await
+    }
+
+    /// Every user changes their own password, giving the current one.
+    pub async fn change_password(&self, caller: &Principal, current: &str, new: &str) -> Result<()> {
+        let found = self.store.user_by_email(&caller.email).await?;
+        let hash = found.map(|f| f.password_hash);
+        if !check_password(hash, current.to_owned()).await {
+            return Err(DomainError::validation("current_password", "the current password is not right").into());
+        }
+        let password_hash = hash_password(new)?;
+        Ok(self.store.set_password(&self.write_context(caller), &caller.user_id, &password_hash).await?)
     }
 
     /// Ends the session whose secret the browser sent, if any.
@@ -145,4 +266,8 @@ impl App {
     pub async fn revoke_token(&self, caller: &Principal, token_id: &TokenId) -> Result<()> {
         Ok(self.store.revoke_token(&self.write_context(caller), &caller.user_id, token_id).await?)
     }
+}
+
+fn require_admin(caller: &Principal) -> Result<()> {
+    if caller.is_admin() { Ok(()) } else { Err(Failure::forbidden("only an administrator manages accounts")) }
 }

@@ -133,6 +133,26 @@ pub struct User {
     pub org_id: OrgId,
     pub role: Role,
     pub created_at_ms: i64,
+    /// When an administrator disabled the account: its sessions and tokens stop at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_at_ms: Option<i64>,
+}
+
+/// What a one-time account link is for: setting the first password of an invited user, or a
+/// new one after an administrator's reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkPurpose {
+    Invite,
+    Reset,
+}
+
+impl LinkPurpose {
+    pub fn key(self) -> &'static str {
+        match self {
+            LinkPurpose::Invite => "invite",
+            LinkPurpose::Reset => "reset",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

@@ -124,12 +124,17 @@ pub async fn open_session(
     address: Option<std::net::IpAddr>,
 ) -> Result<(Principal, String), ApiError> {
     let session = state.app.sign_in(&body.email, &body.password, address).await?;
+    let cookie = session_cookie_of(state, &session);
+    Ok((session.principal, cookie))
+}
+
+/// The `Set-Cookie` value that hands a new session to the browser.
+pub fn session_cookie_of(state: &AppState, session: &vigie_app::accounts::Session) -> String {
     let secure = if state.config.cookie_secure { "; Secure" } else { "" };
-    let cookie = format!(
+    format!(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
         session.secret, session.max_age_s
-    );
-    Ok((session.principal, cookie))
+    )
 }
 
 /// Ends the browser's session; returns the cookie that clears it.

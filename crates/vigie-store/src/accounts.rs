@@ -1,11 +1,14 @@
 //! Organisations, users, sessions and API tokens: who may call, and as whom.
 use async_trait::async_trait;
 use sqlx::{ColumnIndex, Database, Encode, Executor, IntoArguments, Row as _, Type};
-use vigie_domain::access::{OrgKind, Principal};
+use vigie_domain::access::{LinkPurpose, OrgKind, Principal, Role};
 use vigie_domain::{OrgId, TokenId, UserId};
 
 use crate::sql::{Backend, Sql, Value, conflict_or, new_id};
 use crate::{ApiToken, NewUser, Org, Result, StoreError, User, UserWithSecret, WriteContext};
+
+const USER_COLUMNS: &str = "id, email, org_id, role, created_at, disabled_at";
+const LINKED_USER_COLUMNS: &str = "u.id, u.email, u.org_id, u.role, u.created_at, u.disabled_at";
 
 #[async_trait]
 pub trait AccountStore: Send + Sync {
@@ -18,6 +21,30 @@ pub trait AccountStore: Send + Sync {
 
     async fn create_user(&self, ctx: &WriteContext, user: NewUser) -> Result<User>;
     async fn user_by_email(&self, email: &str) -> Result<Option<UserWithSecret>>;
+    async fn user_by_id(&self, id: &UserId) -> Result<Option<User>>;
+    /// Every user, or those of one organisation, by email.
+    async fn list_users(&self, org: Option<&OrgId>) -> Result<Vec<User>>;
+    /// Sets a user's role and whether the account is disabled. Disabling ends its sessions;
+    /// its tokens stop working while it is disabled (principals are only found for enabled
+    /// users).
+    async fn update_user(&self, ctx: &WriteContext, id: &UserId, role: Role, disabled: bool) -> Result<User>;
+    async fn set_password(&self, ctx: &WriteContext, id: &UserId, password_hash: &str) -> Result<()>;
+    /// Stores a one-time link (its secret's hash) for `user_id`; earlier unused links of the
+    /// user stop working.
+    async fn create_account_link(
+        &self,
+        ctx: &WriteContext,
+        user_id: &UserId,
+        token_hash: &str,
+        purpose: LinkPurpose,
+        expires_at_ms: i64,
+    ) -> Result<()>;
+    /// The user a live (unused, unexpired) link is for.
+    async fn account_link_user(&self, token_hash: &str, now_ms: i64) -> Result<Option<User>>;
+    /// Uses a live link: sets the user's password and marks the link used, in one
+    /// transaction; `None` when the link is unknown, used or expired.
+    async fn use_account_link(&self, ctx: &WriteContext, token_hash: &str, password_hash: &str)
+    -> Result<Option<User>>;
 
     async fn create_session(
         &self,
@@ -134,6 +161,7 @@ where
             org_id: new.org_id,
             role: new.role,
             created_at_ms: ctx.at_ms,
+            disabled_at_ms: None,
         };
         let mut tx = self.begin_write().await?;
         sqlx::query(
@@ -163,7 +191,7 @@ where
 
     #[tracing::instrument(skip_all)]
     async fn user_by_email(&self, email: &str) -> Result<Option<UserWithSecret>> {
-        let row = sqlx::query("SELECT id, email, org_id, role, password_hash, created_at FROM users WHERE email = $1")
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1"))
             .bind(email.trim().to_lowercase())
             .fetch_optional(self.pool())
             .await?;
@@ -171,6 +199,161 @@ where
             Ok(UserWithSecret { user: Sql::<DB>::user_from_row(&row)?, password_hash: row.try_get("password_hash")? })
         })
         .transpose()
+    }
+
+    async fn user_by_id(&self, id: &UserId) -> Result<Option<User>> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|row| Sql::<DB>::user_from_row(&row)).transpose()
+    }
+
+    async fn list_users(&self, org: Option<&OrgId>) -> Result<Vec<User>> {
+        let rows = match org {
+            Some(org) => {
+                sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = $1 ORDER BY email"))
+                    .bind(org.as_str())
+                    .fetch_all(self.pool())
+                    .await?
+            }
+            None => {
+                sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY email")).fetch_all(self.pool()).await?
+            }
+        };
+        rows.iter().map(Sql::<DB>::user_from_row).collect()
+    }
+
+    async fn update_user(&self, ctx: &WriteContext, id: &UserId, role: Role, disabled: bool) -> Result<User> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("user".into()))?;
+        let before = Sql::<DB>::user_from_row(&row)?;
+        let disabled_at = match (disabled, before.disabled_at_ms) {
+            (false, _) => None,
+            (true, Some(at)) => Some(at),
+            (true, None) => Some(ctx.at_ms),
+        };
+        sqlx::query("UPDATE users SET role = $1, disabled_at = $2 WHERE id = $3")
+            .bind(role.key())
+            .bind(disabled_at)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if disabled {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
+        }
+        Sql::<DB>::audit(
+            &mut tx,
+            ctx,
+            "user.update",
+            "user",
+            Some(id),
+            serde_json::json!({"role": role.key(), "from_role": before.role.key(), "disabled": disabled}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(User { role, disabled_at_ms: disabled_at, ..before })
+    }
+
+    async fn set_password(&self, ctx: &WriteContext, id: &UserId, password_hash: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let changed = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if B::rows_affected(&changed) == 0 {
+            return Err(StoreError::NotFound("user".into()));
+        }
+        Sql::<DB>::audit(&mut tx, ctx, "user.password", "user", Some(id), serde_json::json!({})).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_account_link(
+        &self,
+        ctx: &WriteContext,
+        user_id: &UserId,
+        token_hash: &str,
+        purpose: LinkPurpose,
+        expires_at_ms: i64,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE account_links SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+            .bind(ctx.at_ms)
+            .bind(user_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO account_links (token_hash, user_id, purpose, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(token_hash)
+            .bind(user_id.as_str())
+            .bind(purpose.key())
+            .bind(ctx.at_ms)
+            .bind(expires_at_ms)
+            .execute(&mut *tx)
+            .await?;
+        Sql::<DB>::audit(
+            &mut tx,
+            ctx,
+            &format!("user.link_{}", purpose.key()),
+            "user",
+            Some(user_id),
+            serde_json::json!({"expires_at_ms": expires_at_ms}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn account_link_user(&self, token_hash: &str, now_ms: i64) -> Result<Option<User>> {
+        let row = sqlx::query(&format!("SELECT {LINKED_USER_COLUMNS} FROM account_links l JOIN users u ON u.id = l.user_id WHERE l.token_hash = $1 AND l.used_at IS NULL AND l.expires_at > $2"))
+            .bind(token_hash)
+            .bind(now_ms)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|row| Sql::<DB>::user_from_row(&row)).transpose()
+    }
+
+    async fn use_account_link(
+        &self,
+        ctx: &WriteContext,
+        token_hash: &str,
+        password_hash: &str,
+    ) -> Result<Option<User>> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(&format!("SELECT {LINKED_USER_COLUMNS} FROM account_links l JOIN users u ON u.id = l.user_id WHERE l.token_hash = $1 AND l.used_at IS NULL AND l.expires_at > $2"))
+            .bind(token_hash)
+            .bind(ctx.at_ms)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let user = Sql::<DB>::user_from_row(&row)?;
+        sqlx::query("UPDATE account_links SET used_at = $1 WHERE token_hash = $2")
+            .bind(ctx.at_ms)
+            .bind(token_hash)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(user.id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let link_ctx = WriteContext { actor: user.id.to_string(), actor_org: Some(user.org_id.clone()), ..ctx.clone() };
+        Sql::<DB>::audit(
+            &mut tx,
+            &link_ctx,
+            "user.password",
+            "user",
+            Some(&user.id),
+            serde_json::json!({"by": "one-time link"}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(user))
     }
 
     #[tracing::instrument(skip_all)]
@@ -198,7 +381,7 @@ where
 
     #[tracing::instrument(skip_all)]
     async fn principal_for_session(&self, token_hash: &str, now_ms: i64) -> Result<Option<Principal>> {
-        let row = sqlx::query("SELECT u.id, u.email, u.org_id, u.role FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2")
+        let row = sqlx::query("SELECT u.id, u.email, u.org_id, u.role FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL")
             .bind(token_hash)
             .bind(now_ms)
             .fetch_optional(self.pool())
@@ -257,7 +440,7 @@ where
 
     #[tracing::instrument(skip_all)]
     async fn principal_for_token(&self, token_hash: &str) -> Result<Option<Principal>> {
-        let row = sqlx::query("SELECT u.id, u.email, u.org_id, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.revoked_at IS NULL")
+        let row = sqlx::query("SELECT u.id, u.email, u.org_id, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled_at IS NULL")
             .bind(token_hash)
             .fetch_optional(self.pool())
             .await?;

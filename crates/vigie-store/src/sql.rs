@@ -176,6 +176,7 @@ where
             org_id: row.try_get::<String, _>("org_id")?.into(),
             role: parse_role(&row.try_get::<String, _>("role")?)?,
             created_at_ms: row.try_get("created_at")?,
+            disabled_at_ms: row.try_get("disabled_at")?,
         })
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::json;
 use sqlx::Connection;
 use sqlx::postgres::PgConnectOptions;
-use vigie_domain::access::{OrgKind, Role};
+use vigie_domain::access::{LinkPurpose, OrgKind, Role};
 use vigie_domain::audit::verify_chain;
 use vigie_domain::geometry::BoundingBox;
 use vigie_domain::site::{SiteCategory, SiteInput};
@@ -131,6 +131,62 @@ async fn organisations_users_and_tokens() {
         store.create_session(&ctx(14), "session-2", &user.id, 10_000).await.unwrap();
         let principal = store.principal_for_session("session-2", 20).await.unwrap().unwrap();
         assert_eq!(principal.overseen_orgs, vec![operator.id.clone()]);
+    }
+}
+
+#[tokio::test]
+async fn accounts_are_administered_disabled_and_opened_by_one_time_links() {
+    for backend in backends().await {
+        let store = &backend.store;
+        let name = store.backend();
+        let org = store.create_org(&ctx(1), "City", OrgKind::Authority).await.unwrap();
+        let new = |email: &str| NewUser {
+            email: email.into(),
+            org_id: org.id.clone(),
+            role: Role::Assessor,
+            password_hash: "unusable".into(),
+        };
+        let user = store.create_user(&ctx(2), new("steward@example.org")).await.unwrap();
+        store.create_user(&ctx(3), new("another@example.org")).await.unwrap();
+        let listed: Vec<String> = store.list_users(Some(&org.id)).await.unwrap().into_iter().map(|u| u.email).collect();
+        assert_eq!(listed, ["another@example.org", "steward@example.org"], "{name}: by email");
+        assert!(store.list_users(Some(&OrgId::new("elsewhere"))).await.unwrap().is_empty());
+
+        // A one-time link: live until used or expired; a newer one replaces it.
+        store.create_account_link(&ctx(10), &user.id, "link-1", LinkPurpose::Invite, 1_000).await.unwrap();
+        assert_eq!(store.account_link_user("link-1", 999).await.unwrap().map(|u| u.id), Some(user.id.clone()));
+        assert!(store.account_link_user("link-1", 1_000).await.unwrap().is_none(), "{name}: expired");
+        store.create_account_link(&ctx(11), &user.id, "link-2", LinkPurpose::Reset, 5_000).await.unwrap();
+        assert!(store.account_link_user("link-1", 20).await.unwrap().is_none(), "{name}: replaced by the newer link");
+        let used = store.use_account_link(&ctx(30), "link-2", "$argon2id$new").await.unwrap();
+        assert_eq!(used.map(|u| u.id), Some(user.id.clone()));
+        assert_eq!(store.user_by_email("steward@example.org").await.unwrap().unwrap().password_hash, "$argon2id$new");
+        assert!(store.use_account_link(&ctx(31), "link-2", "$argon2id$again").await.unwrap().is_none(), "{name}: once");
+        store.set_password(&ctx(32), &user.id, "$argon2id$changed").await.unwrap();
+        assert_eq!(
+            store.user_by_email("steward@example.org").await.unwrap().unwrap().password_hash,
+            "$argon2id$changed"
+        );
+
+        // Disabled: its sessions end and its tokens stop, until it is enabled again.
+        store.create_session(&ctx(40), "session-1", &user.id, 100_000).await.unwrap();
+        store.create_token(&ctx(41), &user.id, "laptop", "token-1").await.unwrap();
+        let changed = store.update_user(&ctx(42), &user.id, Role::Viewer, true).await.unwrap();
+        assert_eq!((changed.role, changed.disabled_at_ms), (Role::Viewer, Some(42)));
+        assert!(store.principal_for_session("session-1", 50).await.unwrap().is_none(), "{name}: session ended");
+        assert!(store.principal_for_token("token-1").await.unwrap().is_none(), "{name}: token stopped");
+        let enabled = store.update_user(&ctx(43), &user.id, Role::Viewer, false).await.unwrap();
+        assert_eq!(enabled.disabled_at_ms, None);
+        assert_eq!(store.principal_for_token("token-1").await.unwrap().map(|p| p.role), Some(Role::Viewer));
+        assert!(store.principal_for_session("session-1", 50).await.unwrap().is_none(), "{name}: ended for good");
+        assert!(matches!(
+            store.update_user(&ctx(44), &vigie_domain::UserId::new("nobody"), Role::Viewer, true).await,
+            Err(StoreError::NotFound(_))
+        ));
+        let actions: Vec<String> = store.audit_entries().await.unwrap().into_iter().map(|e| e.record.action).collect();
+        for action in ["user.link_invite", "user.link_reset", "user.password", "user.update"] {
+            assert!(actions.iter().any(|a| a == action), "{name}: {action} is audited");
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! the sign-in page); a failed page answers an HTML page in the caller's language. Pages read the
 //! store with the same access checks as the API; the ES modules in `assets/` call the JSON API for
 //! maps, forms and the on-site assessment.
+mod accounts;
 mod assess;
 mod assets;
 mod library;
@@ -346,6 +347,7 @@ pub fn routes() -> Router<AppState> {
         .route("/offline", get(show_offline))
         .route("/logout", post(submit_logout))
         .merge(registry::routes())
+        .merge(accounts::routes())
         .merge(assess::routes())
         .merge(library::routes())
         .layer(axum::middleware::from_fn(html_errors));

@@ -1,0 +1,259 @@
+//! Accounts without a terminal: an administrator lists, invites, changes the role of, disables
+//! and re-enables users and makes password-reset links; every user changes their password; an
+//! invited user sets theirs through the one-time link. Plain forms: the session cookie is
+//! `SameSite=Strict`, so another site cannot post them.
+use askama::Template;
+use axum::Form;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::http::StatusCode;
+use axum::http::header::{HOST, LOCATION, SET_COOKIE};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use vigie_app::accounts::AccountLink;
+use vigie_domain::access::{Role, User};
+use vigie_domain::{OrgId, UserId};
+use vigie_store::Org;
+
+use super::{Layout, PageCtx, PageError, PageLang, html, render, t};
+use crate::AppState;
+
+const ROLES: [Role; 5] = [Role::Admin, Role::Authority, Role::Assessor, Role::Operator, Role::Viewer];
+
+fn role_key(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "role_admin",
+        Role::Authority => "role_authority",
+        Role::Assessor => "role_assessor",
+        Role::Operator => "role_operator",
+        Role::Viewer => "role_viewer",
+    }
+}
+
+/// A row of the accounts table.
+struct UserRow {
+    id: String,
+    email: String,
+    org: String,
+    role: Role,
+    disabled: bool,
+}
+
+/// A link just made, shown once to the administrator.
+struct ShownLink {
+    email: String,
+    url: String,
+    path: String,
+    invite: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin_users.html")]
+struct UsersPage<'a> {
+    page: Layout<'a>,
+    users: Vec<UserRow>,
+    orgs: Vec<Org>,
+    roles: Vec<(&'static str, &'static str)>,
+    link: Option<ShownLink>,
+}
+
+/// The link's full address as the administrator reached this server (the `Host` they used),
+/// to hand on as it is.
+fn link_url(state: &AppState, headers: &HeaderMap, secret: &str) -> String {
+    let scheme = if state.config.cookie_secure { "https" } else { "http" };
+    match headers.get(HOST).and_then(|h| h.to_str().ok()) {
+        Some(host) => format!("{scheme}://{host}/welcome/{secret}"),
+        None => format!("/welcome/{secret}"),
+    }
+}
+
+async fn users_page(
+    state: &AppState,
+    ctx: &PageCtx,
+    headers: &HeaderMap,
+    link: Option<AccountLink>,
+) -> Result<Response, PageError> {
+    let users = state.app.users(&ctx.caller).await?;
+    let orgs = state.app.organisations(&ctx.caller).await?;
+    let org_name = |id: &OrgId| orgs.iter().find(|o| &o.id == id).map(|o| o.name.clone()).unwrap_or_default();
+    let rows = users
+        .iter()
+        .map(|u: &User| UserRow {
+            id: u.id.to_string(),
+            email: u.email.clone(),
+            org: org_name(&u.org_id),
+            role: u.role,
+            disabled: u.disabled_at_ms.is_some(),
+        })
+        .collect();
+    let link = link.map(|l| ShownLink {
+        email: l.user.email.clone(),
+        url: link_url(state, headers, &l.secret),
+        path: format!("/welcome/{}", l.secret),
+        invite: l.purpose == vigie_domain::access::LinkPurpose::Invite,
+    });
+    let page = UsersPage {
+        page: ctx.layout(ctx.t("users_title"), &[], false),
+        users: rows,
+        orgs,
+        roles: ROLES.iter().map(|r| (r.key(), t(ctx.lang, role_key(*r)))).collect(),
+        link,
+    };
+    render(ctx, &page)
+}
+
+async fn show_users(State(state): State<AppState>, ctx: PageCtx, headers: HeaderMap) -> Result<Response, PageError> {
+    users_page(&state, &ctx, &headers, None).await
+}
+
+#[derive(Deserialize)]
+struct InviteForm {
+    email: String,
+    org_id: String,
+    role: String,
+}
+
+async fn invite(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    headers: HeaderMap,
+    Form(form): Form<InviteForm>,
+) -> Result<Response, PageError> {
+    let role = Role::from_key(&form.role)?;
+    let link = state.app.invite_user(&ctx.caller, form.email.trim(), &OrgId::new(form.org_id), role).await?;
+    users_page(&state, &ctx, &headers, Some(link)).await
+}
+
+#[derive(Deserialize)]
+struct UpdateForm {
+    role: String,
+    /// "1" to disable, "0" to enable.
+    disabled: String,
+}
+
+async fn update(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(id): Path<UserId>,
+    Form(form): Form<UpdateForm>,
+) -> Result<Response, PageError> {
+    let role = Role::from_key(&form.role)?;
+    state.app.update_user(&ctx.caller, &id, role, form.disabled == "1").await?;
+    Ok((StatusCode::SEE_OTHER, [(LOCATION, "/admin/users".to_owned())]).into_response())
+}
+
+async fn reset(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    headers: HeaderMap,
+    Path(id): Path<UserId>,
+) -> Result<Response, PageError> {
+    let link = state.app.reset_link(&ctx.caller, &id).await?;
+    users_page(&state, &ctx, &headers, Some(link)).await
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage<'a> {
+    page: Layout<'a>,
+    changed: bool,
+    error: Option<String>,
+}
+
+async fn show_account(ctx: PageCtx) -> Result<Response, PageError> {
+    render(&ctx, &AccountPage { page: ctx.layout(ctx.t("account_title"), &[], false), changed: false, error: None })
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    current_password: String,
+    new_password: String,
+    confirm_password: String,
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, PageError> {
+    let outcome = if form.new_password != form.confirm_password {
+        Err(ctx.t("password_mismatch").to_owned())
+    } else {
+        match state.app.change_password(&ctx.caller, &form.current_password, &form.new_password).await {
+            Ok(()) => Ok(()),
+            Err(err) if err.code.http_status() == 422 => Err(err.message),
+            Err(err) => return Err(err.into()),
+        }
+    };
+    let page = AccountPage {
+        page: ctx.layout(ctx.t("account_title"), &[], false),
+        changed: outcome.is_ok(),
+        error: outcome.err(),
+    };
+    let status = if page.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok((status, render(&ctx, &page)?).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "welcome.html")]
+struct WelcomePage<'a> {
+    page: Layout<'a>,
+    email: &'a str,
+    error: Option<String>,
+}
+
+fn welcome_page(lang: vigie_domain::site::Lang, email: &str, error: Option<String>) -> Result<String, PageError> {
+    let page = Layout { lang, user: None, title: t(lang, "welcome_title").to_owned(), scripts: &[], map: false };
+    Ok(html(&WelcomePage { page, email, error })?)
+}
+
+/// The page of a one-time link: the user chooses a password. A used or expired link is a
+/// missing page.
+async fn show_welcome(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    Path(secret): Path<String>,
+) -> Result<Response, PageError> {
+    let user = state.app.link_user(&secret).await?.ok_or_else(|| vigie_domain::Failure::not_found("link"))?;
+    Ok(Html(welcome_page(lang, &user.email, None)?).into_response())
+}
+
+#[derive(Deserialize)]
+struct WelcomeForm {
+    new_password: String,
+    confirm_password: String,
+}
+
+async fn accept_welcome(
+    State(state): State<AppState>,
+    PageLang(lang): PageLang,
+    Path(secret): Path<String>,
+    Form(form): Form<WelcomeForm>,
+) -> Result<Response, PageError> {
+    let user = state.app.link_user(&secret).await?.ok_or_else(|| vigie_domain::Failure::not_found("link"))?;
+    let refused = |message: String| -> Result<Response, PageError> {
+        Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(welcome_page(lang, &user.email, Some(message))?)).into_response())
+    };
+    if form.new_password != form.confirm_password {
+        return refused(t(lang, "password_mismatch").to_owned());
+    }
+    match state.app.accept_link(&secret, &form.new_password).await {
+        Ok(session) => {
+            let cookie = crate::api::session_cookie_of(&state, &session);
+            Ok((StatusCode::SEE_OTHER, [(SET_COOKIE, cookie), (LOCATION, "/".to_owned())]).into_response())
+        }
+        Err(err) if err.code.http_status() == 422 => refused(err.message),
+        Err(err) => Err(err.into()),
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/users", get(show_users).post(invite))
+        .route("/admin/users/{id}", post(update))
+        .route("/admin/users/{id}/reset", post(reset))
+        .route("/account", get(show_account).post(change_password))
+        .route("/welcome/{secret}", get(show_welcome).post(accept_welcome))
+}

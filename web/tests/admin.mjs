@@ -1,0 +1,89 @@
+// Administration without a terminal: the demo's administrator invites a user, who sets a
+// password through the one-time link, signs in and changes it; the administrator changes the
+// user's role, disables the account (the user's session stops at once) and re-enables it.
+import { BASE, check, shot, signIn } from "./lib.mjs";
+
+const desktop = { viewport: { width: 1280, height: 900 }, locale: "en-GB" };
+
+async function inviteSignInChangePassword(page, context) {
+  const email = "new.steward." + Date.now() + "@vigie.demo";
+  await signIn(page, "admin@vigie.demo");
+  await page.getByRole("link", { name: "Accounts" }).click();
+  await page.getByRole("heading", { level: 1, name: "Accounts" }).waitFor();
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Organisation").selectOption({ label: "Helsinki Markets and Malls (demo)" });
+  await page.getByLabel("Role", { exact: true }).selectOption("operator");
+  await page.getByRole("button", { name: "Invite" }).click();
+  const path = await page.locator("#link-url").getAttribute("data-path");
+  check(/^\/welcome\/[A-Za-z0-9_-]{20,}$/.test(path), "the invitation shows a one-time link: " + path);
+  check(await page.locator(`#users-table tr[data-email="${email}"]`).count() === 1, "the invited user is listed");
+  await shot(page, "20-admin-invites");
+
+  // The invited user, in another browser, opens the link and chooses a password.
+  const theirs = await context.browser().newContext(desktop);
+  const user = await theirs.newPage();
+  try {
+    await user.goto(BASE + path);
+    await user.getByRole("heading", { level: 1, name: "Choose your password" }).waitFor();
+    check((await user.locator("main").textContent()).includes(email), "the link page names the account");
+    await shot(user, "21-welcome-set-password");
+    await user.getByLabel("New password (at least 10 characters)").fill("first password 2026");
+    await user.getByLabel("The new password again").fill("first password 2026");
+    await user.getByRole("button", { name: "Set my password and sign in" }).click();
+    await user.waitForURL(BASE + "/");
+    check((await user.locator("header .who").textContent()).includes(email), "signed in as the new user");
+    // The link works once.
+    const again = await user.goto(BASE + path);
+    check(again.status() === 404, "a used link is gone, not " + again.status());
+
+    // The user changes the password; a wrong current one is refused.
+    await user.goto(BASE + "/account");
+    await user.getByLabel("Current password").fill("not my password");
+    await user.getByLabel("New password (at least 10 characters)").fill("second password 2026");
+    await user.getByLabel("The new password again").fill("second password 2026");
+    await user.getByRole("button", { name: "Change my password" }).click();
+    await user.getByRole("alert").filter({ hasText: "current password is not right" }).waitFor();
+    await user.getByLabel("Current password").fill("first password 2026");
+    await user.getByLabel("New password (at least 10 characters)").fill("second password 2026");
+    await user.getByLabel("The new password again").fill("second password 2026");
+    await user.getByRole("button", { name: "Change my password" }).click();
+    await user.locator("#password-changed").waitFor();
+    await shot(user, "22-account-password-changed");
+
+    // The administrator disables the account: the user's next page is the sign-in page.
+    await page.goto(BASE + "/admin/users");
+    const row = page.locator(`#users-table tr[data-email="${email}"]`);
+    await row.getByLabel("Role · " + email).selectOption("viewer");
+    await row.getByRole("button", { name: "Change role" }).click();
+    await page.locator(`#users-table tr[data-email="${email}"] select`).first().waitFor();
+    check(await page.locator(`#users-table tr[data-email="${email}"] select`).inputValue() === "viewer", "the role changed");
+    await page.locator(`#users-table tr[data-email="${email}"]`).getByRole("button", { name: "Disable" }).click();
+    await page.locator(`#users-table tr[data-email="${email}"]`).getByText("disabled").waitFor();
+    await user.goto(BASE + "/dashboard");
+    await user.waitForURL(BASE + "/login");
+    // Re-enabled, the user signs in with the changed password.
+    await page.locator(`#users-table tr[data-email="${email}"]`).getByRole("button", { name: "Re-enable" }).click();
+    await page.locator(`#users-table tr[data-email="${email}"]`).getByText("active").waitFor();
+    await user.getByLabel("Email").fill(email);
+    await user.getByLabel("Password").fill("second password 2026");
+    await user.getByRole("button", { name: "Sign in" }).click();
+    await user.waitForURL(BASE + "/");
+  } finally {
+    await theirs.close();
+  }
+}
+inviteSignInChangePassword.options = desktop;
+
+// Only administrators see the accounts page.
+async function othersCannotAdminister(page) {
+  await signIn(page, "officer@vigie.demo");
+  check(!(await page.getByRole("link", { name: "Accounts" }).count()), "no Accounts link for an authority");
+  const response = await page.goto(BASE + "/admin/users");
+  check(response.status() === 403, "the accounts page is refused: " + response.status());
+}
+othersCannotAdminister.options = desktop;
+
+export const admin = [
+  ["admin invites a user, who sets a password with the link and changes it; disable stops the session", inviteSignInChangePassword],
+  ["only administrators manage accounts", othersCannotAdminister],
+];
