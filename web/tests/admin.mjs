@@ -74,16 +74,45 @@ async function inviteSignInChangePassword(page, context) {
 }
 inviteSignInChangePassword.options = desktop;
 
+// The audit viewer: filter by user and action, verify the chain from the page.
+async function auditViewer(page) {
+  await signIn(page, "admin@vigie.demo");
+  await page.getByRole("link", { name: "Audit" }).click();
+  await page.getByRole("heading", { level: 1, name: "Audit log" }).waitFor();
+  check(await page.locator("#audit-table tbody tr").count() > 0, "the newest entries are listed");
+  await page.getByLabel("User (email, or cli, system, anonymous)").fill("assessor@vigie.demo");
+  await page.getByLabel("Action (or its start, e.g. site.)").fill("assessment.");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.waitForURL(/action=assessment\./);
+  const rows = page.locator("#audit-table tbody tr");
+  const n = await rows.count();
+  check(n > 0, "the demo's assessor made assessments");
+  for (let i = 0; i < n; i++) {
+    const cells = await rows.nth(i).locator("td").allTextContents();
+    check(cells[2] === "assessor@vigie.demo" && cells[3].startsWith("assessment."), "every row matches the filter: " + cells.join(" | "));
+  }
+  await shot(page, "23-audit-viewer");
+  await page.getByRole("button", { name: "Verify the chain" }).click();
+  const verified = await page.locator("#audit-verified").textContent();
+  check(/The audit log is intact: \d+ entries verified/.test(verified), "the chain verifies from the page: " + verified);
+  const bad = await page.goto(BASE + "/admin/audit?from=2026-13-45");
+  check(bad.status() === 422, "a date that does not exist is refused: " + bad.status());
+}
+auditViewer.options = desktop;
+
 // Only administrators see the accounts page.
 async function othersCannotAdminister(page) {
   await signIn(page, "officer@vigie.demo");
   check(!(await page.getByRole("link", { name: "Accounts" }).count()), "no Accounts link for an authority");
   const response = await page.goto(BASE + "/admin/users");
   check(response.status() === 403, "the accounts page is refused: " + response.status());
+  const audit = await page.goto(BASE + "/admin/audit");
+  check(audit.status() === 403, "the audit log is refused: " + audit.status());
 }
 othersCannotAdminister.options = desktop;
 
 export const admin = [
   ["admin invites a user, who sets a password with the link and changes it; disable stops the session", inviteSignInChangePassword],
-  ["only administrators manage accounts", othersCannotAdminister],
+  ["the audit viewer filters by user and action and verifies the chain", auditViewer],
+  ["only administrators manage accounts and read the audit log", othersCannotAdminister],
 ];

@@ -9,7 +9,7 @@
 
 pub mod accounts;
 pub mod assessments;
-mod audit;
+pub mod audit;
 pub mod console;
 pub mod hvm;
 pub mod library;

@@ -28,6 +28,23 @@ pub trait AuditStore: Send + Sync {
     async fn audit_page(&self, after_seq: i64, limit: u32) -> Result<Vec<StoredAuditEntry>>;
     /// The last `count` entries, oldest first.
     async fn audit_tail(&self, count: u32) -> Result<Vec<StoredAuditEntry>>;
+    /// The newest entries that match every given field of `filter` (up to `filter.limit`),
+    /// newest first: what the audit viewer shows.
+    async fn audit_search(&self, filter: &AuditFilter) -> Result<Vec<StoredAuditEntry>>;
+}
+
+/// What the audit viewer asks for; `None` fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// A user id, `cli`, `system` or `anonymous`.
+    pub actor: Option<String>,
+    pub object_type: Option<String>,
+    pub object_id: Option<String>,
+    /// An action (`site.update`) or the start of one (`site.`).
+    pub action_prefix: Option<String>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    pub limit: u32,
 }
 
 #[async_trait]
@@ -73,5 +90,54 @@ where
         let mut entries = rows.iter().map(Sql::<DB>::audit_from_row).collect::<Result<Vec<_>>>()?;
         entries.reverse();
         Ok(entries)
+    }
+
+    async fn audit_search(&self, filter: &AuditFilter) -> Result<Vec<StoredAuditEntry>> {
+        // Only the conditions asked for are written, each with its own placeholder: both
+        // databases then know every parameter's type.
+        let mut conditions = Vec::new();
+        let mut texts: Vec<String> = Vec::new();
+        let mut numbers: Vec<i64> = Vec::new();
+        let text_fields = [
+            ("actor = ", filter.actor.clone()),
+            ("object_type = ", filter.object_type.clone()),
+            ("object_id = ", filter.object_id.clone()),
+            // `LIKE` with the wildcards of the prefix escaped: an action is matched by its start.
+            (
+                "action LIKE ",
+                filter
+                    .action_prefix
+                    .as_ref()
+                    .map(|p| format!("{}%", p.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))),
+            ),
+        ];
+        for (condition, value) in text_fields {
+            if let Some(value) = value {
+                texts.push(value);
+                let escape = if condition.starts_with("action") { " ESCAPE '\\'" } else { "" };
+                conditions.push(format!("{condition}${}{escape}", texts.len()));
+            }
+        }
+        for (condition, value) in [("at >= ", filter.from_ms), ("at < ", filter.to_ms)] {
+            if let Some(value) = value {
+                numbers.push(value);
+                conditions.push(format!("{condition}${}", texts.len() + numbers.len()));
+            }
+        }
+        let filter_sql =
+            if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+        let sql = format!(
+            "SELECT seq, at, actor, actor_org, action, object_type, object_id, details, prev_hash, hash FROM audit_log {filter_sql} ORDER BY seq DESC LIMIT ${}",
+            texts.len() + numbers.len() + 1
+        );
+        let mut query = sqlx::query(&sql);
+        for text in &texts {
+            query = query.bind(text.as_str());
+        }
+        for number in &numbers {
+            query = query.bind(*number);
+        }
+        let rows = query.bind(i64::from(filter.limit)).fetch_all(self.pool()).await?;
+        rows.iter().map(Sql::<DB>::audit_from_row).collect()
     }
 }

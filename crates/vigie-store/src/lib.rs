@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 pub use accounts::AccountStore;
 pub use assessment::{AnswerWrite, AssessmentStore, NewAssessment, NewPhoto, TransitionData};
-pub use audit::AuditStore;
+pub use audit::{AuditFilter, AuditStore};
 pub use library::{IngestStatus, LibraryChanges, LibraryIngest, LibraryStore, StoredDocument};
 pub use model::*;
 pub use postgres::PgStore;

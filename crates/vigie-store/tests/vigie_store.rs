@@ -14,8 +14,8 @@ use vigie_domain::geometry::BoundingBox;
 use vigie_domain::site::{SiteCategory, SiteInput};
 use vigie_domain::{ActionId, AssessmentId, OrgId, SiteId};
 use vigie_store::{
-    AccountStore, AssessmentSummary, NewSite, NewUser, PgStore, ScenarioRisk, SiteFilter, SiteStore, SqliteStore,
-    Store, StoreError, WriteContext,
+    AccountStore, AssessmentSummary, AuditFilter, AuditStore, NewSite, NewUser, PgStore, ScenarioRisk, SiteFilter,
+    SiteStore, SqliteStore, Store, StoreError, WriteContext,
 };
 
 struct Backend {
@@ -187,6 +187,33 @@ async fn accounts_are_administered_disabled_and_opened_by_one_time_links() {
         for action in ["user.link_invite", "user.link_reset", "user.password", "user.update"] {
             assert!(actions.iter().any(|a| a == action), "{name}: {action} is audited");
         }
+
+        // The audit viewer's search: by actor, by the start of an action (its `_` taken
+        // literally), by time, newest first.
+        let search = |filter: AuditFilter| async move { store.audit_search(&filter).await.unwrap() };
+        let links =
+            search(AuditFilter { action_prefix: Some("user.link_".into()), limit: 10, ..Default::default() }).await;
+        let seen: Vec<&str> = links.iter().map(|e| e.record.action.as_str()).collect();
+        assert_eq!(seen, ["user.link_reset", "user.link_invite"], "{name}");
+        let literal =
+            search(AuditFilter { action_prefix: Some("user_".into()), limit: 10, ..Default::default() }).await;
+        assert!(literal.is_empty(), "{name}: `_` is not a wildcard");
+        let by_link = search(AuditFilter { actor: Some(user.id.to_string()), limit: 10, ..Default::default() }).await;
+        assert_eq!(by_link.len(), 1, "{name}: the password set through the link is the user's own act");
+        let window = search(AuditFilter {
+            from_ms: Some(40),
+            to_ms: Some(43),
+            object_type: Some("user".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(
+            window.iter().map(|e| e.record.at_ms).collect::<Vec<_>>(),
+            [42, 40],
+            "{name}: the token (41) is not a user"
+        );
+        assert_eq!(search(AuditFilter { limit: 2, ..Default::default() }).await.len(), 2);
     }
 }
 

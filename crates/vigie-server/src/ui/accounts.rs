@@ -249,6 +249,131 @@ async fn accept_welcome(
     }
 }
 
+#[derive(Debug, Deserialize, Default)]
+struct AuditParams {
+    user: Option<String>,
+    object_type: Option<String>,
+    object_id: Option<String>,
+    action: Option<String>,
+    /// `YYYY-MM-DD`, UTC, from the start of the day.
+    from: Option<String>,
+    /// `YYYY-MM-DD`, UTC, to the end of the day.
+    to: Option<String>,
+}
+
+/// A row of the audit viewer.
+struct AuditRow {
+    seq: i64,
+    at: String,
+    actor: String,
+    action: String,
+    object: String,
+    details: String,
+}
+
+/// The outcome of "verify the chain", for the page.
+struct Verified {
+    intact: bool,
+    message: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_audit.html")]
+struct AuditPage<'a> {
+    page: Layout<'a>,
+    params: AuditParams,
+    rows: Vec<AuditRow>,
+    limit: u32,
+    verified: Option<Verified>,
+}
+
+fn day_ms(date: Option<&str>, field: &str, end_of_day: bool) -> Result<Option<i64>, PageError> {
+    let Some(date) = date.map(str::trim).filter(|d| !d.is_empty()) else { return Ok(None) };
+    let invalid = || vigie_domain::DomainError::validation(field, "a date is written YYYY-MM-DD");
+    let mut parts = date.splitn(3, '-').map(str::parse::<i32>);
+    let (Some(Ok(year)), Some(Ok(month)), Some(Ok(day))) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(invalid().into());
+    };
+    let month = u8::try_from(month).ok().and_then(|m| time::Month::try_from(m).ok()).ok_or_else(invalid)?;
+    let day =
+        u8::try_from(day).ok().and_then(|d| time::Date::from_calendar_date(year, month, d).ok()).ok_or_else(invalid)?;
+    let day = if end_of_day { day.next_day().unwrap_or(day) } else { day };
+    Ok(Some(day.midnight().assume_utc().unix_timestamp() * 1000))
+}
+
+async fn audit_page(
+    state: &AppState,
+    ctx: &PageCtx,
+    params: AuditParams,
+    verified: Option<Verified>,
+) -> Result<Response, PageError> {
+    let users = state.app.users(&ctx.caller).await?;
+    let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    // The form takes an email; the log keeps user ids (or `cli`, `system`, `anonymous`).
+    let actor = text(&params.user)
+        .map(|who| users.iter().find(|u| u.email == who.to_lowercase()).map_or(who, |u| u.id.to_string()));
+    let filter = vigie_store::AuditFilter {
+        actor,
+        object_type: text(&params.object_type),
+        object_id: text(&params.object_id),
+        action_prefix: text(&params.action),
+        from_ms: day_ms(params.from.as_deref(), "from", false)?,
+        to_ms: day_ms(params.to.as_deref(), "to", true)?,
+        limit: vigie_app::audit::MAX_AUDIT_ROWS,
+    };
+    let entries = state.app.audit_log(&ctx.caller, filter).await?;
+    let who = |actor: &str| {
+        users.iter().find(|u| u.id.as_str() == actor).map_or_else(|| actor.to_owned(), |u| u.email.clone())
+    };
+    let rows = entries
+        .iter()
+        .map(|e| AuditRow {
+            seq: e.seq,
+            at: super::assess::date_of(e.record.at_ms),
+            actor: who(&e.record.actor),
+            action: e.record.action.clone(),
+            object: match &e.record.object_id {
+                Some(id) => format!("{} {id}", e.record.object_type),
+                None => e.record.object_type.clone(),
+            },
+            details: e.record.details.to_string(),
+        })
+        .collect();
+    let page = AuditPage {
+        page: ctx.layout(ctx.t("audit_title"), &[], false),
+        params,
+        rows,
+        limit: vigie_app::audit::MAX_AUDIT_ROWS,
+        verified,
+    };
+    render(ctx, &page)
+}
+
+async fn show_audit(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    axum::extract::Query(params): axum::extract::Query<AuditParams>,
+) -> Result<Response, PageError> {
+    audit_page(&state, &ctx, params, None).await
+}
+
+async fn verify_audit(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, PageError> {
+    let verified = match state.app.verify_audit_log(&ctx.caller).await {
+        Ok((count, head)) => Verified {
+            intact: true,
+            message: ctx
+                .t("audit_intact")
+                .replace("{count}", &count.to_string())
+                .replace("{head}", &head.map(|h| h.hash).unwrap_or_default()),
+        },
+        Err(err) if err.code == vigie_domain::Code::AuditChainBroken => {
+            Verified { intact: false, message: err.message }
+        }
+        Err(err) => return Err(err.into()),
+    };
+    audit_page(&state, &ctx, AuditParams::default(), Some(verified)).await
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/users", get(show_users).post(invite))
@@ -256,4 +381,6 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users/{id}/reset", post(reset))
         .route("/account", get(show_account).post(change_password))
         .route("/welcome/{secret}", get(show_welcome).post(accept_welcome))
+        .route("/admin/audit", get(show_audit))
+        .route("/admin/audit/verify", post(verify_audit))
 }

@@ -17,40 +17,11 @@ pub enum Command {
     },
 }
 
-/// Entries read per page while verifying.
-const PAGE: u32 = 10_000;
-
-/// Verifies the whole chain page by page; returns the count and the last entry.
+/// Verifies the whole chain (see `vigie_app::audit::verify_chain`).
 pub async fn verify(
     store: &dyn vigie_store::Store,
 ) -> Result<(u64, Option<vigie_domain::audit::StoredAuditEntry>), CliError> {
-    let mut verifier = vigie_domain::audit::ChainVerifier::default();
-    let mut last = None;
-    loop {
-        let page =
-            store.audit_page(last.as_ref().map_or(0, |e: &vigie_domain::audit::StoredAuditEntry| e.seq), PAGE).await?;
-        if page.is_empty() {
-            break;
-        }
-        for entry in &page {
-            verifier.push(entry).map_err(|broken| {
-                CliError::new(
-                    vigie_domain::Code::AuditChainBroken,
-                    format!("the audit log was tampered with at entry {}: {}", broken.seq, broken.reason),
-                )
-                .with_details(json!(broken))
-            })?;
-        }
-        last = page.into_iter().last();
-    }
-    // Every organisation's creation is audited: an empty log beside them was emptied.
-    if verifier.count() == 0 && !store.list_orgs().await?.is_empty() {
-        return Err(CliError::new(
-            vigie_domain::Code::AuditChainBroken,
-            "the audit log is empty although the database holds organisations: it was emptied",
-        ));
-    }
-    Ok((verifier.count(), last))
+    Ok(vigie_app::audit::verify_chain(store).await?)
 }
 
 pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> {
