@@ -14,8 +14,8 @@ use vigie_domain::geometry::BoundingBox;
 use vigie_domain::site::{SiteCategory, SiteInput};
 use vigie_domain::{ActionId, AssessmentId, OrgId, SiteId};
 use vigie_store::{
-    AccountStore, AssessmentSummary, AuditFilter, AuditStore, NewSite, NewUser, PgStore, ScenarioRisk, SiteFilter,
-    SiteStore, SqliteStore, Store, StoreError, WriteContext,
+    AccountStore, AssessmentSummary, AuditFilter, NewSite, NewUser, PgStore, ScenarioRisk, SiteFilter, SiteStore,
+    SqliteStore, Store, StoreError, WriteContext,
 };
 
 struct Backend {
