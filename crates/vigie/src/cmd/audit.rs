@@ -17,18 +17,11 @@ pub enum Command {
     },
 }
 
-/// Verifies the whole chain (see `vigie_app::audit::verify_chain`).
-pub async fn verify(
-    store: &dyn vigie_store::Store,
-) -> Result<(u64, Option<vigie_domain::audit::StoredAuditEntry>), CliError> {
-    Ok(vigie_app::audit::verify_chain(store).await?)
-}
-
 pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> {
     let (store, _) = open_store(global).await?;
     match command {
         Command::Verify => {
-            let (count, head) = verify(store.as_ref()).await?;
+            let (count, head) = vigie_app::audit::verify_chain(store.as_ref()).await?;
             println!("audit log intact: {count} entries verified");
             if let Some(head) = head {
                 // Recorded elsewhere, the head lets a later check notice removed last rows.

@@ -45,7 +45,7 @@ pub async fn restore(global: &GlobalArgs, args: RestoreArgs) -> Result<(), CliEr
     vigie_store::restore_sqlite(&settings.database_url, &args.file).await?;
     // Opening migrates and proves the restored database is usable.
     let (store, _) = open_store(global).await?;
-    let (count, _) = super::audit::verify(store.as_ref())
+    let (count, _) = vigie_app::audit::verify_chain(store.as_ref())
         .await
         .map_err(|e| CliError::new(e.code, format!("restored, but: {}", e.message)))?;
     println!("restored {} ({count} audit entries verified)", args.file.display());
