@@ -11,13 +11,24 @@ async function inviteSignInChangePassword(page, context) {
   await page.getByRole("link", { name: "Accounts" }).click();
   await page.getByRole("heading", { level: 1, name: "Accounts" }).waitFor();
   await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Organisation").selectOption({ label: "Helsinki Markets and Malls (demo)" });
+  await page.getByLabel("Organisation", { exact: true }).selectOption({ label: "Helsinki Markets and Malls (demo)" });
   await page.getByLabel("Role", { exact: true }).selectOption("operator");
   await page.getByRole("button", { name: "Invite" }).click();
   const path = await page.locator("#link-url").getAttribute("data-path");
   check(/^\/welcome\/[A-Za-z0-9_-]{20,}$/.test(path), "the invitation shows a one-time link: " + path);
   check(await page.locator(`#users-table tr[data-email="${email}"]`).count() === 1, "the invited user is listed");
   await shot(page, "20-admin-invites");
+  // A new organisation, which the city's authority then oversees.
+  const org = "Kauppatori traders " + Date.now();
+  await page.getByLabel("Name", { exact: true }).fill(org);
+  await page.getByLabel("Kind").selectOption("operator");
+  await page.getByRole("button", { name: "Add an organisation" }).click();
+  await page.locator(`#orgs-table tr[data-org="${org}"]`).waitFor();
+  await page.getByLabel("Authority", { exact: true }).selectOption({ label: "City of Helsinki (demo)" });
+  await page.getByLabel("Organisation it oversees").selectOption({ label: org });
+  await page.getByRole("button", { name: "Let an authority read an organisation's sites" }).click();
+  const city = await page.locator('#orgs-table tr[data-org="City of Helsinki (demo)"]').textContent();
+  check(city.includes(org), "the city now reads the new organisation's sites: " + city);
 
   // The invited user, in another browser, opens the link and chooses a password.
   const theirs = await context.browser().newContext(desktop);
@@ -48,7 +59,17 @@ async function inviteSignInChangePassword(page, context) {
     await user.getByLabel("The new password again").fill("second password 2026");
     await user.getByRole("button", { name: "Change my password" }).click();
     await user.locator("#password-changed").waitFor();
+    // An API token: its secret shown once, good for the API until revoked.
+    await user.getByLabel("Name", { exact: true }).fill("monitoring script");
+    await user.getByRole("button", { name: "Make a token" }).click();
+    const secret = await user.locator("#new-token").inputValue();
+    check(secret.startsWith("vg_"), "the token's secret is shown once");
+    const api = (token) => user.request.get(BASE + "/api/v1/sites?limit=1", { headers: { Authorization: "Bearer " + token } });
+    check((await api(secret)).status() === 200, "the token calls the API");
     await shot(user, "22-account-password-changed");
+    await user.locator('#tokens-table tr[data-name="monitoring script"]').getByRole("button", { name: "Revoke" }).click();
+    await user.locator('#tokens-table tr[data-name="monitoring script"]').getByText("revoked").waitFor();
+    check((await api(secret)).status() === 401, "a revoked token stops");
 
     // The administrator disables the account: the user's next page is the sign-in page.
     await page.goto(BASE + "/admin/users");

@@ -246,6 +246,28 @@ impl App {
         Ok(self.store.create_org(&self.write_context(caller), name, kind).await?)
     }
 
+    /// Every oversight link, for an administrator: (authority, overseen).
+    pub async fn oversight_links(&self, caller: &Principal) -> Result<Vec<(OrgId, OrgId)>> {
+        require_admin(caller)?;
+        Ok(self.store.oversight_links().await?)
+    }
+
+    /// Lets an authority read the sites of another organisation. An administrator's use case.
+    pub async fn add_oversight(&self, caller: &Principal, authority: &OrgId, overseen: &OrgId) -> Result<()> {
+        require_admin(caller)?;
+        let found = |id: &OrgId| {
+            let id = id.clone();
+            async move { self.store.org_by_id(&id).await?.ok_or_else(|| Failure::not_found("organisation")) }
+        };
+        let authority = found(authority).await?;
+        check_can_oversee(&authority)?;
+        let overseen = found(overseen).await?;
+        if authority.id == overseen.id {
+            return Err(DomainError::validation("overseen", "an organisation already reads its own sites").into());
+        }
+        Ok(self.store.add_oversight(&self.write_context(caller), &authority.id, &overseen.id).await?)
+    }
+
     pub async fn tokens(&self, caller: &Principal) -> Result<Vec<ApiToken>> {
         Ok(self.store.list_tokens(&caller.user_id).await?)
     }
@@ -270,4 +292,16 @@ impl App {
 
 fn require_admin(caller: &Principal) -> Result<()> {
     if caller.is_admin() { Ok(()) } else { Err(Failure::forbidden("only an administrator manages accounts")) }
+}
+
+/// Only an authority oversees other organisations.
+pub(crate) fn check_can_oversee(authority: &Org) -> Result<()> {
+    if authority.kind == OrgKind::Authority {
+        Ok(())
+    } else {
+        Err(Failure::new(
+            Code::ValidationFailed,
+            format!("'{}' is not an authority; only authorities oversee others", authority.name),
+        ))
+    }
 }

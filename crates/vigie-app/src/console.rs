@@ -148,12 +148,7 @@ impl Console<'_> {
     /// Lets the authority `authority` read the sites of `overseen`; returns both.
     pub async fn oversee(&self, authority: &str, overseen: &str) -> Result<(Org, Org)> {
         let authority = self.organisation_named(authority).await?;
-        if authority.kind != OrgKind::Authority {
-            return Err(Failure::new(
-                Code::ValidationFailed,
-                format!("'{}' is not an authority; only authorities oversee others", authority.name),
-            ));
-        }
+        crate::accounts::check_can_oversee(&authority)?;
         let overseen = self.organisation_named(overseen).await?;
         self.app.store.add_oversight(&self.write_context(), &authority.id, &overseen.id).await?;
         Ok((authority, overseen))

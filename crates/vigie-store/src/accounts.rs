@@ -18,6 +18,8 @@ pub trait AccountStore: Send + Sync {
     async fn list_orgs(&self) -> Result<Vec<Org>>;
     /// Lets `authority_org` read the sites of `overseen_org`.
     async fn add_oversight(&self, ctx: &WriteContext, authority_org: &OrgId, overseen_org: &OrgId) -> Result<()>;
+    /// Every oversight link: (authority, overseen).
+    async fn oversight_links(&self) -> Result<Vec<(OrgId, OrgId)>>;
 
     async fn create_user(&self, ctx: &WriteContext, user: NewUser) -> Result<User>;
     async fn user_by_email(&self, email: &str) -> Result<Option<UserWithSecret>>;
@@ -133,6 +135,21 @@ where
     }
 
     #[tracing::instrument(skip_all)]
+    async fn oversight_links(&self) -> Result<Vec<(OrgId, OrgId)>> {
+        let rows =
+            sqlx::query("SELECT authority_org, overseen_org FROM oversight ORDER BY authority_org, overseen_org")
+                .fetch_all(self.pool())
+                .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get::<String, _>("authority_org")?.into(),
+                    row.try_get::<String, _>("overseen_org")?.into(),
+                ))
+            })
+            .collect()
+    }
+
     async fn add_oversight(&self, ctx: &WriteContext, authority_org: &OrgId, overseen_org: &OrgId) -> Result<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO oversight (authority_org, overseen_org) VALUES ($1, $2) ON CONFLICT DO NOTHING")

@@ -128,6 +128,7 @@ async fn organisations_users_and_tokens() {
         let operator = store.create_org(&ctx(11), "Market Hall Ltd", OrgKind::Operator).await.unwrap();
         store.add_oversight(&ctx(12), &org.id, &operator.id).await.unwrap();
         store.add_oversight(&ctx(13), &org.id, &operator.id).await.unwrap();
+        assert_eq!(store.oversight_links().await.unwrap(), [(org.id.clone(), operator.id.clone())], "{name}: once");
         store.create_session(&ctx(14), "session-2", &user.id, 10_000).await.unwrap();
         let principal = store.principal_for_session("session-2", 20).await.unwrap().unwrap();
         assert_eq!(principal.overseen_orgs, vec![operator.id.clone()]);

@@ -13,12 +13,22 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use vigie_app::accounts::AccountLink;
-use vigie_domain::access::{Role, User};
+use vigie_domain::access::{OrgKind, Role, User};
 use vigie_domain::{OrgId, UserId};
 use vigie_store::Org;
 
 use super::{Layout, PageCtx, PageError, PageLang, html, render, t};
 use crate::AppState;
+
+const KINDS: [OrgKind; 3] = [OrgKind::Authority, OrgKind::Operator, OrgKind::Other];
+
+fn kind_key(kind: OrgKind) -> &'static str {
+    match kind {
+        OrgKind::Authority => "kind_authority",
+        OrgKind::Operator => "kind_operator",
+        OrgKind::Other => "kind_other",
+    }
+}
 
 const ROLES: [Role; 5] = [Role::Admin, Role::Authority, Role::Assessor, Role::Operator, Role::Viewer];
 
@@ -49,12 +59,21 @@ struct ShownLink {
     invite: bool,
 }
 
+/// An organisation with its kind and the organisations it oversees.
+struct OrgRow {
+    name: String,
+    kind: &'static str,
+    oversees: String,
+}
+
 #[derive(Template)]
 #[template(path = "admin_users.html")]
 struct UsersPage<'a> {
     page: Layout<'a>,
     users: Vec<UserRow>,
     orgs: Vec<Org>,
+    org_rows: Vec<OrgRow>,
+    kinds: Vec<(&'static str, &'static str)>,
     roles: Vec<(&'static str, &'static str)>,
     link: Option<ShownLink>,
 }
@@ -77,7 +96,16 @@ async fn users_page(
 ) -> Result<Response, PageError> {
     let users = state.app.users(&ctx.caller).await?;
     let orgs = state.app.organisations(&ctx.caller).await?;
+    let links = state.app.oversight_links(&ctx.caller).await?;
     let org_name = |id: &OrgId| orgs.iter().find(|o| &o.id == id).map(|o| o.name.clone()).unwrap_or_default();
+    let org_rows = orgs
+        .iter()
+        .map(|o| OrgRow {
+            name: o.name.clone(),
+            kind: t(ctx.lang, kind_key(o.kind)),
+            oversees: links.iter().filter(|(a, _)| *a == o.id).map(|(_, b)| org_name(b)).collect::<Vec<_>>().join(", "),
+        })
+        .collect();
     let rows = users
         .iter()
         .map(|u: &User| UserRow {
@@ -97,6 +125,8 @@ async fn users_page(
     let page = UsersPage {
         page: ctx.layout(ctx.t("users_title"), &[], false),
         users: rows,
+        org_rows,
+        kinds: KINDS.iter().map(|k| (k.key(), t(ctx.lang, kind_key(*k)))).collect(),
         orgs,
         roles: ROLES.iter().map(|r| (r.key(), t(ctx.lang, role_key(*r)))).collect(),
         link,
@@ -154,16 +184,112 @@ async fn reset(
     users_page(&state, &ctx, &headers, Some(link)).await
 }
 
+#[derive(Deserialize)]
+struct OrgForm {
+    name: String,
+    kind: String,
+}
+
+async fn create_org(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Form(form): Form<OrgForm>,
+) -> Result<Response, PageError> {
+    state.app.create_organisation(&ctx.caller, &form.name, OrgKind::from_key(&form.kind)?).await?;
+    Ok((StatusCode::SEE_OTHER, [(LOCATION, "/admin/users#orgs-h".to_owned())]).into_response())
+}
+
+#[derive(Deserialize)]
+struct OversightForm {
+    authority: String,
+    overseen: String,
+}
+
+async fn add_oversight(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Form(form): Form<OversightForm>,
+) -> Result<Response, PageError> {
+    state.app.add_oversight(&ctx.caller, &OrgId::new(form.authority), &OrgId::new(form.overseen)).await?;
+    Ok((StatusCode::SEE_OTHER, [(LOCATION, "/admin/users#orgs-h".to_owned())]).into_response())
+}
+
+/// A token of the account page.
+struct TokenRow {
+    id: String,
+    name: String,
+    created: String,
+    revoked: bool,
+}
+
 #[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage<'a> {
     page: Layout<'a>,
     changed: bool,
     error: Option<String>,
+    tokens: Vec<TokenRow>,
+    /// A token just created: its secret, shown once.
+    new_token: Option<String>,
 }
 
-async fn show_account(ctx: PageCtx) -> Result<Response, PageError> {
-    render(&ctx, &AccountPage { page: ctx.layout(ctx.t("account_title"), &[], false), changed: false, error: None })
+async fn account_page(
+    state: &AppState,
+    ctx: &PageCtx,
+    outcome: Result<bool, String>,
+    new_token: Option<String>,
+) -> Result<Response, PageError> {
+    let tokens = state
+        .app
+        .tokens(&ctx.caller)
+        .await?
+        .into_iter()
+        .map(|t| TokenRow {
+            id: t.id.to_string(),
+            name: t.name,
+            created: super::assess::date_of(t.created_at_ms),
+            revoked: t.revoked_at_ms.is_some(),
+        })
+        .collect();
+    let status = if outcome.is_err() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let page = AccountPage {
+        page: ctx.layout(ctx.t("account_title"), &[], false),
+        changed: outcome.as_ref().is_ok_and(|changed| *changed),
+        error: outcome.err(),
+        tokens,
+        new_token,
+    };
+    Ok((status, render(ctx, &page)?).into_response())
+}
+
+async fn show_account(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, PageError> {
+    account_page(&state, &ctx, Ok(false), None).await
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    name: String,
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, PageError> {
+    match state.app.create_token(&ctx.caller, &form.name).await {
+        Ok(made) => account_page(&state, &ctx, Ok(false), Some(made.secret)).await,
+        Err(err) if err.code.http_status() == 422 => account_page(&state, &ctx, Err(err.message), None).await,
+        Err(err) => Err(err.into()),
+    }
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(id): Path<vigie_domain::TokenId>,
+) -> Result<Response, PageError> {
+    state.app.revoke_token(&ctx.caller, &id).await?;
+    Ok((StatusCode::SEE_OTHER, [(LOCATION, "/account".to_owned())]).into_response())
 }
 
 #[derive(Deserialize)]
@@ -182,18 +308,12 @@ async fn change_password(
         Err(ctx.t("password_mismatch").to_owned())
     } else {
         match state.app.change_password(&ctx.caller, &form.current_password, &form.new_password).await {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(true),
             Err(err) if err.code.http_status() == 422 => Err(err.message),
             Err(err) => return Err(err.into()),
         }
     };
-    let page = AccountPage {
-        page: ctx.layout(ctx.t("account_title"), &[], false),
-        changed: outcome.is_ok(),
-        error: outcome.err(),
-    };
-    let status = if page.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
-    Ok((status, render(&ctx, &page)?).into_response())
+    account_page(&state, &ctx, outcome, None).await
 }
 
 #[derive(Template)]
@@ -380,6 +500,10 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users/{id}", post(update))
         .route("/admin/users/{id}/reset", post(reset))
         .route("/account", get(show_account).post(change_password))
+        .route("/account/tokens", post(create_token))
+        .route("/account/tokens/{id}/revoke", post(revoke_token))
+        .route("/admin/orgs", post(create_org))
+        .route("/admin/oversight", post(add_oversight))
         .route("/welcome/{secret}", get(show_welcome).post(accept_welcome))
         .route("/admin/audit", get(show_audit))
         .route("/admin/audit/verify", post(verify_audit))
