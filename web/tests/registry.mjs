@@ -67,6 +67,36 @@ async function librarySearch(page) {
   await page.getByRole("button", { name: "Search" }).click();
   await page.locator("#l-results li mark").first().waitFor({ timeout: 15000 });
   await shot(page, "11-library-search");
+  // A hit opens in its document, at its passage.
+  await page.locator("#l-results li").first().getByRole("link", { name: "Open in its document" }).click();
+  await page.waitForURL(/\/library\/documents\/[^#]+#p-/);
+  const target = decodeURIComponent(new URL(page.url()).hash.slice(1));
+  check(await page.locator(`li.passage[id="${target}"]`).isVisible(), "the passage is on the document's page");
+  await shot(page, "24-library-document");
+
+  // The list of documents, filtered; the demo's documents are French and TLP:CLEAR.
+  await page.goto(BASE + "/library");
+  const all = await page.locator("#docs-table tbody tr").count();
+  check(all >= 4, "the demo's documents are listed: " + all);
+  await page.locator("#docs-filter").getByLabel("Language").selectOption("en");
+  await page.locator("#docs-filter").getByRole("button", { name: "Filter" }).click();
+  await page.waitForURL(/language=en/);
+  check(await page.locator("#docs-table tbody tr").count() === 0, "no English document in the demo");
+  await page.goto(BASE + "/library?marking=TLP:CLEAR&language=fr");
+  check(await page.locator("#docs-table tbody tr").count() === all, "every demo document is French and TLP:CLEAR");
+
+  // Upload from the page: a Markdown note is read and indexed; a file that is not a PDF is
+  // refused with the reason, as on the command line.
+  const title = "Consignes de la fête de quartier " + Date.now();
+  await page.getByLabel("File").setInputFiles({ name: "consignes.md", mimeType: "text/markdown", buffer: Buffer.from("# " + title + "\n\nLes barrières anti-véhicules ferment la rue Aleksanterinkatu pendant la fête.\n") });
+  await page.locator("#upload-form").getByLabel("Title").fill(title);
+  await page.getByRole("button", { name: "Add to the library" }).click();
+  await page.locator("#up-status").getByText(/^Added:/).waitFor({ timeout: 15000 });
+  await page.getByLabel("File").setInputFiles({ name: "scan.pdf", mimeType: "application/pdf", buffer: Buffer.from("%PDF-1.4 not really") });
+  await page.getByRole("button", { name: "Add to the library" }).click();
+  await page.locator("#up-status").getByText(/could not be read/).waitFor({ timeout: 15000 });
+  await page.goto(BASE + "/library");
+  check((await page.locator("#docs-table").textContent()).includes(title), "the uploaded document is listed");
 }
 librarySearch.options = desktop;
 

@@ -273,9 +273,14 @@ impl App {
 
     /// The documents the caller may read.
     pub async fn library_documents(&self, caller: &Principal) -> Result<Value> {
-        let documents = readable_documents(self.store.as_ref(), &access(&caller.org_id)).await?;
+        let documents = self.library_document_list(caller).await?;
         let items: Vec<Value> = documents.iter().map(document_json).collect();
         Ok(json!({"items": items, "total": items.len()}))
+    }
+
+    /// The documents the caller may read (the library page's list).
+    pub async fn library_document_list(&self, caller: &Principal) -> Result<Vec<StoredDocument>> {
+        readable_documents(self.store.as_ref(), &access(&caller.org_id)).await
     }
 
     async fn readable_document(&self, caller: &Principal, id: &DocumentId) -> Result<StoredDocument> {

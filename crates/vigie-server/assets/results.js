@@ -413,12 +413,37 @@ async function library(list) {
   list.replaceChildren(...hits.map((h) => el("li", { lang: h.language },
     el("h2", { text: h.document_title }),
     h.heading ? el("p", { class: "state", text: h.heading + (h.marking ? " · " + h.marking : "") }) : null,
-    snippet(h.snippet))));
+    snippet(h.snippet),
+    el("a", { href: "/library/documents/" + encodeURIComponent(h.document_id) + "#p-" + encodeURIComponent(h.passage_id), text: t("in_context") }))));
+}
+
+// The upload form: the file goes to the library API in base64, read by the same parsers as
+// `vigie library ingest`; a refusal shows its reason.
+function uploadForm(form) {
+  const status = document.getElementById("up-status");
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const file = form.file.files[0];
+    if (!file) return;
+    status.textContent = t("upload_working");
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    let binary = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    const body = { filename: file.name, content_base64: btoa(binary), language: form.language.value, marking: form.marking.value };
+    if (form.title.value.trim()) body.title = form.title.value.trim();
+    const r = await api("POST", "/api/v1/library/documents", body);
+    if (!r.ok) { status.textContent = errorText(r); return; }
+    status.textContent = t("upload_done").replace("{title}", r.data.title).replace("{passages}", r.data.passages);
+    const link = el("a", { href: "/library/documents/" + encodeURIComponent(r.data.document_id), text: r.data.title });
+    status.append(" ", link);
+  });
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   const list = document.getElementById("l-results");
   if (list) library(list);
+  const upload = document.getElementById("upload-form");
+  if (upload) uploadForm(upload);
   const root = document.getElementById("results");
   if (root) results(root);
   if (document.getElementById("dashboard")) dashboard();
