@@ -82,6 +82,11 @@ async function inviteSignInChangePassword(page, context) {
     await page.locator(`#users-table tr[data-email="${email}"]`).getByText("disabled").waitFor();
     await user.goto(BASE + "/dashboard");
     await user.waitForURL(BASE + "/login");
+    // Signing in again is refused, saying why.
+    await user.getByLabel("Email").fill(email);
+    await user.getByLabel("Password").fill("second password 2026");
+    await user.getByRole("button", { name: "Sign in" }).click();
+    await user.getByRole("alert").filter({ hasText: "This account is disabled" }).waitFor();
     // Re-enabled, the user signs in with the changed password.
     await page.locator(`#users-table tr[data-email="${email}"]`).getByRole("button", { name: "Re-enable" }).click();
     await page.locator(`#users-table tr[data-email="${email}"]`).getByText("active").waitFor();

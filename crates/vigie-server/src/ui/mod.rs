@@ -273,13 +273,14 @@ pub async fn unknown_route(uri: Uri, headers: HeaderMap) -> Response {
 #[template(path = "login.html")]
 struct LoginPage<'a> {
     page: Layout<'a>,
-    failed: bool,
+    /// The key of the message saying why signing in failed.
+    failure: Option<&'static str>,
     email: &'a str,
 }
 
-fn login_page(lang: Lang, failed: bool, email: &str) -> Result<String, ApiError> {
+fn login_page(lang: Lang, failure: Option<&'static str>, email: &str) -> Result<String, ApiError> {
     let page = Layout { lang, user: None, title: t(lang, "login_title").to_owned(), scripts: &[], map: false };
-    html(&LoginPage { page, failed, email })
+    html(&LoginPage { page, failure, email })
 }
 
 #[derive(Template)]
@@ -296,7 +297,7 @@ async fn show_offline(PageLang(lang): PageLang) -> Result<Response, PageError> {
 }
 
 async fn show_login(PageLang(lang): PageLang) -> Result<Response, PageError> {
-    Ok(([(SET_COOKIE, lang_cookie(lang))], Html(login_page(lang, false, "")?)).into_response())
+    Ok(([(SET_COOKIE, lang_cookie(lang))], Html(login_page(lang, None, "")?)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -317,10 +318,15 @@ async fn submit_login(
             Ok((StatusCode::SEE_OTHER, [(SET_COOKIE, session_cookie), (LOCATION, "/".to_owned())]).into_response())
         }
         Err(err) if err.code() == Code::LoginFailed => {
-            Ok((StatusCode::UNAUTHORIZED, Html(login_page(lang, true, &body.email)?)).into_response())
+            Ok((StatusCode::UNAUTHORIZED, Html(login_page(lang, Some("login_failed"), &body.email)?)).into_response())
         }
         Err(err) if err.code() == Code::TooManyRequests => {
-            Ok((StatusCode::TOO_MANY_REQUESTS, Html(login_page(lang, true, &body.email)?)).into_response())
+            Ok((StatusCode::TOO_MANY_REQUESTS, Html(login_page(lang, Some("login_throttled"), &body.email)?))
+                .into_response())
+        }
+        // The password was right but the account is disabled.
+        Err(err) if err.code() == Code::Forbidden => {
+            Ok((StatusCode::FORBIDDEN, Html(login_page(lang, Some("login_disabled"), &body.email)?)).into_response())
         }
         Err(err) => Err(err.into()),
     }
@@ -373,7 +379,7 @@ mod tests {
 
     #[test]
     fn text_in_a_page_is_escaped() {
-        let page = login_page(Lang::En, true, r#"<script>"x"&'y'</script>"#).unwrap();
+        let page = login_page(Lang::En, Some("login_failed"), r#"<script>"x"&'y'</script>"#).unwrap();
         assert!(page.contains("&#60;script&#62;&#34;x&#34;&#38;&#39;y&#39;&#60;/script&#62;"), "{page}");
         assert!(!page.contains("<script>\""), "{page}");
     }
