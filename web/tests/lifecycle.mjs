@@ -169,7 +169,28 @@ async function editOutline(page) {
 }
 editOutline.options = desktop;
 
+// An action's owner with an account sees it among "my actions": the demo's assessor owns the
+// first action of each validated demo assessment; the results page offers the organisation's
+// users as owners.
+async function myActions(page) {
+  await signIn(page, "assessor@vigie.demo");
+  await page.goto(BASE + "/dashboard");
+  await page.getByRole("heading", { level: 2, name: "My actions" }).waitFor();
+  const rows = page.locator("#d-mine-table tbody tr");
+  await rows.first().waitFor();
+  check(await rows.count() === 2, "the assessor owns the first action of each validated demo assessment");
+  await rows.first().getByRole("link").first().click();
+  await page.waitForURL(/\/assessments\/[^/]+\/results$/);
+  await page.locator("#plan-table tbody tr").first().waitFor();
+  check((await page.locator("#plan-table").textContent()).includes("assessor@vigie.demo"), "the plan names the owner's account");
+  const owners = await page.locator("#ac-owner-user option").allTextContents();
+  check(owners.includes("officer@vigie.demo") && !owners.includes("operator@vigie.demo"), "owners are the organisation's users: " + owners.join(", "));
+  await shot(page, "25-results-action-owner");
+}
+myActions.options = desktop;
+
 export const lifecycle = [
+  ["an action's owner sees it among my actions", myActions],
   ["assessor submits, officer validates, dashboard shows the band and due date", submitThenValidate],
   ["a viewer reads an assessment without edit buttons", viewerReadsOnly],
   ["edit a site's outline on the map", editOutline],

@@ -154,6 +154,8 @@ pub struct StoredPhoto {
 pub struct ActionDraft {
     pub title: String,
     pub owner: Option<String>,
+    /// A user of the assessment's organisation who owns the action.
+    pub owner_user_id: Option<String>,
     pub due_date: Option<String>,
     pub status: Option<String>,
     pub evidence: Option<String>,
@@ -200,6 +202,11 @@ impl ActionDraft {
         let fields = ActionFields {
             title,
             owner: optional_text("owner", self.owner, 200)?,
+            owner_user_id: self
+                .owner_user_id
+                .map(|id| id.trim().to_owned())
+                .filter(|id| !id.is_empty())
+                .map(Into::into),
             due_date,
             status: self.status.as_deref().map(ActionStatus::from_key).transpose()?.unwrap_or(ActionStatus::Open),
             evidence: optional_text("evidence", self.evidence, 4_000)?,
@@ -599,6 +606,7 @@ impl App {
     ) -> Result<Action> {
         let assessment = self.writable_assessment(caller, assessment_id).await?;
         let (fields, _) = draft.into_fields(pinned_methodology(&assessment)?)?;
+        self.check_action_owner(&assessment, &fields).await?;
         Ok(self.store.create_action(&self.write_context(caller), &assessment.id, &fields).await?)
     }
 
@@ -610,6 +618,7 @@ impl App {
             return Err(Failure::forbidden("you may read this action plan but not change it"));
         }
         let (fields, version) = draft.into_fields(pinned_methodology(&assessment)?)?;
+        self.check_action_owner(&assessment, &fields).await?;
         let version = version.ok_or_else(|| {
             DomainError::validation(
                 "version",
@@ -619,8 +628,34 @@ impl App {
         Ok(self.store.update_action(&self.write_context(caller), &action.id, &fields, version).await?)
     }
 
+    /// An action's owner with an account is a user of the assessment's organisation.
+    async fn check_action_owner(&self, assessment: &Assessment, fields: &ActionFields) -> Result<()> {
+        let Some(id) = &fields.owner_user_id else { return Ok(()) };
+        match self.store.user_by_id(id).await? {
+            Some(user) if user.org_id == assessment.org_id => Ok(()),
+            _ => Err(DomainError::validation(
+                "owner_user_id",
+                "the owner must be a user of the assessment's organisation (write other owners as text)",
+            )
+            .into()),
+        }
+    }
+
+    /// The users who may own the actions of an assessment: its organisation's, for those who
+    /// may write its plan (the results page offers them).
+    pub async fn action_owners(
+        &self,
+        caller: &Principal,
+        id: &AssessmentId,
+    ) -> Result<Vec<vigie_domain::access::User>> {
+        let assessment = self.writable_assessment(caller, id).await?;
+        let users = self.store.list_users(Some(&assessment.org_id)).await?;
+        Ok(users.into_iter().filter(|u| u.disabled_at_ms.is_none()).collect())
+    }
+
     /// Sites by risk band (their latest validated assessment), re-assessments due within
-    /// [`DUE_HORIZON_DAYS`] or overdue, and pending actions soonest due first.
+    /// [`DUE_HORIZON_DAYS`] or overdue, pending actions soonest due first, and the caller's
+    /// own open actions (`my_actions`).
     pub async fn dashboard(&self, caller: &Principal) -> Result<Value> {
         let readable = caller.readable_orgs();
         let validated = self.store.assessments_by_status(readable.as_deref(), AssessmentStatus::Validated).await?;
@@ -650,8 +685,19 @@ impl App {
         }
         due.sort_by_key(|d| d["due_at_ms"].as_i64());
         let actions = self.store.pending_actions(readable.as_deref(), 50).await?;
-        self.audit_read(caller, "dashboard", None, json!({"sites": sites.len(), "actions": actions.len()})).await?;
-        Ok(json!({"sites_by_risk_band": by_band, "sites": sites, "reassessments_due": due, "pending_actions": actions}))
+        // The caller's own actions, wherever they are (an owner may be told of an action of a
+        // site they do not otherwise see).
+        let mine = self.store.actions_owned_by(&caller.user_id, 100).await?;
+        self.audit_read(
+            caller,
+            "dashboard",
+            None,
+            json!({"sites": sites.len(), "actions": actions.len(), "my_actions": mine.len()}),
+        )
+        .await?;
+        Ok(
+            json!({"sites_by_risk_band": by_band, "sites": sites, "reassessments_due": due, "pending_actions": actions, "my_actions": mine}),
+        )
     }
 }
 

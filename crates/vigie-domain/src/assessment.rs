@@ -1,6 +1,6 @@
 //! The life of an assessment and of its action plan: who may move it from one status to the
 //! next, what may change in each status, and the checks on what people type in.
-use crate::id::{ActionId, AssessmentId, OrgId, PhotoId, SiteId};
+use crate::id::{ActionId, AssessmentId, OrgId, PhotoId, SiteId, UserId};
 use serde::{Deserialize, Serialize};
 
 use crate::access::{Principal, Role};
@@ -267,7 +267,12 @@ pub struct Photo {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ActionFields {
     pub title: String,
+    /// Who does it, in words (someone outside Vigie included).
     pub owner: Option<String>,
+    /// The user of the organisation who does it, when they have an account: it is among
+    /// their "my actions".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_user_id: Option<UserId>,
     pub due_date: Option<String>,
     pub status: ActionStatus,
     pub evidence: Option<String>,

@@ -207,6 +207,12 @@ function whatIf(report) {
 }
 
 const STATUSES = ["open", "in_progress", "done", "cancelled"];
+// An action's owner: the user's email (from the form's list of the organisation's users)
+// and the owner written as text, whichever are given.
+function ownerText(a) {
+  const option = a.owner_user_id && document.querySelector('#ac-owner-user option[value="' + CSS.escape(a.owner_user_id) + '"]');
+  return [option ? option.textContent : null, a.owner].filter(Boolean).join(" · ") || "–";
+}
 async function plan(id) {
   const box = document.getElementById("r-plan-body");
   const r = await api("GET", "/api/v1/assessments/" + encodeURIComponent(id) + "/actions");
@@ -230,7 +236,7 @@ async function plan(id) {
       if (!u.ok) alert(errorText(u));
       plan(id);
     });
-    rows.append(el("tr", {}, el("td", { text: a.title }), el("td", { text: a.owner || "–" }), el("td", { text: a.due_date || "–" }), el("td", {}, select)));
+    rows.append(el("tr", {}, el("td", { text: a.title }), el("td", { text: ownerText(a) }), el("td", { text: a.due_date || "–" }), el("td", {}, select)));
   }
   parts.push(el("div", { class: "scroll" }, el("table", { id: "plan-table" }, el("thead", {}, el("tr", {}, ...[t("action"), t("owner"), t("due"), t("status")].map((h) => el("th", { scope: "col", text: h })))), rows)));
   box.replaceChildren(...parts);
@@ -334,6 +340,7 @@ async function results(root) {
     if (!form.title.value.trim()) { error.textContent = t("action_title_required"); return; }
     const body = { title: form.title.value.trim(), status: "open" };
     if (form.owner.value.trim()) body.owner = form.owner.value.trim();
+    if (form.owner_user_id.value) body.owner_user_id = form.owner_user_id.value;
     if (form.due_date.value) body.due_date = form.due_date.value;
     const chosen = form.measure_id.selectedOptions[0];
     if (chosen && chosen.value) { body.measure_id = chosen.value; body.question_id = chosen.dataset.question; }
@@ -347,7 +354,7 @@ async function results(root) {
 async function dashboard() {
   const r = await api("GET", "/api/v1/dashboard");
   const fail = (id) => document.getElementById(id).replaceChildren(el("p", { text: r.status === 404 ? t("assessments_unavailable") : errorText(r) }));
-  if (!r.ok) { ["d-bands-body", "d-due-body", "d-actions-body"].forEach(fail); return; }
+  if (!r.ok) { ["d-mine-body", "d-bands-body", "d-due-body", "d-actions-body"].forEach(fail); return; }
   const d = r.data;
   const bands = Array.isArray(d.sites_by_risk_band) ? d.sites_by_risk_band.map((b) => [b.band || b.id, b.count ?? (b.sites || []).length]) : Object.entries(d.sites_by_risk_band || {}).map(([k, v]) => [k, Array.isArray(v) ? v.length : v]);
   const total = Math.max(1, ...bands.map(([, n]) => n));
@@ -383,6 +390,11 @@ async function dashboard() {
   for (const a of (d.pending_actions || []).slice().sort((x, y) => String(x.due_date || "9").localeCompare(String(y.due_date || "9")))) {
     rows.append(el("tr", {}, el("td", { text: a.due_date || "–" }), el("td", {}, a.assessment_id ? el("a", { href: "/assessments/" + a.assessment_id + "/results", text: a.title }) : a.title), el("td", {}, names[a.site_id] ? el("a", { href: "/sites/" + a.site_id, text: names[a.site_id] }) : ""), el("td", { text: a.owner || "–" }), el("td", { text: t("action_" + a.status) })));
   }
+  const mine = el("tbody", {});
+  for (const a of d.my_actions || []) {
+    mine.append(el("tr", {}, el("td", { text: a.due_date || "–" }), el("td", {}, el("a", { href: "/assessments/" + a.assessment_id + "/results", text: a.title })), el("td", {}, names[a.site_id] ? el("a", { href: "/sites/" + a.site_id, text: names[a.site_id] }) : ""), el("td", { text: t("action_" + a.status) })));
+  }
+  document.getElementById("d-mine-body").replaceChildren((d.my_actions || []).length ? el("div", { class: "scroll" }, el("table", { id: "d-mine-table" }, el("thead", {}, el("tr", {}, ...[t("due"), t("action"), t("site"), t("status")].map((h) => el("th", { scope: "col", text: h })))), mine)) : el("p", { text: t("none") }));
   document.getElementById("d-actions-body").replaceChildren((d.pending_actions || []).length ? el("div", { class: "scroll" }, el("table", {}, el("thead", {}, el("tr", {}, ...[t("due"), t("action"), t("site"), t("owner"), t("status")].map((h) => el("th", { scope: "col", text: h })))), rows)) : el("p", { text: t("none") }));
 }
 

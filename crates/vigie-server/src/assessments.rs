@@ -288,6 +288,9 @@ struct ActionBody {
     title: String,
     #[serde(default)]
     owner: Option<String>,
+    /// A user of the assessment's organisation.
+    #[serde(default)]
+    owner_user_id: Option<String>,
     #[serde(default)]
     due_date: Option<String>,
     #[serde(default)]
@@ -309,6 +312,7 @@ impl From<ActionBody> for ActionDraft {
         ActionDraft {
             title: body.title,
             owner: body.owner,
+            owner_user_id: body.owner_user_id,
             due_date: body.due_date,
             status: body.status,
             evidence: body.evidence,

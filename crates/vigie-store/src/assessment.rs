@@ -10,7 +10,7 @@ use vigie_domain::assessment::{
     Photo, StoredAnswer,
 };
 use vigie_domain::site::SiteCategory;
-use vigie_domain::{ActionId, AssessmentId, OrgId, PhotoId, SiteId};
+use vigie_domain::{ActionId, AssessmentId, OrgId, PhotoId, SiteId, UserId};
 
 use crate::sql::{Backend, Sql, Value, corrupt, new_id, parse_category};
 use crate::{Result, StoreError, WriteContext};
@@ -104,13 +104,15 @@ pub trait AssessmentStore: Send + Sync {
     async fn assessment_actions(&self, assessment_id: &AssessmentId) -> Result<Vec<Action>>;
     /// Open and in-progress actions of these organisations (`None`: all), soonest due first.
     async fn pending_actions(&self, orgs: Option<&[OrgId]>, limit: u32) -> Result<Vec<Action>>;
+    /// The open and in-progress actions `user_id` owns, soonest due first.
+    async fn actions_owned_by(&self, user_id: &UserId, limit: u32) -> Result<Vec<Action>>;
 }
 
 const ASSESSMENT_COLUMNS: &str = "id, site_id, org_id, methodology_version, status, threat_level, category, occupancy, area_m2, visibility, version, created_at, created_by, updated_at, submitted_at, submitted_by, validated_at, validated_by, archived_at, due_at, summary, protective_measures_index";
 const ANSWER_COLUMNS: &str = "question_id, answer, note, observed_at, gps, version, updated_at, updated_by";
 const PHOTO_COLUMNS: &str =
     "id, assessment_id, question_id, content_type, size_bytes, sha256, blob_ref, location_kept, created_at, created_by";
-const ACTION_COLUMNS: &str = "id, assessment_id, site_id, org_id, title, owner, due_date, status, evidence, question_id, scenario_id, measure_id, version, created_at, created_by, updated_at, updated_by";
+const ACTION_COLUMNS: &str = "id, assessment_id, site_id, org_id, title, owner, due_date, status, evidence, question_id, scenario_id, measure_id, version, created_at, created_by, updated_at, updated_by, owner_user_id";
 
 fn small(what: &str, value: i64) -> Result<u8> {
     u8::try_from(value).map_err(|e| corrupt(what, e))
@@ -207,6 +209,7 @@ where
             fields: ActionFields {
                 title: row.try_get("title")?,
                 owner: row.try_get("owner")?,
+                owner_user_id: row.try_get::<Option<String>, _>("owner_user_id")?.map(Into::into),
                 due_date: row.try_get("due_date")?,
                 status: ActionStatus::from_key(&status).map_err(|e| corrupt("action status", e))?,
                 evidence: row.try_get("evidence")?,
@@ -636,7 +639,7 @@ where
         if assessment.status == AssessmentStatus::Archived {
             return Err(StoreError::Locked("the assessment is archived: its action plan can no longer change".into()));
         }
-        sqlx::query(&format!("INSERT INTO actions ({ACTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $14, $13, $14)"))
+        sqlx::query(&format!("INSERT INTO actions ({ACTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $14, $13, $14, $15)"))
             .bind(&id)
             .bind(assessment_id.as_str())
             .bind(assessment.site_id.as_str())
@@ -651,6 +654,7 @@ where
             .bind(&fields.measure_id)
             .bind(ctx.at_ms)
             .bind(&ctx.actor)
+            .bind(fields.owner_user_id.as_ref().map(ToString::to_string))
             .execute(&mut *tx)
             .await?;
         Sql::<DB>::audit(&mut tx, ctx, "action.create", "action", Some(&id), serde_json::json!({"org_id": assessment.org_id, "assessment_id": assessment_id, "status": fields.status.key()})).await?;
@@ -688,7 +692,7 @@ where
         if Sql::<DB>::assessment_in(&mut tx, &current.assessment_id).await?.status == AssessmentStatus::Archived {
             return Err(StoreError::Locked("the assessment is archived: its action plan can no longer change".into()));
         }
-        sqlx::query("UPDATE actions SET title = $1, owner = $2, due_date = $3, status = $4, evidence = $5, question_id = $6, scenario_id = $7, measure_id = $8, version = version + 1, updated_at = $9, updated_by = $10 WHERE id = $11")
+        sqlx::query("UPDATE actions SET title = $1, owner = $2, due_date = $3, status = $4, evidence = $5, question_id = $6, scenario_id = $7, measure_id = $8, version = version + 1, updated_at = $9, updated_by = $10, owner_user_id = $11 WHERE id = $12")
             .bind(&fields.title)
             .bind(&fields.owner)
             .bind(&fields.due_date)
@@ -699,6 +703,7 @@ where
             .bind(&fields.measure_id)
             .bind(ctx.at_ms)
             .bind(&ctx.actor)
+            .bind(fields.owner_user_id.as_ref().map(ToString::to_string))
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
@@ -716,6 +721,17 @@ where
             Sql::<DB>::action_from_row,
         )
         .await
+    }
+
+    async fn actions_owned_by(&self, user_id: &UserId, limit: u32) -> Result<Vec<Action>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ACTION_COLUMNS} FROM actions WHERE owner_user_id = $1 AND status IN ('open', 'in_progress') ORDER BY CASE WHEN due_date IS NULL THEN 1 ELSE 0 END, due_date, created_at, id LIMIT $2"
+        ))
+        .bind(user_id.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(Sql::<DB>::action_from_row).collect()
     }
 
     async fn pending_actions(&self, orgs: Option<&[OrgId]>, limit: u32) -> Result<Vec<Action>> {

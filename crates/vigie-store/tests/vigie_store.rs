@@ -495,6 +495,7 @@ mod assessments {
         ActionFields {
             title: title.into(),
             owner: Some("Facilities".into()),
+            owner_user_id: None,
             due_date: due.map(str::to_owned),
             status,
             evidence: None,
@@ -730,14 +731,37 @@ mod assessments {
                 )
                 .await
                 .unwrap();
+            // An owner with an account sees the action among their own.
+            let owner = store
+                .create_user(
+                    &ctx(16),
+                    NewUser {
+                        email: "caretaker@example.org".into(),
+                        org_id: org.id.clone(),
+                        role: Role::Operator,
+                        password_hash: "h".into(),
+                    },
+                )
+                .await
+                .unwrap();
             let sooner = store
                 .create_action(
                     &ctx(16),
                     &assessment.id,
-                    &action("Lock the loading bay", ActionStatus::Open, Some("2026-12-15")),
+                    &ActionFields {
+                        owner_user_id: Some(owner.id.clone()),
+                        ..action("Lock the loading bay", ActionStatus::Open, Some("2026-12-15"))
+                    },
                 )
                 .await
                 .unwrap();
+            let owned: Vec<ActionId> =
+                store.actions_owned_by(&owner.id, 10).await.unwrap().into_iter().map(|a| a.id).collect();
+            assert_eq!(owned, [sooner.id.clone()], "{name}");
+            assert_eq!(
+                store.get_action(&sooner.id).await.unwrap().unwrap().fields.owner_user_id,
+                Some(owner.id.clone())
+            );
             let done = store
                 .update_action(
                     &ctx(17),

@@ -191,6 +191,8 @@ async fn load_assessments(app: &App) -> Result<usize, CliError> {
             let draft = ActionDraft {
                 title: action["label"].as_str().unwrap_or("Proposed measure").to_owned(),
                 owner: Some(if n == 0 { "Head of security" } else { "Facilities manager" }.to_owned()),
+                // The first action is the demo assessor's own: it is on their dashboard.
+                owner_user_id: (n == 0).then(|| assessor.user_id.to_string()),
                 due_date: Some(if n == 0 { "2027-03-31" } else { "2027-06-30" }.to_owned()),
                 status: Some("open".to_owned()),
                 evidence: None,

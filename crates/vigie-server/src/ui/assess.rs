@@ -107,6 +107,8 @@ struct ResultsPage<'a> {
     page: Layout<'a>,
     id: &'a str,
     rights: RightsAttrs<'a>,
+    /// Who may own an action: (user id, email) of the assessment's organisation.
+    owners: Vec<(String, String)>,
 }
 
 async fn results(
@@ -115,12 +117,18 @@ async fn results(
     Path(id): Path<AssessmentId>,
 ) -> Result<Response, PageError> {
     let rights = rights(&state, &ctx, &id).await?;
+    let owners = if rights.as_ref().is_some_and(|r| r.can_write) {
+        state.app.action_owners(&ctx.caller, &id).await?.into_iter().map(|u| (u.id.to_string(), u.email)).collect()
+    } else {
+        Vec::new()
+    };
     render(
         &ctx,
         &ResultsPage {
             page: ctx.layout(ctx.t("results_title"), &["results.js"], false),
             id: &id,
             rights: rights_attrs(&ctx, rights.as_ref()),
+            owners,
         },
     )
 }
