@@ -757,7 +757,7 @@ mod assessments {
                 .unwrap();
             let owned: Vec<ActionId> =
                 store.actions_owned_by(&owner.id, 10).await.unwrap().into_iter().map(|a| a.id).collect();
-            assert_eq!(owned, [sooner.id.clone()], "{name}");
+            assert_eq!(owned, std::slice::from_ref(&sooner.id), "{name}");
             assert_eq!(
                 store.get_action(&sooner.id).await.unwrap().unwrap().fields.owner_user_id,
                 Some(owner.id.clone())
