@@ -128,11 +128,11 @@ async function phoneStory(page, context) {
     await page.locator("#whatif-out table").waitFor();
   }
   await page.getByLabel("Action", { exact: true }).fill("Install bollards at the north entrance");
-  await page.getByLabel("Owner").fill("Facilities team");
+  await page.getByLabel("Owner", { exact: true }).fill("Facilities team");
   await page.getByLabel("Due date").fill("2027-03-31");
   // Sent from the keyboard: in Chromium's phone emulation a tap at the foot of this long page
   // lands on the field above the button (the date field's label intercepts it).
-  await page.getByLabel("Owner").press("Enter");
+  await page.getByLabel("Owner", { exact: true }).press("Enter");
   await page.locator("#plan-table").getByText("Install bollards at the north entrance").waitFor();
   await page.locator("#r-guidance details, #r-guidance p").first().waitFor();
   await fitsThePhone(page, "the results page");
