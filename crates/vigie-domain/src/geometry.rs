@@ -32,6 +32,16 @@ pub struct BoundingBox {
 }
 
 impl BoundingBox {
+    /// How much two boxes overlap: the shared area over the smaller box's, 0 to 1 (in degrees,
+    /// which is enough to compare neighbouring outlines).
+    pub fn overlap_share(&self, other: &BoundingBox) -> f64 {
+        let width = (self.east.min(other.east) - self.west.max(other.west)).max(0.0);
+        let height = (self.north.min(other.north) - self.south.max(other.south)).max(0.0);
+        let area = |b: &BoundingBox| (b.east - b.west) * (b.north - b.south);
+        let smaller = area(self).min(area(other));
+        if smaller > 0.0 { (width * height / smaller).min(1.0) } else { 0.0 }
+    }
+
     /// Parses `west,south,east,north`, as in the `bbox` query parameter.
     pub fn parse(text: &str) -> Result<Self, DomainError> {
         let invalid =
@@ -294,6 +304,14 @@ mod tests {
         assert!(reason(json!({"type": "Polygon", "coordinates": [ring]})).contains("vertices"));
         let many: Vec<Value> = (0..=MAX_POLYGONS).map(|_| square()["coordinates"].clone()).collect();
         assert!(reason(json!({"type": "MultiPolygon", "coordinates": many})).contains("polygons"));
+    }
+
+    #[test]
+    fn overlap_share_is_the_shared_part_of_the_smaller_box() {
+        let b = |west, south, east, north| BoundingBox { west, south, east, north };
+        assert!((b(0.0, 0.0, 2.0, 2.0).overlap_share(&b(1.0, 1.0, 3.0, 3.0)) - 0.25).abs() < 1e-12);
+        assert!((b(0.0, 0.0, 4.0, 4.0).overlap_share(&b(1.0, 1.0, 2.0, 2.0)) - 1.0).abs() < 1e-12);
+        assert_eq!(b(0.0, 0.0, 1.0, 1.0).overlap_share(&b(2.0, 2.0, 3.0, 3.0)), 0.0);
     }
 
     #[test]

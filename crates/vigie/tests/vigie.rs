@@ -706,6 +706,41 @@ fn geojson_rings_wound_clockwise_are_imported() {
 }
 
 #[test]
+fn importing_a_site_that_looks_like_an_existing_one_warns() {
+    let sandbox = Sandbox::new();
+    sandbox.ok(&["orgs", "add", "--name", "City", "--kind", "authority"]);
+    let first = sandbox.path("first.geojson");
+    write_json(
+        &first,
+        &json!({"type": "FeatureCollection", "features": [feature("Senate Square", "public_square", 24.951, 60.169)]}),
+    );
+    let made = sandbox.json(&["sites", "import-geojson", first.to_str().unwrap(), "--org", "City"]);
+    assert_eq!(made["possible_duplicates"], json!([]));
+    let id = sandbox.json(&["sites", "list", "--json"])["items"][0]["id"].clone();
+    // The same square from another file, its outline nudged, and another name nearby.
+    let second = sandbox.path("second.geojson");
+    write_json(
+        &second,
+        &json!({"type": "FeatureCollection", "features": [
+            feature("senate square ", "public_square", 24.9511, 60.1691),
+            feature("Market Square", "open_air_market", 24.9511, 60.1691),
+        ]}),
+    );
+    let out = sandbox.run(&["sites", "import-geojson", second.to_str().unwrap(), "--org", "City"]);
+    assert!(out.status.success(), "a warning does not stop the import");
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["imported"], 2);
+    assert_eq!(summary["possible_duplicates"], json!([{"index": 0, "name": "Senate Square", "existing_site_id": id}]));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("looks like the existing site"));
+    // Re-importing the first file: its own site (same source) is no duplicate; the second
+    // file's look-alike is.
+    let again = sandbox.json(&["sites", "import-geojson", first.to_str().unwrap(), "--org", "City"]);
+    let flagged: Vec<&str> =
+        again["possible_duplicates"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+    assert_eq!(flagged, ["senate square"], "{again}");
+}
+
+#[test]
 fn an_import_that_rejects_every_feature_fails() {
     let sandbox = Sandbox::new();
     sandbox.ok(&["orgs", "add", "--name", "City", "--kind", "authority"]);

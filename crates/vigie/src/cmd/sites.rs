@@ -78,9 +78,10 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
                     ),
                 ));
             }
+            let duplicates = possible_duplicates(&app.console(), &org, &good).await?;
             let outcome = app.console().import_sites(&org, &good).await?;
             print_json(
-                &json!({"imported": outcome.imported, "updated": outcome.updated, "unchanged": outcome.unchanged, "locally_edited": outcome.locally_edited, "rejected": rejected}),
+                &json!({"imported": outcome.imported, "updated": outcome.updated, "unchanged": outcome.unchanged, "locally_edited": outcome.locally_edited, "rejected": rejected, "possible_duplicates": duplicates}),
             );
             Ok(())
         }
@@ -140,6 +141,22 @@ fn site_table(page: &vigie_store::SitePage) -> String {
     }
     out.push_str(&format!("{} of {} sites (--limit to see more, --json for JSON)\n", rows.len(), page.total));
     out
+}
+
+/// Warns (on stderr, and in the summary) of sites that look like ones the organisation
+/// already has under another source: the import goes on, a person decides.
+async fn possible_duplicates(console: &Console<'_>, org: &OrgId, sites: &[NewSite]) -> Result<Vec<Value>, CliError> {
+    let found = console.possible_duplicates(org, sites).await?;
+    Ok(found
+        .into_iter()
+        .map(|(index, existing)| {
+            eprintln!(
+                "warning: feature {index} ({}) looks like the existing site {} (same name, overlapping outline)",
+                existing.name, existing.id
+            );
+            json!({"index": index, "name": existing.name, "existing_site_id": existing.id})
+        })
+        .collect())
 }
 
 fn read_feature_collection(path: &Path) -> Result<Vec<Value>, CliError> {
@@ -328,6 +345,7 @@ pub async fn import_osm(console: &Console<'_>, org: &OrgId, file: &Path) -> Resu
     let found = report.candidates.len();
     let skipped = report.skipped.clone();
     let sites: Vec<NewSite> = report.candidates.into_iter().map(site_from_candidate).collect();
+    let duplicates = possible_duplicates(console, org, &sites).await?;
     let outcome = console.import_sites(org, &sites).await?;
     let mut skipped_json: BTreeMap<String, u64> = skipped;
     skipped_json.insert("unchanged".into(), outcome.unchanged);
@@ -340,5 +358,6 @@ pub async fn import_osm(console: &Console<'_>, org: &OrgId, file: &Path) -> Resu
         "skipped": skipped_json,
         "by_category": by_category,
         "nodes_read": report.nodes_read,
+        "possible_duplicates": duplicates,
     }))
 }
