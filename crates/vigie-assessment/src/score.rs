@@ -583,11 +583,12 @@ fn score_resolved_with<'m, const EXPLAIN: bool>(m: &'m Methodology, r: &Resolved
                 consequence: None,
                 risk: None,
                 risk_band: None,
-                provisional: m
-                    .index
-                    .scenario_questions
-                    .get(si)
-                    .is_some_and(|qs| qs.iter().any(|(qi, _)| r.slots.get(*qi) == Some(&Slot::Unanswered))),
+                // Only reports show it: the numbers-only path (peer statistics) skips the scan.
+                provisional: EXPLAIN
+                    && m.index
+                        .scenario_questions
+                        .get(si)
+                        .is_some_and(|qs| qs.iter().any(|(qi, _)| r.slots.get(*qi) == Some(&Slot::Unanswered))),
                 contributions,
             }
         })

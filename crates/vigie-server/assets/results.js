@@ -76,63 +76,50 @@ function bars(report) {
   }
 }
 
-function matrix(report) {
-  if (isProduct(report)) { threatVulnerabilityMatrix(report); return; }
-  const size = 5;
-  const cell = 56;
-  const pad = 44;
-  const chart = svg("svg", { viewBox: `0 0 ${pad + size * cell + 10} ${size * cell + pad + 10}`, role: "img", "aria-labelledby": "mx-title", width: 360 }, svg("title", { id: "mx-title" }, t("matrix_title")));
-  for (let l = 1; l <= size; l++) for (let c = 1; c <= size; c++) {
-    chart.append(svg("rect", { x: pad + (l - 1) * cell, y: (size - c) * cell, width: cell, height: cell, fill: cellColour(l * c), stroke: "#fff" }));
-  }
-  for (let i = 1; i <= size; i++) {
-    chart.append(svg("text", { x: pad + (i - 0.5) * cell, y: size * cell + 16, "text-anchor": "middle", "font-size": 12 }, String(i)));
-    chart.append(svg("text", { x: pad - 10, y: (size - i + 0.5) * cell + 4, "text-anchor": "end", "font-size": 12 }, String(i)));
-  }
-  chart.append(svg("text", { x: pad + (size * cell) / 2, y: size * cell + 36, "text-anchor": "middle", "font-size": 12 }, t("likelihood")));
-  chart.append(svg("text", { x: 12, y: (size * cell) / 2, "font-size": 12, transform: `rotate(-90 12 ${(size * cell) / 2})`, "text-anchor": "middle" }, t("consequence")));
-  const placed = {};
-  const legend = el("ol", {});
-  (report.scenarios || []).forEach((s, i) => {
-    if (!s.likelihood || !s.consequence) return;
-    const key = s.likelihood + "," + s.consequence;
-    const n = (placed[key] = (placed[key] || 0) + 1) - 1;
-    const x = pad + (s.likelihood - 1) * cell + 14 + (n % 3) * 15;
-    const y = (size - s.consequence) * cell + 14 + Math.floor(n / 3) * 15;
-    chart.append(svg("circle", { cx: x, cy: y, r: 7, fill: "#17324d" }, svg("title", {}, scenarioName(s))));
-    chart.append(svg("text", { x, y: y + 4, "text-anchor": "middle", "font-size": 10, fill: "#fff" }, String(i + 1)));
-    legend.append(el("li", { text: scenarioName(s) + " (" + s.likelihood + " × " + s.consequence + ")" }));
-  });
-  document.getElementById("r-matrix").replaceChildren(el("div", { class: "matrix" }, chart), legend);
-}
+// The 5 × 5 grid of the report's risk formula. Version 2026.1: likelihood × consequence, cells
+// coloured by their risk. From 2026.2: threat against vulnerability band; the consequence is the
+// third factor, so each marker takes its scenario's band colour and the cells stay plain.
+const MATRIX_AXES = {
+  likelihoodConsequence: {
+    title: "matrix_title", x: "likelihood", y: "consequence", at: (s) => [s.likelihood, s.consequence],
+    cell: (x, y) => cellColour(x * y), marker: () => ({ fill: "#17324d", text: "#fff" }),
+    legend: (s) => s.likelihood + " × " + s.consequence,
+  },
+  threatVulnerability: {
+    title: "matrix_title_tvc", x: "vulnerability_factor", y: "threat", at: (s) => [s.vulnerability_band, s.threat],
+    cell: () => "#eef1f4", marker: (s) => ({ fill: bandColour(s.risk_band), stroke: "#17324d", text: "#000" }),
+    legend: (s) => s.threat + " × " + s.vulnerability_band + " × " + s.consequence + " = " + s.risk + ", " + bandName(s.risk_band),
+  },
+};
 
-// Version 2026.2 onwards: each scenario placed by its vulnerability (1–5) and its threat
-// (1–5); the consequence is the third factor, so the marker's colour gives the risk band.
-function threatVulnerabilityMatrix(report) {
+function matrix(report) {
+  const axes = isProduct(report) ? MATRIX_AXES.threatVulnerability : MATRIX_AXES.likelihoodConsequence;
   const size = 5;
   const cell = 56;
   const pad = 44;
-  const chart = svg("svg", { viewBox: `0 0 ${pad + size * cell + 10} ${size * cell + pad + 10}`, role: "img", "aria-labelledby": "mx-title", width: 360 }, svg("title", { id: "mx-title" }, t("matrix_title_tvc")));
-  for (let v = 1; v <= size; v++) for (let th = 1; th <= size; th++) {
-    chart.append(svg("rect", { x: pad + (v - 1) * cell, y: (size - th) * cell, width: cell, height: cell, fill: "#eef1f4", stroke: "#fff" }));
+  const chart = svg("svg", { viewBox: `0 0 ${pad + size * cell + 10} ${size * cell + pad + 10}`, role: "img", "aria-labelledby": "mx-title", width: 360 }, svg("title", { id: "mx-title" }, t(axes.title)));
+  for (let x = 1; x <= size; x++) for (let y = 1; y <= size; y++) {
+    chart.append(svg("rect", { x: pad + (x - 1) * cell, y: (size - y) * cell, width: cell, height: cell, fill: axes.cell(x, y), stroke: "#fff" }));
   }
   for (let i = 1; i <= size; i++) {
     chart.append(svg("text", { x: pad + (i - 0.5) * cell, y: size * cell + 16, "text-anchor": "middle", "font-size": 12 }, String(i)));
     chart.append(svg("text", { x: pad - 10, y: (size - i + 0.5) * cell + 4, "text-anchor": "end", "font-size": 12 }, String(i)));
   }
-  chart.append(svg("text", { x: pad + (size * cell) / 2, y: size * cell + 36, "text-anchor": "middle", "font-size": 12 }, t("vulnerability_factor")));
-  chart.append(svg("text", { x: 12, y: (size * cell) / 2, "font-size": 12, transform: `rotate(-90 12 ${(size * cell) / 2})`, "text-anchor": "middle" }, t("threat")));
+  chart.append(svg("text", { x: pad + (size * cell) / 2, y: size * cell + 36, "text-anchor": "middle", "font-size": 12 }, t(axes.x)));
+  chart.append(svg("text", { x: 12, y: (size * cell) / 2, "font-size": 12, transform: `rotate(-90 12 ${(size * cell) / 2})`, "text-anchor": "middle" }, t(axes.y)));
   const placed = {};
   const legend = el("ol", {});
   (report.scenarios || []).forEach((s, i) => {
-    if (!s.threat || !s.vulnerability_band) return;
-    const key = s.vulnerability_band + "," + s.threat;
+    const [col, row] = axes.at(s);
+    if (!col || !row) return;
+    const key = col + "," + row;
     const n = (placed[key] = (placed[key] || 0) + 1) - 1;
-    const x = pad + (s.vulnerability_band - 1) * cell + 14 + (n % 3) * 15;
-    const y = (size - s.threat) * cell + 14 + Math.floor(n / 3) * 15;
-    chart.append(svg("circle", { cx: x, cy: y, r: 7, fill: bandColour(s.risk_band), stroke: "#17324d" }, svg("title", {}, scenarioName(s))));
-    chart.append(svg("text", { x, y: y + 4, "text-anchor": "middle", "font-size": 10, fill: "#000" }, String(i + 1)));
-    legend.append(el("li", { text: scenarioName(s) + " (" + s.threat + " × " + s.vulnerability_band + " × " + s.consequence + " = " + s.risk + ", " + bandName(s.risk_band) + ")" }));
+    const x = pad + (col - 1) * cell + 14 + (n % 3) * 15;
+    const y = (size - row) * cell + 14 + Math.floor(n / 3) * 15;
+    const look = axes.marker(s);
+    chart.append(svg("circle", { cx: x, cy: y, r: 7, fill: look.fill, stroke: look.stroke }, svg("title", {}, scenarioName(s))));
+    chart.append(svg("text", { x, y: y + 4, "text-anchor": "middle", "font-size": 10, fill: look.text }, String(i + 1)));
+    legend.append(el("li", { text: scenarioName(s) + " (" + axes.legend(s) + ")" }));
   });
   document.getElementById("r-matrix").replaceChildren(el("div", { class: "matrix" }, chart), legend);
 }

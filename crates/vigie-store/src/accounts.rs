@@ -8,7 +8,8 @@ use crate::sql::{Backend, Sql, Value, conflict_or, new_id};
 use crate::{ApiToken, NewUser, Org, Result, StoreError, User, UserWithSecret, WriteContext};
 
 const USER_COLUMNS: &str = "id, email, org_id, role, created_at, disabled_at";
-const LINKED_USER_COLUMNS: &str = "u.id, u.email, u.org_id, u.role, u.created_at, u.disabled_at";
+/// The user of a live one-time link: unused and unexpired at `$2`.
+const LIVE_LINK_USER: &str = "SELECT u.id, u.email, u.org_id, u.role, u.created_at, u.disabled_at FROM account_links l JOIN users u ON u.id = l.user_id WHERE l.token_hash = $1 AND l.used_at IS NULL AND l.expires_at > $2";
 
 #[async_trait]
 pub trait AccountStore: Send + Sync {
@@ -327,11 +328,7 @@ where
     }
 
     async fn account_link_user(&self, token_hash: &str, now_ms: i64) -> Result<Option<User>> {
-        let row = sqlx::query(&format!("SELECT {LINKED_USER_COLUMNS} FROM account_links l JOIN users u ON u.id = l.user_id WHERE l.token_hash = $1 AND l.used_at IS NULL AND l.expires_at > $2"))
-            .bind(token_hash)
-            .bind(now_ms)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(LIVE_LINK_USER).bind(token_hash).bind(now_ms).fetch_optional(self.pool()).await?;
         row.map(|row| Sql::<DB>::user_from_row(&row)).transpose()
     }
 
@@ -342,11 +339,7 @@ where
         password_hash: &str,
     ) -> Result<Option<User>> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(&format!("SELECT {LINKED_USER_COLUMNS} FROM account_links l JOIN users u ON u.id = l.user_id WHERE l.token_hash = $1 AND l.used_at IS NULL AND l.expires_at > $2"))
-            .bind(token_hash)
-            .bind(ctx.at_ms)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let row = sqlx::query(LIVE_LINK_USER).bind(token_hash).bind(ctx.at_ms).fetch_optional(&mut *tx).await?;
         let Some(row) = row else { return Ok(None) };
         let user = Sql::<DB>::user_from_row(&row)?;
         sqlx::query("UPDATE account_links SET used_at = $1 WHERE token_hash = $2")

@@ -74,6 +74,30 @@ impl Sandbox {
         tokens.lines().last().unwrap().trim().to_owned()
     }
 
+    /// The organisation `City`, which the import stories fill.
+    fn city(&self) {
+        self.ok(&["orgs", "add", "--name", "City", "--kind", "authority"]);
+    }
+
+    /// `features` as a GeoJSON FeatureCollection in the file `name`.
+    fn geojson(&self, name: &str, features: Vec<Value>) -> PathBuf {
+        let path = self.path(name);
+        write_json(&path, &json!({"type": "FeatureCollection", "features": features}));
+        path
+    }
+
+    /// `vigie sites import-geojson FILE --org City`, whatever its outcome.
+    fn import(&self, file: &Path) -> Output {
+        self.run(&["sites", "import-geojson", file.to_str().unwrap(), "--org", "City"])
+    }
+
+    /// The summary of an import that must succeed.
+    fn imported(&self, file: &Path) -> Value {
+        let out = self.import(file);
+        assert!(out.status.success(), "the import failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
     fn serve(&self) -> Server {
         let mut child = self
             .command(&["serve", "--bind", "127.0.0.1:0"])
@@ -318,13 +342,9 @@ fn audit_verify_detects_tampering() {
 #[test]
 fn backup_and_restore_round_trip() {
     let sandbox = Sandbox::new();
-    sandbox.ok(&["orgs", "add", "--name", "City", "--kind", "authority"]);
-    let file = sandbox.path("sites.geojson");
-    write_json(
-        &file,
-        &json!({"type": "FeatureCollection", "features": [feature("Senate Square", "public_square", 24.951, 60.169)]}),
-    );
-    sandbox.ok(&["sites", "import-geojson", file.to_str().unwrap(), "--org", "City"]);
+    sandbox.city();
+    let file = sandbox.geojson("sites.geojson", vec![feature("Senate Square", "public_square", 24.951, 60.169)]);
+    sandbox.imported(&file);
     let backup = sandbox.path("backup.db");
     sandbox.ok(&["backup", "--out", backup.to_str().unwrap()]);
     assert!(!sandbox.run(&["backup", "--out", backup.to_str().unwrap()]).status.success(), "never overwrites a backup");
@@ -404,28 +424,17 @@ async fn the_demo_serves_helsinki_to_its_accounts() {
         .unwrap();
     assert_eq!(login.status(), 200);
     let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
-    let page: Value = client
-        .get(format!("{}/api/v1/sites?bbox=24.93,60.16,24.96,60.18&limit=200", server.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // A GET of the API as the officer, its JSON.
+    let get_json = |path: String| {
+        let request = client.get(format!("{}{path}", server.base)).header("cookie", &cookie);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let page = get_json("/api/v1/sites?bbox=24.93,60.16,24.96,60.18&limit=200".into()).await;
     assert!(page["total"].as_u64().unwrap() >= 10, "{page}");
 
     // The officer's dashboard opens on assessed sites: two validated, complete assessments with
     // their actions; a third, in progress, waits on the department store.
-    let dashboard: Value = client
-        .get(format!("{}/api/v1/dashboard", server.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let dashboard = get_json("/api/v1/dashboard".into()).await;
     let mut assessed: Vec<&str> =
         dashboard["sites"].as_array().unwrap().iter().map(|s| s["site_name"].as_str().unwrap()).collect();
     assessed.sort_unstable();
@@ -439,15 +448,7 @@ async fn the_demo_serves_helsinki_to_its_accounts() {
     );
     assert_eq!(dashboard["pending_actions"].as_array().unwrap().len(), 4, "{dashboard}");
     let stockmann = page["items"].as_array().unwrap().iter().find(|s| s["name"] == "Stockmann").unwrap();
-    let drafts: Value = client
-        .get(format!("{}/api/v1/sites/{}/assessments", server.base, stockmann["id"].as_str().unwrap()))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let drafts = get_json(format!("/api/v1/sites/{}/assessments", stockmann["id"].as_str().unwrap())).await;
     assert_eq!(drafts["items"][0]["status"], "draft", "{drafts}");
 
     // A hostile-vehicle study of Senate Square on the demo's street network, kept with the site.
@@ -502,15 +503,8 @@ async fn the_demo_serves_helsinki_to_its_accounts() {
     );
     // The methodology's guidance phrases find their passages in the demo library, whatever ids
     // this installation gave them; in English, the French documents still come first.
-    let related: Value = client
-        .get(format!("{}/api/v1/library/related?question=access.public_entrance_search&lang=en&limit=3", server.base))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let related =
+        get_json("/api/v1/library/related?question=access.public_entrance_search&lang=en&limit=3".into()).await;
     let first = related["results"][0]["snippet"].as_str().unwrap_or_default().to_lowercase();
     assert!(first.contains("chiens") && first.contains("explosifs"), "{related}");
     let garbage = client
@@ -693,12 +687,10 @@ fn a_mistyped_sqlite_url_is_an_error_not_an_empty_database() {
 #[test]
 fn geojson_rings_wound_clockwise_are_imported() {
     let sandbox = Sandbox::new();
-    sandbox.ok(&["orgs", "add", "--name", "City", "--kind", "authority"]);
+    sandbox.city();
     let mut clockwise = feature("Senate Square", "public_square", 24.951, 60.169);
     clockwise["geometry"]["coordinates"][0].as_array_mut().unwrap().reverse();
-    let file = sandbox.path("clockwise.geojson");
-    write_json(&file, &json!({"type": "FeatureCollection", "features": [clockwise]}));
-    let summary = sandbox.json(&["sites", "import-geojson", file.to_str().unwrap(), "--org", "City"]);
+    let summary = sandbox.imported(&sandbox.geojson("clockwise.geojson", vec![clockwise]));
     assert_eq!(summary["imported"], 1, "{summary}");
     let listed = sandbox.json(&["sites", "list", "--json", "--geometry"]);
     let area = listed["items"][0]["area_m2"].as_f64().unwrap();
@@ -708,25 +700,20 @@ fn geojson_rings_wound_clockwise_are_imported() {
 #[test]
 fn importing_a_site_that_looks_like_an_existing_one_warns() {
     let sandbox = Sandbox::new();
-    sandbox.ok(&["orgs", "add", "--name", "City", "--kind", "authority"]);
-    let first = sandbox.path("first.geojson");
-    write_json(
-        &first,
-        &json!({"type": "FeatureCollection", "features": [feature("Senate Square", "public_square", 24.951, 60.169)]}),
-    );
-    let made = sandbox.json(&["sites", "import-geojson", first.to_str().unwrap(), "--org", "City"]);
+    sandbox.city();
+    let first = sandbox.geojson("first.geojson", vec![feature("Senate Square", "public_square", 24.951, 60.169)]);
+    let made = sandbox.imported(&first);
     assert_eq!(made["possible_duplicates"], json!([]));
     let id = sandbox.json(&["sites", "list", "--json"])["items"][0]["id"].clone();
     // The same square from another file, its outline nudged, and another name nearby.
-    let second = sandbox.path("second.geojson");
-    write_json(
-        &second,
-        &json!({"type": "FeatureCollection", "features": [
+    let second = sandbox.geojson(
+        "second.geojson",
+        vec![
             feature("senate square ", "public_square", 24.9511, 60.1691),
             feature("Market Square", "open_air_market", 24.9511, 60.1691),
-        ]}),
+        ],
     );
-    let out = sandbox.run(&["sites", "import-geojson", second.to_str().unwrap(), "--org", "City"]);
+    let out = sandbox.import(&second);
     assert!(out.status.success(), "a warning does not stop the import");
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["imported"], 2);
@@ -734,7 +721,7 @@ fn importing_a_site_that_looks_like_an_existing_one_warns() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("looks like the existing site"));
     // Re-importing the first file: its own site (same source) is no duplicate; the second
     // file's look-alike is.
-    let again = sandbox.json(&["sites", "import-geojson", first.to_str().unwrap(), "--org", "City"]);
+    let again = sandbox.imported(&first);
     let flagged: Vec<&str> =
         again["possible_duplicates"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
     assert_eq!(flagged, ["senate square"], "{again}");
@@ -743,10 +730,8 @@ fn importing_a_site_that_looks_like_an_existing_one_warns() {
 #[test]
 fn an_import_that_rejects_every_feature_fails() {
     let sandbox = Sandbox::new();
-    sandbox.ok(&["orgs", "add", "--name", "City", "--kind", "authority"]);
-    let file = sandbox.path("bad.geojson");
-    write_json(&file, &json!({"type": "FeatureCollection", "features": [feature("Castle", "castle", 24.96, 60.17)]}));
-    let out = sandbox.run(&["sites", "import-geojson", file.to_str().unwrap(), "--org", "City"]);
+    sandbox.city();
+    let out = sandbox.import(&sandbox.geojson("bad.geojson", vec![feature("Castle", "castle", 24.96, 60.17)]));
     assert_eq!(out.status.code(), Some(65));
     assert!(String::from_utf8_lossy(&out.stderr).contains("import_rejected_all"));
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -756,13 +741,9 @@ fn an_import_that_rejects_every_feature_fails() {
 #[test]
 fn sites_list_prints_a_table_or_json_with_geometry_on_request() {
     let sandbox = Sandbox::new();
-    sandbox.ok(&["orgs", "add", "--name", "City", "--kind", "authority"]);
-    let file = sandbox.path("sites.geojson");
-    write_json(
-        &file,
-        &json!({"type": "FeatureCollection", "features": [feature("Senate Square", "public_square", 24.951, 60.169)]}),
-    );
-    sandbox.ok(&["sites", "import-geojson", file.to_str().unwrap(), "--org", "City"]);
+    sandbox.city();
+    sandbox
+        .imported(&sandbox.geojson("sites.geojson", vec![feature("Senate Square", "public_square", 24.951, 60.169)]));
     let table = sandbox.ok(&["sites", "list"]);
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].starts_with("NAME") && lines[0].contains("CATEGORY"), "{table}");

@@ -17,7 +17,7 @@ use vigie_domain::access::{OrgKind, Role, User};
 use vigie_domain::{OrgId, UserId};
 use vigie_store::Org;
 
-use super::{Layout, PageCtx, PageError, PageLang, html, render, t};
+use super::{Layout, PageCtx, PageError, PageLang, html, render, role_key, t};
 use crate::AppState;
 
 const KINDS: [OrgKind; 3] = [OrgKind::Authority, OrgKind::Operator, OrgKind::Other];
@@ -31,16 +31,6 @@ fn kind_key(kind: OrgKind) -> &'static str {
 }
 
 const ROLES: [Role; 5] = [Role::Admin, Role::Authority, Role::Assessor, Role::Operator, Role::Viewer];
-
-fn role_key(role: Role) -> &'static str {
-    match role {
-        Role::Admin => "role_admin",
-        Role::Authority => "role_authority",
-        Role::Assessor => "role_assessor",
-        Role::Operator => "role_operator",
-        Role::Viewer => "role_viewer",
-    }
-}
 
 /// A row of the accounts table.
 struct UserRow {

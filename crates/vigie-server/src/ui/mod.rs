@@ -48,6 +48,17 @@ fn strings(lang: Lang) -> &'static Strings {
     cell.get_or_init(|| toml::from_str(source).unwrap_or_default())
 }
 
+/// The key of a role's name in the strings.
+fn role_key(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "role_admin",
+        Role::Authority => "role_authority",
+        Role::Assessor => "role_assessor",
+        Role::Operator => "role_operator",
+        Role::Viewer => "role_viewer",
+    }
+}
+
 /// The text of `key` in `lang`; the key itself when the files lack it.
 fn t(lang: Lang, key: &str) -> &str {
     strings(lang).get(key).map_or(key, String::as_str)
@@ -110,14 +121,7 @@ impl PageCtx {
     }
 
     fn role_name(&self) -> &'static str {
-        let key = match self.caller.role {
-            Role::Admin => "role_admin",
-            Role::Authority => "role_authority",
-            Role::Assessor => "role_assessor",
-            Role::Operator => "role_operator",
-            Role::Viewer => "role_viewer",
-        };
-        t(self.lang, key)
+        t(self.lang, role_key(self.caller.role))
     }
 
     /// The layout around a page of this caller.
