@@ -9,18 +9,23 @@ use crate::analysis::{Tok, analyzer, plain_analyzer, tokens};
 /// What to mark in a passage.
 #[derive(Debug, Default, Clone)]
 pub struct Marks {
-    /// Analysed (stemmed) words of the passage's language.
+    /// Analysed (stemmed) words of the passage's language, marked wherever they occur.
     pub stems: HashSet<String>,
+    /// Analysed word runs (quoted phrases, glossary expansions) marked only where the whole
+    /// run occurs, one extra word allowed inside as the query allows: "protection contre les
+    /// véhicules" must not mark "protection" in a passage on data protection.
+    pub phrases: Vec<Vec<String>>,
     /// Folded words a hit may be one edit away from.
     pub fuzzy: Vec<String>,
 }
 
 pub fn snippet(text: &str, lang: Lang, marks: &Marks, max_chars: usize) -> String {
-    let mut spans: Vec<(usize, usize)> = tokens(&mut analyzer(lang), text)
-        .into_iter()
-        .filter(|t| marks.stems.contains(&t.text))
-        .map(|t| (t.from, t.to))
-        .collect();
+    let analysed = tokens(&mut analyzer(lang), text);
+    let mut spans: Vec<(usize, usize)> =
+        analysed.iter().filter(|t| marks.stems.contains(&t.text)).map(|t| (t.from, t.to)).collect();
+    for run in &marks.phrases {
+        spans.extend(phrase_hits(&analysed, run).map(|t| (t.from, t.to)));
+    }
     if !marks.fuzzy.is_empty() {
         let plain: Vec<Tok> = tokens(&mut plain_analyzer(), text);
         spans.extend(
@@ -47,6 +52,30 @@ pub fn snippet(text: &str, lang: Lang, marks: &Marks, max_chars: usize) -> Strin
         out.push('…');
     }
     out
+}
+
+/// The tokens of every occurrence of `run` in `analysed`, allowing one extra token inside
+/// (the slop the query gives glossary phrases).
+fn phrase_hits<'a>(analysed: &'a [Tok], run: &'a [String]) -> impl Iterator<Item = &'a Tok> + 'a {
+    let starts = analysed.iter().enumerate().filter(move |(_, t)| run.first() == Some(&t.text));
+    starts.flat_map(move |(start, _)| {
+        let mut matched: Vec<&Tok> = Vec::with_capacity(run.len());
+        let mut skipped = false;
+        let mut wanted = run.iter();
+        let mut next = wanted.next();
+        for tok in analysed.get(start..).unwrap_or_default() {
+            let Some(word) = next else { break };
+            if &tok.text == word {
+                matched.push(tok);
+                next = wanted.next();
+            } else if skipped {
+                break;
+            } else {
+                skipped = true;
+            }
+        }
+        if next.is_none() { matched } else { Vec::new() }
+    })
 }
 
 /// The byte range of at most `max_chars` characters holding the most hits, snapped to word
@@ -146,8 +175,24 @@ mod tests {
     fn marks(stems: &[&str], fuzzy: &[&str]) -> Marks {
         Marks {
             stems: stems.iter().map(|s| (*s).to_owned()).collect(),
+            phrases: Vec::new(),
             fuzzy: fuzzy.iter().map(|s| (*s).to_owned()).collect(),
         }
+    }
+
+    #[test]
+    fn a_phrase_is_marked_only_where_it_occurs_whole() {
+        let run: Vec<String> =
+            tokens(&mut analyzer(Lang::Fr), "protection contre les véhicules").into_iter().map(|t| t.text).collect();
+        let only_run = Marks { phrases: vec![run], ..Marks::default() };
+        let data = "la protection des données contre la fraude";
+        assert_eq!(snippet(data, Lang::Fr, &only_run, 200), data);
+        assert_eq!(
+            snippet("une protection efficace contre des véhicules", Lang::Fr, &only_run, 200),
+            "une <mark>protection</mark> efficace <mark>contre</mark> des <mark>véhicules</mark>"
+        );
+        let far = "protection efficace et durable contre des véhicules";
+        assert_eq!(snippet(far, Lang::Fr, &only_run, 200), far);
     }
 
     #[test]

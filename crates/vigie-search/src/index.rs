@@ -518,9 +518,9 @@ impl LibraryIndex {
                         lang_marks.stems.extend(toks.into_iter().map(|t| t.text));
                     }
                     Part::Phrase(phrase_text) => {
-                        let toks = tokens(&mut a, phrase_text);
-                        all_stems.extend(toks.iter().map(|t| t.text.clone()));
-                        lang_marks.stems.extend(toks.iter().map(|t| t.text.clone()));
+                        let stems: Vec<String> = tokens(&mut a, phrase_text).into_iter().map(|t| t.text).collect();
+                        all_stems.extend(stems.iter().cloned());
+                        lang_marks.phrases.push(stems);
                     }
                 }
             }
@@ -560,19 +560,19 @@ impl LibraryIndex {
                 }
             }
         }
-        // The other language's words for glossary terms found in the query.
+        // The other language's words for glossary terms found in the query. A term of several
+        // words counts only as that term (one extra word allowed): its words one by one are
+        // common ("protection", "contre") and would match passages on anything.
         for (lang, text) in self.glossary.expand(&query_stems) {
             let toks = tokens(&mut analyzer(lang), text);
-            let field = f.text_of(lang);
-            let all: Vec<(Occur, Box<dyn Query>)> =
-                toks.iter().map(|t| (Occur::Must, term_query(field, &t.text))).collect();
-            if toks.len() >= 2 {
-                should.push((Occur::Should, Box::new(BooleanQuery::new(all))));
-                should.push((Occur::Should, phrase(field, &toks, 1)));
-            } else {
-                should.extend(all.into_iter().map(|(_, q)| (Occur::Should, q)));
+            should.push((Occur::Should, phrase(f.text_of(lang), &toks, 1)));
+            let lang_marks = marks.entry(lang).or_default();
+            match toks.as_slice() {
+                [one] => {
+                    lang_marks.stems.insert(one.text.clone());
+                }
+                _ => lang_marks.phrases.push(toks.into_iter().map(|t| t.text).collect()),
             }
-            marks.entry(lang).or_default().stems.extend(toks.into_iter().map(|t| t.text));
         }
         if must.is_empty() && should.is_empty() {
             return Err(SearchError::query("the query has no searchable word (only very common words)"));

@@ -279,3 +279,17 @@ fn unknown_markings_and_formats_are_clear_errors() {
         Err("document_format_unsupported")
     );
 }
+
+#[test]
+fn an_english_query_marks_only_the_glossary_phrases_found_whole() {
+    // Regression: "vehicle barrier" returned a passage on data protection with "contre" and
+    // "protection" marked, the words of the expansion "protection contre les véhicules".
+    let index = index_of(&corpus());
+    let r = search(&index, "vehicle barrier");
+    let first = &r.results[0];
+    assert!(first.snippet.contains("<mark>barrières</mark> de <mark>sécurité</mark>"), "{}", first.snippet);
+    for hit in &r.results {
+        assert!(!hit.snippet.contains("protection des données"), "{}", hit.snippet);
+        assert!(!hit.snippet.contains("<mark>contre</mark>"), "{}", hit.snippet);
+    }
+}
