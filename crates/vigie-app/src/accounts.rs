@@ -5,7 +5,7 @@ use serde_json::json;
 use vigie_domain::access::{LinkPurpose, OrgKind, Principal, Role, User};
 use vigie_domain::audit::AuditRecord;
 use vigie_domain::{DomainError, OrgId, TokenId, UserId};
-use vigie_store::{ApiToken, NewUser, Org, WriteContext};
+use vigie_store::{ApiToken, NewUser, Org, UserChange, WriteContext};
 
 use crate::secrets::{check_password, hash_password, new_secret, secret_hash};
 use crate::throttle::{Blocked, WINDOW_MS};
@@ -61,9 +61,16 @@ pub struct Me {
 
 impl App {
     /// Checks credentials and opens a session. Failed attempts are audited, and the message
-    /// never says whether the email exists. `address` is the client's, for the count of
-    /// failures per address (see [`crate::throttle`]).
-    pub async fn sign_in(&self, email: &str, password: &str, address: Option<IpAddr>) -> Result<Session> {
+    /// never says whether the email exists. `code` is the authenticator app's, for a user who
+    /// set up a second factor. `address` is the client's, for the count of failures per
+    /// address (see [`crate::throttle`]).
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        code: Option<&str>,
+        address: Option<IpAddr>,
+    ) -> Result<Session> {
         let failed = || Failure::new(Code::LoginFailed, "wrong email or password");
         let now = self.now_ms();
         let email = email.trim().to_lowercase();
@@ -84,20 +91,35 @@ impl App {
         let found = if plausible { self.store.user_by_email(&email).await? } else { None };
         let hash = found.as_ref().map(|f| f.password_hash.clone());
         let verified = check_password(hash, password.to_owned()).await;
+        let failure = |reason: &'static str| AuditRecord {
+            at_ms: now,
+            actor: "anonymous".into(),
+            actor_org: None,
+            action: "user.login_failed".into(),
+            object_type: "user".into(),
+            object_id: None,
+            details: json!({
+                "email": if plausible { email.as_str() } else { "(not an email address)" },
+                "reason": reason,
+            }),
+        };
         let Some(found) = found.filter(|_| verified) else {
             self.login_throttle.record_failure(&email, address, now);
-            let record = AuditRecord {
-                at_ms: now,
-                actor: "anonymous".into(),
-                actor_org: None,
-                action: "user.login_failed".into(),
-                object_type: "user".into(),
-                object_id: None,
-                details: json!({ "email": if plausible { email.as_str() } else { "(not an email address)" } }),
-            };
-            self.audit.append(record).await?;
+            self.audit.append(failure("password")).await?;
             return Err(failed());
         };
+        if let Some(secret) = &found.totp_secret {
+            match self.check_second_factor(&found.user.id, &email, secret, code).await {
+                Ok(()) => {}
+                // Asking for the code is not a failure: the password was right.
+                Err(err) if err.code == Code::SecondFactorNeeded => return Err(err),
+                Err(err) => {
+                    self.login_throttle.record_failure(&email, address, now);
+                    self.audit.append(failure("second factor")).await?;
+                    return Err(err);
+                }
+            }
+        }
         self.login_throttle.succeeded(&email);
         if found.user.disabled_at_ms.is_some() {
             return Err(Failure::forbidden("this account is disabled: ask your administrator"));
@@ -117,16 +139,23 @@ impl App {
         Ok(Session { principal, secret, max_age_s: u64::from(self.settings.session_hours) * 3600 })
     }
 
-    /// Every account, for an administrator; the read is audited.
+    /// Every account an administrator manages: all of them for the platform's administrator,
+    /// its own organisation's for an organisation's administrator; the read is audited.
     pub async fn users(&self, caller: &Principal) -> Result<Vec<User>> {
-        require_admin(caller)?;
-        let users = self.store.list_users(None).await?;
+        let users = if caller.is_admin() {
+            self.store.list_users(None).await?
+        } else if caller.manages_org {
+            self.store.list_users(Some(&caller.org_id)).await?
+        } else {
+            return Err(Failure::forbidden("only an administrator manages accounts"));
+        };
         self.audit_read(caller, "user", None, json!({"list": users.len()})).await?;
         Ok(users)
     }
 
     /// Invites someone: the account exists at once (with no usable password) and a one-time
-    /// link lets them choose their password. An administrator's use case.
+    /// link lets them choose their password. An administrator's use case (an organisation's
+    /// administrator invites into their organisation).
     pub async fn invite_user(
         &self,
         caller: &Principal,
@@ -134,7 +163,7 @@ impl App {
         org_id: &OrgId,
         role: Role,
     ) -> Result<AccountLink> {
-        require_admin(caller)?;
+        require_manager_of(caller, org_id, role)?;
         crate::console::check_email(email)?;
         self.store.org_by_id(org_id).await?.ok_or_else(|| Failure::not_found("organisation"))?;
         // Nobody knows this password: the account opens only through the link.
@@ -146,8 +175,7 @@ impl App {
 
     /// A one-time link for `id` to set a new password; earlier links stop working.
     pub async fn reset_link(&self, caller: &Principal, id: &UserId) -> Result<AccountLink> {
-        require_admin(caller)?;
-        let user = self.store.user_by_id(id).await?.ok_or_else(|| Failure::not_found("user"))?;
+        let user = self.managed_user(caller, id).await?;
         self.account_link(caller, user, LinkPurpose::Reset).await
     }
 
@@ -160,19 +188,35 @@ impl App {
         Ok(AccountLink { user, purpose, secret, expires_at_ms })
     }
 
-    /// Changes a user's role, or disables (re-enables) the account: a disabled user's sessions
-    /// end and their tokens stop at once. An administrator cannot disable or demote themself
-    /// (the last administrator would lock everyone out).
-    pub async fn update_user(&self, caller: &Principal, id: &UserId, role: Role, disabled: bool) -> Result<User> {
-        require_admin(caller)?;
-        if *id == caller.user_id && (disabled || role != Role::Admin) {
+    /// Changes a user's role, whether they manage their organisation's accounts, or disables
+    /// (re-enables) the account: a disabled user's sessions end and their tokens stop at once.
+    /// Nobody disables themself or gives up their own administration (the last administrator
+    /// would lock everyone out).
+    pub async fn update_user(&self, caller: &Principal, id: &UserId, change: UserChange) -> Result<User> {
+        let before = self.managed_user(caller, id).await?;
+        require_manager_of(caller, &before.org_id, change.role)?;
+        let gives_up = if caller.is_admin() { change.role != Role::Admin } else { !change.manages_org };
+        if *id == caller.user_id && (change.disabled || gives_up) {
             return Err(DomainError::validation(
                 "role",
                 "you cannot disable your own account or give up your own administrator role",
             )
             .into());
         }
-        Ok(self.store.update_user(&self.write_context(caller), id, role, disabled).await?)
+        Ok(self.store.update_user(&self.write_context(caller), id, change).await?)
+    }
+
+    /// A user the caller administers; another organisation's is "not found", and a platform
+    /// administrator's account is the platform administrators' alone.
+    async fn managed_user(&self, caller: &Principal, id: &UserId) -> Result<User> {
+        let user = self.store.user_by_id(id).await?.ok_or_else(|| Failure::not_found("user"))?;
+        if !caller.can_manage_accounts_of(&user.org_id) {
+            return Err(Failure::not_found("user"));
+        }
+        if user.role == Role::Admin && !caller.is_admin() {
+            return Err(Failure::forbidden("only a platform administrator changes an administrator's account"));
+        }
+        Ok(user)
     }
 
     /// Whom a live one-time link is for (its page shows the email); `None` when it is unknown,
@@ -292,6 +336,18 @@ impl App {
 
 fn require_admin(caller: &Principal) -> Result<()> {
     if caller.is_admin() { Ok(()) } else { Err(Failure::forbidden("only an administrator manages accounts")) }
+}
+
+/// May the caller give `role` to a user of `org`? Only the platform's administrators make
+/// administrators.
+fn require_manager_of(caller: &Principal, org: &OrgId, role: Role) -> Result<()> {
+    if !caller.can_manage_accounts_of(org) {
+        return Err(Failure::forbidden("only an administrator of this organisation manages its accounts"));
+    }
+    if role == Role::Admin && !caller.is_admin() {
+        return Err(Failure::forbidden("only a platform administrator makes administrators"));
+    }
+    Ok(())
 }
 
 /// Only an authority oversees other organisations.

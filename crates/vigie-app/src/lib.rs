@@ -13,6 +13,7 @@ pub mod audit;
 pub mod console;
 pub mod hvm;
 pub mod library;
+pub mod second_factor;
 pub mod secrets;
 pub mod sites;
 pub mod throttle;

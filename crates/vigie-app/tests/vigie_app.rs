@@ -240,10 +240,103 @@ async fn a_session_ends_when_its_hours_are_over() {
     let clock = Arc::new(TestClock(AtomicI64::new(1_000_000)));
     let app = App::new(store, Settings { session_hours: 2, reassessment_days: 365 }).with_clock(clock.clone());
 
-    let session = app.sign_in("Officer@Example.org ", "a long enough password", None).await.unwrap();
+    let session = app.sign_in("Officer@Example.org ", "a long enough password", None, None).await.unwrap();
     assert_eq!(session.max_age_s, 2 * 3600);
     clock.0.store(1_000_000 + 2 * 3_600_000 - 1, Ordering::SeqCst);
     assert!(app.principal_for_session(&session.secret).await.unwrap().is_some(), "still open a millisecond before");
     clock.0.store(1_000_000 + 2 * 3_600_000 + 1, Ordering::SeqCst);
     assert!(app.principal_for_session(&session.secret).await.unwrap().is_none(), "closed once its hours are over");
+}
+
+fn code_of<T>(outcome: Result<T, Failure>) -> Option<Code> {
+    outcome.err().map(|e| e.code)
+}
+
+/// The 6-digit code an authenticator app shows at `now_ms` for a base32 key.
+fn app_code(secret: &str, now_ms: i64) -> String {
+    let key = totp_rs::Secret::try_from_base32(secret).unwrap();
+    let totp = totp_rs::Builder::new().with_secret(key).build().unwrap();
+    totp.generate(u64::try_from(now_ms / 1000).unwrap()).to_string()
+}
+
+#[tokio::test]
+async fn an_organisation_admin_manages_its_own_accounts_and_a_second_factor_guards_sign_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = vigie_store::open(&format!("sqlite://{}", dir.path().join("app.db").display())).await.unwrap();
+    let ctx = WriteContext { at_ms: 1, actor: "test".into(), actor_org: None };
+    let city = store.create_org(&ctx, "City", OrgKind::Authority).await.unwrap();
+    let mall = store.create_org(&ctx, "Mall", OrgKind::Operator).await.unwrap();
+    let password = "a long enough password";
+    let password_hash = vigie_app::secrets::hash_password(password).unwrap();
+    let mut ids = Vec::new();
+    for (email, org, role) in [
+        ("admin@example.org", &city.id, Role::Admin),
+        ("officer@example.org", &city.id, Role::Authority),
+        ("manager@example.org", &mall.id, Role::Operator),
+    ] {
+        let new = NewUser { email: email.into(), org_id: org.clone(), role, password_hash: password_hash.clone() };
+        ids.push(store.create_user(&ctx, new).await.unwrap().id);
+    }
+    let clock = Arc::new(TestClock(AtomicI64::new(1_800_000_000_000)));
+    let app = App::new(store, Settings { session_hours: 2, reassessment_days: 365 }).with_clock(clock.clone());
+    let admin = app.sign_in("admin@example.org", password, None, None).await.unwrap().principal;
+    let change = |role, manages_org| vigie_store::UserChange { role, disabled: false, manages_org };
+    app.update_user(&admin, &ids[2], change(Role::Operator, true)).await.unwrap();
+
+    // The mall's own administrator: its users only, never an administrator's role.
+    let manager = app.sign_in("manager@example.org", password, None, None).await.unwrap().principal;
+    assert!(manager.manages_org);
+    let emails: Vec<String> = app.users(&manager).await.unwrap().into_iter().map(|u| u.email).collect();
+    assert_eq!(emails, ["manager@example.org"]);
+    assert_eq!(
+        code_of(app.invite_user(&manager, "x@example.org", &city.id, Role::Viewer).await),
+        Some(Code::Forbidden)
+    );
+    assert_eq!(code_of(app.invite_user(&manager, "x@example.org", &mall.id, Role::Admin).await), Some(Code::Forbidden));
+    let guard = app.invite_user(&manager, "guard@example.org", &mall.id, Role::Viewer).await.unwrap();
+    assert_eq!(code_of(app.update_user(&manager, &ids[1], change(Role::Viewer, false)).await), Some(Code::NotFound));
+    assert_eq!(code_of(app.reset_link(&manager, &ids[0]).await), Some(Code::NotFound));
+    assert_eq!(
+        code_of(app.update_user(&manager, &ids[2], change(Role::Operator, false)).await),
+        Some(Code::ValidationFailed),
+        "a manager cannot give up managing"
+    );
+    let officer = app.sign_in("officer@example.org", password, None, None).await.unwrap().principal;
+    assert_eq!(code_of(app.users(&officer).await), Some(Code::Forbidden));
+
+    // A second factor: set up with a code from the app; then every sign-in needs a fresh code.
+    let setup = app.second_factor_setup(&manager).unwrap();
+    assert!(setup.uri.starts_with("otpauth://totp/Vigie:manager%40example.org?"), "{}", setup.uri);
+    let now = clock.0.load(Ordering::SeqCst);
+    assert_eq!(
+        code_of(app.enable_second_factor(&manager, &setup.secret, "000000").await),
+        Some(Code::ValidationFailed)
+    );
+    let first = app_code(&setup.secret, now);
+    app.enable_second_factor(&manager, &setup.secret, &first).await.unwrap();
+    assert_eq!(code_of(app.sign_in("manager@example.org", password, None, None).await), Some(Code::SecondFactorNeeded));
+    assert_eq!(
+        code_of(app.sign_in("manager@example.org", password, Some(&first), None).await),
+        Some(Code::LoginFailed),
+        "the code that turned it on does not open a session"
+    );
+    clock.0.store(now + 30_000, Ordering::SeqCst);
+    let next = app_code(&setup.secret, now + 30_000);
+    app.sign_in("manager@example.org", password, Some(&next), None).await.unwrap();
+    assert_eq!(
+        code_of(app.sign_in("manager@example.org", password, Some(&next), None).await),
+        Some(Code::LoginFailed),
+        "a code works once"
+    );
+
+    // The mall requires it: its users without one must set it up first; the city is not theirs.
+    app.set_org_second_factor(&manager, &mall.id, true).await.unwrap();
+    assert_eq!(code_of(app.set_org_second_factor(&manager, &city.id, true).await), Some(Code::Forbidden));
+    let guard_session = app.accept_link(&guard.secret, "the guard's own password").await.unwrap();
+    assert!(guard_session.principal.must_enrol_second_factor);
+    assert_eq!(
+        code_of(app.disable_second_factor(&manager, password).await),
+        Some(Code::Forbidden),
+        "not while the organisation requires it"
+    );
 }

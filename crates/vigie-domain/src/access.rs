@@ -78,6 +78,11 @@ pub struct Principal {
     pub role: Role,
     /// Organisations whose sites this principal's organisation oversees (authorities only).
     pub overseen_orgs: Vec<OrgId>,
+    /// Manages the accounts of its own organisation (the organisation's own administrator).
+    pub manages_org: bool,
+    /// The organisation requires a second factor and this user has none yet: until they set
+    /// one up, they may only do that.
+    pub must_enrol_second_factor: bool,
 }
 
 impl Principal {
@@ -114,6 +119,17 @@ impl Principal {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
+
+    /// May this principal list, invite, change and disable the users of `org`? An
+    /// administrator manages every organisation; an organisation's own administrator, its own.
+    pub fn can_manage_accounts_of(&self, org: &OrgId) -> bool {
+        self.is_admin() || (self.manages_org && *org == self.org_id)
+    }
+
+    /// Does this principal manage any accounts at all (the accounts page is theirs)?
+    pub fn manages_accounts(&self) -> bool {
+        self.is_admin() || self.manages_org
+    }
 }
 
 // --- Organisations, users and tokens, as stored and shown.
@@ -124,6 +140,8 @@ pub struct Org {
     pub name: String,
     pub kind: OrgKind,
     pub created_at_ms: i64,
+    /// Every user of the organisation must sign in with a second factor (TOTP).
+    pub second_factor_required: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -136,6 +154,10 @@ pub struct User {
     /// When an administrator disabled the account: its sessions and tokens stop at once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled_at_ms: Option<i64>,
+    /// Manages the accounts of its own organisation.
+    pub manages_org: bool,
+    /// Signs in with a second factor (a TOTP authenticator app).
+    pub second_factor: bool,
 }
 
 /// What a one-time account link is for: setting the first password of an invited user, or a
@@ -175,7 +197,19 @@ mod tests {
             org_id: "own".into(),
             role,
             overseen_orgs: vec!["child".into()],
+            manages_org: false,
+            must_enrol_second_factor: false,
         }
+    }
+
+    #[test]
+    fn an_organisation_admin_manages_its_own_accounts_only() {
+        let own: OrgId = "own".into();
+        let child: OrgId = "child".into();
+        let manager = Principal { manages_org: true, ..principal(Role::Operator) };
+        assert!(manager.can_manage_accounts_of(&own) && !manager.can_manage_accounts_of(&child));
+        assert!(!principal(Role::Authority).can_manage_accounts_of(&own));
+        assert!(principal(Role::Admin).can_manage_accounts_of(&child));
     }
 
     #[test]

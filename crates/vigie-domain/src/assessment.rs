@@ -357,6 +357,8 @@ mod tests {
             org_id: org.into(),
             role,
             overseen_orgs: vec!["venue".into()],
+            manages_org: false,
+            must_enrol_second_factor: false,
         }
     }
 

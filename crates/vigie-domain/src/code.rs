@@ -63,6 +63,8 @@ error_codes! {
     // Who is calling, and may they.
     Unauthenticated = "unauthenticated", 401, exit::NO_PERM;
     LoginFailed = "login_failed", 401, exit::NO_PERM;
+    SecondFactorNeeded = "second_factor_needed", 401, exit::NO_PERM;
+    SecondFactorEnrolmentRequired = "second_factor_enrolment_required", 403, exit::NO_PERM;
     Forbidden = "forbidden", 403, exit::NO_PERM;
     TooManyRequests = "too_many_requests", 429, exit::TEMP_FAIL;
     // What is asked for.

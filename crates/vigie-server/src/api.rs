@@ -109,6 +109,9 @@ async fn openapi() -> Response {
 pub struct LoginBody {
     pub email: String,
     pub password: String,
+    /// The authenticator app's code, for an account with a second factor.
+    #[serde(default)]
+    pub code: Option<String>,
 }
 
 impl std::fmt::Debug for LoginBody {
@@ -123,7 +126,7 @@ pub async fn open_session(
     body: &LoginBody,
     address: Option<std::net::IpAddr>,
 ) -> Result<(Principal, String), ApiError> {
-    let session = state.app.sign_in(&body.email, &body.password, address).await?;
+    let session = state.app.sign_in(&body.email, &body.password, body.code.as_deref(), address).await?;
     let cookie = session_cookie_of(state, &session);
     Ok((session.principal, cookie))
 }

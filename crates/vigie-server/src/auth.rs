@@ -51,6 +51,13 @@ impl FromRequestParts<AppState> for Caller {
         } else {
             None
         };
-        principal.map(Caller).ok_or_else(|| ApiError(vigie_domain::Failure::unauthenticated()))
+        let principal = principal.ok_or_else(|| ApiError(vigie_domain::Failure::unauthenticated()))?;
+        if principal.must_enrol_second_factor {
+            return Err(ApiError(vigie_domain::Failure::new(
+                vigie_domain::Code::SecondFactorEnrolmentRequired,
+                "your organisation requires a second factor: set it up on your account page (/account) first",
+            )));
+        }
+        Ok(Caller(principal))
     }
 }

@@ -1,15 +1,16 @@
 //! Organisations, users, sessions and API tokens: who may call, and as whom.
 use async_trait::async_trait;
 use sqlx::{ColumnIndex, Database, Encode, Executor, IntoArguments, Row as _, Type};
-use vigie_domain::access::{LinkPurpose, OrgKind, Principal, Role};
+use vigie_domain::access::{LinkPurpose, OrgKind, Principal};
 use vigie_domain::{OrgId, TokenId, UserId};
 
 use crate::sql::{Backend, Sql, Value, conflict_or, new_id};
-use crate::{ApiToken, NewUser, Org, Result, StoreError, User, UserWithSecret, WriteContext};
+use crate::{ApiToken, NewUser, Org, Result, StoreError, User, UserChange, UserWithSecret, WriteContext};
 
-const USER_COLUMNS: &str = "id, email, org_id, role, created_at, disabled_at";
+const USER_COLUMNS: &str = "id, email, org_id, role, created_at, disabled_at, manages_org, totp_secret";
+const ORG_COLUMNS: &str = "id, name, kind, created_at, second_factor_required";
 /// The user of a live one-time link: unused and unexpired at `$2`.
-const LIVE_LINK_USER: &str = "SELECT u.id, u.email, u.org_id, u.role, u.created_at, u.disabled_at FROM account_links l JOIN users u ON u.id = l.user_id WHERE l.token_hash = $1 AND l.used_at IS NULL AND l.expires_at > $2";
+const LIVE_LINK_USER: &str = "SELECT u.id, u.email, u.org_id, u.role, u.created_at, u.disabled_at, u.manages_org, u.totp_secret FROM account_links l JOIN users u ON u.id = l.user_id WHERE l.token_hash = $1 AND l.used_at IS NULL AND l.expires_at > $2";
 
 #[async_trait]
 pub trait AccountStore: Send + Sync {
@@ -27,10 +28,17 @@ pub trait AccountStore: Send + Sync {
     async fn user_by_id(&self, id: &UserId) -> Result<Option<User>>;
     /// Every user, or those of one organisation, by email.
     async fn list_users(&self, org: Option<&OrgId>) -> Result<Vec<User>>;
-    /// Sets a user's role and whether the account is disabled. Disabling ends its sessions;
-    /// its tokens stop working while it is disabled (principals are only found for enabled
-    /// users).
-    async fn update_user(&self, ctx: &WriteContext, id: &UserId, role: Role, disabled: bool) -> Result<User>;
+    /// Sets a user's role, whether the account is disabled and whether it manages its
+    /// organisation's accounts. Disabling ends its sessions; its tokens stop working while it
+    /// is disabled (principals are only found for enabled users).
+    async fn update_user(&self, ctx: &WriteContext, id: &UserId, change: UserChange) -> Result<User>;
+    /// Sets (or, with `None`, removes) the user's TOTP secret.
+    async fn set_second_factor(&self, ctx: &WriteContext, id: &UserId, totp_secret: Option<&str>) -> Result<()>;
+    /// Records that the TOTP code of time step `step` was used: `false` when that step (or a
+    /// later one) was used already, so that a code works once (RFC 6238, section 5.2).
+    async fn use_second_factor_step(&self, id: &UserId, step: i64) -> Result<bool>;
+    /// Whether every user of `org` must sign in with a second factor.
+    async fn set_org_second_factor(&self, ctx: &WriteContext, org: &OrgId, required: bool) -> Result<Org>;
     async fn set_password(&self, ctx: &WriteContext, id: &UserId, password_hash: &str) -> Result<()>;
     /// Stores a one-time link (its secret's hash) for `user_id`; earlier unused links of the
     /// user stop working.
@@ -90,7 +98,13 @@ where
 {
     #[tracing::instrument(skip_all)]
     async fn create_org(&self, ctx: &WriteContext, name: &str, kind: OrgKind) -> Result<Org> {
-        let org = Org { id: new_id().into(), name: name.trim().to_owned(), kind, created_at_ms: ctx.at_ms };
+        let org = Org {
+            id: new_id().into(),
+            name: name.trim().to_owned(),
+            kind,
+            created_at_ms: ctx.at_ms,
+            second_factor_required: false,
+        };
         let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO orgs (id, name, kind, created_at) VALUES ($1, $2, $3, $4)")
             .bind(org.id.as_str())
@@ -114,7 +128,7 @@ where
     }
 
     async fn org_by_name(&self, name: &str) -> Result<Option<Org>> {
-        let row = sqlx::query("SELECT id, name, kind, created_at FROM orgs WHERE name = $1")
+        let row = sqlx::query(&format!("SELECT {ORG_COLUMNS} FROM orgs WHERE name = $1"))
             .bind(name.trim())
             .fetch_optional(self.pool())
             .await?;
@@ -122,7 +136,7 @@ where
     }
 
     async fn org_by_id(&self, id: &OrgId) -> Result<Option<Org>> {
-        let row = sqlx::query("SELECT id, name, kind, created_at FROM orgs WHERE id = $1")
+        let row = sqlx::query(&format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = $1"))
             .bind(id.as_str())
             .fetch_optional(self.pool())
             .await?;
@@ -130,8 +144,7 @@ where
     }
 
     async fn list_orgs(&self) -> Result<Vec<Org>> {
-        let rows =
-            sqlx::query("SELECT id, name, kind, created_at FROM orgs ORDER BY name").fetch_all(self.pool()).await?;
+        let rows = sqlx::query(&format!("SELECT {ORG_COLUMNS} FROM orgs ORDER BY name")).fetch_all(self.pool()).await?;
         rows.iter().map(Sql::<DB>::org_from_row).collect()
     }
 
@@ -180,6 +193,8 @@ where
             role: new.role,
             created_at_ms: ctx.at_ms,
             disabled_at_ms: None,
+            manages_org: false,
+            second_factor: false,
         };
         let mut tx = self.begin_write().await?;
         sqlx::query(
@@ -214,7 +229,11 @@ where
             .fetch_optional(self.pool())
             .await?;
         row.map(|row| {
-            Ok(UserWithSecret { user: Sql::<DB>::user_from_row(&row)?, password_hash: row.try_get("password_hash")? })
+            Ok(UserWithSecret {
+                user: Sql::<DB>::user_from_row(&row)?,
+                password_hash: row.try_get("password_hash")?,
+                totp_secret: row.try_get("totp_secret")?,
+            })
         })
         .transpose()
     }
@@ -242,7 +261,7 @@ where
         rows.iter().map(Sql::<DB>::user_from_row).collect()
     }
 
-    async fn update_user(&self, ctx: &WriteContext, id: &UserId, role: Role, disabled: bool) -> Result<User> {
+    async fn update_user(&self, ctx: &WriteContext, id: &UserId, change: UserChange) -> Result<User> {
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
             .bind(id.as_str())
@@ -250,18 +269,19 @@ where
             .await?
             .ok_or_else(|| StoreError::NotFound("user".into()))?;
         let before = Sql::<DB>::user_from_row(&row)?;
-        let disabled_at = match (disabled, before.disabled_at_ms) {
+        let disabled_at = match (change.disabled, before.disabled_at_ms) {
             (false, _) => None,
             (true, Some(at)) => Some(at),
             (true, None) => Some(ctx.at_ms),
         };
-        sqlx::query("UPDATE users SET role = $1, disabled_at = $2 WHERE id = $3")
-            .bind(role.key())
+        sqlx::query("UPDATE users SET role = $1, disabled_at = $2, manages_org = $3 WHERE id = $4")
+            .bind(change.role.key())
             .bind(disabled_at)
+            .bind(change.manages_org)
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
-        if disabled {
+        if change.disabled {
             sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         }
         Sql::<DB>::audit(
@@ -270,11 +290,68 @@ where
             "user.update",
             "user",
             Some(id),
-            serde_json::json!({"role": role.key(), "from_role": before.role.key(), "disabled": disabled}),
+            serde_json::json!({
+                "role": change.role.key(),
+                "from_role": before.role.key(),
+                "disabled": change.disabled,
+                "manages_org": change.manages_org,
+            }),
         )
         .await?;
         tx.commit().await?;
-        Ok(User { role, disabled_at_ms: disabled_at, ..before })
+        Ok(User { role: change.role, disabled_at_ms: disabled_at, manages_org: change.manages_org, ..before })
+    }
+
+    async fn set_second_factor(&self, ctx: &WriteContext, id: &UserId, totp_secret: Option<&str>) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let changed = sqlx::query("UPDATE users SET totp_secret = $1, totp_last_step = NULL WHERE id = $2")
+            .bind(totp_secret.map(str::to_owned))
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if B::rows_affected(&changed) == 0 {
+            return Err(StoreError::NotFound("user".into()));
+        }
+        let action = if totp_secret.is_some() { "user.second_factor_on" } else { "user.second_factor_off" };
+        Sql::<DB>::audit(&mut tx, ctx, action, "user", Some(id), serde_json::json!({})).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn use_second_factor_step(&self, id: &UserId, step: i64) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let used = sqlx::query(
+            "UPDATE users SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+        )
+        .bind(step)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(B::rows_affected(&used) == 1)
+    }
+
+    async fn set_org_second_factor(&self, ctx: &WriteContext, org: &OrgId, required: bool) -> Result<Org> {
+        let mut tx = self.begin_write().await?;
+        let row =
+            sqlx::query(&format!("UPDATE orgs SET second_factor_required = $1 WHERE id = $2 RETURNING {ORG_COLUMNS}"))
+                .bind(required)
+                .bind(org.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| StoreError::NotFound("organisation".into()))?;
+        let updated = Sql::<DB>::org_from_row(&row)?;
+        Sql::<DB>::audit(
+            &mut tx,
+            ctx,
+            "org.second_factor",
+            "org",
+            Some(org),
+            serde_json::json!({"required": required}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(updated)
     }
 
     async fn set_password(&self, ctx: &WriteContext, id: &UserId, password_hash: &str) -> Result<()> {
@@ -391,7 +468,7 @@ where
 
     #[tracing::instrument(skip_all)]
     async fn principal_for_session(&self, token_hash: &str, now_ms: i64) -> Result<Option<Principal>> {
-        let row = sqlx::query("SELECT u.id, u.email, u.org_id, u.role FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL")
+        let row = sqlx::query("SELECT u.id, u.email, u.org_id, u.role, u.manages_org, u.totp_secret, o.second_factor_required FROM sessions s JOIN users u ON u.id = s.user_id JOIN orgs o ON o.id = u.org_id WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL")
             .bind(token_hash)
             .bind(now_ms)
             .fetch_optional(self.pool())
@@ -450,7 +527,7 @@ where
 
     #[tracing::instrument(skip_all)]
     async fn principal_for_token(&self, token_hash: &str) -> Result<Option<Principal>> {
-        let row = sqlx::query("SELECT u.id, u.email, u.org_id, u.role FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled_at IS NULL")
+        let row = sqlx::query("SELECT u.id, u.email, u.org_id, u.role, u.manages_org, u.totp_secret, o.second_factor_required FROM api_tokens t JOIN users u ON u.id = t.user_id JOIN orgs o ON o.id = u.org_id WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled_at IS NULL")
             .bind(token_hash)
             .fetch_optional(self.pool())
             .await?;

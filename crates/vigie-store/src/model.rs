@@ -24,16 +24,27 @@ pub struct NewUser {
     pub password_hash: String,
 }
 
-/// A user with the password hash, for login only. `Debug` hides the hash.
+/// A user with the password hash and second-factor secret, for signing in only. `Debug`
+/// hides both.
 pub struct UserWithSecret {
     pub user: User,
     pub password_hash: String,
+    /// The TOTP secret (base32), when the user has set up a second factor.
+    pub totp_secret: Option<String>,
 }
 
 impl std::fmt::Debug for UserWithSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UserWithSecret").field("user", &self.user).field("password_hash", &"***").finish()
     }
+}
+
+/// What an administrator changes on an account.
+#[derive(Debug, Clone, Copy)]
+pub struct UserChange {
+    pub role: Role,
+    pub disabled: bool,
+    pub manages_org: bool,
 }
 
 /// A validated site and where it came from (`osm:way/123`, for re-imports).

@@ -47,23 +47,37 @@ pub(crate) fn parse_tags(tags: &str) -> Result<BTreeMap<String, String>> {
     serde_json::from_str(tags).map_err(|e| corrupt("site tags", e))
 }
 
-pub(crate) fn org(id: String, name: String, kind: &str, created_at_ms: i64) -> Result<Org> {
-    Ok(Org { id: id.into(), name, kind: parse_org_kind(kind)?, created_at_ms })
+pub(crate) fn org(
+    id: String,
+    name: String,
+    kind: &str,
+    created_at_ms: i64,
+    second_factor_required: bool,
+) -> Result<Org> {
+    Ok(Org { id: id.into(), name, kind: parse_org_kind(kind)?, created_at_ms, second_factor_required })
 }
 
-pub(crate) fn principal(
-    user_id: String,
-    email: String,
-    org_id: String,
-    role: &str,
-    overseen_orgs: Vec<String>,
-) -> Result<Principal> {
+/// The caller as stored; `second_factor` says whether they have one, `second_factor_required`
+/// whether their organisation demands it.
+pub(crate) struct PrincipalRow {
+    pub user_id: String,
+    pub email: String,
+    pub org_id: String,
+    pub role: String,
+    pub manages_org: bool,
+    pub second_factor: bool,
+    pub second_factor_required: bool,
+}
+
+pub(crate) fn principal(row: PrincipalRow, overseen_orgs: Vec<String>) -> Result<Principal> {
     Ok(Principal {
-        user_id: user_id.into(),
-        email,
-        org_id: org_id.into(),
-        role: parse_role(role)?,
+        user_id: row.user_id.into(),
+        email: row.email,
+        org_id: row.org_id.into(),
+        role: parse_role(&row.role)?,
         overseen_orgs: overseen_orgs.into_iter().map(OrgId::from).collect(),
+        manages_org: row.manages_org,
+        must_enrol_second_factor: row.second_factor_required && !row.second_factor,
     })
 }
 
@@ -177,6 +191,8 @@ where
             role: parse_role(&row.try_get::<String, _>("role")?)?,
             created_at_ms: row.try_get("created_at")?,
             disabled_at_ms: row.try_get("disabled_at")?,
+            manages_org: row.try_get("manages_org")?,
+            second_factor: row.try_get::<Option<String>, _>("totp_secret")?.is_some(),
         })
     }
 
@@ -209,7 +225,13 @@ where
     }
 
     pub(crate) fn org_from_row(row: &DB::Row) -> Result<Org> {
-        org(row.try_get("id")?, row.try_get("name")?, &row.try_get::<String, _>("kind")?, row.try_get("created_at")?)
+        org(
+            row.try_get("id")?,
+            row.try_get("name")?,
+            &row.try_get::<String, _>("kind")?,
+            row.try_get("created_at")?,
+            row.try_get("second_factor_required")?,
+        )
     }
 
     /// Binds a site's content columns as `$1`…`$11`, in the order both INSERT and UPDATE use.
@@ -379,7 +401,15 @@ where
                 .bind(&org_id)
                 .fetch_all(pool)
                 .await?;
-        let role: String = row.try_get("role")?;
-        Ok(Some(principal(row.try_get("id")?, row.try_get("email")?, org_id, &role, overseen)?))
+        let stored = PrincipalRow {
+            user_id: row.try_get("id")?,
+            email: row.try_get("email")?,
+            role: row.try_get("role")?,
+            manages_org: row.try_get("manages_org")?,
+            second_factor: row.try_get::<Option<String>, _>("totp_secret")?.is_some(),
+            second_factor_required: row.try_get("second_factor_required")?,
+            org_id,
+        };
+        Ok(Some(principal(stored, overseen)?))
     }
 }

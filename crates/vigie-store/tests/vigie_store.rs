@@ -15,7 +15,7 @@ use vigie_domain::site::{SiteCategory, SiteInput};
 use vigie_domain::{ActionId, AssessmentId, OrgId, SiteId};
 use vigie_store::{
     AccountStore, AssessmentSummary, AuditFilter, NewSite, NewUser, PgStore, ScenarioRisk, SiteFilter, SiteStore,
-    SqliteStore, Store, StoreError, WriteContext,
+    SqliteStore, Store, StoreError, UserChange, WriteContext,
 };
 
 struct Backend {
@@ -172,20 +172,47 @@ async fn accounts_are_administered_disabled_and_opened_by_one_time_links() {
         // Disabled: its sessions end and its tokens stop, until it is enabled again.
         store.create_session(&ctx(40), "session-1", &user.id, 100_000).await.unwrap();
         store.create_token(&ctx(41), &user.id, "laptop", "token-1").await.unwrap();
-        let changed = store.update_user(&ctx(42), &user.id, Role::Viewer, true).await.unwrap();
+        let change = |role, disabled, manages_org| UserChange { role, disabled, manages_org };
+        let changed = store.update_user(&ctx(42), &user.id, change(Role::Viewer, true, false)).await.unwrap();
         assert_eq!((changed.role, changed.disabled_at_ms), (Role::Viewer, Some(42)));
         assert!(store.principal_for_session("session-1", 50).await.unwrap().is_none(), "{name}: session ended");
         assert!(store.principal_for_token("token-1").await.unwrap().is_none(), "{name}: token stopped");
-        let enabled = store.update_user(&ctx(43), &user.id, Role::Viewer, false).await.unwrap();
-        assert_eq!(enabled.disabled_at_ms, None);
-        assert_eq!(store.principal_for_token("token-1").await.unwrap().map(|p| p.role), Some(Role::Viewer));
+        let enabled = store.update_user(&ctx(43), &user.id, change(Role::Viewer, false, true)).await.unwrap();
+        assert_eq!((enabled.disabled_at_ms, enabled.manages_org), (None, true));
+        let principal = store.principal_for_token("token-1").await.unwrap().unwrap();
+        assert_eq!((principal.role, principal.manages_org), (Role::Viewer, true), "{name}");
         assert!(store.principal_for_session("session-1", 50).await.unwrap().is_none(), "{name}: ended for good");
         assert!(matches!(
-            store.update_user(&ctx(44), &vigie_domain::UserId::new("nobody"), Role::Viewer, true).await,
+            store.update_user(&ctx(44), &vigie_domain::UserId::new("nobody"), change(Role::Viewer, true, false)).await,
             Err(StoreError::NotFound(_))
         ));
+
+        // A second factor: required by the organisation, the user must enrol first; a time
+        // step is used once, and never an earlier one.
+        let org = store.set_org_second_factor(&ctx(45), &org.id, true).await.unwrap();
+        assert!(org.second_factor_required);
+        assert!(store.principal_for_token("token-1").await.unwrap().unwrap().must_enrol_second_factor, "{name}");
+        store.set_second_factor(&ctx(46), &user.id, Some("JBSWY3DPEHPK3PXP")).await.unwrap();
+        let found = store.user_by_email("steward@example.org").await.unwrap().unwrap();
+        assert_eq!((found.totp_secret.as_deref(), found.user.second_factor), (Some("JBSWY3DPEHPK3PXP"), true));
+        assert!(!store.principal_for_token("token-1").await.unwrap().unwrap().must_enrol_second_factor, "{name}");
+        assert!(store.use_second_factor_step(&user.id, 100).await.unwrap());
+        assert!(!store.use_second_factor_step(&user.id, 100).await.unwrap(), "{name}: a code works once");
+        assert!(!store.use_second_factor_step(&user.id, 99).await.unwrap(), "{name}: never an earlier one");
+        assert!(store.use_second_factor_step(&user.id, 101).await.unwrap());
+        store.set_second_factor(&ctx(47), &user.id, None).await.unwrap();
+        assert!(!store.user_by_email("steward@example.org").await.unwrap().unwrap().user.second_factor);
+        store.set_org_second_factor(&ctx(48), &org.id, false).await.unwrap();
         let actions: Vec<String> = store.audit_entries().await.unwrap().into_iter().map(|e| e.record.action).collect();
-        for action in ["user.link_invite", "user.link_reset", "user.password", "user.update"] {
+        for action in [
+            "user.link_invite",
+            "user.link_reset",
+            "user.password",
+            "user.update",
+            "user.second_factor_on",
+            "user.second_factor_off",
+            "org.second_factor",
+        ] {
             assert!(actions.iter().any(|a| a == action), "{name}: {action} is audited");
         }
 

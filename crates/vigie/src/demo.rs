@@ -211,7 +211,7 @@ async fn load_assessments(app: &App) -> Result<usize, CliError> {
 
 /// A demo account as it signs in (its password is public), to act through the use cases.
 async fn demo_principal(app: &App, email: &str) -> Result<Principal, CliError> {
-    let session = app.sign_in(email, DEMO_PASSWORD, None).await?;
+    let session = app.sign_in(email, DEMO_PASSWORD, None, None).await?;
     let principal = session.principal.clone();
     app.sign_out(&principal, Some(&session.secret)).await?;
     Ok(principal)

@@ -39,6 +39,8 @@ struct UserRow {
     org: String,
     role: Role,
     disabled: bool,
+    manages_org: bool,
+    second_factor: bool,
 }
 
 /// A link just made, shown once to the administrator.
@@ -49,17 +51,22 @@ struct ShownLink {
     invite: bool,
 }
 
-/// An organisation with its kind and the organisations it oversees.
+/// An organisation with its kind, the organisations it oversees and its sign-in rule.
 struct OrgRow {
+    id: String,
     name: String,
     kind: &'static str,
     oversees: String,
+    second_factor_required: bool,
 }
 
 #[derive(Template)]
 #[template(path = "admin_users.html")]
 struct UsersPage<'a> {
     page: Layout<'a>,
+    /// A platform administrator (creates organisations and oversight links); otherwise an
+    /// organisation's own administrator.
+    platform_admin: bool,
     users: Vec<UserRow>,
     orgs: Vec<Org>,
     org_rows: Vec<OrgRow>,
@@ -85,15 +92,25 @@ async fn users_page(
     link: Option<AccountLink>,
 ) -> Result<Response, PageError> {
     let users = state.app.users(&ctx.caller).await?;
-    let orgs = state.app.organisations(&ctx.caller).await?;
-    let links = state.app.oversight_links(&ctx.caller).await?;
+    let platform_admin = ctx.caller.is_admin();
+    // An organisation's administrator invites into, and sets the rules of, their own only.
+    let orgs: Vec<Org> = state
+        .app
+        .organisations(&ctx.caller)
+        .await?
+        .into_iter()
+        .filter(|o| ctx.caller.can_manage_accounts_of(&o.id))
+        .collect();
+    let links = if platform_admin { state.app.oversight_links(&ctx.caller).await? } else { Vec::new() };
     let org_name = |id: &OrgId| orgs.iter().find(|o| &o.id == id).map(|o| o.name.clone()).unwrap_or_default();
     let org_rows = orgs
         .iter()
         .map(|o| OrgRow {
+            id: o.id.to_string(),
             name: o.name.clone(),
             kind: t(ctx.lang, kind_key(o.kind)),
             oversees: links.iter().filter(|(a, _)| *a == o.id).map(|(_, b)| org_name(b)).collect::<Vec<_>>().join(", "),
+            second_factor_required: o.second_factor_required,
         })
         .collect();
     let rows = users
@@ -104,6 +121,8 @@ async fn users_page(
             org: org_name(&u.org_id),
             role: u.role,
             disabled: u.disabled_at_ms.is_some(),
+            manages_org: u.manages_org,
+            second_factor: u.second_factor,
         })
         .collect();
     let link = link.map(|l| ShownLink {
@@ -112,13 +131,15 @@ async fn users_page(
         path: format!("/welcome/{}", l.secret),
         invite: l.purpose == vigie_domain::access::LinkPurpose::Invite,
     });
+    let grantable = ROLES.iter().filter(|r| platform_admin || **r != Role::Admin);
     let page = UsersPage {
         page: ctx.layout(ctx.t("users_title"), &[], false),
+        platform_admin,
         users: rows,
         org_rows,
         kinds: KINDS.iter().map(|k| (k.key(), t(ctx.lang, kind_key(*k)))).collect(),
         orgs,
-        roles: ROLES.iter().map(|r| (r.key(), t(ctx.lang, role_key(*r)))).collect(),
+        roles: grantable.map(|r| (r.key(), t(ctx.lang, role_key(*r)))).collect(),
         link,
     };
     render(ctx, &page)
@@ -151,6 +172,8 @@ struct UpdateForm {
     role: String,
     /// "1" to disable, "0" to enable.
     disabled: String,
+    /// "1": manages the accounts of their organisation.
+    manages_org: String,
 }
 
 async fn update(
@@ -159,8 +182,12 @@ async fn update(
     Path(id): Path<UserId>,
     Form(form): Form<UpdateForm>,
 ) -> Result<Response, PageError> {
-    let role = Role::from_key(&form.role)?;
-    state.app.update_user(&ctx.caller, &id, role, form.disabled == "1").await?;
+    let change = vigie_store::UserChange {
+        role: Role::from_key(&form.role)?,
+        disabled: form.disabled == "1",
+        manages_org: form.manages_org == "1",
+    };
+    state.app.update_user(&ctx.caller, &id, change).await?;
     Ok((StatusCode::SEE_OTHER, [(LOCATION, "/admin/users".to_owned())]).into_response())
 }
 
@@ -195,6 +222,22 @@ struct OversightForm {
     overseen: String,
 }
 
+#[derive(Deserialize)]
+struct OrgRuleForm {
+    /// "1": every user of the organisation signs in with a second factor.
+    second_factor_required: String,
+}
+
+async fn set_org_rule(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(id): Path<OrgId>,
+    Form(form): Form<OrgRuleForm>,
+) -> Result<Response, PageError> {
+    state.app.set_org_second_factor(&ctx.caller, &id, form.second_factor_required == "1").await?;
+    Ok((StatusCode::SEE_OTHER, [(LOCATION, "/admin/users#orgs-h".to_owned())]).into_response())
+}
+
 async fn add_oversight(
     State(state): State<AppState>,
     ctx: PageCtx,
@@ -212,6 +255,15 @@ struct TokenRow {
     revoked: bool,
 }
 
+/// A second factor being set up: the key, as text and as a QR code for the app.
+struct SetupView {
+    secret: String,
+    /// The QR code of the `otpauth://` address, an SVG `data:` URL.
+    qr: String,
+    /// Why the last code was refused.
+    error: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage<'a> {
@@ -221,13 +273,36 @@ struct AccountPage<'a> {
     tokens: Vec<TokenRow>,
     /// A token just created: its secret, shown once.
     new_token: Option<String>,
+    second_factor: vigie_app::second_factor::SecondFactorStatus,
+    setup: Option<SetupView>,
+    /// What just happened to the second factor, as a message key.
+    second_factor_news: Option<&'static str>,
+}
+
+/// What the account page shows beyond the password and tokens.
+#[derive(Default)]
+struct AccountExtras {
+    new_token: Option<String>,
+    setup: Option<SetupView>,
+    second_factor_news: Option<&'static str>,
+}
+
+fn qr_data_url(uri: &str) -> Result<String, PageError> {
+    use base64::Engine as _;
+    let code = qrcode::QrCode::new(uri.as_bytes()).map_err(|_| vigie_domain::Failure::internal())?;
+    let svg = code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(200, 200).build();
+    Ok(format!("data:image/svg+xml;base64,{}", base64::engine::general_purpose::STANDARD.encode(svg)))
+}
+
+fn setup_view(secret: String, uri: &str, error: Option<String>) -> Result<SetupView, PageError> {
+    Ok(SetupView { qr: qr_data_url(uri)?, secret, error })
 }
 
 async fn account_page(
     state: &AppState,
     ctx: &PageCtx,
     outcome: Result<bool, String>,
-    new_token: Option<String>,
+    extras: AccountExtras,
 ) -> Result<Response, PageError> {
     let tokens = state
         .app
@@ -241,19 +316,23 @@ async fn account_page(
             revoked: t.revoked_at_ms.is_some(),
         })
         .collect();
-    let status = if outcome.is_err() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let refused = outcome.is_err() || extras.setup.as_ref().is_some_and(|s| s.error.is_some());
+    let status = if refused { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let page = AccountPage {
         page: ctx.layout(ctx.t("account_title"), &[], false),
         changed: outcome.as_ref().is_ok_and(|changed| *changed),
         error: outcome.err(),
         tokens,
-        new_token,
+        new_token: extras.new_token,
+        second_factor: state.app.second_factor_status(&ctx.caller).await?,
+        setup: extras.setup,
+        second_factor_news: extras.second_factor_news,
     };
     Ok((status, render(ctx, &page)?).into_response())
 }
 
 async fn show_account(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, PageError> {
-    account_page(&state, &ctx, Ok(false), None).await
+    account_page(&state, &ctx, Ok(false), AccountExtras::default()).await
 }
 
 #[derive(Deserialize)]
@@ -267,8 +346,13 @@ async fn create_token(
     Form(form): Form<TokenForm>,
 ) -> Result<Response, PageError> {
     match state.app.create_token(&ctx.caller, &form.name).await {
-        Ok(made) => account_page(&state, &ctx, Ok(false), Some(made.secret)).await,
-        Err(err) if err.code.http_status() == 422 => account_page(&state, &ctx, Err(err.message), None).await,
+        Ok(made) => {
+            let extras = AccountExtras { new_token: Some(made.secret), ..AccountExtras::default() };
+            account_page(&state, &ctx, Ok(false), extras).await
+        }
+        Err(err) if err.code.http_status() == 422 => {
+            account_page(&state, &ctx, Err(err.message), AccountExtras::default()).await
+        }
         Err(err) => Err(err.into()),
     }
 }
@@ -303,7 +387,61 @@ async fn change_password(
             Err(err) => return Err(err.into()),
         }
     };
-    account_page(&state, &ctx, outcome, None).await
+    account_page(&state, &ctx, outcome, AccountExtras::default()).await
+}
+
+/// Draws a key and shows it with its QR code, to add to an authenticator app.
+async fn start_second_factor(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, PageError> {
+    let drawn = state.app.second_factor_setup(&ctx.caller)?;
+    let extras = AccountExtras { setup: Some(setup_view(drawn.secret, &drawn.uri, None)?), ..AccountExtras::default() };
+    account_page(&state, &ctx, Ok(false), extras).await
+}
+
+#[derive(Deserialize)]
+struct EnableForm {
+    secret: String,
+    code: String,
+}
+
+async fn enable_second_factor(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Form(form): Form<EnableForm>,
+) -> Result<Response, PageError> {
+    match state.app.enable_second_factor(&ctx.caller, &form.secret, &form.code).await {
+        Ok(()) => {
+            let extras =
+                AccountExtras { second_factor_news: Some("second_factor_enabled"), ..AccountExtras::default() };
+            account_page(&state, &ctx, Ok(false), extras).await
+        }
+        Err(err) if err.code.http_status() == 422 => {
+            // The same key again, so that the app already holding it still works.
+            let uri = state.app.second_factor_uri(&ctx.caller, &form.secret)?;
+            let setup = setup_view(form.secret, &uri, Some(err.message))?;
+            account_page(&state, &ctx, Ok(false), AccountExtras { setup: Some(setup), ..AccountExtras::default() })
+                .await
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct DisableForm {
+    current_password: String,
+}
+
+async fn disable_second_factor(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Form(form): Form<DisableForm>,
+) -> Result<Response, PageError> {
+    let outcome = match state.app.disable_second_factor(&ctx.caller, &form.current_password).await {
+        Ok(()) => Ok(false),
+        Err(err) if err.code.http_status() == 422 => Err(err.message),
+        Err(err) => return Err(err.into()),
+    };
+    let news = outcome.is_ok().then_some("second_factor_disabled");
+    account_page(&state, &ctx, outcome, AccountExtras { second_factor_news: news, ..AccountExtras::default() }).await
 }
 
 #[derive(Template)]
@@ -491,8 +629,12 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users/{id}/reset", post(reset))
         .route("/account", get(show_account).post(change_password))
         .route("/account/tokens", post(create_token))
+        .route("/account/second-factor/setup", post(start_second_factor))
+        .route("/account/second-factor", post(enable_second_factor))
+        .route("/account/second-factor/off", post(disable_second_factor))
         .route("/account/tokens/{id}/revoke", post(revoke_token))
         .route("/admin/orgs", post(create_org))
+        .route("/admin/orgs/{id}/second-factor", post(set_org_rule))
         .route("/admin/oversight", post(add_oversight))
         .route("/welcome/{secret}", get(show_welcome).post(accept_welcome))
         .route("/admin/audit", get(show_audit))

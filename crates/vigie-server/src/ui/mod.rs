@@ -145,6 +145,11 @@ impl FromRequestParts<AppState> for PageCtx {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let lang = request_lang(&parts.uri, &parts.headers);
         match page_ctx(state, &parts.headers, lang).await {
+            // Until they set up the second factor their organisation requires, a user sees
+            // only the account page, where they do it.
+            Ok(Some(ctx)) if ctx.caller.must_enrol_second_factor && !parts.uri.path().starts_with("/account") => {
+                Err((StatusCode::SEE_OTHER, [(LOCATION, "/account#second-factor-h".to_owned())]).into_response())
+            }
             Ok(Some(ctx)) => Ok(ctx),
             Ok(None) => Err((StatusCode::SEE_OTHER, [(LOCATION, "/login".to_owned())]).into_response()),
             Err(err) => Err(PageError(err).into_response()),
@@ -308,6 +313,8 @@ async fn show_login(PageLang(lang): PageLang) -> Result<Response, PageError> {
 struct LoginForm {
     email: String,
     password: String,
+    #[serde(default)]
+    code: Option<String>,
 }
 
 async fn submit_login(
@@ -316,13 +323,17 @@ async fn submit_login(
     PageLang(lang): PageLang,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
-    let body = LoginBody { email: form.email, password: form.password };
+    let body = LoginBody { email: form.email, password: form.password, code: form.code };
     match open_session(&state, &body, address).await {
         Ok((_, session_cookie)) => {
             Ok((StatusCode::SEE_OTHER, [(SET_COOKIE, session_cookie), (LOCATION, "/".to_owned())]).into_response())
         }
         Err(err) if err.code() == Code::LoginFailed => {
             Ok((StatusCode::UNAUTHORIZED, Html(login_page(lang, Some("login_failed"), &body.email)?)).into_response())
+        }
+        Err(err) if err.code() == Code::SecondFactorNeeded => {
+            Ok((StatusCode::UNAUTHORIZED, Html(login_page(lang, Some("login_code_needed"), &body.email)?))
+                .into_response())
         }
         Err(err) if err.code() == Code::TooManyRequests => {
             Ok((StatusCode::TOO_MANY_REQUESTS, Html(login_page(lang, Some("login_throttled"), &body.email)?))
