@@ -1,6 +1,8 @@
 // Administration without a terminal: the demo's administrator invites a user, who sets a
 // password through the one-time link, signs in and changes it; the administrator changes the
 // user's role, disables the account (the user's session stops at once) and re-enables it.
+import { createHmac } from "node:crypto";
+
 import { BASE, check, shot, signIn } from "./lib.mjs";
 
 const desktop = { viewport: { width: 1280, height: 900 }, locale: "en-GB" };
@@ -126,6 +128,114 @@ async function auditViewer(page) {
 }
 auditViewer.options = desktop;
 
+// The code an authenticator app shows (RFC 6238: HMAC-SHA-1, 30 s, 6 digits) for a base32 key,
+// `stepsAhead` windows from now (the server accepts one step of drift).
+function appCode(base32, stepsAhead = 0) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of base32.replace(/=+$/, "")) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000) + stepsAhead));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const at = mac[mac.length - 1] & 0xf;
+  return String((mac.readUInt32BE(at) & 0x7fffffff) % 1000000).padStart(6, "0");
+}
+
+// An organisation's own administrator: the platform administrator makes a mall's user the
+// account manager of the mall, who sees only the mall's accounts, sets up two-step sign-in and
+// requires it of the mall: the mall's operator must then set it up before anything else.
+async function organisationAdminAndTwoStepSignIn(page, context) {
+  const email = "mall.manager." + Date.now() + "@vigie.demo";
+  const mall = "Helsinki Markets and Malls (demo)";
+  await signIn(page, "admin@vigie.demo");
+  await page.goto(BASE + "/admin/users");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Organisation", { exact: true }).selectOption({ label: mall });
+  await page.getByLabel("Role", { exact: true }).selectOption("operator");
+  await page.getByRole("button", { name: "Invite" }).click();
+  const path = await page.locator("#link-url").getAttribute("data-path");
+  await page.locator(`#users-table tr[data-email="${email}"]`).getByRole("button", { name: "Make account manager" }).click();
+  await page.locator(`#users-table tr[data-email="${email}"]`).getByRole("button", { name: "Remove account manager" }).waitFor();
+
+  const theirs = await context.browser().newContext(desktop);
+  const manager = await theirs.newPage();
+  const operator = await (await context.browser().newContext(desktop)).newPage();
+  try {
+    await manager.goto(BASE + path);
+    await manager.getByLabel("New password (at least 10 characters)").fill("manager password 2026");
+    await manager.getByLabel("The new password again").fill("manager password 2026");
+    await manager.getByRole("button", { name: "Set my password and sign in" }).click();
+    await manager.waitForURL(BASE + "/");
+    await manager.getByRole("link", { name: "Accounts" }).click();
+    await manager.getByRole("heading", { level: 1, name: "Accounts" }).waitFor();
+    const orgs = await manager.locator("#users-table tbody tr td:first-of-type").allTextContents();
+    check(orgs.length >= 2 && orgs.every((o) => o === mall), "the manager sees the mall's accounts only: " + orgs.join(", "));
+    const roles = await manager.locator("#invite-role option").evaluateAll((os) => os.map((o) => o.value));
+    check(!roles.includes("admin"), "a manager cannot make administrators: " + roles.join(", "));
+    check(!(await manager.getByRole("button", { name: "Add an organisation" }).count()), "nor create organisations");
+    check(!(await manager.getByRole("link", { name: "Audit" }).count()), "nor read the audit log");
+
+    // Two-step sign-in, set up with the key shown next to its QR code.
+    await manager.goto(BASE + "/account");
+    await manager.getByRole("button", { name: "Set up two-step sign-in" }).click();
+    await manager.locator("#second-factor-qr").waitFor();
+    const key = await manager.locator("#second-factor-key").inputValue();
+    check(/^[A-Z2-7]{32}$/.test(key), "a 160-bit key in base32: " + key);
+    await manager.getByLabel("Code from your authenticator app").fill("000000");
+    await manager.getByRole("button", { name: "Turn on" }).click();
+    await manager.getByRole("alert").filter({ hasText: "does not match" }).waitFor();
+    check((await manager.locator("#second-factor-key").inputValue()) === key, "a wrong code keeps the same key");
+    await manager.getByLabel("Code from your authenticator app").fill(appCode(key));
+    await manager.getByRole("button", { name: "Turn on" }).click();
+    await manager.locator("#second-factor-news").filter({ hasText: "Keep the app" }).waitFor();
+    check((await manager.locator("#second-factor-state").textContent()).includes("is on"), "the account page says it is on");
+    await shot(manager, "24-two-step-sign-in-on");
+
+    // The mall requires it of everyone.
+    await manager.goto(BASE + "/admin/users");
+    await manager.locator(`#orgs-table tr[data-org="${mall}"]`).getByRole("button", { name: "Require" }).click();
+    await manager.locator(`#orgs-table tr[data-org="${mall}"]`).getByText("Required").waitFor();
+    await shot(manager, "25-organisation-admin");
+
+    // The mall's operator has none: every page leads to setting it up, the API refuses.
+    await operator.goto(BASE + "/login?lang=en");
+    await operator.getByLabel("Email").fill("operator@vigie.demo");
+    await operator.getByLabel("Password").fill("vigie-demo-2026");
+    await operator.getByRole("button", { name: "Sign in" }).click();
+    await operator.waitForURL(/\/account/);
+    await operator.getByRole("alert").filter({ hasText: "Your organisation requires two-step sign-in" }).waitFor();
+    await operator.goto(BASE + "/dashboard");
+    await operator.waitForURL(/\/account/);
+    await shot(operator, "26-two-step-sign-in-required");
+    const api = await operator.request.get(BASE + "/api/v1/sites?limit=1");
+    check(api.status() === 403 && (await api.json()).error.code === "second_factor_enrolment_required", "the API refuses until then: " + api.status());
+
+    // Signing in again: the password alone is not enough; with the app's code it is.
+    await manager.context().clearCookies();
+    await manager.goto(BASE + "/login?lang=en");
+    await manager.getByLabel("Email").fill(email);
+    await manager.getByLabel("Password").fill("manager password 2026");
+    await manager.getByRole("button", { name: "Sign in" }).click();
+    await manager.getByRole("alert").filter({ hasText: "signs in in two steps" }).waitFor();
+    await manager.getByLabel("Password").fill("manager password 2026");
+    await manager.getByLabel("Code from your authenticator app").fill(appCode(key, 1));
+    await manager.getByRole("button", { name: "Sign in" }).click();
+    await manager.waitForURL(BASE + "/");
+  } finally {
+    // The demo's operator signs in with a password alone in the other tests.
+    await manager.goto(BASE + "/admin/users").catch(() => {});
+    const row = manager.locator(`#orgs-table tr[data-org="${mall}"]`);
+    if (await row.getByRole("button", { name: "Make optional" }).count()) {
+      await row.getByRole("button", { name: "Make optional" }).click();
+      await row.getByText("Optional").waitFor();
+    }
+    await theirs.close();
+    await operator.context().close();
+  }
+}
+organisationAdminAndTwoStepSignIn.options = desktop;
+
 // Only administrators see the accounts page.
 async function othersCannotAdminister(page) {
   await signIn(page, "officer@vigie.demo");
@@ -141,4 +251,5 @@ export const admin = [
   ["admin invites a user, who sets a password with the link and changes it; disable stops the session", inviteSignInChangePassword],
   ["the audit viewer filters by user and action and verifies the chain", auditViewer],
   ["only administrators manage accounts and read the audit log", othersCannotAdminister],
+  ["an organisation's administrator manages its accounts and requires two-step sign-in", organisationAdminAndTwoStepSignIn],
 ];

@@ -52,8 +52,8 @@ pub trait AccountStore: Send + Sync {
     ) -> Result<()>;
     /// The user a live (unused, unexpired) link is for.
     async fn account_link_user(&self, token_hash: &str, now_ms: i64) -> Result<Option<User>>;
-    /// Uses a live link: sets the user's password and marks the link used, in one
-    /// transaction; `None` when the link is unknown, used or expired.
+    /// Uses a live link: sets the user's password, removes any second factor and marks the
+    /// link used, in one transaction; `None` when the link is unknown, used or expired.
     async fn use_account_link(&self, ctx: &WriteContext, token_hash: &str, password_hash: &str)
     -> Result<Option<User>>;
 
@@ -424,7 +424,9 @@ where
             .bind(token_hash)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        // A reset link is also the way back in for someone who lost the phone holding their
+        // second factor: it removes it (their organisation's rule then asks for a new one).
+        sqlx::query("UPDATE users SET password_hash = $1, totp_secret = NULL, totp_last_step = NULL WHERE id = $2")
             .bind(password_hash)
             .bind(user.id.as_str())
             .execute(&mut *tx)
@@ -436,11 +438,11 @@ where
             "user.password",
             "user",
             Some(&user.id),
-            serde_json::json!({"by": "one-time link"}),
+            serde_json::json!({"by": "one-time link", "second_factor_removed": user.second_factor}),
         )
         .await?;
         tx.commit().await?;
-        Ok(Some(user))
+        Ok(Some(User { second_factor: false, ..user }))
     }
 
     #[tracing::instrument(skip_all)]
