@@ -13,6 +13,7 @@ pub mod audit;
 pub mod console;
 pub mod hvm;
 pub mod library;
+pub mod mail;
 pub mod second_factor;
 pub mod secrets;
 pub mod sites;
@@ -78,6 +79,7 @@ pub struct App {
     settings: Arc<Settings>,
     hvm: Option<Arc<HvmNetwork>>,
     library: Option<Arc<vigie_search::SharedLibrary>>,
+    mailer: Option<Arc<mail::Mailer>>,
     login_throttle: Arc<throttle::LoginThrottle>,
 }
 
@@ -91,6 +93,7 @@ impl App {
             settings: Arc::new(settings),
             hvm: None,
             library: None,
+            mailer: None,
             login_throttle: Arc::default(),
         }
     }

@@ -64,6 +64,12 @@ impl AppState {
         self
     }
 
+    /// Mails the one-time links of invitations and password resets.
+    pub fn with_mailer(mut self, mailer: vigie_app::mail::Mailer) -> Self {
+        self.app = self.app.with_mailer(mailer);
+        self
+    }
+
     /// The guidance library's search index (see `vigie_app::library::open`).
     pub fn with_library(mut self, library: Arc<vigie_search::SharedLibrary>) -> Self {
         self.app = self.app.with_library(library);

@@ -1014,3 +1014,93 @@ async fn library_uploads_are_checked_and_duplicates_collapse() {
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
 }
+
+/// A one-message SMTP relay on loopback: answers the commands of RFC 5321 and hands back
+/// the whole conversation as the client wrote it.
+async fn smtp_sink() -> (u16, tokio::sync::oneshot::Receiver<String>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (done, received) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.unwrap();
+        let (read, mut write) = socket.into_split();
+        let mut lines = BufReader::new(read).lines();
+        let mut heard = String::new();
+        let mut in_data = false;
+        write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
+        while let Ok(Some(line)) = lines.next_line().await {
+            heard.push_str(&line);
+            heard.push('\n');
+            let reply: &[u8] = if in_data {
+                if line != "." {
+                    continue;
+                }
+                in_data = false;
+                b"250 queued\r\n"
+            } else {
+                match line.get(..4).unwrap_or_default().to_ascii_uppercase().as_str() {
+                    "DATA" => {
+                        in_data = true;
+                        b"354 go on\r\n"
+                    }
+                    "QUIT" => {
+                        write.write_all(b"221 bye\r\n").await.unwrap();
+                        break;
+                    }
+                    _ => b"250 ok\r\n",
+                }
+            };
+            write.write_all(reply).await.unwrap();
+        }
+        let _ = done.send(heard);
+    });
+    (port, received)
+}
+
+#[tokio::test]
+async fn an_invitation_is_mailed_when_an_smtp_relay_is_configured() {
+    let (store, _dir) = stores().await.remove(0);
+    let city = store.create_org(&ctx(), "City", OrgKind::Authority).await.unwrap();
+    user(store.as_ref(), "admin@example.org", &city.id, Role::Admin).await;
+    let (port, received) = smtp_sink().await;
+    let mailer =
+        vigie_app::mail::Mailer::new(&format!("smtp://127.0.0.1:{port}"), "Vigie <vigie@city.example>").unwrap();
+    let app = vigie_server::router(AppState::new(store.clone(), ServerConfig::default()).with_mailer(mailer));
+    let post = |uri: &str, cookie: Option<&str>, body: String| {
+        let mut request = Request::builder()
+            .method("POST")
+            .uri(uri)
+            .header(header::HOST, "vigie.city.example")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        request.body(Body::from(body)).unwrap()
+    };
+    let signed_in = app
+        .clone()
+        .oneshot(post("/login", None, "email=admin%40example.org&password=a+long+enough+password".into()))
+        .await
+        .unwrap();
+    let cookie = signed_in.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let invite = format!("email=new.guard%40example.org&org_id={}&role=viewer", city.id);
+    let page = app.clone().oneshot(post("/admin/users?lang=en", Some(&cookie), invite)).await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = String::from_utf8(axum::body::to_bytes(page.into_body(), usize::MAX).await.unwrap().to_vec()).unwrap();
+    assert!(page.contains("Sent by e-mail to new.guard@example.org."), "{page}");
+    let link = page.split("data-path=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+
+    let heard = received.await.unwrap();
+    assert!(heard.contains("RCPT TO:<new.guard@example.org>"), "{heard}");
+    assert!(heard.contains("MAIL FROM:<vigie@city.example>"), "{heard}");
+    // Quoted-printable may fold long lines: compare the body with soft breaks removed.
+    let body = heard.replace("=\n", "");
+    assert!(body.contains(&format!("http://vigie.city.example{link}")), "the link is in the mail: {heard}");
+    assert!(body.contains("You have been invited to Vigie"), "{heard}");
+    assert!(body.contains("Vous =C3=AAtes invit") || body.contains("Vous êtes invit"), "in both languages: {heard}");
+    let mailed =
+        store.audit_entries().await.unwrap().into_iter().find(|e| e.record.action == "user.link_mailed").unwrap();
+    assert_eq!(mailed.record.details["sent"], json!(true));
+    assert!(!mailed.record.details.to_string().contains(&link), "the link, a secret, is not in the audit log");
+}

@@ -29,6 +29,8 @@ pub struct FileServerConfig {
     pub cookie_secure: Option<bool>,
     pub reassessment_days: Option<u32>,
     pub osm: Option<PathBuf>,
+    pub smtp_url: Option<String>,
+    pub mail_from: Option<String>,
 }
 
 /// What flags and the environment gave (clap merges those two).
@@ -63,6 +65,13 @@ pub struct ServeArgs {
     /// shipped Helsinki extract unless another is given).
     #[arg(long, env = "VIGIE_OSM", value_name = "FILE.osm.pbf")]
     pub osm: Option<PathBuf>,
+    /// SMTP relay that mails invitation and password-reset links: smtps://USER:PASS@HOST,
+    /// smtp://USER:PASS@HOST?tls=required, or smtp://HOST:PORT (unencrypted, same machine).
+    #[arg(long, env = "VIGIE_SMTP_URL", value_name = "URL")]
+    pub smtp_url: Option<String>,
+    /// Sender of those e-mails, e.g. "Vigie <vigie@city.example>".
+    #[arg(long, env = "VIGIE_MAIL_FROM", value_name = "ADDRESS")]
+    pub mail_from: Option<String>,
     /// Load the demo: organisations, accounts and the Helsinki registry.
     #[arg(long)]
     pub demo: bool,
@@ -75,6 +84,23 @@ pub struct Settings {
     pub bind: SocketAddr,
     pub server: vigie_server::ServerConfig,
     pub osm: Option<PathBuf>,
+    /// The SMTP relay's URL and the sender, when e-mail is configured.
+    pub mail: Option<MailSettings>,
+}
+
+#[derive(Clone)]
+pub struct MailSettings {
+    pub smtp_url: String,
+    pub from: String,
+}
+
+impl std::fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailSettings")
+            .field("smtp_url", &vigie_store::redact_url(&self.smtp_url))
+            .field("from", &self.from)
+            .finish()
+    }
 }
 
 fn read_file(path: Option<&Path>) -> Result<FileConfig, CliError> {
@@ -128,7 +154,19 @@ impl Settings {
             ));
         }
         let osm = serve.osm.clone().or(file.server.osm);
-        Ok(Settings { database_url, bind, server, osm })
+        let smtp_url = serve.smtp_url.clone().or(file.server.smtp_url);
+        let mail_from = serve.mail_from.clone().or(file.server.mail_from);
+        let mail = match (smtp_url, mail_from) {
+            (Some(smtp_url), Some(from)) => Some(MailSettings { smtp_url, from }),
+            (None, None) => None,
+            _ => {
+                return Err(CliError::new(
+                    vigie_domain::Code::ConfigInvalid,
+                    "e-mail needs both smtp_url and mail_from (the relay and the sender)",
+                ));
+            }
+        };
+        Ok(Settings { database_url, bind, server, osm, mail })
     }
 
     pub fn to_json(&self) -> serde_json::Value {
@@ -141,6 +179,8 @@ impl Settings {
                 "cookie_secure": self.server.cookie_secure,
                 "reassessment_days": self.server.reassessment_days,
                 "osm": self.osm.as_ref().map(|p| p.display().to_string()),
+                "smtp_url": self.mail.as_ref().map(|m| vigie_store::redact_url(&m.smtp_url)),
+                "mail_from": self.mail.as_ref().map(|m| m.from.clone()),
             }
         })
     }
@@ -174,6 +214,12 @@ reassessment_days = {reassessment_days}
 # OpenStreetMap extract (.osm.pbf) whose street network hostile-vehicle studies run on.
 # Without it, the API answers hvm_network_missing. VIGIE_OSM. Flag: --osm.
 # osm = "data/demo/helsinki-centre.osm.pbf"
+# SMTP relay that mails invitation and password-reset links (otherwise the administrator hands
+# them on). smtps://USER:PASS@HOST (TLS), smtp://USER:PASS@HOST?tls=required (STARTTLS), or
+# smtp://HOST:PORT (unencrypted: a relay on the same machine only). Set both or neither.
+# VIGIE_SMTP_URL / VIGIE_MAIL_FROM. Flags: --smtp-url, --mail-from.
+# smtp_url = "smtps://vigie:PASSWORD@smtp.city.example"
+# mail_from = "Vigie <vigie@city.example>"
 "#,
         body_limit = defaults.body_limit,
         session_hours = defaults.session_hours,
@@ -225,5 +271,20 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.code, "config_invalid");
+    }
+
+    #[test]
+    fn mail_needs_a_relay_and_a_sender_and_never_shows_the_password() {
+        let relay_only = ServeArgs { smtp_url: Some("smtp://127.0.0.1:2525".into()), ..Default::default() };
+        let err = Settings::resolve(&GlobalArgs::default(), &relay_only).unwrap_err();
+        assert_eq!(err.code, "config_invalid");
+        let both = ServeArgs {
+            smtp_url: Some("smtps://vigie:s3cret@smtp.city.example".into()),
+            mail_from: Some("Vigie <vigie@city.example>".into()),
+            ..Default::default()
+        };
+        let settings = Settings::resolve(&GlobalArgs::default(), &both).unwrap();
+        let shown = format!("{} {:?}", settings.to_json(), settings);
+        assert!(shown.contains("smtps://vigie:***@smtp.city.example") && !shown.contains("s3cret"), "{shown}");
     }
 }

@@ -13,7 +13,9 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use vigie_app::accounts::AccountLink;
-use vigie_domain::access::{OrgKind, Role, User};
+use vigie_app::mail::Delivery;
+use vigie_domain::access::{LinkPurpose, OrgKind, Role, User};
+use vigie_domain::site::Lang;
 use vigie_domain::{OrgId, UserId};
 use vigie_store::Org;
 
@@ -49,6 +51,8 @@ struct ShownLink {
     url: String,
     path: String,
     invite: bool,
+    /// Whether it was mailed too, in words; `None` when no SMTP server is configured.
+    mailed: Option<String>,
 }
 
 /// An organisation with its kind, the organisations it oversees and its sign-in rule.
@@ -83,6 +87,26 @@ fn link_url(state: &AppState, headers: &HeaderMap, secret: &str) -> String {
         Some(host) => format!("{scheme}://{host}/welcome/{secret}"),
         None => format!("/welcome/{secret}"),
     }
+}
+
+/// Mails a link just made to its user, in the administrator's language first and the
+/// other after it (the user's own is not known yet).
+async fn mail_link(state: &AppState, ctx: &PageCtx, link: &AccountLink, url: &str) -> Result<Delivery, PageError> {
+    let (subject_key, body_key) = match link.purpose {
+        LinkPurpose::Invite => ("mail_invite_subject", "mail_invite_body"),
+        LinkPurpose::Reset => ("mail_reset_subject", "mail_reset_body"),
+    };
+    let other = match ctx.lang {
+        Lang::En => Lang::Fr,
+        Lang::Fr => Lang::En,
+    };
+    let body = [ctx.lang, other]
+        .iter()
+        .map(|&lang| t(lang, body_key).replace("{email}", &link.user.email).replace("{url}", url))
+        .collect::<Vec<_>>()
+        .join("\n\n----\n\n");
+    let subject = format!("{} / {}", t(ctx.lang, subject_key), t(other, subject_key));
+    Ok(state.app.mail_account_link(&ctx.caller, link, &subject, body).await?)
 }
 
 async fn users_page(
@@ -125,12 +149,24 @@ async fn users_page(
             second_factor: u.second_factor,
         })
         .collect();
-    let link = link.map(|l| ShownLink {
-        email: l.user.email.clone(),
-        url: link_url(state, headers, &l.secret),
-        path: format!("/welcome/{}", l.secret),
-        invite: l.purpose == vigie_domain::access::LinkPurpose::Invite,
-    });
+    let link = match link {
+        Some(l) => {
+            let url = link_url(state, headers, &l.secret);
+            let mailed = match mail_link(state, ctx, &l, &url).await? {
+                Delivery::NotConfigured => None,
+                Delivery::Sent => Some(ctx.t("link_mailed").replace("{email}", &l.user.email)),
+                Delivery::Failed(reason) => Some(ctx.t("link_mail_failed").replace("{reason}", &reason)),
+            };
+            Some(ShownLink {
+                email: l.user.email.clone(),
+                url,
+                path: format!("/welcome/{}", l.secret),
+                invite: l.purpose == LinkPurpose::Invite,
+                mailed,
+            })
+        }
+        None => None,
+    };
     let grantable = ROLES.iter().filter(|r| platform_admin || **r != Role::Admin);
     let page = UsersPage {
         page: ctx.layout(ctx.t("users_title"), &[], false),

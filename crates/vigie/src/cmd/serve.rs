@@ -31,6 +31,11 @@ pub async fn run(global: &GlobalArgs, serve: &ServeArgs) -> Result<(), CliError>
         )
         .await?,
     );
+    if let Some(mail) = &settings.mail {
+        let mailer = vigie_app::mail::Mailer::new(&mail.smtp_url, &mail.from)
+            .map_err(|e| CliError::new(vigie_domain::Code::ConfigInvalid, e.message))?;
+        state = state.with_mailer(mailer);
+    }
     match (&settings.osm, serve.demo) {
         (Some(path), _) => {
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
