@@ -190,13 +190,13 @@ async function organisationAdminAndTwoStepSignIn(page, context) {
     await manager.getByRole("button", { name: "Turn on" }).click();
     await manager.locator("#second-factor-news").filter({ hasText: "Keep the app" }).waitFor();
     check((await manager.locator("#second-factor-state").textContent()).includes("is on"), "the account page says it is on");
-    await shot(manager, "24-two-step-sign-in-on");
+    await shot(manager, "27-two-step-sign-in-on");
 
     // The mall requires it of everyone.
     await manager.goto(BASE + "/admin/users");
     await manager.locator(`#orgs-table tr[data-org="${mall}"]`).getByRole("button", { name: "Require" }).click();
     await manager.locator(`#orgs-table tr[data-org="${mall}"]`).getByText("Required").waitFor();
-    await shot(manager, "25-organisation-admin");
+    await shot(manager, "28-organisation-admin");
 
     // The mall's operator has none: every page leads to setting it up, the API refuses.
     await operator.goto(BASE + "/login?lang=en");
@@ -207,7 +207,7 @@ async function organisationAdminAndTwoStepSignIn(page, context) {
     await operator.getByRole("alert").filter({ hasText: "Your organisation requires two-step sign-in" }).waitFor();
     await operator.goto(BASE + "/dashboard");
     await operator.waitForURL(/\/account/);
-    await shot(operator, "26-two-step-sign-in-required");
+    await shot(operator, "29-two-step-sign-in-required");
     const api = await operator.request.get(BASE + "/api/v1/sites?limit=1");
     check(api.status() === 403 && (await api.json()).error.code === "second_factor_enrolment_required", "the API refuses until then: " + api.status());
 

@@ -43,8 +43,12 @@ filtersNarrowTheList.options = desktop;
 
 async function vehicleStudy(page) {
   await signIn(page);
+  // Squares have no address: the registry places them by their nearest streets.
+  const row = page.locator("main table tbody tr").filter({ has: page.getByRole("link", { name: "Senaatintori", exact: true }) });
+  check((await row.textContent()).includes("near Hallituskatu and Aleksanterinkatu"), "the square is placed: " + (await row.textContent()));
   await page.getByRole("link", { name: "Senaatintori" }).click();
   await page.getByRole("heading", { level: 1, name: "Senaatintori" }).waitFor();
+  check((await page.locator("#site-near").textContent()) === "near Hallituskatu and Aleksanterinkatu", "the site page names its streets");
   await Promise.all([page.waitForEvent("load", { timeout: 60000 }), page.getByRole("button", { name: "Run the vehicle study" }).click()]);
   await page.getByRole("table", { name: /Highest impact speed/ }).waitFor({ timeout: 60000 });
   const rows = await page.getByRole("table", { name: /Highest impact speed/ }).locator("tbody tr").count();
@@ -52,10 +56,22 @@ async function vehicleStudy(page) {
   // Each vehicle is named in words, and each speed says why it is what it is.
   const car = page.locator('#hvm-rows tr[data-class="M1"]').first();
   check((await car.textContent()).includes("Car (M1)"), "the car class has its plain name");
-  const why = await car.locator("td").last().textContent();
+  check((await car.locator("svg.silhouette use").getAttribute("href")).endsWith("#car"), "and its silhouette");
+  const cells = car.locator("td");
+  const why = await cells.nth(6).textContent();
   check(/straight run of \d+ m from rest/.test(why), "the speed is explained: " + why);
+  // The barrier it takes, and what of the demo's (fictional) catalogue stops it.
+  const rating = await cells.nth(7).textContent();
+  check(/^V\/1500\[M1\]\/\d+\/\d+$/.test(rating) || rating.startsWith("faster than"), "the rating needed: " + rating);
+  const products = await cells.nth(8).textContent();
+  check(products.includes("(fictional)") || products === "none covers it", "the catalogue's answer: " + products);
+  check((await page.locator("#hvm-catalogue").textContent()).includes("demo: fictional products"), "the catalogue is named");
   await page.getByLabel("Vehicle", { exact: true }).selectOption("N3C");
   await page.waitForFunction(() => Number(document.getElementById("hvm-map").dataset.streetSegments || 0) > 0, null, { timeout: 15000 });
+  // Street names are drawn on the map from the OSM data.
+  await page.waitForFunction(() => Number(document.getElementById("hvm-map").dataset.streetNames || 0) > 0, null, { timeout: 15000 });
+  const names = await page.locator("#hvm-map .street-name").allTextContents();
+  check(names.includes("Aleksanterinkatu"), "the streets around the square are named: " + names.join(", "));
   await shot(page, "10-site-vehicle-study");
 }
 vehicleStudy.options = desktop;

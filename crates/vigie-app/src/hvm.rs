@@ -161,3 +161,61 @@ impl App {
         Ok(recommendation)
     }
 }
+
+/// The barrier catalogue this server answers from on the site page: its products and where
+/// it came from (shown beside the advice).
+#[derive(Debug, Clone)]
+pub struct BarrierCatalogue {
+    pub name: String,
+    pub catalogue: vigie_hvm::Catalogue,
+}
+
+/// What the catalogue offers against one threat of a study.
+#[derive(Debug, Clone)]
+pub struct BarrierAdvice {
+    pub access_point: String,
+    pub vehicle_class: String,
+    pub requirement: vigie_hvm::Requirement,
+}
+
+impl App {
+    pub fn with_barrier_catalogue(mut self, catalogue: BarrierCatalogue) -> Self {
+        self.barrier_catalogue = Some(Arc::new(catalogue));
+        self
+    }
+
+    pub fn barrier_catalogue(&self) -> Option<&BarrierCatalogue> {
+        self.barrier_catalogue.as_deref()
+    }
+
+    /// For each access point and vehicle class of a stored study the caller has read: the
+    /// minimum rating and the server catalogue's products that cover it, from the speeds and
+    /// the vehicle classes the study kept. `None` when the server has no catalogue.
+    pub fn study_barriers(&self, study: &HvmStudy) -> Option<Vec<BarrierAdvice>> {
+        let catalogue = &self.barrier_catalogue.as_ref()?.catalogue;
+        let model = study.result.get("model")?;
+        let classes: Vec<vigie_hvm::VehicleClass> = serde_json::from_value(model.get("vehicles")?.clone()).ok()?;
+        // The study's own friction and gravity, for the bends that would slow a vehicle.
+        let dynamics: vigie_hvm::DynamicsParams = serde_json::from_value(model.clone()).ok()?;
+        let params = vigie_hvm::RecommendParams::default();
+        let mut advice = Vec::new();
+        for ap in study.result.get("access_points")?.as_array()? {
+            let Some(id) = ap.get("id").and_then(serde_json::Value::as_str) else { continue };
+            let Some(vehicles) = ap.get("vehicles").and_then(serde_json::Value::as_object) else { continue };
+            for (key, impact) in vehicles {
+                let number = |field: &str| impact.get(field).and_then(serde_json::Value::as_f64);
+                let (Some(class), Some(speed), Some(angle)) =
+                    (classes.iter().find(|c| &c.key == key), number("speed_kmh"), number("angle_deg"))
+                else {
+                    continue;
+                };
+                advice.push(BarrierAdvice {
+                    access_point: id.to_owned(),
+                    vehicle_class: key.clone(),
+                    requirement: vigie_hvm::requirement(class, speed, angle, catalogue, &dynamics, &params),
+                });
+            }
+        }
+        Some(advice)
+    }
+}

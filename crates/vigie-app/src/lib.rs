@@ -80,6 +80,7 @@ pub struct App {
     hvm: Option<Arc<HvmNetwork>>,
     library: Option<Arc<vigie_search::SharedLibrary>>,
     mailer: Option<Arc<mail::Mailer>>,
+    barrier_catalogue: Option<Arc<hvm::BarrierCatalogue>>,
     login_throttle: Arc<throttle::LoginThrottle>,
 }
 
@@ -94,6 +95,7 @@ impl App {
             hvm: None,
             library: None,
             mailer: None,
+            barrier_catalogue: None,
             login_throttle: Arc::default(),
         }
     }

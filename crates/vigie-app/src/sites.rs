@@ -63,7 +63,8 @@ impl App {
         Ok(page)
     }
 
-    /// The registry page: sites of `query` whose name or address contains `text` (any case),
+    /// The registry page: sites of `query` whose name, address or nearest streets contain
+    /// `text` (any case),
     /// at most `max_shown` of them, and how many matched. Only those shown are audited as read.
     pub async fn find_sites(
         &self,
@@ -84,6 +85,7 @@ impl App {
             needle.is_empty()
                 || site.name.to_lowercase().contains(&needle)
                 || site.address.as_deref().is_some_and(|a| a.to_lowercase().contains(&needle))
+                || site.near_streets().iter().any(|street| street.to_lowercase().contains(&needle))
         };
         let mut found: Vec<Site> = self.store.list_sites(&filter).await?.items.into_iter().filter(matches).collect();
         let total = found.len();

@@ -238,6 +238,22 @@ pub struct Site {
     pub updated_at_ms: i64,
 }
 
+/// The tag an OSM import fills with the names of the streets closest to a site, closest
+/// first, separated by [`NEAR_STREETS_SEPARATOR`].
+pub const NEAR_STREETS_TAG: &str = "vigie:near_streets";
+pub const NEAR_STREETS_SEPARATOR: &str = "; ";
+
+impl Site {
+    /// The streets closest to the site (from an OSM import), closest first: they tell apart
+    /// sites of the same name, and place squares and streets, which have no address.
+    pub fn near_streets(&self) -> Vec<&str> {
+        self.tags
+            .get(NEAR_STREETS_TAG)
+            .map(|v| v.split(NEAR_STREETS_SEPARATOR).map(str::trim).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

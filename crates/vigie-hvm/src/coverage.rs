@@ -347,7 +347,9 @@ pub fn recommend(
     Recommendation { access_points, params: params.clone(), friction: dynamics.friction }
 }
 
-fn requirement(
+/// The minimum rating against `class` arriving at `speed_kmh` and `angle_deg`, the
+/// catalogue's products that cover it, and the bends that would lower the speed.
+pub fn requirement(
     class: &VehicleClass,
     speed_kmh: f64,
     angle_deg: f64,

@@ -98,6 +98,8 @@ pub struct Barrier {
 pub struct WayInfo {
     pub osm_way: i64,
     pub highway: String,
+    /// The street's name, for the labels of the maps.
+    pub name: Option<String>,
 }
 
 /// Cell size of the node grid used to find the nodes around a site.
@@ -145,10 +147,10 @@ impl StreetGraph {
                 continue;
             }
             let highway = tag(&way.tags, "highway").unwrap_or_default().to_owned();
+            let name = tag(&way.tags, "name").map(str::to_owned);
             let nodes = way.refs.iter().map(|id| (*id, extract.nodes.get(id))).collect::<Vec<_>>();
             builder.add_way(
-                way.id,
-                highway,
+                WayInfo { osm_way: way.id, highway, name },
                 nodes.iter().map(|(id, n)| n.map(|n| (*id, n.lon, n.lat, n.tags.as_ref()))),
             );
         }
@@ -161,8 +163,7 @@ impl StreetGraph {
         let mut builder = Builder::default();
         for w in ways {
             builder.add_way(
-                w.osm_way,
-                w.highway.clone(),
+                WayInfo { osm_way: w.osm_way, highway: w.highway.clone(), name: None },
                 w.nodes.iter().map(|(id, lon, lat)| Some((*id, *lon, *lat, barrier_tags.get(id).copied()))),
             );
         }
@@ -220,6 +221,11 @@ impl StreetGraph {
     #[allow(clippy::indexing_slicing)]
     pub fn lon_lat(&self, node: u32) -> (f64, f64) {
         self.coords[node as usize]
+    }
+
+    /// The way an edge belongs to.
+    pub fn edge_way(&self, edge: usize) -> Option<&WayInfo> {
+        self.way.get(edge).and_then(|&w| self.ways.get(w as usize))
     }
 
     /// The node an edge (from `out_edges`) ends at: maps draw the street network with it.
@@ -411,14 +417,9 @@ impl Builder {
     }
 
     /// Adds the segments of a way; a node missing from the extract breaks the way there.
-    fn add_way<'a>(
-        &mut self,
-        osm_way: i64,
-        highway: String,
-        nodes: impl Iterator<Item = Option<(i64, f64, f64, Option<&'a Tags>)>>,
-    ) {
+    fn add_way<'a>(&mut self, info: WayInfo, nodes: impl Iterator<Item = Option<(i64, f64, f64, Option<&'a Tags>)>>) {
         let way = self.ways.len() as u32;
-        self.ways.push(WayInfo { osm_way, highway });
+        self.ways.push(info);
         let mut previous: Option<u32> = None;
         for node in nodes {
             let current = node.map(|(id, lon, lat, tags)| self.node(id, lon, lat, tags));

@@ -13,7 +13,9 @@ pub mod render;
 pub mod synthetic;
 pub mod vda;
 
-pub use coverage::{Catalogue, Coverage, Product, RecommendParams, Recommendation, check, recommend};
+pub use coverage::{
+    Catalogue, Coverage, Product, RecommendParams, Recommendation, Requirement, check, recommend, requirement,
+};
 pub use dynamics::{DynamicsParams, VehicleClass, VehicleSet};
 pub use graph::{GraphOptions, StreetGraph};
 

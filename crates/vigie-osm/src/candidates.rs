@@ -123,6 +123,11 @@ pub struct SiteCandidate {
     pub geometry: SiteGeometry,
     /// The element's OSM tags.
     pub tags: BTreeMap<String, String>,
+    /// The names of the two closest named streets (within [`NEAREST_STREET_MAX_M`] of the
+    /// site's centre, other than the site's own name), closest first: they tell apart sites of
+    /// the same name (two stretches of one pedestrian street), and place squares and streets,
+    /// which have no address.
+    pub nearest_streets: Vec<String>,
 }
 
 fn geometry_as_geojson<S: serde::Serializer>(geometry: &SiteGeometry, serializer: S) -> Result<S::Ok, S::Error> {
@@ -161,7 +166,7 @@ impl CandidateReport {
 
 /// Reads `path` and lists its public-space candidates.
 pub fn find_public_spaces(path: &Path, progress: &dyn Progress) -> Result<CandidateReport, OsmError> {
-    let mapped = |tags: &crate::Tags| category_of(tags).is_some();
+    let mapped = |tags: &crate::Tags| category_of(tags).is_some() || is_named_street(tags);
     let multipolygon = |tags: &crate::Tags| tag(tags, "type") == Some("multipolygon") && category_of(tags).is_some();
     let filter = ExtractFilter { keep_way: &mapped, keep_node: &mapped, keep_relation: &multipolygon };
     let extract = read_extract(path, &filter, progress)?;
@@ -249,8 +254,132 @@ pub fn candidates_from_extract(extract: &OsmExtract) -> CandidateReport {
     }
 
     candidates.sort_by_key(|(key, _)| *key);
-    report.candidates = candidates.into_iter().map(|(_, c)| c).collect();
+    let streets = StreetIndex::new(extract);
+    report.candidates = candidates
+        .into_iter()
+        .map(|(_, mut c)| {
+            c.nearest_streets = streets.nearest(&c.geometry, &c.name);
+            c
+        })
+        .collect();
     report
+}
+
+/// Highways whose names people give as "where": roads and pedestrian streets, not paths.
+const STREET_TYPES: &[&str] = &[
+    "motorway",
+    "trunk",
+    "primary",
+    "secondary",
+    "tertiary",
+    "unclassified",
+    "residential",
+    "living_street",
+    "pedestrian",
+];
+
+/// How far from a site's centre its nearest street may be, in metres.
+pub const NEAREST_STREET_MAX_M: f64 = 300.0;
+
+/// Grid cell of the street index, in degrees of latitude (about 220 m).
+const CELL_DEG: f64 = 0.002;
+
+fn is_named_street(tags: &[(String, String)]) -> bool {
+    tag(tags, "highway").is_some_and(|h| STREET_TYPES.contains(&h)) && tag(tags, "name").is_some()
+}
+
+/// The segments of the named streets of an extract, bucketed on a grid of latitude and
+/// longitude cells so that a site looks only at the streets around it.
+struct StreetIndex<'a> {
+    names: Vec<&'a str>,
+    /// (from, to, index into `names`), as longitude / latitude.
+    segments: Vec<(Coord, Coord, usize)>,
+    cells: HashMap<(i64, i64), Vec<usize>>,
+}
+
+fn cell_of(c: Coord) -> (i64, i64) {
+    // Saturating float-to-int casts: an out-of-range coordinate lands in an edge cell.
+    ((c.x / CELL_DEG).floor() as i64, (c.y / CELL_DEG).floor() as i64)
+}
+
+impl<'a> StreetIndex<'a> {
+    fn new(extract: &'a OsmExtract) -> Self {
+        let mut index = StreetIndex { names: Vec::new(), segments: Vec::new(), cells: HashMap::new() };
+        for way in extract.ways.iter().filter(|w| is_named_street(&w.tags)) {
+            let Some(name) = tag(&way.tags, "name") else { continue };
+            index.names.push(name);
+            let name_at = index.names.len() - 1;
+            let coords: Vec<Coord> =
+                way.refs.iter().filter_map(|id| extract.nodes.get(id)).map(|n| Coord { x: n.lon, y: n.lat }).collect();
+            for pair in coords.windows(2) {
+                let [a, b] = pair else { continue };
+                let at = index.segments.len();
+                index.segments.push((*a, *b, name_at));
+                // A segment is filed under the cells of its two ends: OSM street segments are
+                // short (tens of metres), far shorter than a cell.
+                for cell in [cell_of(*a), cell_of(*b)] {
+                    let list = index.cells.entry(cell).or_default();
+                    if list.last() != Some(&at) {
+                        list.push(at);
+                    }
+                }
+            }
+        }
+        index
+    }
+
+    /// The two closest named streets to the centre of `geometry` whose name is not
+    /// `own_name`, closest first.
+    fn nearest(&self, geometry: &SiteGeometry, own_name: &str) -> Vec<String> {
+        use geo::Centroid;
+        let Some(centre) = geometry.shape().centroid().map(|p| p.0) else { return Vec::new() };
+        // Metres per degree here: an equirectangular projection is exact enough at 300 m.
+        let m_per_deg_lat = 111_320.0;
+        let m_per_deg_lon = m_per_deg_lat * centre.y.to_radians().cos();
+        let project = |c: Coord| Coord { x: (c.x - centre.x) * m_per_deg_lon, y: (c.y - centre.y) * m_per_deg_lat };
+        let reach_lat = (NEAREST_STREET_MAX_M / m_per_deg_lat / CELL_DEG).ceil() as i64;
+        let reach_lon = (NEAREST_STREET_MAX_M / m_per_deg_lon.max(1.0) / CELL_DEG).ceil() as i64;
+        let (cx, cy) = cell_of(centre);
+        let own = own_name.to_lowercase();
+        // The closest stretch of each street.
+        let mut closest: HashMap<usize, f64> = HashMap::new();
+        for x in cx - reach_lon..=cx + reach_lon {
+            for y in cy - reach_lat..=cy + reach_lat {
+                for &at in self.cells.get(&(x, y)).into_iter().flatten() {
+                    let Some(&(a, b, name_at)) = self.segments.get(at) else { continue };
+                    if self.names.get(name_at).is_some_and(|n| n.to_lowercase() == own) {
+                        continue;
+                    }
+                    let distance = distance_to_segment(project(a), project(b));
+                    if distance <= NEAREST_STREET_MAX_M {
+                        let entry = closest.entry(name_at).or_insert(distance);
+                        *entry = entry.min(distance);
+                    }
+                }
+            }
+        }
+        let mut by_distance: Vec<(f64, &str)> =
+            closest.into_iter().filter_map(|(at, d)| self.names.get(at).map(|n| (d, *n))).collect();
+        by_distance.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(b.1)));
+        let mut names: Vec<String> = Vec::new();
+        for (_, name) in by_distance {
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_owned());
+            }
+            if names.len() == 2 {
+                break;
+            }
+        }
+        names
+    }
+}
+
+/// Distance from the origin to the segment a–b, in the segment's units.
+fn distance_to_segment(a: Coord, b: Coord) -> f64 {
+    let d = Coord { x: b.x - a.x, y: b.y - a.y };
+    let length2 = d.x * d.x + d.y * d.y;
+    let t = if length2 > 0.0 { (-(a.x * d.x + a.y * d.y) / length2).clamp(0.0, 1.0) } else { 0.0 };
+    (a.x + t * d.x).hypot(a.y + t * d.y)
 }
 
 fn candidate(
@@ -260,7 +389,14 @@ fn candidate(
     geometry: SiteGeometry,
     tags: &[(String, String)],
 ) -> SiteCandidate {
-    SiteCandidate { osm_ref, name: name.to_owned(), category, geometry, tags: tags.iter().cloned().collect() }
+    SiteCandidate {
+        osm_ref,
+        name: name.to_owned(),
+        category,
+        geometry,
+        tags: tags.iter().cloned().collect(),
+        nearest_streets: Vec::new(),
+    }
 }
 
 /// The polygons of a multipolygon relation: members with role `outer` (or no role) and

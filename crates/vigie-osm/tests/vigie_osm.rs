@@ -285,3 +285,23 @@ fn a_block_compressed_other_than_with_zlib_is_named() {
     assert_eq!(error.code(), "osm_not_pbf", "{error}");
     assert!(error.to_string().contains("LZMA") && error.to_string().contains("block 2"), "{error}");
 }
+
+#[test]
+fn every_site_is_placed_by_its_nearest_named_streets() {
+    let report = find_public_spaces(&demo(), &NoProgress).unwrap_or_else(|e| panic!("{e}"));
+    let streets = |name: &str| -> Vec<Vec<String>> {
+        report.candidates.iter().filter(|c| c.name == name).map(|c| c.nearest_streets.clone()).collect()
+    };
+    // Senate Square lies between Hallituskatu (north) and Aleksanterinkatu (south); the
+    // squares have no address at all.
+    assert_eq!(streets("Senaatintori"), [["Hallituskatu", "Aleksanterinkatu"]]);
+    assert_eq!(streets("Rautatientori"), [["Mikonkatu", "Kaivokatu"]]);
+    // Two stretches of Keskuskatu, told apart by their cross streets; never a site's own name.
+    let keskuskatu = streets("Keskuskatu");
+    assert_eq!(keskuskatu.len(), 2);
+    assert_ne!(keskuskatu[0], keskuskatu[1]);
+    for candidate in &report.candidates {
+        assert!(!candidate.nearest_streets.is_empty(), "{} is placed", candidate.name);
+        assert!(!candidate.nearest_streets.contains(&candidate.name), "{}", candidate.name);
+    }
+}

@@ -23,6 +23,13 @@ function rewind(g) {
   return g;
 }
 
+// A name as text, never as markup (street names come from OSM).
+function textNode(text) {
+  const span = document.createElement("span");
+  span.textContent = text;
+  return span;
+}
+
 function readJson(id) {
   const node = document.getElementById(id);
   return node ? JSON.parse(node.textContent) : null;
@@ -36,12 +43,15 @@ function baseMap(div) {
   map.createPane("streets").style.zIndex = 350;
   const renderer = L.canvas({ pane: "streets" });
   let layer = null;
+  let names = null;
   let timer = null;
   let asked = 0;
   const load = async () => {
     if (map.getZoom() < 13) {
       if (layer) layer.remove();
+      if (names) names.remove();
       layer = null;
+      names = null;
       return;
     }
     const b = map.getBounds();
@@ -53,6 +63,20 @@ function baseMap(div) {
     if (layer) layer.remove();
     layer = L.polyline(lines, { renderer, color: "#8a96a3", weight: 1.5, interactive: false }).addTo(map);
     div.dataset.streetSegments = String(lines.length);
+    // Street names from the same OSM data, once the map is close enough to read them.
+    if (names) names.remove();
+    names = null;
+    // Every name from zoom 16; at 15, the 25 streets with the longest stretches.
+    const zoom = map.getZoom();
+    const labels = zoom >= 16 ? result.data.labels || [] : zoom >= 15 ? (result.data.labels || []).slice(0, 25) : [];
+    if (labels.length) {
+      names = L.layerGroup(
+        labels.map(([lon, lat, name]) =>
+          L.tooltip({ permanent: true, direction: "center", className: "street-name", interactive: false, opacity: 1 }).setLatLng([lat, lon]).setContent(textNode(name)),
+        ),
+      ).addTo(map);
+    }
+    div.dataset.streetNames = String(labels.length);
   };
   map.on("moveend", () => {
     clearTimeout(timer);

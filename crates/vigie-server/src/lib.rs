@@ -64,6 +64,12 @@ impl AppState {
         self
     }
 
+    /// The barrier catalogue the site page's vehicle study answers from.
+    pub fn with_barrier_catalogue(mut self, catalogue: vigie_app::hvm::BarrierCatalogue) -> Self {
+        self.app = self.app.with_barrier_catalogue(catalogue);
+        self
+    }
+
     /// Mails the one-time links of invitations and password resets.
     pub fn with_mailer(mut self, mailer: vigie_app::mail::Mailer) -> Self {
         self.app = self.app.with_mailer(mailer);

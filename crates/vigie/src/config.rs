@@ -31,6 +31,7 @@ pub struct FileServerConfig {
     pub osm: Option<PathBuf>,
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
+    pub barrier_catalogue: Option<PathBuf>,
 }
 
 /// What flags and the environment gave (clap merges those two).
@@ -72,6 +73,11 @@ pub struct ServeArgs {
     /// Sender of those e-mails, e.g. "Vigie <vigie@city.example>".
     #[arg(long, env = "VIGIE_MAIL_FROM", value_name = "ADDRESS")]
     pub mail_from: Option<String>,
+    /// Barrier catalogue (CSV: manufacturer,product,standard,rating,foundation,width) whose
+    /// products the site page proposes against each vehicle threat (with --demo: the shipped
+    /// fictional catalogue unless another is given).
+    #[arg(long, env = "VIGIE_BARRIER_CATALOGUE", value_name = "FILE.csv")]
+    pub barrier_catalogue: Option<PathBuf>,
     /// Load the demo: organisations, accounts and the Helsinki registry.
     #[arg(long)]
     pub demo: bool,
@@ -84,6 +90,7 @@ pub struct Settings {
     pub bind: SocketAddr,
     pub server: vigie_server::ServerConfig,
     pub osm: Option<PathBuf>,
+    pub barrier_catalogue: Option<PathBuf>,
     /// The SMTP relay's URL and the sender, when e-mail is configured.
     pub mail: Option<MailSettings>,
 }
@@ -166,7 +173,8 @@ impl Settings {
                 ));
             }
         };
-        Ok(Settings { database_url, bind, server, osm, mail })
+        let barrier_catalogue = serve.barrier_catalogue.clone().or(file.server.barrier_catalogue);
+        Ok(Settings { database_url, bind, server, osm, barrier_catalogue, mail })
     }
 
     pub fn to_json(&self) -> serde_json::Value {
@@ -179,6 +187,7 @@ impl Settings {
                 "cookie_secure": self.server.cookie_secure,
                 "reassessment_days": self.server.reassessment_days,
                 "osm": self.osm.as_ref().map(|p| p.display().to_string()),
+                "barrier_catalogue": self.barrier_catalogue.as_ref().map(|p| p.display().to_string()),
                 "smtp_url": self.mail.as_ref().map(|m| vigie_store::redact_url(&m.smtp_url)),
                 "mail_from": self.mail.as_ref().map(|m| m.from.clone()),
             }
@@ -214,6 +223,10 @@ reassessment_days = {reassessment_days}
 # OpenStreetMap extract (.osm.pbf) whose street network hostile-vehicle studies run on.
 # Without it, the API answers hvm_network_missing. VIGIE_OSM. Flag: --osm.
 # osm = "data/demo/helsinki-centre.osm.pbf"
+# Barrier catalogue (CSV: manufacturer,product,standard,rating,foundation,width) whose products
+# the site page proposes against each vehicle threat. VIGIE_BARRIER_CATALOGUE.
+# Flag: --barrier-catalogue.
+# barrier_catalogue = "barriers.csv"
 # SMTP relay that mails invitation and password-reset links (otherwise the administrator hands
 # them on). smtps://USER:PASS@HOST (TLS), smtp://USER:PASS@HOST?tls=required (STARTTLS), or
 # smtp://HOST:PORT (unencrypted: a relay on the same machine only). Set both or neither.

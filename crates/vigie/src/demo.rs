@@ -67,6 +67,16 @@ pub fn extract_file() -> Result<tempfile::NamedTempFile, CliError> {
     Ok(pbf)
 }
 
+/// The demo's barrier catalogue: fictional products (data/demo/ATTRIBUTION.md).
+const DEMO_CATALOGUE: &str = include_str!("../../../data/demo/barrier-catalogue.csv");
+
+pub fn barrier_catalogue() -> Result<vigie_app::hvm::BarrierCatalogue, CliError> {
+    Ok(vigie_app::hvm::BarrierCatalogue {
+        name: "barrier-catalogue.csv (demo: fictional products)".into(),
+        catalogue: vigie_hvm::Catalogue::from_csv(DEMO_CATALOGUE).map_err(CliError::from)?,
+    })
+}
+
 pub async fn load(app: &App) -> Result<(), CliError> {
     let console = app.console();
     let city = console.ensure_organisation(CITY, OrgKind::Authority).await?.id;

@@ -26,6 +26,7 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../assets/results.js"),
     },
     Asset { name: "favicon.svg", mime: "image/svg+xml", body: include_bytes!("../../assets/favicon.svg") },
+    Asset { name: "vehicles.svg", mime: "image/svg+xml", body: include_bytes!("../../assets/vehicles.svg") },
     Asset {
         name: "leaflet.js",
         mime: "text/javascript; charset=utf-8",

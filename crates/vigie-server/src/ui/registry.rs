@@ -65,9 +65,27 @@ fn map_sites(sites: &[&Site]) -> Value {
 struct SiteRow {
     href: String,
     name: String,
+    /// Its address, else its nearest streets: what tells two sites of one name apart.
+    place: String,
     category: &'static str,
     area: String,
     occupancy: String,
+}
+
+/// Where a site is, for someone telling sites apart: its address, else its nearest streets.
+fn whereabouts(site: &Site, lang: Lang) -> String {
+    if let Some(address) = site.address.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+        return address.to_owned();
+    }
+    near_streets_text(site, lang)
+}
+
+fn near_streets_text(site: &Site, lang: Lang) -> String {
+    match site.near_streets().as_slice() {
+        [] => String::new(),
+        [one] => t(lang, "near_one").replace("{a}", one),
+        [a, b, ..] => t(lang, "near_two").replace("{a}", a).replace("{b}", b),
+    }
 }
 
 #[derive(Template)]
@@ -99,6 +117,7 @@ async fn registry(
         .map(|s| SiteRow {
             href: site_href(s),
             name: s.name.clone(),
+            place: whereabouts(s, lang),
             category: s.category.name(lang),
             area: format!("{:.0}", s.area_m2),
             occupancy: s.peak_occupancy.map(|o| o.to_string()).unwrap_or_default(),
@@ -131,12 +150,18 @@ struct HvmRow {
     class: String,
     /// The class in words (car, van, 7.5 t truck…), from the vehicle classes the study used.
     class_name: String,
+    /// Its side view in `vehicles.svg`, for the classes of the shipped vehicle set.
+    silhouette: Option<&'static str>,
     /// Why this speed, in words: the straight run from rest it takes, the last bend.
     why: String,
     speed: String,
     energy: String,
     run_up: String,
     angle: String,
+    /// The minimum barrier rating (IWA 14-1 notation), or why there is none.
+    barrier: String,
+    /// The catalogue's products that cover it, or that none does; empty without a catalogue.
+    products: String,
 }
 
 /// The vehicle study as the site page shows it: the table per access point and vehicle, and
@@ -144,6 +169,8 @@ struct HvmRow {
 struct HvmView {
     when: String,
     network: String,
+    /// The barrier catalogue the advice comes from, when the server has one.
+    catalogue: Option<String>,
     classes: Vec<String>,
     rows: Vec<HvmRow>,
     data: Value,
@@ -164,7 +191,26 @@ fn why_this_speed(lang: Lang, from_rest: Option<f64>, run_up: Option<f64>) -> St
     }
 }
 
-fn hvm_view(study: &vigie_store::HvmStudy, lang: Lang) -> HvmView {
+/// The side view drawn for a vehicle class of `methodology/vehicles.toml`.
+fn silhouette(class: &str) -> Option<&'static str> {
+    Some(match class.to_ascii_uppercase().as_str() {
+        "M1" => "car",
+        "N1G" => "pickup",
+        "N1" => "van",
+        "N2A" | "N2B" | "N3C" | "N3D" => "truck",
+        "N3F" => "heavy-truck",
+        _ => return None,
+    })
+}
+
+fn hvm_view(
+    study: &vigie_store::HvmStudy,
+    barriers: Option<(&str, Vec<vigie_app::hvm::BarrierAdvice>)>,
+    lang: Lang,
+) -> HvmView {
+    let advice_for = |ap: &str, class: &str| {
+        barriers.as_ref().and_then(|(_, all)| all.iter().find(|a| a.access_point == ap && a.vehicle_class == class))
+    };
     let points = study.result.get("access_points").and_then(Value::as_array).cloned().unwrap_or_default();
     let name_field = match lang {
         Lang::En => "name_en",
@@ -175,7 +221,11 @@ fn hvm_view(study: &vigie_store::HvmStudy, lang: Lang) -> HvmView {
             .as_array()
             .and_then(|all| all.iter().find(|v| v["key"] == class))
             .and_then(|v| v[name_field].as_str())
-            .map_or_else(|| class.to_owned(), |name| format!("{name} ({class})"))
+            .map_or_else(
+                || class.to_owned(),
+                // Some names carry their class already: "Rigid truck (N3C)".
+                |name| if name.contains(class) { name.to_owned() } else { format!("{name} ({class})") },
+            )
     };
     let mut rows = Vec::new();
     let mut paths = Vec::new();
@@ -185,11 +235,24 @@ fn hvm_view(study: &vigie_store::HvmStudy, lang: Lang) -> HvmView {
         if let Some(vehicles) = ap.get("vehicles").and_then(Value::as_object) {
             for (class, impact) in vehicles {
                 let num = |k: &str| impact.get(k).and_then(Value::as_f64);
+                let advice = advice_for(ap_id, class).map(|a| &a.requirement);
+                let barrier = match advice {
+                    Some(r) => r.minimum_rating.clone().unwrap_or_else(|| t(lang, "hvm_beyond_tests").to_owned()),
+                    None => String::new(),
+                };
+                let products = match advice {
+                    Some(r) if r.products.is_empty() => t(lang, "hvm_no_product").to_owned(),
+                    Some(r) => r.products.iter().map(|p| p.product.as_str()).collect::<Vec<_>>().join(", "),
+                    None => String::new(),
+                };
                 rows.push(HvmRow {
+                    barrier,
+                    products,
                     access_point: ap_id.to_owned(),
                     highway: highway.to_owned(),
                     class: class.clone(),
                     class_name: class_name(class),
+                    silhouette: silhouette(class),
                     why: why_this_speed(lang, num("distance_from_rest_m"), num("run_up_m")),
                     speed: fmt_num(num("speed_kmh"), 0),
                     energy: fmt_num(num("energy_kj"), 0),
@@ -209,6 +272,7 @@ fn hvm_view(study: &vigie_store::HvmStudy, lang: Lang) -> HvmView {
     HvmView {
         when: super::assess::date_of(study.created_at_ms),
         network: study.network.clone(),
+        catalogue: barriers.map(|(name, _)| name.to_owned()),
         classes,
         rows,
         data: json!({"paths": paths}),
@@ -223,6 +287,8 @@ struct SitePage<'a> {
     category: &'static str,
     area: String,
     address: &'a str,
+    /// "near X and Y", empty when the site was not imported from OSM.
+    near: String,
     occupancy: String,
     map_data: Value,
     can_write: bool,
@@ -245,12 +311,16 @@ async fn site_page(State(state): State<AppState>, ctx: PageCtx, Path(id): Path<S
             category: site.category.name(ctx.lang),
             area: format!("{:.0}", site.area_m2),
             address: site.address.as_deref().unwrap_or("–"),
+            near: near_streets_text(&site, ctx.lang),
             occupancy: site.peak_occupancy.map(|o| o.to_string()).unwrap_or_else(|| "–".to_owned()),
             map_data: json!({"sites": map_sites(&[&site])}),
             can_write,
             threat_levels: THREAT_LEVELS.iter().map(|&(level, key)| (level, ctx.t(key))).collect(),
             network: state.app.street_network().is_some(),
-            hvm: study.as_ref().map(|s| hvm_view(s, ctx.lang)),
+            hvm: study.as_ref().map(|s| {
+                let barriers = state.app.barrier_catalogue().zip(state.app.study_barriers(s));
+                hvm_view(s, barriers.map(|(c, advice)| (c.name.as_str(), advice)), ctx.lang)
+            }),
         },
     )
 }
@@ -310,7 +380,9 @@ fn round6(v: f64) -> f64 {
 }
 
 /// The street segments in a box, as `[lon1, lat1, lon2, lat2]`, each street once whatever its
-/// directions. Signed-in callers only: the map is part of the pages.
+/// directions, and the streets' names as `[lon, lat, name]`, one per street, the streets with
+/// the longest segment first. Signed-in
+/// callers only: the map is part of the pages.
 async fn streets(
     State(state): State<AppState>,
     Query(params): Query<StreetParams>,
@@ -326,6 +398,8 @@ async fn streets(
     let graph = &network.graph;
     let mut seen = HashSet::new();
     let mut segments = Vec::new();
+    // Each street's name once, at the middle of its longest segment in the box.
+    let mut labels: std::collections::HashMap<&str, (f64, [f64; 2])> = std::collections::HashMap::new();
     for node in graph.nodes_in_box(bbox.west, bbox.south, bbox.east, bbox.north) {
         for edge in graph.out_edges(node) {
             let end = graph.edge_end(edge);
@@ -333,13 +407,27 @@ async fn streets(
                 continue;
             }
             if segments.len() >= MAX_SEGMENTS {
-                return Ok(Json(json!({"segments": [], "network": network.name, "too_many": true})).into_response());
+                return Ok(Json(json!({"segments": [], "labels": [], "network": network.name, "too_many": true}))
+                    .into_response());
             }
             let (a, b) = (graph.lon_lat(node), graph.lon_lat(end));
             segments.push([round6(a.0), round6(a.1), round6(b.0), round6(b.1)]);
+            if let Some(name) = graph.edge_way(edge).and_then(|w| w.name.as_deref()) {
+                let length = vigie_hvm::graph::haversine_m(a.0, a.1, b.0, b.1);
+                let middle = [round6((a.0 + b.0) / 2.0), round6((a.1 + b.1) / 2.0)];
+                let best = labels.entry(name).or_insert((length, middle));
+                if length > best.0 {
+                    *best = (length, middle);
+                }
+            }
         }
     }
-    Ok(Json(json!({"segments": segments, "network": network.name})).into_response())
+    // Longest first: a map zoomed out shows only the first ones.
+    let mut labels: Vec<(&str, f64, [f64; 2])> =
+        labels.into_iter().map(|(name, (length, at))| (name, length, at)).collect();
+    labels.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+    let labels: Vec<Value> = labels.into_iter().map(|(name, _, at)| json!([at[0], at[1], name])).collect();
+    Ok(Json(json!({"segments": segments, "labels": labels, "network": network.name})).into_response())
 }
 
 pub fn routes() -> Router<AppState> {

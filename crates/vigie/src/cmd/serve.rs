@@ -31,6 +31,11 @@ pub async fn run(global: &GlobalArgs, serve: &ServeArgs) -> Result<(), CliError>
         )
         .await?,
     );
+    match (&settings.barrier_catalogue, serve.demo) {
+        (Some(path), _) => state = state.with_barrier_catalogue(read_catalogue(path)?),
+        (None, true) => state = state.with_barrier_catalogue(crate::demo::barrier_catalogue()?),
+        (None, false) => {}
+    }
     if let Some(mail) = &settings.mail {
         let mailer = vigie_app::mail::Mailer::new(&mail.smtp_url, &mail.from)
             .map_err(|e| CliError::new(vigie_domain::Code::ConfigInvalid, e.message))?;
@@ -52,6 +57,19 @@ pub async fn run(global: &GlobalArgs, serve: &ServeArgs) -> Result<(), CliError>
     vigie_server::serve(state, listener)
         .await
         .map_err(|e| CliError::new(vigie_domain::Code::ServerFailed, e.to_string()))
+}
+
+/// The barrier catalogue a user gave, checked once at start.
+fn read_catalogue(path: &std::path::Path) -> Result<vigie_app::hvm::BarrierCatalogue, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::new(
+            vigie_domain::Code::ConfigUnreadable,
+            format!("cannot read the barrier catalogue {}: {e}", path.display()),
+        )
+    })?;
+    let catalogue = vigie_hvm::Catalogue::from_csv(&text).map_err(CliError::from)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok(vigie_app::hvm::BarrierCatalogue { name, catalogue })
 }
 
 /// Builds the street graph once, off the async workers.

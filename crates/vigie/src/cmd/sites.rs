@@ -8,7 +8,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
 use vigie_app::console::Console;
 use vigie_domain::OrgId;
-use vigie_domain::site::{MAX_PEAK_OCCUPANCY, MAX_TAGS, SiteCategory, SiteInput, ValidSite};
+use vigie_domain::site::{
+    MAX_PEAK_OCCUPANCY, MAX_TAGS, NEAR_STREETS_SEPARATOR, NEAR_STREETS_TAG, SiteCategory, SiteInput, ValidSite,
+};
 use vigie_store::NewSite;
 
 use super::{open_app, print_json};
@@ -299,10 +301,13 @@ fn site_from_candidate(candidate: vigie_osm::SiteCandidate) -> NewSite {
         .tags
         .iter()
         .filter(|(k, _)| KEPT_TAG_PREFIXES.iter().any(|p| k.starts_with(p)))
-        .take(MAX_TAGS - 1)
+        .take(MAX_TAGS - 2)
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     tags.insert("osm".into(), candidate.osm_ref.clone());
+    if !candidate.nearest_streets.is_empty() {
+        tags.insert(NEAR_STREETS_TAG.into(), candidate.nearest_streets.join(NEAR_STREETS_SEPARATOR));
+    }
     NewSite {
         site: ValidSite {
             name: candidate.name,
