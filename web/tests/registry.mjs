@@ -118,16 +118,28 @@ librarySearch.options = desktop;
 
 async function importAndEditConflict(page) {
   await signIn(page);
-  await page.goto(BASE + "/sites/new");
-  await page.getByLabel("Name").fill("Imported square " + Date.now());
+  const name = "Imported square " + Date.now();
   // Drawn clockwise on purpose: the form turns the ring the way the server expects.
   const ring = [[24.9500, 60.1700], [24.9510, 60.1700], [24.9510, 60.1695], [24.9500, 60.1695], [24.9500, 60.1700]];
   const file = { type: "FeatureCollection", features: [{ type: "Feature", properties: {}, geometry: { type: "Polygon", coordinates: [ring] } }] };
-  await page.getByLabel("Import a GeoJSON file").setInputFiles({ name: "square.geojson", mimeType: "application/geo+json", buffer: Buffer.from(JSON.stringify(file)) });
-  await page.getByText("4 points").waitFor(); // a Polygon stays editable, corner by corner
-  await page.getByRole("button", { name: "Save" }).click();
-  await page.waitForURL(/\/sites\/(?!new$)[^/]+$/);
-  const id = page.url().split("/").pop();
+  const importSquare = async () => {
+    await page.goto(BASE + "/sites/new");
+    await page.getByLabel("Name").fill(name);
+    await page.getByLabel("Import a GeoJSON file").setInputFiles({ name: "square.geojson", mimeType: "application/geo+json", buffer: Buffer.from(JSON.stringify(file)) });
+    await page.getByText("4 points").waitFor(); // a Polygon stays editable, corner by corner
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.waitForURL(/\/sites\/(?!new)[^/?]+\?created=1$/);
+    return new URL(page.url()).pathname.split("/").pop();
+  };
+  const id = await importSquare();
+  check(!(await page.locator("#look-alikes").count()), "a first site has no look-alike");
+  // The same square again: the new site's page says it looks like the first.
+  await importSquare();
+  const warning = await page.locator("#look-alikes").textContent();
+  check(warning.includes("looks like one your organisation already has") && warning.includes(name), "a look-alike is flagged: " + warning);
+  check((await page.locator("#look-alikes a").getAttribute("href")) === "/sites/" + id, "and linked");
+  await shot(page, "30-site-look-alike");
+  await page.goto(BASE + "/sites/" + id);
   await page.getByRole("link", { name: "Edit site" }).click();
   await page.getByLabel("Name").fill("Imported square, renamed");
   // Someone else saves the site meanwhile.

@@ -4,7 +4,6 @@
 use serde_json::json;
 use vigie_domain::access::{OrgKind, Role};
 use vigie_domain::audit::AuditRecord;
-use vigie_domain::geometry::SiteGeometry;
 use vigie_domain::library::ParsedDocument;
 use vigie_domain::site::Site;
 use vigie_domain::site::SiteCategory;
@@ -134,42 +133,10 @@ impl Console<'_> {
 
     /// Imports sites for the organisation `org_id` in one transaction (see
     /// `Store::import_sites`: re-imports update what changed and leave local edits alone).
-    /// Sites about to be imported that look like one the organisation already has from another
-    /// source (or drawn by hand): the same name, any case, and outlines whose boxes mostly
-    /// overlap. `(index in sites, the existing site)`; the import goes on, the caller warns.
+    /// Sites about to be imported that look like one the organisation already has (see
+    /// [`App::look_alikes`]); the import goes on, the caller warns.
     pub async fn possible_duplicates(&self, org_id: &OrgId, sites: &[NewSite]) -> Result<Vec<(usize, Site)>> {
-        let mut existing = Vec::new();
-        loop {
-            let filter = SiteFilter {
-                orgs: Some(vec![org_id.clone()]),
-                limit: vigie_store::MAX_PAGE,
-                offset: existing.len() as u64,
-                ..Default::default()
-            };
-            let page = self.app.store.list_sites(&filter).await?;
-            let done = page.items.is_empty() || existing.len() as u64 + page.items.len() as u64 >= page.total;
-            existing.extend(page.items);
-            if done {
-                break;
-            }
-        }
-        let key = |name: &str| name.trim().to_lowercase();
-        let mut by_name: std::collections::HashMap<String, Vec<&Site>> = std::collections::HashMap::new();
-        for site in &existing {
-            by_name.entry(key(&site.name)).or_default().push(site);
-        }
-        let mut found = Vec::new();
-        for (index, new) in sites.iter().enumerate() {
-            let Some(same_name) = by_name.get(&key(&new.site.name)) else { continue };
-            let Some(new_box) = new.site.geometry.bounding_box() else { continue };
-            for old in same_name.iter().filter(|old| old.source_ref.is_none() || old.source_ref != new.source_ref) {
-                let old_box = SiteGeometry::from_geojson(&old.geometry).ok().and_then(|g| g.bounding_box());
-                if old_box.is_some_and(|b| b.overlap_share(&new_box) > 0.5) {
-                    found.push((index, (*old).clone()));
-                }
-            }
-        }
-        Ok(found)
+        self.app.look_alikes(org_id, sites).await
     }
 
     pub async fn import_sites(&self, org_id: &OrgId, sites: &[NewSite]) -> Result<ImportOutcome> {

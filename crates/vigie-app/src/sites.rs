@@ -3,8 +3,8 @@
 //! may not read is "not found", whether or not it exists.
 use serde_json::json;
 use vigie_domain::access::{Principal, Role};
-use vigie_domain::geometry::BoundingBox;
-use vigie_domain::site::{SiteCategory, SiteInput};
+use vigie_domain::geometry::{BoundingBox, SiteGeometry};
+use vigie_domain::site::{SiteCategory, SiteInput, ValidSite};
 use vigie_domain::{DomainError, OrgId, SiteId};
 use vigie_store::{MAX_PAGE, NewSite, Site, SiteFilter, SitePage, StoreError};
 
@@ -117,6 +117,72 @@ impl App {
         }
         let new = NewSite { site: draft.input.validate()?, source_ref: None };
         Ok(self.store.create_site(&self.write_context(caller), &org_id, &new).await?)
+    }
+
+    /// Sites of `org_id` that `sites` look like: the same name, any case, and outlines whose
+    /// boxes mostly overlap, from another source (or drawn by hand). `(index in sites, the
+    /// existing site)`. Not a use case of its own: imports and site creation warn with it.
+    pub(crate) async fn look_alikes(&self, org_id: &OrgId, sites: &[NewSite]) -> Result<Vec<(usize, Site)>> {
+        let mut existing = Vec::new();
+        loop {
+            let filter = SiteFilter {
+                orgs: Some(vec![org_id.clone()]),
+                limit: vigie_store::MAX_PAGE,
+                offset: existing.len() as u64,
+                ..Default::default()
+            };
+            let page = self.store.list_sites(&filter).await?;
+            let done = page.items.is_empty() || existing.len() as u64 + page.items.len() as u64 >= page.total;
+            existing.extend(page.items);
+            if done {
+                break;
+            }
+        }
+        let key = |name: &str| name.trim().to_lowercase();
+        let mut by_name: std::collections::HashMap<String, Vec<&Site>> = std::collections::HashMap::new();
+        for site in &existing {
+            by_name.entry(key(&site.name)).or_default().push(site);
+        }
+        let mut found = Vec::new();
+        for (index, new) in sites.iter().enumerate() {
+            let Some(same_name) = by_name.get(&key(&new.site.name)) else { continue };
+            let Some(new_box) = new.site.geometry.bounding_box() else { continue };
+            for old in same_name.iter().filter(|old| old.source_ref.is_none() || old.source_ref != new.source_ref) {
+                let old_box = SiteGeometry::from_geojson(&old.geometry).ok().and_then(|g| g.bounding_box());
+                if old_box.is_some_and(|b| b.overlap_share(&new_box) > 0.5) {
+                    found.push((index, (*old).clone()));
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Sites of its organisation that a site just made looks like (same name, outlines mostly
+    /// overlapping): the page that shows it after creation warns. Audited as a read of them.
+    pub async fn look_alikes_of(&self, caller: &Principal, id: &SiteId) -> Result<Vec<Site>> {
+        let site = self.readable_site(caller, id).await?;
+        let geometry = SiteGeometry::from_geojson(&site.geometry)?;
+        let input = ValidSite {
+            name: site.name.clone(),
+            category: site.category,
+            geometry,
+            address: None,
+            peak_occupancy: None,
+            tags: Default::default(),
+        };
+        let probe = NewSite { site: input, source_ref: site.source_ref.clone() };
+        let found: Vec<Site> = self
+            .look_alikes(&site.org_id, std::slice::from_ref(&probe))
+            .await?
+            .into_iter()
+            .map(|(_, other)| other)
+            .filter(|other| other.id != site.id && caller.can_read_org(&other.org_id))
+            .collect();
+        if !found.is_empty() {
+            let ids: Vec<&str> = found.iter().map(|s| s.id.as_str()).collect();
+            self.audit_read(caller, "site", None, json!({"list": ids, "look_alikes_of": site.id})).await?;
+        }
+        Ok(found)
     }
 
     /// Replaces a site's fields. The version the caller edited is required, so that an edit

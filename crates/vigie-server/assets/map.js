@@ -294,7 +294,8 @@ function drawingForm(div) {
       result = await api("POST", "/api/v1/sites", body);
     }
     if (result.ok) {
-      location.href = "/sites/" + result.data.id;
+      // A new site's page checks whether it looks like one the organisation already has.
+      location.href = "/sites/" + result.data.id + (site.id ? "" : "?created=1");
     } else if (result.status === 409) {
       error.textContent = t("site_conflict");
     } else {

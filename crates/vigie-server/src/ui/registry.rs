@@ -289,6 +289,8 @@ struct SitePage<'a> {
     address: &'a str,
     /// "near X and Y", empty when the site was not imported from OSM.
     near: String,
+    /// Just made, it looks like these sites of its organisation (same name, same place).
+    look_alikes: Vec<SiteRow>,
     occupancy: String,
     map_data: Value,
     can_write: bool,
@@ -298,8 +300,23 @@ struct SitePage<'a> {
     hvm: Option<HvmView>,
 }
 
-async fn site_page(State(state): State<AppState>, ctx: PageCtx, Path(id): Path<SiteId>) -> Result<Response, PageError> {
+#[derive(Debug, Deserialize, Default)]
+struct SitePageParams {
+    /// Set by the site form on the page it opens after making a site: check for look-alikes.
+    created: Option<String>,
+}
+
+async fn site_page(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(id): Path<SiteId>,
+    Query(params): Query<SitePageParams>,
+) -> Result<Response, PageError> {
     let (site, study) = state.app.site_with_latest_study(&ctx.caller, &id).await?;
+    let look_alikes = match params.created {
+        Some(_) => state.app.look_alikes_of(&ctx.caller, &id).await?,
+        None => Vec::new(),
+    };
     let can_write = state.app.can_write_site(&ctx.caller, &site);
     const THREAT_LEVELS: [(u8, &str); 5] =
         [(1, "threat_1"), (2, "threat_2"), (3, "threat_3"), (4, "threat_4"), (5, "threat_5")];
@@ -312,6 +329,17 @@ async fn site_page(State(state): State<AppState>, ctx: PageCtx, Path(id): Path<S
             area: format!("{:.0}", site.area_m2),
             address: site.address.as_deref().unwrap_or("–"),
             near: near_streets_text(&site, ctx.lang),
+            look_alikes: look_alikes
+                .iter()
+                .map(|other| SiteRow {
+                    href: site_href(other),
+                    name: other.name.clone(),
+                    place: whereabouts(other, ctx.lang),
+                    category: other.category.name(ctx.lang),
+                    area: format!("{:.0}", other.area_m2),
+                    occupancy: String::new(),
+                })
+                .collect(),
             occupancy: site.peak_occupancy.map(|o| o.to_string()).unwrap_or_else(|| "–".to_owned()),
             map_data: json!({"sites": map_sites(&[&site])}),
             can_write,
