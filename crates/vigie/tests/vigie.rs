@@ -299,6 +299,11 @@ fn osm_import_finds_dozens_of_real_helsinki_sites_and_reimports_nothing() {
     assert!(summary["by_category"].as_object().unwrap().len() >= 5, "{summary}");
     let again = sandbox.json(&["sites", "import-osm", pbf.to_str().unwrap(), "--org", "City"]);
     assert_eq!((again["imported"].as_u64(), again["skipped"]["unchanged"].as_u64()), (Some(0), Some(imported)));
+    // A person tells the sites apart: addresses as written, else the nearest streets.
+    let table = sandbox.ok(&["sites", "list"]);
+    let line = |name: &str| table.lines().find(|l| l.starts_with(name)).unwrap_or_default().to_owned();
+    assert!(line("Helsingin päärautatieasema").contains("Kaivokatu 1, 00101 Helsinki"), "{table}");
+    assert!(line("Senaatintori").contains("near Hallituskatu, Aleksanterinkatu"), "{table}");
 
     let not_pbf = sandbox.path("not.osm.pbf");
     std::fs::write(&not_pbf, "{\"type\": \"FeatureCollection\"}").unwrap();

@@ -113,7 +113,8 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
     }
 }
 
-/// The page as a table a person reads: name, category, area, address, id; then the count.
+/// The page as a table a person reads: name, category, area, address (else the nearest
+/// streets, which tell apart two sites of one name), id; then the count.
 fn site_table(page: &vigie_store::SitePage) -> String {
     let rows: Vec<[String; 5]> = page
         .items
@@ -123,12 +124,16 @@ fn site_table(page: &vigie_store::SitePage) -> String {
                 site.name.clone(),
                 site.category.key().to_owned(),
                 format!("{:.0}", site.area_m2),
-                site.address.clone().unwrap_or_default(),
+                match &site.address {
+                    Some(address) => address.clone(),
+                    None if site.near_streets().is_empty() => String::new(),
+                    None => format!("near {}", site.near_streets().join(", ")),
+                },
                 site.id.to_string(),
             ]
         })
         .collect();
-    let header = ["NAME", "CATEGORY", "AREA_M2", "ADDRESS", "ID"].map(str::to_owned);
+    let header = ["NAME", "CATEGORY", "AREA_M2", "ADDRESS OR NEAREST STREETS", "ID"].map(str::to_owned);
     let mut widths = header.clone().map(|h| h.chars().count());
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -290,10 +295,23 @@ const KEPT_TAG_PREFIXES: &[&str] = &[
 
 fn site_from_candidate(candidate: vigie_osm::SiteCandidate) -> NewSite {
     let tag = |key: &str| candidate.tags.get(key).map(String::as_str);
-    let address = match (tag("addr:street"), tag("addr:housenumber")) {
+    let street = match (tag("addr:street"), tag("addr:housenumber")) {
         (Some(street), Some(number)) => Some(format!("{street} {number}")),
         (Some(street), None) => Some(street.to_owned()),
         _ => None,
+    };
+    // The district or town after the street, as addresses are written: "Kaivokatu 1, 00100
+    // Helsinki".
+    let place = [tag("addr:postcode"), tag("addr:suburb").or(tag("addr:city"))]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let address = match street {
+        Some(street) if !place.is_empty() => Some(format!("{street}, {place}")),
+        other => other,
     };
     let peak_occupancy =
         tag("capacity").and_then(|c| c.trim().parse::<u32>().ok()).filter(|c| *c <= MAX_PEAK_OCCUPANCY);
