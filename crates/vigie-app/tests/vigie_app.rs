@@ -228,10 +228,16 @@ impl Clock for TestClock {
     }
 }
 
-#[tokio::test]
-async fn a_session_ends_when_its_hours_are_over() {
+/// A fresh SQLite store in a folder that lives as long as the returned guard.
+async fn sqlite_store() -> (Arc<dyn vigie_store::Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = vigie_store::open(&format!("sqlite://{}", dir.path().join("app.db").display())).await.unwrap();
+    (store, dir)
+}
+
+#[tokio::test]
+async fn a_session_ends_when_its_hours_are_over() {
+    let (store, _dir) = sqlite_store().await;
     let ctx = WriteContext { at_ms: 1, actor: "test".into(), actor_org: None };
     let org = store.create_org(&ctx, "City", OrgKind::Authority).await.unwrap();
     let password_hash = vigie_app::secrets::hash_password("a long enough password").unwrap();
@@ -261,8 +267,7 @@ fn app_code(secret: &str, now_ms: i64) -> String {
 
 #[tokio::test]
 async fn an_organisation_admin_manages_its_own_accounts_and_a_second_factor_guards_sign_in() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = vigie_store::open(&format!("sqlite://{}", dir.path().join("app.db").display())).await.unwrap();
+    let (store, _dir) = sqlite_store().await;
     let ctx = WriteContext { at_ms: 1, actor: "test".into(), actor_org: None };
     let city = store.create_org(&ctx, "City", OrgKind::Authority).await.unwrap();
     let mall = store.create_org(&ctx, "Mall", OrgKind::Operator).await.unwrap();
