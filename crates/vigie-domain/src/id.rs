@@ -108,6 +108,8 @@ id_types! {
     AssessmentId;
     /// An action of an assessment's plan.
     ActionId;
+    /// A community of organisations: the scope of TLP:GREEN.
+    CommunityId;
     /// A photo taken during an assessment.
     PhotoId;
     /// A document of the guidance library.

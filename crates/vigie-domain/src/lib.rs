@@ -13,8 +13,11 @@ pub mod hvm;
 pub mod id;
 pub mod library;
 pub mod photo;
+pub mod sharing;
 pub mod site;
 
 pub use code::{Code, Failure};
 pub use error::DomainError;
-pub use id::{ActionId, AssessmentId, DocumentId, OrgId, PassageId, PhotoId, SiteId, StudyId, TokenId, UserId};
+pub use id::{
+    ActionId, AssessmentId, CommunityId, DocumentId, OrgId, PassageId, PhotoId, SiteId, StudyId, TokenId, UserId,
+};

@@ -1,0 +1,170 @@
+//! TLP 2.0 as access control: the one rule that decides who may read a shared object
+//! (a bulletin, a field report, a community's page), whatever the path that reads it.
+//! Facts: FIRST TLP 2.0 (`shared/reference/information-sharing.md`):
+//!
+//! | marking | readable by |
+//! | --- | --- |
+//! | `TLP:CLEAR` | everyone signed in |
+//! | `TLP:GREEN` | the members of the named communities |
+//! | `TLP:AMBER` | the named recipient organisations, and the author's organisation |
+//! | `TLP:AMBER+STRICT` | the same (the organisation only, not its clients: Vigie has no clients to pass it on to) |
+//! | `TLP:RED` | the named users only, and the author |
+//!
+//! A marking that is missing or unknown never reaches this rule: [`Marking::parse`] refuses
+//! it, so an object that exists always has exactly one marking. The author always reads their
+//! own object. Administrators get no exception: what the rule hides from a user is hidden from
+//! every path that user takes.
+use crate::id::{CommunityId, OrgId, UserId};
+pub use crate::library::Marking;
+
+/// Who an object is shared with, besides its author and the author's organisation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recipients {
+    pub communities: Vec<CommunityId>,
+    pub orgs: Vec<OrgId>,
+    pub users: Vec<UserId>,
+}
+
+/// What the rule needs to know of a shared object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shared<'a> {
+    pub marking: Marking,
+    pub author: &'a UserId,
+    pub author_org: &'a OrgId,
+    pub recipients: &'a Recipients,
+}
+
+/// What the rule needs to know of the reader: who they are, their organisation, and the
+/// communities their organisation is a member of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reader<'a> {
+    pub user: &'a UserId,
+    pub org: &'a OrgId,
+    pub communities: &'a [CommunityId],
+}
+
+/// May `reader` read `object`? A `false` must look to the reader exactly like an object that
+/// does not exist.
+pub fn may_read(reader: &Reader<'_>, object: &Shared<'_>) -> bool {
+    if reader.user == object.author {
+        return true;
+    }
+    match object.marking {
+        Marking::Clear => true,
+        Marking::Green => object.recipients.communities.iter().any(|c| reader.communities.contains(c)),
+        Marking::Amber | Marking::AmberStrict => {
+            reader.org == object.author_org || object.recipients.orgs.contains(reader.org)
+        }
+        Marking::Red => object.recipients.users.contains(reader.user),
+    }
+}
+
+/// The marking of content derived from several objects (a digest, a count, an export): the
+/// highest of its inputs; `TLP:CLEAR` for nothing.
+pub fn derived_marking(inputs: impl IntoIterator<Item = Marking>) -> Marking {
+    inputs.into_iter().max().unwrap_or(Marking::Clear)
+}
+
+/// Whether a marking may change from `from` to `to` by `changer_org` on an object of
+/// `author_org`: raising is always allowed to those who may write it; lowering only by the
+/// author's organisation (the source), and is then audited by the caller.
+pub fn may_change_marking(from: Marking, to: Marking, author_org: &OrgId, changer_org: &OrgId) -> bool {
+    to >= from || author_org == changer_org
+}
+
+/// The recipients a marking needs: GREEN names a community, AMBER and AMBER+STRICT an
+/// organisation (its author's own counts), RED a user. `Err` says what is missing, in words.
+pub fn check_recipients(marking: Marking, recipients: &Recipients) -> Result<(), &'static str> {
+    match marking {
+        Marking::Green if recipients.communities.is_empty() => {
+            Err("TLP:GREEN is shared with a community: name at least one")
+        }
+        Marking::Red if recipients.users.is_empty() => {
+            Err("TLP:RED is shared with named people: name at least one user")
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ids<T: From<String>>(prefix: &str, picks: &[u8]) -> Vec<T> {
+        picks.iter().map(|i| T::from(format!("{prefix}{i}"))).collect()
+    }
+
+    #[test]
+    fn the_table_of_the_standard() {
+        let (author, author_org) = (UserId::from("author"), OrgId::from("police"));
+        let recipients =
+            Recipients { communities: vec!["forum".into()], orgs: vec!["mall".into()], users: vec!["guard".into()] };
+        let in_forum: Vec<CommunityId> = vec!["forum".into()];
+        // (user, org, communities) → readable at CLEAR, GREEN, AMBER, AMBER+STRICT, RED
+        let cases: [(&str, &str, &[CommunityId], [bool; 5]); 6] = [
+            ("author", "police", &[], [true; 5]),
+            ("colleague", "police", &[], [true, false, true, true, false]),
+            ("guard", "mall", &[], [true, false, true, true, true]),
+            ("manager", "mall", &[], [true, false, true, true, false]),
+            ("stranger", "venue", &in_forum, [true, true, false, false, false]),
+            ("nobody", "elsewhere", &[], [true, false, false, false, false]),
+        ];
+        for (user, org, communities, expected) in cases {
+            let (user, org) = (UserId::from(user), OrgId::from(org));
+            let reader = Reader { user: &user, org: &org, communities };
+            for (marking, want) in Marking::ALL.into_iter().zip(expected) {
+                let object = Shared { marking, author: &author, author_org: &author_org, recipients: &recipients };
+                assert_eq!(may_read(&reader, &object), want, "{user} of {org} reading {}", marking.label());
+            }
+        }
+    }
+
+    #[test]
+    fn derived_content_takes_the_highest_marking() {
+        assert_eq!(derived_marking([]), Marking::Clear);
+        assert_eq!(derived_marking([Marking::Green, Marking::AmberStrict, Marking::Amber]), Marking::AmberStrict);
+    }
+
+    #[test]
+    fn only_the_source_lowers_a_marking() {
+        let (source, other) = (OrgId::from("police"), OrgId::from("mall"));
+        assert!(may_change_marking(Marking::Amber, Marking::Red, &source, &other));
+        assert!(!may_change_marking(Marking::Amber, Marking::Green, &source, &other));
+        assert!(may_change_marking(Marking::Amber, Marking::Green, &source, &source));
+    }
+
+    #[test]
+    fn green_names_a_community_and_red_names_people() {
+        let none = Recipients::default();
+        assert!(check_recipients(Marking::Green, &none).is_err());
+        assert!(check_recipients(Marking::Red, &none).is_err());
+        assert!(check_recipients(Marking::Amber, &none).is_ok(), "the author's organisation is a recipient");
+        assert!(check_recipients(Marking::Clear, &none).is_ok());
+    }
+
+    proptest! {
+        /// Raising a marking never lets anyone new read: the markings are nested for the same
+        /// recipients, except that RED (named people) is not nested in GREEN (communities).
+        #[test]
+        fn a_higher_marking_never_widens_who_reads(
+            reader_user in 0u8..6, reader_org in 0u8..4, reader_communities in proptest::collection::vec(0u8..3, 0..3),
+            orgs in proptest::collection::vec(0u8..4, 0..3), users in proptest::collection::vec(0u8..6, 0..3),
+            communities in proptest::collection::vec(0u8..3, 0..3),
+        ) {
+            let (author, author_org) = (UserId::from("u0"), OrgId::from("o0"));
+            let recipients = Recipients { communities: ids("c", &communities), orgs: ids("o", &orgs), users: ids("u", &users) };
+            let (user, org) = (UserId::from(format!("u{reader_user}")), OrgId::from(format!("o{reader_org}")));
+            let reader_communities: Vec<CommunityId> = ids("c", &reader_communities);
+            let reader = Reader { user: &user, org: &org, communities: &reader_communities };
+            let reads = |marking| may_read(&reader, &Shared { marking, author: &author, author_org: &author_org, recipients: &recipients });
+            prop_assert!(reads(Marking::Clear));
+            prop_assert!(!reads(Marking::AmberStrict) || reads(Marking::Amber));
+            prop_assert!(!reads(Marking::Red) || user == author || recipients.users.contains(&user));
+            // The author reads everything they wrote; a stranger to every list reads CLEAR only.
+            if user == author {
+                prop_assert!(Marking::ALL.into_iter().all(reads));
+            }
+        }
+    }
+}
