@@ -14,8 +14,78 @@
 //! it, so an object that exists always has exactly one marking. The author always reads their
 //! own object. Administrators get no exception: what the rule hides from a user is hidden from
 //! every path that user takes.
+use crate::access::{Principal, Role};
+use crate::error::DomainError;
 use crate::id::{CommunityId, OrgId, UserId};
 pub use crate::library::Marking;
+
+/// A community of organisations (e.g. a city centre's operators' forum): the scope of
+/// TLP:GREEN. Its owner organisation created it and invites the others.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Community {
+    pub id: CommunityId,
+    pub name: String,
+    pub owner_org: OrgId,
+    pub created_at_ms: i64,
+}
+
+/// Where an organisation stands in a community.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MembershipState {
+    /// Invited, not yet accepted: sees the community's name only.
+    Invited,
+    /// Accepted: a member, sees the members and what is shared with the community.
+    Member,
+    /// Left (or never accepted and declined): sees nothing of it any more.
+    Left,
+}
+
+impl MembershipState {
+    pub fn key(self) -> &'static str {
+        match self {
+            MembershipState::Invited => "invited",
+            MembershipState::Member => "member",
+            MembershipState::Left => "left",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Result<Self, DomainError> {
+        [MembershipState::Invited, MembershipState::Member, MembershipState::Left]
+            .into_iter()
+            .find(|s| s.key() == key)
+            .ok_or_else(|| DomainError::validation("state", format!("unknown membership state '{key}'")))
+    }
+}
+
+/// One organisation's place in a community, with when it was invited, joined and left.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Membership {
+    pub org_id: OrgId,
+    pub state: MembershipState,
+    pub invited_at_ms: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub joined_at_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_at_ms: Option<i64>,
+}
+
+/// Authorities (and the platform's administrators) create communities.
+pub fn may_create_community(caller: &Principal) -> bool {
+    matches!(caller.role, Role::Admin | Role::Authority)
+}
+
+/// Who invites organisations into `community`: its owner organisation's authority or
+/// administrator users, or a platform administrator.
+pub fn may_invite(caller: &Principal, community: &Community) -> bool {
+    caller.is_admin() || (caller.role == Role::Authority && caller.org_id == community.owner_org)
+}
+
+/// Who answers for an organisation (accepts an invitation, leaves): its operator, authority
+/// or administrator users; assessors and viewers do not commit their organisation.
+pub fn may_answer_for_org(caller: &Principal) -> bool {
+    matches!(caller.role, Role::Admin | Role::Authority | Role::Operator)
+}
 
 /// Who an object is shared with, besides its author and the author's organisation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -117,6 +187,30 @@ mod tests {
                 let object = Shared { marking, author: &author, author_org: &author_org, recipients: &recipients };
                 assert_eq!(may_read(&reader, &object), want, "{user} of {org} reading {}", marking.label());
             }
+        }
+    }
+
+    #[test]
+    fn authorities_create_and_invite_operators_answer() {
+        let principal = |role, org: &str| Principal {
+            user_id: "u".into(),
+            email: "u@example.org".into(),
+            org_id: org.into(),
+            role,
+            overseen_orgs: Vec::new(),
+            manages_org: false,
+            must_enrol_second_factor: false,
+        };
+        let forum = Community { id: "c".into(), name: "Forum".into(), owner_org: "police".into(), created_at_ms: 0 };
+        assert!(may_create_community(&principal(Role::Authority, "police")));
+        assert!(!may_create_community(&principal(Role::Operator, "mall")));
+        assert!(may_invite(&principal(Role::Authority, "police"), &forum));
+        assert!(!may_invite(&principal(Role::Authority, "city"), &forum), "another authority's community");
+        assert!(may_invite(&principal(Role::Admin, "platform"), &forum));
+        assert!(may_answer_for_org(&principal(Role::Operator, "mall")));
+        assert!(!may_answer_for_org(&principal(Role::Viewer, "mall")));
+        for state in [MembershipState::Invited, MembershipState::Member, MembershipState::Left] {
+            assert_eq!(MembershipState::from_key(state.key()).ok(), Some(state));
         }
     }
 

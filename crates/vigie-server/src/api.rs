@@ -55,7 +55,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// Every route of the API, for the OpenAPI check.
 pub fn all_routes() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
-    ROUTES.iter().chain(crate::assessments::ROUTES)
+    ROUTES.iter().chain(crate::assessments::ROUTES).chain(crate::communities::ROUTES)
 }
 
 pub fn routes() -> Router<AppState> {
@@ -83,6 +83,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/library/duplicates", get(crate::library::duplicates))
         .route("/api/v1/library/related", get(crate::library::related))
         .merge(crate::assessments::routes())
+        .merge(crate::communities::routes())
         .fallback(crate::ui::unknown_route)
         .method_not_allowed_fallback(|| async {
             ApiError::new(vigie_domain::Code::MethodNotAllowed, "this route does not accept that HTTP method")

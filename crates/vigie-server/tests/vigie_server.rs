@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 use vigie_app::Clock;
 use vigie_app::secrets::{hash_password, new_secret, secret_hash};
+use vigie_domain::OrgId;
 use vigie_domain::access::{OrgKind, Role};
 use vigie_server::{AppState, ServerConfig};
 use vigie_store::{NewUser, Store, WriteContext};
@@ -1103,4 +1104,71 @@ async fn an_invitation_is_mailed_when_an_smtp_relay_is_configured() {
         store.audit_entries().await.unwrap().into_iter().find(|e| e.record.action == "user.link_mailed").unwrap();
     assert_eq!(mailed.record.details["sent"], json!(true));
     assert!(!mailed.record.details.to_string().contains(&link), "the link, a secret, is not in the audit log");
+}
+
+#[tokio::test]
+async fn an_authority_builds_a_community_that_only_its_members_see() {
+    for world in worlds().await {
+        let (admin, officer, operator, stranger, viewer) =
+            (&world.admin, &world.officer, &world.operator, &world.stranger, &world.viewer);
+        let forum = json!({"name": "Helsinki city-centre operators forum"});
+        let (status, body) = world.call("POST", "/api/v1/communities", Some(operator), Some(forum.clone())).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")), "{body}");
+        let (status, community) = world.call("POST", "/api/v1/communities", Some(officer), Some(forum.clone())).await;
+        assert_eq!(status, StatusCode::CREATED, "{community}");
+        let id = community["id"].as_str().unwrap().to_owned();
+        let (status, _) = world.call("POST", "/api/v1/communities", Some(admin), Some(forum)).await;
+        assert_eq!(status, StatusCode::CONFLICT, "names are unique");
+        let url = format!("/api/v1/communities/{id}");
+
+        // Not a member: the community does not exist, exactly as an unknown id.
+        let (status, hidden) = world.call("GET", &url, Some(operator), None).await;
+        let (_, unknown) = world.call("GET", "/api/v1/communities/no-such-community", Some(operator), None).await;
+        assert_eq!((status, &hidden), (StatusCode::NOT_FOUND, &unknown));
+        let (_, mine) = world.call("GET", "/api/v1/communities", Some(operator), None).await;
+        assert_eq!(mine["items"], json!([]));
+
+        // The owner invites the market's operator; only the owner invites.
+        let market = world.store.org_by_name("Market Operator").await.unwrap().unwrap().id;
+        let other = world.store.org_by_name("Other Operator").await.unwrap().unwrap().id;
+        let invite = |org: &OrgId| json!({"org_id": org});
+        let (status, membership) =
+            world.call("POST", &format!("{url}/members"), Some(officer), Some(invite(&market))).await;
+        assert_eq!((status, membership["state"].as_str()), (StatusCode::CREATED, Some("invited")), "{membership}");
+        let (status, _) = world.call("POST", &format!("{url}/members"), Some(officer), Some(invite(&market))).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        let (status, _) = world.call("POST", &format!("{url}/members"), Some(operator), Some(invite(&other))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "an invited organisation does not invite");
+        let (_, mine) = world.call("GET", "/api/v1/communities", Some(operator), None).await;
+        assert_eq!(mine["items"][0]["membership"], "invited");
+        assert_eq!(world.call("GET", &url, Some(operator), None).await.0, StatusCode::NOT_FOUND, "not yet a member");
+
+        // Another organisation cannot accept for the market; the market's operator does.
+        assert_eq!(world.call("POST", &format!("{url}/join"), Some(stranger), None).await.0, StatusCode::NOT_FOUND);
+        let (status, joined) = world.call("POST", &format!("{url}/join"), Some(operator), None).await;
+        assert_eq!((status, joined["state"].as_str()), (StatusCode::OK, Some("member")), "{joined}");
+        let (status, seen) = world.call("GET", &url, Some(operator), None).await;
+        assert_eq!(status, StatusCode::OK, "{seen}");
+        let members: Vec<&str> =
+            seen["members"].as_array().unwrap().iter().map(|m| m["state"].as_str().unwrap()).collect();
+        assert_eq!(members, ["member", "member"]);
+        let (status, hidden) = world.call("GET", &url, Some(stranger), None).await;
+        assert_eq!((status, &hidden), (StatusCode::NOT_FOUND, &unknown), "strangers see nothing");
+        // A viewer of the owner's organisation reads it; nobody answers for an organisation
+        // without the role to.
+        assert_eq!(world.call("GET", &url, Some(viewer), None).await.0, StatusCode::OK);
+
+        // The market leaves; the owner cannot.
+        let (status, left) = world.call("POST", &format!("{url}/leave"), Some(operator), None).await;
+        assert_eq!((status, left["state"].as_str()), (StatusCode::OK, Some("left")), "{left}");
+        assert_eq!(world.call("GET", &url, Some(operator), None).await.0, StatusCode::NOT_FOUND);
+        let (status, body) = world.call("POST", &format!("{url}/leave"), Some(officer), None).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+        let actions: Vec<String> =
+            world.store.audit_entries().await.unwrap().into_iter().map(|e| e.record.action).collect();
+        for action in ["community.create", "community.invite", "community.membership", "community.read"] {
+            assert!(actions.iter().any(|a| a == action), "{action} is audited");
+        }
+    }
 }

@@ -7,6 +7,7 @@
 mod accounts;
 mod assessment;
 mod audit;
+mod communities;
 mod library;
 mod model;
 mod postgres;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 pub use accounts::AccountStore;
 pub use assessment::{AnswerWrite, AssessmentStore, NewAssessment, NewPhoto, TransitionData};
 pub use audit::{AuditFilter, AuditStore};
+pub use communities::CommunityStore;
 pub use library::{IngestStatus, LibraryChanges, LibraryIngest, LibraryStore, StoredDocument};
 pub use model::*;
 pub use postgres::PgStore;
@@ -94,15 +96,17 @@ impl From<StoreError> for vigie_domain::Failure {
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// The whole store: one object, one trait per aggregate (accounts, sites and their studies,
-/// assessments, the library, the audit log), each in its own file.
-pub trait Store: AccountStore + SiteStore + AssessmentStore + LibraryStore + AuditStore + Send + Sync {
+/// assessments, the library, communities, the audit log), each in its own file.
+pub trait Store:
+    AccountStore + SiteStore + AssessmentStore + LibraryStore + CommunityStore + AuditStore + Send + Sync
+{
     /// Which backend this is: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 }
 
 impl<B> Store for B
 where
-    B: sql::Backend + AccountStore + SiteStore + AssessmentStore + LibraryStore + AuditStore,
+    B: sql::Backend + AccountStore + SiteStore + AssessmentStore + LibraryStore + CommunityStore + AuditStore,
 {
     fn backend(&self) -> &'static str {
         B::NAME

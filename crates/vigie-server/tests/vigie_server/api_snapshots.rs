@@ -449,6 +449,35 @@ async fn api_snapshot_orgs_and_tokens() {
 }
 
 #[tokio::test]
+async fn api_snapshot_communities() {
+    let mut transcripts = Vec::new();
+    for world in snapshot_worlds().await {
+        let mut story = Story::new(&world).await;
+        let forum = json!({"name": "Helsinki city-centre operators forum"});
+        story.call("POST", "/api/v1/communities", "operator", Some(forum.clone())).await;
+        let (_, community) = story.call("POST", "/api/v1/communities", "officer", Some(forum)).await;
+        story.name("community", &community["id"]);
+        story.call("POST", "/api/v1/communities", "officer", Some(json!({"name": ""}))).await;
+        let url = format!("/api/v1/communities/{}", community["id"].as_str().unwrap());
+        let market = world.store.org_by_name("Market Operator").await.unwrap().unwrap().id;
+        story.call("GET", &url, "operator", None).await;
+        story.call("POST", &format!("{url}/members"), "officer", Some(json!({"org_id": market}))).await;
+        story.call("POST", &format!("{url}/members"), "officer", Some(json!({"org_id": "no-such-org"}))).await;
+        story.call("GET", "/api/v1/communities", "operator", None).await;
+        story.call("POST", &format!("{url}/join"), "stranger", None).await;
+        story.call("POST", &format!("{url}/join"), "operator", None).await;
+        story.call("GET", &url, "operator", None).await;
+        story.call("GET", &url, "stranger", None).await;
+        story.call("POST", &format!("{url}/leave"), "officer", None).await;
+        story.call("POST", &format!("{url}/leave"), "operator", None).await;
+        story.call("GET", "/api/v1/communities", "officer", None).await;
+        story.call("GET", "/api/v1/communities", "anonymous", None).await;
+        transcripts.push((world.store.backend(), story.finish()));
+    }
+    pin("communities", transcripts);
+}
+
+#[tokio::test]
 async fn api_snapshot_sites() {
     let mut transcripts = Vec::new();
     for world in snapshot_worlds().await {
