@@ -10,6 +10,7 @@
 pub mod accounts;
 pub mod assessments;
 pub mod audit;
+pub mod bulletins;
 pub mod communities;
 pub mod console;
 pub mod hvm;

@@ -110,6 +110,8 @@ id_types! {
     ActionId;
     /// A community of organisations: the scope of TLP:GREEN.
     CommunityId;
+    /// A threat bulletin.
+    BulletinId;
     /// A photo taken during an assessment.
     PhotoId;
     /// A document of the guidance library.

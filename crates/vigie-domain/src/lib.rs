@@ -6,6 +6,7 @@
 pub mod access;
 pub mod assessment;
 pub mod audit;
+pub mod bulletin;
 pub mod code;
 pub mod error;
 pub mod geometry;
@@ -19,5 +20,6 @@ pub mod site;
 pub use code::{Code, Failure};
 pub use error::DomainError;
 pub use id::{
-    ActionId, AssessmentId, CommunityId, DocumentId, OrgId, PassageId, PhotoId, SiteId, StudyId, TokenId, UserId,
+    ActionId, AssessmentId, BulletinId, CommunityId, DocumentId, OrgId, PassageId, PhotoId, SiteId, StudyId, TokenId,
+    UserId,
 };

@@ -55,7 +55,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// Every route of the API, for the OpenAPI check.
 pub fn all_routes() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
-    ROUTES.iter().chain(crate::assessments::ROUTES).chain(crate::communities::ROUTES)
+    ROUTES.iter().chain(crate::assessments::ROUTES).chain(crate::communities::ROUTES).chain(crate::bulletins::ROUTES)
 }
 
 pub fn routes() -> Router<AppState> {
@@ -84,13 +84,14 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/library/related", get(crate::library::related))
         .merge(crate::assessments::routes())
         .merge(crate::communities::routes())
+        .merge(crate::bulletins::routes())
         .fallback(crate::ui::unknown_route)
         .method_not_allowed_fallback(|| async {
             ApiError::new(vigie_domain::Code::MethodNotAllowed, "this route does not accept that HTTP method")
         })
 }
 
-fn rfc3339(ms: i64) -> String {
+pub(crate) fn rfc3339(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())

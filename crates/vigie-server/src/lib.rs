@@ -4,6 +4,7 @@
 pub mod api;
 pub mod assessments;
 pub mod auth;
+pub mod bulletins;
 pub mod communities;
 pub mod error;
 pub mod extract;

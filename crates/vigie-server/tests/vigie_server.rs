@@ -1172,3 +1172,135 @@ async fn an_authority_builds_a_community_that_only_its_members_see() {
         }
     }
 }
+
+fn bulletin_body(marking: &str, recipients: Value) -> Value {
+    json!({
+        "title": {"fr": "Repérage suspect", "en": "Suspected hostile reconnaissance"},
+        "text": {"en": "A grey van filmed the service entrances of two malls.\nPlate partly seen."},
+        "marking": marking,
+        "recipients": recipients,
+        "urgency": "Expected", "severity": "Moderate", "certainty": "Likely", "response_type": "Monitor",
+        "status": "Actual", "effective": "2026-12-07T08:00:00+02:00", "expires": "2026-12-14T08:00:00+02:00",
+        "scenario": "hostile_reconnaissance"
+    })
+}
+
+#[tokio::test]
+async fn bulletins_reach_their_recipients_and_no_one_else() {
+    for world in worlds().await {
+        let (officer, operator, stranger, viewer) = (&world.officer, &world.operator, &world.stranger, &world.viewer);
+        let market = world.store.org_by_name("Market Operator").await.unwrap().unwrap().id;
+        let (_, community) =
+            world.call("POST", "/api/v1/communities", Some(officer), Some(json!({"name": "Centre forum"}))).await;
+        let forum = community["id"].as_str().unwrap().to_owned();
+        let members = format!("/api/v1/communities/{forum}/members");
+        world.call("POST", &members, Some(officer), Some(json!({"org_id": market}))).await;
+        world.call("POST", &format!("/api/v1/communities/{forum}/join"), Some(operator), None).await;
+
+        // AMBER to the market: the market and the city read it, the other operator does not.
+        let (status, amber) = world
+            .call(
+                "POST",
+                "/api/v1/bulletins",
+                Some(officer),
+                Some(bulletin_body("TLP:AMBER", json!({"orgs": [market]}))),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{amber}");
+        let url = format!("/api/v1/bulletins/{}", amber["id"].as_str().unwrap());
+        let (_, unknown) = world.call("GET", "/api/v1/bulletins/no-such-bulletin", Some(stranger), None).await;
+        assert_eq!(world.call("GET", &url, Some(stranger), None).await, (StatusCode::NOT_FOUND, unknown.clone()));
+        let (_, listed) = world.call("GET", "/api/v1/bulletins", Some(stranger), None).await;
+        assert_eq!(listed["items"], json!([]), "nor listed");
+        assert_eq!(world.call("GET", &url, Some(viewer), None).await.0, StatusCode::OK, "the author's organisation");
+        let (status, read) = world.call("GET", &url, Some(operator), None).await;
+        assert_eq!((status, read["text"]["en"].as_str().unwrap().contains('\n')), (StatusCode::OK, true), "{read}");
+        let (_, receipts) = world.call("GET", &format!("{url}/receipts"), Some(officer), None).await;
+        let receipt = &receipts["items"][0];
+        assert_eq!(receipt["org_id"], json!(market));
+        assert!(receipt["delivered_at"].is_string() && receipt["read_at"].is_string() && receipt["acked_at"].is_null());
+        assert_eq!(world.call("POST", &format!("{url}/ack"), Some(stranger), None).await.0, StatusCode::NOT_FOUND);
+        let (status, acked) = world.call("POST", &format!("{url}/ack"), Some(operator), None).await;
+        assert_eq!((status, acked["acked_at"].is_string()), (StatusCode::OK, true), "{acked}");
+        assert_eq!(world.call("GET", &format!("{url}/receipts"), Some(operator), None).await.0, StatusCode::NOT_FOUND);
+
+        // GREEN to the community: members read; RED to one person: only them and the author.
+        let green = bulletin_body("TLP:GREEN", json!({"communities": [forum]}));
+        let (status, green) = world.call("POST", "/api/v1/bulletins", Some(officer), Some(green)).await;
+        assert_eq!(status, StatusCode::CREATED, "{green}");
+        let green_url = format!("/api/v1/bulletins/{}", green["id"].as_str().unwrap());
+        assert_eq!(world.call("GET", &green_url, Some(operator), None).await.0, StatusCode::OK);
+        assert_eq!(world.call("GET", &green_url, Some(stranger), None).await.0, StatusCode::NOT_FOUND);
+        let (_, me) = world.call("GET", "/api/v1/me", Some(operator), None).await;
+        let red = bulletin_body("TLP:RED", json!({"users": [me["user_id"]]}));
+        let (status, red) = world.call("POST", "/api/v1/bulletins", Some(officer), Some(red)).await;
+        assert_eq!(status, StatusCode::CREATED, "{red}");
+        let red_url = format!("/api/v1/bulletins/{}", red["id"].as_str().unwrap());
+        assert_eq!(world.call("GET", &red_url, Some(operator), None).await.0, StatusCode::OK);
+        assert_eq!(
+            world.call("GET", &red_url, Some(viewer), None).await.0,
+            StatusCode::NOT_FOUND,
+            "not even colleagues"
+        );
+        assert_eq!(world.call("GET", &red_url, Some(officer), None).await.0, StatusCode::OK, "the author");
+        let (_, listed) = world.call("GET", "/api/v1/bulletins", Some(operator), None).await;
+        assert_eq!(listed["items"].as_array().unwrap().len(), 3);
+
+        // An update names the bulletin it changes.
+        let mut update = bulletin_body("TLP:AMBER", json!({"orgs": [market]}));
+        update["msg_type"] = json!("Update");
+        update["references"] = amber["id"].clone();
+        assert_eq!(
+            world.call("POST", "/api/v1/bulletins", Some(officer), Some(update.clone())).await.0,
+            StatusCode::CREATED
+        );
+
+        // Bad input: a clear error, nothing stored.
+        let bad = |change: &dyn Fn(&mut Value)| {
+            let mut body = bulletin_body("TLP:AMBER", json!({"orgs": [market]}));
+            change(&mut body);
+            body
+        };
+        let cases: Vec<(Value, &str)> = vec![
+            (bad(&|b| b["recipients"] = json!({})), "validation_failed"),
+            (bad(&|b| b["marking"] = json!("TLP:WHITE")), "marking_invalid"),
+            (bad(&|b| b["marking"] = json!("TLP:RED")), "validation_failed"),
+            (
+                bad(&|b| b["area"] = json!({"type": "Polygon", "coordinates": [[[24.9, 60.1], [24.91, 60.1]]]})),
+                "validation_failed",
+            ),
+            (bad(&|b| b["expires"] = json!("2026-12-01T08:00:00+02:00")), "validation_failed"),
+            (bad(&|b| b["effective"] = json!("tomorrow")), "validation_failed"),
+            (
+                bad(&|b| {
+                    b["msg_type"] = json!("Cancel");
+                    b["references"] = json!("no-such-bulletin");
+                }),
+                "validation_failed",
+            ),
+            (bad(&|b| b["scenario"] = json!("alien_invasion")), "validation_failed"),
+        ];
+        let before =
+            world.call("GET", "/api/v1/bulletins", Some(officer), None).await.1["items"].as_array().unwrap().len();
+        for (body, code) in cases {
+            let (status, answer) = world.call("POST", "/api/v1/bulletins", Some(officer), Some(body.clone())).await;
+            assert_eq!(
+                (status, answer["error"]["code"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some(code)),
+                "{body} → {answer}"
+            );
+        }
+        let (status, _) = world.call("POST", "/api/v1/bulletins", Some(viewer), Some(update)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "viewers do not send");
+        let after =
+            world.call("GET", "/api/v1/bulletins", Some(officer), None).await.1["items"].as_array().unwrap().len();
+        assert_eq!(before, after, "nothing stored");
+
+        // The audit log keeps who sent what to whom, and every read; never the text.
+        let entries = world.store.audit_entries().await.unwrap();
+        for action in ["bulletin.create", "bulletin.read", "bulletin.ack", "bulletin.receipt_read"] {
+            assert!(entries.iter().any(|e| e.record.action == action), "{action} is audited");
+        }
+        assert!(entries.iter().all(|e| !e.record.details.to_string().contains("grey van")), "no text in the audit log");
+    }
+}

@@ -7,6 +7,7 @@
 mod accounts;
 mod assessment;
 mod audit;
+mod bulletins;
 mod communities;
 mod library;
 mod model;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 pub use accounts::AccountStore;
 pub use assessment::{AnswerWrite, AssessmentStore, NewAssessment, NewPhoto, TransitionData};
 pub use audit::{AuditFilter, AuditStore};
+pub use bulletins::BulletinStore;
 pub use communities::CommunityStore;
 pub use library::{IngestStatus, LibraryChanges, LibraryIngest, LibraryStore, StoredDocument};
 pub use model::*;
@@ -96,9 +98,9 @@ impl From<StoreError> for vigie_domain::Failure {
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// The whole store: one object, one trait per aggregate (accounts, sites and their studies,
-/// assessments, the library, communities, the audit log), each in its own file.
+/// assessments, the library, communities, bulletins, the audit log), each in its own file.
 pub trait Store:
-    AccountStore + SiteStore + AssessmentStore + LibraryStore + CommunityStore + AuditStore + Send + Sync
+    AccountStore + SiteStore + AssessmentStore + LibraryStore + CommunityStore + BulletinStore + AuditStore + Send + Sync
 {
     /// Which backend this is: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
@@ -106,7 +108,14 @@ pub trait Store:
 
 impl<B> Store for B
 where
-    B: sql::Backend + AccountStore + SiteStore + AssessmentStore + LibraryStore + CommunityStore + AuditStore,
+    B: sql::Backend
+        + AccountStore
+        + SiteStore
+        + AssessmentStore
+        + LibraryStore
+        + CommunityStore
+        + BulletinStore
+        + AuditStore,
 {
     fn backend(&self) -> &'static str {
         B::NAME

@@ -478,6 +478,39 @@ async fn api_snapshot_communities() {
 }
 
 #[tokio::test]
+async fn api_snapshot_bulletins() {
+    let mut transcripts = Vec::new();
+    for world in snapshot_worlds().await {
+        let mut story = Story::new(&world).await;
+        let market = world.store.org_by_name("Market Operator").await.unwrap().unwrap().id;
+        let body = |marking: &str| {
+            json!({
+                "title": {"en": "Suspected hostile reconnaissance"},
+                "text": {"en": "A grey van filmed the service entrance."},
+                "marking": marking,
+                "recipients": {"orgs": [market]},
+                "urgency": "Expected", "severity": "Moderate", "certainty": "Likely", "response_type": "Monitor",
+                "status": "Exercise", "effective": "2026-12-07T08:00:00+02:00"
+            })
+        };
+        let (_, bulletin) = story.call("POST", "/api/v1/bulletins", "officer", Some(body("TLP:AMBER"))).await;
+        story.name("bulletin", &bulletin["id"]);
+        story.call("POST", "/api/v1/bulletins", "officer", Some(body("TLP:WHITE"))).await;
+        story.call("GET", "/api/v1/bulletins", "operator", None).await;
+        story.call("GET", "/api/v1/bulletins", "anonymous", None).await;
+        let url = format!("/api/v1/bulletins/{}", bulletin["id"].as_str().unwrap());
+        story.call("GET", &url, "stranger", None).await;
+        story.call("GET", &url, "operator", None).await;
+        story.call("POST", &format!("{url}/ack"), "stranger", None).await;
+        story.call("POST", &format!("{url}/ack"), "operator", None).await;
+        story.call("GET", &format!("{url}/receipts"), "operator", None).await;
+        story.call("GET", &format!("{url}/receipts"), "officer", None).await;
+        transcripts.push((world.store.backend(), story.finish()));
+    }
+    pin("bulletins", transcripts);
+}
+
+#[tokio::test]
 async fn api_snapshot_sites() {
     let mut transcripts = Vec::new();
     for world in snapshot_worlds().await {

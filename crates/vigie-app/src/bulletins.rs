@@ -1,0 +1,185 @@
+//! Threat bulletins: sending (authority → operators, operator → peers), reading, acknowledging,
+//! and the author's view of who read and acknowledged. Every read goes through the domain's
+//! TLP rule ([`vigie_domain::sharing::may_read`]); a bulletin the caller may not read answers
+//! exactly as one that does not exist.
+use std::collections::BTreeSet;
+
+use serde_json::json;
+use vigie_domain::access::{Principal, Role};
+use vigie_domain::bulletin::{Bulletin, BulletinDraft, Receipt};
+use vigie_domain::geometry::SiteGeometry;
+use vigie_domain::sharing::{MembershipState, Reader, Shared, may_read};
+use vigie_domain::{BulletinId, CommunityId, DomainError, OrgId};
+use vigie_store::StoreError;
+
+use crate::{App, Failure, Result};
+
+/// How many bulletins a list shows at most, newest first.
+pub const MAX_LISTED: u32 = 500;
+
+impl App {
+    /// Sends a bulletin: checks it, works out the recipient organisations (those named, the
+    /// members of the named communities, the organisations of the named people; not the
+    /// author's own) and stores it with a delivered receipt for each, in one transaction.
+    pub async fn send_bulletin(&self, caller: &Principal, draft: BulletinDraft) -> Result<Bulletin> {
+        if !matches!(caller.role, Role::Admin | Role::Authority | Role::Operator) {
+            return Err(Failure::forbidden("authorities and operators send bulletins"));
+        }
+        draft.check()?;
+        if let Some(area) = &draft.area {
+            SiteGeometry::from_geojson(area).map_err(|e| {
+                let reason = match e {
+                    DomainError::GeometryInvalid { reason } => reason,
+                    other => other.to_string(),
+                };
+                DomainError::validation("area", format!("the area is not a valid polygon: {reason}"))
+            })?;
+        }
+        for site in &draft.sites {
+            self.readable_site(caller, site)
+                .await
+                .map_err(|_| DomainError::validation("sites", format!("no site {site} you may read")))?;
+        }
+        if let Some(scenario) = &draft.scenario {
+            let known = vigie_assessment::Methodology::embedded()
+                .map_err(|_| Failure::internal())?
+                .scenarios
+                .iter()
+                .any(|s| s.id == *scenario);
+            if !known {
+                return Err(DomainError::validation(
+                    "scenario",
+                    format!("'{scenario}' is not a scenario of the methodology"),
+                )
+                .into());
+            }
+        }
+        if let Some(reference) = &draft.references
+            && self.readable_bulletin(caller, reference).await.is_err()
+        {
+            return Err(DomainError::validation("references", "no bulletin you may read has this id").into());
+        }
+        let mut receipt_orgs: BTreeSet<OrgId> = BTreeSet::new();
+        let mine = self.member_communities(caller).await?;
+        for community in &draft.recipients.communities {
+            if !mine.contains(community) {
+                return Err(DomainError::validation(
+                    "recipients",
+                    format!("your organisation is not a member of a community {community}"),
+                )
+                .into());
+            }
+            let members = self.store.community_members(community).await?;
+            receipt_orgs.extend(members.into_iter().filter(|m| m.state == MembershipState::Member).map(|m| m.org_id));
+        }
+        for org in &draft.recipients.orgs {
+            if self.store.org_by_id(org).await?.is_none() {
+                return Err(DomainError::validation("recipients", format!("no organisation {org}")).into());
+            }
+            receipt_orgs.insert(org.clone());
+        }
+        for user in &draft.recipients.users {
+            let found = self.store.user_by_id(user).await?;
+            let Some(found) = found else {
+                return Err(DomainError::validation("recipients", format!("no user {user}")).into());
+            };
+            receipt_orgs.insert(found.org_id);
+        }
+        receipt_orgs.remove(&caller.org_id);
+        let bulletin = Bulletin {
+            id: uuid_like(),
+            author: caller.user_id.clone(),
+            author_org: caller.org_id.clone(),
+            created_at_ms: self.now_ms(),
+            draft,
+        };
+        let receipt_orgs: Vec<OrgId> = receipt_orgs.into_iter().collect();
+        self.store.create_bulletin(&self.write_context(caller), &bulletin, &receipt_orgs).await?;
+        Ok(bulletin)
+    }
+
+    /// The bulletins the caller may read, newest first; the list is audited as read.
+    pub async fn bulletins(&self, caller: &Principal) -> Result<Vec<Bulletin>> {
+        let communities = self.member_communities(caller).await?;
+        let candidates = self.store.bulletins_for(&caller.user_id, &caller.org_id, &communities, MAX_LISTED).await?;
+        let readable: Vec<Bulletin> =
+            candidates.into_iter().filter(|b| self.may_read_with(caller, b, &communities).is_some()).collect();
+        let ids: Vec<&str> = readable.iter().map(|b| b.id.as_str()).collect();
+        self.audit_read(caller, "bulletin", None, json!({"list": ids})).await?;
+        Ok(readable)
+    }
+
+    /// One bulletin; its first read by someone of a recipient organisation is noted on that
+    /// organisation's receipt.
+    pub async fn bulletin(&self, caller: &Principal, id: &BulletinId) -> Result<Bulletin> {
+        let bulletin = self.readable_bulletin(caller, id).await?;
+        self.audit_read(caller, "bulletin", Some(id.as_str()), json!({"marking": bulletin.draft.marking.label()}))
+            .await?;
+        self.store.record_bulletin_read(&self.write_context(caller), id, &caller.org_id).await?;
+        Ok(bulletin)
+    }
+
+    /// The caller's organisation acknowledges a bulletin it received.
+    pub async fn acknowledge_bulletin(&self, caller: &Principal, id: &BulletinId) -> Result<Receipt> {
+        self.readable_bulletin(caller, id).await?;
+        match self.store.acknowledge_bulletin(&self.write_context(caller), id, &caller.org_id).await {
+            Err(StoreError::NotFound(_)) => Err(DomainError::validation(
+                "org_id",
+                "your organisation is not among this bulletin's recipients: there is nothing to acknowledge",
+            )
+            .into()),
+            other => Ok(other?),
+        }
+    }
+
+    /// Per recipient organisation, when the bulletin was delivered, read and acknowledged: for
+    /// the author's organisation only.
+    pub async fn bulletin_receipts(&self, caller: &Principal, id: &BulletinId) -> Result<Vec<Receipt>> {
+        let bulletin = self.readable_bulletin(caller, id).await?;
+        if bulletin.author_org != caller.org_id {
+            return Err(Failure::not_found("bulletin"));
+        }
+        let receipts = self.store.bulletin_receipts(id).await?;
+        self.audit_read(caller, "bulletin_receipts", Some(id.as_str()), json!({"orgs": receipts.len()})).await?;
+        Ok(receipts)
+    }
+
+    async fn readable_bulletin(&self, caller: &Principal, id: &BulletinId) -> Result<Bulletin> {
+        let communities = self.member_communities(caller).await?;
+        self.store
+            .bulletin(id)
+            .await?
+            .filter(|b| self.may_read_with(caller, b, &communities).is_some())
+            .ok_or_else(|| Failure::not_found("bulletin"))
+    }
+
+    /// The communities the caller's organisation is a member of: the reader's side of GREEN.
+    pub(crate) async fn member_communities(&self, caller: &Principal) -> Result<Vec<CommunityId>> {
+        Ok(self
+            .store
+            .communities_of(&caller.org_id)
+            .await?
+            .into_iter()
+            .filter(|(_, state)| *state == MembershipState::Member)
+            .map(|(c, _)| c.id)
+            .collect())
+    }
+
+    /// The TLP rule for one bulletin: `Some(())` when the caller may read it.
+    fn may_read_with(&self, caller: &Principal, bulletin: &Bulletin, communities: &[CommunityId]) -> Option<()> {
+        let reader = Reader { user: &caller.user_id, org: &caller.org_id, communities };
+        let object = Shared {
+            marking: bulletin.draft.marking,
+            author: &bulletin.author,
+            author_org: &bulletin.author_org,
+            recipients: &bulletin.draft.recipients,
+        };
+        may_read(&reader, &object).then_some(())
+    }
+}
+
+fn uuid_like() -> BulletinId {
+    let mut bytes = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    BulletinId::from(hex::encode(bytes))
+}

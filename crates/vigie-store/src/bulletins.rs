@@ -1,0 +1,331 @@
+//! Threat bulletins, their recipients and their receipts (delivered, read, acknowledged per
+//! recipient organisation). Which bulletins a reader may see is decided by the domain's TLP
+//! rule in the application; [`BulletinStore::bulletins_for`] only narrows the candidates.
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use sqlx::{ColumnIndex, Database, Encode, Executor, IntoArguments, QueryBuilder, Row as _, Type};
+use vigie_domain::bulletin::{Bulletin, BulletinDraft, Receipt, Texts};
+use vigie_domain::sharing::{Marking, Recipients};
+use vigie_domain::{BulletinId, CommunityId, OrgId, SiteId, UserId};
+
+use crate::sql::{Backend, Sql, Value};
+use crate::{Result, StoreError, WriteContext};
+
+const BULLETIN_COLUMNS: &str =
+    "id, author_user, author_org, marking, status, msg_type, references_id, effective, expires, created_at, body";
+
+/// The fields of a bulletin kept in its `body` column.
+#[derive(Serialize, Deserialize)]
+struct Body {
+    title: Texts,
+    text: Texts,
+    instruction: Texts,
+    area: Option<serde_json::Value>,
+    sites: Vec<SiteId>,
+    scenario: Option<String>,
+    urgency: String,
+    severity: String,
+    certainty: String,
+    response_type: String,
+}
+
+#[async_trait]
+pub trait BulletinStore: Send + Sync {
+    /// Stores a bulletin with its recipients and a receipt, delivered now, for each of
+    /// `receipt_orgs`, in one transaction.
+    async fn create_bulletin(&self, ctx: &WriteContext, bulletin: &Bulletin, receipt_orgs: &[OrgId]) -> Result<()>;
+    async fn bulletin(&self, id: &BulletinId) -> Result<Option<Bulletin>>;
+    /// The newest bulletins (at most `limit`) that `user` of `org`, whose organisation is a
+    /// member of `communities`, might read: CLEAR ones, their own organisation's, and those
+    /// addressed to them, their organisation or their communities. The caller applies the rule.
+    async fn bulletins_for(
+        &self,
+        user: &UserId,
+        org: &OrgId,
+        communities: &[CommunityId],
+        limit: u32,
+    ) -> Result<Vec<Bulletin>>;
+    /// Notes the first read of a bulletin by someone of `org`, when `org` has a receipt.
+    async fn record_bulletin_read(&self, ctx: &WriteContext, id: &BulletinId, org: &OrgId) -> Result<()>;
+    /// `org` acknowledges; `NotFound` when it is not a recipient organisation.
+    async fn acknowledge_bulletin(&self, ctx: &WriteContext, id: &BulletinId, org: &OrgId) -> Result<Receipt>;
+    async fn bulletin_receipts(&self, id: &BulletinId) -> Result<Vec<Receipt>>;
+}
+
+#[async_trait]
+impl<B, DB> BulletinStore for B
+where
+    B: Backend<Db = DB>,
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'n> &'n str: ColumnIndex<DB::Row> + Encode<'n, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+    String: Value<DB>,
+    i64: Value<DB>,
+    f64: Value<DB>,
+    bool: Value<DB>,
+    Option<String>: Value<DB>,
+    Option<i64>: Value<DB>,
+{
+    #[tracing::instrument(skip_all)]
+    async fn create_bulletin(&self, ctx: &WriteContext, bulletin: &Bulletin, receipt_orgs: &[OrgId]) -> Result<()> {
+        let d = &bulletin.draft;
+        let body = Body {
+            title: d.title.clone(),
+            text: d.text.clone(),
+            instruction: d.instruction.clone(),
+            area: d.area.clone(),
+            sites: d.sites.clone(),
+            scenario: d.scenario.clone(),
+            urgency: d.urgency.clone(),
+            severity: d.severity.clone(),
+            certainty: d.certainty.clone(),
+            response_type: d.response_type.clone(),
+        };
+        let body = serde_json::to_string(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query(&format!(
+            "INSERT INTO bulletins ({BULLETIN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(bulletin.id.as_str())
+        .bind(bulletin.author.as_str())
+        .bind(bulletin.author_org.as_str())
+        .bind(d.marking.label())
+        .bind(&d.status)
+        .bind(&d.msg_type)
+        .bind(d.references.as_ref().map(|r| r.to_string()))
+        .bind(d.effective_ms)
+        .bind(d.expires_ms)
+        .bind(bulletin.created_at_ms)
+        .bind(body)
+        .execute(&mut *tx)
+        .await?;
+        let named = d.recipients.communities.iter().map(|c| ("community", c.as_str()));
+        let named = named
+            .chain(d.recipients.orgs.iter().map(|o| ("org", o.as_str())))
+            .chain(d.recipients.users.iter().map(|u| ("user", u.as_str())));
+        for (kind, reference) in named {
+            sqlx::query(
+                "INSERT INTO bulletin_recipients (bulletin_id, kind, ref) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            )
+            .bind(bulletin.id.as_str())
+            .bind(kind)
+            .bind(reference)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for org in receipt_orgs {
+            sqlx::query("INSERT INTO bulletin_receipts (bulletin_id, org_id, delivered_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .bind(bulletin.id.as_str())
+                .bind(org.as_str())
+                .bind(ctx.at_ms)
+                .execute(&mut *tx)
+                .await?;
+        }
+        // The text may be TLP:RED: the audit log keeps what was sent and to whom, not what it says.
+        Sql::<DB>::audit(
+            &mut tx,
+            ctx,
+            "bulletin.create",
+            "bulletin",
+            Some(&bulletin.id),
+            serde_json::json!({
+                "marking": d.marking.label(),
+                "msg_type": d.msg_type,
+                "status": d.status,
+                "references": d.references,
+                "recipient_orgs": receipt_orgs.len(),
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn bulletin(&self, id: &BulletinId) -> Result<Option<Bulletin>> {
+        let row = sqlx::query(&format!("SELECT {BULLETIN_COLUMNS} FROM bulletins WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut found = vec![bulletin_from_row::<DB>(&row)?];
+        attach_recipients(self, &mut found).await?;
+        Ok(found.pop())
+    }
+
+    async fn bulletins_for(
+        &self,
+        user: &UserId,
+        org: &OrgId,
+        communities: &[CommunityId],
+        limit: u32,
+    ) -> Result<Vec<Bulletin>> {
+        let mut qb = QueryBuilder::<DB>::new(format!(
+            "SELECT {BULLETIN_COLUMNS} FROM bulletins b WHERE b.marking = 'TLP:CLEAR' OR b.author_org = "
+        ));
+        qb.push_bind(org.as_str());
+        qb.push(" OR EXISTS (SELECT 1 FROM bulletin_recipients r WHERE r.bulletin_id = b.id AND ((r.kind = 'org' AND r.ref = ");
+        qb.push_bind(org.as_str());
+        qb.push(") OR (r.kind = 'user' AND r.ref = ");
+        qb.push_bind(user.as_str());
+        qb.push(")");
+        if !communities.is_empty() {
+            qb.push(" OR (r.kind = 'community' AND r.ref IN (");
+            let mut list = qb.separated(", ");
+            for community in communities {
+                list.push_bind(community.as_str());
+            }
+            list.push_unseparated("))");
+        }
+        qb.push(")) ORDER BY b.created_at DESC, b.id LIMIT ");
+        qb.push_bind(i64::from(limit));
+        let rows = self.fetch_built(qb).await?;
+        let mut found = rows.iter().map(bulletin_from_row::<DB>).collect::<Result<Vec<_>>>()?;
+        attach_recipients(self, &mut found).await?;
+        Ok(found)
+    }
+
+    async fn record_bulletin_read(&self, ctx: &WriteContext, id: &BulletinId, org: &OrgId) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let first = sqlx::query(
+            "UPDATE bulletin_receipts SET read_at = $1 WHERE bulletin_id = $2 AND org_id = $3 AND read_at IS NULL",
+        )
+        .bind(ctx.at_ms)
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if B::rows_affected(&first) > 0 {
+            Sql::<DB>::audit(
+                &mut tx,
+                ctx,
+                "bulletin.receipt_read",
+                "bulletin",
+                Some(id),
+                serde_json::json!({"org_id": org}),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn acknowledge_bulletin(&self, ctx: &WriteContext, id: &BulletinId, org: &OrgId) -> Result<Receipt> {
+        let mut tx = self.begin_write().await?;
+        let changed = sqlx::query("UPDATE bulletin_receipts SET acked_at = COALESCE(acked_at, $1), read_at = COALESCE(read_at, $1) WHERE bulletin_id = $2 AND org_id = $3")
+            .bind(ctx.at_ms)
+            .bind(id.as_str())
+            .bind(org.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if B::rows_affected(&changed) == 0 {
+            return Err(StoreError::NotFound("receipt".into()));
+        }
+        Sql::<DB>::audit(&mut tx, ctx, "bulletin.ack", "bulletin", Some(id), serde_json::json!({"org_id": org}))
+            .await?;
+        let row = sqlx::query("SELECT org_id, delivered_at, read_at, acked_at FROM bulletin_receipts WHERE bulletin_id = $1 AND org_id = $2")
+            .bind(id.as_str())
+            .bind(org.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+        let receipt = receipt_from_row::<DB>(&row)?;
+        tx.commit().await?;
+        Ok(receipt)
+    }
+
+    async fn bulletin_receipts(&self, id: &BulletinId) -> Result<Vec<Receipt>> {
+        let rows = sqlx::query("SELECT org_id, delivered_at, read_at, acked_at FROM bulletin_receipts WHERE bulletin_id = $1 ORDER BY org_id")
+            .bind(id.as_str())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(receipt_from_row::<DB>).collect()
+    }
+}
+
+/// Fills in the recipients of `bulletins`, with one query for all of them.
+async fn attach_recipients<B, DB>(store: &B, bulletins: &mut [Bulletin]) -> Result<()>
+where
+    B: Backend<Db = DB>,
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'n> &'n str: ColumnIndex<DB::Row> + Encode<'n, DB> + Type<DB>,
+    String: Value<DB>,
+{
+    if bulletins.is_empty() {
+        return Ok(());
+    }
+    let mut qb =
+        QueryBuilder::<DB>::new("SELECT bulletin_id, kind, ref FROM bulletin_recipients WHERE bulletin_id IN (");
+    let mut list = qb.separated(", ");
+    for bulletin in bulletins.iter() {
+        list.push_bind(bulletin.id.as_str());
+    }
+    list.push_unseparated(") ORDER BY bulletin_id, kind, ref");
+    for row in store.fetch_built(qb).await? {
+        let (id, kind, reference): (String, String, String) =
+            (row.try_get("bulletin_id")?, row.try_get("kind")?, row.try_get("ref")?);
+        let Some(bulletin) = bulletins.iter_mut().find(|b| b.id == id) else { continue };
+        let to = &mut bulletin.draft.recipients;
+        match kind.as_str() {
+            "community" => to.communities.push(reference.into()),
+            "org" => to.orgs.push(reference.into()),
+            _ => to.users.push(reference.into()),
+        }
+    }
+    Ok(())
+}
+
+fn bulletin_from_row<DB: Database>(row: &DB::Row) -> Result<Bulletin>
+where
+    for<'n> &'n str: ColumnIndex<DB::Row>,
+    String: Value<DB>,
+    i64: Value<DB>,
+    Option<String>: Value<DB>,
+    Option<i64>: Value<DB>,
+{
+    let corrupt = |what: &str, e: &dyn std::fmt::Display| StoreError::Corrupt(format!("bulletin {what}: {e}"));
+    let body: Body = serde_json::from_str(&row.try_get::<String, _>("body")?).map_err(|e| corrupt("body", &e))?;
+    let marking: String = row.try_get("marking")?;
+    Ok(Bulletin {
+        id: row.try_get::<String, _>("id")?.into(),
+        author: row.try_get::<String, _>("author_user")?.into(),
+        author_org: row.try_get::<String, _>("author_org")?.into(),
+        created_at_ms: row.try_get("created_at")?,
+        draft: BulletinDraft {
+            title: body.title,
+            text: body.text,
+            instruction: body.instruction,
+            marking: Marking::parse(&marking).map_err(|e| corrupt("marking", &e))?,
+            recipients: Recipients::default(),
+            area: body.area,
+            sites: body.sites,
+            scenario: body.scenario,
+            urgency: body.urgency,
+            severity: body.severity,
+            certainty: body.certainty,
+            response_type: body.response_type,
+            status: row.try_get("status")?,
+            msg_type: row.try_get("msg_type")?,
+            references: row.try_get::<Option<String>, _>("references_id")?.map(BulletinId::from),
+            effective_ms: row.try_get("effective")?,
+            expires_ms: row.try_get("expires")?,
+        },
+    })
+}
+
+fn receipt_from_row<DB: Database>(row: &DB::Row) -> Result<Receipt>
+where
+    for<'n> &'n str: ColumnIndex<DB::Row>,
+    String: Value<DB>,
+    i64: Value<DB>,
+    Option<i64>: Value<DB>,
+{
+    Ok(Receipt {
+        org_id: row.try_get::<String, _>("org_id")?.into(),
+        delivered_at_ms: row.try_get("delivered_at")?,
+        read_at_ms: row.try_get("read_at")?,
+        acked_at_ms: row.try_get("acked_at")?,
+    })
+}
