@@ -1304,3 +1304,181 @@ async fn bulletins_reach_their_recipients_and_no_one_else() {
         assert!(entries.iter().all(|e| !e.record.details.to_string().contains("grey van")), "no text in the audit log");
     }
 }
+
+/// A small deterministic generator for the generated worlds (xorshift).
+struct Draw(u64);
+
+impl Draw {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+
+    fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// Generated worlds (organisations, users of every role, communities with invitations
+/// accepted or not, bulletins of every marking to random recipients): for every user and
+/// every bulletin, the list and the read answer exactly what the TLP rule says, computed here
+/// from the world as generated, not from what the application stored.
+#[tokio::test]
+async fn generated_worlds_leak_no_bulletin() {
+    use std::collections::{BTreeMap, BTreeSet};
+    use vigie_domain::CommunityId;
+    use vigie_domain::access::Principal;
+    use vigie_domain::sharing::{Marking, Recipients};
+
+    for (store, _dir) in stores().await {
+        let app = vigie_app::App::new(store.clone(), vigie_app::Settings::default());
+        for seed in [0x5eed_u64, 0xfeed_beef, 0x1234_5678_9abc] {
+            let mut draw = Draw(seed);
+            let mut orgs = Vec::new();
+            for i in 0..5 {
+                let kind = if i < 2 { OrgKind::Authority } else { OrgKind::Operator };
+                orgs.push(store.create_org(&ctx(), &format!("Org {seed} {i}"), kind).await.unwrap());
+            }
+            let mut people: Vec<Principal> = Vec::new();
+            for (i, org) in orgs.iter().enumerate() {
+                let roles: &[Role] =
+                    if i < 2 { &[Role::Authority, Role::Viewer] } else { &[Role::Operator, Role::Viewer] };
+                for (j, role) in roles.iter().enumerate() {
+                    let email = format!("u{seed}-{i}-{j}@example.org");
+                    let new = NewUser {
+                        email: email.clone(),
+                        org_id: org.id.clone(),
+                        role: *role,
+                        password_hash: "x".into(),
+                    };
+                    let user = store.create_user(&ctx(), new).await.unwrap();
+                    people.push(Principal {
+                        user_id: user.id,
+                        email,
+                        org_id: org.id.clone(),
+                        role: *role,
+                        overseen_orgs: Vec::new(),
+                        manages_org: false,
+                        must_enrol_second_factor: false,
+                    });
+                }
+            }
+            // Communities of the two authorities; each other organisation is invited or not,
+            // and accepts or not.
+            let mut members: BTreeMap<OrgId, BTreeSet<CommunityId>> = BTreeMap::new();
+            for (a, owner) in people.iter().filter(|p| p.role == Role::Authority).enumerate() {
+                let community = app.create_community(owner, &format!("Community {seed} {a}")).await.unwrap();
+                members.entry(owner.org_id.clone()).or_default().insert(community.id.clone());
+                for org in orgs.iter().filter(|o| o.id != owner.org_id) {
+                    if !draw.chance(70) {
+                        continue;
+                    }
+                    app.invite_to_community(owner, &community.id, &org.id).await.unwrap();
+                    if draw.chance(60) {
+                        let answerer = people.iter().find(|p| p.org_id == org.id && p.role != Role::Viewer).unwrap();
+                        app.join_community(answerer, &community.id).await.unwrap();
+                        members.entry(org.id.clone()).or_default().insert(community.id.clone());
+                    }
+                }
+            }
+            // Bulletins of every marking, by authorities and operators.
+            let senders: Vec<&Principal> = people.iter().filter(|p| p.role != Role::Viewer).collect();
+            let mut sent = Vec::new();
+            for _ in 0..20 {
+                let author = senders[draw.below(senders.len())];
+                let theirs: Vec<CommunityId> =
+                    members.get(&author.org_id).map(|c| c.iter().cloned().collect()).unwrap_or_default();
+                let marking = Marking::ALL[draw.below(5)];
+                let mut recipients = Recipients::default();
+                for org in &orgs {
+                    if draw.chance(30) {
+                        recipients.orgs.push(org.id.clone());
+                    }
+                }
+                for person in &people {
+                    if draw.chance(15) {
+                        recipients.users.push(person.user_id.clone());
+                    }
+                }
+                for community in &theirs {
+                    if draw.chance(50) {
+                        recipients.communities.push(community.clone());
+                    }
+                }
+                let needs_more =
+                    recipients.communities.is_empty() && recipients.orgs.is_empty() && recipients.users.is_empty()
+                        || (marking == Marking::Green && recipients.communities.is_empty())
+                        || (marking == Marking::Red && recipients.users.is_empty());
+                if needs_more {
+                    recipients.users.push(people[draw.below(people.len())].user_id.clone());
+                    if let Some(first) = theirs.first() {
+                        recipients.communities.push(first.clone());
+                    }
+                }
+                let draft = vigie_domain::bulletin::BulletinDraft {
+                    title: vigie_domain::bulletin::Texts { en: Some("t".into()), fr: None },
+                    text: vigie_domain::bulletin::Texts { en: Some("x".into()), fr: None },
+                    instruction: Default::default(),
+                    marking,
+                    recipients: recipients.clone(),
+                    area: None,
+                    sites: Vec::new(),
+                    scenario: None,
+                    urgency: "Unknown".into(),
+                    severity: "Unknown".into(),
+                    certainty: "Unknown".into(),
+                    response_type: "Monitor".into(),
+                    status: "Test".into(),
+                    msg_type: "Alert".into(),
+                    references: None,
+                    effective_ms: 0,
+                    expires_ms: None,
+                };
+                match app.send_bulletin(author, draft).await {
+                    Ok(bulletin) => {
+                        sent.push((bulletin.id, author.user_id.clone(), author.org_id.clone(), marking, recipients))
+                    }
+                    // GREEN from an organisation in no community: refused, nothing to read.
+                    Err(err) => assert!(marking == Marking::Green && theirs.is_empty(), "{err:?}"),
+                }
+            }
+            // Every user, every bulletin: the list and the read agree with the rule.
+            let mut allowed_total = 0;
+            for person in &people {
+                let communities: Vec<CommunityId> =
+                    members.get(&person.org_id).map(|c| c.iter().cloned().collect()).unwrap_or_default();
+                let listed: BTreeSet<String> =
+                    app.bulletins(person).await.unwrap().into_iter().map(|b| b.id.to_string()).collect();
+                for (id, author, author_org, marking, recipients) in &sent {
+                    // The standard's table, written out here on purpose: an oracle that called
+                    // the rule under test could not catch a fault in it.
+                    let expected = *author == person.user_id
+                        || match marking {
+                            Marking::Clear => true,
+                            Marking::Green => recipients.communities.iter().any(|c| communities.contains(c)),
+                            Marking::Amber | Marking::AmberStrict => {
+                                *author_org == person.org_id || recipients.orgs.contains(&person.org_id)
+                            }
+                            Marking::Red => recipients.users.contains(&person.user_id),
+                        };
+                    allowed_total += usize::from(expected);
+                    let read = app.bulletin(person, id).await;
+                    assert_eq!(read.is_ok(), expected, "{} reading {} {id}", person.email, marking.label());
+                    assert_eq!(
+                        listed.contains(id.as_str()),
+                        expected,
+                        "{} listing {} {id}",
+                        person.email,
+                        marking.label()
+                    );
+                    if let Err(err) = read {
+                        assert_eq!(err.code, vigie_domain::Code::NotFound, "a denial looks like a missing bulletin");
+                    }
+                }
+            }
+            assert!(allowed_total > 0 && allowed_total < people.len() * sent.len(), "a world with both answers");
+        }
+    }
+}
