@@ -8,11 +8,20 @@ use serde_json::json;
 use vigie_domain::access::{Principal, Role};
 use vigie_domain::bulletin::{Bulletin, BulletinDraft, Receipt};
 use vigie_domain::geometry::SiteGeometry;
-use vigie_domain::sharing::{MembershipState, Reader, Shared, may_read};
+use vigie_domain::sharing::{Community, MembershipState, Reader, Shared, may_read};
 use vigie_domain::{BulletinId, CommunityId, DomainError, OrgId};
 use vigie_store::StoreError;
 
 use crate::{App, Failure, Result};
+
+/// What awaits a user: bulletins to acknowledge (with their organisation's receipt) and
+/// community invitations.
+#[derive(Debug, Clone)]
+pub struct Inbox {
+    pub bulletins: Vec<(Bulletin, Receipt)>,
+    pub invitations: Vec<Community>,
+    pub unread: usize,
+}
 
 /// How many bulletins a list shows at most, newest first.
 pub const MAX_LISTED: u32 = 500;
@@ -142,6 +151,33 @@ impl App {
         let receipts = self.store.bulletin_receipts(id).await?;
         self.audit_read(caller, "bulletin_receipts", Some(id.as_str()), json!({"orgs": receipts.len()})).await?;
         Ok(receipts)
+    }
+
+    /// The caller's inbox: bulletins to their organisation not yet acknowledged (those they
+    /// may read), and its community invitations; `unread` counts the bulletins nobody of the
+    /// organisation has opened and the invitations.
+    pub async fn inbox(&self, caller: &Principal) -> Result<Inbox> {
+        let communities = self.member_communities(caller).await?;
+        let mut bulletins = Vec::new();
+        for (id, receipt) in self.store.open_receipts(&caller.org_id, MAX_LISTED).await? {
+            if let Some(bulletin) =
+                self.store.bulletin(&id).await?.filter(|b| self.may_read_with(caller, b, &communities).is_some())
+            {
+                bulletins.push((bulletin, receipt));
+            }
+        }
+        let invitations: Vec<Community> = self
+            .store
+            .communities_of(&caller.org_id)
+            .await?
+            .into_iter()
+            .filter(|(_, state)| *state == MembershipState::Invited)
+            .map(|(c, _)| c)
+            .collect();
+        let unread = bulletins.iter().filter(|(_, r)| r.read_at_ms.is_none()).count() + invitations.len();
+        let ids: Vec<&str> = bulletins.iter().map(|(b, _)| b.id.as_str()).collect();
+        self.audit_read(caller, "inbox", None, json!({"bulletins": ids, "invitations": invitations.len()})).await?;
+        Ok(Inbox { bulletins, invitations, unread })
     }
 
     async fn readable_bulletin(&self, caller: &Principal, id: &BulletinId) -> Result<Bulletin> {

@@ -24,6 +24,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/bulletins/{id}"),
     ("post", "/api/v1/bulletins/{id}/ack"),
     ("get", "/api/v1/bulletins/{id}/receipts"),
+    ("get", "/api/v1/inbox"),
 ];
 
 pub fn routes() -> Router<AppState> {
@@ -32,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/bulletins/{id}", get(show))
         .route("/api/v1/bulletins/{id}/ack", post(acknowledge))
         .route("/api/v1/bulletins/{id}/receipts", get(receipts))
+        .route("/api/v1/inbox", get(inbox))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -185,4 +187,24 @@ async fn receipts(
 ) -> Result<Json<Value>, ApiError> {
     let items: Vec<Value> = state.app.bulletin_receipts(&caller, &id).await?.iter().map(receipt_view).collect();
     Ok(Json(json!({ "items": items })))
+}
+
+async fn inbox(State(state): State<AppState>, Caller(caller): Caller) -> Result<Json<Value>, ApiError> {
+    let inbox = state.app.inbox(&caller).await?;
+    let mut items: Vec<Value> = inbox
+        .bulletins
+        .iter()
+        .map(|(bulletin, receipt)| {
+            json!({
+                "kind": "bulletin",
+                "bulletin": view(bulletin),
+                "receipt": receipt_view(receipt),
+                "unread": receipt.read_at_ms.is_none(),
+            })
+        })
+        .collect();
+    items.extend(
+        inbox.invitations.iter().map(|c| json!({"kind": "community_invitation", "community": c, "unread": true})),
+    );
+    Ok(Json(json!({ "items": items, "unread": inbox.unread })))
 }

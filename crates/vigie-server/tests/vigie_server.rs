@@ -1213,6 +1213,13 @@ async fn bulletins_reach_their_recipients_and_no_one_else() {
         let (_, listed) = world.call("GET", "/api/v1/bulletins", Some(stranger), None).await;
         assert_eq!(listed["items"], json!([]), "nor listed");
         assert_eq!(world.call("GET", &url, Some(viewer), None).await.0, StatusCode::OK, "the author's organisation");
+        let (_, inbox) = world.call("GET", "/api/v1/inbox", Some(operator), None).await;
+        assert_eq!(
+            (inbox["unread"].as_u64(), inbox["items"][0]["bulletin"]["id"].clone()),
+            (Some(1), amber["id"].clone())
+        );
+        let (_, inbox) = world.call("GET", "/api/v1/inbox", Some(stranger), None).await;
+        assert_eq!(inbox["unread"], 0, "{inbox}");
         let (status, read) = world.call("GET", &url, Some(operator), None).await;
         assert_eq!((status, read["text"]["en"].as_str().unwrap().contains('\n')), (StatusCode::OK, true), "{read}");
         let (_, receipts) = world.call("GET", &format!("{url}/receipts"), Some(officer), None).await;
@@ -1223,6 +1230,8 @@ async fn bulletins_reach_their_recipients_and_no_one_else() {
         let (status, acked) = world.call("POST", &format!("{url}/ack"), Some(operator), None).await;
         assert_eq!((status, acked["acked_at"].is_string()), (StatusCode::OK, true), "{acked}");
         assert_eq!(world.call("GET", &format!("{url}/receipts"), Some(operator), None).await.0, StatusCode::NOT_FOUND);
+        let (_, inbox) = world.call("GET", "/api/v1/inbox", Some(operator), None).await;
+        assert_eq!(inbox["items"], json!([]), "acknowledged: off the inbox");
 
         // GREEN to the community: members read; RED to one person: only them and the author.
         let green = bulletin_body("TLP:GREEN", json!({"communities": [forum]}));

@@ -50,6 +50,8 @@ pub trait BulletinStore: Send + Sync {
     /// `org` acknowledges; `NotFound` when it is not a recipient organisation.
     async fn acknowledge_bulletin(&self, ctx: &WriteContext, id: &BulletinId, org: &OrgId) -> Result<Receipt>;
     async fn bulletin_receipts(&self, id: &BulletinId) -> Result<Vec<Receipt>>;
+    /// `org`'s receipts not yet acknowledged, newest first: what its inbox lists.
+    async fn open_receipts(&self, org: &OrgId, limit: u32) -> Result<Vec<(BulletinId, Receipt)>>;
 }
 
 #[async_trait]
@@ -232,6 +234,17 @@ where
         let receipt = receipt_from_row::<DB>(&row)?;
         tx.commit().await?;
         Ok(receipt)
+    }
+
+    async fn open_receipts(&self, org: &OrgId, limit: u32) -> Result<Vec<(BulletinId, Receipt)>> {
+        let rows = sqlx::query("SELECT bulletin_id, org_id, delivered_at, read_at, acked_at FROM bulletin_receipts WHERE org_id = $1 AND acked_at IS NULL ORDER BY delivered_at DESC, bulletin_id LIMIT $2")
+            .bind(org.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|row| Ok((BulletinId::from(row.try_get::<String, _>("bulletin_id")?), receipt_from_row::<DB>(row)?)))
+            .collect()
     }
 
     async fn bulletin_receipts(&self, id: &BulletinId) -> Result<Vec<Receipt>> {

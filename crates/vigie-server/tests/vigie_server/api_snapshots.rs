@@ -496,6 +496,8 @@ async fn api_snapshot_bulletins() {
         let (_, bulletin) = story.call("POST", "/api/v1/bulletins", "officer", Some(body("TLP:AMBER"))).await;
         story.name("bulletin", &bulletin["id"]);
         story.call("POST", "/api/v1/bulletins", "officer", Some(body("TLP:WHITE"))).await;
+        story.call("GET", "/api/v1/inbox", "operator", None).await;
+        story.call("GET", "/api/v1/inbox", "anonymous", None).await;
         story.call("GET", "/api/v1/bulletins", "operator", None).await;
         story.call("GET", "/api/v1/bulletins", "anonymous", None).await;
         let url = format!("/api/v1/bulletins/{}", bulletin["id"].as_str().unwrap());
@@ -505,6 +507,7 @@ async fn api_snapshot_bulletins() {
         story.call("POST", &format!("{url}/ack"), "operator", None).await;
         story.call("GET", &format!("{url}/receipts"), "operator", None).await;
         story.call("GET", &format!("{url}/receipts"), "officer", None).await;
+        story.call("GET", "/api/v1/inbox", "operator", None).await;
         transcripts.push((world.store.backend(), story.finish()));
     }
     pin("bulletins", transcripts);
