@@ -275,6 +275,21 @@ impl App {
         Ok(Me { principal: caller.clone(), org })
     }
 
+    /// The names of organisations, by id: who sent a bulletin the caller reads, who received
+    /// one the caller sent. A name says nothing protected; the ids come from objects the caller
+    /// was allowed to read.
+    pub async fn organisation_names(&self, ids: &[OrgId]) -> Result<std::collections::HashMap<OrgId, String>> {
+        let mut names = std::collections::HashMap::new();
+        for id in ids {
+            if !names.contains_key(id)
+                && let Some(org) = self.store.org_by_id(id).await?
+            {
+                names.insert(org.id, org.name);
+            }
+        }
+        Ok(names)
+    }
+
     /// The organisations the caller may read.
     pub async fn organisations(&self, caller: &Principal) -> Result<Vec<Org>> {
         Ok(self.store.list_orgs().await?.into_iter().filter(|o| caller.can_read_org(&o.id)).collect())

@@ -8,7 +8,7 @@ use serde_json::json;
 use vigie_domain::access::{Principal, Role};
 use vigie_domain::bulletin::{Bulletin, BulletinDraft, Receipt};
 use vigie_domain::geometry::SiteGeometry;
-use vigie_domain::sharing::{Community, MembershipState, Reader, Shared, may_read};
+use vigie_domain::sharing::{Community, Marking, MembershipState, Reader, Shared, may_read};
 use vigie_domain::{BulletinId, CommunityId, DomainError, OrgId};
 use vigie_store::StoreError;
 
@@ -30,8 +30,13 @@ impl App {
     /// Sends a bulletin: checks it, works out the recipient organisations (those named, the
     /// members of the named communities, the organisations of the named people; not the
     /// author's own) and stores it with a delivered receipt for each, in one transaction.
-    pub async fn send_bulletin(&self, caller: &Principal, draft: BulletinDraft) -> Result<Bulletin> {
-        if !matches!(caller.role, Role::Admin | Role::Authority | Role::Operator) {
+    ///
+    /// Under AMBER or AMBER+STRICT, naming a community names its member organisations of the
+    /// moment, and naming a person names their organisation: they are stored as recipient
+    /// organisations, so that the rule (organisations named) lets them read what they are
+    /// asked to acknowledge, and an organisation joining later does not read past bulletins.
+    pub async fn send_bulletin(&self, caller: &Principal, mut draft: BulletinDraft) -> Result<Bulletin> {
+        if !Self::may_send_bulletins(caller) {
             return Err(Failure::forbidden("authorities and operators send bulletins"));
         }
         draft.check()?;
@@ -95,6 +100,13 @@ impl App {
             receipt_orgs.insert(found.org_id);
         }
         receipt_orgs.remove(&caller.org_id);
+        if matches!(draft.marking, Marking::Amber | Marking::AmberStrict) {
+            for org in &receipt_orgs {
+                if !draft.recipients.orgs.contains(org) {
+                    draft.recipients.orgs.push(org.clone());
+                }
+            }
+        }
         let bulletin = Bulletin {
             id: uuid_like(),
             author: caller.user_id.clone(),
@@ -155,8 +167,22 @@ impl App {
 
     /// The caller's inbox: bulletins to their organisation not yet acknowledged (those they
     /// may read), and its community invitations; `unread` counts the bulletins nobody of the
-    /// organisation has opened and the invitations.
+    /// organisation has opened and the invitations. The read is audited.
     pub async fn inbox(&self, caller: &Principal) -> Result<Inbox> {
+        let inbox = self.open_items(caller).await?;
+        let ids: Vec<&str> = inbox.bulletins.iter().map(|(b, _)| b.id.as_str()).collect();
+        self.audit_read(caller, "inbox", None, json!({"bulletins": ids, "invitations": inbox.invitations.len()}))
+            .await?;
+        Ok(inbox)
+    }
+
+    /// How many items of the inbox are unread, for the header of every page: a count of the
+    /// caller's own items, which shows nothing of them, so it is not audited.
+    pub async fn inbox_unread(&self, caller: &Principal) -> Result<usize> {
+        Ok(self.open_items(caller).await?.unread)
+    }
+
+    async fn open_items(&self, caller: &Principal) -> Result<Inbox> {
         let communities = self.member_communities(caller).await?;
         let mut bulletins = Vec::new();
         for (id, receipt) in self.store.open_receipts(&caller.org_id, MAX_LISTED).await? {
@@ -175,9 +201,12 @@ impl App {
             .map(|(c, _)| c)
             .collect();
         let unread = bulletins.iter().filter(|(_, r)| r.read_at_ms.is_none()).count() + invitations.len();
-        let ids: Vec<&str> = bulletins.iter().map(|(b, _)| b.id.as_str()).collect();
-        self.audit_read(caller, "inbox", None, json!({"bulletins": ids, "invitations": invitations.len()})).await?;
         Ok(Inbox { bulletins, invitations, unread })
+    }
+
+    /// May the caller send bulletins (the pages show the compose button)?
+    pub fn may_send_bulletins(caller: &Principal) -> bool {
+        matches!(caller.role, Role::Admin | Role::Authority | Role::Operator)
     }
 
     async fn readable_bulletin(&self, caller: &Principal, id: &BulletinId) -> Result<Bulletin> {

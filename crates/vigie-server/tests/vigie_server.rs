@@ -1467,8 +1467,16 @@ async fn generated_worlds_leak_no_bulletin() {
                         || match marking {
                             Marking::Clear => true,
                             Marking::Green => recipients.communities.iter().any(|c| communities.contains(c)),
+                            // Naming a community under AMBER names its member organisations of
+                            // the moment (nobody joins after the bulletins here), naming a
+                            // person names their organisation.
                             Marking::Amber | Marking::AmberStrict => {
-                                *author_org == person.org_id || recipients.orgs.contains(&person.org_id)
+                                *author_org == person.org_id
+                                    || recipients.orgs.contains(&person.org_id)
+                                    || recipients.communities.iter().any(|c| communities.contains(c))
+                                    || people
+                                        .iter()
+                                        .any(|p| p.org_id == person.org_id && recipients.users.contains(&p.user_id))
                             }
                             Marking::Red => recipients.users.contains(&person.user_id),
                         };

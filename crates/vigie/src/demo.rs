@@ -99,6 +99,9 @@ pub async fn load(app: &App) -> Result<(), CliError> {
     if load_assessments(app).await? > 0 {
         println!("Demo assessments: two validated (Senaatintori, the central station), one in progress (Stockmann).");
     }
+    if load_cooperation(app).await? {
+        println!("Demo cooperation: the city-centre operators forum, with two bulletins (one an exercise).");
+    }
     let passages = crate::cmd::library::ingest_demo(&console, &city).await?;
     println!(
         "Demo library: {} EU and UN documents, {passages} passages (sources: data/demo/library/SOURCES.md).",
@@ -220,6 +223,73 @@ async fn load_assessments(app: &App) -> Result<usize, CliError> {
 }
 
 /// A demo account as it signs in (its password is public), to act through the use cases.
+/// The city's forum of city-centre operators, with the demo's operator as a member, and two
+/// bulletins to it: an exercise announcement (GREEN) and a warning (AMBER). Only on the first
+/// load; returns whether it made them.
+async fn load_cooperation(app: &App) -> Result<bool, CliError> {
+    use vigie_domain::bulletin::{BulletinDraft, Texts};
+    use vigie_domain::sharing::{Marking, Recipients};
+    let officer = demo_principal(app, "officer@vigie.demo").await?;
+    if !app.my_communities(&officer).await?.is_empty() {
+        return Ok(false);
+    }
+    let operator = demo_principal(app, "operator@vigie.demo").await?;
+    let forum = app.create_community(&officer, "Helsinki city-centre operators forum").await?;
+    app.invite_to_community(&officer, &forum.id, &operator.org_id).await?;
+    app.join_community(&operator, &forum.id).await?;
+    let day = 86_400_000;
+    let now = app.now_ms();
+    let texts = |fr: &str, en: &str| Texts { fr: Some(fr.to_owned()), en: Some(en.to_owned()) };
+    let to_forum = Recipients { communities: vec![forum.id.clone()], ..Recipients::default() };
+    let exercise = BulletinDraft {
+        title: texts(
+            "Exercice : attaque au véhicule-bélier, Senaatintori",
+            "Exercise: vehicle-ramming drill, Senaatintori",
+        ),
+        text: texts(
+            "Exercice de la police et des exploitants le samedi matin : fermeture de l’accès nord de la place pendant une heure.",
+            "Police and operators' drill on Saturday morning: the square's northern approach is closed for an hour.",
+        ),
+        instruction: texts("Prévenez vos équipes d’accueil.", "Tell your front-of-house teams."),
+        marking: Marking::Green,
+        recipients: to_forum.clone(),
+        area: None,
+        sites: Vec::new(),
+        scenario: Some("vehicle_as_weapon".into()),
+        urgency: "Future".into(),
+        severity: "Minor".into(),
+        certainty: "Observed".into(),
+        response_type: "Prepare".into(),
+        status: "Exercise".into(),
+        msg_type: "Alert".into(),
+        references: None,
+        effective_ms: now,
+        expires_ms: Some(now + 7 * day),
+    };
+    app.send_bulletin(&officer, exercise.clone()).await?;
+    let warning = BulletinDraft {
+        title: texts("Repérages suspects aux entrées de service", "Suspected reconnaissance of service entrances"),
+        text: texts(
+            "Trois signalements cette semaine : une camionnette grise filme les entrées de service des centres commerciaux du centre.",
+            "Three reports this week: a grey van films the service entrances of the centre's shopping centres.",
+        ),
+        instruction: texts(
+            "Signalez toute présence répétée ; ne l’interpellez pas.",
+            "Report any repeated presence; do not confront it.",
+        ),
+        marking: Marking::Amber,
+        scenario: Some("hostile_reconnaissance".into()),
+        urgency: "Expected".into(),
+        severity: "Moderate".into(),
+        certainty: "Likely".into(),
+        response_type: "Monitor".into(),
+        status: "Actual".into(),
+        ..exercise
+    };
+    app.send_bulletin(&officer, warning).await?;
+    Ok(true)
+}
+
 async fn demo_principal(app: &App, email: &str) -> Result<Principal, CliError> {
     let session = app.sign_in(email, DEMO_PASSWORD, None, None).await?;
     let principal = session.principal.clone();

@@ -21,6 +21,11 @@ const ASSETS: &[Asset] = &[
     Asset { name: "map.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../../assets/map.js") },
     Asset { name: "assess.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../../assets/assess.js") },
     Asset {
+        name: "bulletin.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../assets/bulletin.js"),
+    },
+    Asset {
         name: "results.js",
         mime: "text/javascript; charset=utf-8",
         body: include_bytes!("../../assets/results.js"),

@@ -7,6 +7,7 @@
 mod accounts;
 mod assess;
 mod assets;
+mod bulletins;
 mod library;
 mod registry;
 #[cfg(test)]
@@ -113,6 +114,8 @@ struct PageCtx {
     lang: Lang,
     caller: Principal,
     org_name: String,
+    /// Unread items of the caller's inbox (bulletins, invitations), shown in the header.
+    unread: usize,
 }
 
 impl PageCtx {
@@ -136,7 +139,8 @@ async fn page_ctx(state: &AppState, headers: &HeaderMap, lang: Lang) -> Result<O
         return Ok(None);
     };
     let org_name = state.app.me(&caller).await?.org.map(|o| o.name).unwrap_or_default();
-    Ok(Some(PageCtx { lang, caller, org_name }))
+    let unread = if caller.must_enrol_second_factor { 0 } else { state.app.inbox_unread(&caller).await? };
+    Ok(Some(PageCtx { lang, caller, org_name, unread }))
 }
 
 impl FromRequestParts<AppState> for PageCtx {
@@ -371,6 +375,7 @@ pub fn routes() -> Router<AppState> {
         .merge(accounts::routes())
         .merge(assess::routes())
         .merge(library::routes())
+        .merge(bulletins::routes())
         .layer(axum::middleware::from_fn(html_errors));
     Router::new()
         .route("/assets/{tag}/{name}", get(assets::serve))

@@ -1,0 +1,38 @@
+// The compose form: sends the bulletin to the API as JSON (the same call as integrations)
+// and opens it; the API's checks (recipients for the marking, CAP values) say what is wrong.
+import { t, api, errorText } from "./vigie.js";
+
+const form = document.getElementById("bulletin-form");
+if (form) form.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const error = document.getElementById("bulletin-error");
+  error.textContent = t("working");
+  const texts = (name) => {
+    const out = {};
+    for (const lang of ["fr", "en"]) {
+      const value = form[name + "_" + lang].value.trim();
+      if (value) out[lang] = value;
+    }
+    return out;
+  };
+  const checked = (name) => [...form.querySelectorAll(`input[name="${name}"]:checked`)].map((c) => c.value);
+  const now = new Date();
+  const expires = new Date(now.getTime() + Number(form.expires_days.value || 7) * 86400000);
+  const body = {
+    title: texts("title"),
+    text: texts("text"),
+    instruction: texts("instruction"),
+    marking: form.marking.value,
+    recipients: { communities: checked("community"), orgs: checked("org") },
+    urgency: form.urgency.value,
+    severity: form.severity.value,
+    certainty: form.certainty.value,
+    response_type: form.response_type.value,
+    status: form.status.value,
+    effective: now.toISOString().replace(/\.\d+Z$/, "Z"),
+    expires: expires.toISOString().replace(/\.\d+Z$/, "Z"),
+  };
+  const result = await api("POST", "/api/v1/bulletins", body);
+  if (result.ok) location.href = "/bulletins/" + encodeURIComponent(result.data.id);
+  else error.textContent = errorText(result);
+});

@@ -1,0 +1,233 @@
+//! Threat bulletins in the pages: the list of those the caller may read, one bulletin with
+//! its TLP banner in the standard's colours, the acknowledgement (a plain form, for a phone at
+//! the site) and, for the author's organisation, who read and acknowledged; the compose form
+//! (the script sends it to the same API as integrations).
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::http::header::LOCATION;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use vigie_domain::bulletin::{Bulletin, CERTAINTIES, RESPONSE_TYPES, SEVERITIES, STATUSES, Texts, URGENCIES};
+use vigie_domain::sharing::{Marking, MembershipState};
+use vigie_domain::site::Lang;
+use vigie_domain::{BulletinId, OrgId};
+
+use super::{Layout, PageCtx, PageError, render};
+use crate::AppState;
+
+/// The CSS class of a marking's colours.
+fn marking_class(marking: Marking) -> &'static str {
+    match marking {
+        Marking::Clear => "clear",
+        Marking::Green => "green",
+        Marking::Amber => "amber",
+        Marking::AmberStrict => "amber-strict",
+        Marking::Red => "red",
+    }
+}
+
+/// The text in the page's language, else the other one.
+fn in_lang(texts: &Texts, lang: Lang) -> String {
+    let (first, second) = match lang {
+        Lang::Fr => (&texts.fr, &texts.en),
+        Lang::En => (&texts.en, &texts.fr),
+    };
+    first.as_deref().filter(|t| !t.trim().is_empty()).or(second.as_deref()).unwrap_or_default().to_owned()
+}
+
+struct BulletinRow {
+    href: String,
+    title: String,
+    marking: &'static str,
+    marking_class: &'static str,
+    /// Exercise or Test, in words; empty for a real one.
+    drill: String,
+    org: String,
+    effective: String,
+    ack_due: bool,
+}
+
+#[derive(Template)]
+#[template(path = "bulletins.html")]
+struct ListPage<'a> {
+    page: Layout<'a>,
+    rows: Vec<BulletinRow>,
+    can_send: bool,
+}
+
+async fn org_names(state: &AppState, ids: &[OrgId]) -> Result<HashMap<OrgId, String>, PageError> {
+    Ok(state.app.organisation_names(ids).await?)
+}
+
+fn drill(ctx: &PageCtx, status: &str) -> String {
+    if status == "Actual" { String::new() } else { ctx.t(&format!("cap_{status}")).to_owned() }
+}
+
+async fn list(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, PageError> {
+    let bulletins = state.app.bulletins(&ctx.caller).await?;
+    let due: Vec<BulletinId> = state.app.inbox(&ctx.caller).await?.bulletins.into_iter().map(|(b, _)| b.id).collect();
+    let authors: Vec<OrgId> = bulletins.iter().map(|b| b.author_org.clone()).collect();
+    let names = org_names(&state, &authors).await?;
+    let rows = bulletins
+        .iter()
+        .map(|b| BulletinRow {
+            href: format!("/bulletins/{}", b.id),
+            title: in_lang(&b.draft.title, ctx.lang),
+            marking: b.draft.marking.label(),
+            marking_class: marking_class(b.draft.marking),
+            drill: drill(&ctx, &b.draft.status),
+            org: names.get(&b.author_org).cloned().unwrap_or_default(),
+            effective: super::assess::date_of(b.draft.effective_ms),
+            ack_due: due.contains(&b.id),
+        })
+        .collect();
+    let page = ListPage {
+        page: ctx.layout(ctx.t("bulletins_title"), &[], false),
+        rows,
+        can_send: vigie_app::App::may_send_bulletins(&ctx.caller),
+    };
+    render(&ctx, &page)
+}
+
+struct ReceiptRow {
+    org: String,
+    delivered: String,
+    read: String,
+    acked: String,
+}
+
+#[derive(Template)]
+#[template(path = "bulletin.html")]
+struct ViewPage<'a> {
+    page: Layout<'a>,
+    marking: &'static str,
+    marking_class: &'static str,
+    drill: String,
+    text: String,
+    instruction: String,
+    facts: Vec<(&'a str, String)>,
+    ack_url: Option<String>,
+    receipts: Option<Vec<ReceiptRow>>,
+}
+
+async fn view(State(state): State<AppState>, ctx: PageCtx, Path(id): Path<BulletinId>) -> Result<Response, PageError> {
+    let bulletin: Bulletin = state.app.bulletin(&ctx.caller, &id).await?;
+    let open = state.app.inbox(&ctx.caller).await?.bulletins.iter().any(|(b, _)| b.id == id);
+    let receipts = if bulletin.author_org == ctx.caller.org_id {
+        Some(state.app.bulletin_receipts(&ctx.caller, &id).await?)
+    } else {
+        None
+    };
+    let mut ids = vec![bulletin.author_org.clone()];
+    ids.extend(receipts.iter().flatten().map(|r| r.org_id.clone()));
+    let names = org_names(&state, &ids).await?;
+    let name = |org: &OrgId| names.get(org).cloned().unwrap_or_default();
+    let when = |ms: Option<i64>| ms.map(super::assess::date_of).unwrap_or_else(|| "–".to_owned());
+    let receipts = receipts.map(|all| {
+        all.into_iter()
+            .map(|r| ReceiptRow {
+                org: name(&r.org_id),
+                delivered: super::assess::date_of(r.delivered_at_ms),
+                read: when(r.read_at_ms),
+                acked: when(r.acked_at_ms),
+            })
+            .collect()
+    });
+    let d = &bulletin.draft;
+    let cap = |value: &str| ctx.t(&format!("cap_{value}")).to_owned();
+    let mut facts = vec![
+        (ctx.t("bulletin_from"), name(&bulletin.author_org)),
+        (ctx.t("bulletin_effective"), super::assess::date_of(d.effective_ms)),
+    ];
+    if let Some(expires) = d.expires_ms {
+        facts.push((ctx.t("bulletin_expires"), super::assess::date_of(expires)));
+    }
+    facts.push((ctx.t("bulletin_urgency"), cap(&d.urgency)));
+    facts.push((ctx.t("bulletin_severity"), cap(&d.severity)));
+    facts.push((ctx.t("bulletin_certainty"), cap(&d.certainty)));
+    facts.push((ctx.t("bulletin_response"), cap(&d.response_type)));
+    let page = ViewPage {
+        page: ctx.layout(&in_lang(&d.title, ctx.lang), &[], false),
+        marking: d.marking.label(),
+        marking_class: marking_class(d.marking),
+        drill: drill(&ctx, &d.status),
+        text: in_lang(&d.text, ctx.lang),
+        instruction: in_lang(&d.instruction, ctx.lang),
+        facts,
+        ack_url: open.then(|| format!("/bulletins/{id}/ack")),
+        receipts,
+    };
+    render(&ctx, &page)
+}
+
+async fn acknowledge(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(id): Path<BulletinId>,
+) -> Result<Response, PageError> {
+    state.app.acknowledge_bulletin(&ctx.caller, &id).await?;
+    Ok((StatusCode::SEE_OTHER, [(LOCATION, format!("/bulletins/{id}"))]).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "bulletin_form.html")]
+struct ComposePage<'a> {
+    page: Layout<'a>,
+    communities: Vec<(String, String)>,
+    orgs: Vec<(String, String)>,
+    markings: Vec<&'static str>,
+    urgencies: Vec<(&'static str, String)>,
+    severities: Vec<(&'static str, String)>,
+    certainties: Vec<(&'static str, String)>,
+    responses: Vec<(&'static str, String)>,
+    statuses: Vec<(&'static str, String)>,
+}
+
+async fn compose(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, PageError> {
+    if !vigie_app::App::may_send_bulletins(&ctx.caller) {
+        return Err(vigie_domain::Failure::forbidden("authorities and operators send bulletins").into());
+    }
+    let communities = state
+        .app
+        .my_communities(&ctx.caller)
+        .await?
+        .into_iter()
+        .filter(|(_, state)| *state == MembershipState::Member)
+        .map(|(c, _)| (c.id.to_string(), c.name))
+        .collect();
+    let orgs = state
+        .app
+        .organisations(&ctx.caller)
+        .await?
+        .into_iter()
+        .filter(|o| o.id != ctx.caller.org_id)
+        .map(|o| (o.id.to_string(), o.name))
+        .collect();
+    let labelled = |values: &'static [&'static str]| -> Vec<(&'static str, String)> {
+        values.iter().map(|v| (*v, ctx.t(&format!("cap_{v}")).to_owned())).collect()
+    };
+    let page = ComposePage {
+        page: ctx.layout(ctx.t("bulletin_compose_title"), &["bulletin.js"], false),
+        communities,
+        orgs,
+        markings: Marking::ALL.iter().map(|m| m.label()).collect(),
+        urgencies: labelled(URGENCIES),
+        severities: labelled(SEVERITIES),
+        certainties: labelled(CERTAINTIES),
+        responses: labelled(RESPONSE_TYPES),
+        statuses: labelled(STATUSES),
+    };
+    render(&ctx, &page)
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/bulletins", get(list))
+        .route("/bulletins/new", get(compose))
+        .route("/bulletins/{id}", get(view))
+        .route("/bulletins/{id}/ack", post(acknowledge))
+}

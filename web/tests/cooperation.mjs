@@ -1,0 +1,81 @@
+// Cooperation: the city's security officer sends a TLP:AMBER bulletin to the city-centre
+// operators' forum; the mall's security manager, on a phone, sees it in the inbox count,
+// opens it under its marking banner and acknowledges it; the officer sees the acknowledgement.
+import { BASE, check, shot, signIn } from "./lib.mjs";
+
+const desktop = { viewport: { width: 1280, height: 900 }, locale: "en-GB" };
+const phone = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, locale: "en-GB" };
+
+async function bulletinToForumAcknowledgedOnAPhone(page, context) {
+  const title = "Van filming service entrances " + Date.now();
+  await signIn(page, "officer@vigie.demo");
+  await page.getByRole("link", { name: "Bulletins" }).click();
+  await page.getByRole("heading", { level: 1, name: "Threat bulletins" }).waitFor();
+  // The demo's bulletins to the forum, one of them an exercise.
+  check((await page.locator("#bulletin-list").textContent()).includes("Exercise"), "the demo's exercise is listed as one");
+  await page.getByRole("link", { name: "Write a bulletin" }).click();
+  await page.getByLabel("Title in English").fill(title);
+  await page.getByLabel("Text in English").fill("A grey van filmed the service entrances.\nPlate partly seen: ABC-1.");
+  await page.getByLabel("Marking (TLP 2.0)").selectOption("TLP:AMBER");
+  await page.getByLabel("Helsinki city-centre operators forum").check();
+  await shot(page, "31-bulletin-compose");
+  await page.getByRole("button", { name: "Send the bulletin" }).click();
+  await page.waitForURL(/\/bulletins\/[0-9a-f]{32}$/);
+  const url = page.url();
+  check((await page.locator("#tlp-banner").textContent()).startsWith("TLP:AMBER"), "the marking's banner");
+  const receipt = page.locator("#receipts-table tbody tr").filter({ hasText: "Helsinki Markets and Malls (demo)" });
+  check((await receipt.locator("td").nth(2).textContent()) === "–", "not yet acknowledged");
+
+  // The mall's manager on a phone: the header counts it, the bulletin opens, one tap acknowledges.
+  const theirs = await context.browser().newContext(phone);
+  const manager = await theirs.newPage();
+  try {
+    await signIn(manager, "operator@vigie.demo");
+    const badge = await manager.locator("#nav-bulletins .badge").textContent();
+    check(/\d+$/.test(badge.trim()) && Number(badge.trim().match(/\d+$/)[0]) >= 1, "unread bulletins are counted: " + badge);
+    await manager.goto(BASE + "/bulletins");
+    const row = manager.locator("#bulletin-list li").filter({ hasText: title });
+    check((await row.textContent()).includes("to acknowledge"), "it awaits acknowledgement");
+    await row.getByRole("link", { name: title }).click();
+    await manager.locator("#tlp-banner").waitFor();
+    check((await manager.locator(".bulletin-text").first().textContent()).includes("Plate partly seen"), "the text, line breaks kept");
+    check((await manager.locator("dl.facts").textContent()).includes("City of Helsinki (demo)"), "the sender is named");
+    const sideways = await manager.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(sideways <= 0, "the phone page does not scroll sideways: " + sideways + " px");
+    await shot(manager, "32-bulletin-phone");
+    await manager.getByRole("button", { name: "Acknowledge" }).click();
+    await manager.waitForURL(url);
+    check(!(await manager.getByRole("button", { name: "Acknowledge" }).count()), "acknowledged once");
+  } finally {
+    await theirs.close();
+  }
+  await page.reload();
+  const acked = await page.locator("#receipts-table tbody tr").filter({ hasText: "Helsinki Markets and Malls (demo)" }).locator("td").nth(2).textContent();
+  check(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$/.test(acked), "the officer sees when it was acknowledged: " + acked);
+  await shot(page, "33-bulletin-receipts");
+}
+bulletinToForumAcknowledgedOnAPhone.options = desktop;
+
+// Someone outside the forum never sees an AMBER bulletin: not listed, and its address is a 404.
+async function outsidersSeeNothing(page) {
+  const officer = await page.request.post(BASE + "/api/v1/auth/login", { data: { email: "officer@vigie.demo", password: "vigie-demo-2026" } });
+  check(officer.ok(), "the officer signs in through the API");
+  const list = await (await page.request.get(BASE + "/api/v1/bulletins")).json();
+  const amber = list.items.find((b) => b.marking === "TLP:AMBER");
+  check(amber, "the demo has an AMBER bulletin");
+  await page.request.post(BASE + "/api/v1/auth/logout");
+  await signIn(page, "viewer@vigie.demo"); // the city's viewer: the author's organisation reads it
+  const ok = await page.goto(BASE + "/bulletins/" + amber.id);
+  check(ok.status() === 200, "the author's organisation reads it");
+  const missing = await page.goto(BASE + "/bulletins/" + "0".repeat(32));
+  check(missing.status() === 404, "an unknown bulletin is a 404 page: " + missing.status());
+  await page.goto(BASE + "/bulletins?lang=fr");
+  await page.getByRole("heading", { level: 1, name: "Bulletins de menace" }).waitFor();
+  await shot(page, "34-bulletins-fr");
+}
+outsidersSeeNothing.options = desktop;
+
+export const cooperation = [
+  ["the officer sends an AMBER bulletin to the forum; the operator acknowledges it on a phone", bulletinToForumAcknowledgedOnAPhone],
+  ["bulletins keep to their marking, in French too", outsidersSeeNothing],
+];
