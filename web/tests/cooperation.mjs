@@ -75,7 +75,46 @@ async function outsidersSeeNothing(page) {
 }
 outsidersSeeNothing.options = desktop;
 
+// Communities: the officer creates one and invites the mall's organisation; its manager
+// accepts, sees the members, and leaves.
+async function communityInvitationAcceptedAndLeft(page, context) {
+  const name = "Harbour forum " + Date.now();
+  await signIn(page, "officer@vigie.demo");
+  await page.getByRole("link", { name: "Communities" }).click();
+  await page.getByRole("heading", { level: 1, name: "Communities" }).waitFor();
+  const forum = page.locator('article[data-community="Helsinki city-centre operators forum"]');
+  check((await forum.textContent()).includes("Helsinki Markets and Malls (demo) · member"), "the demo forum lists its members");
+  await page.getByLabel("Name").fill(name);
+  await page.getByRole("button", { name: "Create a community" }).click();
+  const card = page.locator(`article[data-community="${name}"]`);
+  await card.waitFor();
+  await card.getByLabel("Invite an organisation").selectOption({ label: "Helsinki Markets and Malls (demo)" });
+  await card.getByRole("button", { name: "Invite" }).click();
+  await page.locator(`article[data-community="${name}"]`).getByText("Helsinki Markets and Malls (demo) · invited").waitFor();
+  await shot(page, "35-communities-officer");
+
+  const theirs = await context.browser().newContext(desktop);
+  const manager = await theirs.newPage();
+  try {
+    await signIn(manager, "operator@vigie.demo");
+    await manager.goto(BASE + "/communities");
+    const invitation = manager.locator("#invitations li").filter({ hasText: name });
+    await shot(manager, "36-communities-invitation");
+    await invitation.getByRole("button", { name: "Accept" }).click();
+    const joined = manager.locator(`article[data-community="${name}"]`);
+    await joined.waitFor();
+    check((await joined.textContent()).includes("City of Helsinki (demo) · member"), "members see the member list");
+    await joined.getByRole("button", { name: "Leave the community" }).click();
+    await manager.locator("h1").waitFor();
+    check(!(await manager.locator(`article[data-community="${name}"]`).count()), "left: the community is gone from the page");
+  } finally {
+    await theirs.close();
+  }
+}
+communityInvitationAcceptedAndLeft.options = desktop;
+
 export const cooperation = [
   ["the officer sends an AMBER bulletin to the forum; the operator acknowledges it on a phone", bulletinToForumAcknowledgedOnAPhone],
   ["bulletins keep to their marking, in French too", outsidersSeeNothing],
+  ["an officer's community: invited, accepted, left", communityInvitationAcceptedAndLeft],
 ];

@@ -8,6 +8,7 @@ mod accounts;
 mod assess;
 mod assets;
 mod bulletins;
+mod communities;
 mod library;
 mod registry;
 #[cfg(test)]
@@ -376,6 +377,7 @@ pub fn routes() -> Router<AppState> {
         .merge(assess::routes())
         .merge(library::routes())
         .merge(bulletins::routes())
+        .merge(communities::routes())
         .layer(axum::middleware::from_fn(html_errors));
     Router::new()
         .route("/assets/{tag}/{name}", get(assets::serve))
