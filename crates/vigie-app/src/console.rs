@@ -2,7 +2,7 @@
 //! The operator holds the database anyway, so the console has every right; every write is
 //! audited as the actor `cli`, with no organisation.
 use serde_json::json;
-use vigie_domain::access::{OrgKind, Role};
+use vigie_domain::access::{OrgKind, Principal, Role};
 use vigie_domain::audit::AuditRecord;
 use vigie_domain::library::ParsedDocument;
 use vigie_domain::site::Site;
@@ -125,6 +125,36 @@ impl Console<'_> {
             Some(org) => Ok(org),
             None => self.create_organisation(name, kind).await,
         }
+    }
+
+    /// The account `email` as a caller, for the commands the machine's operator runs on
+    /// someone's behalf (`vigie bulletins … --as EMAIL`): it may do and read exactly what that
+    /// person may, and what it writes is audited as theirs.
+    pub async fn principal_of(&self, email: &str) -> Result<Principal> {
+        let found = self.app.store.user_by_email(email).await?.ok_or_else(|| Failure::not_found("user"))?;
+        let user = found.user;
+        if user.disabled_at_ms.is_some() {
+            return Err(Failure::forbidden("this account is disabled"));
+        }
+        let overseen_orgs = self
+            .app
+            .store
+            .oversight_links()
+            .await?
+            .into_iter()
+            .filter(|(a, _)| *a == user.org_id)
+            .map(|(_, b)| b)
+            .collect();
+        Ok(Principal {
+            user_id: user.id,
+            email: user.email,
+            org_id: user.org_id,
+            role: user.role,
+            overseen_orgs,
+            manages_org: user.manages_org,
+            // The operator of the machine is not asked for the person's second factor.
+            must_enrol_second_factor: false,
+        })
     }
 
     pub async fn user_exists(&self, email: &str) -> Result<bool> {

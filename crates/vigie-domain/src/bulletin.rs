@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
-use crate::id::{BulletinId, OrgId, SiteId, UserId};
+use crate::id::{BulletinId, CommunityId, OrgId, SiteId, UserId};
 use crate::sharing::{Marking, Recipients, check_recipients};
 
 /// CAP 1.2 `urgency`, `severity`, `certainty`, `responseType`, `status` and `msgType` values,
@@ -124,6 +124,134 @@ pub struct Receipt {
     pub read_at_ms: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub acked_at_ms: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientsRequest {
+    #[serde(default)]
+    pub communities: Vec<CommunityId>,
+    #[serde(default)]
+    pub orgs: Vec<OrgId>,
+    #[serde(default)]
+    pub users: Vec<UserId>,
+}
+
+/// A bulletin as the API and `vigie bulletins send --file` take it (JSON): times in RFC 3339,
+/// the marking as its label.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulletinRequest {
+    pub title: Texts,
+    pub text: Texts,
+    #[serde(default)]
+    pub instruction: Texts,
+    pub marking: String,
+    #[serde(default)]
+    pub recipients: RecipientsRequest,
+    pub area: Option<serde_json::Value>,
+    #[serde(default)]
+    pub sites: Vec<SiteId>,
+    pub scenario: Option<String>,
+    pub urgency: String,
+    pub severity: String,
+    pub certainty: String,
+    pub response_type: String,
+    pub status: String,
+    pub effective: String,
+    pub expires: Option<String>,
+    pub references: Option<BulletinId>,
+    #[serde(default = "alert")]
+    pub msg_type: String,
+}
+
+fn alert() -> String {
+    "Alert".to_owned()
+}
+
+/// An RFC 3339 time ("2026-12-07T18:00:00+02:00") as milliseconds since the epoch.
+fn time_ms(field: &str, text: &str) -> Result<i64, DomainError> {
+    let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).map_err(|_| {
+        DomainError::validation(field, format!("'{text}' is not an RFC 3339 time such as 2026-12-07T18:00:00+02:00"))
+    })?;
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000)
+        .map_err(|_| DomainError::validation(field, "the time is out of range"))
+}
+
+impl BulletinRequest {
+    pub fn into_draft(self) -> Result<BulletinDraft, DomainError> {
+        Ok(BulletinDraft {
+            title: self.title,
+            text: self.text,
+            instruction: self.instruction,
+            marking: Marking::parse(&self.marking)?,
+            recipients: Recipients {
+                communities: self.recipients.communities,
+                orgs: self.recipients.orgs,
+                users: self.recipients.users,
+            },
+            area: self.area,
+            sites: self.sites,
+            scenario: self.scenario,
+            urgency: self.urgency,
+            severity: self.severity,
+            certainty: self.certainty,
+            response_type: self.response_type,
+            status: self.status,
+            msg_type: self.msg_type,
+            references: self.references,
+            effective_ms: time_ms("effective", &self.effective)?,
+            expires_ms: self.expires.as_deref().map(|t| time_ms("expires", t)).transpose()?,
+        })
+    }
+}
+
+/// A time in milliseconds as RFC 3339 in UTC (`2026-12-07T06:00:00Z`), as the API writes it.
+pub fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+impl Bulletin {
+    /// The bulletin as the API and the command line show it.
+    pub fn to_json(&self) -> serde_json::Value {
+        let d = &self.draft;
+        serde_json::json!({
+            "id": self.id,
+            "author_org": self.author_org,
+            "created_at": rfc3339(self.created_at_ms),
+            "title": d.title,
+            "text": d.text,
+            "instruction": d.instruction,
+            "marking": d.marking.label(),
+            "recipients": {"communities": d.recipients.communities, "orgs": d.recipients.orgs, "users": d.recipients.users},
+            "area": d.area,
+            "sites": d.sites,
+            "scenario": d.scenario,
+            "urgency": d.urgency,
+            "severity": d.severity,
+            "certainty": d.certainty,
+            "response_type": d.response_type,
+            "status": d.status,
+            "msg_type": d.msg_type,
+            "references": d.references,
+            "effective": rfc3339(d.effective_ms),
+            "expires": d.expires_ms.map(rfc3339),
+        })
+    }
+}
+
+impl Receipt {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "org_id": self.org_id,
+            "delivered_at": rfc3339(self.delivered_at_ms),
+            "read_at": self.read_at_ms.map(rfc3339),
+            "acked_at": self.acked_at_ms.map(rfc3339),
+        })
+    }
 }
 
 #[cfg(test)]

@@ -91,7 +91,7 @@ pub fn routes() -> Router<AppState> {
         })
 }
 
-pub(crate) fn rfc3339(ms: i64) -> String {
+fn rfc3339(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())

@@ -67,6 +67,9 @@ enum Command {
     /// The guidance library: add documents, search them, near-duplicates, rebuild the index.
     #[command(subcommand)]
     Library(cmd::library::Command),
+    /// Threat bulletins, on behalf of an account: list, show, send from a JSON file.
+    #[command(subcommand)]
+    Bulletins(cmd::bulletins::Command),
 }
 
 fn main() -> ExitCode {
@@ -129,5 +132,6 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Assess(command) => cmd::assess::run(command),
         Command::Methodology(command) => cmd::methodology::run(command),
         Command::Library(command) => runtime()?.block_on(cmd::library::run(&global, command)),
+        Command::Bulletins(command) => runtime()?.block_on(cmd::bulletins::run(&global, command)),
     }
 }

@@ -768,3 +768,46 @@ fn an_unknown_k_rating_is_reported_as_such() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("K99 is not a K-rating") && !stderr.contains("does not start with V/"), "{stderr}");
 }
+
+#[test]
+fn bulletins_are_sent_and_read_on_behalf_of_an_account() {
+    let sandbox = Sandbox::new();
+    sandbox.account("City", "authority", "officer@example.org", "authority");
+    sandbox.account("Mall", "operator", "guard@example.org", "operator");
+    sandbox.account("Venue", "operator", "other@example.org", "operator");
+    let orgs = sandbox.json(&["orgs", "list"]);
+    let mall = orgs["items"].as_array().unwrap().iter().find(|o| o["name"] == "Mall").unwrap()["id"].clone();
+    let bulletin = |marking: &str| {
+        json!({
+            "title": {"en": "Suspected reconnaissance"}, "text": {"fr": "Une camionnette grise filme les entrées."},
+            "marking": marking, "recipients": {"orgs": [mall]},
+            "urgency": "Expected", "severity": "Moderate", "certainty": "Likely", "response_type": "Monitor",
+            "status": "Actual", "effective": "2026-12-07T08:00:00+02:00"
+        })
+    };
+    let file = sandbox.path("b.json");
+    std::fs::write(&file, bulletin("TLP:AMBER").to_string()).unwrap();
+    let sent = sandbox.json(&["bulletins", "send", "--file", file.to_str().unwrap(), "--as", "officer@example.org"]);
+    assert_eq!(sent["marking"], "TLP:AMBER");
+    let id = sent["id"].as_str().unwrap().to_owned();
+    assert_eq!(sandbox.json(&["bulletins", "list", "--as", "guard@example.org"])["items"][0]["id"], id.as_str());
+    assert_eq!(sandbox.json(&["bulletins", "list", "--as", "other@example.org"])["items"], json!([]));
+    let hidden = sandbox.run(&["bulletins", "show", &id, "--as", "other@example.org"]);
+    assert!(!hidden.status.success() && String::from_utf8_lossy(&hidden.stderr).contains("not_found"));
+    assert_eq!(
+        sandbox.json(&["bulletins", "show", &id, "--as", "guard@example.org"])["text"]["fr"],
+        "Une camionnette grise filme les entrées."
+    );
+
+    // A bad file: a clear error, nothing sent.
+    std::fs::write(&file, bulletin("TLP:WHITE").to_string()).unwrap();
+    let refused = sandbox.run(&["bulletins", "send", "--file", file.to_str().unwrap(), "--as", "officer@example.org"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("marking_invalid"), "{refused:?}");
+    std::fs::write(&file, "{\"title\": ").unwrap();
+    let broken = sandbox.run(&["bulletins", "send", "--file", file.to_str().unwrap(), "--as", "officer@example.org"]);
+    assert!(String::from_utf8_lossy(&broken.stderr).contains("json_malformed"), "{broken:?}");
+    assert_eq!(
+        sandbox.json(&["bulletins", "list", "--as", "officer@example.org"])["items"].as_array().unwrap().len(),
+        1
+    );
+}

@@ -2,6 +2,7 @@ pub mod accounts;
 pub mod assess;
 pub mod audit;
 pub mod backup;
+pub mod bulletins;
 pub mod hvm;
 pub mod library;
 pub mod methodology;
