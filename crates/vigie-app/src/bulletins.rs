@@ -184,14 +184,15 @@ impl App {
 
     async fn open_items(&self, caller: &Principal) -> Result<Inbox> {
         let communities = self.member_communities(caller).await?;
-        let mut bulletins = Vec::new();
-        for (id, receipt) in self.store.open_receipts(&caller.org_id, MAX_LISTED).await? {
-            if let Some(bulletin) =
-                self.store.bulletin(&id).await?.filter(|b| self.may_read_with(caller, b, &communities).is_some())
-            {
-                bulletins.push((bulletin, receipt));
-            }
-        }
+        let receipts = self.store.open_receipts(&caller.org_id, MAX_LISTED).await?;
+        let ids: Vec<BulletinId> = receipts.iter().map(|(id, _)| id.clone()).collect();
+        let mut found: std::collections::HashMap<BulletinId, Bulletin> =
+            self.store.bulletins_by_ids(&ids).await?.into_iter().map(|b| (b.id.clone(), b)).collect();
+        let bulletins: Vec<(Bulletin, Receipt)> = receipts
+            .into_iter()
+            .filter_map(|(id, receipt)| found.remove(&id).map(|b| (b, receipt)))
+            .filter(|(b, _)| self.may_read_with(caller, b, &communities).is_some())
+            .collect();
         let invitations: Vec<Community> = self
             .store
             .communities_of(&caller.org_id)

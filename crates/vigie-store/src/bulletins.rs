@@ -35,6 +35,8 @@ pub trait BulletinStore: Send + Sync {
     /// `receipt_orgs`, in one transaction.
     async fn create_bulletin(&self, ctx: &WriteContext, bulletin: &Bulletin, receipt_orgs: &[OrgId]) -> Result<()>;
     async fn bulletin(&self, id: &BulletinId) -> Result<Option<Bulletin>>;
+    /// The bulletins of `ids` that exist, in one query (newest first).
+    async fn bulletins_by_ids(&self, ids: &[BulletinId]) -> Result<Vec<Bulletin>>;
     /// The newest bulletins (at most `limit`) that `user` of `org`, whose organisation is a
     /// member of `communities`, might read: CLEAR ones, their own organisation's, and those
     /// addressed to them, their organisation or their communities. The caller applies the rule.
@@ -154,6 +156,22 @@ where
         let mut found = vec![bulletin_from_row::<DB>(&row)?];
         attach_recipients(self, &mut found).await?;
         Ok(found.pop())
+    }
+
+    async fn bulletins_by_ids(&self, ids: &[BulletinId]) -> Result<Vec<Bulletin>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb = QueryBuilder::<DB>::new(format!("SELECT {BULLETIN_COLUMNS} FROM bulletins WHERE id IN ("));
+        let mut list = qb.separated(", ");
+        for id in ids {
+            list.push_bind(id.as_str());
+        }
+        list.push_unseparated(") ORDER BY created_at DESC, id");
+        let rows = self.fetch_built(qb).await?;
+        let mut found = rows.iter().map(bulletin_from_row::<DB>).collect::<Result<Vec<_>>>()?;
+        attach_recipients(self, &mut found).await?;
+        Ok(found)
     }
 
     async fn bulletins_for(
