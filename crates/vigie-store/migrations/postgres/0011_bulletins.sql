@@ -33,4 +33,5 @@ CREATE TABLE bulletin_receipts (
     acked_at BIGINT,
     PRIMARY KEY (bulletin_id, org_id)
 );
-CREATE INDEX bulletin_receipts_org ON bulletin_receipts (org_id);
+-- The inbox: an organisation's receipts not yet acknowledged, newest first.
+CREATE INDEX bulletin_receipts_open ON bulletin_receipts (org_id, acked_at, delivered_at);
