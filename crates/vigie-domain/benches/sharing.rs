@@ -7,20 +7,9 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use rand::{Rng, SeedableRng};
 use vigie_domain::sharing::{Marking, Reader, Recipients, Shared, may_read};
 use vigie_domain::{CommunityId, OrgId, UserId};
-
-/// A small deterministic generator (xorshift): the same world on every run.
-struct Draw(u64);
-
-impl Draw {
-    fn next(&mut self, below: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % below as u64) as usize
-    }
-}
 
 fn thread_cpu_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
@@ -29,26 +18,30 @@ fn thread_cpu_seconds() -> Option<f64> {
 }
 
 fn main() {
-    let mut draw = Draw(0x9e37_79b9_7f4a_7c15);
+    // A fixed seed: the same world on every run.
+    let mut draw = rand::rngs::StdRng::seed_from_u64(0x9e37_79b9_7f4a_7c15);
     let orgs: Vec<OrgId> = (0..1_000).map(|i| OrgId::from(format!("org-{i}"))).collect();
     let communities: Vec<CommunityId> = (0..100).map(|i| CommunityId::from(format!("community-{i}"))).collect();
     let users: Vec<(UserId, usize)> = (0..10_000).map(|i| (UserId::from(format!("user-{i}")), i % 1_000)).collect();
     // Each organisation is a member of 0 to 4 communities.
-    let memberships: Vec<Vec<CommunityId>> =
-        (0..orgs.len()).map(|_| (0..draw.next(5)).map(|_| communities[draw.next(100)].clone()).collect()).collect();
+    let memberships: Vec<Vec<CommunityId>> = (0..orgs.len())
+        .map(|_| (0..draw.random_range(0..5)).map(|_| communities[draw.random_range(0..100)].clone()).collect())
+        .collect();
     let objects: Vec<(Marking, usize, Recipients)> = (0..10_000)
         .map(|_| {
-            let author = draw.next(users.len());
+            let author = draw.random_range(0..users.len());
             let recipients = Recipients {
-                communities: (0..draw.next(3)).map(|_| communities[draw.next(100)].clone()).collect(),
-                orgs: (0..draw.next(21)).map(|_| orgs[draw.next(1_000)].clone()).collect(),
-                users: (0..draw.next(6)).map(|_| users[draw.next(10_000)].0.clone()).collect(),
+                communities: (0..draw.random_range(0..3))
+                    .map(|_| communities[draw.random_range(0..100)].clone())
+                    .collect(),
+                orgs: (0..draw.random_range(0..21)).map(|_| orgs[draw.random_range(0..1_000)].clone()).collect(),
+                users: (0..draw.random_range(0..6)).map(|_| users[draw.random_range(0..10_000)].0.clone()).collect(),
             };
-            (Marking::ALL[draw.next(5)], author, recipients)
+            (Marking::ALL[draw.random_range(0..5)], author, recipients)
         })
         .collect();
     let pairs: Vec<(usize, usize)> =
-        (0..1_000_000).map(|_| (draw.next(users.len()), draw.next(objects.len()))).collect();
+        (0..1_000_000).map(|_| (draw.random_range(0..users.len()), draw.random_range(0..objects.len()))).collect();
     let decide = |(reader, object): (usize, usize)| {
         let (user, org) = &users[reader];
         let (marking, author, recipients) = &objects[object];

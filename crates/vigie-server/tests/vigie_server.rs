@@ -1314,22 +1314,6 @@ async fn bulletins_reach_their_recipients_and_no_one_else() {
     }
 }
 
-/// A small deterministic generator for the generated worlds (xorshift).
-struct Draw(u64);
-
-impl Draw {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
-
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-}
-
 /// Generated worlds (organisations, users of every role, communities with invitations
 /// accepted or not, bulletins of every marking to random recipients): for every user and
 /// every bulletin, the list and the read answer exactly what the TLP rule says, computed here
@@ -1337,6 +1321,8 @@ impl Draw {
 #[tokio::test]
 async fn generated_worlds_leak_no_bulletin() {
     use std::collections::{BTreeMap, BTreeSet};
+
+    use rand::{Rng, SeedableRng};
     use vigie_domain::CommunityId;
     use vigie_domain::access::Principal;
     use vigie_domain::sharing::{Marking, Recipients};
@@ -1344,7 +1330,7 @@ async fn generated_worlds_leak_no_bulletin() {
     for (store, _dir) in stores().await {
         let app = vigie_app::App::new(store.clone(), vigie_app::Settings::default());
         for seed in [0x5eed_u64, 0xfeed_beef, 0x1234_5678_9abc] {
-            let mut draw = Draw(seed);
+            let mut draw = rand::rngs::StdRng::seed_from_u64(seed);
             let mut orgs = Vec::new();
             for i in 0..5 {
                 let kind = if i < 2 { OrgKind::Authority } else { OrgKind::Operator };
@@ -1381,11 +1367,11 @@ async fn generated_worlds_leak_no_bulletin() {
                 let community = app.create_community(owner, &format!("Community {seed} {a}")).await.unwrap();
                 members.entry(owner.org_id.clone()).or_default().insert(community.id.clone());
                 for org in orgs.iter().filter(|o| o.id != owner.org_id) {
-                    if !draw.chance(70) {
+                    if !draw.random_bool(0.7) {
                         continue;
                     }
                     app.invite_to_community(owner, &community.id, &org.id).await.unwrap();
-                    if draw.chance(60) {
+                    if draw.random_bool(0.6) {
                         let answerer = people.iter().find(|p| p.org_id == org.id && p.role != Role::Viewer).unwrap();
                         app.join_community(answerer, &community.id).await.unwrap();
                         members.entry(org.id.clone()).or_default().insert(community.id.clone());
@@ -1396,23 +1382,23 @@ async fn generated_worlds_leak_no_bulletin() {
             let senders: Vec<&Principal> = people.iter().filter(|p| p.role != Role::Viewer).collect();
             let mut sent = Vec::new();
             for _ in 0..20 {
-                let author = senders[draw.below(senders.len())];
+                let author = senders[draw.random_range(0..senders.len())];
                 let theirs: Vec<CommunityId> =
                     members.get(&author.org_id).map(|c| c.iter().cloned().collect()).unwrap_or_default();
-                let marking = Marking::ALL[draw.below(5)];
+                let marking = Marking::ALL[draw.random_range(0..5)];
                 let mut recipients = Recipients::default();
                 for org in &orgs {
-                    if draw.chance(30) {
+                    if draw.random_bool(0.3) {
                         recipients.orgs.push(org.id.clone());
                     }
                 }
                 for person in &people {
-                    if draw.chance(15) {
+                    if draw.random_bool(0.15) {
                         recipients.users.push(person.user_id.clone());
                     }
                 }
                 for community in &theirs {
-                    if draw.chance(50) {
+                    if draw.random_bool(0.5) {
                         recipients.communities.push(community.clone());
                     }
                 }
@@ -1421,7 +1407,7 @@ async fn generated_worlds_leak_no_bulletin() {
                         || (marking == Marking::Green && recipients.communities.is_empty())
                         || (marking == Marking::Red && recipients.users.is_empty());
                 if needs_more {
-                    recipients.users.push(people[draw.below(people.len())].user_id.clone());
+                    recipients.users.push(people[draw.random_range(0..people.len())].user_id.clone());
                     if let Some(first) = theirs.first() {
                         recipients.communities.push(first.clone());
                     }
