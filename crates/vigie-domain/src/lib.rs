@@ -14,6 +14,7 @@ pub mod hvm;
 pub mod id;
 pub mod library;
 pub mod photo;
+pub mod report;
 pub mod sharing;
 pub mod site;
 

@@ -1,0 +1,187 @@
+//! Field reports (operator → authority): suspicious activity, hostile reconnaissance,
+//! incidents and near misses, each with a time, a place and a marking; and the sightings rule
+//! that tells a reporter that other organisations reported something similar nearby, without
+//! saying what or who.
+use crate::error::DomainError;
+use crate::id::{OrgId, SiteId};
+use crate::sharing::{Marking, Recipients, check_recipients};
+
+/// What a report is about, as the API names it.
+pub const REPORT_KINDS: &[&str] = &["suspicious_activity", "hostile_reconnaissance", "incident", "near_miss"];
+
+/// Where an authority's triage has got to with a report.
+pub const TRIAGE_STATES: &[&str] = &["new", "under_review", "linked", "closed"];
+
+/// How near and how close in time two reports must be to count as the same sighting
+/// (defaults 300 m and 14 days; configurable).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SightingWindow {
+    pub max_distance_m: f64,
+    pub max_interval_ms: i64,
+}
+
+impl Default for SightingWindow {
+    fn default() -> Self {
+        SightingWindow { max_distance_m: 300.0, max_interval_ms: 14 * 86_400_000 }
+    }
+}
+
+/// What the reporter writes; checked by [`ReportDraft::check`] before anything is stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportDraft {
+    pub kind: String,
+    pub observed_at_ms: i64,
+    pub lon: f64,
+    pub lat: f64,
+    pub site_id: Option<SiteId>,
+    pub text: String,
+    pub marking: Marking,
+    pub recipients: Recipients,
+}
+
+impl ReportDraft {
+    pub fn check(&self) -> Result<(), DomainError> {
+        if !REPORT_KINDS.contains(&self.kind.as_str()) {
+            return Err(DomainError::validation(
+                "kind",
+                format!("'{}' is not one of {}", self.kind, REPORT_KINDS.join(", ")),
+            ));
+        }
+        let on_earth = (-180.0..=180.0).contains(&self.lon) && (-90.0..=90.0).contains(&self.lat);
+        if !on_earth {
+            return Err(DomainError::validation(
+                "location",
+                "a place is a longitude (−180 to 180) and a latitude (−90 to 90)",
+            ));
+        }
+        let text = self.text.trim();
+        if text.is_empty() || text.chars().count() > 10_000 {
+            return Err(DomainError::validation("text", "say what was seen, in 1 to 10,000 characters"));
+        }
+        if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+            return Err(DomainError::validation("text", "must not contain control characters"));
+        }
+        let r = &self.recipients;
+        if r.communities.is_empty() && r.orgs.is_empty() && r.users.is_empty() {
+            return Err(DomainError::validation("recipients", "a report goes to an authority: name its organisation"));
+        }
+        check_recipients(self.marking, r).map_err(|message| DomainError::validation("recipients", message))
+    }
+}
+
+/// Great-circle distance in metres (haversine, mean Earth radius).
+pub fn distance_m(lon1: f64, lat1: f64, lon2: f64, lat2: f64) -> f64 {
+    let (phi1, phi2) = (lat1.to_radians(), lat2.to_radians());
+    let (dphi, dlambda) = ((lat2 - lat1).to_radians(), (lon2 - lon1).to_radians());
+    let a = (dphi / 2.0).sin().powi(2) + phi1.cos() * phi2.cos() * (dlambda / 2.0).sin().powi(2);
+    2.0 * 6_371_008.8 * a.sqrt().clamp(0.0, 1.0).asin()
+}
+
+/// Are two reports (place and time) within the window of each other?
+pub fn similar(a: (f64, f64, i64), b: (f64, f64, i64), window: &SightingWindow) -> bool {
+    (a.2 - b.2).abs() <= window.max_interval_ms && distance_m(a.0, a.1, b.0, b.1) <= window.max_distance_m
+}
+
+/// How many *other* organisations than `reporter_org` filed a report similar to `report`:
+/// what "N other organisations reported something similar nearby" says. `others` are the
+/// candidate reports as (organisation, lon, lat, time, counted): a report the caller's rule
+/// excludes (TLP:RED to someone else) comes with `counted = false` and never counts.
+pub fn similar_organisations(
+    report: (f64, f64, i64),
+    reporter_org: &OrgId,
+    others: &[(OrgId, f64, f64, i64, bool)],
+    window: &SightingWindow,
+) -> usize {
+    let mut orgs: Vec<&OrgId> = others
+        .iter()
+        .filter(|(org, lon, lat, at, counted)| {
+            *counted && org != reporter_org && similar(report, (*lon, *lat, *at), window)
+        })
+        .map(|(org, ..)| org)
+        .collect();
+    orgs.sort();
+    orgs.dedup();
+    orgs.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn draft() -> ReportDraft {
+        ReportDraft {
+            kind: "hostile_reconnaissance".into(),
+            observed_at_ms: 1_000,
+            lon: 24.9458,
+            lat: 60.1686,
+            site_id: None,
+            text: "A man filmed the service entrance\nthree days in a row.".into(),
+            marking: Marking::Amber,
+            recipients: Recipients { orgs: vec!["police".into()], ..Recipients::default() },
+        }
+    }
+
+    #[test]
+    fn a_report_names_its_kind_place_text_and_recipients() {
+        assert!(draft().check().is_ok());
+        let field = |d: ReportDraft| match d.check() {
+            Err(DomainError::Validation { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field(ReportDraft { kind: "rumour".into(), ..draft() }), "kind");
+        assert_eq!(field(ReportDraft { lat: 91.0, ..draft() }), "location");
+        assert_eq!(field(ReportDraft { lon: f64::NAN, ..draft() }), "location");
+        assert_eq!(field(ReportDraft { text: "  ".into(), ..draft() }), "text");
+        assert_eq!(field(ReportDraft { recipients: Recipients::default(), ..draft() }), "recipients");
+        assert_eq!(field(ReportDraft { marking: Marking::Red, ..draft() }), "recipients");
+    }
+
+    #[test]
+    fn distances_are_right_at_city_scale() {
+        // Senate Square to the central station: 0.0108° of longitude (about 598 m at this
+        // latitude) and 0.0016° of latitude (178 m), so about 624 m.
+        let d = distance_m(24.9522, 60.1694, 24.9414, 60.1710);
+        assert!((550.0..650.0).contains(&d), "{d}");
+        assert!(distance_m(24.95, 60.17, 24.95, 60.17) < 1e-6);
+    }
+
+    #[test]
+    fn nearby_reports_of_other_organisations_are_counted_once_each() {
+        let w = SightingWindow::default();
+        let day = 86_400_000;
+        let here = (24.9458, 60.1686, 10 * day);
+        let mall: OrgId = "mall".into();
+        let others = vec![
+            ("venue".into(), 24.9460, 60.1687, 9 * day, true), // 15 m, a day apart
+            ("venue".into(), 24.9461, 60.1688, 8 * day, true), // the same organisation again
+            ("station".into(), 24.9480, 60.1690, 11 * day, true), // about 130 m
+            ("mall".into(), 24.9458, 60.1686, 10 * day, true), // the reporter's own
+            ("market".into(), 24.9600, 60.1686, 10 * day, true), // 780 m: too far
+            ("church".into(), 24.9459, 60.1686, 30 * day, true), // 20 days: too late
+            ("hotel".into(), 24.9459, 60.1686, 10 * day, false), // RED to someone else
+        ];
+        assert_eq!(similar_organisations(here, &mall, &others, &w), 2);
+    }
+
+    proptest! {
+        #[test]
+        fn the_count_never_exceeds_the_other_organisations_and_never_counts_the_hidden(
+            points in proptest::collection::vec((0u8..6, -0.01f64..0.01, -0.01f64..0.01, 0i64..30, any::<bool>()), 0..30),
+        ) {
+            let w = SightingWindow::default();
+            let day = 86_400_000;
+            let others: Vec<(OrgId, f64, f64, i64, bool)> = points
+                .iter()
+                .map(|(org, dx, dy, d, counted)| (OrgId::from(format!("o{org}")), 24.95 + dx, 60.17 + dy, d * day, *counted))
+                .collect();
+            let reporter = OrgId::from("o0");
+            let n = similar_organisations((24.95, 60.17, 15 * day), &reporter, &others, &w);
+            let visible_others: std::collections::BTreeSet<&OrgId> =
+                others.iter().filter(|o| o.4 && o.0 != reporter).map(|o| &o.0).collect();
+            prop_assert!(n <= visible_others.len());
+            let hidden_only: Vec<_> = others.iter().map(|o| (o.0.clone(), o.1, o.2, o.3, false)).collect();
+            prop_assert_eq!(similar_organisations((24.95, 60.17, 15 * day), &reporter, &hidden_only, &w), 0);
+        }
+    }
+}
