@@ -112,6 +112,8 @@ id_types! {
     CommunityId;
     /// A threat bulletin.
     BulletinId;
+    /// A field report.
+    ReportId;
     /// A photo taken during an assessment.
     PhotoId;
     /// A document of the guidance library.

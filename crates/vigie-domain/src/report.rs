@@ -3,7 +3,7 @@
 //! that tells a reporter that other organisations reported something similar nearby, without
 //! saying what or who.
 use crate::error::DomainError;
-use crate::id::{OrgId, SiteId};
+use crate::id::{OrgId, ReportId, SiteId, UserId};
 use crate::sharing::{Marking, Recipients, check_recipients};
 
 /// What a report is about, as the API names it.
@@ -66,6 +66,38 @@ impl ReportDraft {
             return Err(DomainError::validation("recipients", "a report goes to an authority: name its organisation"));
         }
         check_recipients(self.marking, r).map_err(|message| DomainError::validation("recipients", message))
+    }
+}
+
+/// A report as stored: its author, its triage state and what was reported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldReport {
+    pub id: ReportId,
+    pub author: UserId,
+    pub author_org: OrgId,
+    pub created_at_ms: i64,
+    /// One of [`TRIAGE_STATES`].
+    pub status: String,
+    pub draft: ReportDraft,
+}
+
+impl FieldReport {
+    /// The report as the API shows it.
+    pub fn to_json(&self) -> serde_json::Value {
+        let d = &self.draft;
+        serde_json::json!({
+            "id": self.id,
+            "author_org": self.author_org,
+            "created_at": crate::bulletin::rfc3339(self.created_at_ms),
+            "status": self.status,
+            "kind": d.kind,
+            "observed_at": crate::bulletin::rfc3339(d.observed_at_ms),
+            "location": {"lon": d.lon, "lat": d.lat},
+            "site_id": d.site_id,
+            "text": d.text,
+            "marking": d.marking.label(),
+            "recipients": {"communities": d.recipients.communities, "orgs": d.recipients.orgs, "users": d.recipients.users},
+        })
     }
 }
 

@@ -8,6 +8,7 @@ use vigie_domain::bulletin::{Bulletin, BulletinDraft, Receipt, Texts};
 use vigie_domain::sharing::{Marking, Recipients};
 use vigie_domain::{BulletinId, CommunityId, OrgId, SiteId, UserId};
 
+use crate::recipients;
 use crate::sql::{Backend, Sql, Value};
 use crate::{Result, StoreError, WriteContext};
 
@@ -105,20 +106,7 @@ where
         .bind(body)
         .execute(&mut *tx)
         .await?;
-        let named = d.recipients.communities.iter().map(|c| ("community", c.as_str()));
-        let named = named
-            .chain(d.recipients.orgs.iter().map(|o| ("org", o.as_str())))
-            .chain(d.recipients.users.iter().map(|u| ("user", u.as_str())));
-        for (kind, reference) in named {
-            sqlx::query(
-                "INSERT INTO bulletin_recipients (bulletin_id, kind, ref) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            )
-            .bind(bulletin.id.as_str())
-            .bind(kind)
-            .bind(reference)
-            .execute(&mut *tx)
-            .await?;
-        }
+        recipients::insert(&mut tx, "bulletin_recipients", "bulletin_id", bulletin.id.as_str(), &d.recipients).await?;
         for org in receipt_orgs {
             sqlx::query("INSERT INTO bulletin_receipts (bulletin_id, org_id, delivered_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
                 .bind(bulletin.id.as_str())
@@ -185,20 +173,17 @@ where
             "SELECT {BULLETIN_COLUMNS} FROM bulletins b WHERE b.marking = 'TLP:CLEAR' OR b.author_org = "
         ));
         qb.push_bind(org.as_str());
-        qb.push(" OR EXISTS (SELECT 1 FROM bulletin_recipients r WHERE r.bulletin_id = b.id AND ((r.kind = 'org' AND r.ref = ");
-        qb.push_bind(org.as_str());
-        qb.push(") OR (r.kind = 'user' AND r.ref = ");
-        qb.push_bind(user.as_str());
-        qb.push(")");
-        if !communities.is_empty() {
-            qb.push(" OR (r.kind = 'community' AND r.ref IN (");
-            let mut list = qb.separated(", ");
-            for community in communities {
-                list.push_bind(community.as_str());
-            }
-            list.push_unseparated("))");
-        }
-        qb.push(")) ORDER BY b.created_at DESC, b.id LIMIT ");
+        qb.push(" OR");
+        recipients::push_addressed_to(
+            &mut qb,
+            "bulletin_recipients",
+            "bulletin_id",
+            "b",
+            user.as_str(),
+            org.as_str(),
+            communities,
+        );
+        qb.push(" ORDER BY b.created_at DESC, b.id LIMIT ");
         qb.push_bind(i64::from(limit));
         let rows = self.fetch_built(qb).await?;
         let mut found = rows.iter().map(bulletin_from_row::<DB>).collect::<Result<Vec<_>>>()?;
@@ -284,26 +269,10 @@ where
     for<'n> &'n str: ColumnIndex<DB::Row> + Encode<'n, DB> + Type<DB>,
     String: Value<DB>,
 {
-    if bulletins.is_empty() {
-        return Ok(());
-    }
-    let mut qb =
-        QueryBuilder::<DB>::new("SELECT bulletin_id, kind, ref FROM bulletin_recipients WHERE bulletin_id IN (");
-    let mut list = qb.separated(", ");
-    for bulletin in bulletins.iter() {
-        list.push_bind(bulletin.id.as_str());
-    }
-    list.push_unseparated(") ORDER BY bulletin_id, kind, ref");
-    for row in store.fetch_built(qb).await? {
-        let (id, kind, reference): (String, String, String) =
-            (row.try_get("bulletin_id")?, row.try_get("kind")?, row.try_get("ref")?);
-        let Some(bulletin) = bulletins.iter_mut().find(|b| b.id == id) else { continue };
-        let to = &mut bulletin.draft.recipients;
-        match kind.as_str() {
-            "community" => to.communities.push(reference.into()),
-            "org" => to.orgs.push(reference.into()),
-            _ => to.users.push(reference.into()),
-        }
+    let ids: Vec<&str> = bulletins.iter().map(|b| b.id.as_str()).collect();
+    let mut all = recipients::load(store, "bulletin_recipients", "bulletin_id", &ids).await?;
+    for bulletin in bulletins.iter_mut() {
+        bulletin.draft.recipients = all.remove(bulletin.id.as_str()).unwrap_or_default();
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ mod communities;
 mod library;
 mod model;
 mod postgres;
+mod recipients;
 mod sites;
 mod sql;
 mod sqlite;

@@ -1,0 +1,112 @@
+//! Who a shared object is addressed to, one row per named community, organisation or user,
+//! in a table per kind of object (`bulletin_recipients`, `field_report_recipients`): what the
+//! TLP rule reads, and what narrows a reader's candidates in SQL.
+use std::collections::HashMap;
+
+use sqlx::{ColumnIndex, Database, Encode, Executor, IntoArguments, QueryBuilder, Row as _, Transaction, Type};
+use vigie_domain::sharing::Recipients;
+
+use crate::Result;
+use crate::sql::{Backend, Value};
+
+/// Stores `recipients` of object `id` in `table`, whose object column is `id_column`.
+pub(crate) async fn insert<DB>(
+    tx: &mut Transaction<'_, DB>,
+    table: &str,
+    id_column: &str,
+    id: &str,
+    recipients: &Recipients,
+) -> Result<()>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'n> &'n str: Encode<'n, DB> + Type<DB>,
+{
+    let named = recipients.communities.iter().map(|c| ("community", c.as_str()));
+    let named = named
+        .chain(recipients.orgs.iter().map(|o| ("org", o.as_str())))
+        .chain(recipients.users.iter().map(|u| ("user", u.as_str())));
+    for (kind, reference) in named {
+        sqlx::query(&format!(
+            "INSERT INTO {table} ({id_column}, kind, ref) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+        ))
+        .bind(id)
+        .bind(kind)
+        .bind(reference)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The recipients of the objects `ids`, with one query.
+pub(crate) async fn load<B, DB>(
+    store: &B,
+    table: &str,
+    id_column: &str,
+    ids: &[&str],
+) -> Result<HashMap<String, Recipients>>
+where
+    B: Backend<Db = DB>,
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'n> &'n str: ColumnIndex<DB::Row> + Encode<'n, DB> + Type<DB>,
+    String: Value<DB>,
+{
+    let mut all: HashMap<String, Recipients> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(all);
+    }
+    let mut qb = QueryBuilder::<DB>::new(format!(
+        "SELECT {id_column} AS object_id, kind, ref FROM {table} WHERE {id_column} IN ("
+    ));
+    let mut list = qb.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    list.push_unseparated(") ORDER BY kind, ref");
+    for row in store.fetch_built(qb).await? {
+        let (id, kind, reference): (String, String, String) =
+            (row.try_get("object_id")?, row.try_get("kind")?, row.try_get("ref")?);
+        let to = all.entry(id).or_default();
+        match kind.as_str() {
+            "community" => to.communities.push(reference.into()),
+            "org" => to.orgs.push(reference.into()),
+            _ => to.users.push(reference.into()),
+        }
+    }
+    Ok(all)
+}
+
+/// The SQL condition (after `WHERE`) that an object of `alias` is addressed to `user`, `org`
+/// or one of `communities`: it narrows a reader's candidates; the rule decides.
+pub(crate) fn push_addressed_to<'a, DB: Database>(
+    qb: &mut QueryBuilder<'a, DB>,
+    table: &str,
+    id_column: &str,
+    alias: &str,
+    user: &'a str,
+    org: &'a str,
+    communities: &'a [vigie_domain::CommunityId],
+) where
+    &'a str: Encode<'a, DB> + Type<DB>,
+{
+    qb.push(format!(
+        " EXISTS (SELECT 1 FROM {table} r WHERE r.{id_column} = {alias}.id AND ((r.kind = 'org' AND r.ref = "
+    ));
+    qb.push_bind(org);
+    qb.push(") OR (r.kind = 'user' AND r.ref = ");
+    qb.push_bind(user);
+    qb.push(")");
+    if !communities.is_empty() {
+        qb.push(" OR (r.kind = 'community' AND r.ref IN (");
+        let mut list = qb.separated(", ");
+        for community in communities {
+            list.push_bind(community.as_str());
+        }
+        list.push_unseparated("))");
+    }
+    qb.push("))");
+}
