@@ -108,7 +108,7 @@ impl App {
             }
         }
         let bulletin = Bulletin {
-            id: uuid_like(),
+            id: BulletinId::from(crate::secrets::random_id()),
             author: caller.user_id.clone(),
             author_org: caller.org_id.clone(),
             created_at_ms: self.now_ms(),
@@ -242,10 +242,4 @@ impl App {
         };
         may_read(&reader, &object).then_some(())
     }
-}
-
-fn uuid_like() -> BulletinId {
-    let mut bytes = [0u8; 16];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
-    BulletinId::from(hex::encode(bytes))
 }

@@ -45,6 +45,13 @@ pub fn new_secret(prefix: &str) -> String {
     format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// A new object id: 128 random bits in hex, so that ids reveal neither order nor count.
+pub(crate) fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
 /// What the database keeps of a secret. Secrets are random 256-bit values, so a plain
 /// SHA-256 is enough: there is nothing to brute-force.
 pub fn secret_hash(secret: &str) -> String {

@@ -170,7 +170,7 @@ fn alert() -> String {
 }
 
 /// An RFC 3339 time ("2026-12-07T18:00:00+02:00") as milliseconds since the epoch.
-fn time_ms(field: &str, text: &str) -> Result<i64, DomainError> {
+pub fn time_ms(field: &str, text: &str) -> Result<i64, DomainError> {
     let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).map_err(|_| {
         DomainError::validation(field, format!("'{text}' is not an RFC 3339 time such as 2026-12-07T18:00:00+02:00"))
     })?;

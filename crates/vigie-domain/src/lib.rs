@@ -21,6 +21,6 @@ pub mod site;
 pub use code::{Code, Failure};
 pub use error::DomainError;
 pub use id::{
-    ActionId, AssessmentId, BulletinId, CommunityId, DocumentId, OrgId, PassageId, PhotoId, SiteId, StudyId, TokenId,
-    UserId,
+    ActionId, AssessmentId, BulletinId, CommunityId, DocumentId, OrgId, PassageId, PhotoId, ReportId, SiteId, StudyId,
+    TokenId, UserId,
 };

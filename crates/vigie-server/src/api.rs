@@ -55,7 +55,12 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// Every route of the API, for the OpenAPI check.
 pub fn all_routes() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
-    ROUTES.iter().chain(crate::assessments::ROUTES).chain(crate::communities::ROUTES).chain(crate::bulletins::ROUTES)
+    ROUTES
+        .iter()
+        .chain(crate::assessments::ROUTES)
+        .chain(crate::communities::ROUTES)
+        .chain(crate::bulletins::ROUTES)
+        .chain(crate::reports::ROUTES)
 }
 
 pub fn routes() -> Router<AppState> {
@@ -85,6 +90,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::assessments::routes())
         .merge(crate::communities::routes())
         .merge(crate::bulletins::routes())
+        .merge(crate::reports::routes())
         .fallback(crate::ui::unknown_route)
         .method_not_allowed_fallback(|| async {
             ApiError::new(vigie_domain::Code::MethodNotAllowed, "this route does not accept that HTTP method")

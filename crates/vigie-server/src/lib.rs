@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod library;
 pub mod openapi;
+pub mod reports;
 pub mod throttle;
 pub mod ui;
 

@@ -1485,3 +1485,83 @@ async fn generated_worlds_leak_no_bulletin() {
         }
     }
 }
+
+fn report_body(kind: &str, lon: f64, lat: f64, marking: &str, recipients: Value) -> Value {
+    json!({
+        "kind": kind, "observed_at": "2026-12-05T16:30:00+02:00", "location": {"lon": lon, "lat": lat},
+        "text": "A man filmed the service entrance three days in a row.", "marking": marking, "recipients": recipients
+    })
+}
+
+#[tokio::test]
+async fn field_reports_reach_the_authority_and_count_sightings_without_content() {
+    for world in worlds().await {
+        let (officer, operator, stranger, viewer) = (&world.officer, &world.operator, &world.stranger, &world.viewer);
+        let city = world.store.org_by_name("City").await.unwrap().unwrap().id;
+        let to_city = json!({"orgs": [city]});
+        // The market reports; another operator reported something similar 40 m away the day
+        // before (and once more, which counts once); a RED report nearby to someone else does not count.
+        let (status, report) = world
+            .call(
+                "POST",
+                "/api/v1/field-reports",
+                Some(operator),
+                Some(report_body("hostile_reconnaissance", 24.9458, 60.1686, "TLP:AMBER", to_city.clone())),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{report}");
+        let url = format!("/api/v1/field-reports/{}", report["id"].as_str().unwrap());
+        let (_, alone) = world.call("GET", &url, Some(operator), None).await;
+        assert_eq!(alone["similar_nearby"], json!({"organisations": 0}));
+        for _ in 0..2 {
+            let other = report_body("suspicious_activity", 24.9463, 60.1688, "TLP:AMBER", to_city.clone());
+            assert_eq!(
+                world.call("POST", "/api/v1/field-reports", Some(stranger), Some(other)).await.0,
+                StatusCode::CREATED
+            );
+        }
+        let (_, me) = world.call("GET", "/api/v1/me", Some(officer), None).await;
+        // The city's own RED note, to its officer alone: another organisation nearby, not counted.
+        let red = report_body("incident", 24.9459, 60.1686, "TLP:RED", json!({"users": [me["user_id"]]}));
+        assert_eq!(world.call("POST", "/api/v1/field-reports", Some(officer), Some(red)).await.0, StatusCode::CREATED);
+        let (_, seen) = world.call("GET", &url, Some(operator), None).await;
+        assert_eq!(seen["similar_nearby"], json!({"organisations": 1}), "{seen}");
+        // The authority reads it (without the count, which is the reporter's), the other
+        // operator does not, and nothing in the count says who or what.
+        let (status, received) = world.call("GET", &url, Some(officer), None).await;
+        assert_eq!((status, received.get("similar_nearby")), (StatusCode::OK, None));
+        let (_, unknown) = world.call("GET", "/api/v1/field-reports/no-such-report", Some(stranger), None).await;
+        assert_eq!(world.call("GET", &url, Some(stranger), None).await, (StatusCode::NOT_FOUND, unknown));
+        let (_, listed) = world.call("GET", "/api/v1/field-reports", Some(officer), None).await;
+        assert_eq!(listed["items"].as_array().unwrap().len(), 4, "the city reads all four");
+
+        // Triage by the authority it was sent to; not by the reporter, nor a viewer.
+        let triage = |status: &str| json!({"status": status});
+        assert_eq!(world.call("PATCH", &url, Some(operator), Some(triage("closed"))).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(world.call("PATCH", &url, Some(viewer), Some(triage("closed"))).await.0, StatusCode::FORBIDDEN);
+        let (status, body) = world.call("PATCH", &url, Some(officer), Some(triage("sorted"))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let (status, triaged) = world.call("PATCH", &url, Some(officer), Some(triage("under_review"))).await;
+        assert_eq!((status, triaged["status"].as_str()), (StatusCode::OK, Some("under_review")), "{triaged}");
+
+        // Bad input: a clear error, nothing stored.
+        for (body, field) in [
+            (report_body("rumour", 24.9, 60.1, "TLP:AMBER", to_city.clone()), "kind"),
+            (report_body("incident", 24.9, 95.0, "TLP:AMBER", to_city.clone()), "location"),
+            (report_body("incident", 24.9, 60.1, "TLP:AMBER", json!({})), "recipients"),
+            (report_body("incident", 24.9, 60.1, "TLP:RED", to_city.clone()), "recipients"),
+        ] {
+            let (status, answer) = world.call("POST", "/api/v1/field-reports", Some(operator), Some(body)).await;
+            assert_eq!(
+                (status, answer["error"]["details"]["field"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+                "{answer}"
+            );
+        }
+        let entries = world.store.audit_entries().await.unwrap();
+        for action in ["field_report.create", "field_report.read", "field_report.triage"] {
+            assert!(entries.iter().any(|e| e.record.action == action), "{action} is audited");
+        }
+        assert!(entries.iter().all(|e| !e.record.details.to_string().contains("filmed")), "no text in the audit log");
+    }
+}

@@ -13,6 +13,7 @@ mod library;
 mod model;
 mod postgres;
 mod recipients;
+mod reports;
 mod sites;
 mod sql;
 mod sqlite;
@@ -27,6 +28,7 @@ pub use communities::CommunityStore;
 pub use library::{IngestStatus, LibraryChanges, LibraryIngest, LibraryStore, StoredDocument};
 pub use model::*;
 pub use postgres::PgStore;
+pub use reports::{ReportStore, ReportWindow};
 pub use sites::SiteStore;
 pub use sqlite::{SqliteStore, database_path, library_index_dir_of, restore as restore_sqlite};
 pub use vigie_domain::assessment::{
@@ -99,9 +101,19 @@ impl From<StoreError> for vigie_domain::Failure {
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// The whole store: one object, one trait per aggregate (accounts, sites and their studies,
-/// assessments, the library, communities, bulletins, the audit log), each in its own file.
+/// assessments, the library, communities, bulletins, field reports, the audit log), each in its
+/// own file.
 pub trait Store:
-    AccountStore + SiteStore + AssessmentStore + LibraryStore + CommunityStore + BulletinStore + AuditStore + Send + Sync
+    AccountStore
+    + SiteStore
+    + AssessmentStore
+    + LibraryStore
+    + CommunityStore
+    + BulletinStore
+    + ReportStore
+    + AuditStore
+    + Send
+    + Sync
 {
     /// Which backend this is: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
@@ -116,6 +128,7 @@ where
         + LibraryStore
         + CommunityStore
         + BulletinStore
+        + ReportStore
         + AuditStore,
 {
     fn backend(&self) -> &'static str {

@@ -514,6 +514,34 @@ async fn api_snapshot_bulletins() {
 }
 
 #[tokio::test]
+async fn api_snapshot_field_reports() {
+    let mut transcripts = Vec::new();
+    for world in snapshot_worlds().await {
+        let mut story = Story::new(&world).await;
+        let city = world.store.org_by_name("City").await.unwrap().unwrap().id;
+        let body = |kind: &str| {
+            json!({
+                "kind": kind, "observed_at": "2026-12-05T16:30:00+02:00", "location": {"lon": 24.9458, "lat": 60.1686},
+                "text": "A man filmed the service entrance.", "marking": "TLP:AMBER", "recipients": {"orgs": [city]}
+            })
+        };
+        let (_, report) =
+            story.call("POST", "/api/v1/field-reports", "operator", Some(body("hostile_reconnaissance"))).await;
+        story.name("report", &report["id"]);
+        story.call("POST", "/api/v1/field-reports", "operator", Some(body("rumour"))).await;
+        let url = format!("/api/v1/field-reports/{}", report["id"].as_str().unwrap());
+        story.call("GET", &url, "operator", None).await;
+        story.call("GET", &url, "stranger", None).await;
+        story.call("GET", "/api/v1/field-reports", "officer", None).await;
+        story.call("GET", "/api/v1/field-reports", "anonymous", None).await;
+        story.call("PATCH", &url, "operator", Some(json!({"status": "closed"}))).await;
+        story.call("PATCH", &url, "officer", Some(json!({"status": "linked"}))).await;
+        transcripts.push((world.store.backend(), story.finish()));
+    }
+    pin("field_reports", transcripts);
+}
+
+#[tokio::test]
 async fn api_snapshot_sites() {
     let mut transcripts = Vec::new();
     for world in snapshot_worlds().await {

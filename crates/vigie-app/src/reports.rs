@@ -1,0 +1,144 @@
+//! Field reports (operator → authority): filing one, reading and listing under the TLP rule,
+//! the authority's triage, and the sightings count the reporter sees ("N other organisations
+//! reported something similar nearby"), which says nothing of what or who.
+use serde_json::json;
+use vigie_domain::access::{Principal, Role};
+use vigie_domain::report::{FieldReport, ReportDraft, SightingWindow, TRIAGE_STATES, similar_organisations};
+use vigie_domain::sharing::{Marking, Reader, Shared, may_read};
+use vigie_domain::{CommunityId, DomainError, ReportId};
+use vigie_store::ReportWindow;
+
+use crate::{App, Failure, Result};
+
+/// A report as its reader sees it; `similar_nearby` only for its reporter's organisation.
+#[derive(Debug, Clone)]
+pub struct ReportView {
+    pub report: FieldReport,
+    pub similar_nearby: Option<usize>,
+}
+
+impl App {
+    /// Files a report; operators, authorities and administrators do.
+    pub async fn file_report(&self, caller: &Principal, draft: ReportDraft) -> Result<FieldReport> {
+        if !matches!(caller.role, Role::Admin | Role::Authority | Role::Operator) {
+            return Err(Failure::forbidden("operators and authorities file reports"));
+        }
+        draft.check()?;
+        if let Some(site) = &draft.site_id {
+            self.readable_site(caller, site)
+                .await
+                .map_err(|_| DomainError::validation("site_id", format!("no site {site} you may read")))?;
+        }
+        for org in &draft.recipients.orgs {
+            if self.store.org_by_id(org).await?.is_none() {
+                return Err(DomainError::validation("recipients", format!("no organisation {org}")).into());
+            }
+        }
+        let report = FieldReport {
+            id: ReportId::from(crate::secrets::random_id()),
+            author: caller.user_id.clone(),
+            author_org: caller.org_id.clone(),
+            created_at_ms: self.now_ms(),
+            status: "new".into(),
+            draft,
+        };
+        self.store.create_report(&self.write_context(caller), &report).await?;
+        Ok(report)
+    }
+
+    /// The reports the caller may read, newest first; audited.
+    pub async fn reports(&self, caller: &Principal) -> Result<Vec<FieldReport>> {
+        let communities = self.member_communities(caller).await?;
+        let found: Vec<FieldReport> = self
+            .store
+            .reports_for(&caller.user_id, &caller.org_id, &communities, crate::bulletins::MAX_LISTED)
+            .await?
+            .into_iter()
+            .filter(|r| readable(caller, r, &communities))
+            .collect();
+        let ids: Vec<&str> = found.iter().map(|r| r.id.as_str()).collect();
+        self.audit_read(caller, "field_report", None, json!({"list": ids})).await?;
+        Ok(found)
+    }
+
+    /// One report; its reporter's organisation also learns how many other organisations
+    /// reported something similar nearby (TLP:RED reports count only for their readers).
+    pub async fn report(&self, caller: &Principal, id: &ReportId) -> Result<ReportView> {
+        let communities = self.member_communities(caller).await?;
+        let report = self.store.report(id).await?.filter(|r| readable(caller, r, &communities));
+        let Some(report) = report else { return Err(Failure::not_found("field report")) };
+        self.audit_read(caller, "field_report", Some(id.as_str()), json!({"marking": report.draft.marking.label()}))
+            .await?;
+        let similar_nearby = if report.author_org == caller.org_id {
+            Some(self.similar_nearby(caller, &report, &communities).await?)
+        } else {
+            None
+        };
+        Ok(ReportView { report, similar_nearby })
+    }
+
+    async fn similar_nearby(
+        &self,
+        caller: &Principal,
+        report: &FieldReport,
+        communities: &[CommunityId],
+    ) -> Result<usize> {
+        let window = SightingWindow::default();
+        let d = &report.draft;
+        // A box a little larger than the window's radius, in degrees at this latitude.
+        let dlat = window.max_distance_m / 111_320.0 * 1.1;
+        let dlon = dlat / d.lat.to_radians().cos().max(0.01);
+        let candidates = self
+            .store
+            .reports_in(&ReportWindow {
+                west: d.lon - dlon,
+                south: d.lat - dlat,
+                east: d.lon + dlon,
+                north: d.lat + dlat,
+                from_ms: d.observed_at_ms - window.max_interval_ms,
+                to_ms: d.observed_at_ms + window.max_interval_ms,
+            })
+            .await?;
+        let others: Vec<_> = candidates
+            .iter()
+            .filter(|r| r.id != report.id)
+            .map(|r| {
+                let counted = r.draft.marking != Marking::Red || readable(caller, r, communities);
+                (r.author_org.clone(), r.draft.lon, r.draft.lat, r.draft.observed_at_ms, counted)
+            })
+            .collect();
+        Ok(similar_organisations((d.lon, d.lat, d.observed_at_ms), &report.author_org, &others, &window))
+    }
+
+    /// An authority that received a report moves it through triage.
+    pub async fn triage_report(&self, caller: &Principal, id: &ReportId, status: &str) -> Result<()> {
+        let communities = self.member_communities(caller).await?;
+        let report = self.store.report(id).await?.filter(|r| readable(caller, r, &communities));
+        let Some(report) = report else { return Err(Failure::not_found("field report")) };
+        if !TRIAGE_STATES.contains(&status) {
+            return Err(DomainError::validation(
+                "status",
+                format!("'{status}' is not one of {}", TRIAGE_STATES.join(", ")),
+            )
+            .into());
+        }
+        let recipient = report.draft.recipients.orgs.contains(&caller.org_id);
+        if !(matches!(caller.role, Role::Admin | Role::Authority) && recipient) {
+            return Err(Failure::forbidden("the authority the report was sent to triages it"));
+        }
+        Ok(self.store.set_report_status(&self.write_context(caller), id, status).await?)
+    }
+}
+
+fn readable(caller: &Principal, report: &FieldReport, communities: &[CommunityId]) -> bool {
+    let reader = Reader { user: &caller.user_id, org: &caller.org_id, communities };
+    may_read(
+        &reader,
+        &Shared {
+            marking: report.draft.marking,
+            author: &report.author,
+            author_org: &report.author_org,
+            recipients: &report.draft.recipients,
+        },
+    )
+}

@@ -1,0 +1,115 @@
+//! Field reports over HTTP: file, list, read (with the sightings count for the reporter) and
+//! triage. The rules and the audit live in `vigie_app::reports` and the domain; a report the
+//! caller may not read answers 404, as one that does not exist.
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use vigie_domain::bulletin::RecipientsRequest;
+use vigie_domain::report::{FieldReport, ReportDraft};
+use vigie_domain::sharing::{Marking, Recipients};
+use vigie_domain::{DomainError, ReportId, SiteId};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/api/v1/field-reports"),
+    ("post", "/api/v1/field-reports"),
+    ("get", "/api/v1/field-reports/{id}"),
+    ("patch", "/api/v1/field-reports/{id}"),
+];
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/field-reports", get(list).post(file))
+        .route("/api/v1/field-reports/{id}", get(show).patch(triage))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Location {
+    lon: f64,
+    lat: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportBody {
+    kind: String,
+    observed_at: String,
+    location: Location,
+    site_id: Option<SiteId>,
+    text: String,
+    marking: String,
+    #[serde(default)]
+    recipients: RecipientsRequest,
+}
+
+impl ReportBody {
+    fn into_draft(self) -> Result<ReportDraft, DomainError> {
+        Ok(ReportDraft {
+            kind: self.kind,
+            observed_at_ms: vigie_domain::bulletin::time_ms("observed_at", &self.observed_at)?,
+            lon: self.location.lon,
+            lat: self.location.lat,
+            site_id: self.site_id,
+            text: self.text,
+            marking: Marking::parse(&self.marking)?,
+            recipients: Recipients {
+                communities: self.recipients.communities,
+                orgs: self.recipients.orgs,
+                users: self.recipients.users,
+            },
+        })
+    }
+}
+
+async fn file(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiJson(body): ApiJson<ReportBody>,
+) -> Result<Response, ApiError> {
+    let report = state.app.file_report(&caller, body.into_draft()?).await?;
+    let location = format!("/api/v1/field-reports/{}", report.id);
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(report.to_json())).into_response())
+}
+
+async fn list(State(state): State<AppState>, Caller(caller): Caller) -> Result<Json<Value>, ApiError> {
+    let items: Vec<Value> = state.app.reports(&caller).await?.iter().map(FieldReport::to_json).collect();
+    Ok(Json(json!({ "items": items })))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<ReportId>,
+) -> Result<Json<Value>, ApiError> {
+    let view = state.app.report(&caller, &id).await?;
+    let mut body = view.report.to_json();
+    if let Some(n) = view.similar_nearby {
+        body["similar_nearby"] = json!({"organisations": n});
+    }
+    Ok(Json(body))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TriageBody {
+    status: String,
+}
+
+async fn triage(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<ReportId>,
+    ApiJson(body): ApiJson<TriageBody>,
+) -> Result<Json<Value>, ApiError> {
+    state.app.triage_report(&caller, &id, &body.status).await?;
+    Ok(Json(state.app.report(&caller, &id).await?.report.to_json()))
+}

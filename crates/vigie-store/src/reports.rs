@@ -1,0 +1,221 @@
+//! Field reports and their recipients. Which reports a reader may see, and which count in a
+//! sightings window, is decided by the domain's rules in the application; these queries only
+//! narrow the candidates.
+use async_trait::async_trait;
+use sqlx::{ColumnIndex, Database, Encode, Executor, IntoArguments, QueryBuilder, Row as _, Type};
+use vigie_domain::report::{FieldReport, ReportDraft};
+use vigie_domain::sharing::{Marking, Recipients};
+use vigie_domain::{CommunityId, OrgId, ReportId, UserId};
+
+use crate::recipients;
+use crate::sql::{Backend, Sql, Value};
+use crate::{Result, StoreError, WriteContext};
+
+const REPORT_COLUMNS: &str =
+    "id, author_user, author_org, kind, observed_at, lon, lat, site_id, text, marking, status, created_at";
+
+/// A box of longitude and latitude and a time span: where and when to look for similar reports.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportWindow {
+    pub west: f64,
+    pub south: f64,
+    pub east: f64,
+    pub north: f64,
+    pub from_ms: i64,
+    pub to_ms: i64,
+}
+
+#[async_trait]
+pub trait ReportStore: Send + Sync {
+    async fn create_report(&self, ctx: &WriteContext, report: &FieldReport) -> Result<()>;
+    async fn report(&self, id: &ReportId) -> Result<Option<FieldReport>>;
+    /// The newest reports (at most `limit`) that `user` of `org` might read (CLEAR ones, their
+    /// organisation's, and those addressed to them); the caller applies the rule.
+    async fn reports_for(
+        &self,
+        user: &UserId,
+        org: &OrgId,
+        communities: &[CommunityId],
+        limit: u32,
+    ) -> Result<Vec<FieldReport>>;
+    /// Every report observed in `window`: the candidates of a sightings count.
+    async fn reports_in(&self, window: &ReportWindow) -> Result<Vec<FieldReport>>;
+    /// Moves a report to a triage state; `NotFound` for an unknown report.
+    async fn set_report_status(&self, ctx: &WriteContext, id: &ReportId, status: &str) -> Result<()>;
+}
+
+#[async_trait]
+impl<B, DB> ReportStore for B
+where
+    B: Backend<Db = DB>,
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'n> &'n str: ColumnIndex<DB::Row> + Encode<'n, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+    String: Value<DB>,
+    i64: Value<DB>,
+    f64: Value<DB>,
+    bool: Value<DB>,
+    Option<String>: Value<DB>,
+    Option<i64>: Value<DB>,
+{
+    #[tracing::instrument(skip_all)]
+    async fn create_report(&self, ctx: &WriteContext, report: &FieldReport) -> Result<()> {
+        let d = &report.draft;
+        let mut tx = self.begin_write().await?;
+        sqlx::query(&format!(
+            "INSERT INTO field_reports ({REPORT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        ))
+        .bind(report.id.as_str())
+        .bind(report.author.as_str())
+        .bind(report.author_org.as_str())
+        .bind(&d.kind)
+        .bind(d.observed_at_ms)
+        .bind(d.lon)
+        .bind(d.lat)
+        .bind(d.site_id.as_ref().map(|s| s.to_string()))
+        .bind(&d.text)
+        .bind(d.marking.label())
+        .bind(&report.status)
+        .bind(report.created_at_ms)
+        .execute(&mut *tx)
+        .await?;
+        recipients::insert(&mut tx, "field_report_recipients", "report_id", report.id.as_str(), &d.recipients).await?;
+        // What was seen may be TLP:RED: the audit log keeps the report's kind and marking only.
+        Sql::<DB>::audit(
+            &mut tx,
+            ctx,
+            "field_report.create",
+            "field_report",
+            Some(&report.id),
+            serde_json::json!({"kind": d.kind, "marking": d.marking.label()}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn report(&self, id: &ReportId) -> Result<Option<FieldReport>> {
+        let row = sqlx::query(&format!("SELECT {REPORT_COLUMNS} FROM field_reports WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut found = vec![report_from_row::<DB>(&row)?];
+        attach_recipients(self, &mut found).await?;
+        Ok(found.pop())
+    }
+
+    async fn reports_for(
+        &self,
+        user: &UserId,
+        org: &OrgId,
+        communities: &[CommunityId],
+        limit: u32,
+    ) -> Result<Vec<FieldReport>> {
+        let mut qb = QueryBuilder::<DB>::new(format!(
+            "SELECT {REPORT_COLUMNS} FROM field_reports f WHERE f.marking = 'TLP:CLEAR' OR f.author_org = "
+        ));
+        qb.push_bind(org.as_str());
+        qb.push(" OR");
+        recipients::push_addressed_to(
+            &mut qb,
+            "field_report_recipients",
+            "report_id",
+            "f",
+            user.as_str(),
+            org.as_str(),
+            communities,
+        );
+        qb.push(" ORDER BY f.created_at DESC, f.id LIMIT ");
+        qb.push_bind(i64::from(limit));
+        let rows = self.fetch_built(qb).await?;
+        let mut found = rows.iter().map(report_from_row::<DB>).collect::<Result<Vec<_>>>()?;
+        attach_recipients(self, &mut found).await?;
+        Ok(found)
+    }
+
+    async fn reports_in(&self, window: &ReportWindow) -> Result<Vec<FieldReport>> {
+        let rows = sqlx::query(&format!("SELECT {REPORT_COLUMNS} FROM field_reports WHERE lat BETWEEN $1 AND $2 AND lon BETWEEN $3 AND $4 AND observed_at BETWEEN $5 AND $6"))
+            .bind(window.south)
+            .bind(window.north)
+            .bind(window.west)
+            .bind(window.east)
+            .bind(window.from_ms)
+            .bind(window.to_ms)
+            .fetch_all(self.pool())
+            .await?;
+        let mut found = rows.iter().map(report_from_row::<DB>).collect::<Result<Vec<_>>>()?;
+        attach_recipients(self, &mut found).await?;
+        Ok(found)
+    }
+
+    async fn set_report_status(&self, ctx: &WriteContext, id: &ReportId, status: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let changed = sqlx::query("UPDATE field_reports SET status = $1 WHERE id = $2")
+            .bind(status)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if B::rows_affected(&changed) == 0 {
+            return Err(StoreError::NotFound("field report".into()));
+        }
+        Sql::<DB>::audit(
+            &mut tx,
+            ctx,
+            "field_report.triage",
+            "field_report",
+            Some(id),
+            serde_json::json!({"status": status}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn attach_recipients<B, DB>(store: &B, reports: &mut [FieldReport]) -> Result<()>
+where
+    B: Backend<Db = DB>,
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'n> &'n str: ColumnIndex<DB::Row> + Encode<'n, DB> + Type<DB>,
+    String: Value<DB>,
+{
+    let ids: Vec<&str> = reports.iter().map(|r| r.id.as_str()).collect();
+    let mut all = recipients::load(store, "field_report_recipients", "report_id", &ids).await?;
+    for report in reports.iter_mut() {
+        report.draft.recipients = all.remove(report.id.as_str()).unwrap_or_default();
+    }
+    Ok(())
+}
+
+fn report_from_row<DB: Database>(row: &DB::Row) -> Result<FieldReport>
+where
+    for<'n> &'n str: ColumnIndex<DB::Row>,
+    String: Value<DB>,
+    i64: Value<DB>,
+    f64: Value<DB>,
+    Option<String>: Value<DB>,
+{
+    let marking: String = row.try_get("marking")?;
+    Ok(FieldReport {
+        id: row.try_get::<String, _>("id")?.into(),
+        author: row.try_get::<String, _>("author_user")?.into(),
+        author_org: row.try_get::<String, _>("author_org")?.into(),
+        created_at_ms: row.try_get("created_at")?,
+        status: row.try_get("status")?,
+        draft: ReportDraft {
+            kind: row.try_get("kind")?,
+            observed_at_ms: row.try_get("observed_at")?,
+            lon: row.try_get("lon")?,
+            lat: row.try_get("lat")?,
+            site_id: row.try_get::<Option<String>, _>("site_id")?.map(Into::into),
+            text: row.try_get("text")?,
+            marking: Marking::parse(&marking).map_err(|e| StoreError::Corrupt(format!("field report marking: {e}")))?,
+            recipients: Recipients::default(),
+        },
+    })
+}
