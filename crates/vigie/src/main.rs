@@ -70,6 +70,9 @@ enum Command {
     /// Threat bulletins, on behalf of an account: list, show, send from a JSON file.
     #[command(subcommand)]
     Bulletins(cmd::bulletins::Command),
+    /// Field reports, on behalf of an account: list.
+    #[command(subcommand, name = "field-reports")]
+    FieldReports(cmd::reports::Command),
 }
 
 fn main() -> ExitCode {
@@ -133,5 +136,6 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Methodology(command) => cmd::methodology::run(command),
         Command::Library(command) => runtime()?.block_on(cmd::library::run(&global, command)),
         Command::Bulletins(command) => runtime()?.block_on(cmd::bulletins::run(&global, command)),
+        Command::FieldReports(command) => runtime()?.block_on(cmd::reports::run(&global, command)),
     }
 }

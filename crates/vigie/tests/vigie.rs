@@ -810,4 +810,8 @@ fn bulletins_are_sent_and_read_on_behalf_of_an_account() {
         sandbox.json(&["bulletins", "list", "--as", "officer@example.org"])["items"].as_array().unwrap().len(),
         1
     );
+    // Field reports: none yet, and an unknown account is a clear error.
+    assert_eq!(sandbox.json(&["field-reports", "list", "--as", "officer@example.org"])["items"], json!([]));
+    let nobody = sandbox.run(&["field-reports", "list", "--as", "nobody@example.org"]);
+    assert!(!nobody.status.success() && String::from_utf8_lossy(&nobody.stderr).contains("not_found"));
 }

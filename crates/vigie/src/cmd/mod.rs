@@ -6,6 +6,7 @@ pub mod bulletins;
 pub mod hvm;
 pub mod library;
 pub mod methodology;
+pub mod reports;
 pub mod serve;
 pub mod sites;
 
