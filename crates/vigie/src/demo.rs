@@ -100,7 +100,9 @@ pub async fn load(app: &App) -> Result<(), CliError> {
         println!("Demo assessments: two validated (Senaatintori, the central station), one in progress (Stockmann).");
     }
     if load_cooperation(app).await? {
-        println!("Demo cooperation: the city-centre operators forum, with two bulletins (one an exercise).");
+        println!(
+            "Demo cooperation: the city-centre operators forum, two bulletins (one an exercise), three field reports."
+        );
     }
     let passages = crate::cmd::library::ingest_demo(&console, &city).await?;
     println!(
@@ -223,9 +225,10 @@ async fn load_assessments(app: &App) -> Result<usize, CliError> {
 }
 
 /// A demo account as it signs in (its password is public), to act through the use cases.
-/// The city's forum of city-centre operators, with the demo's operator as a member, and two
-/// bulletins to it: an exercise announcement (GREEN) and a warning (AMBER). Only on the first
-/// load; returns whether it made them.
+/// The city's forum of city-centre operators, with the demo's operator as a member, two
+/// bulletins to it (an exercise announcement, GREEN, and a warning, AMBER) and three field
+/// reports to the city, two of which form a sightings cluster. Only on the first load;
+/// returns whether it made them.
 async fn load_cooperation(app: &App) -> Result<bool, CliError> {
     use vigie_domain::bulletin::{BulletinDraft, Texts};
     use vigie_domain::sharing::{Marking, Recipients};
@@ -287,6 +290,34 @@ async fn load_cooperation(app: &App) -> Result<bool, CliError> {
         ..exercise
     };
     app.send_bulletin(&officer, warning).await?;
+    // Three field reports to the city: the mall's report at Stockmann's goods entrance and a
+    // patrol's sighting 45 m away the next day form a sightings cluster (two organisations);
+    // the mall's other report is 500 m away.
+    let report = |text: &str, lon: f64, lat: f64, days_ago: i64| vigie_domain::report::ReportDraft {
+        kind: "hostile_reconnaissance".into(),
+        observed_at_ms: now - days_ago * day,
+        lon,
+        lat,
+        site_id: None,
+        text: text.to_owned(),
+        marking: Marking::Amber,
+        recipients: Recipients { orgs: vec![officer.org_id.clone()], ..Recipients::default() },
+    };
+    app.file_report(
+        &operator,
+        report("A grey van parked at the goods entrance, the passenger filming.", 24.9410, 60.1685, 3),
+    )
+    .await?;
+    app.file_report(
+        &operator,
+        report("The man from the grey van walked the loading bay, taking photos.", 24.9505, 60.1699, 1),
+    )
+    .await?;
+    app.file_report(
+        &officer,
+        report("Patrol: a grey van, engine running, near the department store's goods entrance.", 24.9418, 60.1687, 2),
+    )
+    .await?;
     Ok(true)
 }
 

@@ -456,6 +456,23 @@ async fn the_demo_serves_helsinki_to_its_accounts() {
     let drafts = get_json(format!("/api/v1/sites/{}/assessments", stockmann["id"].as_str().unwrap())).await;
     assert_eq!(drafts["items"][0]["status"], "draft", "{drafts}");
 
+    // Cooperation: the forum's two bulletins (one an exercise) and three reports to the city,
+    // the officer's patrol sighting one of a cluster with the mall's report nearby.
+    let bulletins = get_json("/api/v1/bulletins".into()).await;
+    let statuses: Vec<&str> =
+        bulletins["items"].as_array().unwrap().iter().map(|b| b["status"].as_str().unwrap()).collect();
+    assert!(statuses.len() == 2 && statuses.contains(&"Exercise"), "{bulletins}");
+    let reports = get_json("/api/v1/field-reports".into()).await;
+    assert_eq!(reports["items"].as_array().unwrap().len(), 3, "{reports}");
+    let patrol = reports["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["text"].as_str().unwrap().starts_with("Patrol"))
+        .unwrap();
+    let patrol = get_json(format!("/api/v1/field-reports/{}", patrol["id"].as_str().unwrap())).await;
+    assert_eq!(patrol["similar_nearby"], json!({"organisations": 1}), "{patrol}");
+
     // A hostile-vehicle study of Senate Square on the demo's street network, kept with the site.
     let senate = page["items"]
         .as_array()
