@@ -124,7 +124,7 @@ impl App {
         let communities = self.member_communities(caller).await?;
         let candidates = self.store.bulletins_for(&caller.user_id, &caller.org_id, &communities, MAX_LISTED).await?;
         let readable: Vec<Bulletin> =
-            candidates.into_iter().filter(|b| self.may_read_with(caller, b, &communities).is_some()).collect();
+            candidates.into_iter().filter(|b| reads(caller, &communities, &b.shared())).collect();
         let ids: Vec<&str> = readable.iter().map(|b| b.id.as_str()).collect();
         self.audit_read(caller, "bulletin", None, json!({"list": ids})).await?;
         Ok(readable)
@@ -138,6 +138,13 @@ impl App {
             .await?;
         self.store.record_bulletin_read(&self.write_context(caller), id, &caller.org_id).await?;
         Ok(bulletin)
+    }
+
+    /// Whether the caller's organisation received `id` and has not acknowledged it yet (the
+    /// bulletin's page offers the button). For a bulletin the caller has just read: no audit.
+    pub async fn awaits_acknowledgement(&self, caller: &Principal, id: &BulletinId) -> Result<bool> {
+        let receipts = self.store.bulletin_receipts(id).await?;
+        Ok(receipts.iter().any(|r| r.org_id == caller.org_id && r.acked_at_ms.is_none()))
     }
 
     /// The caller's organisation acknowledges a bulletin it received.
@@ -191,7 +198,7 @@ impl App {
         let bulletins: Vec<(Bulletin, Receipt)> = receipts
             .into_iter()
             .filter_map(|(id, receipt)| found.remove(&id).map(|b| (b, receipt)))
-            .filter(|(b, _)| self.may_read_with(caller, b, &communities).is_some())
+            .filter(|(b, _)| reads(caller, &communities, &b.shared()))
             .collect();
         let invitations: Vec<Community> = self
             .store
@@ -215,7 +222,7 @@ impl App {
         self.store
             .bulletin(id)
             .await?
-            .filter(|b| self.may_read_with(caller, b, &communities).is_some())
+            .filter(|b| reads(caller, &communities, &b.shared()))
             .ok_or_else(|| Failure::not_found("bulletin"))
     }
 
@@ -230,16 +237,9 @@ impl App {
             .map(|(c, _)| c.id)
             .collect())
     }
+}
 
-    /// The TLP rule for one bulletin: `Some(())` when the caller may read it.
-    fn may_read_with(&self, caller: &Principal, bulletin: &Bulletin, communities: &[CommunityId]) -> Option<()> {
-        let reader = Reader { user: &caller.user_id, org: &caller.org_id, communities };
-        let object = Shared {
-            marking: bulletin.draft.marking,
-            author: &bulletin.author,
-            author_org: &bulletin.author_org,
-            recipients: &bulletin.draft.recipients,
-        };
-        may_read(&reader, &object).then_some(())
-    }
+/// The TLP rule for the caller, whose organisation is a member of `communities`.
+pub(crate) fn reads(caller: &Principal, communities: &[CommunityId], object: &Shared<'_>) -> bool {
+    may_read(&Reader { user: &caller.user_id, org: &caller.org_id, communities }, object)
 }

@@ -4,7 +4,7 @@
 use serde_json::json;
 use vigie_domain::access::{Principal, Role};
 use vigie_domain::report::{FieldReport, ReportDraft, SightingWindow, TRIAGE_STATES, similar_organisations};
-use vigie_domain::sharing::{Marking, Reader, Shared, may_read};
+use vigie_domain::sharing::Marking;
 use vigie_domain::{CommunityId, DomainError, ReportId};
 use vigie_store::ReportWindow;
 
@@ -131,14 +131,5 @@ impl App {
 }
 
 fn readable(caller: &Principal, report: &FieldReport, communities: &[CommunityId]) -> bool {
-    let reader = Reader { user: &caller.user_id, org: &caller.org_id, communities };
-    may_read(
-        &reader,
-        &Shared {
-            marking: report.draft.marking,
-            author: &report.author,
-            author_org: &report.author_org,
-            recipients: &report.draft.recipients,
-        },
-    )
+    crate::bulletins::reads(caller, communities, &report.shared())
 }

@@ -215,6 +215,16 @@ pub fn rfc3339(ms: i64) -> String {
 }
 
 impl Bulletin {
+    /// What the TLP rule reads of it.
+    pub fn shared(&self) -> crate::sharing::Shared<'_> {
+        crate::sharing::Shared {
+            marking: self.draft.marking,
+            author: &self.author,
+            author_org: &self.author_org,
+            recipients: &self.draft.recipients,
+        }
+    }
+
     /// The bulletin as the API and the command line show it.
     pub fn to_json(&self) -> serde_json::Value {
         let d = &self.draft;

@@ -82,6 +82,16 @@ pub struct FieldReport {
 }
 
 impl FieldReport {
+    /// What the TLP rule reads of it.
+    pub fn shared(&self) -> crate::sharing::Shared<'_> {
+        crate::sharing::Shared {
+            marking: self.draft.marking,
+            author: &self.author,
+            author_org: &self.author_org,
+            recipients: &self.draft.recipients,
+        }
+    }
+
     /// The report as the API shows it.
     pub fn to_json(&self) -> serde_json::Value {
         let d = &self.draft;

@@ -142,7 +142,7 @@ where
             .await?;
         let Some(row) = row else { return Ok(None) };
         let mut found = vec![bulletin_from_row::<DB>(&row)?];
-        attach_recipients(self, &mut found).await?;
+        recipients::attach(self, &mut found).await?;
         Ok(found.pop())
     }
 
@@ -158,7 +158,7 @@ where
         list.push_unseparated(") ORDER BY created_at DESC, id");
         let rows = self.fetch_built(qb).await?;
         let mut found = rows.iter().map(bulletin_from_row::<DB>).collect::<Result<Vec<_>>>()?;
-        attach_recipients(self, &mut found).await?;
+        recipients::attach(self, &mut found).await?;
         Ok(found)
     }
 
@@ -187,7 +187,7 @@ where
         qb.push_bind(i64::from(limit));
         let rows = self.fetch_built(qb).await?;
         let mut found = rows.iter().map(bulletin_from_row::<DB>).collect::<Result<Vec<_>>>()?;
-        attach_recipients(self, &mut found).await?;
+        recipients::attach(self, &mut found).await?;
         Ok(found)
     }
 
@@ -257,24 +257,6 @@ where
             .await?;
         rows.iter().map(receipt_from_row::<DB>).collect()
     }
-}
-
-/// Fills in the recipients of `bulletins`, with one query for all of them.
-async fn attach_recipients<B, DB>(store: &B, bulletins: &mut [Bulletin]) -> Result<()>
-where
-    B: Backend<Db = DB>,
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'n> &'n str: ColumnIndex<DB::Row> + Encode<'n, DB> + Type<DB>,
-    String: Value<DB>,
-{
-    let ids: Vec<&str> = bulletins.iter().map(|b| b.id.as_str()).collect();
-    let mut all = recipients::load(store, "bulletin_recipients", "bulletin_id", &ids).await?;
-    for bulletin in bulletins.iter_mut() {
-        bulletin.draft.recipients = all.remove(bulletin.id.as_str()).unwrap_or_default();
-    }
-    Ok(())
 }
 
 fn bulletin_from_row<DB: Database>(row: &DB::Row) -> Result<Bulletin>

@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 
 use sqlx::{ColumnIndex, Database, Encode, Executor, IntoArguments, QueryBuilder, Row as _, Transaction, Type};
+use vigie_domain::bulletin::Bulletin;
+use vigie_domain::report::FieldReport;
 use vigie_domain::sharing::Recipients;
 
 use crate::Result;
@@ -41,12 +43,7 @@ where
 }
 
 /// The recipients of the objects `ids`, with one query.
-pub(crate) async fn load<B, DB>(
-    store: &B,
-    table: &str,
-    id_column: &str,
-    ids: &[&str],
-) -> Result<HashMap<String, Recipients>>
+async fn load<B, DB>(store: &B, table: &str, id_column: &str, ids: &[&str]) -> Result<HashMap<String, Recipients>>
 where
     B: Backend<Db = DB>,
     DB: Database,
@@ -78,6 +75,55 @@ where
         }
     }
     Ok(all)
+}
+
+/// A shared object whose recipients live in a table of their own.
+pub(crate) trait Addressed {
+    /// The recipients' table and its object column.
+    const TABLE: (&'static str, &'static str);
+    fn object_id(&self) -> &str;
+    fn recipients_mut(&mut self) -> &mut Recipients;
+}
+
+impl Addressed for Bulletin {
+    const TABLE: (&'static str, &'static str) = ("bulletin_recipients", "bulletin_id");
+    fn object_id(&self) -> &str {
+        self.id.as_str()
+    }
+    fn recipients_mut(&mut self) -> &mut Recipients {
+        &mut self.draft.recipients
+    }
+}
+
+impl Addressed for FieldReport {
+    const TABLE: (&'static str, &'static str) = ("field_report_recipients", "report_id");
+    fn object_id(&self) -> &str {
+        self.id.as_str()
+    }
+    fn recipients_mut(&mut self) -> &mut Recipients {
+        &mut self.draft.recipients
+    }
+}
+
+/// Fills in the recipients of `objects`, with one query for all of them.
+pub(crate) async fn attach<B, DB, T: Addressed>(store: &B, objects: &mut [T]) -> Result<()>
+where
+    B: Backend<Db = DB>,
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'n> &'n str: ColumnIndex<DB::Row> + Encode<'n, DB> + Type<DB>,
+    String: Value<DB>,
+{
+    let ids: Vec<String> = objects.iter().map(|o| o.object_id().to_owned()).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let (table, id_column) = T::TABLE;
+    let mut all = load(store, table, id_column, &ids).await?;
+    for object in objects.iter_mut() {
+        let found = all.remove(object.object_id()).unwrap_or_default();
+        *object.recipients_mut() = found;
+    }
+    Ok(())
 }
 
 /// The SQL condition (after `WHERE`) that an object of `alias` is addressed to `user`, `org`

@@ -103,7 +103,7 @@ where
             .await?;
         let Some(row) = row else { return Ok(None) };
         let mut found = vec![report_from_row::<DB>(&row)?];
-        attach_recipients(self, &mut found).await?;
+        recipients::attach(self, &mut found).await?;
         Ok(found.pop())
     }
 
@@ -132,7 +132,7 @@ where
         qb.push_bind(i64::from(limit));
         let rows = self.fetch_built(qb).await?;
         let mut found = rows.iter().map(report_from_row::<DB>).collect::<Result<Vec<_>>>()?;
-        attach_recipients(self, &mut found).await?;
+        recipients::attach(self, &mut found).await?;
         Ok(found)
     }
 
@@ -147,7 +147,7 @@ where
             .fetch_all(self.pool())
             .await?;
         let mut found = rows.iter().map(report_from_row::<DB>).collect::<Result<Vec<_>>>()?;
-        attach_recipients(self, &mut found).await?;
+        recipients::attach(self, &mut found).await?;
         Ok(found)
     }
 
@@ -173,23 +173,6 @@ where
         tx.commit().await?;
         Ok(())
     }
-}
-
-async fn attach_recipients<B, DB>(store: &B, reports: &mut [FieldReport]) -> Result<()>
-where
-    B: Backend<Db = DB>,
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'n> &'n str: ColumnIndex<DB::Row> + Encode<'n, DB> + Type<DB>,
-    String: Value<DB>,
-{
-    let ids: Vec<&str> = reports.iter().map(|r| r.id.as_str()).collect();
-    let mut all = recipients::load(store, "field_report_recipients", "report_id", &ids).await?;
-    for report in reports.iter_mut() {
-        report.draft.recipients = all.remove(report.id.as_str()).unwrap_or_default();
-    }
-    Ok(())
 }
 
 fn report_from_row<DB: Database>(row: &DB::Row) -> Result<FieldReport>

@@ -116,7 +116,7 @@ struct ViewPage<'a> {
 
 async fn view(State(state): State<AppState>, ctx: PageCtx, Path(id): Path<BulletinId>) -> Result<Response, PageError> {
     let bulletin: Bulletin = state.app.bulletin(&ctx.caller, &id).await?;
-    let open = state.app.inbox(&ctx.caller).await?.bulletins.iter().any(|(b, _)| b.id == id);
+    let open = state.app.awaits_acknowledgement(&ctx.caller, &id).await?;
     let receipts = if bulletin.author_org == ctx.caller.org_id {
         Some(state.app.bulletin_receipts(&ctx.caller, &id).await?)
     } else {
