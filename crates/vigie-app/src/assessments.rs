@@ -36,7 +36,7 @@ pub fn methodology() -> Result<&'static Methodology> {
 
 /// The methodology an assessment pinned: the current one or an earlier version this server
 /// still carries, so that an assessment keeps the results of the version it was made with.
-fn pinned_methodology(assessment: &Assessment) -> Result<&'static Methodology> {
+pub(crate) fn pinned_methodology(assessment: &Assessment) -> Result<&'static Methodology> {
     let pinned = Methodology::embedded_version(&assessment.methodology_version).map_err(|err| {
         tracing::error!(error = %err, "the embedded methodology is unreadable");
         Failure::internal()
@@ -83,8 +83,22 @@ fn input(
     }
 }
 
-fn input_of(assessment: &Assessment, answers: BTreeMap<String, String>) -> AssessmentInput {
-    input(&assessment.methodology_version, &assessment.site, assessment.threat_level, answers)
+/// The threat level an assessment is scored with: the one an authority set for the site when
+/// one is in force, else the one given when the assessment started.
+#[derive(Debug, Clone)]
+pub struct ScoringLevel {
+    pub level: u8,
+    pub decision: Option<vigie_domain::threat_level::ThreatLevel>,
+}
+
+impl ScoringLevel {
+    fn to_json(&self) -> Value {
+        match &self.decision {
+            None => json!({"level": self.level, "source": "assessment"}),
+            Some(d) => json!({"level": self.level, "source": "authority", "threat_level_id": d.id, "org_id": d.org_id,
+                "reason": d.draft.reason, "effective": vigie_domain::bulletin::rfc3339(d.draft.effective_ms)}),
+        }
+    }
 }
 
 fn answer_ids(answers: &BTreeMap<String, StoredAnswer>) -> BTreeMap<String, String> {
@@ -301,6 +315,32 @@ fn to_json(value: impl serde::Serialize) -> Result<Value> {
 }
 
 impl App {
+    /// The level to score an assessment with now.
+    async fn scoring_level(&self, assessment: &Assessment) -> Result<ScoringLevel> {
+        Ok(match self.level_in_force_at(&assessment.site_id).await? {
+            Some(decision) => ScoringLevel { level: decision.draft.level, decision: Some(decision) },
+            None => ScoringLevel { level: assessment.threat_level, decision: None },
+        })
+    }
+
+    /// The input of an assessment's score, at the level in force.
+    async fn scoring_input(&self, assessment: &Assessment) -> Result<(AssessmentInput, ScoringLevel)> {
+        let level = self.scoring_level(assessment).await?;
+        let answers = self.answers_of(assessment).await?;
+        Ok((input(&assessment.methodology_version, &assessment.site, level.level, answers), level))
+    }
+
+    /// A validated assessment's summary scored again at `level` (its validation reason kept).
+    pub(crate) async fn rescored_summary(&self, assessment: &Assessment, level: u8) -> Result<AssessmentSummary> {
+        let m = pinned_methodology(assessment)?;
+        let answers = self.answers_of(assessment).await?;
+        let report =
+            vigie_assessment::score(m, &input(&assessment.methodology_version, &assessment.site, level, answers))?;
+        let mut summary = summary_of(&report);
+        summary.incomplete_reason = assessment.summary.as_ref().and_then(|s| s.incomplete_reason.clone());
+        Ok(summary)
+    }
+
     /// Loads an assessment the caller may read; otherwise "not found", whether or not it
     /// exists. Not audited: callers audit what they show.
     async fn readable_assessment(&self, caller: &Principal, id: &AssessmentId) -> Result<Assessment> {
@@ -403,7 +443,11 @@ impl App {
         for write in &writes {
             answers.insert(write.question_id.clone(), write.content.answer.clone());
         }
-        vigie_assessment::score(m, &input_of(&assessment, answers))?;
+        // Scoring checks the answers; the level does not change what is valid.
+        vigie_assessment::score(
+            m,
+            &input(&assessment.methodology_version, &assessment.site, assessment.threat_level, answers),
+        )?;
         Ok(self.store.put_answers(&self.write_context(caller), &assessment.id, &writes).await?)
     }
 
@@ -466,8 +510,8 @@ impl App {
         let mut data = TransitionData::default();
         if to == AssessmentStatus::Validated {
             let m = pinned_methodology(&assessment)?;
-            let answers = self.answers_of(&assessment).await?;
-            let report = vigie_assessment::score(m, &input_of(&assessment, answers))?;
+            let (input, _) = self.scoring_input(&assessment).await?;
+            let report = vigie_assessment::score(m, &input)?;
             let reason = reason.map(str::trim).filter(|r| !r.is_empty());
             let mut summary = summary_of(&report);
             if report.provisional {
@@ -499,8 +543,8 @@ impl App {
     pub async fn score(&self, caller: &Principal, id: &AssessmentId, lang: Lang) -> Result<Value> {
         let assessment = self.readable_assessment(caller, id).await?;
         let m = pinned_methodology(&assessment)?;
-        let answers = self.answers_of(&assessment).await?;
-        let report = vigie_assessment::score(m, &input_of(&assessment, answers))?;
+        let (input, level) = self.scoring_input(&assessment).await?;
+        let report = vigie_assessment::score(m, &input)?;
         let peers = self.store.peer_indexes(assessment.site.category, &assessment.id).await?;
         let percentile = match report.protective_measures_index {
             Some(index) if peers.len() >= MIN_PEERS => vigie_assessment::percentile(index, &peers),
@@ -519,6 +563,7 @@ impl App {
             "assessment_id": assessment.id,
             "status": assessment.status,
             "report": report_json,
+            "threat_level": level.to_json(),
             "peer_percentile": percentile,
             "peers": peers.len(),
             "min_peers": MIN_PEERS,
@@ -535,8 +580,8 @@ impl App {
     ) -> Result<Value> {
         let assessment = self.readable_assessment(caller, id).await?;
         let m = pinned_methodology(&assessment)?;
-        let answers = self.answers_of(&assessment).await?;
-        let result = vigie_assessment::what_if(m, &input_of(&assessment, answers), measures)?;
+        let (input, _) = self.scoring_input(&assessment).await?;
+        let result = vigie_assessment::what_if(m, &input, measures)?;
         let mut value = to_json(&result)?;
         for side in ["before", "after"] {
             value[side] = with_names(m, lang, value[side].take());
@@ -556,7 +601,7 @@ impl App {
         let assessment = self.readable_assessment(caller, id).await?;
         let m = pinned_methodology(&assessment)?;
         let actions = self.store.assessment_actions(&assessment.id).await?;
-        let answers = self.answers_of(&assessment).await?;
+        let (input, _) = self.scoring_input(&assessment).await?;
         let pending_measures: Vec<String> = actions
             .iter()
             .filter(|a| a.fields.status.is_pending())
@@ -564,7 +609,7 @@ impl App {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let result = vigie_assessment::what_if(m, &input_of(&assessment, answers), &pending_measures)?;
+        let result = vigie_assessment::what_if(m, &input, &pending_measures)?;
         let risks = |report: &vigie_assessment::ScoreReport<'_>| -> Vec<Value> {
             report
                 .scenarios

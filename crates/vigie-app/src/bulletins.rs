@@ -9,6 +9,8 @@ use vigie_domain::access::{Principal, Role};
 use vigie_domain::bulletin::{Bulletin, BulletinDraft, Receipt};
 use vigie_domain::geometry::SiteGeometry;
 use vigie_domain::sharing::{Community, Marking, MembershipState, Reader, Shared, may_read};
+use vigie_domain::site::Lang;
+use vigie_domain::threat_level::ThreatLevelDraft;
 use vigie_domain::{BulletinId, CommunityId, DomainError, OrgId};
 use vigie_store::StoreError;
 
@@ -27,6 +29,44 @@ pub struct Inbox {
 pub const MAX_LISTED: u32 = 500;
 
 impl App {
+    /// Sends a bulletin that announces a threat level, then sets the level with the bulletin's
+    /// area, start and title as its reason. Checked first, so that a level an authority may not
+    /// set stops the bulletin too; a drill never changes a real level.
+    pub async fn send_bulletin_setting_level(
+        &self,
+        caller: &Principal,
+        draft: BulletinDraft,
+        level: u8,
+        lang: Lang,
+    ) -> Result<(Bulletin, crate::threat_levels::LevelChange)> {
+        if caller.role != Role::Authority {
+            return Err(Failure::forbidden("authorities set threat levels"));
+        }
+        if draft.status != "Actual" {
+            return Err(DomainError::validation(
+                "threat_level",
+                "an Exercise or Test bulletin cannot change the real threat level",
+            )
+            .into());
+        }
+        let title = match lang {
+            Lang::Fr => draft.title.fr.clone().or_else(|| draft.title.en.clone()),
+            Lang::En => draft.title.en.clone().or_else(|| draft.title.fr.clone()),
+        };
+        let mut level_draft = ThreatLevelDraft {
+            level,
+            area: draft.area.clone(),
+            reason: title.unwrap_or_default(),
+            effective_ms: draft.effective_ms,
+            bulletin: None,
+        };
+        level_draft.check()?;
+        let bulletin = self.send_bulletin(caller, draft).await?;
+        level_draft.bulletin = Some(bulletin.id.clone());
+        let change = self.set_threat_level(caller, level_draft, lang).await?;
+        Ok((bulletin, change))
+    }
+
     /// Sends a bulletin: checks it, works out the recipient organisations (those named, the
     /// members of the named communities, the organisations of the named people; not the
     /// author's own) and stores it with a delivered receipt for each, in one transaction.
@@ -41,13 +81,7 @@ impl App {
         }
         draft.check()?;
         if let Some(area) = &draft.area {
-            SiteGeometry::from_geojson(area).map_err(|e| {
-                let reason = match e {
-                    DomainError::GeometryInvalid { reason } => reason,
-                    other => other.to_string(),
-                };
-                DomainError::validation("area", format!("the area is not a valid polygon: {reason}"))
-            })?;
+            SiteGeometry::warning_area(area)?;
         }
         for site in &draft.sites {
             self.readable_site(caller, site)

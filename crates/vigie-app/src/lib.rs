@@ -20,6 +20,7 @@ pub mod reports;
 pub mod second_factor;
 pub mod secrets;
 pub mod sites;
+pub mod threat_levels;
 pub mod throttle;
 
 use std::sync::Arc;

@@ -204,6 +204,10 @@ pub struct Measure {
     /// Library passages on putting the measure in place (phrases or passage ids).
     #[serde(default)]
     pub guidance: Vec<String>,
+    /// The threat level (1–5) from which the measure belongs to the site's stepped-up posture:
+    /// when an authority raises the level to it or above, it becomes a checklist action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_threat_level: Option<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -571,6 +575,9 @@ impl Methodology {
             if measure.target >= WORST_GRADE || !grades.contains(&measure.target) {
                 return fail(format!("measure {} targets grade {}, which no answer has", measure.id, measure.target));
             }
+            if measure.from_threat_level.is_some_and(|level| !(2..=5).contains(&level)) {
+                return fail(format!("measure {} steps up from a threat level outside 2–5", measure.id));
+            }
         }
         if q.guidance.iter().chain(q.measures.iter().flat_map(|m| &m.guidance)).any(|g| g.trim().is_empty()) {
             return fail("empty guidance reference".into());
@@ -645,6 +652,23 @@ impl Methodology {
 
     pub fn question(&self, id: &str) -> Option<&Question> {
         self.index.question_by_id.get(id).and_then(|&i| self.questions.get(i))
+    }
+
+    /// The stepped-up posture of a site of `category` at threat level `level`: the measures
+    /// that apply from that level or below, with their question, in methodology order.
+    pub fn posture(&self, level: u8, category: SiteCategory) -> Vec<(&Question, &Measure)> {
+        self.questions
+            .iter()
+            .filter(|q| q.applies_to.contains(&category))
+            .flat_map(|q| q.measures.iter().map(move |m| (q, m)))
+            .filter(|(_, m)| m.from_threat_level.is_some_and(|from| from <= level))
+            .collect()
+    }
+
+    /// The measure with this full id (`question.measure`).
+    pub fn measure(&self, id: &str) -> Option<&Measure> {
+        let (question, _) = id.rsplit_once('.')?;
+        self.question(question)?.measures.iter().find(|m| m.id == id)
     }
 
     /// The methodology in one language, shaped for `vigie methodology show --json` and the API.
@@ -839,6 +863,25 @@ mod tests {
     fn the_embedded_methodology_loads_and_passes_every_check() {
         let m = Methodology::embedded();
         assert!(m.is_ok(), "{m:?}");
+    }
+
+    #[test]
+    fn the_posture_grows_with_the_threat_level_and_fits_the_category() {
+        let m = Methodology::embedded().unwrap();
+        let ids = |level, category| -> Vec<String> {
+            m.posture(level, category).iter().map(|(_, measure)| measure.id.clone()).collect()
+        };
+        assert!(ids(1, SiteCategory::ShoppingCentre).is_empty());
+        let (three, five) = (ids(3, SiteCategory::ShoppingCentre), ids(5, SiteCategory::ShoppingCentre));
+        assert!(!three.is_empty() && three.len() < five.len());
+        assert!(three.iter().all(|id| five.contains(id)));
+        assert!(five.contains(&"access.public_entrance_search.full_screening".to_owned()));
+        // Searching at the entrances does not apply to an open square.
+        assert!(!ids(5, SiteCategory::PublicSquare).iter().any(|id| id.starts_with("access.public_entrance_search")));
+        assert!(
+            m.measure("access.public_entrance_search.full_screening").is_some_and(|me| me.from_threat_level == Some(5))
+        );
+        assert!(m.measure("nothing.here").is_none());
     }
 
     #[test]

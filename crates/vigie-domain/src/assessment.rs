@@ -289,6 +289,9 @@ pub struct Action {
     pub org_id: OrgId,
     #[serde(flatten)]
     pub fields: ActionFields,
+    /// The threat level change that put this action on the site's checklist, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threat_level_id: Option<crate::ThreatLevelId>,
     pub version: i64,
     pub created_at_ms: i64,
     pub created_by: String,

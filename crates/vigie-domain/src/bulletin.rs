@@ -163,6 +163,10 @@ pub struct BulletinRequest {
     pub references: Option<BulletinId>,
     #[serde(default = "alert")]
     pub msg_type: String,
+    /// A threat level (1–5) the bulletin announces for its area (or the sender's whole
+    /// jurisdiction without one): sending it sets the level. Authorities only, Actual only.
+    #[serde(default)]
+    pub threat_level: Option<u8>,
 }
 
 fn alert() -> String {

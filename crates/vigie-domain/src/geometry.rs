@@ -1,6 +1,8 @@
 //! Site geometry: GeoJSON Polygon or MultiPolygon in WGS84, checked before it is stored.
 use geo::orient::{Direction, Orient};
-use geo::{BoundingRect, Coord, GeodesicArea, LineString, MultiPolygon, Polygon, Validation};
+use geo::{
+    BoundingRect, Contains, Coord, GeodesicArea, InteriorPoint, LineString, MultiPolygon, Point, Polygon, Validation,
+};
 use serde_json::Value;
 
 use crate::error::DomainError;
@@ -9,6 +11,8 @@ use crate::error::DomainError;
 pub const MIN_AREA_M2: f64 = 1.0;
 /// Larger than a city centre: a site must be a place people can protect as one.
 pub const MAX_AREA_M2: f64 = 50_000_000.0;
+/// A warning may cover a country (a million km²), not a continent.
+pub const MAX_WARNING_AREA_M2: f64 = 1.0e12;
 /// Vertices in a whole geometry at most. Validity checks cost up to the square of this, so it
 /// bounds the work one request can cause (a real site outline has tens to hundreds).
 pub const MAX_VERTICES: usize = 5_000;
@@ -78,6 +82,22 @@ fn invalid(reason: impl Into<String>) -> DomainError {
 impl SiteGeometry {
     /// Reads and checks a GeoJSON geometry object (`{"type": "Polygon", "coordinates": …}`).
     pub fn from_geojson(value: &Value) -> Result<Self, DomainError> {
+        Self::read_geojson(value, MAX_AREA_M2)
+    }
+
+    /// Reads the area of a warning (a bulletin's, a threat level's): a polygon like a site's but
+    /// up to a country's size. Errors name the `area` field.
+    pub fn warning_area(value: &Value) -> Result<Self, DomainError> {
+        Self::read_geojson(value, MAX_WARNING_AREA_M2).map_err(|e| {
+            let reason = match e {
+                DomainError::GeometryInvalid { reason } => reason,
+                other => other.to_string(),
+            };
+            DomainError::validation("area", format!("the area is not a valid polygon: {reason}"))
+        })
+    }
+
+    fn read_geojson(value: &Value, max_area_m2: f64) -> Result<Self, DomainError> {
         let object = value.as_object().ok_or_else(|| invalid("expected a GeoJSON geometry object"))?;
         let kind = object.get("type").and_then(Value::as_str).ok_or_else(|| invalid("missing \"type\""))?;
         let coordinates = object.get("coordinates").ok_or_else(|| invalid("missing \"coordinates\""))?;
@@ -106,7 +126,7 @@ impl SiteGeometry {
                 return Err(invalid(format!("type {other} is not accepted; a site is a Polygon or a MultiPolygon")));
             }
         };
-        Self::from_polygons(polygons)
+        Self::checked(polygons, max_area_m2)
     }
 
     /// Checks polygons built elsewhere (for example from OpenStreetMap ways). Rings come out
@@ -114,6 +134,10 @@ impl SiteGeometry {
     /// winding: RFC 7946 §3.1.6 asks parsers not to reject the other one, and the geodesic area
     /// of a clockwise outer ring would be the rest of the Earth.
     pub fn from_polygons(polygons: Vec<Polygon<f64>>) -> Result<Self, DomainError> {
+        Self::checked(polygons, MAX_AREA_M2)
+    }
+
+    fn checked(polygons: Vec<Polygon<f64>>, max_area_m2: f64) -> Result<Self, DomainError> {
         let polygons: Vec<Polygon<f64>> = polygons.into_iter().map(|p| p.orient(Direction::Default)).collect();
         let vertices: usize = polygons
             .iter()
@@ -130,14 +154,23 @@ impl SiteGeometry {
         if !area_m2.is_finite() || area_m2 < MIN_AREA_M2 {
             return Err(invalid(format!("area {area_m2:.1} m² is smaller than {MIN_AREA_M2} m²")));
         }
-        if area_m2 > MAX_AREA_M2 {
-            return Err(invalid(format!("area {:.1} km² is larger than {} km²", area_m2 / 1e6, MAX_AREA_M2 / 1e6)));
+        if area_m2 > max_area_m2 {
+            return Err(invalid(format!("area {:.1} km² is larger than {} km²", area_m2 / 1e6, max_area_m2 / 1e6)));
         }
         Ok(SiteGeometry { shape, area_m2 })
     }
 
     pub fn area_m2(&self) -> f64 {
         self.area_m2
+    }
+
+    /// A point inside the shape (longitude, latitude): where a site is when one point must do.
+    pub fn inner_point(&self) -> Option<(f64, f64)> {
+        self.shape.interior_point().map(|p| (p.x(), p.y()))
+    }
+
+    pub fn contains_point(&self, lon: f64, lat: f64) -> bool {
+        self.shape.contains(&Point::new(lon, lat))
     }
 
     pub fn shape(&self) -> &MultiPolygon<f64> {

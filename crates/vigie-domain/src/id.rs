@@ -114,6 +114,8 @@ id_types! {
     BulletinId;
     /// A field report.
     ReportId;
+    /// A threat level an authority set for an area.
+    ThreatLevelId;
     /// A photo taken during an assessment.
     PhotoId;
     /// A document of the guidance library.

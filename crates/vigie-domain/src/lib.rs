@@ -17,10 +17,11 @@ pub mod photo;
 pub mod report;
 pub mod sharing;
 pub mod site;
+pub mod threat_level;
 
 pub use code::{Code, Failure};
 pub use error::DomainError;
 pub use id::{
     ActionId, AssessmentId, BulletinId, CommunityId, DocumentId, OrgId, PassageId, PhotoId, ReportId, SiteId, StudyId,
-    TokenId, UserId,
+    ThreatLevelId, TokenId, UserId,
 };

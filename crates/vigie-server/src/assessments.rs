@@ -64,8 +64,8 @@ fn internal<E>(_: E) -> ApiError {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LangParam {
-    lang: Option<String>,
+pub(crate) struct LangParam {
+    pub(crate) lang: Option<String>,
 }
 
 async fn methodology_view(Caller(_): Caller, ApiQuery(params): ApiQuery<LangParam>) -> Result<Json<Value>, ApiError> {

@@ -11,9 +11,11 @@ use vigie_domain::BulletinId;
 use vigie_domain::bulletin::{Bulletin, BulletinRequest, Receipt};
 
 use crate::AppState;
+use crate::assessments::LangParam;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
+use vigie_app::assessments::lang_of;
 
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/bulletins"),
@@ -33,14 +35,28 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/inbox", get(inbox))
 }
 
+/// A bulletin with `"threat_level"` also sets the level (authorities); `?lang=fr` writes the
+/// checklist actions it creates in French.
 async fn send(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    ApiQuery(params): ApiQuery<LangParam>,
     ApiJson(body): ApiJson<BulletinRequest>,
 ) -> Result<Response, ApiError> {
-    let bulletin = state.app.send_bulletin(&caller, body.into_draft()?).await?;
-    let location = format!("/api/v1/bulletins/{}", bulletin.id);
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(bulletin.to_json())).into_response())
+    let level = body.threat_level;
+    let draft = body.into_draft()?;
+    let body = match level {
+        None => state.app.send_bulletin(&caller, draft).await?.to_json(),
+        Some(level) => {
+            let lang = lang_of(params.lang.as_deref())?;
+            let (bulletin, change) = state.app.send_bulletin_setting_level(&caller, draft, level, lang).await?;
+            let mut body = bulletin.to_json();
+            body["threat_level"] = change.to_json();
+            body
+        }
+    };
+    let location = format!("/api/v1/bulletins/{}", body["id"].as_str().unwrap_or_default());
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(body)).into_response())
 }
 
 async fn list(State(state): State<AppState>, Caller(caller): Caller) -> Result<Json<Value>, ApiError> {

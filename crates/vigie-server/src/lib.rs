@@ -11,6 +11,7 @@ pub mod extract;
 pub mod library;
 pub mod openapi;
 pub mod reports;
+pub mod threat_levels;
 pub mod throttle;
 pub mod ui;
 

@@ -1565,3 +1565,154 @@ async fn field_reports_reach_the_authority_and_count_sightings_without_content()
         assert!(entries.iter().all(|e| !e.record.details.to_string().contains("filmed")), "no text in the audit log");
     }
 }
+
+#[tokio::test]
+async fn a_threat_level_moves_the_sites_risk_and_makes_a_checklist_that_lowering_closes() {
+    for world in worlds().await {
+        let (officer, operator, stranger) = (&world.officer, &world.operator, &world.stranger);
+        let site = world.operator_site.clone();
+        // The market's assessment, started at level 2 and validated as it is.
+        let (_, created) = world
+            .call(
+                "POST",
+                &format!("/api/v1/sites/{site}/assessments"),
+                Some(operator),
+                Some(json!({"threat_level": 2})),
+            )
+            .await;
+        let id = created["id"].as_str().unwrap().to_owned();
+        let transition = format!("/api/v1/assessments/{id}/transition");
+        world.call("POST", &transition, Some(operator), Some(json!({"to": "submitted"}))).await;
+        let (status, body) = world
+            .call("POST", &transition, Some(officer), Some(json!({"to": "validated", "reason": "first visit"})))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let max_risk = |dashboard: &Value| dashboard["sites"][0]["max_risk"].as_u64().unwrap();
+        let (_, before) = world.call("GET", "/api/v1/dashboard", Some(officer), None).await;
+        let (_, score) = world.call("GET", &format!("/api/v1/assessments/{id}/score"), Some(operator), None).await;
+        assert_eq!(score["threat_level"], json!({"level": 2, "source": "assessment"}));
+
+        // Only an authority sets a level; the operator and another operator cannot.
+        let raise = json!({"level": 4, "reason": "Attaque dans un pays voisin"});
+        for token in [operator, stranger] {
+            let (status, _) = world.call("POST", "/api/v1/threat-levels", Some(token), Some(raise.clone())).await;
+            assert_eq!(status, StatusCode::FORBIDDEN);
+        }
+        let (status, set) = world.call("POST", "/api/v1/threat-levels?lang=fr", Some(officer), Some(raise)).await;
+        assert_eq!(status, StatusCode::CREATED, "{set}");
+        assert_eq!(
+            (set["level"].as_u64(), set["sites"].as_u64(), set["whole_jurisdiction"].as_bool()),
+            (Some(4), Some(1), Some(true))
+        );
+        let created_actions = set["actions_created"].as_u64().unwrap();
+        assert!(created_actions >= 3, "{set}");
+
+        // The site is scored at 4 and its dashboard figure moved with it.
+        let (_, score) = world.call("GET", &format!("/api/v1/assessments/{id}/score"), Some(operator), None).await;
+        assert_eq!(
+            (score["threat_level"]["level"].as_u64(), score["threat_level"]["source"].as_str()),
+            (Some(4), Some("authority"))
+        );
+        let (_, after) = world.call("GET", "/api/v1/dashboard", Some(officer), None).await;
+        assert!(max_risk(&after) > max_risk(&before), "{before} → {after}");
+
+        // The checklist is in the site's plan, in French, marked as coming from the level.
+        let (_, plan) = world.call("GET", &format!("/api/v1/assessments/{id}/actions"), Some(operator), None).await;
+        let checklist: Vec<&Value> =
+            plan["actions"].as_array().unwrap().iter().filter(|a| a["threat_level_id"] == set["id"]).collect();
+        assert_eq!(checklist.len() as u64, created_actions);
+        assert!(checklist.iter().any(|a| a["title"].as_str().unwrap().contains("briefing")), "{checklist:?}");
+        // The operator does one; the authority sees the progress site by site.
+        let first = checklist.iter().find(|a| a["measure_id"].as_str().unwrap().ends_with("shift_briefing")).unwrap();
+        let done = json!({"title": first["title"], "status": "done", "version": first["version"], "measure_id": first["measure_id"]});
+        let (status, body) = world
+            .call("PUT", &format!("/api/v1/actions/{}", first["id"].as_str().unwrap()), Some(operator), Some(done))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (_, levels) = world.call("GET", "/api/v1/threat-levels", Some(officer), None).await;
+        assert_eq!(levels["items"][0]["id"], set["id"]);
+        let progress = &levels["sites"][0];
+        assert_eq!((progress["site_id"].as_str(), progress["level"].as_u64()), (Some(site.as_str()), Some(4)));
+        assert_eq!((progress["total"].as_u64(), progress["done"].as_u64()), (Some(created_actions), Some(1)));
+        // The operator reads the level that applies to it; another operator nothing.
+        let (_, theirs) = world.call("GET", "/api/v1/threat-levels", Some(operator), None).await;
+        assert_eq!(theirs["items"].as_array().unwrap().len(), 1);
+        let (_, none) = world.call("GET", "/api/v1/threat-levels", Some(stranger), None).await;
+        assert_eq!(none, json!({"items": [], "sites": []}));
+
+        // Lowering to 3 over a polygon around the market closes the level-4 measures and keeps
+        // what applies at 3 (and what is done).
+        let around = json!({"type": "Polygon", "coordinates": [[[24.94, 60.16], [24.96, 60.16], [24.96, 60.17], [24.94, 60.17], [24.94, 60.16]]]});
+        let (status, lowered) = world
+            .call(
+                "POST",
+                "/api/v1/threat-levels",
+                Some(officer),
+                Some(json!({"level": 3, "reason": "Threat assessed lower", "area": around})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{lowered}");
+        assert_eq!((lowered["sites"].as_u64(), lowered["actions_created"].as_u64()), (Some(1), Some(0)));
+        let closed = lowered["actions_closed"].as_u64().unwrap();
+        assert!(closed >= 1 && closed < created_actions, "{lowered}");
+        let (_, plan) = world.call("GET", &format!("/api/v1/assessments/{id}/actions"), Some(operator), None).await;
+        let cancelled = plan["actions"].as_array().unwrap().iter().filter(|a| a["status"] == "cancelled").count();
+        assert_eq!(cancelled as u64, closed);
+        assert!(plan["actions"].as_array().unwrap().iter().any(|a| a["status"] == "done"));
+        // A polygon elsewhere reaches no site.
+        let elsewhere = json!({"type": "Polygon", "coordinates": [[[25.1, 60.2], [25.2, 60.2], [25.2, 60.25], [25.1, 60.25], [25.1, 60.2]]]});
+        let (_, far) = world
+            .call(
+                "POST",
+                "/api/v1/threat-levels",
+                Some(officer),
+                Some(json!({"level": 5, "reason": "Elsewhere", "area": elsewhere})),
+            )
+            .await;
+        assert_eq!((far["sites"].as_u64(), far["actions_created"].as_u64()), (Some(0), Some(0)));
+
+        // Bad input: a clear error naming the field, nothing stored.
+        let bad_area = json!({"type": "Polygon", "coordinates": [[[24.9, 60.1], [25.0, 60.1], [24.9, 60.1]]]});
+        for (body, field) in [
+            (json!({"level": 6, "reason": "r"}), "level"),
+            (json!({"level": 3, "reason": " "}), "reason"),
+            (json!({"level": 3, "reason": "r", "area": bad_area}), "area"),
+            (json!({"level": 3, "reason": "r", "effective": "tomorrow"}), "effective"),
+        ] {
+            let (status, answer) = world.call("POST", "/api/v1/threat-levels", Some(officer), Some(body)).await;
+            assert_eq!(
+                (status, answer["error"]["details"]["field"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+                "{answer}"
+            );
+        }
+        let (_, levels) = world.call("GET", "/api/v1/threat-levels", Some(officer), None).await;
+        assert_eq!(levels["items"].as_array().unwrap().len(), 3);
+
+        // A bulletin can carry the change; a drill cannot.
+        let city = world.store.org_by_name("City").await.unwrap().unwrap().id;
+        let market = world.store.org_by_name("Market Operator").await.unwrap().unwrap().id;
+        let mut bulletin = bulletin_body("TLP:AMBER", json!({"orgs": [market]}));
+        bulletin["threat_level"] = json!(5);
+        bulletin["status"] = json!("Exercise");
+        let (status, answer) = world.call("POST", "/api/v1/bulletins", Some(officer), Some(bulletin.clone())).await;
+        assert_eq!(
+            (status, answer["error"]["details"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("threat_level"))
+        );
+        bulletin["status"] = json!("Actual");
+        let (status, sent) = world.call("POST", "/api/v1/bulletins", Some(officer), Some(bulletin)).await;
+        assert_eq!(status, StatusCode::CREATED, "{sent}");
+        assert_eq!(
+            (sent["threat_level"]["level"].as_u64(), &sent["threat_level"]["bulletin_id"]),
+            (Some(5), &sent["id"])
+        );
+        let (_, score) = world.call("GET", &format!("/api/v1/assessments/{id}/score"), Some(operator), None).await;
+        assert_eq!(score["threat_level"]["level"].as_u64(), Some(5));
+        assert_ne!(city, market);
+
+        let entries = world.store.audit_entries().await.unwrap();
+        assert_eq!(entries.iter().filter(|e| e.record.action == "threat_level.set").count(), 4);
+        assert!(entries.iter().any(|e| e.record.action == "assessment.rescore"));
+    }
+}

@@ -112,7 +112,7 @@ const ASSESSMENT_COLUMNS: &str = "id, site_id, org_id, methodology_version, stat
 const ANSWER_COLUMNS: &str = "question_id, answer, note, observed_at, gps, version, updated_at, updated_by";
 const PHOTO_COLUMNS: &str =
     "id, assessment_id, question_id, content_type, size_bytes, sha256, blob_ref, location_kept, created_at, created_by";
-const ACTION_COLUMNS: &str = "id, assessment_id, site_id, org_id, title, owner, due_date, status, evidence, question_id, scenario_id, measure_id, version, created_at, created_by, updated_at, updated_by, owner_user_id";
+pub(crate) const ACTION_COLUMNS: &str = "id, assessment_id, site_id, org_id, title, owner, due_date, status, evidence, question_id, scenario_id, measure_id, version, created_at, created_by, updated_at, updated_by, owner_user_id, threat_level_id";
 
 fn small(what: &str, value: i64) -> Result<u8> {
     u8::try_from(value).map_err(|e| corrupt(what, e))
@@ -199,7 +199,7 @@ where
         })
     }
 
-    fn action_from_row(row: &DB::Row) -> Result<Action> {
+    pub(crate) fn action_from_row(row: &DB::Row) -> Result<Action> {
         let status: String = row.try_get("status")?;
         Ok(Action {
             id: row.try_get::<String, _>("id")?.into(),
@@ -217,6 +217,7 @@ where
                 scenario_id: row.try_get("scenario_id")?,
                 measure_id: row.try_get("measure_id")?,
             },
+            threat_level_id: row.try_get::<Option<String>, _>("threat_level_id")?.map(Into::into),
             version: row.try_get("version")?,
             created_at_ms: row.try_get("created_at")?,
             created_by: row.try_get("created_by")?,
@@ -639,7 +640,7 @@ where
         if assessment.status == AssessmentStatus::Archived {
             return Err(StoreError::Locked("the assessment is archived: its action plan can no longer change".into()));
         }
-        sqlx::query(&format!("INSERT INTO actions ({ACTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $14, $13, $14, $15)"))
+        sqlx::query(&format!("INSERT INTO actions ({ACTION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 1, $13, $14, $13, $14, $15, NULL)"))
             .bind(&id)
             .bind(assessment_id.as_str())
             .bind(assessment.site_id.as_str())

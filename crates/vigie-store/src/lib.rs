@@ -17,6 +17,7 @@ mod reports;
 mod sites;
 mod sql;
 mod sqlite;
+mod threat_levels;
 
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ pub use postgres::PgStore;
 pub use reports::{ReportStore, ReportWindow};
 pub use sites::SiteStore;
 pub use sqlite::{SqliteStore, database_path, library_index_dir_of, restore as restore_sqlite};
+pub use threat_levels::{Checklist, ChecklistItem, ThreatLevelStore};
 pub use vigie_domain::assessment::{
     Action, ActionFields, AnswerContent, AssessedSite, Assessment, AssessmentSummary, Photo, ScenarioRisk, StoredAnswer,
 };
@@ -101,7 +103,7 @@ impl From<StoreError> for vigie_domain::Failure {
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// The whole store: one object, one trait per aggregate (accounts, sites and their studies,
-/// assessments, the library, communities, bulletins, field reports, the audit log), each in its
+/// assessments, the library, communities, bulletins, field reports, threat levels, the audit log), each in its
 /// own file.
 pub trait Store:
     AccountStore
@@ -111,6 +113,7 @@ pub trait Store:
     + CommunityStore
     + BulletinStore
     + ReportStore
+    + ThreatLevelStore
     + AuditStore
     + Send
     + Sync
@@ -129,6 +132,7 @@ where
         + CommunityStore
         + BulletinStore
         + ReportStore
+        + ThreatLevelStore
         + AuditStore,
 {
     fn backend(&self) -> &'static str {
