@@ -113,8 +113,47 @@ async function communityInvitationAcceptedAndLeft(page, context) {
 }
 communityInvitationAcceptedAndLeft.options = desktop;
 
+// Threat levels: the officer sees the demo's level around the station with its checklists,
+// raises the level over an area drawn on the map, and the sites there get the level's
+// checklist; an assessment's results say which level it is scored at and why.
+async function levelChangeCreatesTheChecklist(page) {
+  await signIn(page, "officer@vigie.demo");
+  await page.getByRole("link", { name: "Threat levels" }).click();
+  await page.getByRole("heading", { level: 1, name: "Threat levels" }).waitFor();
+  check((await page.locator("#levels-table tbody tr").first().textContent()).includes("4 · severe"), "the demo's level 4 is listed");
+  const stockmann = page.locator("#checklists-table tbody tr").filter({ hasText: "Stockmann" });
+  check(/0 \/ \d+/.test(await stockmann.textContent()), "Stockmann has the level's checklist, none done yet");
+  check(!(await page.locator("#checklists-table tbody tr").filter({ hasText: "Senaatintori" }).count()), "Senaatintori is outside the area");
+  await shot(page, "37-threat-levels");
+
+  await page.getByLabel("Threat level").selectOption("5");
+  await page.getByLabel("Reason").fill("Attack in a neighbouring capital");
+  await page.getByLabel("The area drawn on the map").check();
+  await page.locator("#map").scrollIntoViewIfNeeded();
+  const map = await page.locator("#map").boundingBox();
+  for (const [x, y] of [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]) await page.mouse.click(map.x + x * map.width, map.y + y * map.height);
+  check((await page.locator("#vertex-count").textContent()).startsWith("4 "), "four corners drawn");
+  await page.getByRole("button", { name: "Set the threat level" }).click();
+  await page.locator('#levels-table tbody tr[data-level="5"]').waitFor();
+  const senate = page.locator("#checklists-table tbody tr").filter({ hasText: "Senaatintori" });
+  await senate.waitFor();
+  check(/0 \/ \d+/.test(await senate.textContent()), "Senaatintori now has a checklist");
+
+  // Its validated assessment is scored at the new level, and the checklist is in its plan.
+  const siteId = await senate.getAttribute("data-site");
+  const assessments = await (await page.request.get(BASE + "/api/v1/sites/" + siteId + "/assessments")).json();
+  await page.goto(BASE + "/assessments/" + assessments.items[0].id + "/results");
+  await page.locator("#r-threat-level").waitFor();
+  check((await page.locator("#r-threat-level").textContent()).includes("threat level 5"), "scored at the authority's level");
+  await page.locator("#plan-table").waitFor();
+  check((await page.locator("#plan-table").textContent()).includes("threat level checklist"), "the checklist's actions say where they come from");
+  await shot(page, "38-results-threat-level");
+}
+levelChangeCreatesTheChecklist.options = desktop;
+
 export const cooperation = [
   ["the officer sends an AMBER bulletin to the forum; the operator acknowledges it on a phone", bulletinToForumAcknowledgedOnAPhone],
   ["bulletins keep to their marking, in French too", outsidersSeeNothing],
   ["an officer's community: invited, accepted, left", communityInvitationAcceptedAndLeft],
+  ["a threat level change creates the checklist", levelChangeCreatesTheChecklist],
 ];

@@ -166,13 +166,10 @@ function hvmMap(div) {
   fit(map, all);
 }
 
-// Site form: the polygon is drawn by clicking its corners, or imported from a GeoJSON file;
-// an existing polygon is edited by dragging its corners and adding corners between them.
-function drawingForm(div) {
-  const site = readJson("site-data");
-  const map = baseMap(div);
-  const count = document.getElementById("vertex-count");
-  const error = document.getElementById("form-error");
+// A polygon drawn by clicking its corners, or imported as a whole geometry; corners are
+// dragged to move them (or moved with the arrow keys) and added between two corners. The site
+// form and the threat-level and bulletin areas use it.
+function polygonEditor(map, count) {
   let vertices = [];      // [lat, lng] of the outer ring being drawn
   let imported = null;    // a geometry taken as-is (e.g. a MultiPolygon)
   const shape = L.featureGroup().addTo(map);
@@ -230,34 +227,50 @@ function drawingForm(div) {
     });
     count.textContent = vertices.length + " " + t("points");
   };
-  const load = (geometry) => {
+  const add = (lat, lng) => {
     imported = null;
-    vertices = [];
-    if (geometry && geometry.type === "Polygon") vertices = geometry.coordinates[0].slice(0, -1).map(([lng, lat]) => [lat, lng]);
-    else if (geometry) imported = geometry;
+    vertices.push([lat, lng]);
     redraw();
   };
-  const geometry = () => {
-    if (imported) return rewind(imported);
-    if (vertices.length < 3) return null;
-    const ring = vertices.map(([lat, lng]) => [Number(lng.toFixed(7)), Number(lat.toFixed(7))]);
-    ring.push(ring[0]);
-    return rewind({ type: "Polygon", coordinates: [ring] });
+  map.on("click", (e) => add(e.latlng.lat, e.latlng.lng));
+  return {
+    shape,
+    add,
+    // Keyboard users pan the map with the arrow keys and add the point under the centre.
+    addCentre: () => { const c = map.getCenter(); add(c.lat, c.lng); },
+    undo: () => { imported = null; vertices.pop(); redraw(); },
+    clear: () => { imported = null; vertices = []; redraw(); },
+    load: (geometry) => {
+      imported = null;
+      vertices = [];
+      if (geometry && geometry.type === "Polygon") vertices = geometry.coordinates[0].slice(0, -1).map(([lng, lat]) => [lat, lng]);
+      else if (geometry) imported = geometry;
+      redraw();
+    },
+    geometry: () => {
+      if (imported) return rewind(imported);
+      if (vertices.length < 3) return null;
+      const ring = vertices.map(([lat, lng]) => [Number(lng.toFixed(7)), Number(lat.toFixed(7))]);
+      ring.push(ring[0]);
+      return rewind({ type: "Polygon", coordinates: [ring] });
+    },
   };
-  map.on("click", (e) => {
-    if (imported) imported = null;
-    vertices.push([e.latlng.lat, e.latlng.lng]);
-    redraw();
-  });
-  // Keyboard users pan the map with the arrow keys and add the point under the centre.
-  document.getElementById("add-centre").addEventListener("click", () => {
-    const c = map.getCenter();
-    imported = null;
-    vertices.push([c.lat, c.lng]);
-    redraw();
-  });
-  document.getElementById("undo-vertex").addEventListener("click", () => { imported = null; vertices.pop(); redraw(); });
-  document.getElementById("clear-polygon").addEventListener("click", () => { imported = null; vertices = []; redraw(); });
+}
+
+// The buttons that go with a polygon editor (add the centre point, undo, clear).
+function editorButtons(editor) {
+  document.getElementById("add-centre").addEventListener("click", editor.addCentre);
+  document.getElementById("undo-vertex").addEventListener("click", editor.undo);
+  document.getElementById("clear-polygon").addEventListener("click", editor.clear);
+}
+
+// Site form: the polygon is drawn on the map or imported from a GeoJSON file.
+function drawingForm(div) {
+  const site = readJson("site-data");
+  const map = baseMap(div);
+  const error = document.getElementById("form-error");
+  const editor = polygonEditor(map, document.getElementById("vertex-count"));
+  editorButtons(editor);
   document.getElementById("s-file").addEventListener("change", async (ev) => {
     const file = ev.target.files[0];
     if (!file) return;
@@ -266,21 +279,21 @@ function drawingForm(div) {
       if (g.type === "FeatureCollection") g = (g.features.find((f) => f.geometry && /Polygon$/.test(f.geometry.type)) || {}).geometry;
       else if (g.type === "Feature") g = g.geometry;
       if (!g || !/Polygon$/.test(g.type)) throw new Error("no polygon");
-      load(g);
-      fit(map, shape);
+      editor.load(g);
+      fit(map, editor.shape);
       error.textContent = "";
     } catch {
       error.textContent = t("import_failed");
     }
   });
-  load(site.geometry);
-  if (site.geometry) fit(map, shape); else fit(map, L.featureGroup());
+  editor.load(site.geometry);
+  if (site.geometry) fit(map, editor.shape); else fit(map, L.featureGroup());
 
   const form = document.getElementById("site-form");
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     error.textContent = "";
-    const g = geometry();
+    const g = editor.geometry();
     if (!form.name.value.trim()) { error.textContent = t("name_required"); form.name.focus(); return; }
     if (!g) { error.textContent = t("polygon_required"); return; }
     const body = { name: form.name.value.trim(), category: form.category.value, geometry: g, tags: site.tags || {} };
@@ -304,9 +317,25 @@ function drawingForm(div) {
   });
 }
 
+// An area for a warning (a threat level, a bulletin): the sites shown for orientation, the
+// areas already in force in grey, and the polygon being drawn. The page's form reads it from
+// `window.vigieArea()` (null for no area).
+function areaMap(div) {
+  const data = readJson("map-data") || { sites: [], areas: [] };
+  const map = baseMap(div);
+  // Not clickable: a click on the map adds a corner wherever it falls.
+  const sites = L.featureGroup(data.sites.map((site) => L.geoJSON(site.geometry, { style: { color: "#0b4f8a", weight: 2, fillOpacity: 0.25 }, interactive: false }))).addTo(map);
+  for (const area of data.areas || []) L.geoJSON(area, { style: { color: "#555", weight: 1, dashArray: "4 4", fillOpacity: 0.08 }, interactive: false }).addTo(map);
+  const editor = polygonEditor(map, document.getElementById("vertex-count"));
+  editorButtons(editor);
+  fit(map, sites);
+  window.vigieArea = editor.geometry;
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const div = document.getElementById("map");
-  if (div && div.dataset.draw) drawingForm(div);
+  if (div && div.dataset.draw === "area") areaMap(div);
+  else if (div && div.dataset.draw) drawingForm(div);
   else if (div) overviewMap(div);
   const hvm = document.getElementById("hvm-map");
   if (hvm) hvmMap(hvm);

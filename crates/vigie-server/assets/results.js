@@ -126,10 +126,15 @@ function matrix(report) {
 
 // How much of the assessment is answered, the methodology it was scored with, and a warning
 // when the figures are provisional.
-function completeness(report) {
+function completeness(report, level) {
   const c = report.completeness || {};
   const parts = [el("p", { id: "r-answered", text: fill(t("completeness"), { answered: c.answered ?? 0, applicable: c.applicable ?? 0, na: c.not_applicable ?? 0, unanswered: c.unanswered ?? 0 }) }),
     el("p", { class: "state", text: t("methodology_version") + " " + report.methodology_version })];
+  // The level scored with: an authority's decision in force for the site says so, with its reason.
+  if (level) {
+    const text = level.source === "authority" ? fill(t("level_by_authority"), { level: level.level, reason: level.reason || "" }) : fill(t("level_of_assessment"), { level: level.level });
+    parts.push(el("p", { id: "r-threat-level" }, el("a", { href: "/threat-levels", text })));
+  }
   if (report.provisional) parts.unshift(el("p", { id: "r-provisional", class: "warning", role: "note" }, el("strong", { text: t("provisional") })));
   document.getElementById("r-completeness").replaceChildren(el("div", { class: "card" }, ...parts));
 }
@@ -223,7 +228,9 @@ async function plan(id) {
       if (!u.ok) alert(errorText(u));
       plan(id);
     });
-    rows.append(el("tr", {}, el("td", { text: a.title }), el("td", { text: ownerText(a) }), el("td", { text: a.due_date || "–" }), el("td", {}, select)));
+    // A threat level's checklist action says where it came from.
+    const origin = a.threat_level_id ? el("span", { class: "state", text: " · " + t("from_threat_level") }) : null;
+    rows.append(el("tr", {}, el("td", {}, a.title, origin), el("td", { text: ownerText(a) }), el("td", { text: a.due_date || "–" }), el("td", {}, select)));
   }
   parts.push(el("div", { class: "scroll" }, el("table", { id: "plan-table" }, el("thead", {}, el("tr", {}, ...[t("action"), t("owner"), t("due"), t("status")].map((h) => el("th", { scope: "col", text: h })))), rows)));
   box.replaceChildren(...parts);
@@ -313,7 +320,7 @@ async function results(root) {
   if (!s.ok) { status.textContent = errorText(s); return; }
   status.textContent = "";
   if (a.ok) { lifecycle(root, a.data, s.data.report); guidance(a.data, lang); }
-  completeness(s.data.report);
+  completeness(s.data.report, s.data.threat_level);
   bars(s.data.report);
   matrix(s.data.report);
   pmi(s.data);

@@ -101,7 +101,7 @@ pub async fn load(app: &App) -> Result<(), CliError> {
     }
     if load_cooperation(app).await? {
         println!(
-            "Demo cooperation: the city-centre operators forum, two bulletins (one an exercise), three field reports."
+            "Demo cooperation: the city-centre operators forum, two bulletins (one an exercise), three field reports, threat level 4 around the central station."
         );
     }
     let passages = crate::cmd::library::ingest_demo(&console, &city).await?;
@@ -227,7 +227,8 @@ async fn load_assessments(app: &App) -> Result<usize, CliError> {
 /// A demo account as it signs in (its password is public), to act through the use cases.
 /// The city's forum of city-centre operators, with the demo's operator as a member, two
 /// bulletins to it (an exercise announcement, GREEN, and a warning, AMBER) and three field
-/// reports to the city, two of which form a sightings cluster. Only on the first load;
+/// reports to the city, two of which form a sightings cluster, and threat level 4 around the
+/// central station. Only on the first load;
 /// returns whether it made them.
 async fn load_cooperation(app: &App) -> Result<bool, CliError> {
     use vigie_domain::bulletin::{BulletinDraft, Texts};
@@ -318,6 +319,20 @@ async fn load_cooperation(app: &App) -> Result<bool, CliError> {
         report("Patrol: a grey van, engine running, near the department store's goods entrance.", 24.9418, 60.1687, 2),
     )
     .await?;
+    // The city raises the level to 4 over the shopping streets around the station, where the
+    // reports came from (Senaatintori, further east, stays as it was): the station's and
+    // Stockmann's plans get the level's checklist.
+    let around_the_station = serde_json::json!({"type": "Polygon", "coordinates": [[
+        [24.9370, 60.1660], [24.9480, 60.1660], [24.9480, 60.1735], [24.9370, 60.1735], [24.9370, 60.1660]
+    ]]});
+    let level = vigie_domain::threat_level::ThreatLevelDraft {
+        level: 4,
+        area: Some(around_the_station),
+        reason: "Repeated hostile reconnaissance of the shopping centres around the central station.".into(),
+        effective_ms: now,
+        bulletin: None,
+    };
+    app.set_threat_level(&officer, level, vigie_domain::site::Lang::En).await?;
     Ok(true)
 }
 

@@ -451,7 +451,9 @@ async fn the_demo_serves_helsinki_to_its_accounts() {
             .iter()
             .all(|s| s["provisional"] == false && s["completeness"]["unanswered"] == 0)
     );
-    assert_eq!(dashboard["pending_actions"].as_array().unwrap().len(), 4, "{dashboard}");
+    // Four actions from the assessments; the others are the threat level's checklist.
+    let pending = dashboard["pending_actions"].as_array().unwrap();
+    assert_eq!(pending.iter().filter(|a| a.get("threat_level_id").is_none()).count(), 4, "{dashboard}");
     let stockmann = page["items"].as_array().unwrap().iter().find(|s| s["name"] == "Stockmann").unwrap();
     let drafts = get_json(format!("/api/v1/sites/{}/assessments", stockmann["id"].as_str().unwrap())).await;
     assert_eq!(drafts["items"][0]["status"], "draft", "{drafts}");
@@ -472,6 +474,27 @@ async fn the_demo_serves_helsinki_to_its_accounts() {
         .unwrap();
     let patrol = get_json(format!("/api/v1/field-reports/{}", patrol["id"].as_str().unwrap())).await;
     assert_eq!(patrol["similar_nearby"], json!({"organisations": 1}), "{patrol}");
+    // Threat level 4 around the central station: its assessed sites have the level's
+    // checklist; Senaatintori, outside the area, has none.
+    let levels = get_json("/api/v1/threat-levels".into()).await;
+    assert_eq!(
+        (levels["items"].as_array().unwrap().len(), levels["items"][0]["level"].as_u64()),
+        (1, Some(4)),
+        "{levels}"
+    );
+    let mut checklisted: Vec<&str> =
+        levels["sites"].as_array().unwrap().iter().map(|s| s["site_name"].as_str().unwrap()).collect();
+    checklisted.sort_unstable();
+    assert!(checklisted.contains(&"Helsingin päärautatieasema") && checklisted.contains(&"Stockmann"), "{levels}");
+    assert!(!checklisted.contains(&"Senaatintori"));
+    assert!(
+        levels["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["site_name"] == "Stockmann")
+            .all(|s| s["total"].as_u64() > Some(0))
+    );
 
     // A hostile-vehicle study of Senate Square on the demo's street network, kept with the site.
     let senate = page["items"]

@@ -58,6 +58,8 @@ fn rights_attrs<'a>(ctx: &'a PageCtx, rights: Option<&Rights>) -> RightsAttrs<'a
 struct DashboardPage<'a> {
     page: Layout<'a>,
     map_data: serde_json::Value,
+    /// Sites where a threat level is in force, with their checklist progress.
+    checklists: Vec<vigie_app::threat_levels::SiteChecklist>,
 }
 
 async fn dashboard(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, PageError> {
@@ -73,6 +75,7 @@ async fn dashboard(State(state): State<AppState>, ctx: PageCtx) -> Result<Respon
         &DashboardPage {
             page: ctx.layout(ctx.t("dashboard_title"), &["map.js", "results.js"], true),
             map_data: json!({"sites": sites}),
+            checklists: state.app.threat_levels(&ctx.caller).await?.sites,
         },
     )
 }

@@ -30,6 +30,11 @@ const ASSETS: &[Asset] = &[
         mime: "text/javascript; charset=utf-8",
         body: include_bytes!("../../assets/results.js"),
     },
+    Asset {
+        name: "threat_level.js",
+        mime: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../assets/threat_level.js"),
+    },
     Asset { name: "favicon.svg", mime: "image/svg+xml", body: include_bytes!("../../assets/favicon.svg") },
     Asset { name: "vehicles.svg", mime: "image/svg+xml", body: include_bytes!("../../assets/vehicles.svg") },
     Asset {

@@ -13,6 +13,7 @@ mod library;
 mod registry;
 #[cfg(test)]
 mod route_tests;
+mod threat_levels;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -378,6 +379,7 @@ pub fn routes() -> Router<AppState> {
         .merge(library::routes())
         .merge(bulletins::routes())
         .merge(communities::routes())
+        .merge(threat_levels::routes())
         .layer(axum::middleware::from_fn(html_errors));
     Router::new()
         .route("/assets/{tag}/{name}", get(assets::serve))
