@@ -1,0 +1,2 @@
+//! Placeholder: the cooperation benchmark is being written.
+fn main() {}
