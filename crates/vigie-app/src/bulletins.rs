@@ -149,7 +149,8 @@ impl App {
             draft,
         };
         let receipt_orgs: Vec<OrgId> = receipt_orgs.into_iter().collect();
-        self.store.create_bulletin(&self.write_context(caller), &bulletin, &receipt_orgs).await?;
+        let notifications = self.bulletin_notifications(&bulletin, &receipt_orgs).await?;
+        self.store.create_bulletin(&self.write_context(caller), &bulletin, &receipt_orgs, &notifications).await?;
         Ok(bulletin)
     }
 
@@ -251,7 +252,7 @@ impl App {
         matches!(caller.role, Role::Admin | Role::Authority | Role::Operator)
     }
 
-    async fn readable_bulletin(&self, caller: &Principal, id: &BulletinId) -> Result<Bulletin> {
+    pub(crate) async fn readable_bulletin(&self, caller: &Principal, id: &BulletinId) -> Result<Bulletin> {
         let communities = self.member_communities(caller).await?;
         self.store
             .bulletin(id)

@@ -16,6 +16,7 @@ pub mod console;
 pub mod hvm;
 pub mod library;
 pub mod mail;
+pub mod notifications;
 pub mod reports;
 pub mod second_factor;
 pub mod secrets;
@@ -58,11 +59,14 @@ pub struct Settings {
     pub session_hours: u32,
     /// Days from validation until a site's next assessment is due.
     pub reassessment_days: u32,
+    /// Where users reach this server (`https://vigie.city.example`): the links in e-mails and
+    /// webhook calls start with it. Without it they are paths on the server.
+    pub public_url: Option<String>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { session_hours: 12, reassessment_days: 365 }
+        Settings { session_hours: 12, reassessment_days: 365, public_url: None }
     }
 }
 

@@ -43,7 +43,7 @@ impl Mailer {
         Ok(Mailer { transport, from })
     }
 
-    async fn send(&self, to: &str, subject: &str, body: String) -> std::result::Result<(), String> {
+    pub(crate) async fn send(&self, to: &str, subject: &str, body: String) -> std::result::Result<(), String> {
         let to: Mailbox = to.parse().map_err(|e| format!("{e}"))?;
         let message = Message::builder()
             .from(self.from.clone())

@@ -244,7 +244,8 @@ async fn a_session_ends_when_its_hours_are_over() {
     let user = NewUser { email: "officer@example.org".into(), org_id: org.id, role: Role::Authority, password_hash };
     store.create_user(&ctx, user).await.unwrap();
     let clock = Arc::new(TestClock(AtomicI64::new(1_000_000)));
-    let app = App::new(store, Settings { session_hours: 2, reassessment_days: 365 }).with_clock(clock.clone());
+    let app = App::new(store, Settings { session_hours: 2, reassessment_days: 365, public_url: None })
+        .with_clock(clock.clone());
 
     let session = app.sign_in("Officer@Example.org ", "a long enough password", None, None).await.unwrap();
     assert_eq!(session.max_age_s, 2 * 3600);
@@ -283,7 +284,8 @@ async fn an_organisation_admin_manages_its_own_accounts_and_a_second_factor_guar
         ids.push(store.create_user(&ctx, new).await.unwrap().id);
     }
     let clock = Arc::new(TestClock(AtomicI64::new(1_800_000_000_000)));
-    let app = App::new(store, Settings { session_hours: 2, reassessment_days: 365 }).with_clock(clock.clone());
+    let app = App::new(store, Settings { session_hours: 2, reassessment_days: 365, public_url: None })
+        .with_clock(clock.clone());
     let admin = app.sign_in("admin@example.org", password, None, None).await.unwrap().principal;
     let change = |role, manages_org| vigie_store::UserChange { role, disabled: false, manages_org };
     app.update_user(&admin, &ids[2], change(Role::Operator, true)).await.unwrap();

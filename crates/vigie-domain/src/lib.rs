@@ -13,6 +13,7 @@ pub mod geometry;
 pub mod hvm;
 pub mod id;
 pub mod library;
+pub mod notification;
 pub mod photo;
 pub mod report;
 pub mod sharing;

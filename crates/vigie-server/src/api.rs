@@ -62,6 +62,7 @@ pub fn all_routes() -> impl Iterator<Item = &'static (&'static str, &'static str
         .chain(crate::bulletins::ROUTES)
         .chain(crate::reports::ROUTES)
         .chain(crate::threat_levels::ROUTES)
+        .chain(crate::notifications::ROUTES)
 }
 
 pub fn routes() -> Router<AppState> {
@@ -93,6 +94,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::bulletins::routes())
         .merge(crate::reports::routes())
         .merge(crate::threat_levels::routes())
+        .merge(crate::notifications::routes())
         .fallback(crate::ui::unknown_route)
         .method_not_allowed_fallback(|| async {
             ApiError::new(vigie_domain::Code::MethodNotAllowed, "this route does not accept that HTTP method")

@@ -9,6 +9,7 @@ pub mod communities;
 pub mod error;
 pub mod extract;
 pub mod library;
+pub mod notifications;
 pub mod openapi;
 pub mod reports;
 pub mod threat_levels;
@@ -32,6 +33,8 @@ pub struct ServerConfig {
     pub cookie_secure: bool,
     /// Days from validation until a site's next assessment is due.
     pub reassessment_days: u32,
+    /// Where users reach the server: the start of the links in e-mails and webhook calls.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -43,6 +46,7 @@ impl Default for ServerConfig {
             session_hours: app.session_hours,
             cookie_secure: false,
             reassessment_days: app.reassessment_days,
+            public_url: None,
         }
     }
 }
@@ -58,8 +62,11 @@ pub struct AppState {
 impl AppState {
     /// Must be called inside a Tokio runtime: the application starts its audit writer.
     pub fn new(store: Arc<dyn Store>, config: ServerConfig) -> Self {
-        let settings =
-            vigie_app::Settings { session_hours: config.session_hours, reassessment_days: config.reassessment_days };
+        let settings = vigie_app::Settings {
+            session_hours: config.session_hours,
+            reassessment_days: config.reassessment_days,
+            public_url: config.public_url.clone(),
+        };
         AppState { app: vigie_app::App::new(store, settings), config: Arc::new(config) }
     }
 

@@ -1716,3 +1716,216 @@ async fn a_threat_level_moves_the_sites_risk_and_makes_a_checklist_that_lowering
         assert!(entries.iter().any(|e| e.record.action == "assessment.rescore"));
     }
 }
+
+/// An SMTP relay on loopback that takes any number of messages on any number of connections
+/// and hands each message's DATA over as it arrives.
+async fn smtp_inbox() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (deliver, messages) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let deliver = deliver.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let mut message = String::new();
+                let mut in_data = false;
+                write.write_all(b"220 sink ESMTP\r\n").await.unwrap();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if in_data {
+                        if line == "." {
+                            in_data = false;
+                            let _ = deliver.send(std::mem::take(&mut message));
+                            write.write_all(b"250 queued\r\n").await.unwrap();
+                        } else {
+                            message.push_str(&line);
+                            message.push('\n');
+                        }
+                        continue;
+                    }
+                    let reply: &[u8] = match line.get(..4).unwrap_or_default().to_ascii_uppercase().as_str() {
+                        "DATA" => {
+                            in_data = true;
+                            b"354 go on\r\n"
+                        }
+                        "QUIT" => b"221 bye\r\n",
+                        _ => b"250 ok\r\n",
+                    };
+                    write.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, messages)
+}
+
+/// A webhook endpoint on loopback answering `status`, handing over each call's signature
+/// header and body.
+async fn webhook_endpoint(status: StatusCode) -> (String, tokio::sync::mpsc::UnboundedReceiver<(String, String)>) {
+    let (deliver, calls) = tokio::sync::mpsc::unbounded_channel();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let deliver = deliver.clone();
+            async move {
+                let signature = headers.get("x-vigie-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
+                let _ = deliver.send((signature.to_owned(), body));
+                status
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, calls)
+}
+
+/// A clock the test moves by hand.
+struct HandClock(std::sync::atomic::AtomicI64);
+
+impl Clock for HandClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[tokio::test]
+async fn notifications_go_out_signed_retried_and_without_what_the_marking_protects() {
+    for (store, _dir) in stores().await {
+        let city = store.create_org(&ctx(), "City", OrgKind::Authority).await.unwrap();
+        let market = store.create_org(&ctx(), "Market Operator", OrgKind::Operator).await.unwrap();
+        let other = store.create_org(&ctx(), "Other Operator", OrgKind::Operator).await.unwrap();
+        let admin = user(store.as_ref(), "admin@example.org", &city.id, Role::Admin).await;
+        let officer = user(store.as_ref(), "officer@example.org", &city.id, Role::Authority).await;
+        let operator = user(store.as_ref(), "guard@market.example", &market.id, Role::Operator).await;
+        let stranger = user(store.as_ref(), "guard@other.example", &other.id, Role::Operator).await;
+        let (smtp_port, mut mails) = smtp_inbox().await;
+        let mailer =
+            vigie_app::mail::Mailer::new(&format!("smtp://127.0.0.1:{smtp_port}"), "vigie@city.example").unwrap();
+        let clock = Arc::new(HandClock(std::sync::atomic::AtomicI64::new(now_ms())));
+        let config = ServerConfig { public_url: Some("https://vigie.city.example".into()), ..ServerConfig::default() };
+        let mut state = AppState::new(store.clone(), config).with_mailer(mailer);
+        state.app = state.app.clone().with_clock(clock.clone());
+        let world = World {
+            app: vigie_server::router(state.clone()),
+            store: store.clone(),
+            admin: admin.clone(),
+            officer: officer.clone(),
+            operator: operator.clone(),
+            stranger: stranger.clone(),
+            viewer: String::new(),
+            operator_site: String::new(),
+            _dir: tempfile::tempdir().unwrap(),
+        };
+
+        // The market's endpoint, registered by an admin; an operator may not, nor a bad address.
+        let (url, mut calls) = webhook_endpoint(StatusCode::OK).await;
+        let (status, _) = world
+            .call("POST", "/api/v1/webhooks", Some(&operator), Some(json!({"url": url, "org_id": market.id})))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, bad) = world.call("POST", "/api/v1/webhooks", Some(&admin), Some(json!({"url": "ftp://x"}))).await;
+        assert_eq!(
+            (status, bad["error"]["details"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("url"))
+        );
+        let (status, hook) =
+            world.call("POST", "/api/v1/webhooks", Some(&admin), Some(json!({"url": url, "org_id": market.id}))).await;
+        assert_eq!(status, StatusCode::CREATED, "{hook}");
+        let secret = hook["secret"].as_str().unwrap().to_owned();
+
+        // An AMBER bulletin to the market: queued with it, delivered by the worker, signed,
+        // and neither the e-mail nor the call carries its words.
+        let to_market = json!({"orgs": [market.id]});
+        let (status, sent) = world
+            .call("POST", "/api/v1/bulletins", Some(&officer), Some(bulletin_body("TLP:AMBER", to_market.clone())))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{sent}");
+        let deliveries = format!("/api/v1/bulletins/{}/deliveries", sent["id"].as_str().unwrap());
+        let (_, queued) = world.call("GET", &deliveries, Some(&officer), None).await;
+        let states: Vec<(&str, &str)> = queued["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| (d["channel"].as_str().unwrap(), d["state"].as_str().unwrap()))
+            .collect();
+        assert_eq!(states, [("email", "pending"), ("webhook", "pending")], "{queued}");
+        assert!(!queued.to_string().contains("guard@market.example"), "addresses stay in the outbox");
+        assert_eq!(world.call("GET", &deliveries, Some(&stranger), None).await.0, StatusCode::NOT_FOUND);
+        let round = state.app.deliver_due().await.unwrap();
+        assert_eq!((round.delivered, round.retrying, round.failed), (2, 0, 0));
+        let (signature, body) = calls.recv().await.unwrap();
+        assert_eq!(signature, vigie_app::notifications::signature(&secret, body.as_bytes()));
+        let call: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!((call["marking"].as_str(), call["bulletin_id"].as_str()), (Some("TLP:AMBER"), sent["id"].as_str()));
+        assert_eq!(
+            call["url"],
+            json!(format!("https://vigie.city.example/bulletins/{}", sent["id"].as_str().unwrap()))
+        );
+        let mail = mails.recv().await.unwrap().replace("=\n", "");
+        assert!(mail.contains("TLP:AMBER") && mail.contains("https://vigie.city.example/bulletins/"), "{mail}");
+        for text in [&mail, &body] {
+            assert!(!text.contains("grey van") && !text.contains("Plate") && !text.contains("Repérage"), "{text}");
+        }
+        let (_, done) = world.call("GET", &deliveries, Some(&officer), None).await;
+        assert!(done["items"].as_array().unwrap().iter().all(|d| d["state"] == "delivered"), "{done}");
+
+        // A CLEAR bulletin's words may travel.
+        let (_, clear) = world
+            .call("POST", "/api/v1/bulletins", Some(&officer), Some(bulletin_body("TLP:CLEAR", to_market.clone())))
+            .await;
+        assert_eq!(clear["marking"], "TLP:CLEAR");
+        state.app.deliver_due().await.unwrap();
+        let mail = mails.recv().await.unwrap().replace("=\n", "");
+        assert!(mail.contains("grey van"), "{mail}");
+        let (_, body) = calls.recv().await.unwrap();
+        assert!(body.contains("grey van"), "{body}");
+
+        // An endpoint that is down holds nothing back: the bulletin is stored and readable, the
+        // call is retried with backoff, and given up (and audited) after the last attempt.
+        let (down, _down_calls) = webhook_endpoint(StatusCode::SERVICE_UNAVAILABLE).await;
+        world.call("DELETE", &format!("/api/v1/webhooks/{}", hook["id"].as_str().unwrap()), Some(&admin), None).await;
+        world.call("POST", "/api/v1/webhooks", Some(&admin), Some(json!({"url": down, "org_id": market.id}))).await;
+        let (status, third) =
+            world.call("POST", "/api/v1/bulletins", Some(&officer), Some(bulletin_body("TLP:AMBER", to_market))).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let first = state.app.deliver_due().await.unwrap();
+        assert_eq!((first.delivered, first.retrying), (1, 1), "the e-mail goes, the call waits");
+        assert_eq!(
+            world
+                .call("GET", &format!("/api/v1/bulletins/{}", third["id"].as_str().unwrap()), Some(&operator), None)
+                .await
+                .0,
+            StatusCode::OK
+        );
+        let deliveries = format!("/api/v1/bulletins/{}/deliveries", third["id"].as_str().unwrap());
+        let (_, waiting) = world.call("GET", &deliveries, Some(&officer), None).await;
+        let call = waiting["items"].as_array().unwrap().iter().find(|d| d["channel"] == "webhook").unwrap().clone();
+        assert_eq!((call["state"].as_str(), call["attempts"].as_u64()), (Some("pending"), Some(1)), "{waiting}");
+        assert!(call["last_error"].as_str().unwrap().contains("503"), "{call}");
+        assert_eq!(
+            state.app.deliver_due().await.unwrap(),
+            vigie_app::notifications::DeliveryRound::default(),
+            "not before its time"
+        );
+        let mut failed = 0;
+        for _ in 0..10 {
+            clock.0.fetch_add(3 * 3_600_000, std::sync::atomic::Ordering::SeqCst);
+            failed += state.app.deliver_due().await.unwrap().failed;
+        }
+        assert_eq!(failed, 1);
+        let (_, gave_up) = world.call("GET", &deliveries, Some(&officer), None).await;
+        let call = gave_up["items"].as_array().unwrap().iter().find(|d| d["channel"] == "webhook").unwrap().clone();
+        assert_eq!(
+            (call["state"].as_str(), call["attempts"].as_u64()),
+            (Some("failed"), Some(u64::from(vigie_domain::notification::MAX_ATTEMPTS)))
+        );
+        let entries = store.audit_entries().await.unwrap();
+        for action in ["webhook.create", "webhook.disable", "notification.delivered", "notification.failed"] {
+            assert!(entries.iter().any(|e| e.record.action == action), "{action} is audited");
+        }
+        assert!(entries.iter().all(|e| !e.record.details.to_string().contains(&secret)), "no secret in the audit log");
+    }
+}

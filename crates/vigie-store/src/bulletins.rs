@@ -32,9 +32,15 @@ struct Body {
 
 #[async_trait]
 pub trait BulletinStore: Send + Sync {
-    /// Stores a bulletin with its recipients and a receipt, delivered now, for each of
-    /// `receipt_orgs`, in one transaction.
-    async fn create_bulletin(&self, ctx: &WriteContext, bulletin: &Bulletin, receipt_orgs: &[OrgId]) -> Result<()>;
+    /// Stores a bulletin with its recipients, a receipt, delivered now, for each of
+    /// `receipt_orgs`, and the notifications it queues, in one transaction.
+    async fn create_bulletin(
+        &self,
+        ctx: &WriteContext,
+        bulletin: &Bulletin,
+        receipt_orgs: &[OrgId],
+        notifications: &[crate::NewDelivery],
+    ) -> Result<()>;
     async fn bulletin(&self, id: &BulletinId) -> Result<Option<Bulletin>>;
     /// The bulletins of `ids` that exist, in one query (newest first).
     async fn bulletins_by_ids(&self, ids: &[BulletinId]) -> Result<Vec<Bulletin>>;
@@ -74,7 +80,13 @@ where
     Option<i64>: Value<DB>,
 {
     #[tracing::instrument(skip_all)]
-    async fn create_bulletin(&self, ctx: &WriteContext, bulletin: &Bulletin, receipt_orgs: &[OrgId]) -> Result<()> {
+    async fn create_bulletin(
+        &self,
+        ctx: &WriteContext,
+        bulletin: &Bulletin,
+        receipt_orgs: &[OrgId],
+        notifications: &[crate::NewDelivery],
+    ) -> Result<()> {
         let d = &bulletin.draft;
         let body = Body {
             title: d.title.clone(),
@@ -115,6 +127,7 @@ where
                 .execute(&mut *tx)
                 .await?;
         }
+        crate::outbox::enqueue(&mut tx, ctx.at_ms, Some(&bulletin.id), notifications).await?;
         // The text may be TLP:RED: the audit log keeps what was sent and to whom, not what it says.
         Sql::<DB>::audit(
             &mut tx,
@@ -128,6 +141,7 @@ where
                 "status": d.status,
                 "references": d.references,
                 "recipient_orgs": receipt_orgs.len(),
+                "notifications": notifications.len(),
             }),
         )
         .await?;

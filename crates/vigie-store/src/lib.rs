@@ -11,6 +11,7 @@ mod bulletins;
 mod communities;
 mod library;
 mod model;
+mod outbox;
 mod postgres;
 mod recipients;
 mod reports;
@@ -28,6 +29,7 @@ pub use bulletins::BulletinStore;
 pub use communities::CommunityStore;
 pub use library::{IngestStatus, LibraryChanges, LibraryIngest, LibraryStore, StoredDocument};
 pub use model::*;
+pub use outbox::{Attempt, Channel, Delivery, NewDelivery, OutboxStore, Webhook};
 pub use postgres::PgStore;
 pub use reports::{ReportStore, ReportWindow};
 pub use sites::SiteStore;
@@ -114,6 +116,7 @@ pub trait Store:
     + BulletinStore
     + ReportStore
     + ThreatLevelStore
+    + OutboxStore
     + AuditStore
     + Send
     + Sync
@@ -133,6 +136,7 @@ where
         + BulletinStore
         + ReportStore
         + ThreatLevelStore
+        + OutboxStore
         + AuditStore,
 {
     fn backend(&self) -> &'static str {

@@ -32,6 +32,7 @@ pub struct FileServerConfig {
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
     pub barrier_catalogue: Option<PathBuf>,
+    pub public_url: Option<String>,
 }
 
 /// What flags and the environment gave (clap merges those two).
@@ -73,6 +74,10 @@ pub struct ServeArgs {
     /// Sender of those e-mails, e.g. "Vigie <vigie@city.example>".
     #[arg(long, env = "VIGIE_MAIL_FROM", value_name = "ADDRESS")]
     pub mail_from: Option<String>,
+    /// Where users reach this server (https://vigie.city.example): the links in notification
+    /// e-mails and webhook calls start with it.
+    #[arg(long, env = "VIGIE_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
     /// Barrier catalogue (CSV: manufacturer,product,standard,rating,foundation,width) whose
     /// products the site page proposes against each vehicle threat (with --demo: the shipped
     /// fictional catalogue unless another is given).
@@ -147,7 +152,16 @@ impl Settings {
                 .reassessment_days
                 .or(file.server.reassessment_days)
                 .unwrap_or(defaults.reassessment_days),
+            public_url: serve.public_url.clone().or(file.server.public_url),
         };
+        if let Some(url) = &server.public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(CliError::new(
+                vigie_domain::Code::ConfigInvalid,
+                format!("public_url '{url}' must start with https:// (or http://)"),
+            ));
+        }
         if server.body_limit < 1024 {
             return Err(CliError::new(vigie_domain::Code::ConfigInvalid, "body_limit_bytes must be at least 1024"));
         }
@@ -190,6 +204,7 @@ impl Settings {
                 "barrier_catalogue": self.barrier_catalogue.as_ref().map(|p| p.display().to_string()),
                 "smtp_url": self.mail.as_ref().map(|m| vigie_store::redact_url(&m.smtp_url)),
                 "mail_from": self.mail.as_ref().map(|m| m.from.clone()),
+                "public_url": self.server.public_url,
             }
         })
     }
@@ -233,6 +248,9 @@ reassessment_days = {reassessment_days}
 # VIGIE_SMTP_URL / VIGIE_MAIL_FROM. Flags: --smtp-url, --mail-from.
 # smtp_url = "smtps://vigie:PASSWORD@smtp.city.example"
 # mail_from = "Vigie <vigie@city.example>"
+# Where users reach this server: notification e-mails and webhook calls link to it (otherwise
+# their links are paths on the server). VIGIE_PUBLIC_URL. Flag: --public-url.
+# public_url = "https://vigie.city.example"
 "#,
         body_limit = defaults.body_limit,
         session_hours = defaults.session_hours,

@@ -54,6 +54,8 @@ pub async fn run(global: &GlobalArgs, serve: &ServeArgs) -> Result<(), CliError>
         }
         (None, false) => {}
     }
+    // Notifications queued by bulletins go out from here, every few seconds.
+    state.app.spawn_notifier(std::time::Duration::from_secs(5));
     vigie_server::serve(state, listener)
         .await
         .map_err(|e| CliError::new(vigie_domain::Code::ServerFailed, e.to_string()))
