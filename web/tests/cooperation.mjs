@@ -151,9 +151,56 @@ async function levelChangeCreatesTheChecklist(page) {
 }
 levelChangeCreatesTheChecklist.options = desktop;
 
+// A field report filed on a phone with no network: kept on the phone, sent when the network
+// returns; the city's officer then sees it with the demo's sightings cluster and triages it.
+async function reportFiledOfflineSyncs(page, context) {
+  const text = "Drone hovering over the loading bay " + Date.now();
+  await signIn(page, "operator@vigie.demo");
+  await page.goto(BASE + "/field-reports/new");
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await page.reload(); // now through the service worker, which keeps the form
+  await page.getByRole("heading", { level: 1, name: "Report something" }).waitFor();
+  await context.setOffline(true);
+  await page.reload();
+  await page.getByRole("heading", { level: 1, name: "Report something" }).waitFor();
+  await page.getByLabel("What happened").selectOption("hostile_reconnaissance");
+  await page.getByLabel("What you saw").fill(text);
+  await page.getByLabel("Latitude").fill("60.16870");
+  await page.getByLabel("Longitude").fill("24.94150");
+  check(await page.getByLabel("City of Helsinki (demo)").isChecked(), "the overseeing city is the recipient");
+  await page.getByRole("button", { name: "Send the report" }).click();
+  await page.getByText("No network: the report is kept on this device").waitFor();
+  check((await page.locator("#queued-list").textContent()).includes("Drone hovering"), "it is listed as kept on the phone");
+  const sideways = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(sideways <= 0, "the phone page does not scroll sideways: " + sideways + " px");
+  await shot(page, "39-report-offline");
+  await context.setOffline(false);
+  await page.getByText("Reports kept on this device have been sent: 1").waitFor();
+  const mine = await (await page.request.get(BASE + "/api/v1/field-reports")).json();
+  check(mine.items.some((r) => r.text === text && r.marking === "TLP:AMBER"), "the report reached the server");
+
+  const theirs = await context.browser().newContext(desktop);
+  const officer = await theirs.newPage();
+  try {
+    await signIn(officer, "officer@vigie.demo");
+    await officer.getByRole("link", { name: "Reports" }).click();
+    await officer.getByRole("heading", { level: 1, name: "Field reports" }).waitFor();
+    check((await officer.locator("#clusters-note").textContent()).includes("1"), "the demo's sightings cluster is shown");
+    const card = officer.locator("#report-list li").filter({ hasText: text });
+    await card.getByLabel("Status").selectOption("under_review");
+    await card.getByRole("button", { name: /Change/ }).click();
+    await officer.locator("#report-list li").filter({ hasText: text }).getByText("Status: under review").waitFor();
+    await shot(officer, "40-reports-triage");
+  } finally {
+    await theirs.close();
+  }
+}
+reportFiledOfflineSyncs.options = phone;
+
 export const cooperation = [
   ["the officer sends an AMBER bulletin to the forum; the operator acknowledges it on a phone", bulletinToForumAcknowledgedOnAPhone],
   ["bulletins keep to their marking, in French too", outsidersSeeNothing],
   ["an officer's community: invited, accepted, left", communityInvitationAcceptedAndLeft],
   ["a threat level change creates the checklist", levelChangeCreatesTheChecklist],
+  ["an operator files a report offline on a phone and it syncs; the officer triages it", reportFiledOfflineSyncs],
 ];

@@ -130,6 +130,42 @@ impl App {
     }
 }
 
+impl App {
+    /// The sightings clusters among the reports the caller may read (two organisations or more,
+    /// within the window of one another): the authority's view, in full. Each cluster is
+    /// reports the caller already reads, so it reveals nothing more.
+    pub fn sightings_clusters(reports: &[FieldReport]) -> Vec<Vec<&FieldReport>> {
+        let points: Vec<_> =
+            reports.iter().map(|r| (&r.author_org, r.draft.lon, r.draft.lat, r.draft.observed_at_ms)).collect();
+        vigie_domain::report::sightings_clusters(&points, &SightingWindow::default())
+            .into_iter()
+            .map(|members| members.into_iter().filter_map(|i| reports.get(i)).collect())
+            .collect()
+    }
+
+    /// The organisations the caller may address a report or a bulletin to: those it reads,
+    /// the authorities that oversee it, and the members of its communities.
+    pub async fn addressable_organisations(&self, caller: &Principal) -> Result<Vec<vigie_domain::access::Org>> {
+        let mut wanted: std::collections::BTreeSet<vigie_domain::OrgId> = std::collections::BTreeSet::new();
+        for (authority, overseen) in self.store.oversight_links().await? {
+            if overseen == caller.org_id {
+                wanted.insert(authority);
+            }
+        }
+        for community in self.member_communities(caller).await? {
+            let members = self.store.community_members(&community).await?;
+            wanted.extend(
+                members
+                    .into_iter()
+                    .filter(|m| m.state == vigie_domain::sharing::MembershipState::Member)
+                    .map(|m| m.org_id),
+            );
+        }
+        let all = self.store.list_orgs().await?;
+        Ok(all.into_iter().filter(|o| caller.can_read_org(&o.id) || wanted.contains(&o.id)).collect())
+    }
+}
+
 fn readable(caller: &Principal, report: &FieldReport, communities: &[CommunityId]) -> bool {
     crate::bulletins::reads(caller, communities, &report.shared())
 }

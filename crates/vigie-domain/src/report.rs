@@ -124,6 +124,46 @@ pub fn similar(a: (f64, f64, i64), b: (f64, f64, i64), window: &SightingWindow) 
     (a.2 - b.2).abs() <= window.max_interval_ms && distance_m(a.0, a.1, b.0, b.1) <= window.max_distance_m
 }
 
+/// Sightings clusters among `reports` (organisation, lon, lat, time): groups of reports linked by
+/// similarity (within the window of one another, directly or through others) that come from
+/// at least two organisations; each cluster lists the indexes of its reports, in order.
+pub fn sightings_clusters(reports: &[(&OrgId, f64, f64, i64)], window: &SightingWindow) -> Vec<Vec<usize>> {
+    // Union-find over the pairs that are similar; a few hundred reports at most.
+    let mut parent: Vec<usize> = (0..reports.len()).collect();
+    fn root(parent: &mut [usize], mut i: usize) -> usize {
+        while let Some(&p) = parent.get(i) {
+            if p == i {
+                break;
+            }
+            i = p;
+        }
+        i
+    }
+    for (i, a) in reports.iter().enumerate() {
+        for (j, b) in reports.iter().enumerate().skip(i + 1) {
+            if similar((a.1, a.2, a.3), (b.1, b.2, b.3), window) {
+                let (ri, rj) = (root(&mut parent, i), root(&mut parent, j));
+                if let Some(slot) = parent.get_mut(rj) {
+                    *slot = ri;
+                }
+            }
+        }
+    }
+    let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = std::collections::BTreeMap::new();
+    for i in 0..reports.len() {
+        let r = root(&mut parent, i);
+        groups.entry(r).or_default().push(i);
+    }
+    groups
+        .into_values()
+        .filter(|members| {
+            let orgs: std::collections::BTreeSet<&OrgId> =
+                members.iter().filter_map(|&i| reports.get(i).map(|r| r.0)).collect();
+            orgs.len() >= 2
+        })
+        .collect()
+}
+
 /// How many *other* organisations than `reporter_org` filed a report similar to `report`:
 /// what "N other organisations reported something similar nearby" says. `others` are the
 /// candidate reports as (organisation, lon, lat, time, counted): a report the caller's rule
@@ -149,6 +189,21 @@ pub fn similar_organisations(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clusters_need_two_organisations_linked_by_nearness() {
+        let (mall, patrol) = (OrgId::from("mall"), OrgId::from("patrol"));
+        let day = 86_400_000;
+        let reports = [
+            (&mall, 24.9410, 60.1685, 0),
+            (&patrol, 24.9418, 60.1687, day),      // 45 m, a day later: with the first
+            (&mall, 24.9505, 60.1699, 2 * day),    // 500 m away: alone
+            (&mall, 24.9600, 60.1700, 0),          // two of the mall's own, together:
+            (&mall, 24.9601, 60.1700, day),        // not a cluster (one organisation)
+            (&patrol, 24.9410, 60.1685, 40 * day), // same place, 40 days later: alone
+        ];
+        assert_eq!(sightings_clusters(&reports, &SightingWindow::default()), vec![vec![0, 1]]);
+    }
     use proptest::prelude::*;
 
     fn draft() -> ReportDraft {

@@ -332,7 +332,39 @@ function areaMap(div) {
   window.vigieArea = editor.geometry;
 }
 
+// The field reports: each one a point, those of a sightings cluster numbered and red.
+function reportsMap(div) {
+  const data = readJson("map-data") || { reports: [] };
+  const map = baseMap(div);
+  const points = L.featureGroup(data.reports.map((r) => {
+    const colour = r.cluster ? "#b00020" : "#0b4f8a";
+    const label = r.cluster ? r.label + " · " + t("cluster") + " " + r.cluster : r.label;
+    return L.circleMarker([r.lat, r.lon], { radius: 8, color: colour, fillColor: colour, fillOpacity: 0.7 }).bindTooltip(label);
+  })).addTo(map);
+  fit(map, points);
+  div.dataset.points = String(data.reports.length);
+}
+
+// The report form's place: a click on the map, or the position the form was given.
+function placeMap(div) {
+  const map = baseMap(div);
+  let marker = null;
+  const put = (lat, lon) => {
+    if (marker) marker.setLatLng([lat, lon]); else marker = L.marker([lat, lon], { keyboard: false }).addTo(map);
+  };
+  map.on("click", (e) => {
+    put(e.latlng.lat, e.latlng.lng);
+    document.dispatchEvent(new CustomEvent("vigie:place", { detail: { lat: e.latlng.lat, lon: e.latlng.lng } }));
+  });
+  document.addEventListener("vigie:place", (e) => { put(e.detail.lat, e.detail.lon); map.setView([e.detail.lat, e.detail.lon], Math.max(map.getZoom(), 16)); });
+  map.setView(FALLBACK_CENTRE, 15);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  const reports = document.getElementById("reports-map");
+  if (reports) reportsMap(reports);
+  const place = document.getElementById("report-map");
+  if (place) placeMap(place);
   const div = document.getElementById("map");
   if (div && div.dataset.draw === "area") areaMap(div);
   else if (div && div.dataset.draw) drawingForm(div);

@@ -30,6 +30,8 @@ function cacheable(request, url) {
   if (request.method !== "GET" || url.origin !== self.location.origin) return false;
   if (url.pathname.startsWith("/assets/")) return true;
   if (url.pathname.startsWith("/assessments/")) return true;
+  // The report form: a report is filed from the place, network or not.
+  if (url.pathname === "/field-reports/new") return true;
   if (url.pathname === "/api/v1/methodology" || url.pathname.startsWith("/api/v1/assessments/")) return true;
   if (url.pathname.startsWith("/api/v1/photos/")) return true;
   // The assessed site (its category chooses the questions).

@@ -30,6 +30,7 @@ const ASSETS: &[Asset] = &[
         mime: "text/javascript; charset=utf-8",
         body: include_bytes!("../../assets/results.js"),
     },
+    Asset { name: "report.js", mime: "text/javascript; charset=utf-8", body: include_bytes!("../../assets/report.js") },
     Asset {
         name: "threat_level.js",
         mime: "text/javascript; charset=utf-8",

@@ -20,7 +20,7 @@ use super::{Layout, PageCtx, PageError, render};
 use crate::AppState;
 
 /// The CSS class of a marking's colours.
-fn marking_class(marking: Marking) -> &'static str {
+pub(super) fn marking_class(marking: Marking) -> &'static str {
     match marking {
         Marking::Clear => "clear",
         Marking::Green => "green",
@@ -201,7 +201,7 @@ async fn compose(State(state): State<AppState>, ctx: PageCtx) -> Result<Response
         .collect();
     let orgs = state
         .app
-        .organisations(&ctx.caller)
+        .addressable_organisations(&ctx.caller)
         .await?
         .into_iter()
         .filter(|o| o.id != ctx.caller.org_id)

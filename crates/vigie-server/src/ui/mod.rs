@@ -11,6 +11,7 @@ mod bulletins;
 mod communities;
 mod library;
 mod registry;
+mod reports;
 #[cfg(test)]
 mod route_tests;
 mod threat_levels;
@@ -379,6 +380,7 @@ pub fn routes() -> Router<AppState> {
         .merge(library::routes())
         .merge(bulletins::routes())
         .merge(communities::routes())
+        .merge(reports::routes())
         .merge(threat_levels::routes())
         .layer(axum::middleware::from_fn(html_errors));
     Router::new()
