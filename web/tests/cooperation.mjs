@@ -18,11 +18,18 @@ async function bulletinToForumAcknowledgedOnAPhone(page, context) {
   await page.getByLabel("Text in English").fill("A grey van filmed the service entrances.\nPlate partly seen: ABC-1.");
   await page.getByLabel("Marking (TLP 2.0)").selectOption("TLP:AMBER");
   await page.getByLabel("Helsinki city-centre operators forum").check();
+  // Where: an area drawn on the map and the store picked.
+  await page.locator("#map").scrollIntoViewIfNeeded();
+  const box = await page.locator("#map").boundingBox();
+  for (const [x, y] of [[0.3, 0.3], [0.7, 0.3], [0.7, 0.7], [0.3, 0.7]]) await page.mouse.click(box.x + x * box.width, box.y + y * box.height);
+  await page.getByLabel("Sites concerned").selectOption({ label: "Stockmann" });
   await shot(page, "31-bulletin-compose");
   await page.getByRole("button", { name: "Send the bulletin" }).click();
   await page.waitForURL(/\/bulletins\/[0-9a-f]{32}$/);
   const url = page.url();
   check((await page.locator("#tlp-banner").textContent()).startsWith("TLP:AMBER"), "the marking's banner");
+  check((await page.locator("dl.facts").textContent()).includes("Stockmann"), "the site it concerns is named");
+  check(await page.locator("#map").count() === 1, "its area is on a map");
   const receipt = page.locator("#receipts-table tbody tr").filter({ hasText: "Helsinki Markets and Malls (demo)" });
   check((await receipt.locator("td").nth(2).textContent()) === "–", "not yet acknowledged");
 

@@ -154,6 +154,19 @@ impl App {
         Ok(bulletin)
     }
 
+    /// The sites a bulletin names, for a reader of the bulletin: the author shared them with
+    /// it, under its marking (the caller has just read the bulletin through the rule).
+    pub async fn bulletin_sites(&self, caller: &Principal, bulletin: &Bulletin) -> Result<Vec<vigie_store::Site>> {
+        let bulletin = self.readable_bulletin(caller, &bulletin.id).await?;
+        let mut sites = Vec::new();
+        for id in &bulletin.draft.sites {
+            if let Some(site) = self.store.get_site(id).await? {
+                sites.push(site);
+            }
+        }
+        Ok(sites)
+    }
+
     /// The bulletins the caller may read, newest first; the list is audited as read.
     pub async fn bulletins(&self, caller: &Principal) -> Result<Vec<Bulletin>> {
         let communities = self.member_communities(caller).await?;

@@ -32,6 +32,10 @@ if (form) form.addEventListener("submit", async (ev) => {
     effective: now.toISOString().replace(/\.\d+Z$/, "Z"),
     expires: expires.toISOString().replace(/\.\d+Z$/, "Z"),
   };
+  // Where it applies: the area drawn on the map (map.js) and the sites picked, if any.
+  const area = window.vigieArea && window.vigieArea();
+  if (area) body.area = area;
+  if (form.sites) body.sites = [...form.sites.selectedOptions].map((o) => o.value);
   const result = await api("POST", "/api/v1/bulletins", body);
   if (result.ok) location.href = "/bulletins/" + encodeURIComponent(result.data.id);
   else error.textContent = errorText(result);

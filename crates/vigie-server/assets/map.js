@@ -127,6 +127,8 @@ function overviewMap(div) {
   const data = readJson("map-data") || { sites: [] };
   const map = baseMap(div);
   const sites = siteLayer(data.sites).addTo(map);
+  // A warning's area (a bulletin's), drawn over the sites.
+  for (const area of data.areas || []) sites.addLayer(L.geoJSON(area, { style: { color: "#b00020", weight: 2, dashArray: "6 4", fillOpacity: 0.1 }, interactive: false }));
   fit(map, sites);
   colourByBand(window.vigieSiteBands);
   const button = document.getElementById("filter-view");

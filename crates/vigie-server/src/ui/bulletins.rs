@@ -112,6 +112,8 @@ struct ViewPage<'a> {
     facts: Vec<(&'a str, String)>,
     ack_url: Option<String>,
     receipts: Option<Vec<ReceiptRow>>,
+    /// The bulletin's area and sites, for the map; `None` when it names neither.
+    map_data: Option<serde_json::Value>,
 }
 
 async fn view(State(state): State<AppState>, ctx: PageCtx, Path(id): Path<BulletinId>) -> Result<Response, PageError> {
@@ -150,8 +152,24 @@ async fn view(State(state): State<AppState>, ctx: PageCtx, Path(id): Path<Bullet
     facts.push((ctx.t("bulletin_severity"), cap(&d.severity)));
     facts.push((ctx.t("bulletin_certainty"), cap(&d.certainty)));
     facts.push((ctx.t("bulletin_response"), cap(&d.response_type)));
+    // The sites the author named are part of what it shares, under the bulletin's marking.
+    let named_sites = state.app.bulletin_sites(&ctx.caller, &bulletin).await?;
+    if !named_sites.is_empty() {
+        facts.push((
+            ctx.t("bulletin_sites"),
+            named_sites.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "),
+        ));
+    }
+    let map_data = (d.area.is_some() || !named_sites.is_empty()).then(|| {
+        let sites: Vec<_> = named_sites
+            .iter()
+            .map(|s| serde_json::json!({"id": s.id, "name": s.name, "geometry": s.geometry}))
+            .collect();
+        serde_json::json!({"sites": sites, "areas": d.area.iter().collect::<Vec<_>>()})
+    });
+    let scripts: &[&str] = if map_data.is_some() { &["map.js"] } else { &[] };
     let page = ViewPage {
-        page: ctx.layout(&in_lang(&d.title, ctx.lang), &[], false),
+        page: ctx.layout(&in_lang(&d.title, ctx.lang), scripts, map_data.is_some()),
         marking: d.marking.label(),
         marking_class: marking_class(d.marking),
         drill: drill(&ctx, &d.status),
@@ -160,6 +178,7 @@ async fn view(State(state): State<AppState>, ctx: PageCtx, Path(id): Path<Bullet
         facts,
         ack_url: open.then(|| format!("/bulletins/{id}/ack")),
         receipts,
+        map_data,
     };
     render(&ctx, &page)
 }
@@ -185,6 +204,9 @@ struct ComposePage<'a> {
     certainties: Vec<(&'static str, String)>,
     responses: Vec<(&'static str, String)>,
     statuses: Vec<(&'static str, String)>,
+    /// The caller's readable sites, to name those concerned: (id, name).
+    sites: Vec<(String, String)>,
+    map_data: serde_json::Value,
 }
 
 async fn compose(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, PageError> {
@@ -210,8 +232,12 @@ async fn compose(State(state): State<AppState>, ctx: PageCtx) -> Result<Response
     let labelled = |values: &'static [&'static str]| -> Vec<(&'static str, String)> {
         values.iter().map(|v| (*v, ctx.t(&format!("cap_{v}")).to_owned())).collect()
     };
+    let query = vigie_app::sites::SiteQuery { limit: Some(vigie_store::MAX_PAGE), ..Default::default() };
+    let readable = state.app.list_sites(&ctx.caller, query).await?.items;
+    let map_sites: Vec<_> =
+        readable.iter().map(|s| serde_json::json!({"id": s.id, "name": s.name, "geometry": s.geometry})).collect();
     let page = ComposePage {
-        page: ctx.layout(ctx.t("bulletin_compose_title"), &["bulletin.js"], false),
+        page: ctx.layout(ctx.t("bulletin_compose_title"), &["map.js", "bulletin.js"], true),
         communities,
         orgs,
         markings: Marking::ALL.iter().map(|m| m.label()).collect(),
@@ -220,6 +246,8 @@ async fn compose(State(state): State<AppState>, ctx: PageCtx) -> Result<Response
         certainties: labelled(CERTAINTIES),
         responses: labelled(RESPONSE_TYPES),
         statuses: labelled(STATUSES),
+        sites: readable.iter().map(|s| (s.id.to_string(), s.name.clone())).collect(),
+        map_data: serde_json::json!({"sites": map_sites, "areas": []}),
     };
     render(&ctx, &page)
 }
