@@ -38,7 +38,7 @@ async function bulletinToForumAcknowledgedOnAPhone(page, context) {
   const manager = await theirs.newPage();
   try {
     await signIn(manager, "operator@vigie.demo");
-    const badge = await manager.locator("#nav-bulletins .badge").textContent();
+    const badge = await manager.locator("#nav-inbox .badge").textContent();
     check(/\d+$/.test(badge.trim()) && Number(badge.trim().match(/\d+$/)[0]) >= 1, "unread bulletins are counted: " + badge);
     await manager.goto(BASE + "/bulletins");
     const row = manager.locator("#bulletin-list li").filter({ hasText: title });
@@ -201,6 +201,11 @@ async function reportFiledOfflineSyncs(page, context) {
   } finally {
     await theirs.close();
   }
+  // Back on the phone: the inbox tells the reporter the city is looking into it.
+  await page.goto(BASE + "/inbox");
+  const update = page.locator("#inbox-reports li").filter({ hasText: "under review" }).first();
+  check((await update.textContent()).includes("new"), "the status change is new to the reporter");
+  await shot(page, "41-inbox-phone");
 }
 reportFiledOfflineSyncs.options = phone;
 

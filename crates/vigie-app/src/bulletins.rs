@@ -22,11 +22,15 @@ use crate::{App, Failure, Result};
 pub struct Inbox {
     pub bulletins: Vec<(Bulletin, Receipt)>,
     pub invitations: Vec<Community>,
+    /// The organisation's field reports whose status changed: (report, when, seen since).
+    pub report_updates: Vec<(vigie_domain::report::FieldReport, i64, bool)>,
     pub unread: usize,
 }
 
 /// How many bulletins a list shows at most, newest first.
 pub const MAX_LISTED: u32 = 500;
+/// How many report status changes the inbox shows.
+const REPORT_UPDATES: u32 = 50;
 
 impl App {
     /// Sends a bulletin that announces a threat level, then sets the level with the bulletin's
@@ -226,8 +230,14 @@ impl App {
     pub async fn inbox(&self, caller: &Principal) -> Result<Inbox> {
         let inbox = self.open_items(caller).await?;
         let ids: Vec<&str> = inbox.bulletins.iter().map(|(b, _)| b.id.as_str()).collect();
-        self.audit_read(caller, "inbox", None, json!({"bulletins": ids, "invitations": inbox.invitations.len()}))
-            .await?;
+        let reports: Vec<&str> = inbox.report_updates.iter().map(|(r, _, _)| r.id.as_str()).collect();
+        self.audit_read(
+            caller,
+            "inbox",
+            None,
+            json!({"bulletins": ids, "invitations": inbox.invitations.len(), "field_reports": reports}),
+        )
+        .await?;
         Ok(inbox)
     }
 
@@ -256,8 +266,12 @@ impl App {
             .filter(|(_, state)| *state == MembershipState::Invited)
             .map(|(c, _)| c)
             .collect();
-        let unread = bulletins.iter().filter(|(_, r)| r.read_at_ms.is_none()).count() + invitations.len();
-        Ok(Inbox { bulletins, invitations, unread })
+        // The reporter's organisation reads its own reports whatever their marking.
+        let report_updates = self.store.report_updates(&caller.org_id, REPORT_UPDATES).await?;
+        let unread = bulletins.iter().filter(|(_, r)| r.read_at_ms.is_none()).count()
+            + invitations.len()
+            + report_updates.iter().filter(|(_, _, seen)| !seen).count();
+        Ok(Inbox { bulletins, invitations, report_updates, unread })
     }
 
     /// May the caller send bulletins (the pages show the compose button)?

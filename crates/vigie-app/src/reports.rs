@@ -70,6 +70,8 @@ impl App {
         self.audit_read(caller, "field_report", Some(id.as_str()), json!({"marking": report.draft.marking.label()}))
             .await?;
         let similar_nearby = if report.author_org == caller.org_id {
+            // Its reporter has now seen its status: the inbox stops counting the change.
+            self.store.mark_report_seen(&report.id, self.now_ms()).await?;
             Some(self.similar_nearby(caller, &report, &communities).await?)
         } else {
             None

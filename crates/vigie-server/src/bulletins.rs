@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use vigie_domain::BulletinId;
-use vigie_domain::bulletin::{Bulletin, BulletinRequest, Receipt};
+use vigie_domain::bulletin::{Bulletin, BulletinRequest, Receipt, rfc3339};
 
 use crate::AppState;
 use crate::assessments::LangParam;
@@ -106,5 +106,8 @@ async fn inbox(State(state): State<AppState>, Caller(caller): Caller) -> Result<
     items.extend(
         inbox.invitations.iter().map(|c| json!({"kind": "community_invitation", "community": c, "unread": true})),
     );
+    items.extend(inbox.report_updates.iter().map(|(report, changed, seen)| {
+        json!({"kind": "report_status", "field_report": report.to_json(), "changed_at": rfc3339(*changed), "unread": !seen})
+    }));
     Ok(Json(json!({ "items": items, "unread": inbox.unread })))
 }

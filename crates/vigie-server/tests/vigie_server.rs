@@ -1543,6 +1543,19 @@ async fn field_reports_reach_the_authority_and_count_sightings_without_content()
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         let (status, triaged) = world.call("PATCH", &url, Some(officer), Some(triage("under_review"))).await;
         assert_eq!((status, triaged["status"].as_str()), (StatusCode::OK, Some("under_review")), "{triaged}");
+        // The reporter's inbox has the change, new until it reads the report.
+        let report_items = |inbox: &Value| -> Vec<Value> {
+            inbox["items"].as_array().unwrap().iter().filter(|i| i["kind"] == "report_status").cloned().collect()
+        };
+        let (_, inbox) = world.call("GET", "/api/v1/inbox", Some(operator), None).await;
+        let updates = report_items(&inbox);
+        assert_eq!((updates.len(), updates[0]["unread"].as_bool()), (1, Some(true)), "{inbox}");
+        assert_eq!(updates[0]["field_report"]["status"], "under_review");
+        world.call("GET", &url, Some(operator), None).await;
+        let (_, inbox) = world.call("GET", "/api/v1/inbox", Some(operator), None).await;
+        assert_eq!(report_items(&inbox)[0]["unread"], false);
+        let (_, theirs) = world.call("GET", "/api/v1/inbox", Some(stranger), None).await;
+        assert!(report_items(&theirs).is_empty(), "another organisation's inbox has none of it");
 
         // Bad input: a clear error, nothing stored.
         for (body, field) in [

@@ -42,6 +42,11 @@ pub trait ReportStore: Send + Sync {
     async fn reports_in(&self, window: &ReportWindow) -> Result<Vec<FieldReport>>;
     /// Moves a report to a triage state; `NotFound` for an unknown report.
     async fn set_report_status(&self, ctx: &WriteContext, id: &ReportId, status: &str) -> Result<()>;
+    /// The reports of `org` whose status changed, latest change first: (report, when it
+    /// changed, whether the organisation has read it since).
+    async fn report_updates(&self, org: &OrgId, limit: u32) -> Result<Vec<(FieldReport, i64, bool)>>;
+    /// Notes that the reporter's organisation read the report (its status change is seen).
+    async fn mark_report_seen(&self, id: &ReportId, at_ms: i64) -> Result<()>;
 }
 
 #[async_trait]
@@ -153,8 +158,9 @@ where
 
     async fn set_report_status(&self, ctx: &WriteContext, id: &ReportId, status: &str) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let changed = sqlx::query("UPDATE field_reports SET status = $1 WHERE id = $2")
+        let changed = sqlx::query("UPDATE field_reports SET status = $1, status_changed_at = $2 WHERE id = $3")
             .bind(status)
+            .bind(ctx.at_ms)
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
@@ -170,6 +176,34 @@ where
             serde_json::json!({"status": status}),
         )
         .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn report_updates(&self, org: &OrgId, limit: u32) -> Result<Vec<(FieldReport, i64, bool)>> {
+        let rows = sqlx::query(&format!("SELECT {REPORT_COLUMNS}, status_changed_at, reporter_seen_at FROM field_reports WHERE author_org = $1 AND status_changed_at IS NOT NULL ORDER BY status_changed_at DESC, id LIMIT $2"))
+            .bind(org.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(self.pool())
+            .await?;
+        let mut found = Vec::new();
+        for row in &rows {
+            let changed: i64 = row.try_get("status_changed_at")?;
+            let seen: Option<i64> = row.try_get("reporter_seen_at")?;
+            found.push((report_from_row::<DB>(row)?, changed, seen.is_some_and(|s| s >= changed)));
+        }
+        let mut reports: Vec<FieldReport> = found.iter().map(|(r, _, _)| r.clone()).collect();
+        recipients::attach(self, &mut reports).await?;
+        Ok(reports.into_iter().zip(found).map(|(r, (_, changed, seen))| (r, changed, seen)).collect())
+    }
+
+    async fn mark_report_seen(&self, id: &ReportId, at_ms: i64) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE field_reports SET reporter_seen_at = $1 WHERE id = $2")
+            .bind(at_ms)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

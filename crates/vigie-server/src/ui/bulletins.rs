@@ -93,6 +93,67 @@ async fn list(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, P
     render(&ctx, &page)
 }
 
+struct InboxReport {
+    href: String,
+    label: String,
+    status: String,
+    changed: String,
+    unread: bool,
+}
+
+#[derive(Template)]
+#[template(path = "inbox.html")]
+struct InboxPage<'a> {
+    page: Layout<'a>,
+    bulletins: Vec<BulletinRow>,
+    invitations: Vec<String>,
+    reports: Vec<InboxReport>,
+}
+
+/// The inbox: bulletins to acknowledge, community invitations, and the organisation's field
+/// reports whose status changed.
+async fn inbox(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, PageError> {
+    let inbox = state.app.inbox(&ctx.caller).await?;
+    let authors: Vec<OrgId> = inbox.bulletins.iter().map(|(b, _)| b.author_org.clone()).collect();
+    let names = org_names(&state, &authors).await?;
+    let bulletins = inbox
+        .bulletins
+        .iter()
+        .map(|(b, receipt)| BulletinRow {
+            href: format!("/bulletins/{}", b.id),
+            title: in_lang(&b.draft.title, ctx.lang),
+            marking: b.draft.marking.label(),
+            marking_class: marking_class(b.draft.marking),
+            drill: drill(&ctx, &b.draft.status),
+            org: names.get(&b.author_org).cloned().unwrap_or_default(),
+            effective: super::assess::date_of(b.draft.effective_ms),
+            ack_due: receipt.read_at_ms.is_none(),
+        })
+        .collect();
+    let reports = inbox
+        .report_updates
+        .iter()
+        .map(|(r, changed, seen)| InboxReport {
+            href: format!("/field-reports#report-{}", r.id),
+            label: format!(
+                "{} · {}",
+                ctx.t(&format!("report_kind_{}", r.draft.kind)),
+                super::assess::date_of(r.draft.observed_at_ms)
+            ),
+            status: ctx.t(&format!("report_status_{}", r.status)).to_owned(),
+            changed: super::assess::date_of(*changed),
+            unread: !seen,
+        })
+        .collect();
+    let page = InboxPage {
+        page: ctx.layout(ctx.t("inbox_title"), &[], false),
+        bulletins,
+        invitations: inbox.invitations.into_iter().map(|c| c.name).collect(),
+        reports,
+    };
+    render(&ctx, &page)
+}
+
 struct ReceiptRow {
     org: String,
     delivered: String,
@@ -254,6 +315,7 @@ async fn compose(State(state): State<AppState>, ctx: PageCtx) -> Result<Response
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/inbox", get(inbox))
         .route("/bulletins", get(list))
         .route("/bulletins/new", get(compose))
         .route("/bulletins/{id}", get(view))
