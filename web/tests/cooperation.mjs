@@ -174,6 +174,7 @@ async function reportFiledOfflineSyncs(page, context) {
   await page.getByLabel("What you saw").fill(text);
   await page.getByLabel("Latitude").fill("60.16870");
   await page.getByLabel("Longitude").fill("24.94150");
+  await page.getByLabel("Photos (optional)").setInputFiles(new URL("../../crates/vigie-server/tests/fixtures/photo-with-gps.jpg", import.meta.url).pathname);
   check(await page.getByLabel("City of Helsinki (demo)").isChecked(), "the overseeing city is the recipient");
   await page.getByRole("button", { name: "Send the report" }).click();
   await page.getByText("No network: the report is kept on this device").waitFor();
@@ -194,6 +195,9 @@ async function reportFiledOfflineSyncs(page, context) {
     await officer.getByRole("heading", { level: 1, name: "Field reports" }).waitFor();
     check((await officer.locator("#clusters-note").textContent()).includes("1"), "the demo's sightings cluster is shown");
     const card = officer.locator("#report-list li").filter({ hasText: text });
+    const photo = card.locator("img");
+    check(await photo.count() === 1, "the photo taken offline came with the report");
+    check(await photo.evaluate((img) => img.complete && img.naturalWidth > 0), "and shows");
     await card.getByLabel("Status").selectOption("under_review");
     await card.getByRole("button", { name: /Change/ }).click();
     await officer.locator("#report-list li").filter({ hasText: text }).getByText("Status: under review").waitFor();

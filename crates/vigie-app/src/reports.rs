@@ -6,7 +6,7 @@ use vigie_domain::access::{Principal, Role};
 use vigie_domain::report::{FieldReport, ReportDraft, SightingWindow, TRIAGE_STATES, similar_organisations};
 use vigie_domain::sharing::Marking;
 use vigie_domain::{CommunityId, DomainError, ReportId};
-use vigie_store::ReportWindow;
+use vigie_store::{ReportPhoto, ReportWindow};
 
 use crate::{App, Failure, Result};
 
@@ -15,6 +15,7 @@ use crate::{App, Failure, Result};
 pub struct ReportView {
     pub report: FieldReport,
     pub similar_nearby: Option<usize>,
+    pub photos: Vec<ReportPhoto>,
 }
 
 impl App {
@@ -76,7 +77,8 @@ impl App {
         } else {
             None
         };
-        Ok(ReportView { report, similar_nearby })
+        let photos = self.store.report_photos(&report.id).await?;
+        Ok(ReportView { report, similar_nearby, photos })
     }
 
     async fn similar_nearby(
@@ -110,6 +112,65 @@ impl App {
             })
             .collect();
         Ok(similar_organisations((d.lon, d.lat, d.observed_at_ms), &report.author_org, &others, &window))
+    }
+
+    /// Adds a photo to a report of the caller's organisation, cleaned like an assessment's:
+    /// metadata and position removed (the report carries its own place).
+    pub async fn add_report_photo(&self, caller: &Principal, id: &ReportId, bytes: Vec<u8>) -> Result<ReportPhoto> {
+        let communities = self.member_communities(caller).await?;
+        let report = self.store.report(id).await?.filter(|r| readable(caller, r, &communities));
+        let Some(report) = report else { return Err(Failure::not_found("field report")) };
+        if report.author_org != caller.org_id || !matches!(caller.role, Role::Admin | Role::Authority | Role::Operator)
+        {
+            return Err(Failure::forbidden("the reporting organisation adds the photos of its report"));
+        }
+        if bytes.len() > crate::assessments::MAX_PHOTO_BYTES {
+            return Err(DomainError::validation("photo", "a photo may be at most 10 MB").into());
+        }
+        let clean = crate::blocking(move || vigie_domain::photo::clean(&bytes, false)).await??;
+        Ok(self
+            .store
+            .add_report_photo(&self.write_context(caller), &report.id, clean.content_type, &clean.bytes)
+            .await?)
+    }
+
+    /// The photos of reports the caller has just been given by [`App::reports`] (what is not
+    /// readable is dropped again), by report.
+    pub async fn photos_of(
+        &self,
+        caller: &Principal,
+        reports: &[FieldReport],
+    ) -> Result<std::collections::HashMap<ReportId, Vec<ReportPhoto>>> {
+        let communities = self.member_communities(caller).await?;
+        let ids: Vec<ReportId> =
+            reports.iter().filter(|r| readable(caller, r, &communities)).map(|r| r.id.clone()).collect();
+        let mut by_report: std::collections::HashMap<ReportId, Vec<ReportPhoto>> = std::collections::HashMap::new();
+        for photo in self.store.photos_of_reports(&ids).await? {
+            by_report.entry(photo.report_id.clone()).or_default().push(photo);
+        }
+        Ok(by_report)
+    }
+
+    /// A photo of a report the caller may read; audited like the report.
+    pub async fn report_photo(
+        &self,
+        caller: &Principal,
+        report: &ReportId,
+        photo: &str,
+    ) -> Result<(ReportPhoto, Vec<u8>)> {
+        let communities = self.member_communities(caller).await?;
+        let readable_report = self.store.report(report).await?.filter(|r| readable(caller, r, &communities));
+        let found = self.store.report_photo(photo).await?.filter(|p| &p.report_id == report);
+        let (Some(r), Some(photo)) = (readable_report, found) else { return Err(Failure::not_found("photo")) };
+        let bytes = self.store.report_photo_bytes(&photo).await?;
+        self.audit_read(
+            caller,
+            "field_report_photo",
+            Some(&photo.id),
+            json!({"report_id": r.id, "marking": r.draft.marking.label()}),
+        )
+        .await?;
+        Ok((photo, bytes))
     }
 
     /// An authority that received a report moves it through triage.

@@ -24,12 +24,23 @@ async function showKept() {
   document.getElementById("queued-list").replaceChildren(...all.map((r) => el("li", { text: r.body.observed_at + " · " + r.body.text.slice(0, 80) })));
 }
 
+// Sends a report, then its photos (kept as they were taken; the server removes their metadata).
+async function send(body, photos) {
+  const result = await api("POST", "/api/v1/field-reports", body);
+  if (!result.ok) return result;
+  for (const photo of photos || []) {
+    const sent = await api("POST", "/api/v1/field-reports/" + encodeURIComponent(result.data.id) + "/photos", photo, photo.type || "image/jpeg");
+    if (!sent.ok) return { ...sent, report: result.data };
+  }
+  return result;
+}
+
 // Sends what is kept, oldest first; stops at the first network failure.
 async function flush() {
   let sent = 0;
   for (const entry of await kept()) {
-    const result = await api("POST", "/api/v1/field-reports", entry.body);
-    if (result.status === 0) break;
+    const result = await send(entry.body, entry.photos);
+    if (result.status === 0 && !result.report) break;
     // Sent, or refused for good (the error is the report's, not the network's): either way
     // it leaves the queue; a refusal is shown.
     await store("readwrite", (s) => s.delete(entry.key));
@@ -69,13 +80,15 @@ if (form) {
       marking: form.marking.value,
       recipients: { orgs: [...form.querySelectorAll('input[name="org"]:checked')].map((c) => c.value) },
     };
+    const photos = [...form.photos.files];
     status.textContent = t("working");
-    const result = await api("POST", "/api/v1/field-reports", body);
+    const result = await send(body, photos);
     if (result.ok) { location.href = "/field-reports#report-" + encodeURIComponent(result.data.id); return; }
-    if (result.status === 0) {
-      await store("readwrite", (s) => s.add({ body }));
+    if (result.status === 0 && !result.report) {
+      await store("readwrite", (s) => s.add({ body, photos }));
       status.textContent = t("report_queued");
       form.text.value = "";
+      form.photos.value = "";
       await showKept();
       return;
     }

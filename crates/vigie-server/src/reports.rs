@@ -13,6 +13,10 @@ use vigie_domain::report::{FieldReport, ReportDraft};
 use vigie_domain::sharing::{Marking, Recipients};
 use vigie_domain::{DomainError, ReportId, SiteId};
 
+use vigie_app::assessments::MAX_PHOTO_BYTES;
+use vigie_domain::Code;
+use vigie_store::ReportPhoto;
+
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -23,12 +27,19 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/field-reports"),
     ("get", "/api/v1/field-reports/{id}"),
     ("patch", "/api/v1/field-reports/{id}"),
+    ("post", "/api/v1/field-reports/{id}/photos"),
+    ("get", "/api/v1/field-reports/{id}/photos/{photo}"),
 ];
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/field-reports", get(list).post(file))
         .route("/api/v1/field-reports/{id}", get(show).patch(triage))
+        .route(
+            "/api/v1/field-reports/{id}/photos",
+            axum::routing::post(add_photo).layer(axum::extract::DefaultBodyLimit::max(MAX_PHOTO_BYTES)),
+        )
+        .route("/api/v1/field-reports/{id}/photos/{photo}", get(photo))
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,7 +106,48 @@ async fn show(
     if let Some(n) = view.similar_nearby {
         body["similar_nearby"] = json!({"organisations": n});
     }
+    body["photos"] = photos_json(&id, &view.photos);
     Ok(Json(body))
+}
+
+fn photos_json(report: &ReportId, photos: &[ReportPhoto]) -> Value {
+    json!(photos
+        .iter()
+        .map(|p| json!({"id": p.id, "content_type": p.content_type, "url": format!("/api/v1/field-reports/{report}/photos/{}", p.id)}))
+        .collect::<Vec<_>>())
+}
+
+/// The image as the request's body (JPEG or PNG); stored without its metadata.
+async fn add_photo(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<ReportId>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|_| {
+        ApiError::new(Code::PayloadTooLarge, format!("a photo may be at most {} MB", MAX_PHOTO_BYTES / (1024 * 1024)))
+    })?;
+    let photo = state.app.add_report_photo(&caller, &id, body.to_vec()).await?;
+    let url = format!("/api/v1/field-reports/{id}/photos/{}", photo.id);
+    Ok((StatusCode::CREATED, Json(json!({"id": photo.id, "content_type": photo.content_type, "url": url})))
+        .into_response())
+}
+
+async fn photo(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path((id, photo)): Path<(ReportId, String)>,
+) -> Result<Response, ApiError> {
+    let (photo, bytes) = state.app.report_photo(&caller, &id, &photo).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, photo.content_type),
+            (header::CACHE_CONTROL, "private, max-age=3600".to_owned()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 #[derive(Debug, Deserialize)]

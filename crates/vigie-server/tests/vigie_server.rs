@@ -1535,6 +1535,36 @@ async fn field_reports_reach_the_authority_and_count_sightings_without_content()
         let (_, listed) = world.call("GET", "/api/v1/field-reports", Some(officer), None).await;
         assert_eq!(listed["items"].as_array().unwrap().len(), 4, "the city reads all four");
 
+        // A photo from the phone: stored without its position; read by those who read the report.
+        let photos = format!("{url}/photos");
+        let (status, _) = world.raw("POST", &photos, officer, Some("image/jpeg"), PHOTO_WITH_GPS.to_vec()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "the reporting organisation adds the photos");
+        let (status, added) = world.raw("POST", &photos, operator, Some("image/jpeg"), PHOTO_WITH_GPS.to_vec()).await;
+        assert_eq!(status, StatusCode::CREATED, "{added}");
+        let (status, _) = world.raw("POST", &photos, operator, Some("image/jpeg"), b"not an image".to_vec()).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let (_, with_photo) = world.call("GET", &url, Some(officer), None).await;
+        assert_eq!(with_photo["photos"][0]["url"], added["url"]);
+        let served = world
+            .app
+            .clone()
+            .oneshot(
+                Request::builder()
+                    .uri(added["url"].as_str().unwrap())
+                    .header(header::AUTHORIZATION, format!("Bearer {officer}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(served.status(), StatusCode::OK);
+        let served = axum::body::to_bytes(served.into_body(), usize::MAX).await.unwrap();
+        assert!(!served.windows(8).any(|w| w == LATITUDE_60_1), "the position is gone");
+        assert_eq!(
+            world.call("GET", added["url"].as_str().unwrap(), Some(stranger), None).await.0,
+            StatusCode::NOT_FOUND
+        );
+
         // Triage by the authority it was sent to; not by the reporter, nor a viewer.
         let triage = |status: &str| json!({"status": status});
         assert_eq!(world.call("PATCH", &url, Some(operator), Some(triage("closed"))).await.0, StatusCode::FORBIDDEN);

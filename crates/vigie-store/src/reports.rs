@@ -14,6 +14,21 @@ use crate::{Result, StoreError, WriteContext};
 const REPORT_COLUMNS: &str =
     "id, author_user, author_org, kind, observed_at, lon, lat, site_id, text, marking, status, created_at";
 
+/// A photo of a field report (its bytes are read with [`ReportStore::report_photo_bytes`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReportPhoto {
+    pub id: String,
+    pub report_id: ReportId,
+    pub content_type: String,
+    pub byte_size: i64,
+    pub sha256: String,
+    #[serde(skip)]
+    pub blob_ref: String,
+    pub created_at_ms: i64,
+}
+
+const PHOTO_COLUMNS: &str = "id, report_id, content_type, byte_size, sha256, blob_ref, created_at, created_by";
+
 /// A box of longitude and latitude and a time span: where and when to look for similar reports.
 #[derive(Debug, Clone, Copy)]
 pub struct ReportWindow {
@@ -47,6 +62,19 @@ pub trait ReportStore: Send + Sync {
     async fn report_updates(&self, org: &OrgId, limit: u32) -> Result<Vec<(FieldReport, i64, bool)>>;
     /// Notes that the reporter's organisation read the report (its status change is seen).
     async fn mark_report_seen(&self, id: &ReportId, at_ms: i64) -> Result<()>;
+    /// Stores a photo (already cleaned) of a report.
+    async fn add_report_photo(
+        &self,
+        ctx: &WriteContext,
+        report: &ReportId,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Result<ReportPhoto>;
+    async fn report_photos(&self, report: &ReportId) -> Result<Vec<ReportPhoto>>;
+    /// The photos of several reports, in one query.
+    async fn photos_of_reports(&self, reports: &[ReportId]) -> Result<Vec<ReportPhoto>>;
+    async fn report_photo(&self, id: &str) -> Result<Option<ReportPhoto>>;
+    async fn report_photo_bytes(&self, photo: &ReportPhoto) -> Result<Vec<u8>>;
 }
 
 #[async_trait]
@@ -207,6 +235,110 @@ where
         tx.commit().await?;
         Ok(())
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn add_report_photo(
+        &self,
+        ctx: &WriteContext,
+        report: &ReportId,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Result<ReportPhoto> {
+        use sha2::Digest as _;
+        let sha256 = hex::encode(sha2::Sha256::digest(bytes));
+        let photo = ReportPhoto {
+            id: crate::sql::new_id(),
+            report_id: report.clone(),
+            content_type: content_type.to_owned(),
+            byte_size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+            sha256: sha256.clone(),
+            blob_ref: String::new(),
+            created_at_ms: ctx.at_ms,
+        };
+        let mut tx = self.begin_write().await?;
+        let blob_ref = self.put_photo_bytes(&mut tx, &sha256, bytes).await?;
+        sqlx::query(&format!(
+            "INSERT INTO field_report_photos ({PHOTO_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        ))
+        .bind(&photo.id)
+        .bind(report.as_str())
+        .bind(content_type)
+        .bind(photo.byte_size)
+        .bind(&sha256)
+        .bind(&blob_ref)
+        .bind(ctx.at_ms)
+        .bind(&ctx.actor)
+        .execute(&mut *tx)
+        .await?;
+        Sql::<DB>::audit(
+            &mut tx,
+            ctx,
+            "field_report.photo_add",
+            "field_report",
+            Some(report),
+            serde_json::json!({"photo_id": photo.id, "sha256": sha256}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ReportPhoto { blob_ref, ..photo })
+    }
+
+    async fn report_photos(&self, report: &ReportId) -> Result<Vec<ReportPhoto>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {PHOTO_COLUMNS} FROM field_report_photos WHERE report_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(report.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(photo_from_row::<DB>).collect()
+    }
+
+    async fn photos_of_reports(&self, reports: &[ReportId]) -> Result<Vec<ReportPhoto>> {
+        let mut found = Vec::new();
+        for chunk in reports.chunks(500) {
+            let mut qb = QueryBuilder::<DB>::new(format!(
+                "SELECT {PHOTO_COLUMNS} FROM field_report_photos WHERE report_id IN ("
+            ));
+            let mut list = qb.separated(", ");
+            for id in chunk {
+                list.push_bind(id.as_str());
+            }
+            list.push_unseparated(") ORDER BY created_at, id");
+            for row in self.fetch_built(qb).await? {
+                found.push(photo_from_row::<DB>(&row)?);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn report_photo(&self, id: &str) -> Result<Option<ReportPhoto>> {
+        let row = sqlx::query(&format!("SELECT {PHOTO_COLUMNS} FROM field_report_photos WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(photo_from_row::<DB>).transpose()
+    }
+
+    async fn report_photo_bytes(&self, photo: &ReportPhoto) -> Result<Vec<u8>> {
+        self.read_photo_bytes(&photo.blob_ref).await
+    }
+}
+
+fn photo_from_row<DB: Database>(row: &DB::Row) -> Result<ReportPhoto>
+where
+    for<'n> &'n str: ColumnIndex<DB::Row>,
+    String: Value<DB>,
+    i64: Value<DB>,
+{
+    Ok(ReportPhoto {
+        id: row.try_get("id")?,
+        report_id: row.try_get::<String, _>("report_id")?.into(),
+        content_type: row.try_get("content_type")?,
+        byte_size: row.try_get("byte_size")?,
+        sha256: row.try_get("sha256")?,
+        blob_ref: row.try_get("blob_ref")?,
+        created_at_ms: row.try_get("created_at")?,
+    })
 }
 
 fn report_from_row<DB: Database>(row: &DB::Row) -> Result<FieldReport>

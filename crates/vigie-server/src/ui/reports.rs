@@ -37,6 +37,8 @@ struct ReportCard {
     can_triage: bool,
     /// In a sightings cluster (the authority's view): its number.
     cluster: Option<usize>,
+    /// The photos' addresses.
+    photos: Vec<String>,
 }
 
 #[derive(Template)]
@@ -56,6 +58,7 @@ async fn list(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, P
     let authority = matches!(ctx.caller.role, Role::Authority | Role::Admin);
     let clusters = if authority { vigie_app::App::sightings_clusters(&reports) } else { Vec::new() };
     let cluster_of = |id: &ReportId| clusters.iter().position(|c| c.iter().any(|r| &r.id == id)).map(|i| i + 1);
+    let mut photos = state.app.photos_of(&ctx.caller, &reports).await?;
     let mut cards = Vec::new();
     for r in &reports {
         let similar = if r.author_org == ctx.caller.org_id {
@@ -76,6 +79,12 @@ async fn list(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, P
             similar,
             can_triage: authority && r.draft.recipients.orgs.contains(&ctx.caller.org_id),
             cluster: cluster_of(&r.id),
+            photos: photos
+                .remove(&r.id)
+                .unwrap_or_default()
+                .iter()
+                .map(|p| format!("/api/v1/field-reports/{}/photos/{}", r.id, p.id))
+                .collect(),
         });
     }
     let points: Vec<_> = reports
