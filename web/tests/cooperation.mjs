@@ -201,13 +201,19 @@ async function reportFiledOfflineSyncs(page, context) {
     await card.getByLabel("Status").selectOption("under_review");
     await card.getByRole("button", { name: /Change/ }).click();
     await officer.locator("#report-list li").filter({ hasText: text }).getByText("Status: under review").waitFor();
+    // Linked into a new case with the van reports.
+    const again = officer.locator("#report-list li").filter({ hasText: text });
+    await again.getByLabel("New case's title").fill("Drone and van around Stockmann");
+    await again.getByRole("button", { name: /^Link/ }).click();
+    await officer.locator("#case-list").getByText("Drone and van around Stockmann").waitFor();
+    check((await officer.locator("#report-list li").filter({ hasText: text }).textContent()).includes("Status: linked"), "a report in a case is linked");
     await shot(officer, "40-reports-triage");
   } finally {
     await theirs.close();
   }
   // Back on the phone: the inbox tells the reporter the city is looking into it.
   await page.goto(BASE + "/inbox");
-  const update = page.locator("#inbox-reports li").filter({ hasText: "under review" }).first();
+  const update = page.locator("#inbox-reports li").filter({ hasText: "Status: linked" }).first();
   check((await update.textContent()).includes("new"), "the status change is new to the reporter");
   await shot(page, "41-inbox-phone");
 }

@@ -6,7 +6,7 @@ use vigie_domain::access::{Principal, Role};
 use vigie_domain::report::{FieldReport, ReportDraft, SightingWindow, TRIAGE_STATES, similar_organisations};
 use vigie_domain::sharing::Marking;
 use vigie_domain::{CommunityId, DomainError, ReportId};
-use vigie_store::{ReportPhoto, ReportWindow};
+use vigie_store::{Case, ReportPhoto, ReportWindow};
 
 use crate::{App, Failure, Result};
 
@@ -171,6 +171,69 @@ impl App {
         )
         .await?;
         Ok((photo, bytes))
+    }
+
+    /// An authority opens a case and links reports it received into it (they become `linked`).
+    pub async fn create_case(&self, caller: &Principal, title: &str, reports: &[ReportId]) -> Result<Case> {
+        if !matches!(caller.role, Role::Admin | Role::Authority) {
+            return Err(Failure::forbidden("authorities keep cases"));
+        }
+        let title = title.trim();
+        if title.is_empty() || title.chars().count() > 200 || title.chars().any(char::is_control) {
+            return Err(DomainError::validation("title", "a case needs a title of 1 to 200 characters").into());
+        }
+        self.check_linkable(caller, reports).await?;
+        let mut case = self.store.create_case(&self.write_context(caller), &caller.org_id, title).await?;
+        if !reports.is_empty() {
+            self.store.link_reports(&self.write_context(caller), &case.id, reports).await?;
+            case.report_ids = reports.to_vec();
+        }
+        Ok(case)
+    }
+
+    /// Links more reports into one of the caller's organisation's cases.
+    pub async fn link_to_case(&self, caller: &Principal, case_id: &str, reports: &[ReportId]) -> Result<Case> {
+        if !matches!(caller.role, Role::Admin | Role::Authority) {
+            return Err(Failure::forbidden("authorities keep cases"));
+        }
+        let cases = self.store.cases_of(&caller.org_id).await?;
+        let Some(mut case) = cases.into_iter().find(|c| c.id == case_id) else {
+            return Err(Failure::not_found("case"));
+        };
+        self.check_linkable(caller, reports).await?;
+        self.store.link_reports(&self.write_context(caller), case_id, reports).await?;
+        for report in reports {
+            if !case.report_ids.contains(report) {
+                case.report_ids.push(report.clone());
+            }
+        }
+        Ok(case)
+    }
+
+    /// The caller's organisation's cases; audited.
+    pub async fn cases(&self, caller: &Principal) -> Result<Vec<Case>> {
+        if !matches!(caller.role, Role::Admin | Role::Authority) {
+            return Ok(Vec::new());
+        }
+        let cases = self.store.cases_of(&caller.org_id).await?;
+        let ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+        self.audit_read(caller, "case", None, json!({"list": ids})).await?;
+        Ok(cases)
+    }
+
+    /// A report goes into a case only if the caller reads it and it was sent to its organisation.
+    async fn check_linkable(&self, caller: &Principal, reports: &[ReportId]) -> Result<()> {
+        let communities = self.member_communities(caller).await?;
+        for id in reports {
+            let report = self.store.report(id).await?.filter(|r| readable(caller, r, &communities));
+            let received = report.is_some_and(|r| r.draft.recipients.orgs.contains(&caller.org_id));
+            if !received {
+                return Err(
+                    DomainError::validation("report_ids", format!("no report {id} sent to your organisation")).into()
+                );
+            }
+        }
+        Ok(())
     }
 
     /// An authority that received a report moves it through triage.

@@ -15,7 +15,8 @@ use vigie_domain::{DomainError, ReportId, SiteId};
 
 use vigie_app::assessments::MAX_PHOTO_BYTES;
 use vigie_domain::Code;
-use vigie_store::ReportPhoto;
+use vigie_domain::bulletin::rfc3339;
+use vigie_store::{Case, ReportPhoto};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -29,6 +30,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("patch", "/api/v1/field-reports/{id}"),
     ("post", "/api/v1/field-reports/{id}/photos"),
     ("get", "/api/v1/field-reports/{id}/photos/{photo}"),
+    ("get", "/api/v1/cases"),
+    ("post", "/api/v1/cases"),
+    ("post", "/api/v1/cases/{id}/reports"),
 ];
 
 pub fn routes() -> Router<AppState> {
@@ -40,6 +44,8 @@ pub fn routes() -> Router<AppState> {
             axum::routing::post(add_photo).layer(axum::extract::DefaultBodyLimit::max(MAX_PHOTO_BYTES)),
         )
         .route("/api/v1/field-reports/{id}/photos/{photo}", get(photo))
+        .route("/api/v1/cases", get(cases).post(create_case))
+        .route("/api/v1/cases/{id}/reports", axum::routing::post(link_to_case))
 }
 
 #[derive(Debug, Deserialize)]
@@ -148,6 +154,47 @@ async fn photo(
         bytes,
     )
         .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseBody {
+    title: String,
+    #[serde(default)]
+    report_ids: Vec<ReportId>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkBody {
+    report_ids: Vec<ReportId>,
+}
+
+fn case_json(case: &Case) -> Value {
+    json!({"id": case.id, "title": case.title, "org_id": case.org_id, "created_at": rfc3339(case.created_at_ms), "report_ids": case.report_ids})
+}
+
+async fn cases(State(state): State<AppState>, Caller(caller): Caller) -> Result<Json<Value>, ApiError> {
+    let cases = state.app.cases(&caller).await?;
+    Ok(Json(json!({"items": cases.iter().map(case_json).collect::<Vec<_>>()})))
+}
+
+async fn create_case(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ApiJson(body): ApiJson<CaseBody>,
+) -> Result<Response, ApiError> {
+    let case = state.app.create_case(&caller, &body.title, &body.report_ids).await?;
+    Ok((StatusCode::CREATED, Json(case_json(&case))).into_response())
+}
+
+async fn link_to_case(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<LinkBody>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(case_json(&state.app.link_to_case(&caller, &id, &body.report_ids).await?)))
 }
 
 #[derive(Debug, Deserialize)]

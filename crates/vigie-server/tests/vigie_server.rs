@@ -1587,6 +1587,31 @@ async fn field_reports_reach_the_authority_and_count_sightings_without_content()
         let (_, theirs) = world.call("GET", "/api/v1/inbox", Some(stranger), None).await;
         assert!(report_items(&theirs).is_empty(), "another organisation's inbox has none of it");
 
+        // The authority links the market's and the other operator's reports into one case.
+        let (_, all) = world.call("GET", "/api/v1/field-reports", Some(officer), None).await;
+        let theirs =
+            all["items"].as_array().unwrap().iter().find(|r| r["kind"] == "suspicious_activity").unwrap()["id"].clone();
+        let case = json!({"title": "Grey van around the market", "report_ids": [report["id"], theirs]});
+        assert_eq!(
+            world.call("POST", "/api/v1/cases", Some(operator), Some(case.clone())).await.0,
+            StatusCode::FORBIDDEN
+        );
+        let (status, bad) = world
+            .call("POST", "/api/v1/cases", Some(officer), Some(json!({"title": "x", "report_ids": ["nope"]})))
+            .await;
+        assert_eq!(
+            (status, bad["error"]["details"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("report_ids"))
+        );
+        let (status, opened) = world.call("POST", "/api/v1/cases", Some(officer), Some(case)).await;
+        assert_eq!((status, opened["report_ids"].as_array().map(Vec::len)), (StatusCode::CREATED, Some(2)), "{opened}");
+        let (_, linked) = world.call("GET", &url, Some(officer), None).await;
+        assert_eq!(linked["status"], "linked");
+        let (_, cases) = world.call("GET", "/api/v1/cases", Some(officer), None).await;
+        assert_eq!(cases["items"][0]["title"], "Grey van around the market");
+        let (_, none) = world.call("GET", "/api/v1/cases", Some(operator), None).await;
+        assert_eq!(none, json!({"items": []}), "a case is the authority's own");
+
         // Bad input: a clear error, nothing stored.
         for (body, field) in [
             (report_body("rumour", 24.9, 60.1, "TLP:AMBER", to_city.clone()), "kind"),
@@ -1602,7 +1627,7 @@ async fn field_reports_reach_the_authority_and_count_sightings_without_content()
             );
         }
         let entries = world.store.audit_entries().await.unwrap();
-        for action in ["field_report.create", "field_report.read", "field_report.triage"] {
+        for action in ["field_report.create", "field_report.read", "field_report.triage", "case.create", "case.link"] {
             assert!(entries.iter().any(|e| e.record.action == action), "{action} is audited");
         }
         assert!(entries.iter().all(|e| !e.record.details.to_string().contains("filmed")), "no text in the audit log");

@@ -31,7 +31,7 @@ pub use library::{IngestStatus, LibraryChanges, LibraryIngest, LibraryStore, Sto
 pub use model::*;
 pub use outbox::{Attempt, Channel, Delivery, NewDelivery, OutboxStore, Webhook};
 pub use postgres::PgStore;
-pub use reports::{ReportPhoto, ReportStore, ReportWindow};
+pub use reports::{Case, ReportPhoto, ReportStore, ReportWindow};
 pub use sites::SiteStore;
 pub use sqlite::{SqliteStore, database_path, library_index_dir_of, restore as restore_sqlite};
 pub use threat_levels::{Checklist, ChecklistItem, ThreatLevelStore};

@@ -27,6 +27,16 @@ pub struct ReportPhoto {
     pub created_at_ms: i64,
 }
 
+/// An authority's case: reports it links as one matter.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Case {
+    pub id: String,
+    pub org_id: OrgId,
+    pub title: String,
+    pub created_at_ms: i64,
+    pub report_ids: Vec<ReportId>,
+}
+
 const PHOTO_COLUMNS: &str = "id, report_id, content_type, byte_size, sha256, blob_ref, created_at, created_by";
 
 /// A box of longitude and latitude and a time span: where and when to look for similar reports.
@@ -75,6 +85,12 @@ pub trait ReportStore: Send + Sync {
     async fn photos_of_reports(&self, reports: &[ReportId]) -> Result<Vec<ReportPhoto>>;
     async fn report_photo(&self, id: &str) -> Result<Option<ReportPhoto>>;
     async fn report_photo_bytes(&self, photo: &ReportPhoto) -> Result<Vec<u8>>;
+    /// Creates a case of `org` (with no report yet).
+    async fn create_case(&self, ctx: &WriteContext, org: &OrgId, title: &str) -> Result<Case>;
+    /// Links reports into a case and marks them `linked`, in one transaction.
+    async fn link_reports(&self, ctx: &WriteContext, case_id: &str, reports: &[ReportId]) -> Result<()>;
+    /// The cases of `org`, newest first, with their reports.
+    async fn cases_of(&self, org: &OrgId) -> Result<Vec<Case>>;
 }
 
 #[async_trait]
@@ -309,6 +325,76 @@ where
             }
         }
         Ok(found)
+    }
+
+    async fn create_case(&self, ctx: &WriteContext, org: &OrgId, title: &str) -> Result<Case> {
+        let case = Case {
+            id: crate::sql::new_id(),
+            org_id: org.clone(),
+            title: title.to_owned(),
+            created_at_ms: ctx.at_ms,
+            report_ids: Vec::new(),
+        };
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO cases (id, org_id, title, created_at, created_by) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&case.id)
+            .bind(org.as_str())
+            .bind(title)
+            .bind(ctx.at_ms)
+            .bind(&ctx.actor)
+            .execute(&mut *tx)
+            .await?;
+        Sql::<DB>::audit(&mut tx, ctx, "case.create", "case", Some(&case.id), serde_json::json!({"org_id": org}))
+            .await?;
+        tx.commit().await?;
+        Ok(case)
+    }
+
+    async fn link_reports(&self, ctx: &WriteContext, case_id: &str, reports: &[ReportId]) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        for report in reports {
+            sqlx::query("INSERT INTO case_reports (case_id, report_id, linked_at, linked_by) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+                .bind(case_id)
+                .bind(report.as_str())
+                .bind(ctx.at_ms)
+                .bind(&ctx.actor)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE field_reports SET status = 'linked', status_changed_at = $1 WHERE id = $2 AND status <> 'linked'")
+                .bind(ctx.at_ms)
+                .bind(report.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        Sql::<DB>::audit(&mut tx, ctx, "case.link", "case", Some(case_id), serde_json::json!({"reports": reports}))
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn cases_of(&self, org: &OrgId) -> Result<Vec<Case>> {
+        let rows = sqlx::query("SELECT c.id, c.org_id, c.title, c.created_at, r.report_id FROM cases c LEFT JOIN case_reports r ON r.case_id = c.id WHERE c.org_id = $1 ORDER BY c.created_at DESC, c.id, r.linked_at, r.report_id")
+            .bind(org.as_str())
+            .fetch_all(self.pool())
+            .await?;
+        let mut cases: Vec<Case> = Vec::new();
+        for row in &rows {
+            let id: String = row.try_get("id")?;
+            let report: Option<String> = row.try_get("report_id")?;
+            if cases.last().is_none_or(|c| c.id != id) {
+                cases.push(Case {
+                    id,
+                    org_id: row.try_get::<String, _>("org_id")?.into(),
+                    title: row.try_get("title")?,
+                    created_at_ms: row.try_get("created_at")?,
+                    report_ids: Vec::new(),
+                });
+            }
+            if let (Some(case), Some(report)) = (cases.last_mut(), report) {
+                case.report_ids.push(report.into());
+            }
+        }
+        Ok(cases)
     }
 
     async fn report_photo(&self, id: &str) -> Result<Option<ReportPhoto>> {

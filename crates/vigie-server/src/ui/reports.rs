@@ -39,6 +39,8 @@ struct ReportCard {
     cluster: Option<usize>,
     /// The photos' addresses.
     photos: Vec<String>,
+    /// The cases (of the caller's organisation) it is linked into.
+    cases: Vec<String>,
 }
 
 #[derive(Template)]
@@ -49,6 +51,8 @@ struct ListPage<'a> {
     states: Vec<(&'static str, String)>,
     clusters: usize,
     map_data: serde_json::Value,
+    /// The caller's organisation's cases: (id, title, number of reports).
+    cases: Vec<(String, String, usize)>,
 }
 
 async fn list(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, PageError> {
@@ -59,6 +63,7 @@ async fn list(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, P
     let clusters = if authority { vigie_app::App::sightings_clusters(&reports) } else { Vec::new() };
     let cluster_of = |id: &ReportId| clusters.iter().position(|c| c.iter().any(|r| &r.id == id)).map(|i| i + 1);
     let mut photos = state.app.photos_of(&ctx.caller, &reports).await?;
+    let cases = state.app.cases(&ctx.caller).await?;
     let mut cards = Vec::new();
     for r in &reports {
         let similar = if r.author_org == ctx.caller.org_id {
@@ -85,6 +90,7 @@ async fn list(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, P
                 .iter()
                 .map(|p| format!("/api/v1/field-reports/{}/photos/{}", r.id, p.id))
                 .collect(),
+            cases: cases.iter().filter(|c| c.report_ids.contains(&r.id)).map(|c| c.title.clone()).collect(),
         });
     }
     let points: Vec<_> = reports
@@ -99,6 +105,7 @@ async fn list(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, P
         clusters: clusters.len(),
         cards,
         map_data: json!({"reports": points}),
+        cases: cases.iter().map(|c| (c.id.clone(), c.title.clone(), c.report_ids.len())).collect(),
     };
     render(&ctx, &page)
 }
@@ -145,8 +152,31 @@ async fn compose(State(state): State<AppState>, ctx: PageCtx) -> Result<Response
     render(&ctx, &page)
 }
 
+#[derive(Deserialize)]
+struct CaseForm {
+    /// An existing case, or empty for a new one titled `title`.
+    case_id: String,
+    title: Option<String>,
+}
+
+async fn link(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(id): Path<ReportId>,
+    Form(form): Form<CaseForm>,
+) -> Result<Response, PageError> {
+    let reports = [id.clone()];
+    if form.case_id.is_empty() {
+        state.app.create_case(&ctx.caller, form.title.as_deref().unwrap_or_default(), &reports).await?;
+    } else {
+        state.app.link_to_case(&ctx.caller, &form.case_id, &reports).await?;
+    }
+    Ok((StatusCode::SEE_OTHER, [(LOCATION, format!("/field-reports#report-{id}"))]).into_response())
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/field-reports/{id}/case", post(link))
         .route("/field-reports", get(list))
         .route("/field-reports/new", get(compose))
         .route("/field-reports/{id}/triage", post(triage))
