@@ -493,6 +493,13 @@ async fn api_snapshot_bulletins() {
                 "status": "Exercise", "effective": "2026-12-07T08:00:00+02:00"
             })
         };
+        // The market's webhook, registered by an admin: the bulletin queues a call to it.
+        let hook = json!({"url": "https://hooks.market.example/vigie", "org_id": market});
+        story.call("POST", "/api/v1/webhooks", "operator", Some(hook.clone())).await;
+        let (_, webhook) = story.call("POST", "/api/v1/webhooks", "admin", Some(hook)).await;
+        story.placeholders.fix(webhook["secret"].as_str().unwrap(), "webhook-secret");
+        story.call("GET", &format!("/api/v1/webhooks?org_id={market}"), "admin", None).await;
+        story.call("GET", &format!("/api/v1/webhooks?org_id={market}"), "stranger", None).await;
         let (_, bulletin) = story.call("POST", "/api/v1/bulletins", "officer", Some(body("TLP:AMBER"))).await;
         story.name("bulletin", &bulletin["id"]);
         story.call("POST", "/api/v1/bulletins", "officer", Some(body("TLP:WHITE"))).await;
@@ -507,6 +514,11 @@ async fn api_snapshot_bulletins() {
         story.call("POST", &format!("{url}/ack"), "operator", None).await;
         story.call("GET", &format!("{url}/receipts"), "operator", None).await;
         story.call("GET", &format!("{url}/receipts"), "officer", None).await;
+        story.call("GET", &format!("{url}/deliveries"), "officer", None).await;
+        story.call("GET", &format!("{url}/deliveries"), "stranger", None).await;
+        let webhook_url = format!("/api/v1/webhooks/{}", webhook["id"].as_str().unwrap());
+        story.call("DELETE", &webhook_url, "admin", None).await;
+        story.call("DELETE", &webhook_url, "admin", None).await;
         story.call("GET", "/api/v1/inbox", "operator", None).await;
         transcripts.push((world.store.backend(), story.finish()));
     }
@@ -535,10 +547,44 @@ async fn api_snapshot_field_reports() {
         story.call("GET", "/api/v1/field-reports", "officer", None).await;
         story.call("GET", "/api/v1/field-reports", "anonymous", None).await;
         story.call("PATCH", &url, "operator", Some(json!({"status": "closed"}))).await;
-        story.call("PATCH", &url, "officer", Some(json!({"status": "linked"}))).await;
+        story.call("PATCH", &url, "officer", Some(json!({"status": "under_review"}))).await;
+        let jpeg = Some("image/jpeg");
+        let (_, photo, _) =
+            story.bytes("POST", &format!("{url}/photos"), "operator", jpeg, PHOTO_WITH_GPS.to_vec()).await;
+        story.bytes("POST", &format!("{url}/photos"), "officer", jpeg, PHOTO_WITH_GPS.to_vec()).await;
+        let photo = photo["url"].as_str().unwrap().to_owned();
+        story.call("GET", &photo, "officer", None).await;
+        story.call("GET", &photo, "stranger", None).await;
+        let case = json!({"title": "Grey van", "report_ids": [report["id"]]});
+        story.call("POST", "/api/v1/cases", "operator", Some(case.clone())).await;
+        let (_, opened) = story.call("POST", "/api/v1/cases", "officer", Some(json!({"title": "Grey van"}))).await;
+        let link = format!("/api/v1/cases/{}/reports", opened["id"].as_str().unwrap());
+        story.call("POST", &link, "officer", Some(json!({"report_ids": ["no-such-report"]}))).await;
+        story.call("POST", &link, "officer", Some(json!({"report_ids": [report["id"]]}))).await;
+        story.call("GET", "/api/v1/cases", "officer", None).await;
+        story.call("GET", "/api/v1/cases", "anonymous", None).await;
         transcripts.push((world.store.backend(), story.finish()));
     }
     pin("field_reports", transcripts);
+}
+
+#[tokio::test]
+async fn api_snapshot_threat_levels() {
+    let mut transcripts = Vec::new();
+    for world in snapshot_worlds().await {
+        let mut story = Story::new(&world).await;
+        let raise = json!({"level": 4, "reason": "Attaque dans un pays voisin"});
+        story.call("POST", "/api/v1/threat-levels", "operator", Some(raise.clone())).await;
+        story.call("POST", "/api/v1/threat-levels", "officer", Some(json!({"level": 6, "reason": "?"}))).await;
+        let (_, set) = story.call("POST", "/api/v1/threat-levels?lang=fr", "officer", Some(raise)).await;
+        story.name("threat-level", &set["id"]);
+        story.call("GET", "/api/v1/threat-levels", "officer", None).await;
+        story.call("GET", "/api/v1/threat-levels", "operator", None).await;
+        story.call("GET", "/api/v1/threat-levels", "stranger", None).await;
+        story.call("GET", "/api/v1/threat-levels", "anonymous", None).await;
+        transcripts.push((world.store.backend(), story.finish()));
+    }
+    pin("threat_levels", transcripts);
 }
 
 #[tokio::test]
