@@ -224,15 +224,20 @@ async fn get_photo(
     Path(id): Path<PhotoId>,
 ) -> Result<Response, ApiError> {
     let (photo, bytes) = state.app.photo(&caller, &id).await?;
-    Ok((
+    Ok(image(photo.content_type, bytes))
+}
+
+/// A stored photo as an answer: its type, kept by the browser for its user only, never sniffed.
+pub(crate) fn image(content_type: String, bytes: Vec<u8>) -> Response {
+    (
         [
-            (header::CONTENT_TYPE, photo.content_type),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "private, max-age=3600".to_owned()),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
         ],
         bytes,
     )
-        .into_response())
+        .into_response()
 }
 
 #[derive(Debug, Deserialize)]

@@ -145,15 +145,7 @@ async fn photo(
     Path((id, photo)): Path<(ReportId, String)>,
 ) -> Result<Response, ApiError> {
     let (photo, bytes) = state.app.report_photo(&caller, &id, &photo).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, photo.content_type),
-            (header::CACHE_CONTROL, "private, max-age=3600".to_owned()),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(crate::assessments::image(photo.content_type, bytes))
 }
 
 #[derive(Debug, Deserialize)]

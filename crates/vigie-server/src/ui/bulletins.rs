@@ -30,6 +30,22 @@ pub(super) fn marking_class(marking: Marking) -> &'static str {
     }
 }
 
+/// The organisations the caller may address a bulletin or a report to, other than its own:
+/// (id, name), for the forms' recipient lists.
+pub(super) async fn other_addressable_orgs(
+    state: &AppState,
+    ctx: &PageCtx,
+) -> Result<Vec<(String, String)>, PageError> {
+    Ok(state
+        .app
+        .addressable_organisations(&ctx.caller)
+        .await?
+        .into_iter()
+        .filter(|o| o.id != ctx.caller.org_id)
+        .map(|o| (o.id.to_string(), o.name))
+        .collect())
+}
+
 /// The text in the page's language, else the other one.
 fn in_lang(texts: &Texts, lang: Lang) -> String {
     let (first, second) = match lang {
@@ -49,6 +65,19 @@ struct BulletinRow {
     org: String,
     effective: String,
     ack_due: bool,
+}
+
+fn bulletin_row(ctx: &PageCtx, b: &Bulletin, names: &HashMap<OrgId, String>, ack_due: bool) -> BulletinRow {
+    BulletinRow {
+        href: format!("/bulletins/{}", b.id),
+        title: in_lang(&b.draft.title, ctx.lang),
+        marking: b.draft.marking.label(),
+        marking_class: marking_class(b.draft.marking),
+        drill: drill(ctx, &b.draft.status),
+        org: names.get(&b.author_org).cloned().unwrap_or_default(),
+        effective: super::assess::date_of(b.draft.effective_ms),
+        ack_due,
+    }
 }
 
 #[derive(Template)]
@@ -72,19 +101,7 @@ async fn list(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, P
     let due: Vec<BulletinId> = state.app.inbox(&ctx.caller).await?.bulletins.into_iter().map(|(b, _)| b.id).collect();
     let authors: Vec<OrgId> = bulletins.iter().map(|b| b.author_org.clone()).collect();
     let names = org_names(&state, &authors).await?;
-    let rows = bulletins
-        .iter()
-        .map(|b| BulletinRow {
-            href: format!("/bulletins/{}", b.id),
-            title: in_lang(&b.draft.title, ctx.lang),
-            marking: b.draft.marking.label(),
-            marking_class: marking_class(b.draft.marking),
-            drill: drill(&ctx, &b.draft.status),
-            org: names.get(&b.author_org).cloned().unwrap_or_default(),
-            effective: super::assess::date_of(b.draft.effective_ms),
-            ack_due: due.contains(&b.id),
-        })
-        .collect();
+    let rows = bulletins.iter().map(|b| bulletin_row(&ctx, b, &names, due.contains(&b.id))).collect();
     let page = ListPage {
         page: ctx.layout(ctx.t("bulletins_title"), &[], false),
         rows,
@@ -119,16 +136,7 @@ async fn inbox(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, 
     let bulletins = inbox
         .bulletins
         .iter()
-        .map(|(b, receipt)| BulletinRow {
-            href: format!("/bulletins/{}", b.id),
-            title: in_lang(&b.draft.title, ctx.lang),
-            marking: b.draft.marking.label(),
-            marking_class: marking_class(b.draft.marking),
-            drill: drill(&ctx, &b.draft.status),
-            org: names.get(&b.author_org).cloned().unwrap_or_default(),
-            effective: super::assess::date_of(b.draft.effective_ms),
-            ack_due: receipt.read_at_ms.is_none(),
-        })
+        .map(|(b, receipt)| bulletin_row(&ctx, b, &names, receipt.read_at_ms.is_none()))
         .collect();
     let reports = inbox
         .report_updates
@@ -282,14 +290,7 @@ async fn compose(State(state): State<AppState>, ctx: PageCtx) -> Result<Response
         .filter(|(_, state)| *state == MembershipState::Member)
         .map(|(c, _)| (c.id.to_string(), c.name))
         .collect();
-    let orgs = state
-        .app
-        .addressable_organisations(&ctx.caller)
-        .await?
-        .into_iter()
-        .filter(|o| o.id != ctx.caller.org_id)
-        .map(|o| (o.id.to_string(), o.name))
-        .collect();
+    let orgs = other_addressable_orgs(&state, &ctx).await?;
     let labelled = |values: &'static [&'static str]| -> Vec<(&'static str, String)> {
         values.iter().map(|v| (*v, ctx.t(&format!("cap_{v}")).to_owned())).collect()
     };

@@ -135,14 +135,7 @@ struct FormPage<'a> {
 }
 
 async fn compose(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, PageError> {
-    let orgs = state
-        .app
-        .addressable_organisations(&ctx.caller)
-        .await?
-        .into_iter()
-        .filter(|o| o.id != ctx.caller.org_id)
-        .map(|o| (o.id.to_string(), o.name))
-        .collect();
+    let orgs = super::bulletins::other_addressable_orgs(&state, &ctx).await?;
     let page = FormPage {
         page: ctx.layout(ctx.t("report_new_title"), &["map.js", "report.js"], true),
         kinds: REPORT_KINDS.iter().map(|k| (*k, ctx.t(&format!("report_kind_{k}")).to_owned())).collect(),
