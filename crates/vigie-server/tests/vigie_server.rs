@@ -1319,7 +1319,7 @@ async fn bulletins_reach_their_recipients_and_no_one_else() {
 /// every bulletin, the list and the read answer exactly what the TLP rule says, computed here
 /// from the world as generated, not from what the application stored.
 #[tokio::test]
-async fn generated_worlds_leak_no_bulletin() {
+async fn generated_worlds_leak_no_bulletin_or_report() {
     use std::collections::{BTreeMap, BTreeSet};
 
     use rand::{Rng, SeedableRng};
@@ -1482,6 +1482,82 @@ async fn generated_worlds_leak_no_bulletin() {
                 }
             }
             assert!(allowed_total > 0 && allowed_total < people.len() * sent.len(), "a world with both answers");
+            // The inbox holds only bulletins its reader may read.
+            for person in &people {
+                let readable = app.bulletins(person).await.unwrap();
+                for (bulletin, _) in app.inbox(person).await.unwrap().bulletins {
+                    assert!(readable.iter().any(|b| b.id == bulletin.id), "{} inbox {}", person.email, bulletin.id);
+                }
+            }
+
+            // Field reports of every marking: the list and the read agree with the rule too.
+            let reporters: Vec<&Principal> =
+                people.iter().filter(|p| matches!(p.role, Role::Authority | Role::Operator | Role::Admin)).collect();
+            let mut filed = Vec::new();
+            for i in 0..20 {
+                let author = reporters[draw.random_range(0..reporters.len())];
+                let theirs: Vec<CommunityId> =
+                    members.get(&author.org_id).map(|c| c.iter().cloned().collect()).unwrap_or_default();
+                let marking = Marking::ALL[draw.random_range(0..5)];
+                let mut recipients = Recipients::default();
+                for org in &orgs {
+                    if draw.random_bool(0.3) {
+                        recipients.orgs.push(org.id.clone());
+                    }
+                }
+                for person in &people {
+                    if draw.random_bool(0.15) {
+                        recipients.users.push(person.user_id.clone());
+                    }
+                }
+                for community in &theirs {
+                    if draw.random_bool(0.5) {
+                        recipients.communities.push(community.clone());
+                    }
+                }
+                if recipients.users.is_empty() {
+                    recipients.users.push(people[draw.random_range(0..people.len())].user_id.clone());
+                }
+                if recipients.orgs.is_empty() {
+                    recipients.orgs.push(orgs[draw.random_range(0..orgs.len())].id.clone());
+                }
+                let draft = vigie_domain::report::ReportDraft {
+                    kind: "incident".into(),
+                    observed_at_ms: 1_765_000_000_000 + i * 60_000,
+                    lon: 24.94 + draw.random_range(0.0..0.01),
+                    lat: 60.16 + draw.random_range(0.0..0.01),
+                    site_id: None,
+                    text: format!("report {i}"),
+                    marking,
+                    recipients: recipients.clone(),
+                };
+                match app.file_report(author, draft).await {
+                    Ok(report) => {
+                        filed.push((report.id, author.user_id.clone(), author.org_id.clone(), marking, recipients))
+                    }
+                    Err(err) => assert!(marking == Marking::Green && recipients.communities.is_empty(), "{err:?}"),
+                }
+            }
+            for person in &people {
+                let communities: Vec<CommunityId> =
+                    members.get(&person.org_id).map(|c| c.iter().cloned().collect()).unwrap_or_default();
+                let listed: BTreeSet<String> =
+                    app.reports(person).await.unwrap().into_iter().map(|r| r.id.to_string()).collect();
+                for (id, author, author_org, marking, recipients) in &filed {
+                    let expected = *author == person.user_id
+                        || match marking {
+                            Marking::Clear => true,
+                            Marking::Green => recipients.communities.iter().any(|c| communities.contains(c)),
+                            Marking::Amber | Marking::AmberStrict => {
+                                *author_org == person.org_id || recipients.orgs.contains(&person.org_id)
+                            }
+                            Marking::Red => recipients.users.contains(&person.user_id),
+                        };
+                    let read = app.report(person, id).await;
+                    assert_eq!(read.is_ok(), expected, "{} reading report {} {id}", person.email, marking.label());
+                    assert_eq!(listed.contains(id.as_str()), expected, "{} listing report {id}", person.email);
+                }
+            }
         }
     }
 }
