@@ -139,11 +139,9 @@ impl App {
         }
         receipt_orgs.remove(&caller.org_id);
         if matches!(draft.marking, Marking::Amber | Marking::AmberStrict) {
-            for org in &receipt_orgs {
-                if !draft.recipients.orgs.contains(org) {
-                    draft.recipients.orgs.push(org.clone());
-                }
-            }
+            // A set: a community of thousands would make the list check quadratic.
+            let named: BTreeSet<OrgId> = draft.recipients.orgs.iter().cloned().collect();
+            draft.recipients.orgs.extend(receipt_orgs.iter().filter(|org| !named.contains(*org)).cloned());
         }
         let bulletin = Bulletin {
             id: BulletinId::from(crate::secrets::random_id()),

@@ -119,13 +119,18 @@ where
         .execute(&mut *tx)
         .await?;
         recipients::insert(&mut tx, "bulletin_recipients", "bulletin_id", bulletin.id.as_str(), &d.recipients).await?;
-        for org in receipt_orgs {
-            sqlx::query("INSERT INTO bulletin_receipts (bulletin_id, org_id, delivered_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                .bind(bulletin.id.as_str())
-                .bind(org.as_str())
-                .bind(ctx.at_ms)
-                .execute(&mut *tx)
-                .await?;
+        // Many rows per statement: a bulletin to a large community has thousands of receipts.
+        for chunk in receipt_orgs.chunks(300) {
+            let rows: Vec<String> = (0..chunk.len()).map(|i| format!("($1, $2, ${})", i + 3)).collect();
+            let sql = format!(
+                "INSERT INTO bulletin_receipts (bulletin_id, delivered_at, org_id) VALUES {} ON CONFLICT DO NOTHING",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(bulletin.id.as_str()).bind(ctx.at_ms);
+            for org in chunk {
+                query = query.bind(org.as_str());
+            }
+            query.execute(&mut *tx).await?;
         }
         crate::outbox::enqueue(&mut tx, ctx.at_ms, Some(&bulletin.id), notifications).await?;
         // The text may be TLP:RED: the audit log keeps what was sent and to whom, not what it says.

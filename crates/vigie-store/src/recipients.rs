@@ -29,15 +29,17 @@ where
     let named = named
         .chain(recipients.orgs.iter().map(|o| ("org", o.as_str())))
         .chain(recipients.users.iter().map(|u| ("user", u.as_str())));
-    for (kind, reference) in named {
-        sqlx::query(&format!(
-            "INSERT INTO {table} ({id_column}, kind, ref) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
-        ))
-        .bind(id)
-        .bind(kind)
-        .bind(reference)
-        .execute(&mut **tx)
-        .await?;
+    // Many rows per statement: an AMBER bulletin to a large community names thousands.
+    let named: Vec<(&str, &str)> = named.collect();
+    for chunk in named.chunks(300) {
+        let rows: Vec<String> = (0..chunk.len()).map(|i| format!("($1, ${}, ${})", 2 * i + 2, 2 * i + 3)).collect();
+        let sql =
+            format!("INSERT INTO {table} ({id_column}, kind, ref) VALUES {} ON CONFLICT DO NOTHING", rows.join(", "));
+        let mut query = sqlx::query(&sql).bind(id);
+        for (kind, reference) in chunk {
+            query = query.bind(*kind).bind(*reference);
+        }
+        query.execute(&mut **tx).await?;
     }
     Ok(())
 }
