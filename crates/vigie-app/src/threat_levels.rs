@@ -258,6 +258,11 @@ impl App {
             .cloned()
             .collect();
         let readable = caller.readable_orgs();
+        // Every page of the dashboard asks: with no decision anywhere, no site needs walking.
+        if decisions.levels.is_empty() {
+            self.audit_read(caller, "threat_level", None, json!({"list": [], "sites": 0})).await?;
+            return Ok(ThreatLevelsView { levels, sites: Vec::new() });
+        }
         let actions = self.store.checklist_actions(readable.as_deref()).await?;
         let mut by_site: BTreeMap<&SiteId, Vec<&Action>> = BTreeMap::new();
         for action in &actions {

@@ -1318,6 +1318,21 @@ async fn bulletins_reach_their_recipients_and_no_one_else() {
 /// accepted or not, bulletins of every marking to random recipients): for every user and
 /// every bulletin, the list and the read answer exactly what the TLP rule says, computed here
 /// from the world as generated, not from what the application stored.
+/// Random recipients for a generated world: each organisation, person and community of the
+/// author's named with its own odds.
+fn draw_recipients(
+    draw: &mut impl rand::Rng,
+    orgs: &[vigie_domain::access::Org],
+    people: &[vigie_domain::access::Principal],
+    theirs: &[vigie_domain::CommunityId],
+) -> vigie_domain::sharing::Recipients {
+    vigie_domain::sharing::Recipients {
+        orgs: orgs.iter().filter(|_| draw.random_bool(0.3)).map(|o| o.id.clone()).collect(),
+        users: people.iter().filter(|_| draw.random_bool(0.15)).map(|p| p.user_id.clone()).collect(),
+        communities: theirs.iter().filter(|_| draw.random_bool(0.5)).cloned().collect(),
+    }
+}
+
 #[tokio::test]
 async fn generated_worlds_leak_no_bulletin_or_report() {
     use std::collections::{BTreeMap, BTreeSet};
@@ -1325,7 +1340,7 @@ async fn generated_worlds_leak_no_bulletin_or_report() {
     use rand::{Rng, SeedableRng};
     use vigie_domain::CommunityId;
     use vigie_domain::access::Principal;
-    use vigie_domain::sharing::{Marking, Recipients};
+    use vigie_domain::sharing::Marking;
 
     for (store, _dir) in stores().await {
         let app = vigie_app::App::new(store.clone(), vigie_app::Settings::default());
@@ -1386,22 +1401,7 @@ async fn generated_worlds_leak_no_bulletin_or_report() {
                 let theirs: Vec<CommunityId> =
                     members.get(&author.org_id).map(|c| c.iter().cloned().collect()).unwrap_or_default();
                 let marking = Marking::ALL[draw.random_range(0..5)];
-                let mut recipients = Recipients::default();
-                for org in &orgs {
-                    if draw.random_bool(0.3) {
-                        recipients.orgs.push(org.id.clone());
-                    }
-                }
-                for person in &people {
-                    if draw.random_bool(0.15) {
-                        recipients.users.push(person.user_id.clone());
-                    }
-                }
-                for community in &theirs {
-                    if draw.random_bool(0.5) {
-                        recipients.communities.push(community.clone());
-                    }
-                }
+                let mut recipients = draw_recipients(&mut draw, &orgs, &people, &theirs);
                 let needs_more =
                     recipients.communities.is_empty() && recipients.orgs.is_empty() && recipients.users.is_empty()
                         || (marking == Marking::Green && recipients.communities.is_empty())
@@ -1499,22 +1499,7 @@ async fn generated_worlds_leak_no_bulletin_or_report() {
                 let theirs: Vec<CommunityId> =
                     members.get(&author.org_id).map(|c| c.iter().cloned().collect()).unwrap_or_default();
                 let marking = Marking::ALL[draw.random_range(0..5)];
-                let mut recipients = Recipients::default();
-                for org in &orgs {
-                    if draw.random_bool(0.3) {
-                        recipients.orgs.push(org.id.clone());
-                    }
-                }
-                for person in &people {
-                    if draw.random_bool(0.15) {
-                        recipients.users.push(person.user_id.clone());
-                    }
-                }
-                for community in &theirs {
-                    if draw.random_bool(0.5) {
-                        recipients.communities.push(community.clone());
-                    }
-                }
+                let mut recipients = draw_recipients(&mut draw, &orgs, &people, &theirs);
                 if recipients.users.is_empty() {
                     recipients.users.push(people[draw.random_range(0..people.len())].user_id.clone());
                 }

@@ -318,8 +318,6 @@ async fn site_page(
         None => Vec::new(),
     };
     let can_write = state.app.can_write_site(&ctx.caller, &site);
-    const THREAT_LEVELS: [(u8, &str); 5] =
-        [(1, "threat_1"), (2, "threat_2"), (3, "threat_3"), (4, "threat_4"), (5, "threat_5")];
     render(
         &ctx,
         &SitePage {
@@ -343,7 +341,7 @@ async fn site_page(
             occupancy: site.peak_occupancy.map(|o| o.to_string()).unwrap_or_else(|| "–".to_owned()),
             map_data: json!({"sites": map_sites(&[&site])}),
             can_write,
-            threat_levels: THREAT_LEVELS.iter().map(|&(level, key)| (level, ctx.t(key))).collect(),
+            threat_levels: super::threat_levels::LEVEL_KEYS.iter().map(|&(level, key)| (level, ctx.t(key))).collect(),
             network: state.app.street_network().is_some(),
             hvm: study.as_ref().map(|s| {
                 let barriers = state.app.barrier_catalogue().zip(state.app.study_barriers(s));
