@@ -8,7 +8,7 @@ use serde_json::json;
 use vigie_domain::access::{Principal, Role};
 use vigie_domain::bulletin::{Bulletin, BulletinDraft, Receipt};
 use vigie_domain::geometry::SiteGeometry;
-use vigie_domain::sharing::{Community, Marking, MembershipState, Reader, Shared, may_read};
+use vigie_domain::sharing::{Community, Marking, MembershipState, Reader, Recipients, Shared, may_read};
 use vigie_domain::site::Lang;
 use vigie_domain::threat_level::ThreatLevelDraft;
 use vigie_domain::{BulletinId, CommunityId, DomainError, OrgId};
@@ -71,14 +71,9 @@ impl App {
         Ok((bulletin, change))
     }
 
-    /// Sends a bulletin: checks it, works out the recipient organisations (those named, the
-    /// members of the named communities, the organisations of the named people; not the
-    /// author's own) and stores it with a delivered receipt for each, in one transaction.
-    ///
-    /// Under AMBER or AMBER+STRICT, naming a community names its member organisations of the
-    /// moment, and naming a person names their organisation: they are stored as recipient
-    /// organisations, so that the rule (organisations named) lets them read what they are
-    /// asked to acknowledge, and an organisation joining later does not read past bulletins.
+    /// Sends a bulletin: checks it, works out the recipient organisations
+    /// ([`App::resolve_recipients`]) and stores it with a delivered receipt for each, in one
+    /// transaction.
     pub async fn send_bulletin(&self, caller: &Principal, mut draft: BulletinDraft) -> Result<Bulletin> {
         if !Self::may_send_bulletins(caller) {
             return Err(Failure::forbidden("authorities and operators send bulletins"));
@@ -111,38 +106,7 @@ impl App {
         {
             return Err(DomainError::validation("references", "no bulletin you may read has this id").into());
         }
-        let mut receipt_orgs: BTreeSet<OrgId> = BTreeSet::new();
-        let mine = self.member_communities(caller).await?;
-        for community in &draft.recipients.communities {
-            if !mine.contains(community) {
-                return Err(DomainError::validation(
-                    "recipients",
-                    format!("your organisation is not a member of a community {community}"),
-                )
-                .into());
-            }
-            let members = self.store.community_members(community).await?;
-            receipt_orgs.extend(members.into_iter().filter(|m| m.state == MembershipState::Member).map(|m| m.org_id));
-        }
-        for org in &draft.recipients.orgs {
-            if self.store.org_by_id(org).await?.is_none() {
-                return Err(DomainError::validation("recipients", format!("no organisation {org}")).into());
-            }
-            receipt_orgs.insert(org.clone());
-        }
-        for user in &draft.recipients.users {
-            let found = self.store.user_by_id(user).await?;
-            let Some(found) = found else {
-                return Err(DomainError::validation("recipients", format!("no user {user}")).into());
-            };
-            receipt_orgs.insert(found.org_id);
-        }
-        receipt_orgs.remove(&caller.org_id);
-        if matches!(draft.marking, Marking::Amber | Marking::AmberStrict) {
-            // A set: a community of thousands would make the list check quadratic.
-            let named: BTreeSet<OrgId> = draft.recipients.orgs.iter().cloned().collect();
-            draft.recipients.orgs.extend(receipt_orgs.iter().filter(|org| !named.contains(*org)).cloned());
-        }
+        let receipt_orgs = self.resolve_recipients(caller, draft.marking, &mut draft.recipients).await?;
         let bulletin = Bulletin {
             id: BulletinId::from(crate::secrets::random_id()),
             author: caller.user_id.clone(),
@@ -286,17 +250,73 @@ impl App {
             .ok_or_else(|| Failure::not_found("bulletin"))
     }
 
+    /// Checks the recipients the caller names for an object marked `marking` (communities of
+    /// theirs, organisations and people that exist) and returns the organisations it reaches
+    /// (those named, the members of the named communities, the organisations of the named
+    /// people; not the caller's own).
+    ///
+    /// Under AMBER or AMBER+STRICT, naming a community names its member organisations of the
+    /// moment, and naming a person names their organisation: they are added to `recipients`
+    /// as organisations, so that the rule (organisations named) lets them read, and an
+    /// organisation joining later does not read past objects.
+    pub(crate) async fn resolve_recipients(
+        &self,
+        caller: &Principal,
+        marking: Marking,
+        recipients: &mut Recipients,
+    ) -> Result<BTreeSet<OrgId>> {
+        vigie_domain::sharing::check_recipients(marking, recipients)
+            .map_err(|message| DomainError::validation("recipients", message))?;
+        let mut reached: BTreeSet<OrgId> = BTreeSet::new();
+        let mine = self.member_communities(caller).await?;
+        for community in &recipients.communities {
+            if !mine.contains(community) {
+                return Err(DomainError::validation(
+                    "recipients",
+                    format!("your organisation is not a member of a community {community}"),
+                )
+                .into());
+            }
+            let members = self.store.community_members(community).await?;
+            reached.extend(members.into_iter().filter(|m| m.state == MembershipState::Member).map(|m| m.org_id));
+        }
+        for org in &recipients.orgs {
+            if self.store.org_by_id(org).await?.is_none() {
+                return Err(DomainError::validation("recipients", format!("no organisation {org}")).into());
+            }
+            reached.insert(org.clone());
+        }
+        for user in &recipients.users {
+            let found = self.store.user_by_id(user).await?;
+            let Some(found) = found else {
+                return Err(DomainError::validation("recipients", format!("no user {user}")).into());
+            };
+            reached.insert(found.org_id);
+        }
+        reached.remove(&caller.org_id);
+        if matches!(marking, Marking::Amber | Marking::AmberStrict) {
+            // A set: a community of thousands would make the list check quadratic.
+            let named: BTreeSet<OrgId> = recipients.orgs.iter().cloned().collect();
+            recipients.orgs.extend(reached.iter().filter(|org| !named.contains(*org)).cloned());
+        }
+        Ok(reached)
+    }
+
     /// The communities the caller's organisation is a member of: the reader's side of GREEN.
     pub(crate) async fn member_communities(&self, caller: &Principal) -> Result<Vec<CommunityId>> {
-        Ok(self
-            .store
-            .communities_of(&caller.org_id)
-            .await?
-            .into_iter()
-            .filter(|(_, state)| *state == MembershipState::Member)
-            .map(|(c, _)| c.id)
-            .collect())
+        member_communities_of(self.store.as_ref(), &caller.org_id).await
     }
+}
+
+/// The communities `org` is a member of.
+pub(crate) async fn member_communities_of(store: &dyn vigie_store::Store, org: &OrgId) -> Result<Vec<CommunityId>> {
+    Ok(store
+        .communities_of(org)
+        .await?
+        .into_iter()
+        .filter(|(_, state)| *state == MembershipState::Member)
+        .map(|(c, _)| c.id)
+        .collect())
 }
 
 /// The TLP rule for the caller, whose organisation is a member of `communities`.

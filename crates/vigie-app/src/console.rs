@@ -8,7 +8,7 @@ use vigie_domain::library::ParsedDocument;
 use vigie_domain::site::Site;
 use vigie_domain::site::SiteCategory;
 use vigie_domain::{DomainError, OrgId, TokenId};
-use vigie_search::{Access, Marking, SearchQuery, SearchResults, SharedLibrary};
+use vigie_search::{SearchQuery, SearchResults, SharedLibrary};
 use vigie_store::{
     ApiToken, ImportOutcome, LibraryIngest, NewSite, NewUser, Org, SiteFilter, SitePage, User, WriteContext,
 };
@@ -71,10 +71,13 @@ impl Console<'_> {
 
     /// What the console may read of the library: everything, or what the user with `email`
     /// may read.
-    pub async fn library_access(&self, email: Option<&str>) -> Result<Access> {
+    pub async fn readable_library(&self, email: Option<&str>) -> Result<crate::library::Readable> {
         match email {
-            None => Ok(Access { orgs: None, max_marking: Marking::Red }),
-            Some(email) => Ok(crate::library::access(&self.user_with_email(email).await?.org_id)),
+            None => Ok(crate::library::Readable::everything(self.app.store.list_library_documents().await?)),
+            Some(email) => {
+                let user = self.user_with_email(email).await?;
+                crate::library::readable_by(self.app.store.as_ref(), &user.id, &user.org_id).await
+            }
         }
     }
 
@@ -86,8 +89,8 @@ impl Console<'_> {
         query: &SearchQuery,
         as_user: Option<&str>,
     ) -> Result<SearchResults> {
-        let access = self.library_access(as_user).await?;
-        let results = library.search(query, &access)?;
+        let readable = self.readable_library(as_user).await?;
+        let results = library.search(query, &readable.access)?;
         let passages: Vec<&str> = results.results.iter().map(|h| h.passage_id.as_str()).collect();
         self.audit_read(
             "library_search",

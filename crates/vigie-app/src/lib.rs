@@ -16,6 +16,7 @@ pub mod console;
 pub mod hvm;
 pub mod library;
 pub mod mail;
+pub mod marking;
 pub mod notifications;
 pub mod reports;
 pub mod second_factor;

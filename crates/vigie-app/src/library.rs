@@ -1,11 +1,14 @@
 //! The guidance library. Search, documents, passages, near-duplicates,
 //! uploads, and the passages related to a methodology question.
 //!
-//! Access rule (TLP 2.0): every signed-in user reads TLP:CLEAR and TLP:GREEN documents of any
-//! organisation; TLP:AMBER, TLP:AMBER+STRICT and TLP:RED documents only by members of the
-//! owning organisation, whatever their role (administrators included: a marking limits
-//! recipients, not functions). Hidden documents are neither returned nor counted, and a
-//! hidden document or passage answers 404 like a missing one.
+//! Access rule: the one TLP rule of bulletins and field reports,
+//! [`vigie_domain::sharing::may_read`], document by document: TLP:CLEAR for everyone signed
+//! in, GREEN for the named communities, AMBER and AMBER+STRICT for the named organisations,
+//! RED for the named people, each besides the owning organisation (not under RED) and the
+//! author, whatever their role (administrators included: a marking limits recipients, not
+//! functions). The search index only applies the resulting set of documents. Hidden
+//! documents are neither returned nor counted, and a hidden document or passage answers 404
+//! like a missing one.
 //!
 //! The index is derived from the store: before answering, the handlers compare the store's
 //! library generation with the index's and add what changed (ingests from the CLI or
@@ -16,7 +19,8 @@ use std::sync::Arc;
 use base64::Engine;
 use serde_json::{Value, json};
 use vigie_domain::access::{Principal, Role};
-use vigie_domain::{DocumentId, OrgId, PassageId};
+use vigie_domain::sharing::{Reader, Recipients, Shared, may_read};
+use vigie_domain::{DocumentId, OrgId, PassageId, UserId};
 use vigie_search::{Access, IngestOptions, Lang, Marking, SearchError, SearchQuery, SharedLibrary};
 use vigie_store::{Store, StoredDocument};
 
@@ -25,9 +29,41 @@ use crate::{App, Code, Failure, Result, blocking};
 /// Largest document accepted by upload (the raw file; the API carries it in base64).
 pub const MAX_DOCUMENT_BYTES: usize = 20 * 1024 * 1024;
 
-/// What a member of `org_id` may read in the library (see the module's rule).
-pub fn access(org_id: &str) -> Access {
-    Access { orgs: Some(vec![org_id.to_owned()]), max_marking: Marking::Red }
+/// The library as one reader sees it: the documents the rule lets them read, and the index
+/// filter that shows only those.
+pub struct Readable {
+    pub documents: Vec<StoredDocument>,
+    pub access: Access,
+}
+
+impl Readable {
+    /// Every document (the console's operator, who holds the database anyway).
+    pub fn everything(documents: Vec<StoredDocument>) -> Self {
+        Readable { documents, access: Access::everything() }
+    }
+
+    fn of(documents: Vec<StoredDocument>) -> Self {
+        let access = Access::documents(documents.iter().map(|d| d.document.id.to_string()));
+        Readable { documents, access }
+    }
+}
+
+/// What the rule needs to know of a document.
+fn shared(d: &StoredDocument) -> Shared<'_> {
+    Shared {
+        marking: d.document.marking,
+        author: &d.author_id,
+        author_org: &d.document.org_id,
+        recipients: &d.document.recipients,
+    }
+}
+
+/// The library as `user` of `org` may read it.
+pub async fn readable_by(store: &dyn Store, user: &UserId, org: &OrgId) -> Result<Readable> {
+    let communities = crate::bulletins::member_communities_of(store, org).await?;
+    let reader = Reader { user, org, communities: &communities };
+    let documents = store.list_library_documents().await?;
+    Ok(Readable::of(documents.into_iter().filter(|d| may_read(&reader, &shared(d))).collect()))
 }
 
 /// Where the index of the SQLite database at `database_url` lives: a folder next to the file.
@@ -119,7 +155,7 @@ pub fn search_query(
     Ok(query)
 }
 
-fn document_json(stored: &StoredDocument) -> Value {
+pub(crate) fn document_json(stored: &StoredDocument) -> Value {
     let mut value = json!(stored);
     value["format"] = json!(stored.content.format);
     value["filename"] = json!(stored.content.filename);
@@ -127,19 +163,8 @@ fn document_json(stored: &StoredDocument) -> Value {
     value
 }
 
-/// The library's documents `access` may read.
-async fn readable_documents(store: &dyn Store, access: &Access) -> Result<Vec<StoredDocument>> {
-    Ok(store
-        .list_library_documents()
-        .await?
-        .into_iter()
-        .filter(|d| access.can_read(&d.document.org_id, d.document.marking))
-        .collect())
-}
-
-/// Near-duplicate pairs among the documents `access` may read.
-pub async fn duplicate_pairs(store: &dyn Store, access: &Access) -> Result<Value> {
-    let documents = readable_documents(store, access).await?;
+/// Near-duplicate pairs among `documents`.
+pub fn duplicate_pairs(documents: &[StoredDocument]) -> Value {
     let title =
         |id: &str| documents.iter().find(|d| d.document.id == id).map(|d| d.document.title.clone()).unwrap_or_default();
     let pairs = vigie_search::near_duplicates(
@@ -149,7 +174,7 @@ pub async fn duplicate_pairs(store: &dyn Store, access: &Access) -> Result<Value
         .iter()
         .map(|p| json!({"a": {"id": p.a, "title": title(&p.a)}, "b": {"id": p.b, "title": title(&p.b)}, "similarity": (p.similarity * 100.0).round() / 100.0}))
         .collect();
-    Ok(json!({ "pairs": items }))
+    json!({ "pairs": items })
 }
 
 /// Ingest options from the metadata the CLI and the API accept. The document id follows the
@@ -159,30 +184,33 @@ pub fn ingest_options(
     filename: &str,
     language: Option<&str>,
     marking: Option<&str>,
+    recipients: Recipients,
     tags: Vec<String>,
-) -> std::result::Result<IngestOptions, SearchError> {
+) -> Result<IngestOptions> {
     let mut options = IngestOptions::new(org_id);
     options.document_id = Some(vigie_search::ingest::document_id(org_id, filename));
     options.language = language.map(Lang::parse).transpose()?;
     options.marking = marking.map(Marking::parse).transpose()?.unwrap_or_default();
+    vigie_domain::sharing::check_recipients(options.marking, &recipients)
+        .map_err(|message| vigie_domain::DomainError::validation("recipients", message))?;
+    options.recipients = recipients;
     options.tags = tags;
     Ok(options)
 }
 
-/// The near-duplicates of `document_id` among documents `access` may read.
-pub async fn duplicates_of(store: &dyn Store, access: &Access, document_id: &DocumentId) -> Result<Vec<String>> {
-    let documents = readable_documents(store, access).await?;
+/// The near-duplicates of `document_id` among `documents`.
+pub fn duplicates_of(documents: &[StoredDocument], document_id: &DocumentId) -> Vec<String> {
     let pairs = vigie_search::near_duplicates(
         documents.iter().map(|d| (d.document.id.as_str(), d.content.signature.as_slice())),
     );
-    Ok(pairs
+    pairs
         .into_iter()
         .filter_map(|p| match (p.a, p.b) {
             (a, b) if a == document_id.as_str() => Some(b),
             (a, b) if b == document_id.as_str() => Some(a),
             _ => None,
         })
-        .collect())
+        .collect()
 }
 
 /// The bytes must be what the file name says: a `.pdf` that is not a PDF, or a text file that
@@ -234,6 +262,8 @@ pub struct Upload {
     pub source: Option<String>,
     pub date: Option<String>,
     pub org_id: Option<OrgId>,
+    /// Who may read it under its marking (a community for GREEN, people for RED).
+    pub recipients: Recipients,
 }
 
 /// What an upload did.
@@ -264,7 +294,7 @@ impl App {
             &list(request.marking.as_deref()),
         )?;
         let library = self.library_ready().await?;
-        let results = library.search(&query, &access(&caller.org_id))?;
+        let results = library.search(&query, &self.readable_library(caller).await?.access)?;
         // The query and the passages found, never their text (TLP:RED text stays out of the log).
         let passages: Vec<&str> = results.results.iter().map(|h| h.passage_id.as_str()).collect();
         self.audit_read(caller, "library_search", None, json!({"q": request.q, "lang": request.lang, "tag": request.tag, "marking": request.marking, "total": results.total, "passages": passages})).await?;
@@ -280,12 +310,18 @@ impl App {
 
     /// The documents the caller may read (the library page's list).
     pub async fn library_document_list(&self, caller: &Principal) -> Result<Vec<StoredDocument>> {
-        readable_documents(self.store.as_ref(), &access(&caller.org_id)).await
+        Ok(self.readable_library(caller).await?.documents)
     }
 
-    async fn readable_document(&self, caller: &Principal, id: &DocumentId) -> Result<StoredDocument> {
+    /// The library as the caller may read it.
+    async fn readable_library(&self, caller: &Principal) -> Result<Readable> {
+        readable_by(self.store.as_ref(), &caller.user_id, &caller.org_id).await
+    }
+
+    pub(crate) async fn readable_document(&self, caller: &Principal, id: &DocumentId) -> Result<StoredDocument> {
+        let communities = self.member_communities(caller).await?;
         match self.store.library_document(id).await? {
-            Some(d) if access(&caller.org_id).can_read(&d.document.org_id, d.document.marking) => Ok(d),
+            Some(d) if crate::bulletins::reads(caller, &communities, &shared(&d)) => Ok(d),
             _ => Err(Failure::not_found("document")),
         }
     }
@@ -329,7 +365,7 @@ impl App {
 
     /// Near-duplicate pairs among the documents the caller may read.
     pub async fn library_duplicates(&self, caller: &Principal) -> Result<Value> {
-        duplicate_pairs(self.store.as_ref(), &access(&caller.org_id)).await
+        Ok(duplicate_pairs(&self.readable_library(caller).await?.documents))
     }
 
     /// Adds a document (or a new version of one) to the library.
@@ -356,8 +392,17 @@ impl App {
             ));
         }
         sniff(&bytes, &filename)?;
-        let mut options =
-            ingest_options(&org_id, &filename, upload.language.as_deref(), upload.marking.as_deref(), upload.tags)?;
+        let mut recipients = upload.recipients;
+        let marking = upload.marking.as_deref().map(Marking::parse).transpose()?.unwrap_or_default();
+        self.resolve_recipients(caller, marking, &mut recipients).await?;
+        let mut options = ingest_options(
+            &org_id,
+            &filename,
+            upload.language.as_deref(),
+            upload.marking.as_deref(),
+            recipients,
+            upload.tags,
+        )?;
         options.title = upload.title.filter(|t| !t.trim().is_empty());
         options.source = upload.source;
         options.date = upload.date.as_deref().map(vigie_search::parse_date).transpose()?;
@@ -368,7 +413,7 @@ impl App {
         if let Some(library) = &self.library {
             refresh(self.store.as_ref(), library).await?;
         }
-        let duplicates = duplicates_of(self.store.as_ref(), &access(&caller.org_id), &outcome.document_id).await?;
+        let duplicates = duplicates_of(&self.readable_library(caller).await?.documents, &outcome.document_id);
         Ok(Uploaded {
             created: outcome.status == vigie_store::IngestStatus::Created,
             report: json!({
@@ -408,7 +453,7 @@ impl App {
         let text = format!("{} {}", question.text(lang), question.text(other));
         let references: Vec<String> =
             question.guidance.iter().chain(question.measures.iter().flat_map(|m| &m.guidance)).cloned().collect();
-        Ok(library.related(&text, &references, &access(&caller.org_id), limit)?)
+        Ok(library.related(&text, &references, &self.readable_library(caller).await?.access, limit)?)
     }
 
     /// [`App::related_passages`], audited as a library search.

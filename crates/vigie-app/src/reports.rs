@@ -30,11 +30,8 @@ impl App {
                 .await
                 .map_err(|_| DomainError::validation("site_id", format!("no site {site} you may read")))?;
         }
-        for org in &draft.recipients.orgs {
-            if self.store.org_by_id(org).await?.is_none() {
-                return Err(DomainError::validation("recipients", format!("no organisation {org}")).into());
-            }
-        }
+        let mut draft = draft;
+        self.resolve_recipients(caller, draft.marking, &mut draft.recipients).await?;
         let report = FieldReport {
             id: ReportId::from(crate::secrets::random_id()),
             author: caller.user_id.clone(),
@@ -66,8 +63,7 @@ impl App {
     /// reported something similar nearby (TLP:RED reports count only for their readers).
     pub async fn report(&self, caller: &Principal, id: &ReportId) -> Result<ReportView> {
         let communities = self.member_communities(caller).await?;
-        let report = self.store.report(id).await?.filter(|r| readable(caller, r, &communities));
-        let Some(report) = report else { return Err(Failure::not_found("field report")) };
+        let report = self.readable_report_among(caller, id, &communities).await?;
         self.audit_read(caller, "field_report", Some(id.as_str()), json!({"marking": report.draft.marking.label()}))
             .await?;
         let similar_nearby = if report.author_org == caller.org_id {
@@ -79,6 +75,22 @@ impl App {
         };
         let photos = self.store.report_photos(&report.id).await?;
         Ok(ReportView { report, similar_nearby, photos })
+    }
+
+    /// The report, if the caller may read it; else the 404 of a missing one.
+    pub(crate) async fn readable_report(&self, caller: &Principal, id: &ReportId) -> Result<FieldReport> {
+        let communities = self.member_communities(caller).await?;
+        self.readable_report_among(caller, id, &communities).await
+    }
+
+    async fn readable_report_among(
+        &self,
+        caller: &Principal,
+        id: &ReportId,
+        communities: &[CommunityId],
+    ) -> Result<FieldReport> {
+        let report = self.store.report(id).await?.filter(|r| readable(caller, r, communities));
+        report.ok_or_else(|| Failure::not_found("field report"))
     }
 
     async fn similar_nearby(
@@ -117,9 +129,7 @@ impl App {
     /// Adds a photo to a report of the caller's organisation, cleaned like an assessment's:
     /// metadata and position removed (the report carries its own place).
     pub async fn add_report_photo(&self, caller: &Principal, id: &ReportId, bytes: Vec<u8>) -> Result<ReportPhoto> {
-        let communities = self.member_communities(caller).await?;
-        let report = self.store.report(id).await?.filter(|r| readable(caller, r, &communities));
-        let Some(report) = report else { return Err(Failure::not_found("field report")) };
+        let report = self.readable_report(caller, id).await?;
         if report.author_org != caller.org_id || !matches!(caller.role, Role::Admin | Role::Authority | Role::Operator)
         {
             return Err(Failure::forbidden("the reporting organisation adds the photos of its report"));
@@ -238,9 +248,7 @@ impl App {
 
     /// An authority that received a report moves it through triage.
     pub async fn triage_report(&self, caller: &Principal, id: &ReportId, status: &str) -> Result<()> {
-        let communities = self.member_communities(caller).await?;
-        let report = self.store.report(id).await?.filter(|r| readable(caller, r, &communities));
-        let Some(report) = report else { return Err(Failure::not_found("field report")) };
+        let report = self.readable_report(caller, id).await?;
         if !TRIAGE_STATES.contains(&status) {
             return Err(DomainError::validation(
                 "status",
@@ -289,6 +297,22 @@ impl App {
         }
         let all = self.store.list_orgs().await?;
         Ok(all.into_iter().filter(|o| caller.can_read_org(&o.id) || wanted.contains(&o.id)).collect())
+    }
+
+    /// The people the caller may name under TLP:RED: the active users of the organisations it
+    /// may address (its own included), with their organisation's name; not the caller, who
+    /// reads what they write anyway.
+    pub async fn addressable_people(&self, caller: &Principal) -> Result<Vec<(vigie_domain::access::User, String)>> {
+        let orgs: std::collections::HashMap<vigie_domain::OrgId, String> =
+            self.addressable_organisations(caller).await?.into_iter().map(|o| (o.id, o.name)).collect();
+        Ok(self
+            .store
+            .list_users(None)
+            .await?
+            .into_iter()
+            .filter(|u| u.id != caller.user_id && u.disabled_at_ms.is_none())
+            .filter_map(|u| orgs.get(&u.org_id).cloned().map(|name| (u, name)))
+            .collect())
     }
 }
 

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
-use crate::id::{BulletinId, CommunityId, OrgId, SiteId, UserId};
+use crate::id::{BulletinId, OrgId, SiteId, UserId};
 use crate::sharing::{Marking, Recipients, check_recipients};
 
 /// CAP 1.2 `urgency`, `severity`, `certainty`, `responseType`, `status` and `msgType` values,
@@ -126,17 +126,6 @@ pub struct Receipt {
     pub acked_at_ms: Option<i64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecipientsRequest {
-    #[serde(default)]
-    pub communities: Vec<CommunityId>,
-    #[serde(default)]
-    pub orgs: Vec<OrgId>,
-    #[serde(default)]
-    pub users: Vec<UserId>,
-}
-
 /// A bulletin as the API and `vigie bulletins send --file` take it (JSON): times in RFC 3339,
 /// the marking as its label.
 #[derive(Debug, Deserialize)]
@@ -148,7 +137,7 @@ pub struct BulletinRequest {
     pub instruction: Texts,
     pub marking: String,
     #[serde(default)]
-    pub recipients: RecipientsRequest,
+    pub recipients: Recipients,
     pub area: Option<serde_json::Value>,
     #[serde(default)]
     pub sites: Vec<SiteId>,
@@ -189,11 +178,7 @@ impl BulletinRequest {
             text: self.text,
             instruction: self.instruction,
             marking: Marking::parse(&self.marking)?,
-            recipients: Recipients {
-                communities: self.recipients.communities,
-                orgs: self.recipients.orgs,
-                users: self.recipients.users,
-            },
+            recipients: self.recipients,
             area: self.area,
             sites: self.sites,
             scenario: self.scenario,

@@ -83,6 +83,10 @@ pub struct Document {
     pub date: Option<Date>,
     pub tags: Vec<String>,
     pub marking: Marking,
+    /// Who the document is shared with under its marking (a community for GREEN, named
+    /// people for RED), besides its organisation; decided by [`crate::sharing::may_read`].
+    #[serde(default)]
+    pub recipients: crate::sharing::Recipients,
 }
 
 /// One ingested content of a document. Same `content_hash` = same content: nothing to do.
@@ -205,6 +209,7 @@ mod tests {
             date: Some(Date::from_calendar_date(2017, time::Month::October, 18).unwrap()),
             tags: vec!["eu".into()],
             marking: Marking::Amber,
+            recipients: crate::sharing::Recipients { orgs: vec!["mall".into()], ..Default::default() },
         };
         let json = serde_json::to_string(&doc).unwrap();
         assert!(json.contains("\"2017-10-18\"") && json.contains("\"TLP:AMBER\""), "{json}");

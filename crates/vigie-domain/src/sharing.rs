@@ -5,14 +5,16 @@
 //! | marking | readable by |
 //! | --- | --- |
 //! | `TLP:CLEAR` | everyone signed in |
-//! | `TLP:GREEN` | the members of the named communities |
+//! | `TLP:GREEN` | the members of the named communities, and the author's organisation |
 //! | `TLP:AMBER` | the named recipient organisations, and the author's organisation |
 //! | `TLP:AMBER+STRICT` | the same (the organisation only, not its clients: Vigie has no clients to pass it on to) |
 //! | `TLP:RED` | the named users only, and the author |
 //!
 //! A marking that is missing or unknown never reaches this rule: [`Marking::parse`] refuses
 //! it, so an object that exists always has exactly one marking. The author always reads their
-//! own object. Administrators get no exception: what the rule hides from a user is hidden from
+//! own object, and the author's organisation every marking but RED (the source holds what it
+//! shared: a GREEN object its own colleagues could not read would be stricter than AMBER for
+//! them). Administrators get no exception: what the rule hides from a user is hidden from
 //! every path that user takes.
 use crate::access::{Principal, Role};
 use crate::error::DomainError;
@@ -88,7 +90,8 @@ pub fn may_answer_for_org(caller: &Principal) -> bool {
 }
 
 /// Who an object is shared with, besides its author and the author's organisation.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Recipients {
     pub communities: Vec<CommunityId>,
     pub orgs: Vec<OrgId>,
@@ -121,7 +124,10 @@ pub fn may_read(reader: &Reader<'_>, object: &Shared<'_>) -> bool {
     }
     match object.marking {
         Marking::Clear => true,
-        Marking::Green => object.recipients.communities.iter().any(|c| reader.communities.contains(c)),
+        Marking::Green => {
+            reader.org == object.author_org
+                || object.recipients.communities.iter().any(|c| reader.communities.contains(c))
+        }
         Marking::Amber | Marking::AmberStrict => {
             reader.org == object.author_org || object.recipients.orgs.contains(reader.org)
         }
@@ -135,11 +141,12 @@ pub fn derived_marking(inputs: impl IntoIterator<Item = Marking>) -> Marking {
     inputs.into_iter().max().unwrap_or(Marking::Clear)
 }
 
-/// Whether a marking may change from `from` to `to` by `changer_org` on an object of
-/// `author_org`: raising is always allowed to those who may write it; lowering only by the
-/// author's organisation (the source), and is then audited by the caller.
-pub fn may_change_marking(from: Marking, to: Marking, author_org: &OrgId, changer_org: &OrgId) -> bool {
-    to >= from || author_org == changer_org
+/// Whether `changer` may change the marking (and recipients) of an object of `author_org`:
+/// only its source, the author's organisation, by a role that writes. Not a recipient, even
+/// to raise it: that would take the object from readers the source chose. Lowering is
+/// audited as such by the store.
+pub fn may_change_marking(changer: &Principal, author_org: &OrgId) -> bool {
+    &changer.org_id == author_org && changer.role != Role::Viewer
 }
 
 /// The recipients a marking needs: GREEN names a community, AMBER and AMBER+STRICT an
@@ -174,7 +181,7 @@ mod tests {
         // (user, org, communities) → readable at CLEAR, GREEN, AMBER, AMBER+STRICT, RED
         let cases: [(&str, &str, &[CommunityId], [bool; 5]); 6] = [
             ("author", "police", &[], [true; 5]),
-            ("colleague", "police", &[], [true, false, true, true, false]),
+            ("colleague", "police", &[], [true, true, true, true, false]),
             ("guard", "mall", &[], [true, false, true, true, true]),
             ("manager", "mall", &[], [true, false, true, true, false]),
             ("stranger", "venue", &in_forum, [true, true, false, false, false]),
@@ -221,11 +228,21 @@ mod tests {
     }
 
     #[test]
-    fn only_the_source_lowers_a_marking() {
-        let (source, other) = (OrgId::from("police"), OrgId::from("mall"));
-        assert!(may_change_marking(Marking::Amber, Marking::Red, &source, &other));
-        assert!(!may_change_marking(Marking::Amber, Marking::Green, &source, &other));
-        assert!(may_change_marking(Marking::Amber, Marking::Green, &source, &source));
+    fn only_the_source_changes_a_marking() {
+        let principal = |role, org: &str| Principal {
+            user_id: "u".into(),
+            email: "u@example.org".into(),
+            org_id: org.into(),
+            role,
+            overseen_orgs: Vec::new(),
+            manages_org: false,
+            must_enrol_second_factor: false,
+        };
+        let source = OrgId::from("police");
+        assert!(may_change_marking(&principal(Role::Authority, "police"), &source));
+        assert!(!may_change_marking(&principal(Role::Viewer, "police"), &source), "a viewer writes nothing");
+        assert!(!may_change_marking(&principal(Role::Operator, "mall"), &source), "a recipient");
+        assert!(!may_change_marking(&principal(Role::Admin, "platform"), &source), "an administrator elsewhere");
     }
 
     #[test]

@@ -424,43 +424,20 @@ impl LibraryIndex {
         }
     }
 
-    /// Access and request filters: only passages, only what the caller may read, then tags,
+    /// Access and request filters: only passages, only documents the caller may read, then tags,
     /// language, dates and markings.
     fn filter(&self, q: &SearchQuery, access: &Access) -> Box<dyn Query> {
         let f = self.fields;
-        let ranks = |pred: &dyn Fn(Marking) -> bool| -> Vec<Term> {
-            Marking::ALL
-                .into_iter()
-                .filter(|m| pred(*m) && *m <= access.max_marking)
-                .map(|m| Term::from_field_u64(f.marking, m.rank()))
-                .collect()
-        };
-        let community = ranks(&|m| m <= Marking::Green);
-        let restricted = ranks(&|m| m > Marking::Green);
-        let mut readable: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Should, Box::new(TermSetQuery::new(community)))];
-        if !restricted.is_empty() {
-            match &access.orgs {
-                None => readable.push((Occur::Should, Box::new(TermSetQuery::new(restricted)))),
-                Some(orgs) if !orgs.is_empty() => {
-                    let own = orgs.iter().map(|o| Term::from_field_text(f.org, o));
-                    readable.push((
-                        Occur::Should,
-                        Box::new(BooleanQuery::new(vec![
-                            (Occur::Must, Box::new(TermSetQuery::new(restricted))),
-                            (Occur::Must, Box::new(TermSetQuery::new(own))),
-                        ])),
-                    ));
-                }
-                Some(_) => {}
-            }
-        }
-        let mut must: Vec<(Occur, Box<dyn Query>)> = vec![
-            (
+        let mut must: Vec<(Occur, Box<dyn Query>)> = vec![(
+            Occur::Must,
+            Box::new(TermQuery::new(Term::from_field_text(f.kind, KIND_PASSAGE), IndexRecordOption::Basic)),
+        )];
+        if let Some(documents) = access.readable() {
+            must.push((
                 Occur::Must,
-                Box::new(TermQuery::new(Term::from_field_text(f.kind, KIND_PASSAGE), IndexRecordOption::Basic)),
-            ),
-            (Occur::Must, Box::new(BooleanQuery::new(readable))),
-        ];
+                Box::new(TermSetQuery::new(documents.iter().map(|id| Term::from_field_text(f.doc_id, id)))),
+            ));
+        }
         if !q.tags.is_empty() {
             must.push((
                 Occur::Must,
@@ -651,22 +628,21 @@ mod tests {
     }
 
     #[test]
-    fn amber_passages_of_another_org_are_neither_returned_nor_counted() {
+    fn passages_outside_the_access_are_neither_returned_nor_counted() {
         let index = library();
         let q = SearchQuery::new("chiens détecteurs");
-        let a = index.search(&q, &Access { orgs: Some(vec!["org-a".into()]), max_marking: Marking::Red }).unwrap();
+        let a = index.search(&q, &Access::documents(["plan"])).unwrap();
         assert_eq!((ids(&a), a.total), (vec!["plan"], 1));
-        let b = index.search(&q, &Access { orgs: Some(vec!["org-b".into()]), max_marking: Marking::Amber }).unwrap();
+        let b = index.search(&q, &Access::documents(["plan", "secret"])).unwrap();
         assert_eq!(b.total, 2);
-        let b_green =
-            index.search(&q, &Access { orgs: Some(vec!["org-b".into()]), max_marking: Marking::Green }).unwrap();
-        assert_eq!(b_green.total, 1);
+        let none = index.search(&q, &Access::documents(Vec::<String>::new())).unwrap();
+        assert_eq!((none.results.len(), none.total), (0, 0));
     }
 
     #[test]
     fn filters_and_highlights() {
         let index = library();
-        let admin = Access { orgs: None, max_marking: Marking::Red };
+        let admin = Access::everything();
         let mut q = SearchQuery::new("securite");
         let r = index.search(&q, &admin).unwrap();
         assert_eq!(ids(&r), vec!["plan"]);
@@ -694,7 +670,7 @@ mod tests {
         }
         let index = LibraryIndex::open(dir.path()).unwrap();
         assert_eq!(index.passage_count().unwrap(), 2);
-        let access = Access::public();
+        let access = Access::everything();
         assert!(index.search(&SearchQuery::new("bornes"), &access).unwrap().results.is_empty());
         let r = index.search(&SearchQuery::new("barrières"), &access).unwrap();
         assert_eq!((r.results.len(), r.total), (1, 2), "near-duplicates collapse to one result");
@@ -713,12 +689,9 @@ mod tests {
             "# Guide\n\nDes chiens détecteurs d'explosifs sont employés aux entrées du public.",
         );
         index.commit().unwrap();
-        let plan =
-            index.search(&SearchQuery::new("arme blanche"), &Access::public()).unwrap().results[0].passage_id.clone();
-        let secret = index
-            .search(&SearchQuery::new("gare centrale"), &Access { orgs: None, max_marking: Marking::Red })
-            .unwrap()
-            .results[0]
+        let outsider = Access::documents(["plan", "guide"]);
+        let plan = index.search(&SearchQuery::new("arme blanche"), &outsider).unwrap().results[0].passage_id.clone();
+        let secret = index.search(&SearchQuery::new("gare centrale"), &Access::everything()).unwrap().results[0]
             .passage_id
             .clone();
         let refs = vec![secret.clone(), plan.clone()];
@@ -726,7 +699,7 @@ mod tests {
             .related(
                 "rien de commun",
                 &["employés aux entrées du public".to_owned(), "no passage says this".to_owned()],
-                &Access::public(),
+                &outsider,
                 1,
             )
             .unwrap();
@@ -736,13 +709,13 @@ mod tests {
             "a phrase of a passage references it in every installation"
         );
         let question = "Des « chiens détecteurs » d'explosifs sont-ils employés ?";
-        let outsider = index.related(question, &refs, &Access::public(), 5).unwrap();
-        let ids: Vec<&str> = outsider.iter().map(|h| h.passage_id.as_str()).collect();
+        let related = index.related(question, &refs, &outsider, 5).unwrap();
+        let ids: Vec<&str> = related.iter().map(|h| h.passage_id.as_str()).collect();
         assert_eq!(ids.first(), Some(&plan.as_str()), "references come first");
         assert!(!ids.contains(&secret.as_str()), "a hidden reference is left out");
-        let by_text: Vec<&str> = outsider[1..].iter().map(|h| h.document_id.as_str()).collect();
+        let by_text: Vec<&str> = related[1..].iter().map(|h| h.document_id.as_str()).collect();
         assert!(by_text.contains(&"guide"), "then the text finds the guide's dogs: {ids:?}");
-        let owner = Access { orgs: Some(vec!["org-b".into()]), max_marking: Marking::Red };
+        let owner = Access::documents(["plan", "guide", "secret"]);
         let ids: Vec<String> =
             index.related(question, &refs, &owner, 1).unwrap().into_iter().map(|h| h.passage_id).collect();
         assert_eq!(ids, vec![secret]);
@@ -752,7 +725,7 @@ mod tests {
     fn invalid_queries() {
         let index = library();
         for bad in ["", "\"open", "-- ..."] {
-            let r = index.search(&SearchQuery::new(bad), &Access::public());
+            let r = index.search(&SearchQuery::new(bad), &Access::everything());
             assert_eq!(r.map_err(|e| e.code().key()), Err("query_invalid"), "{bad}");
         }
     }

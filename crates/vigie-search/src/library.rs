@@ -145,13 +145,13 @@ mod tests {
             library.apply(&[doc("a", "# A\n\nLes bornes amovibles.")], 1).unwrap();
             library.apply(&[doc("a", "# A\n\nRien du tout.")], 1).unwrap();
             assert_eq!(library.passage_count().unwrap(), 1);
-            let hits = library.search(&SearchQuery::new("bornes"), &Access::public()).unwrap();
+            let hits = library.search(&SearchQuery::new("bornes"), &Access::everything()).unwrap();
             assert_eq!(hits.total, 1, "an apply at a generation already reached does nothing");
         }
         let library = SharedLibrary::open(Some(dir.path())).unwrap();
         assert_eq!(library.generation().unwrap(), 1);
         library.rebuild(&[doc("b", "# B\n\nLes barrières.")], 7).unwrap();
         assert_eq!((library.generation().unwrap(), library.passage_count().unwrap()), (7, 1));
-        assert!(library.search(&SearchQuery::new("bornes"), &Access::public()).unwrap().results.is_empty());
+        assert!(library.search(&SearchQuery::new("bornes"), &Access::everything()).unwrap().results.is_empty());
     }
 }

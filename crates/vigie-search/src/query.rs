@@ -1,4 +1,6 @@
 //! Search requests, the caller's access, and results.
+use std::collections::HashSet;
+
 use serde::Serialize;
 use time::Date;
 
@@ -40,25 +42,32 @@ impl SearchQuery {
     }
 }
 
-/// What the caller may read, resolved by the shell from the session. A passage is readable
-/// when its marking is at most `max_marking` and either it is TLP:CLEAR or TLP:GREEN
-/// (community-wide) or its document belongs to one of `orgs`.
+/// What the caller may read: the documents the TLP rule (`vigie_domain::sharing::may_read`)
+/// lets them read, decided by the application for each request. The index only applies it,
+/// so that the rule lives in one place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Access {
-    /// `None`: every organisation (administrators).
-    pub orgs: Option<Vec<String>>,
-    pub max_marking: Marking,
+    /// `None`: every document (the console's operator).
+    documents: Option<HashSet<String>>,
 }
 
 impl Access {
-    /// Anonymous readers: TLP:CLEAR only.
-    pub fn public() -> Self {
-        Access { orgs: Some(Vec::new()), max_marking: Marking::Clear }
+    pub fn everything() -> Self {
+        Access { documents: None }
     }
 
-    pub fn can_read(&self, owner_org: &str, marking: Marking) -> bool {
-        marking <= self.max_marking
-            && (marking <= Marking::Green || self.orgs.as_ref().is_none_or(|orgs| orgs.iter().any(|o| o == owner_org)))
+    /// Only the documents `ids`.
+    pub fn documents<I: Into<String>>(ids: impl IntoIterator<Item = I>) -> Self {
+        Access { documents: Some(ids.into_iter().map(Into::into).collect()) }
+    }
+
+    pub fn can_read(&self, document_id: &str) -> bool {
+        self.documents.as_ref().is_none_or(|ids| ids.contains(document_id))
+    }
+
+    /// The readable documents, `None` for all of them.
+    pub fn readable(&self) -> Option<&HashSet<String>> {
+        self.documents.as_ref()
     }
 }
 
@@ -144,14 +153,11 @@ mod tests {
     }
 
     #[test]
-    fn access_rules() {
-        let a = Access { orgs: Some(vec!["a".into()]), max_marking: Marking::Amber };
-        assert!(a.can_read("b", Marking::Clear) && a.can_read("b", Marking::Green));
-        assert!(a.can_read("a", Marking::Amber) && !a.can_read("b", Marking::Amber));
-        assert!(!a.can_read("a", Marking::Red));
-        assert!(!Access::public().can_read("x", Marking::Green));
-        let admin = Access { orgs: None, max_marking: Marking::Red };
-        assert!(admin.can_read("z", Marking::Red));
+    fn access_is_a_set_of_documents() {
+        let some = Access::documents(["a"]);
+        assert!(some.can_read("a") && !some.can_read("b"));
+        assert!(!Access::documents(Vec::<String>::new()).can_read("a"));
+        assert!(Access::everything().can_read("z"));
     }
 
     #[test]

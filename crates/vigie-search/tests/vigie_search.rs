@@ -25,8 +25,10 @@ fn index_of(docs: &[ParsedDocument]) -> LibraryIndex {
     LibraryIndex::in_ram_from(docs).unwrap()
 }
 
+/// A reader of every document: which documents a user reads is the application's decision
+/// (`vigie_domain::sharing::may_read`); the index only applies it.
 fn reader() -> Access {
-    Access { orgs: Some(vec!["org-a".into()]), max_marking: Marking::Red }
+    Access::everything()
 }
 
 fn search(index: &LibraryIndex, text: &str) -> SearchResults {
@@ -104,14 +106,13 @@ fn amber_document_of_org_b_is_never_returned_nor_counted_for_org_a() {
     let index = index_of(&docs);
     let q = SearchQuery { limit: 100, ..SearchQuery::new("chiens détecteurs d'explosifs dimanche gare") };
     let without = index_of(&docs[..docs.len() - 1]).search(&q, &reader()).unwrap();
-    let a = index.search(&q, &reader()).unwrap();
+    let org_a = Access::documents(docs[..docs.len() - 1].iter().map(|d| d.document.id.to_string()));
+    let a = index.search(&q, &org_a).unwrap();
     assert!(a.results.iter().all(|h| h.document_id != "note-gare"));
     assert_eq!(a.total, without.total, "counts must not reveal the hidden document");
-    let b = index.search(&q, &Access { orgs: Some(vec!["org-b".into()]), max_marking: Marking::Amber }).unwrap();
+    let b = index.search(&q, &reader()).unwrap();
     assert_eq!(b.results[0].document_id, "note-gare");
     assert_eq!(b.total, a.total + 1);
-    let public = index.search(&q, &Access::public()).unwrap();
-    assert!(public.results.iter().all(|h| h.marking == Marking::Clear));
 }
 
 #[test]

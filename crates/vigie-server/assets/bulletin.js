@@ -1,6 +1,6 @@
 // The compose form: sends the bulletin to the API as JSON (the same call as integrations)
 // and opens it; the API's checks (recipients for the marking, CAP values) say what is wrong.
-import { t, api, errorText } from "./vigie.js";
+import { t, api, errorText, recipients } from "./vigie.js";
 
 const form = document.getElementById("bulletin-form");
 if (form) form.addEventListener("submit", async (ev) => {
@@ -15,7 +15,6 @@ if (form) form.addEventListener("submit", async (ev) => {
     }
     return out;
   };
-  const checked = (name) => [...form.querySelectorAll(`input[name="${name}"]:checked`)].map((c) => c.value);
   const now = new Date();
   const expires = new Date(now.getTime() + Number(form.expires_days.value || 7) * 86400000);
   const body = {
@@ -23,7 +22,7 @@ if (form) form.addEventListener("submit", async (ev) => {
     text: texts("text"),
     instruction: texts("instruction"),
     marking: form.marking.value,
-    recipients: { communities: checked("community"), orgs: checked("org") },
+    recipients: recipients(form),
     urgency: form.urgency.value,
     severity: form.severity.value,
     certainty: form.certainty.value,

@@ -1,6 +1,6 @@
 // The report form, phone first: a report is sent to the API as JSON; without a network it is
 // kept on the device (IndexedDB) and sent when the network returns, as the assessment does.
-import { t, api, errorText, el } from "./vigie.js";
+import { t, api, errorText, el, recipients } from "./vigie.js";
 
 const db = new Promise((resolve, reject) => {
   const open = indexedDB.open("vigie-reports", 1);
@@ -78,7 +78,7 @@ if (form) {
       location: { lon, lat },
       text: form.text.value.trim(),
       marking: form.marking.value,
-      recipients: { orgs: [...form.querySelectorAll('input[name="org"]:checked')].map((c) => c.value) },
+      recipients: recipients(form),
     };
     const photos = [...form.photos.files];
     status.textContent = t("working");

@@ -1,6 +1,6 @@
 // The results of an assessment (bars per scenario, the 5×5 risk matrix, the protective
 // measures index against peers, what-if toggles, the action plan) and the dashboard.
-import { t, api, errorText, el } from "./vigie.js";
+import { t, api, errorText, el, recipients } from "./vigie.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const BAND_COLOURS = { low: "#1a9850", moderate: "#e6b400", medium: "#e6b400", high: "#f46d43", very_high: "#d73027", critical: "#a50026" };
@@ -435,7 +435,10 @@ function uploadForm(form) {
     const bytes = new Uint8Array(await file.arrayBuffer());
     let binary = "";
     for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    const body = { filename: file.name, content_base64: btoa(binary), language: form.language.value, marking: form.marking.value };
+    const body = {
+      filename: file.name, content_base64: btoa(binary), language: form.language.value, marking: form.marking.value,
+      recipients: recipients(form),
+    };
     if (form.title.value.trim()) body.title = form.title.value.trim();
     const r = await api("POST", "/api/v1/library/documents", body);
     if (!r.ok) { status.textContent = errorText(r); return; }

@@ -31,6 +31,12 @@ export async function api(method, url, body, contentType) {
 }
 
 // The message a person reads for a failed call.
+// The recipients ticked in a form's `recipients.html` fieldsets, as the API takes them.
+export function recipients(form) {
+  const checked = (name) => [...form.querySelectorAll(`input[name="${name}"]:checked`)].map((c) => c.value);
+  return { communities: checked("community"), orgs: checked("org"), users: checked("user") };
+}
+
 export function errorText(result) {
   if (result.status === 0) return t("offline");
   const err = result.data && result.data.error;

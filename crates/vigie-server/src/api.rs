@@ -48,6 +48,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/library/documents"),
     ("post", "/api/v1/library/documents"),
     ("get", "/api/v1/library/documents/{id}"),
+    ("post", "/api/v1/library/documents/{id}/marking"),
     ("get", "/api/v1/library/passages/{id}"),
     ("get", "/api/v1/library/duplicates"),
     ("get", "/api/v1/library/related"),
@@ -86,6 +87,7 @@ pub fn routes() -> Router<AppState> {
             get(crate::library::list_documents).post(crate::library::upload).layer(crate::library::upload_body_limit()),
         )
         .route("/api/v1/library/documents/{id}", get(crate::library::get_document))
+        .route("/api/v1/library/documents/{id}/marking", post(crate::library::change_marking))
         .route("/api/v1/library/passages/{id}", get(crate::library::get_passage))
         .route("/api/v1/library/duplicates", get(crate::library::duplicates))
         .route("/api/v1/library/related", get(crate::library::related))

@@ -16,6 +16,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery};
 use vigie_app::assessments::lang_of;
+use vigie_app::marking::MarkingChange;
 
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/bulletins"),
@@ -23,6 +24,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/bulletins/{id}"),
     ("post", "/api/v1/bulletins/{id}/ack"),
     ("get", "/api/v1/bulletins/{id}/receipts"),
+    ("post", "/api/v1/bulletins/{id}/marking"),
     ("get", "/api/v1/inbox"),
 ];
 
@@ -32,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/bulletins/{id}", get(show))
         .route("/api/v1/bulletins/{id}/ack", post(acknowledge))
         .route("/api/v1/bulletins/{id}/receipts", get(receipts))
+        .route("/api/v1/bulletins/{id}/marking", post(change_marking))
         .route("/api/v1/inbox", get(inbox))
 }
 
@@ -87,6 +90,15 @@ async fn receipts(
 ) -> Result<Json<Value>, ApiError> {
     let items: Vec<Value> = state.app.bulletin_receipts(&caller, &id).await?.iter().map(Receipt::to_json).collect();
     Ok(Json(json!({ "items": items })))
+}
+
+async fn change_marking(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<BulletinId>,
+    ApiJson(change): ApiJson<MarkingChange>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(state.app.change_bulletin_marking(&caller, &id, change).await?.to_json()))
 }
 
 async fn inbox(State(state): State<AppState>, Caller(caller): Caller) -> Result<Json<Value>, ApiError> {

@@ -53,6 +53,15 @@ pub async fn get_document(
     Ok(Json(state.app.library_document(&caller, &id).await?))
 }
 
+pub async fn change_marking(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    UrlPath(id): UrlPath<DocumentId>,
+    ApiJson(change): ApiJson<vigie_app::marking::MarkingChange>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(state.app.change_document_marking(&caller, &id, change).await?))
+}
+
 pub async fn get_passage(
     State(state): State<AppState>,
     Caller(caller): Caller,
@@ -80,6 +89,9 @@ pub struct UploadBody {
     source: Option<String>,
     date: Option<String>,
     org_id: Option<OrgId>,
+    /// `{"communities", "orgs", "users"}`: who reads it under its marking.
+    #[serde(default)]
+    recipients: vigie_domain::sharing::Recipients,
 }
 
 pub async fn upload(
@@ -97,6 +109,7 @@ pub async fn upload(
         source: body.source,
         date: body.date,
         org_id: body.org_id,
+        recipients: body.recipients,
     };
     let uploaded = state.app.upload_document(&caller, upload).await?;
     let status = if uploaded.created { StatusCode::CREATED } else { StatusCode::OK };

@@ -8,7 +8,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use vigie_domain::bulletin::RecipientsRequest;
 use vigie_domain::report::{FieldReport, ReportDraft};
 use vigie_domain::sharing::{Marking, Recipients};
 use vigie_domain::{DomainError, ReportId, SiteId};
@@ -28,6 +27,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/field-reports"),
     ("get", "/api/v1/field-reports/{id}"),
     ("patch", "/api/v1/field-reports/{id}"),
+    ("post", "/api/v1/field-reports/{id}/marking"),
     ("post", "/api/v1/field-reports/{id}/photos"),
     ("get", "/api/v1/field-reports/{id}/photos/{photo}"),
     ("get", "/api/v1/cases"),
@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/field-reports", get(list).post(file))
         .route("/api/v1/field-reports/{id}", get(show).patch(triage))
+        .route("/api/v1/field-reports/{id}/marking", axum::routing::post(change_marking))
         .route(
             "/api/v1/field-reports/{id}/photos",
             axum::routing::post(add_photo).layer(axum::extract::DefaultBodyLimit::max(MAX_PHOTO_BYTES)),
@@ -65,7 +66,7 @@ struct ReportBody {
     text: String,
     marking: String,
     #[serde(default)]
-    recipients: RecipientsRequest,
+    recipients: Recipients,
 }
 
 impl ReportBody {
@@ -78,11 +79,7 @@ impl ReportBody {
             site_id: self.site_id,
             text: self.text,
             marking: Marking::parse(&self.marking)?,
-            recipients: Recipients {
-                communities: self.recipients.communities,
-                orgs: self.recipients.orgs,
-                users: self.recipients.users,
-            },
+            recipients: self.recipients,
         })
     }
 }
@@ -95,6 +92,15 @@ async fn file(
     let report = state.app.file_report(&caller, body.into_draft()?).await?;
     let location = format!("/api/v1/field-reports/{}", report.id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(report.to_json())).into_response())
+}
+
+async fn change_marking(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<ReportId>,
+    ApiJson(change): ApiJson<vigie_app::marking::MarkingChange>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(state.app.change_report_marking(&caller, &id, change).await?.to_json()))
 }
 
 async fn list(State(state): State<AppState>, Caller(caller): Caller) -> Result<Json<Value>, ApiError> {

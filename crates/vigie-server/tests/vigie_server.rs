@@ -953,6 +953,81 @@ async fn library_search_never_shows_or_counts_another_organisations_amber_passag
 }
 
 #[tokio::test]
+async fn library_documents_follow_the_tlp_rule_and_only_their_source_changes_it() {
+    for world in library_worlds().await {
+        let (_, me) = world.call("GET", "/api/v1/me", Some(&world.officer), None).await;
+        // RED to the city's officer alone: neither the officer's colleagues nor anyone else.
+        let mut red = upload("note-rouge.md", AMBER_TEXT, "TLP:RED");
+        red["recipients"] = json!({"users": [me["user_id"]]});
+        let (status, note) = post_document(&world, &world.operator, red).await;
+        assert_eq!(status, StatusCode::CREATED, "{note}");
+        let url = format!("/api/v1/library/documents/{}", note["document_id"].as_str().unwrap());
+        for (who, can) in
+            [(&world.officer, true), (&world.viewer, false), (&world.admin, false), (&world.stranger, false)]
+        {
+            let (status, _) = world.call("GET", &url, Some(who), None).await;
+            assert_eq!(status == StatusCode::OK, can, "{status}");
+            let (_, found) = world.call("GET", "/api/v1/library/search?q=relève", Some(who), None).await;
+            assert_eq!(found["total"].as_u64(), Some(u64::from(can)), "{found}");
+        }
+        // RED without a named person, GREEN without a community: refused, nothing stored.
+        let (status, body) = post_document(&world, &world.operator, upload("x.md", CLEAR_TEXT, "TLP:RED")).await;
+        assert_eq!(
+            (status, body["error"]["details"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("recipients"))
+        );
+        let (status, _) = post_document(&world, &world.operator, upload("y.md", CLEAR_TEXT, "TLP:GREEN")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+        // The officer reads it but is not its source: no change. The market lowers it to
+        // CLEAR: everyone reads it, and the audit log says it was lowered.
+        let lower = json!({"marking": "TLP:CLEAR"});
+        let (status, _) =
+            world.call("POST", &format!("{url}/marking"), Some(&world.officer), Some(lower.clone())).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (status, _) =
+            world.call("POST", &format!("{url}/marking"), Some(&world.stranger), Some(lower.clone())).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "a reader who may not see it learns nothing");
+        let (status, lowered) = world.call("POST", &format!("{url}/marking"), Some(&world.operator), Some(lower)).await;
+        assert_eq!(
+            (status, lowered["marking"].as_str(), lowered["version"].as_i64()),
+            (StatusCode::OK, Some("TLP:CLEAR"), Some(2))
+        );
+        let (_, found) = world.call("GET", "/api/v1/library/search?q=relève", Some(&world.stranger), None).await;
+        assert_eq!(found["total"].as_u64(), Some(1), "{found}");
+        let entries = world.store.audit_entries().await.unwrap();
+        let change = entries.iter().rev().find(|e| e.record.action == "library.ingest").unwrap();
+        assert_eq!(
+            (&change.record.details["previous_marking"], &change.record.details["lowered"]),
+            (&json!("TLP:RED"), &json!(true))
+        );
+
+        // The same for a bulletin: the city raises its AMBER bulletin to RED for its officer,
+        // and the market it was sent to stops reading it.
+        let market = world.store.org_by_name("Market Operator").await.unwrap().unwrap().id;
+        let (_, bulletin) = world
+            .call(
+                "POST",
+                "/api/v1/bulletins",
+                Some(&world.officer),
+                Some(bulletin_body("TLP:AMBER", json!({"orgs": [market]}))),
+            )
+            .await;
+        let bulletin_url = format!("/api/v1/bulletins/{}", bulletin["id"].as_str().unwrap());
+        assert_eq!(world.call("GET", &bulletin_url, Some(&world.operator), None).await.0, StatusCode::OK);
+        let raise = json!({"marking": "TLP:RED", "recipients": {"users": [me["user_id"]]}});
+        let (status, raised) =
+            world.call("POST", &format!("{bulletin_url}/marking"), Some(&world.officer), Some(raise)).await;
+        assert_eq!((status, raised["marking"].as_str()), (StatusCode::OK, Some("TLP:RED")), "{raised}");
+        assert_eq!(world.call("GET", &bulletin_url, Some(&world.operator), None).await.0, StatusCode::NOT_FOUND);
+        let entries = world.store.audit_entries().await.unwrap();
+        let change = entries.iter().rev().find(|e| e.record.action == "bulletin.marking").unwrap();
+        assert_eq!(change.record.details["lowered"], json!(false));
+        assert_eq!(change.record.details["from"], json!("TLP:AMBER"));
+    }
+}
+
+#[tokio::test]
 async fn library_uploads_are_checked_and_duplicates_collapse() {
     for world in library_worlds().await {
         let (status, body) = post_document(&world, &world.viewer, upload("a.md", CLEAR_TEXT, "TLP:CLEAR")).await;
@@ -1333,8 +1408,46 @@ fn draw_recipients(
     }
 }
 
+/// An object of a generated world as written: who wrote it, its marking and recipients.
+struct Written<Id> {
+    id: Id,
+    author: vigie_domain::UserId,
+    author_org: OrgId,
+    marking: vigie_domain::sharing::Marking,
+    recipients: vigie_domain::sharing::Recipients,
+}
+
+/// Whether `person`, whose organisation is a member of `communities`, may read `object`: the
+/// standard's table, written out here on purpose (an oracle that called the rule under test
+/// could not catch a fault in it). Naming a community under AMBER names its member
+/// organisations of the moment (nobody joins after the objects here), naming a person names
+/// their organisation.
+fn tlp_table<Id>(
+    person: &vigie_domain::access::Principal,
+    communities: &[vigie_domain::CommunityId],
+    people: &[vigie_domain::access::Principal],
+    object: &Written<Id>,
+) -> bool {
+    use vigie_domain::sharing::Marking;
+    let r = &object.recipients;
+    object.author == person.user_id
+        || match object.marking {
+            Marking::Clear => true,
+            Marking::Green => {
+                object.author_org == person.org_id || r.communities.iter().any(|c| communities.contains(c))
+            }
+            Marking::Amber | Marking::AmberStrict => {
+                object.author_org == person.org_id
+                    || r.orgs.contains(&person.org_id)
+                    || r.communities.iter().any(|c| communities.contains(c))
+                    || people.iter().any(|p| p.org_id == person.org_id && r.users.contains(&p.user_id))
+            }
+            Marking::Red => r.users.contains(&person.user_id),
+        }
+}
+
 #[tokio::test]
-async fn generated_worlds_leak_no_bulletin_or_report() {
+async fn generated_worlds_leak_no_bulletin_report_or_document() {
     use std::collections::{BTreeMap, BTreeSet};
 
     use rand::{Rng, SeedableRng};
@@ -1343,7 +1456,8 @@ async fn generated_worlds_leak_no_bulletin_or_report() {
     use vigie_domain::sharing::Marking;
 
     for (store, _dir) in stores().await {
-        let app = vigie_app::App::new(store.clone(), vigie_app::Settings::default());
+        let app = vigie_app::App::new(store.clone(), vigie_app::Settings::default())
+            .with_library(vigie_app::library::open(store.as_ref(), None).await.unwrap());
         for seed in [0x5eed_u64, 0xfeed_beef, 0x1234_5678_9abc] {
             let mut draw = rand::rngs::StdRng::seed_from_u64(seed);
             let mut orgs = Vec::new();
@@ -1432,9 +1546,13 @@ async fn generated_worlds_leak_no_bulletin_or_report() {
                     expires_ms: None,
                 };
                 match app.send_bulletin(author, draft).await {
-                    Ok(bulletin) => {
-                        sent.push((bulletin.id, author.user_id.clone(), author.org_id.clone(), marking, recipients))
-                    }
+                    Ok(bulletin) => sent.push(Written {
+                        id: bulletin.id,
+                        author: author.user_id.clone(),
+                        author_org: author.org_id.clone(),
+                        marking,
+                        recipients,
+                    }),
                     // GREEN from an organisation in no community: refused, nothing to read.
                     Err(err) => assert!(marking == Marking::Green && theirs.is_empty(), "{err:?}"),
                 }
@@ -1446,26 +1564,9 @@ async fn generated_worlds_leak_no_bulletin_or_report() {
                     members.get(&person.org_id).map(|c| c.iter().cloned().collect()).unwrap_or_default();
                 let listed: BTreeSet<String> =
                     app.bulletins(person).await.unwrap().into_iter().map(|b| b.id.to_string()).collect();
-                for (id, author, author_org, marking, recipients) in &sent {
-                    // The standard's table, written out here on purpose: an oracle that called
-                    // the rule under test could not catch a fault in it.
-                    let expected = *author == person.user_id
-                        || match marking {
-                            Marking::Clear => true,
-                            Marking::Green => recipients.communities.iter().any(|c| communities.contains(c)),
-                            // Naming a community under AMBER names its member organisations of
-                            // the moment (nobody joins after the bulletins here), naming a
-                            // person names their organisation.
-                            Marking::Amber | Marking::AmberStrict => {
-                                *author_org == person.org_id
-                                    || recipients.orgs.contains(&person.org_id)
-                                    || recipients.communities.iter().any(|c| communities.contains(c))
-                                    || people
-                                        .iter()
-                                        .any(|p| p.org_id == person.org_id && recipients.users.contains(&p.user_id))
-                            }
-                            Marking::Red => recipients.users.contains(&person.user_id),
-                        };
+                for written in &sent {
+                    let (id, marking) = (&written.id, written.marking);
+                    let expected = tlp_table(person, &communities, &people, written);
                     allowed_total += usize::from(expected);
                     let read = app.bulletin(person, id).await;
                     assert_eq!(read.is_ok(), expected, "{} reading {} {id}", person.email, marking.label());
@@ -1517,9 +1618,13 @@ async fn generated_worlds_leak_no_bulletin_or_report() {
                     recipients: recipients.clone(),
                 };
                 match app.file_report(author, draft).await {
-                    Ok(report) => {
-                        filed.push((report.id, author.user_id.clone(), author.org_id.clone(), marking, recipients))
-                    }
+                    Ok(report) => filed.push(Written {
+                        id: report.id,
+                        author: author.user_id.clone(),
+                        author_org: author.org_id.clone(),
+                        marking,
+                        recipients,
+                    }),
                     Err(err) => assert!(marking == Marking::Green && recipients.communities.is_empty(), "{err:?}"),
                 }
             }
@@ -1528,20 +1633,83 @@ async fn generated_worlds_leak_no_bulletin_or_report() {
                     members.get(&person.org_id).map(|c| c.iter().cloned().collect()).unwrap_or_default();
                 let listed: BTreeSet<String> =
                     app.reports(person).await.unwrap().into_iter().map(|r| r.id.to_string()).collect();
-                for (id, author, author_org, marking, recipients) in &filed {
-                    let expected = *author == person.user_id
-                        || match marking {
-                            Marking::Clear => true,
-                            Marking::Green => recipients.communities.iter().any(|c| communities.contains(c)),
-                            Marking::Amber | Marking::AmberStrict => {
-                                *author_org == person.org_id || recipients.orgs.contains(&person.org_id)
-                            }
-                            Marking::Red => recipients.users.contains(&person.user_id),
-                        };
+                for written in &filed {
+                    let (id, marking) = (&written.id, written.marking);
+                    let expected = tlp_table(person, &communities, &people, written);
                     let read = app.report(person, id).await;
                     assert_eq!(read.is_ok(), expected, "{} reading report {} {id}", person.email, marking.label());
                     assert_eq!(listed.contains(id.as_str()), expected, "{} listing report {id}", person.email);
                 }
+            }
+
+            // Library documents of every marking: the list, the read and the search (its hits
+            // and its count) agree with the rule too.
+            let mut shelved = Vec::new();
+            for i in 0..12 {
+                let author = reporters[draw.random_range(0..reporters.len())];
+                let theirs: Vec<CommunityId> =
+                    members.get(&author.org_id).map(|c| c.iter().cloned().collect()).unwrap_or_default();
+                let marking = Marking::ALL[draw.random_range(0..5)];
+                let mut recipients = draw_recipients(&mut draw, &orgs, &people, &theirs);
+                if recipients.users.is_empty() {
+                    recipients.users.push(people[draw.random_range(0..people.len())].user_id.clone());
+                }
+                use base64::Engine;
+                let text = format!("# Note {i}\n\nConsigne de vigilance {seed} numéro {i} pour le site.");
+                let upload = vigie_app::library::Upload {
+                    filename: format!("note-{i}.md"),
+                    content_base64: base64::engine::general_purpose::STANDARD.encode(text),
+                    marking: Some(marking.label().to_owned()),
+                    recipients: recipients.clone(),
+                    ..Default::default()
+                };
+                match app.upload_document(author, upload).await {
+                    Ok(uploaded) => shelved.push(Written {
+                        id: vigie_domain::DocumentId::new(uploaded.report["document_id"].as_str().unwrap()),
+                        author: author.user_id.clone(),
+                        author_org: author.org_id.clone(),
+                        marking,
+                        recipients,
+                    }),
+                    Err(err) => assert!(marking == Marking::Green && recipients.communities.is_empty(), "{err:?}"),
+                }
+            }
+            for person in &people {
+                let communities: Vec<CommunityId> =
+                    members.get(&person.org_id).map(|c| c.iter().cloned().collect()).unwrap_or_default();
+                let listed: BTreeSet<String> = app
+                    .library_document_list(person)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|d| d.document.id.to_string())
+                    .collect();
+                let request = vigie_app::library::SearchRequest {
+                    q: format!("\"vigilance {seed}\""),
+                    limit: Some(100),
+                    ..Default::default()
+                };
+                let found = app.search_library(person, &request).await.unwrap();
+                let hits: BTreeSet<String> = found["results"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|h| h["document_id"].as_str().unwrap().to_owned())
+                    .collect();
+                let mut expected_total = 0;
+                for written in &shelved {
+                    let id = &written.id;
+                    let expected = tlp_table(person, &communities, &people, written);
+                    expected_total += usize::from(expected);
+                    let read = app.library_document(person, id).await;
+                    assert_eq!(read.is_ok(), expected, "{} reading document {id}", person.email);
+                    assert_eq!(listed.contains(id.as_str()), expected, "{} listing document {id}", person.email);
+                    // Near-duplicates collapse into one hit: a hit must be readable, not every
+                    // readable note a hit.
+                    assert!(expected || !hits.contains(id.as_str()), "{} finding document {id}", person.email);
+                }
+                // Only this world's notes say its seed: the count is theirs alone.
+                assert_eq!(found["total"].as_u64(), Some(expected_total as u64), "{} search count", person.email);
             }
         }
     }

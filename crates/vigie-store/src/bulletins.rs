@@ -30,6 +30,36 @@ struct Body {
     response_type: String,
 }
 
+/// A receipt, delivered at `at_ms`, for each of `orgs` that has none yet.
+pub(crate) async fn insert_receipts<DB>(
+    tx: &mut sqlx::Transaction<'_, DB>,
+    bulletin: &BulletinId,
+    at_ms: i64,
+    orgs: &[OrgId],
+) -> Result<()>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'n> &'n str: Encode<'n, DB> + Type<DB>,
+    i64: Value<DB>,
+{
+    // Many rows per statement: a bulletin to a large community has thousands of receipts.
+    for chunk in orgs.chunks(300) {
+        let rows: Vec<String> = (0..chunk.len()).map(|i| format!("($1, $2, ${})", i + 3)).collect();
+        let sql = format!(
+            "INSERT INTO bulletin_receipts (bulletin_id, delivered_at, org_id) VALUES {} ON CONFLICT DO NOTHING",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(bulletin.as_str()).bind(at_ms);
+        for org in chunk {
+            query = query.bind(org.as_str());
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 pub trait BulletinStore: Send + Sync {
     /// Stores a bulletin with its recipients, a receipt, delivered now, for each of
@@ -119,19 +149,7 @@ where
         .execute(&mut *tx)
         .await?;
         recipients::insert(&mut tx, "bulletin_recipients", "bulletin_id", bulletin.id.as_str(), &d.recipients).await?;
-        // Many rows per statement: a bulletin to a large community has thousands of receipts.
-        for chunk in receipt_orgs.chunks(300) {
-            let rows: Vec<String> = (0..chunk.len()).map(|i| format!("($1, $2, ${})", i + 3)).collect();
-            let sql = format!(
-                "INSERT INTO bulletin_receipts (bulletin_id, delivered_at, org_id) VALUES {} ON CONFLICT DO NOTHING",
-                rows.join(", ")
-            );
-            let mut query = sqlx::query(&sql).bind(bulletin.id.as_str()).bind(ctx.at_ms);
-            for org in chunk {
-                query = query.bind(org.as_str());
-            }
-            query.execute(&mut *tx).await?;
-        }
+        insert_receipts(&mut tx, &bulletin.id, ctx.at_ms, receipt_orgs).await?;
         crate::outbox::enqueue(&mut tx, ctx.at_ms, Some(&bulletin.id), notifications).await?;
         // The text may be TLP:RED: the audit log keeps what was sent and to whom, not what it says.
         Sql::<DB>::audit(

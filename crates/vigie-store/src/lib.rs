@@ -10,6 +10,7 @@ mod audit;
 mod bulletins;
 mod communities;
 mod library;
+mod marking;
 mod model;
 mod outbox;
 mod postgres;
@@ -28,6 +29,7 @@ pub use audit::{AuditFilter, AuditStore};
 pub use bulletins::BulletinStore;
 pub use communities::CommunityStore;
 pub use library::{IngestStatus, LibraryChanges, LibraryIngest, LibraryStore, StoredDocument};
+pub use marking::{MarkedObject, MarkingStore};
 pub use model::*;
 pub use outbox::{Attempt, Channel, Delivery, NewDelivery, OutboxStore, Webhook};
 pub use postgres::PgStore;
@@ -117,6 +119,7 @@ pub trait Store:
     + ReportStore
     + ThreatLevelStore
     + OutboxStore
+    + MarkingStore
     + AuditStore
     + Send
     + Sync
@@ -137,6 +140,7 @@ where
         + ReportStore
         + ThreatLevelStore
         + OutboxStore
+        + MarkingStore
         + AuditStore,
 {
     fn backend(&self) -> &'static str {

@@ -7,9 +7,10 @@
 //! knows which generation it holds can catch up with [`LibraryStore::library_changes`].
 use serde::Serialize;
 use sqlx::{ColumnIndex, Database, Encode, Executor, IntoArguments, Row as _, Type};
-use vigie_domain::library::{Document, DocumentVersion, ParsedDocument, Passage};
-use vigie_domain::{DocumentId, PassageId};
+use vigie_domain::library::{Document, DocumentVersion, Marking, ParsedDocument, Passage};
+use vigie_domain::{DocumentId, PassageId, UserId};
 
+use crate::recipients::{self, Addressed};
 use crate::sql::{Backend, Sql, Value, corrupt};
 use crate::{Result, StoreError, WriteContext};
 
@@ -39,6 +40,8 @@ pub struct LibraryIngest {
 pub struct StoredDocument {
     #[serde(flatten)]
     pub document: Document,
+    /// Who first added it (a user id, or `cli`): the author the TLP rule names.
+    pub author_id: UserId,
     pub version: i64,
     #[serde(skip)]
     pub content: DocumentVersion,
@@ -98,7 +101,7 @@ fn same(stored: &StoredDocument, parsed: &ParsedDocument) -> bool {
     stored.document == parsed.document && stored.content.content_hash == parsed.version.content_hash
 }
 
-const DOCUMENT_COLUMNS: &str = "id, org_id, title, language, source, doc_date, tags, marking, version, content_hash, format, filename, char_count, signature, created_at, updated_at";
+const DOCUMENT_COLUMNS: &str = "id, org_id, author_id, title, language, source, doc_date, tags, marking, version, content_hash, format, filename, char_count, signature, created_at, updated_at";
 
 const CURRENT_PASSAGES: &str = "SELECT p.id, p.document_id, p.ordinal, p.heading_path, p.kind, p.text FROM library_passages p JOIN library_documents d ON d.id = p.document_id AND d.version = p.version";
 
@@ -132,6 +135,8 @@ where
             tags: from_json("document tags", &row.try_get::<String, _>("tags")?)?,
             marking: vigie_domain::library::Marking::parse(&row.try_get::<String, _>("marking")?)
                 .map_err(|e| corrupt("document marking", e))?,
+            // Filled in by `recipients::attach`, from their own table.
+            recipients: vigie_domain::sharing::Recipients::default(),
         };
         let content = DocumentVersion {
             document_id: id,
@@ -144,6 +149,7 @@ where
         };
         Ok(StoredDocument {
             document,
+            author_id: row.try_get::<String, _>("author_id")?.into(),
             version: row.try_get("version")?,
             content,
             created_at_ms: row.try_get("created_at")?,
@@ -187,7 +193,12 @@ where
             .bind(doc.id.as_str())
             .fetch_optional(&mut *tx)
             .await?;
-        let stored = row.as_ref().map(Sql::<DB>::stored_document_from_row).transpose()?;
+        let mut stored = row.as_ref().map(Sql::<DB>::stored_document_from_row).transpose()?;
+        if let Some(stored) = &mut stored {
+            let (table, id_column) = <StoredDocument as Addressed>::TABLE;
+            let mut found = recipients::load::<DB>(&mut tx, table, id_column, &[doc.id.as_str()]).await?;
+            stored.document.recipients = found.remove(doc.id.as_str()).unwrap_or_default();
+        }
         if stored.as_ref().is_some_and(|s| s.document.org_id != doc.org_id) {
             return Err(StoreError::Conflict(format!(
                 "the document id '{}' is taken by another organisation's document",
@@ -214,7 +225,7 @@ where
                 let sql = if stored.is_some() {
                     "UPDATE library_documents SET org_id = $2, title = $3, language = $4, source = $5, doc_date = $6, tags = $7, marking = $8, version = $9, content_hash = $10, format = $11, filename = $12, char_count = $13, signature = $14, generation = $15, updated_at = $16 WHERE id = $1"
                 } else {
-                    "INSERT INTO library_documents (id, org_id, title, language, source, doc_date, tags, marking, version, content_hash, format, filename, char_count, signature, generation, updated_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)"
+                    "INSERT INTO library_documents (id, org_id, title, language, source, doc_date, tags, marking, version, content_hash, format, filename, char_count, signature, generation, updated_at, created_at, author_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17)"
                 };
                 sqlx::query(sql)
                     .bind(doc.id.as_str())
@@ -233,8 +244,15 @@ where
                     .bind(&signature)
                     .bind(generation)
                     .bind(ctx.at_ms)
+                    .bind(&ctx.actor)
                     .execute(&mut *tx)
                     .await?;
+                let (table, id_column) = <StoredDocument as Addressed>::TABLE;
+                sqlx::query(&format!("DELETE FROM {table} WHERE {id_column} = $1"))
+                    .bind(doc.id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                recipients::insert(&mut tx, table, id_column, doc.id.as_str(), &doc.recipients).await?;
                 sqlx::query("INSERT INTO library_versions (document_id, version, content_hash, metadata, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6)")
                     .bind(doc.id.as_str())
                     .bind(version)
@@ -263,9 +281,12 @@ where
                 (if stored.is_some() { IngestStatus::Updated } else { IngestStatus::Created }, version, generation)
             }
         };
+        // A changed marking is said, and a lowered one flagged: it widens who reads.
+        let previous_marking = stored.as_ref().map(|s| s.document.marking).filter(|m| *m != doc.marking);
         // Metadata only: a TLP:RED document's text never reaches the audit log.
         let details = serde_json::json!({
-            "org_id": doc.org_id, "title": doc.title, "marking": doc.marking.label(), "version": version,
+            "previous_marking": previous_marking.map(Marking::label), "lowered": previous_marking.is_some_and(|m| m > doc.marking),
+            "org_id": doc.org_id, "title": doc.title, "marking": doc.marking.label(), "recipients": doc.recipients, "version": version,
             "status": status, "content_hash": parsed.version.content_hash, "filename": parsed.version.filename, "passages": parsed.passages.len(),
         });
         Sql::<DB>::audit(&mut tx, ctx, "library.ingest", "library_document", Some(&doc.id), details).await?;
@@ -278,14 +299,19 @@ where
             .bind(id.as_str())
             .fetch_optional(self.pool())
             .await?;
-        row.as_ref().map(Sql::<DB>::stored_document_from_row).transpose()
+        let mut found: Vec<StoredDocument> =
+            row.as_ref().map(Sql::<DB>::stored_document_from_row).transpose()?.into_iter().collect();
+        recipients::attach(self, &mut found).await?;
+        Ok(found.pop())
     }
 
     async fn list_library_documents(&self) -> Result<Vec<StoredDocument>> {
         let rows = sqlx::query(&format!("SELECT {DOCUMENT_COLUMNS} FROM library_documents ORDER BY title, id"))
             .fetch_all(self.pool())
             .await?;
-        rows.iter().map(Sql::<DB>::stored_document_from_row).collect()
+        let mut found = rows.iter().map(Sql::<DB>::stored_document_from_row).collect::<Result<Vec<_>>>()?;
+        recipients::attach(self, &mut found).await?;
+        Ok(found)
     }
 
     async fn library_passages(&self, document_id: &DocumentId) -> Result<Vec<Passage>> {
@@ -330,14 +356,15 @@ where
             let p = Sql::<DB>::passage_from_row(row)?;
             by_document.entry(p.document_id.clone()).or_default().push(p);
         }
-        let documents = rows
-            .iter()
-            .map(|row| {
-                let stored = Sql::<DB>::stored_document_from_row(row)?;
+        let mut stored = rows.iter().map(Sql::<DB>::stored_document_from_row).collect::<Result<Vec<_>>>()?;
+        recipients::attach(self, &mut stored).await?;
+        let documents = stored
+            .into_iter()
+            .map(|stored| {
                 let passages = by_document.remove(&stored.document.id).unwrap_or_default();
-                Ok(ParsedDocument { document: stored.document, version: stored.content, passages })
+                ParsedDocument { document: stored.document, version: stored.content, passages }
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect();
         Ok(LibraryChanges { generation, documents })
     }
 }

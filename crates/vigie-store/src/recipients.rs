@@ -1,5 +1,6 @@
 //! Who a shared object is addressed to, one row per named community, organisation or user,
-//! in a table per kind of object (`bulletin_recipients`, `field_report_recipients`): what the
+//! in a table per kind of object (`bulletin_recipients`, `field_report_recipients`,
+//! `library_document_recipients`): what the
 //! TLP rule reads, and what narrows a reader's candidates in SQL.
 use std::collections::HashMap;
 
@@ -44,10 +45,15 @@ where
     Ok(())
 }
 
-/// The recipients of the objects `ids`, with one query.
-async fn load<B, DB>(store: &B, table: &str, id_column: &str, ids: &[&str]) -> Result<HashMap<String, Recipients>>
+/// The recipients of the objects `ids`, with one query on `conn` (a pooled connection, or a
+/// transaction's when the caller compares them with what it is about to write).
+pub(crate) async fn load<DB>(
+    conn: &mut DB::Connection,
+    table: &str,
+    id_column: &str,
+    ids: &[&str],
+) -> Result<HashMap<String, Recipients>>
 where
-    B: Backend<Db = DB>,
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
@@ -58,15 +64,16 @@ where
     if ids.is_empty() {
         return Ok(all);
     }
-    let mut qb = QueryBuilder::<DB>::new(format!(
-        "SELECT {id_column} AS object_id, kind, ref FROM {table} WHERE {id_column} IN ("
-    ));
-    let mut list = qb.separated(", ");
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT {id_column} AS object_id, kind, ref FROM {table} WHERE {id_column} IN ({}) ORDER BY kind, ref",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
     for id in ids {
-        list.push_bind(*id);
+        query = query.bind(*id);
     }
-    list.push_unseparated(") ORDER BY kind, ref");
-    for row in store.fetch_built(qb).await? {
+    for row in query.fetch_all(&mut *conn).await? {
         let (id, kind, reference): (String, String, String) =
             (row.try_get("object_id")?, row.try_get("kind")?, row.try_get("ref")?);
         let to = all.entry(id).or_default();
@@ -97,6 +104,16 @@ impl Addressed for Bulletin {
     }
 }
 
+impl Addressed for crate::StoredDocument {
+    const TABLE: (&'static str, &'static str) = ("library_document_recipients", "document_id");
+    fn object_id(&self) -> &str {
+        self.document.id.as_str()
+    }
+    fn recipients_mut(&mut self) -> &mut Recipients {
+        &mut self.document.recipients
+    }
+}
+
 impl Addressed for FieldReport {
     const TABLE: (&'static str, &'static str) = ("field_report_recipients", "report_id");
     fn object_id(&self) -> &str {
@@ -120,7 +137,8 @@ where
     let ids: Vec<String> = objects.iter().map(|o| o.object_id().to_owned()).collect();
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
     let (table, id_column) = T::TABLE;
-    let mut all = load(store, table, id_column, &ids).await?;
+    let mut conn = store.pool().acquire().await?;
+    let mut all = load::<DB>(&mut conn, table, id_column, &ids).await?;
     for object in objects.iter_mut() {
         let found = all.remove(object.object_id()).unwrap_or_default();
         *object.recipients_mut() = found;

@@ -32,6 +32,7 @@ pub struct IngestOptions {
     pub tags: Vec<String>,
     /// TLP:CLEAR unless told otherwise: the library's documents are public by default.
     pub marking: Marking,
+    pub recipients: vigie_domain::sharing::Recipients,
 }
 
 impl IngestOptions {
@@ -45,6 +46,7 @@ impl IngestOptions {
             date: None,
             tags: Vec::new(),
             marking: Marking::Clear,
+            recipients: vigie_domain::sharing::Recipients::default(),
         }
     }
 }
@@ -139,6 +141,7 @@ pub fn parse(bytes: &[u8], filename: &str, options: IngestOptions) -> Result<Par
         date: options.date,
         tags,
         marking: options.marking,
+        recipients: options.recipients,
     };
     Ok(ParsedDocument { document, version, passages })
 }

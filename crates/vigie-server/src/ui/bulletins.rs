@@ -30,20 +30,48 @@ pub(super) fn marking_class(marking: Marking) -> &'static str {
     }
 }
 
-/// The organisations the caller may address a bulletin or a report to, other than its own:
-/// (id, name), for the forms' recipient lists.
-pub(super) async fn other_addressable_orgs(
+/// Who the caller may name in a form's recipients (`recipients.html`): (id, label) lists.
+#[derive(Default)]
+pub(super) struct RecipientChoices {
+    /// The communities its organisation is a member of.
+    pub communities: Vec<(String, String)>,
+    /// The organisations it may address, other than its own.
+    pub orgs: Vec<(String, String)>,
+    /// The people it may name under TLP:RED, as "e-mail (organisation)".
+    pub people: Vec<(String, String)>,
+    /// The first organisation comes ticked (a report goes to the overseeing authority).
+    pub first_org_checked: bool,
+}
+
+pub(super) async fn recipient_choices(
     state: &AppState,
     ctx: &PageCtx,
-) -> Result<Vec<(String, String)>, PageError> {
-    Ok(state
+    first_org_checked: bool,
+) -> Result<RecipientChoices, PageError> {
+    let communities = state
+        .app
+        .my_communities(&ctx.caller)
+        .await?
+        .into_iter()
+        .filter(|(_, state)| *state == MembershipState::Member)
+        .map(|(c, _)| (c.id.to_string(), c.name))
+        .collect();
+    let orgs = state
         .app
         .addressable_organisations(&ctx.caller)
         .await?
         .into_iter()
         .filter(|o| o.id != ctx.caller.org_id)
         .map(|o| (o.id.to_string(), o.name))
-        .collect())
+        .collect();
+    let people = state
+        .app
+        .addressable_people(&ctx.caller)
+        .await?
+        .into_iter()
+        .map(|(user, org)| (user.id.to_string(), format!("{} ({org})", user.email)))
+        .collect();
+    Ok(RecipientChoices { communities, orgs, people, first_org_checked })
 }
 
 /// The text in the page's language, else the other one.
@@ -265,8 +293,7 @@ async fn acknowledge(
 #[template(path = "bulletin_form.html")]
 struct ComposePage<'a> {
     page: Layout<'a>,
-    communities: Vec<(String, String)>,
-    orgs: Vec<(String, String)>,
+    recipients: RecipientChoices,
     markings: Vec<&'static str>,
     urgencies: Vec<(&'static str, String)>,
     severities: Vec<(&'static str, String)>,
@@ -282,15 +309,7 @@ async fn compose(State(state): State<AppState>, ctx: PageCtx) -> Result<Response
     if !vigie_app::App::may_send_bulletins(&ctx.caller) {
         return Err(vigie_domain::Failure::forbidden("authorities and operators send bulletins").into());
     }
-    let communities = state
-        .app
-        .my_communities(&ctx.caller)
-        .await?
-        .into_iter()
-        .filter(|(_, state)| *state == MembershipState::Member)
-        .map(|(c, _)| (c.id.to_string(), c.name))
-        .collect();
-    let orgs = other_addressable_orgs(&state, &ctx).await?;
+    let recipients = recipient_choices(&state, &ctx, false).await?;
     let labelled = |values: &'static [&'static str]| -> Vec<(&'static str, String)> {
         values.iter().map(|v| (*v, ctx.t(&format!("cap_{v}")).to_owned())).collect()
     };
@@ -300,8 +319,7 @@ async fn compose(State(state): State<AppState>, ctx: PageCtx) -> Result<Response
         readable.iter().map(|s| serde_json::json!({"id": s.id, "name": s.name, "geometry": s.geometry})).collect();
     let page = ComposePage {
         page: ctx.layout(ctx.t("bulletin_compose_title"), &["map.js", "bulletin.js"], true),
-        communities,
-        orgs,
+        recipients,
         markings: Marking::ALL.iter().map(|m| m.label()).collect(),
         urgencies: labelled(URGENCIES),
         severities: labelled(SEVERITIES),

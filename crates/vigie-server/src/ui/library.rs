@@ -48,6 +48,7 @@ struct LibraryPage<'a> {
     documents: Vec<DocumentRow>,
     total: usize,
     can_upload: bool,
+    recipients: super::bulletins::RecipientChoices,
 }
 
 async fn library(
@@ -79,6 +80,12 @@ async fn library(
         all.iter().map(|d| (d.document.org_id.to_string(), org_name(d.document.org_id.as_str()))).collect();
     doc_orgs.sort();
     doc_orgs.dedup();
+    let can_upload = ctx.caller.can_write_org(&ctx.caller.org_id);
+    let recipients = if can_upload {
+        super::bulletins::recipient_choices(&state, &ctx, false).await?
+    } else {
+        super::bulletins::RecipientChoices::default()
+    };
     let page = LibraryPage {
         page: ctx.layout(ctx.t("library_title"), &["results.js"], false),
         q: params.q.as_deref().unwrap_or(""),
@@ -89,7 +96,8 @@ async fn library(
         markings: Marking::ALL.iter().map(|m| m.label()).collect(),
         total: all.len(),
         documents,
-        can_upload: ctx.caller.can_write_org(&ctx.caller.org_id),
+        can_upload,
+        recipients,
     };
     render(&ctx, &page)
 }

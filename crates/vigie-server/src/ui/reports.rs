@@ -131,16 +131,16 @@ struct FormPage<'a> {
     page: Layout<'a>,
     kinds: Vec<(&'static str, String)>,
     markings: Vec<&'static str>,
-    orgs: Vec<(String, String)>,
+    recipients: super::bulletins::RecipientChoices,
 }
 
 async fn compose(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, PageError> {
-    let orgs = super::bulletins::other_addressable_orgs(&state, &ctx).await?;
+    let recipients = super::bulletins::recipient_choices(&state, &ctx, true).await?;
     let page = FormPage {
         page: ctx.layout(ctx.t("report_new_title"), &["map.js", "report.js"], true),
         kinds: REPORT_KINDS.iter().map(|k| (*k, ctx.t(&format!("report_kind_{k}")).to_owned())).collect(),
         markings: Marking::ALL.iter().map(|m| m.label()).collect(),
-        orgs,
+        recipients,
     };
     render(&ctx, &page)
 }

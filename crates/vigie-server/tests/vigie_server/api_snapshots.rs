@@ -516,6 +516,10 @@ async fn api_snapshot_bulletins() {
         story.call("GET", &format!("{url}/receipts"), "officer", None).await;
         story.call("GET", &format!("{url}/deliveries"), "officer", None).await;
         story.call("GET", &format!("{url}/deliveries"), "stranger", None).await;
+        // Only the source changes who reads it; lowering is allowed to it (and audited).
+        story.call("POST", &format!("{url}/marking"), "operator", Some(json!({"marking": "TLP:CLEAR"}))).await;
+        story.call("POST", &format!("{url}/marking"), "officer", Some(json!({"marking": "TLP:RED"}))).await;
+        story.call("POST", &format!("{url}/marking"), "officer", Some(json!({"marking": "TLP:AMBER+STRICT"}))).await;
         let webhook_url = format!("/api/v1/webhooks/{}", webhook["id"].as_str().unwrap());
         story.call("DELETE", &webhook_url, "admin", None).await;
         story.call("DELETE", &webhook_url, "admin", None).await;
@@ -548,6 +552,8 @@ async fn api_snapshot_field_reports() {
         story.call("GET", "/api/v1/field-reports", "anonymous", None).await;
         story.call("PATCH", &url, "operator", Some(json!({"status": "closed"}))).await;
         story.call("PATCH", &url, "officer", Some(json!({"status": "under_review"}))).await;
+        story.call("POST", &format!("{url}/marking"), "officer", Some(json!({"marking": "TLP:CLEAR"}))).await;
+        story.call("POST", &format!("{url}/marking"), "operator", Some(json!({"marking": "TLP:AMBER+STRICT"}))).await;
         let jpeg = Some("image/jpeg");
         let (_, photo, _) =
             story.bytes("POST", &format!("{url}/photos"), "operator", jpeg, PHOTO_WITH_GPS.to_vec()).await;
@@ -884,6 +890,14 @@ async fn api_snapshot_library() {
         story.call("GET", &passage, "operator", None).await;
         story.call("GET", &passage, "stranger", None).await;
         story.call("GET", "/api/v1/library/passages/p-0000000000000000", "operator", None).await;
+        // The market shares its plan with the city, then (as its source) lowers it.
+        let marking = format!("{amber_doc}/marking");
+        story.call("POST", &marking, "stranger", Some(json!({"marking": "TLP:CLEAR"}))).await;
+        let city = world.store.org_by_name("City").await.unwrap().unwrap().id;
+        let to_city = json!({"marking": "TLP:AMBER", "recipients": {"orgs": [city]}});
+        story.call("POST", &marking, "operator", Some(to_city)).await;
+        story.call("POST", &marking, "officer", Some(json!({"marking": "TLP:CLEAR"}))).await;
+        story.call("POST", &marking, "operator", Some(json!({"marking": "TLP:GREEN"}))).await;
 
         for (who, query) in [
             ("operator", "q=bornes%20escamotables"),

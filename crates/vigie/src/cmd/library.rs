@@ -2,8 +2,9 @@
 //!
 //! The command line runs as the machine's operator, who holds the database anyway: a search
 //! sees every document unless `--as EMAIL` restricts it to what that user may read, by the
-//! API's rule (TLP:CLEAR and TLP:GREEN for everyone; AMBER, AMBER+STRICT and RED only for the
-//! owning organisation). With SQLite the index lives next to the database file
+//! API's rule (the TLP rule of bulletins and field reports: GREEN for the named communities,
+//! AMBER for the named organisations, RED for the named people, besides the owning
+//! organisation). With SQLite the index lives next to the database file
 //! (`NAME.library-index/`); with PostgreSQL it is built in memory when needed.
 use std::path::PathBuf;
 
@@ -33,6 +34,15 @@ pub enum Command {
         /// TLP 2.0 marking, e.g. TLP:AMBER (default TLP:CLEAR).
         #[arg(long)]
         marking: Option<String>,
+        /// A community that reads it (its id; TLP:GREEN needs one; repeat for several).
+        #[arg(long = "community", value_name = "ID")]
+        communities: Vec<String>,
+        /// An organisation that reads it, by name (TLP:AMBER; repeat for several).
+        #[arg(long = "recipient-org", value_name = "NAME")]
+        recipient_orgs: Vec<String>,
+        /// A person who reads it, by e-mail (TLP:RED needs one; repeat for several).
+        #[arg(long = "recipient", value_name = "EMAIL")]
+        recipient_users: Vec<String>,
         /// A tag (repeat for several).
         #[arg(long = "tag")]
         tags: Vec<String>,
@@ -80,9 +90,31 @@ pub enum Command {
 
 pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> {
     match command {
-        Command::Ingest { paths, org, lang, marking, tags, source, date, json } => {
+        Command::Ingest {
+            paths,
+            org,
+            lang,
+            marking,
+            communities,
+            recipient_orgs,
+            recipient_users,
+            tags,
+            source,
+            date,
+            json,
+        } => {
             let (app, store, settings) = open_app(global).await?;
             let org_id = app.console().organisation_named(&org).await?.id;
+            let mut recipients = vigie_domain::sharing::Recipients {
+                communities: communities.into_iter().map(Into::into).collect(),
+                ..Default::default()
+            };
+            for name in &recipient_orgs {
+                recipients.orgs.push(app.console().organisation_named(name).await?.id);
+            }
+            for email in &recipient_users {
+                recipients.users.push(app.console().user_with_email(email).await?.id);
+            }
             let date = date.as_deref().map(vigie_search::parse_date).transpose()?;
             let mut parsed = Vec::with_capacity(paths.len());
             for path in &paths {
@@ -90,8 +122,14 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
                     CliError::new(vigie_domain::Code::FileUnreadable, format!("cannot read {}: {e}", path.display()))
                 })?;
                 let filename = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                let mut options =
-                    lib::ingest_options(&org_id, &filename, lang.as_deref(), marking.as_deref(), tags.clone())?;
+                let mut options = lib::ingest_options(
+                    &org_id,
+                    &filename,
+                    lang.as_deref(),
+                    marking.as_deref(),
+                    recipients.clone(),
+                    tags.clone(),
+                )?;
                 options.source = source.clone();
                 options.date = date;
                 parsed.push((path, vigie_search::parse(&bytes, &filename, options)?));
@@ -104,10 +142,10 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
                     "status": outcome.status, "passages": outcome.passages, "pages": (doc.version.pages() * 10.0).round() / 10.0,
                 }));
             }
-            let operator = app.console().library_access(None).await?;
+            let every = app.console().readable_library(None).await?.documents;
             for d in &mut documents {
                 let id = DocumentId::new(d["document_id"].as_str().unwrap_or_default());
-                d["duplicates"] = json!(lib::duplicates_of(store.as_ref(), &operator, &id).await?);
+                d["duplicates"] = json!(lib::duplicates_of(&every, &id));
             }
             let index = update_index(store.as_ref(), &settings.database_url).await;
             let summary = json!({"documents": documents, "index": index});
@@ -157,9 +195,9 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             Ok(())
         }
         Command::Duplicates { as_user, json } => {
-            let (app, store, _) = open_app(global).await?;
-            let access = app.console().library_access(as_user.as_deref()).await?;
-            let pairs = lib::duplicate_pairs(store.as_ref(), &access).await?;
+            let (app, _, _) = open_app(global).await?;
+            let readable = app.console().readable_library(as_user.as_deref()).await?;
+            let pairs = lib::duplicate_pairs(&readable.documents);
             if json {
                 print_json(&pairs);
             } else {
