@@ -210,23 +210,30 @@ impl App {
     }
 
     async fn open_items(&self, caller: &Principal) -> Result<Inbox> {
-        let communities = self.member_communities(caller).await?;
+        // One read for both: the communities the rule needs and the invitations listed.
+        let (mut communities, mut invitations) = (Vec::new(), Vec::new());
+        for (community, state) in self.store.communities_of(&caller.org_id).await? {
+            match state {
+                MembershipState::Member => communities.push(community.id),
+                MembershipState::Invited => invitations.push(community),
+                MembershipState::Left => {}
+            }
+        }
         let receipts = self.store.open_receipts(&caller.org_id, MAX_LISTED).await?;
         let ids: Vec<BulletinId> = receipts.iter().map(|(id, _)| id.clone()).collect();
+        let reader = vigie_store::Naming {
+            user: caller.user_id.as_str(),
+            org: caller.org_id.as_str(),
+            communities: &communities,
+        };
+        // Each with the recipients that name the caller only: enough for the rule, and the
+        // inbox does not show them.
         let mut found: std::collections::HashMap<BulletinId, Bulletin> =
-            self.store.bulletins_by_ids(&ids).await?.into_iter().map(|b| (b.id.clone(), b)).collect();
+            self.store.bulletins_seen_by(&ids, reader).await?.into_iter().map(|b| (b.id.clone(), b)).collect();
         let bulletins: Vec<(Bulletin, Receipt)> = receipts
             .into_iter()
             .filter_map(|(id, receipt)| found.remove(&id).map(|b| (b, receipt)))
             .filter(|(b, _)| reads(caller, &communities, &b.shared()))
-            .collect();
-        let invitations: Vec<Community> = self
-            .store
-            .communities_of(&caller.org_id)
-            .await?
-            .into_iter()
-            .filter(|(_, state)| *state == MembershipState::Invited)
-            .map(|(c, _)| c)
             .collect();
         // The reporter's organisation reads its own reports whatever their marking.
         let report_updates = self.store.report_updates(&caller.org_id, REPORT_UPDATES).await?;

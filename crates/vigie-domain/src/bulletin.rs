@@ -216,6 +216,15 @@ impl Bulletin {
 
     /// The bulletin as the API and the command line show it.
     pub fn to_json(&self) -> serde_json::Value {
+        let r = &self.draft.recipients;
+        let mut value = self.summary_json();
+        value["recipients"] = serde_json::json!({"communities": r.communities, "orgs": r.orgs, "users": r.users});
+        value
+    }
+
+    /// The bulletin without its recipients: what an inbox item shows (a bulletin to a large
+    /// community names thousands of organisations).
+    pub fn summary_json(&self) -> serde_json::Value {
         let d = &self.draft;
         serde_json::json!({
             "id": self.id,
@@ -225,7 +234,6 @@ impl Bulletin {
             "text": d.text,
             "instruction": d.instruction,
             "marking": d.marking.label(),
-            "recipients": {"communities": d.recipients.communities, "orgs": d.recipients.orgs, "users": d.recipients.users},
             "area": d.area,
             "sites": d.sites,
             "scenario": d.scenario,

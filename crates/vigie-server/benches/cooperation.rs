@@ -199,12 +199,15 @@ async fn send_to_a_community(org_count: usize) {
         ms(median_p99(write_cpu).0)
     );
     statements_or_rows(2 * org_count).await;
-    // What a member's inbox then loads: under AMBER each carries the community's organisations.
+    // What a member's inbox then loads: each bulletin with the recipient rows naming it.
+    let member = store.community_members(&community.id).await.unwrap().pop().unwrap().org_id;
+    let communities = vec![community.id.clone()];
+    let naming = vigie_store::Naming { user: "a-member", org: member.as_str(), communities: &communities };
     let start = Instant::now();
-    let read_back = store.bulletins_by_ids(&sent_ids).await.unwrap();
+    let read_back = store.bulletins_seen_by(&sent_ids, naming).await.unwrap();
     println!(
-        "reading the 5 back with their recipients (bulletins_by_ids, {} recipient organisations): {:.0} ms",
-        read_back.iter().map(|b| b.draft.recipients.orgs.len()).sum::<usize>(),
+        "reading the 5 back as a member sees them (bulletins_seen_by, {} recipient rows naming it): {:.0} ms",
+        read_back.iter().map(|b| b.draft.recipients.orgs.len() + b.draft.recipients.communities.len()).sum::<usize>(),
         ms(start.elapsed())
     );
 }
@@ -398,6 +401,10 @@ async fn load(url: &str, token: &str, seconds: usize, paced: &std::path::Path, i
 async fn parts(router: &axum::Router, app: &App, store: &dyn Store, reader: &Principal, token: &str) {
     let ids: Vec<BulletinId> =
         store.open_receipts(&reader.org_id, 500).await.unwrap().into_iter().map(|(id, _)| id).collect();
+    let communities: Vec<vigie_domain::CommunityId> =
+        store.communities_of(&reader.org_id).await.unwrap().into_iter().map(|(c, _)| c.id).collect();
+    let naming =
+        vigie_store::Naming { user: reader.user_id.as_str(), org: reader.org_id.as_str(), communities: &communities };
     let (mut whole, mut auth, mut reads, mut bulletins, mut audited) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut body_bytes = 0;
@@ -418,7 +425,7 @@ async fn parts(router: &axum::Router, app: &App, store: &dyn Store, reader: &Pri
         app.inbox_unread(reader).await.unwrap();
         reads.push(start.elapsed());
         let start = Instant::now();
-        store.bulletins_by_ids(&ids).await.unwrap();
+        store.bulletins_seen_by(&ids, naming).await.unwrap();
         bulletins.push(start.elapsed());
         let start = Instant::now();
         app.inbox(reader).await.unwrap();
@@ -430,7 +437,7 @@ async fn parts(router: &axum::Router, app: &App, store: &dyn Store, reader: &Pri
         ("  token → principal (every API call)", auth),
         ("  inbox use case with its audit entry (App::inbox)", audited),
         ("    its reads alone (App::inbox_unread)", reads),
-        ("      of which the bulletins with their recipients (bulletins_by_ids)", bulletins),
+        ("      of which the bulletins with the recipients naming the reader (bulletins_seen_by)", bulletins),
     ] {
         let (median, p99) = median_p99(times);
         println!("   {what}: median {:.2} ms, p99 {:.2} ms", ms(median), ms(p99));

@@ -109,7 +109,7 @@ async fn inbox(State(state): State<AppState>, Caller(caller): Caller) -> Result<
         .map(|(bulletin, receipt)| {
             json!({
                 "kind": "bulletin",
-                "bulletin": bulletin.to_json(),
+                "bulletin": bulletin.summary_json(),
                 "receipt": receipt.to_json(),
                 "unread": receipt.read_at_ms.is_none(),
             })

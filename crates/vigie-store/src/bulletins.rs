@@ -8,7 +8,7 @@ use vigie_domain::bulletin::{Bulletin, BulletinDraft, Receipt, Texts};
 use vigie_domain::sharing::{Marking, Recipients};
 use vigie_domain::{BulletinId, CommunityId, OrgId, SiteId, UserId};
 
-use crate::recipients;
+use crate::recipients::{self, Naming};
 use crate::sql::{Backend, Sql, Value};
 use crate::{Result, StoreError, WriteContext};
 
@@ -73,7 +73,11 @@ pub trait BulletinStore: Send + Sync {
     ) -> Result<()>;
     async fn bulletin(&self, id: &BulletinId) -> Result<Option<Bulletin>>;
     /// The bulletins of `ids` that exist, in one query (newest first).
-    async fn bulletins_by_ids(&self, ids: &[BulletinId]) -> Result<Vec<Bulletin>>;
+    /// The bulletins of `ids` that exist, in one query (newest first), each with only the
+    /// recipients that name `reader`: what the TLP rule needs to decide for that reader (it
+    /// only looks for the reader's own ids), not a list to show. An AMBER bulletin to a large
+    /// community names thousands of organisations; the inbox reads one row of them.
+    async fn bulletins_seen_by(&self, ids: &[BulletinId], reader: Naming<'_>) -> Result<Vec<Bulletin>>;
     /// The newest bulletins (at most `limit`) that `user` of `org`, whose organisation is a
     /// member of `communities`, might read: CLEAR ones, their own organisation's, and those
     /// addressed to them, their organisation or their communities. The caller applies the rule.
@@ -183,7 +187,7 @@ where
         Ok(found.pop())
     }
 
-    async fn bulletins_by_ids(&self, ids: &[BulletinId]) -> Result<Vec<Bulletin>> {
+    async fn bulletins_seen_by(&self, ids: &[BulletinId], reader: Naming<'_>) -> Result<Vec<Bulletin>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -195,7 +199,7 @@ where
         list.push_unseparated(") ORDER BY created_at DESC, id");
         let rows = self.fetch_built(qb).await?;
         let mut found = rows.iter().map(bulletin_from_row::<DB>).collect::<Result<Vec<_>>>()?;
-        recipients::attach(self, &mut found).await?;
+        recipients::attach_naming(self, &mut found, Some(reader)).await?;
         Ok(found)
     }
 

@@ -33,6 +33,7 @@ pub use marking::{MarkedObject, MarkingStore};
 pub use model::*;
 pub use outbox::{Attempt, Channel, Delivery, NewDelivery, OutboxStore, Webhook};
 pub use postgres::PgStore;
+pub use recipients::Naming;
 pub use reports::{Case, ReportPhoto, ReportStore, ReportWindow};
 pub use sites::SiteStore;
 pub use sqlite::{SqliteStore, database_path, library_index_dir_of, restore as restore_sqlite};

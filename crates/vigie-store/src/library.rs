@@ -196,7 +196,7 @@ where
         let mut stored = row.as_ref().map(Sql::<DB>::stored_document_from_row).transpose()?;
         if let Some(stored) = &mut stored {
             let (table, id_column) = <StoredDocument as Addressed>::TABLE;
-            let mut found = recipients::load::<DB>(&mut tx, table, id_column, &[doc.id.as_str()]).await?;
+            let mut found = recipients::load::<DB>(&mut tx, table, id_column, &[doc.id.as_str()], None).await?;
             stored.document.recipients = found.remove(doc.id.as_str()).unwrap_or_default();
         }
         if stored.as_ref().is_some_and(|s| s.document.org_id != doc.org_id) {

@@ -45,13 +45,23 @@ where
     Ok(())
 }
 
+/// One reader's own ids: a user, their organisation and its communities.
+#[derive(Debug, Clone, Copy)]
+pub struct Naming<'a> {
+    pub user: &'a str,
+    pub org: &'a str,
+    pub communities: &'a [vigie_domain::CommunityId],
+}
+
 /// The recipients of the objects `ids`, with one query on `conn` (a pooled connection, or a
-/// transaction's when the caller compares them with what it is about to write).
+/// transaction's when the caller compares them with what it is about to write); with
+/// `naming`, only the rows that name that reader.
 pub(crate) async fn load<DB>(
     conn: &mut DB::Connection,
     table: &str,
     id_column: &str,
     ids: &[&str],
+    naming: Option<Naming<'_>>,
 ) -> Result<HashMap<String, Recipients>>
 where
     DB: Database,
@@ -65,13 +75,35 @@ where
         return Ok(all);
     }
     let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let reader = match naming {
+        None => String::new(),
+        Some(n) => {
+            let first = ids.len() + 1;
+            let communities: Vec<String> = (0..n.communities.len()).map(|i| format!("${}", first + 2 + i)).collect();
+            let in_communities = if communities.is_empty() {
+                String::new()
+            } else {
+                format!(" OR (kind = 'community' AND ref IN ({}))", communities.join(", "))
+            };
+            format!(
+                " AND ((kind = 'org' AND ref = ${first}) OR (kind = 'user' AND ref = ${}){in_communities})",
+                first + 1
+            )
+        }
+    };
     let sql = format!(
-        "SELECT {id_column} AS object_id, kind, ref FROM {table} WHERE {id_column} IN ({}) ORDER BY kind, ref",
+        "SELECT {id_column} AS object_id, kind, ref FROM {table} WHERE {id_column} IN ({}){reader} ORDER BY kind, ref",
         placeholders.join(", ")
     );
     let mut query = sqlx::query(&sql);
     for id in ids {
         query = query.bind(*id);
+    }
+    if let Some(n) = naming {
+        query = query.bind(n.org).bind(n.user);
+        for community in n.communities {
+            query = query.bind(community.as_str());
+        }
     }
     for row in query.fetch_all(&mut *conn).await? {
         let (id, kind, reference): (String, String, String) =
@@ -134,11 +166,28 @@ where
     for<'n> &'n str: ColumnIndex<DB::Row> + Encode<'n, DB> + Type<DB>,
     String: Value<DB>,
 {
+    attach_naming(store, objects, None).await
+}
+
+/// [`attach`], keeping only the recipients that name `naming`'s reader, when given.
+pub(crate) async fn attach_naming<B, DB, T: Addressed>(
+    store: &B,
+    objects: &mut [T],
+    naming: Option<Naming<'_>>,
+) -> Result<()>
+where
+    B: Backend<Db = DB>,
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'n> &'n str: ColumnIndex<DB::Row> + Encode<'n, DB> + Type<DB>,
+    String: Value<DB>,
+{
     let ids: Vec<String> = objects.iter().map(|o| o.object_id().to_owned()).collect();
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
     let (table, id_column) = T::TABLE;
     let mut conn = store.pool().acquire().await?;
-    let mut all = load::<DB>(&mut conn, table, id_column, &ids).await?;
+    let mut all = load::<DB>(&mut conn, table, id_column, &ids, naming).await?;
     for object in objects.iter_mut() {
         let found = all.remove(object.object_id()).unwrap_or_default();
         *object.recipients_mut() = found;
