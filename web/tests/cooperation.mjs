@@ -63,6 +63,28 @@ async function bulletinToForumAcknowledgedOnAPhone(page, context) {
 }
 bulletinToForumAcknowledgedOnAPhone.options = desktop;
 
+// A TLP:RED bulletin names people, picked in the form; its source later lowers the marking
+// from the bulletin's page.
+async function redBulletinToANamedPersonThenLowered(page) {
+  const title = "Named source " + Date.now();
+  await signIn(page, "officer@vigie.demo");
+  await page.goto(BASE + "/bulletins/new");
+  await page.getByLabel("Title in English").fill(title);
+  await page.getByLabel("Text in English").fill("Only the mall's manager is told who the source is.");
+  await page.getByLabel("Marking (TLP 2.0)").selectOption("TLP:RED");
+  await page.getByLabel("operator@vigie.demo (Helsinki Markets and Malls (demo))").check();
+  await page.getByRole("button", { name: "Send the bulletin" }).click();
+  await page.waitForURL(/\/bulletins\/[0-9a-f]{32}$/);
+  const url = page.url();
+  check((await page.locator("#tlp-banner").textContent()).startsWith("TLP:RED"), "sent under RED");
+  await shot(page, "42-bulletin-red");
+  await page.locator("#m-marking").selectOption("TLP:AMBER");
+  await page.getByRole("button", { name: "Change the marking" }).click();
+  await page.waitForURL(url);
+  check((await page.locator("#tlp-banner").textContent()).startsWith("TLP:AMBER"), "lowered to AMBER by its source");
+}
+redBulletinToANamedPersonThenLowered.options = desktop;
+
 // Someone outside the forum never sees an AMBER bulletin: not listed, and its address is a 404.
 async function outsidersSeeNothing(page) {
   const officer = await page.request.post(BASE + "/api/v1/auth/login", { data: { email: "officer@vigie.demo", password: "vigie-demo-2026" } });
@@ -222,6 +244,7 @@ reportFiledOfflineSyncs.options = phone;
 export const cooperation = [
   ["the officer sends an AMBER bulletin to the forum; the operator acknowledges it on a phone", bulletinToForumAcknowledgedOnAPhone],
   ["bulletins keep to their marking, in French too", outsidersSeeNothing],
+  ["a RED bulletin names a person, and its source lowers the marking", redBulletinToANamedPersonThenLowered],
   ["an officer's community: invited, accepted, left", communityInvitationAcceptedAndLeft],
   ["a threat level change creates the checklist", levelChangeCreatesTheChecklist],
   ["an operator files a report offline on a phone and it syncs; the officer triages it", reportFiledOfflineSyncs],

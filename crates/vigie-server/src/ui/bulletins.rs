@@ -12,7 +12,7 @@ use axum::http::header::LOCATION;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use vigie_domain::bulletin::{Bulletin, CERTAINTIES, RESPONSE_TYPES, SEVERITIES, STATUSES, Texts, URGENCIES};
-use vigie_domain::sharing::{Marking, MembershipState};
+use vigie_domain::sharing::{Marking, MembershipState, may_change_marking};
 use vigie_domain::site::Lang;
 use vigie_domain::{BulletinId, OrgId};
 
@@ -211,6 +211,10 @@ struct ViewPage<'a> {
     receipts: Option<Vec<ReceiptRow>>,
     /// The bulletin's area and sites, for the map; `None` when it names neither.
     map_data: Option<serde_json::Value>,
+    /// Where its source changes the marking (`marking_change.html`); `None` for others.
+    marking_url: Option<String>,
+    markings: Vec<&'static str>,
+    current: &'static str,
 }
 
 async fn view(State(state): State<AppState>, ctx: PageCtx, Path(id): Path<BulletinId>) -> Result<Response, PageError> {
@@ -276,6 +280,9 @@ async fn view(State(state): State<AppState>, ctx: PageCtx, Path(id): Path<Bullet
         ack_url: open.then(|| format!("/bulletins/{id}/ack")),
         receipts,
         map_data,
+        marking_url: may_change_marking(&ctx.caller, &bulletin.author_org).then(|| format!("/bulletins/{id}/marking")),
+        markings: Marking::ALL.iter().map(|m| m.label()).collect(),
+        current: d.marking.label(),
     };
     render(&ctx, &page)
 }
@@ -286,6 +293,29 @@ async fn acknowledge(
     Path(id): Path<BulletinId>,
 ) -> Result<Response, PageError> {
     state.app.acknowledge_bulletin(&ctx.caller, &id).await?;
+    Ok((StatusCode::SEE_OTHER, [(LOCATION, format!("/bulletins/{id}"))]).into_response())
+}
+
+/// The marking form of `marking_change.html`.
+#[derive(serde::Deserialize)]
+pub(super) struct MarkingForm {
+    marking: String,
+}
+
+impl MarkingForm {
+    /// The new marking, the recipients unchanged.
+    pub(super) fn change(self) -> vigie_app::marking::MarkingChange {
+        vigie_app::marking::MarkingChange { marking: self.marking, recipients: None }
+    }
+}
+
+async fn change_marking(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(id): Path<BulletinId>,
+    axum::Form(form): axum::Form<MarkingForm>,
+) -> Result<Response, PageError> {
+    state.app.change_bulletin_marking(&ctx.caller, &id, form.change()).await?;
     Ok((StatusCode::SEE_OTHER, [(LOCATION, format!("/bulletins/{id}"))]).into_response())
 }
 
@@ -339,4 +369,5 @@ pub fn routes() -> Router<AppState> {
         .route("/bulletins/new", get(compose))
         .route("/bulletins/{id}", get(view))
         .route("/bulletins/{id}/ack", post(acknowledge))
+        .route("/bulletins/{id}/marking", post(change_marking))
 }

@@ -6,11 +6,11 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::Value;
-use vigie_domain::DocumentId;
+use vigie_domain::{DocumentId, OrgId};
 use vigie_domain::library::Marking;
 
 use super::{Layout, PageCtx, PageError, render};
@@ -117,6 +117,10 @@ struct DocumentPage<'a> {
     marking: String,
     source: String,
     passages: Vec<PassageRow>,
+    /// Where its source changes the marking (`marking_change.html`); `None` for others.
+    marking_url: Option<String>,
+    markings: Vec<&'static str>,
+    current: String,
 }
 
 /// A document with its passages, each one an anchor (`#p-ID`) that search hits link to.
@@ -141,10 +145,28 @@ async fn document(
         marking: text(&doc["marking"]),
         source: text(&doc["source"]),
         passages,
+        marking_url: vigie_domain::sharing::may_change_marking(&ctx.caller, &OrgId::new(text(&doc["org_id"])))
+            .then(|| format!("/library/documents/{id}/marking")),
+        markings: Marking::ALL.iter().map(|m| m.label()).collect(),
+        current: text(&doc["marking"]),
     };
     render(&ctx, &page)
 }
 
+async fn change_marking(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(id): Path<DocumentId>,
+    axum::Form(form): axum::Form<super::bulletins::MarkingForm>,
+) -> Result<Response, PageError> {
+    state.app.change_document_marking(&ctx.caller, &id, form.change()).await?;
+    let to = format!("/library/documents/{id}");
+    Ok((axum::http::StatusCode::SEE_OTHER, [(axum::http::header::LOCATION, to)]).into_response())
+}
+
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/library", get(library)).route("/library/documents/{id}", get(document))
+    Router::new()
+        .route("/library", get(library))
+        .route("/library/documents/{id}", get(document))
+        .route("/library/documents/{id}/marking", axum::routing::post(change_marking))
 }
