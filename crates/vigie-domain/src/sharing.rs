@@ -197,9 +197,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn authorities_create_and_invite_operators_answer() {
-        let principal = |role, org: &str| Principal {
+    fn principal(role: Role, org: &str) -> Principal {
+        Principal {
             user_id: "u".into(),
             email: "u@example.org".into(),
             org_id: org.into(),
@@ -207,7 +206,11 @@ mod tests {
             overseen_orgs: Vec::new(),
             manages_org: false,
             must_enrol_second_factor: false,
-        };
+        }
+    }
+
+    #[test]
+    fn authorities_create_and_invite_operators_answer() {
         let forum = Community { id: "c".into(), name: "Forum".into(), owner_org: "police".into(), created_at_ms: 0 };
         assert!(may_create_community(&principal(Role::Authority, "police")));
         assert!(!may_create_community(&principal(Role::Operator, "mall")));
@@ -229,15 +232,6 @@ mod tests {
 
     #[test]
     fn only_the_source_changes_a_marking() {
-        let principal = |role, org: &str| Principal {
-            user_id: "u".into(),
-            email: "u@example.org".into(),
-            org_id: org.into(),
-            role,
-            overseen_orgs: Vec::new(),
-            manages_org: false,
-            must_enrol_second_factor: false,
-        };
         let source = OrgId::from("police");
         assert!(may_change_marking(&principal(Role::Authority, "police"), &source));
         assert!(!may_change_marking(&principal(Role::Viewer, "police"), &source), "a viewer writes nothing");

@@ -1417,6 +1417,17 @@ struct Written<Id> {
     recipients: vigie_domain::sharing::Recipients,
 }
 
+impl<Id> Written<Id> {
+    fn by(
+        id: Id,
+        author: &vigie_domain::access::Principal,
+        marking: vigie_domain::sharing::Marking,
+        recipients: vigie_domain::sharing::Recipients,
+    ) -> Self {
+        Written { id, author: author.user_id.clone(), author_org: author.org_id.clone(), marking, recipients }
+    }
+}
+
 /// Whether `person`, whose organisation is a member of `communities`, may read `object`: the
 /// standard's table, written out here on purpose (an oracle that called the rule under test
 /// could not catch a fault in it). Naming a community under AMBER names its member
@@ -1546,13 +1557,7 @@ async fn generated_worlds_leak_no_bulletin_report_or_document() {
                     expires_ms: None,
                 };
                 match app.send_bulletin(author, draft).await {
-                    Ok(bulletin) => sent.push(Written {
-                        id: bulletin.id,
-                        author: author.user_id.clone(),
-                        author_org: author.org_id.clone(),
-                        marking,
-                        recipients,
-                    }),
+                    Ok(bulletin) => sent.push(Written::by(bulletin.id, author, marking, recipients)),
                     // GREEN from an organisation in no community: refused, nothing to read.
                     Err(err) => assert!(marking == Marking::Green && theirs.is_empty(), "{err:?}"),
                 }
@@ -1618,13 +1623,7 @@ async fn generated_worlds_leak_no_bulletin_report_or_document() {
                     recipients: recipients.clone(),
                 };
                 match app.file_report(author, draft).await {
-                    Ok(report) => filed.push(Written {
-                        id: report.id,
-                        author: author.user_id.clone(),
-                        author_org: author.org_id.clone(),
-                        marking,
-                        recipients,
-                    }),
+                    Ok(report) => filed.push(Written::by(report.id, author, marking, recipients)),
                     Err(err) => assert!(marking == Marking::Green && recipients.communities.is_empty(), "{err:?}"),
                 }
             }
@@ -1664,13 +1663,12 @@ async fn generated_worlds_leak_no_bulletin_report_or_document() {
                     ..Default::default()
                 };
                 match app.upload_document(author, upload).await {
-                    Ok(uploaded) => shelved.push(Written {
-                        id: vigie_domain::DocumentId::new(uploaded.report["document_id"].as_str().unwrap()),
-                        author: author.user_id.clone(),
-                        author_org: author.org_id.clone(),
+                    Ok(uploaded) => shelved.push(Written::by(
+                        vigie_domain::DocumentId::new(uploaded.report["document_id"].as_str().unwrap()),
+                        author,
                         marking,
                         recipients,
-                    }),
+                    )),
                     Err(err) => assert!(marking == Marking::Green && recipients.communities.is_empty(), "{err:?}"),
                 }
             }

@@ -662,6 +662,14 @@ fn library_ingest_search_duplicates_and_reindex_from_the_command_line() {
             vec!["library", "ingest", note.to_str().unwrap(), "--org", "City", "--marking", "TLP:WHITE", "--json"],
             "marking_invalid",
         ),
+        (
+            vec!["library", "ingest", note.to_str().unwrap(), "--org", "City", "--marking", "TLP:RED", "--json"],
+            "validation_failed",
+        ),
+        (
+            vec!["library", "ingest", note.to_str().unwrap(), "--org", "City", "--recipient", "nobody@example.org"],
+            "not_found",
+        ),
         (vec!["library", "search", "\"open", "--json"], "query_invalid"),
     ] {
         let out = sandbox.run(&args);
@@ -838,6 +846,14 @@ fn bulletins_are_sent_and_read_on_behalf_of_an_account() {
         sandbox.json(&["bulletins", "show", &id, "--as", "guard@example.org"])["text"]["fr"],
         "Une camionnette grise filme les entrées."
     );
+
+    // Only its source changes the marking: the mall reads it but may not; the city lowers it
+    // and the venue reads it.
+    let mark = |who: &str, marking: &str| sandbox.run(&["bulletins", "mark", &id, "--marking", marking, "--as", who]);
+    let refused = mark("guard@example.org", "TLP:CLEAR");
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("forbidden"));
+    assert!(mark("officer@example.org", "TLP:CLEAR").status.success());
+    assert_eq!(sandbox.json(&["bulletins", "list", "--as", "other@example.org"])["items"][0]["id"], id.as_str());
 
     // A bad file: a clear error, nothing sent.
     std::fs::write(&file, bulletin("TLP:WHITE").to_string()).unwrap();

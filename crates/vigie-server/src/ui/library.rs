@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::Value;
-use vigie_domain::{DocumentId, OrgId};
 use vigie_domain::library::Marking;
+use vigie_domain::{DocumentId, OrgId};
 
 use super::{Layout, PageCtx, PageError, render};
 use crate::AppState;

@@ -33,6 +33,16 @@ pub enum Command {
         #[arg(long = "as", value_name = "EMAIL")]
         as_user: String,
     },
+    /// Change a bulletin's marking, its recipients unchanged (its source's organisation only;
+    /// a lowered marking is flagged in the audit log).
+    Mark {
+        id: String,
+        /// The new TLP 2.0 marking, e.g. TLP:AMBER.
+        #[arg(long)]
+        marking: String,
+        #[arg(long = "as", value_name = "EMAIL")]
+        as_user: String,
+    },
 }
 
 pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> {
@@ -43,6 +53,11 @@ pub async fn run(global: &GlobalArgs, command: Command) -> Result<(), CliError> 
             let caller = console.principal_of(&as_user).await?;
             let items: Vec<_> = app.bulletins(&caller).await?.iter().map(Bulletin::to_json).collect();
             print_json(&json!({ "items": items }));
+        }
+        Command::Mark { id, marking, as_user } => {
+            let caller = console.principal_of(&as_user).await?;
+            let change = vigie_app::marking::MarkingChange { marking, recipients: None };
+            print_json(&app.change_bulletin_marking(&caller, &BulletinId::from(id), change).await?.to_json());
         }
         Command::Show { id, as_user } => {
             let caller = console.principal_of(&as_user).await?;
