@@ -218,7 +218,10 @@ impl Bulletin {
     pub fn to_json(&self) -> serde_json::Value {
         let r = &self.draft.recipients;
         let mut value = self.summary_json();
-        value["recipients"] = serde_json::json!({"communities": r.communities, "orgs": r.orgs, "users": r.users});
+        if let Some(fields) = value.as_object_mut() {
+            let recipients = serde_json::json!({"communities": r.communities, "orgs": r.orgs, "users": r.users});
+            fields.insert("recipients".to_owned(), recipients);
+        }
         value
     }
 
