@@ -667,7 +667,16 @@ fn library_ingest_search_duplicates_and_reindex_from_the_command_line() {
             "validation_failed",
         ),
         (
-            vec!["library", "ingest", note.to_str().unwrap(), "--org", "City", "--recipient", "nobody@example.org"],
+            vec![
+                "library",
+                "ingest",
+                note.to_str().unwrap(),
+                "--org",
+                "City",
+                "--recipient",
+                "nobody@example.org",
+                "--json",
+            ],
             "not_found",
         ),
         (vec!["library", "search", "\"open", "--json"], "query_invalid"),

@@ -117,3 +117,62 @@ async fn changes_since_a_generation_feed_the_index() {
         assert_eq!(store.library_generation().await.unwrap(), 3, "a refused ingest leaves nothing behind");
     }
 }
+
+/// Migration 0018 puts the library under the TLP rule: documents marked before it keep the
+/// readers the rule can name (a GREEN document, then readable by everyone signed in, its
+/// organisation's communities; a RED one, then readable by its organisation, its people) and
+/// their first author. A SQLite database as it stood at migration 0017 is opened by the store.
+#[tokio::test]
+async fn documents_marked_before_the_rule_keep_the_readers_it_can_name() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+    use vigie_store::{LibraryStore, SqliteStore};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("before-0018.db");
+    let pool =
+        SqlitePool::connect_with(SqliteConnectOptions::new().filename(&path).create_if_missing(true)).await.unwrap();
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    let mut before = sqlx::migrate::Migrator::new(folder).await.unwrap();
+    before.migrations = std::borrow::Cow::Owned(before.migrations.iter().filter(|m| m.version < 18).cloned().collect());
+    before.run(&pool).await.unwrap();
+    let document = |id: &str, marking: &str| {
+        format!(
+            "INSERT INTO library_documents (id, org_id, title, language, tags, marking, version, content_hash, format, filename, char_count, signature, generation, created_at, updated_at) VALUES ('{id}', 'mall', '{id}', 'fr', '[]', '{marking}', 1, 'h', 'markdown', '{id}.md', 10, '[]', 1, 0, 0)"
+        )
+    };
+    let version = |id: &str| {
+        format!(
+            "INSERT INTO library_versions (document_id, version, content_hash, metadata, created_at, created_by) VALUES ('{id}', 1, 'h', '{{}}', 0, 'u-guard')"
+        )
+    };
+    for sql in [
+        "INSERT INTO orgs (id, name, kind, created_at) VALUES ('mall', 'Mall', 'operator', 0), ('city', 'City', 'authority', 0)".to_owned(),
+        "INSERT INTO users (id, email, org_id, role, password_hash, created_at) VALUES ('u-guard', 'guard@example.org', 'mall', 'operator', 'x', 0), ('u-manager', 'manager@example.org', 'mall', 'operator', 'x', 0), ('u-officer', 'officer@example.org', 'city', 'authority', 'x', 0)".to_owned(),
+        "INSERT INTO communities (id, name, owner_org, created_at) VALUES ('forum', 'Forum', 'city', 0), ('old', 'Old forum', 'city', 0)".to_owned(),
+        "INSERT INTO community_members (community_id, org_id, state, invited_at) VALUES ('forum', 'mall', 'member', 0), ('forum', 'city', 'member', 0), ('old', 'mall', 'left', 0)".to_owned(),
+        document("green", "TLP:GREEN"),
+        document("red", "TLP:RED"),
+        document("amber", "TLP:AMBER"),
+        version("green"),
+        version("red"),
+        version("amber"),
+    ] {
+        sqlx::query(&sql).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+
+    let store = SqliteStore::open(&format!("sqlite://{}", path.display())).await.unwrap();
+    let documents = store.list_library_documents().await.unwrap();
+    let of = |id: &str| documents.iter().find(|d| d.document.id == id).unwrap();
+    assert_eq!(
+        of("green").document.recipients.communities,
+        vec![vigie_domain::CommunityId::from("forum")],
+        "a community it was still in"
+    );
+    let mut people = of("red").document.recipients.users.clone();
+    people.sort();
+    let expected: Vec<vigie_domain::UserId> = vec!["u-guard".into(), "u-manager".into()];
+    assert_eq!(people, expected, "its organisation's people, not the city's");
+    assert_eq!(of("amber").document.recipients, Default::default(), "AMBER already meant its organisation");
+    assert!(documents.iter().all(|d| d.author_id == "u-guard"), "the first version's author");
+}
