@@ -197,7 +197,7 @@ async function reportFiledOfflineSyncs(page, context) {
   await page.getByLabel("Latitude").fill("60.16870");
   await page.getByLabel("Longitude").fill("24.94150");
   await page.getByLabel("Photos (optional)").setInputFiles(new URL("../../crates/vigie-server/tests/fixtures/photo-with-gps.jpg", import.meta.url).pathname);
-  check(await page.getByLabel("City of Helsinki (demo)").isChecked(), "the overseeing city is the recipient");
+  check(await page.getByLabel("City of Helsinki (demo)", { exact: true }).isChecked(), "the overseeing city is the recipient");
   await page.getByRole("button", { name: "Send the report" }).click();
   await page.getByText("No network: the report is kept on this device").waitFor();
   check((await page.locator("#queued-list").textContent()).includes("Drone hovering"), "it is listed as kept on the phone");
