@@ -1408,6 +1408,26 @@ fn draw_recipients(
     }
 }
 
+/// An author among `writers`, a marking, and recipients from the author's communities that
+/// name at least one person (so that RED is never refused for want of one).
+fn draw_shared<'p>(
+    draw: &mut impl rand::Rng,
+    writers: &[&'p vigie_domain::access::Principal],
+    members: &std::collections::BTreeMap<OrgId, std::collections::BTreeSet<vigie_domain::CommunityId>>,
+    orgs: &[vigie_domain::access::Org],
+    people: &[vigie_domain::access::Principal],
+) -> (&'p vigie_domain::access::Principal, vigie_domain::sharing::Marking, vigie_domain::sharing::Recipients) {
+    let author = writers[draw.random_range(0..writers.len())];
+    let theirs: Vec<vigie_domain::CommunityId> =
+        members.get(&author.org_id).map(|c| c.iter().cloned().collect()).unwrap_or_default();
+    let marking = vigie_domain::sharing::Marking::ALL[draw.random_range(0..5)];
+    let mut recipients = draw_recipients(draw, orgs, people, &theirs);
+    if recipients.users.is_empty() {
+        recipients.users.push(people[draw.random_range(0..people.len())].user_id.clone());
+    }
+    (author, marking, recipients)
+}
+
 /// An object of a generated world as written: who wrote it, its marking and recipients.
 struct Written<Id> {
     id: Id,
@@ -1601,14 +1621,7 @@ async fn generated_worlds_leak_no_bulletin_report_or_document() {
                 people.iter().filter(|p| matches!(p.role, Role::Authority | Role::Operator | Role::Admin)).collect();
             let mut filed = Vec::new();
             for i in 0..20 {
-                let author = reporters[draw.random_range(0..reporters.len())];
-                let theirs: Vec<CommunityId> =
-                    members.get(&author.org_id).map(|c| c.iter().cloned().collect()).unwrap_or_default();
-                let marking = Marking::ALL[draw.random_range(0..5)];
-                let mut recipients = draw_recipients(&mut draw, &orgs, &people, &theirs);
-                if recipients.users.is_empty() {
-                    recipients.users.push(people[draw.random_range(0..people.len())].user_id.clone());
-                }
+                let (author, marking, mut recipients) = draw_shared(&mut draw, &reporters, &members, &orgs, &people);
                 if recipients.orgs.is_empty() {
                     recipients.orgs.push(orgs[draw.random_range(0..orgs.len())].id.clone());
                 }
@@ -1645,14 +1658,7 @@ async fn generated_worlds_leak_no_bulletin_report_or_document() {
             // and its count) agree with the rule too.
             let mut shelved = Vec::new();
             for i in 0..12 {
-                let author = reporters[draw.random_range(0..reporters.len())];
-                let theirs: Vec<CommunityId> =
-                    members.get(&author.org_id).map(|c| c.iter().cloned().collect()).unwrap_or_default();
-                let marking = Marking::ALL[draw.random_range(0..5)];
-                let mut recipients = draw_recipients(&mut draw, &orgs, &people, &theirs);
-                if recipients.users.is_empty() {
-                    recipients.users.push(people[draw.random_range(0..people.len())].user_id.clone());
-                }
+                let (author, marking, recipients) = draw_shared(&mut draw, &reporters, &members, &orgs, &people);
                 use base64::Engine;
                 let text = format!("# Note {i}\n\nConsigne de vigilance {seed} numéro {i} pour le site.");
                 let upload = vigie_app::library::Upload {
