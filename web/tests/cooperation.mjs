@@ -238,6 +238,13 @@ async function reportFiledOfflineSyncs(page, context) {
   const update = page.locator("#inbox-reports li").filter({ hasText: "Status: linked" }).first();
   check((await update.textContent()).includes("new"), "the status change is new to the reporter");
   await shot(page, "41-inbox-phone");
+  // Its source narrows who reads it from its card: AMBER+STRICT, the city still its recipient.
+  await page.goto(BASE + "/field-reports");
+  const own = page.locator("#report-list li").filter({ hasText: text });
+  await own.getByLabel("Marking (TLP 2.0)").selectOption("TLP:AMBER+STRICT");
+  await own.getByRole("button", { name: /Change the marking/ }).click();
+  await page.locator("#report-list li").filter({ hasText: text }).locator(".tlp").getByText("TLP:AMBER+STRICT").waitFor();
+  await shot(page, "43-report-marking-phone");
 }
 reportFiledOfflineSyncs.options = phone;
 

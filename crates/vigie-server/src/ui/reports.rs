@@ -41,6 +41,8 @@ struct ReportCard {
     photos: Vec<String>,
     /// The cases (of the caller's organisation) it is linked into.
     cases: Vec<String>,
+    /// The caller's organisation is its source: it may change the marking.
+    can_mark: bool,
 }
 
 #[derive(Template)]
@@ -49,6 +51,7 @@ struct ListPage<'a> {
     page: Layout<'a>,
     cards: Vec<ReportCard>,
     states: Vec<(&'static str, String)>,
+    markings: Vec<&'static str>,
     clusters: usize,
     map_data: serde_json::Value,
     /// The caller's organisation's cases: (id, title, number of reports).
@@ -91,6 +94,7 @@ async fn list(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, P
                 .map(|p| format!("/api/v1/field-reports/{}/photos/{}", r.id, p.id))
                 .collect(),
             cases: cases.iter().filter(|c| c.report_ids.contains(&r.id)).map(|c| c.title.clone()).collect(),
+            can_mark: vigie_domain::sharing::may_change_marking(&ctx.caller, &r.author_org),
         });
     }
     let points: Vec<_> = reports
@@ -101,6 +105,7 @@ async fn list(State(state): State<AppState>, ctx: PageCtx) -> Result<Response, P
         .collect();
     let page = ListPage {
         page: ctx.layout(ctx.t("reports_title"), &["map.js"], true),
+        markings: Marking::ALL.iter().map(|m| m.label()).collect(),
         states: TRIAGE_STATES.iter().map(|s| (*s, ctx.t(&format!("report_status_{s}")).to_owned())).collect(),
         clusters: clusters.len(),
         cards,
@@ -122,6 +127,17 @@ async fn triage(
     Form(form): Form<TriageForm>,
 ) -> Result<Response, PageError> {
     state.app.triage_report(&ctx.caller, &id, &form.status).await?;
+    Ok((StatusCode::SEE_OTHER, [(LOCATION, format!("/field-reports#report-{id}"))]).into_response())
+}
+
+/// Its source changes a report's marking from its card, the recipients unchanged.
+async fn change_marking(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(id): Path<ReportId>,
+    Form(form): Form<super::bulletins::MarkingForm>,
+) -> Result<Response, PageError> {
+    state.app.change_report_marking(&ctx.caller, &id, form.change()).await?;
     Ok((StatusCode::SEE_OTHER, [(LOCATION, format!("/field-reports#report-{id}"))]).into_response())
 }
 
@@ -173,4 +189,5 @@ pub fn routes() -> Router<AppState> {
         .route("/field-reports", get(list))
         .route("/field-reports/new", get(compose))
         .route("/field-reports/{id}/triage", post(triage))
+        .route("/field-reports/{id}/marking", post(change_marking))
 }
