@@ -392,17 +392,15 @@ impl App {
             ));
         }
         sniff(&bytes, &filename)?;
-        let mut recipients = upload.recipients;
-        let marking = upload.marking.as_deref().map(Marking::parse).transpose()?.unwrap_or_default();
-        self.resolve_recipients(caller, marking, &mut recipients).await?;
         let mut options = ingest_options(
             &org_id,
             &filename,
             upload.language.as_deref(),
             upload.marking.as_deref(),
-            recipients,
+            upload.recipients,
             upload.tags,
         )?;
+        self.resolve_recipients(caller, options.marking, &mut options.recipients).await?;
         options.title = upload.title.filter(|t| !t.trim().is_empty());
         options.source = upload.source;
         options.date = upload.date.as_deref().map(vigie_search::parse_date).transpose()?;

@@ -299,19 +299,26 @@ impl App {
         Ok(all.into_iter().filter(|o| caller.can_read_org(&o.id) || wanted.contains(&o.id)).collect())
     }
 
-    /// The people the caller may name under TLP:RED: the active users of the organisations it
-    /// may address (its own included), with their organisation's name; not the caller, who
-    /// reads what they write anyway.
-    pub async fn addressable_people(&self, caller: &Principal) -> Result<Vec<(vigie_domain::access::User, String)>> {
-        let orgs: std::collections::HashMap<vigie_domain::OrgId, String> =
-            self.addressable_organisations(caller).await?.into_iter().map(|o| (o.id, o.name)).collect();
+    /// The people the caller may name under TLP:RED: the active users of `addressable` (the
+    /// organisations it may address, [`App::addressable_organisations`], its own included),
+    /// with their organisation's name; not the caller, who reads what they write anyway.
+    pub async fn addressable_people(
+        &self,
+        caller: &Principal,
+        addressable: &[vigie_domain::access::Org],
+    ) -> Result<Vec<(vigie_domain::access::User, String)>> {
+        let orgs: std::collections::HashMap<&vigie_domain::OrgId, &str> =
+            addressable.iter().map(|o| (&o.id, o.name.as_str())).collect();
         Ok(self
             .store
             .list_users(None)
             .await?
             .into_iter()
             .filter(|u| u.id != caller.user_id && u.disabled_at_ms.is_none())
-            .filter_map(|u| orgs.get(&u.org_id).cloned().map(|name| (u, name)))
+            .filter_map(|u| {
+                let name = orgs.get(&u.org_id)?.to_string();
+                Some((u, name))
+            })
             .collect())
     }
 }

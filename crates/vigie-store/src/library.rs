@@ -248,11 +248,7 @@ where
                     .execute(&mut *tx)
                     .await?;
                 let (table, id_column) = <StoredDocument as Addressed>::TABLE;
-                sqlx::query(&format!("DELETE FROM {table} WHERE {id_column} = $1"))
-                    .bind(doc.id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                recipients::insert(&mut tx, table, id_column, doc.id.as_str(), &doc.recipients).await?;
+                recipients::replace(&mut tx, table, id_column, doc.id.as_str(), &doc.recipients).await?;
                 sqlx::query("INSERT INTO library_versions (document_id, version, content_hash, metadata, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6)")
                     .bind(doc.id.as_str())
                     .bind(version)

@@ -4,10 +4,12 @@
 //! audit entry, since it widens who reads.
 use async_trait::async_trait;
 use sqlx::{ColumnIndex, Database, Encode, Executor, IntoArguments, Type};
+use vigie_domain::bulletin::Bulletin;
+use vigie_domain::report::FieldReport;
 use vigie_domain::sharing::{Marking, Recipients};
 use vigie_domain::{BulletinId, OrgId, ReportId};
 
-use crate::recipients;
+use crate::recipients::{self, Addressed};
 use crate::sql::{Backend, Sql, Value, corrupt};
 use crate::{Result, StoreError, WriteContext};
 
@@ -21,10 +23,11 @@ pub enum MarkedObject<'a> {
 impl<'a> MarkedObject<'a> {
     /// (object table, recipients table, recipients' object column, audit object type).
     fn tables(self) -> (&'static str, &'static str, &'static str, &'static str) {
-        match self {
-            MarkedObject::Bulletin(_) => ("bulletins", "bulletin_recipients", "bulletin_id", "bulletin"),
-            MarkedObject::FieldReport(_) => ("field_reports", "field_report_recipients", "report_id", "field_report"),
-        }
+        let ((table, object_type), (recipients, id_column)) = match self {
+            MarkedObject::Bulletin(_) => (("bulletins", "bulletin"), <Bulletin as Addressed>::TABLE),
+            MarkedObject::FieldReport(_) => (("field_reports", "field_report"), <FieldReport as Addressed>::TABLE),
+        };
+        (table, recipients, id_column, object_type)
     }
 
     fn id(self) -> &'a str {
@@ -88,11 +91,7 @@ where
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(&format!("DELETE FROM {recipients_table} WHERE {id_column} = $1"))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        recipients::insert(&mut tx, recipients_table, id_column, id, recipients).await?;
+        recipients::replace(&mut tx, recipients_table, id_column, id, recipients).await?;
         if let MarkedObject::Bulletin(bulletin) = object {
             crate::bulletins::insert_receipts(&mut tx, bulletin, ctx.at_ms, new_receipt_orgs).await?;
         }

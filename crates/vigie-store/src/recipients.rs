@@ -45,6 +45,24 @@ where
     Ok(())
 }
 
+/// Replaces the recipients of object `id` with `recipients` (a marking or sharing change).
+pub(crate) async fn replace<DB>(
+    tx: &mut Transaction<'_, DB>,
+    table: &str,
+    id_column: &str,
+    id: &str,
+    recipients: &Recipients,
+) -> Result<()>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'n> &'n str: Encode<'n, DB> + Type<DB>,
+{
+    sqlx::query(&format!("DELETE FROM {table} WHERE {id_column} = $1")).bind(id).execute(&mut **tx).await?;
+    insert(tx, table, id_column, id, recipients).await
+}
+
 /// One reader's own ids: a user, their organisation and its communities.
 #[derive(Debug, Clone, Copy)]
 pub struct Naming<'a> {

@@ -56,21 +56,16 @@ pub(super) async fn recipient_choices(
         .filter(|(_, state)| *state == MembershipState::Member)
         .map(|(c, _)| (c.id.to_string(), c.name))
         .collect();
-    let orgs = state
-        .app
-        .addressable_organisations(&ctx.caller)
-        .await?
-        .into_iter()
-        .filter(|o| o.id != ctx.caller.org_id)
-        .map(|o| (o.id.to_string(), o.name))
-        .collect();
+    let addressable = state.app.addressable_organisations(&ctx.caller).await?;
     let people = state
         .app
-        .addressable_people(&ctx.caller)
+        .addressable_people(&ctx.caller, &addressable)
         .await?
         .into_iter()
         .map(|(user, org)| (user.id.to_string(), format!("{} ({org})", user.email)))
         .collect();
+    let orgs =
+        addressable.into_iter().filter(|o| o.id != ctx.caller.org_id).map(|o| (o.id.to_string(), o.name)).collect();
     Ok(RecipientChoices { communities, orgs, people, first_org_checked })
 }
 
